@@ -1,0 +1,276 @@
+//! Events: everything that can happen to a request, and what comes out of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fee::Yen;
+use crate::ground::{PaymentMethod, RefusalGround};
+
+/// How an officer answers a request on its merits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Granted in full.
+    Fulfilled,
+    /// Granted in part; the withheld part names its grounds.
+    PartiallyFulfilled {
+        /// Grounds for what was not granted.
+        grounds: Vec<RefusalGround>,
+    },
+    /// No such data is held (該当なし).
+    NoData,
+}
+
+/// Something that happens to a request. Events carry no personal data: free text written to
+/// the subject is stored with the request, not in the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The subject followed the confirmation link.
+    ConfirmEmail,
+    /// The subject supplied the identity evidence the officer asked for.
+    SubmitEvidence,
+    /// The officer accepted the identity (and agency) evidence.
+    ApproveIdentity,
+    /// The officer needs more evidence; `missing` is shown to the subject.
+    RequestMoreEvidence {
+        /// What is missing, in words for the subject.
+        missing: String,
+    },
+    /// Identity or agency could not be verified.
+    RejectIdentity {
+        /// Why, in words for the subject.
+        reason: String,
+    },
+    /// A payment arrived.
+    RecordPayment {
+        /// Amount received.
+        amount: Yen,
+        /// How it was paid.
+        method: PaymentMethod,
+    },
+    /// The officer started working on the request (ends the free-refund window).
+    StartWork,
+    /// The officer asks the subject to identify the data more precisely (Art. 37(2)).
+    RequestInfo {
+        /// The question, in words for the subject.
+        question: String,
+    },
+    /// The subject answered the officer's question.
+    ProvideInfo,
+    /// The deadline is extended once, with notice (GDPR, CCPA).
+    ExtendDeadline {
+        /// Why, in words for the subject.
+        reason: String,
+    },
+    /// The request is answered on its merits.
+    Complete(Outcome),
+    /// The request is refused on statutory grounds.
+    Refuse {
+        /// At least one ground that applies to the request's kind.
+        grounds: Vec<RefusalGround>,
+        /// The explanation written to the subject (Art. 36).
+        explanation: String,
+    },
+    /// The subject withdraws the request (or staff record a withdrawal made by post or phone).
+    Withdraw,
+    /// The subject did not act before the request's expiry.
+    Expire,
+    /// Something worth recording that does not change the state.
+    Record(AuditOnly),
+}
+
+/// Events that only leave a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum AuditOnly {
+    /// Staff looked at the subject's data or documents.
+    Viewed {
+        /// What was viewed, e.g. `details` or `document:<id>`.
+        target: String,
+    },
+    /// The subject downloaded a file.
+    Downloaded {
+        /// Which file.
+        target: String,
+    },
+    /// An officer wrote an internal note.
+    Note,
+}
+
+impl Event {
+    /// Stable name, used in errors and audit actions.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::ConfirmEmail => "confirm_email",
+            Event::SubmitEvidence => "submit_evidence",
+            Event::ApproveIdentity => "approve_identity",
+            Event::RequestMoreEvidence { .. } => "request_more_evidence",
+            Event::RejectIdentity { .. } => "reject_identity",
+            Event::RecordPayment { .. } => "record_payment",
+            Event::StartWork => "start_work",
+            Event::RequestInfo { .. } => "request_info",
+            Event::ProvideInfo => "provide_info",
+            Event::ExtendDeadline { .. } => "extend_deadline",
+            Event::Complete(_) => "complete",
+            Event::Refuse { .. } => "refuse",
+            Event::Withdraw => "withdraw",
+            Event::Expire => "expire",
+            Event::Record(AuditOnly::Viewed { .. }) => "viewed",
+            Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
+            Event::Record(AuditOnly::Note) => "note",
+        }
+    }
+}
+
+/// Who an e-mail goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// The subject (or agent) at the confirmed contact address.
+    Subject,
+    /// The privacy office's shared address.
+    Staff,
+}
+
+/// Which e-mail to send. The mail crate owns the wording in each language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mail {
+    /// Request received; please confirm your address (carries the single-use link).
+    ConfirmAddress,
+    /// Address confirmed; identity is being reviewed.
+    AddressConfirmed,
+    /// Identity approved.
+    IdentityApproved,
+    /// More identity evidence needed.
+    IdentityMoreNeeded,
+    /// Identity could not be verified; request closed.
+    IdentityRejected,
+    /// Fee due, with how to pay.
+    PaymentRequested,
+    /// Receipt (領収書).
+    PaymentReceived,
+    /// More information needed to find the data (Art. 37(2)).
+    InfoNeeded,
+    /// Deadline extended, with the reason.
+    DeadlineExtended,
+    /// The request was answered (fulfilled, partly, or no data).
+    Completed,
+    /// The request was refused, with grounds.
+    Refused,
+    /// Withdrawal confirmed.
+    Withdrawn,
+    /// The request expired unanswered.
+    Expired,
+    /// A refund was issued.
+    Refunded,
+    /// To staff: a confirmed request entered the queue.
+    StaffNewRequest,
+    /// To staff: the subject answered (evidence or information).
+    StaffSubjectAnswered,
+    /// To staff: the fee was paid.
+    StaffPaymentReceived,
+    /// To staff: the subject withdrew.
+    StaffWithdrawn,
+}
+
+impl Mail {
+    /// Every template, for previews and snapshot tests.
+    pub const ALL: [Mail; 18] = [
+        Mail::ConfirmAddress,
+        Mail::AddressConfirmed,
+        Mail::IdentityApproved,
+        Mail::IdentityMoreNeeded,
+        Mail::IdentityRejected,
+        Mail::PaymentRequested,
+        Mail::PaymentReceived,
+        Mail::InfoNeeded,
+        Mail::DeadlineExtended,
+        Mail::Completed,
+        Mail::Refused,
+        Mail::Withdrawn,
+        Mail::Expired,
+        Mail::Refunded,
+        Mail::StaffNewRequest,
+        Mail::StaffSubjectAnswered,
+        Mail::StaffPaymentReceived,
+        Mail::StaffWithdrawn,
+    ];
+
+    /// Stable identifier (the template folder's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mail::ConfirmAddress => "confirm_address",
+            Mail::AddressConfirmed => "address_confirmed",
+            Mail::IdentityApproved => "identity_approved",
+            Mail::IdentityMoreNeeded => "identity_more_needed",
+            Mail::IdentityRejected => "identity_rejected",
+            Mail::PaymentRequested => "payment_requested",
+            Mail::PaymentReceived => "payment_received",
+            Mail::InfoNeeded => "info_needed",
+            Mail::DeadlineExtended => "deadline_extended",
+            Mail::Completed => "completed",
+            Mail::Refused => "refused",
+            Mail::Withdrawn => "withdrawn",
+            Mail::Expired => "expired",
+            Mail::Refunded => "refunded",
+            Mail::StaffNewRequest => "staff_new_request",
+            Mail::StaffSubjectAnswered => "staff_subject_answered",
+            Mail::StaffPaymentReceived => "staff_payment_received",
+            Mail::StaffWithdrawn => "staff_withdrawn",
+        }
+    }
+
+    /// Parses [`Mail::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// Why money goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// More than the fee arrived.
+    Overpayment,
+    /// Withdrawn before work started.
+    WithdrawnBeforeWork,
+    /// Refused before work started.
+    RefusedBeforeWork,
+}
+
+/// A line of the audit trail, as the domain sees it. `detail` never holds personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Dotted action name, e.g. `identity.approved`.
+    pub action: String,
+    /// Small structured facts: states, amounts, grounds. Never names, addresses or free text.
+    pub detail: Vec<(String, String)>,
+}
+
+/// What the application must do after committing a transition, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Append to the audit trail.
+    Audit(AuditRecord),
+    /// Enqueue an e-mail in the outbox.
+    Email {
+        /// To whom.
+        to: Recipient,
+        /// Which template.
+        mail: Mail,
+    },
+    /// Offer the fee for payment (creates a card checkout where card payment is enabled).
+    RequestPayment {
+        /// The amount still due.
+        amount: Yen,
+    },
+    /// Pay money back by the method it came in.
+    Refund {
+        /// How much.
+        amount: Yen,
+        /// Why.
+        reason: RefundReason,
+    },
+}

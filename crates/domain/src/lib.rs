@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+pub mod actor;
+pub mod event;
+pub mod fee;
+pub mod ground;
+pub mod holidays;
+pub mod kind;
+pub mod policy;
+pub mod request;
+pub mod state;
+
+pub use actor::{Actor, Role};
+pub use event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
+pub use fee::{FeeError, FeeSchedule, Yen};
+pub use ground::{PaymentMethod, RefusalGround};
+pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
+pub use policy::{
+    DeadlineRule, IdentityMethod, Jurisdiction, Period, Policy, jst_date, may_sue_from,
+};
+pub use request::{Request, Transition, TransitionError, apply, available_events};
+pub use state::State;

@@ -1,0 +1,245 @@
+//! Jurisdiction policies: deadlines, extensions, clock pauses, identity method and timeouts.
+//!
+//! A request keeps a snapshot of the policy it was filed under, so that a later settings
+//! change never moves the deadline of a request already in the queue.
+
+use chrono::{DateTime, Days, FixedOffset, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::holidays::is_non_business_day;
+use crate::kind::RequestKind;
+
+/// Japan has no daylight saving time, so Japan Standard Time is a fixed +09:00.
+pub fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
+}
+
+/// The calendar date in Japan at an instant.
+pub fn jst_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&jst()).date_naive()
+}
+
+/// The legal regime whose deadlines apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jurisdiction {
+    /// 個人情報保護法 (Japan).
+    Appi,
+    /// EU General Data Protection Regulation.
+    Gdpr,
+    /// California Consumer Privacy Act as amended by the CPRA.
+    Ccpa,
+}
+
+impl Jurisdiction {
+    /// Every jurisdiction.
+    pub const ALL: [Jurisdiction; 3] = [Jurisdiction::Appi, Jurisdiction::Gdpr, Jurisdiction::Ccpa];
+
+    /// Stable identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Jurisdiction::Appi => "appi",
+            Jurisdiction::Gdpr => "gdpr",
+            Jurisdiction::Ccpa => "ccpa",
+        }
+    }
+
+    /// Parses [`Jurisdiction::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+}
+
+/// A span of time used for deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "unit", content = "n", rename_all = "snake_case")]
+pub enum Period {
+    /// Calendar days.
+    Days(u32),
+    /// Business days: skips Saturdays, Sundays and Japanese public holidays.
+    BusinessDays(u32),
+    /// Calendar months; the same date n months later, or that month's last day.
+    Months(u32),
+}
+
+impl Period {
+    /// The date `self` after `from`.
+    pub fn after(self, from: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Days(n) => from
+                .checked_add_days(Days::new(u64::from(n)))
+                .unwrap_or(NaiveDate::MAX),
+            Period::BusinessDays(n) => add_business_days(from, n),
+            Period::Months(n) => from
+                .checked_add_months(Months::new(n))
+                .unwrap_or(NaiveDate::MAX),
+        }
+    }
+}
+
+fn add_business_days(from: NaiveDate, n: u32) -> NaiveDate {
+    let mut day = from;
+    let mut left = n;
+    while left > 0 {
+        let Some(next) = day.succ_opt() else {
+            return NaiveDate::MAX;
+        };
+        day = next;
+        if !is_non_business_day(day) {
+            left -= 1;
+        }
+    }
+    day
+}
+
+/// When a request must be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineRule {
+    /// Time to answer, counted from the date of arrival in Japan time.
+    pub period: Period,
+    /// One extension the officer may take, with notice to the subject.
+    pub extension: Option<Period>,
+    /// Whether time spent waiting for the subject moves the due date back.
+    pub pause_while_waiting: bool,
+}
+
+/// How a subject proves who they are (本人確認).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMethod {
+    /// Confirming the contact e-mail is enough.
+    EmailOnly,
+    /// Matched against the business's own customer records.
+    CustomerRecord,
+    /// An uploaded identity document reviewed by an officer.
+    Document,
+}
+
+impl IdentityMethod {
+    /// Stable identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityMethod::EmailOnly => "email_only",
+            IdentityMethod::CustomerRecord => "customer_record",
+            IdentityMethod::Document => "document",
+        }
+    }
+}
+
+/// The rules a request is handled under, snapshotted when it is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The legal regime.
+    pub jurisdiction: Jurisdiction,
+    /// The answer deadline.
+    pub deadline: DeadlineRule,
+    /// How identity is proven.
+    pub identity: IdentityMethod,
+    /// Hours the e-mail confirmation link stays valid.
+    pub confirm_within_hours: u32,
+    /// Days the subject has to answer a request for evidence, information or payment.
+    pub answer_within_days: u32,
+    /// Whether a fee is refunded when the request is withdrawn or refused before work starts.
+    pub refund_before_work: bool,
+}
+
+impl Policy {
+    /// APPI: answer 遅滞なく; the default target is 14 calendar days from arrival, aligned with
+    /// the Art. 39 two-week bar, with the clock paused while the subject is asked for something.
+    pub fn appi() -> Self {
+        Policy {
+            jurisdiction: Jurisdiction::Appi,
+            deadline: DeadlineRule {
+                period: Period::Days(14),
+                extension: None,
+                pause_while_waiting: true,
+            },
+            identity: IdentityMethod::Document,
+            confirm_within_hours: 72,
+            answer_within_days: 30,
+            refund_before_work: true,
+        }
+    }
+
+    /// GDPR Art. 12(3): one month, extendable by two more with notice; the clock runs.
+    pub fn gdpr() -> Self {
+        Policy {
+            jurisdiction: Jurisdiction::Gdpr,
+            deadline: DeadlineRule {
+                period: Period::Months(1),
+                extension: Some(Period::Months(2)),
+                pause_while_waiting: false,
+            },
+            ..Policy::appi()
+        }
+    }
+
+    /// CCPA/CPRA §7021(b): 45 days, extendable by 45; verification does not pause the clock.
+    pub fn ccpa() -> Self {
+        Policy {
+            jurisdiction: Jurisdiction::Ccpa,
+            deadline: DeadlineRule {
+                period: Period::Days(45),
+                extension: Some(Period::Days(45)),
+                pause_while_waiting: false,
+            },
+            ..Policy::appi()
+        }
+    }
+
+    /// The default policy of a jurisdiction.
+    pub fn for_jurisdiction(j: Jurisdiction) -> Self {
+        match j {
+            Jurisdiction::Appi => Policy::appi(),
+            Jurisdiction::Gdpr => Policy::gdpr(),
+            Jurisdiction::Ccpa => Policy::ccpa(),
+        }
+    }
+
+    /// The identity method for a kind. Fee-bearing kinds disclose data, so they keep the
+    /// configured method; the others may be relaxed by configuration in the store layer.
+    pub fn identity_for(&self, _kind: RequestKind) -> IdentityMethod {
+        self.identity
+    }
+}
+
+/// The first date from which the subject may sue: two weeks after the request arrived
+/// (APPI Art. 39(1)).
+pub fn may_sue_from(arrived_at: DateTime<Utc>) -> NaiveDate {
+    Period::Days(14).after(jst_date(arrived_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn arrival_is_counted_in_japan_time() {
+        // 2026-11-22 16:00 UTC is 2026-11-23 01:00 in Tokyo.
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap();
+        assert_eq!(jst_date(at), d(2026, 11, 23));
+        assert_eq!(may_sue_from(at), d(2026, 12, 7));
+    }
+
+    #[test]
+    fn business_days_skip_weekends_and_holidays() {
+        // Fri 2026-11-20 + 3 business days: skip Sat, Sun, Mon 11/23 (holiday) → Thu 11/26.
+        assert_eq!(
+            Period::BusinessDays(3).after(d(2026, 11, 20)),
+            d(2026, 11, 26)
+        );
+        // Across Golden Week 2026: Thu 4/30 + 2 → Fri 5/1, then Thu 5/7.
+        assert_eq!(Period::BusinessDays(2).after(d(2026, 4, 30)), d(2026, 5, 7));
+    }
+
+    #[test]
+    fn months_clamp_to_month_end() {
+        assert_eq!(Period::Months(1).after(d(2026, 1, 31)), d(2026, 2, 28));
+        assert_eq!(Period::Months(1).after(d(2026, 11, 22)), d(2026, 12, 22));
+    }
+}

@@ -1,0 +1,553 @@
+//! The request as the state machine sees it, and the one transition function.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
+use crate::fee::{FeeSchedule, Yen};
+use crate::ground::PaymentMethod;
+use crate::kind::RequestKind;
+use crate::policy::{IdentityMethod, Period, Policy, jst_date};
+use crate::state::State;
+
+/// The part of a request the lifecycle depends on. Personal data lives elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// What is asked.
+    pub kind: RequestKind,
+    /// Where it stands.
+    pub state: State,
+    /// The rules it was filed under.
+    pub policy: Policy,
+    /// The fee fixed when it was filed.
+    pub fee: Yen,
+    /// What has been paid, net of nothing: refunds are tracked by the payment ledger.
+    pub paid: Yen,
+    /// Identity (and agency) approved by an officer or by policy.
+    pub identity_verified: bool,
+    /// An officer has started substantive work (ends the free-refund window).
+    pub work_started: bool,
+    /// The one extension has been taken.
+    pub extended: bool,
+    /// When it reached the business (deemed arrival, Art. 39(2)).
+    pub arrived_at: DateTime<Utc>,
+    /// The answer is due by the end of this date, Japan time.
+    pub due_on: NaiveDate,
+    /// Set while the clock is paused waiting for the subject.
+    pub paused_since: Option<DateTime<Utc>>,
+    /// When the subject's turn runs out (confirmation, evidence, payment, information).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it reached a terminal state; starts the retention clock.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// The result of an accepted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The request after the event.
+    pub next: Request,
+    /// What to do in the same transaction that stores `next`.
+    pub effects: Vec<Effect>,
+}
+
+/// Why an event was refused. Nothing changes when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The event makes no sense in this state.
+    #[error("`{event}` is not possible while the request is {state:?}")]
+    NotAllowed {
+        /// The event's name.
+        event: &'static str,
+        /// The current state.
+        state: State,
+    },
+    /// The actor's role may not do this.
+    #[error("{actor} may not `{event}`")]
+    Forbidden {
+        /// The event's name.
+        event: &'static str,
+        /// The actor kind or role.
+        actor: &'static str,
+    },
+    /// The event's data is incomplete or contradicts the request.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// Less than the fee still due arrived.
+    #[error("payment of {got} is short of the {due} due")]
+    ShortPayment {
+        /// Still due.
+        due: Yen,
+        /// Received.
+        got: Yen,
+    },
+}
+
+fn audit(action: &str, detail: Vec<(&str, String)>) -> Effect {
+    Effect::Audit(AuditRecord {
+        action: action.to_owned(),
+        detail: detail.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    })
+}
+
+fn mail(to: Recipient, mail: Mail) -> Effect {
+    Effect::Email { to, mail }
+}
+
+impl Request {
+    /// Files a new request: the first transition, from nothing to `submitted`.
+    pub fn file(
+        kind: RequestKind,
+        policy: Policy,
+        fees: &FeeSchedule,
+        now: DateTime<Utc>,
+    ) -> Transition {
+        let arrival = jst_date(now);
+        let fee = fees.fee(kind);
+        let request = Request {
+            kind,
+            state: State::Submitted,
+            policy,
+            fee,
+            paid: Yen::ZERO,
+            identity_verified: false,
+            work_started: false,
+            extended: false,
+            arrived_at: now,
+            due_on: policy.deadline.period.after(arrival),
+            paused_since: policy.deadline.pause_while_waiting.then_some(now),
+            expires_at: Some(now + Duration::hours(i64::from(policy.confirm_within_hours))),
+            closed_at: None,
+        };
+        let effects = vec![
+            audit(
+                "request.filed",
+                vec![
+                    ("kind", kind.as_str().to_owned()),
+                    ("jurisdiction", policy.jurisdiction.as_str().to_owned()),
+                    ("fee", fee.0.to_string()),
+                    ("due_on", request.due_on.to_string()),
+                    ("to", State::Submitted.as_str().to_owned()),
+                ],
+            ),
+            mail(Recipient::Subject, Mail::ConfirmAddress),
+        ];
+        Transition {
+            next: request,
+            effects,
+        }
+    }
+
+    /// The fee still due.
+    pub fn amount_due(&self) -> Yen {
+        Yen((self.fee.0 - self.paid.0).max(0))
+    }
+
+    /// Whether the answer is late at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.state.is_terminal() && jst_date(now) > self.due_on
+    }
+}
+
+/// Applies one event. The only way a request changes state.
+pub fn apply(
+    request: &Request,
+    event: &Event,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
+    check_role(event, actor)?;
+    if let Event::Record(what) = event {
+        return Ok(record_only(request, what, actor));
+    }
+    let from = request.state;
+    if from.is_terminal() {
+        return Err(not_allowed(event, from));
+    }
+    let mut next = request.clone();
+    let mut effects = Vec::new();
+    let to = match event {
+        Event::ConfirmEmail => {
+            require(from, &[State::Submitted], event)?;
+            effects.push(mail(Recipient::Subject, Mail::AddressConfirmed));
+            if request.policy.identity_for(request.kind) == IdentityMethod::EmailOnly {
+                next.identity_verified = true;
+                identity_passed(&next, &mut effects)
+            } else {
+                effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
+                State::IdentityReview
+            }
+        }
+        Event::SubmitEvidence => {
+            require(from, &[State::AwaitingIdentity], event)?;
+            effects.push(mail(Recipient::Staff, Mail::StaffSubjectAnswered));
+            State::IdentityReview
+        }
+        Event::ApproveIdentity => {
+            require(from, &[State::IdentityReview], event)?;
+            next.identity_verified = true;
+            effects.push(mail(Recipient::Subject, Mail::IdentityApproved));
+            identity_passed(&next, &mut effects)
+        }
+        Event::RequestMoreEvidence { missing } => {
+            require(from, &[State::IdentityReview], event)?;
+            non_empty(missing, "say what evidence is missing")?;
+            effects.push(mail(Recipient::Subject, Mail::IdentityMoreNeeded));
+            State::AwaitingIdentity
+        }
+        Event::RejectIdentity { reason } => {
+            require(
+                from,
+                &[State::IdentityReview, State::AwaitingIdentity],
+                event,
+            )?;
+            non_empty(reason, "give the reason for the rejection")?;
+            effects.push(mail(Recipient::Subject, Mail::IdentityRejected));
+            State::Rejected
+        }
+        Event::RecordPayment { amount, method } => {
+            require(from, &[State::AwaitingPayment], event)?;
+            let card_by_webhook =
+                *method == PaymentMethod::Card && *actor == Actor::PaymentProvider;
+            let offline_by_staff = method.is_offline() && actor.is_worker();
+            if !(card_by_webhook || offline_by_staff) {
+                return Err(TransitionError::Forbidden {
+                    event: event.name(),
+                    actor: actor_label(actor),
+                });
+            }
+            let due = request.amount_due();
+            if *amount < due {
+                return Err(TransitionError::ShortPayment { due, got: *amount });
+            }
+            next.paid = Yen(request.paid.0 + amount.0);
+            effects.push(audit(
+                "payment.recorded",
+                vec![
+                    ("method", method.as_str().to_owned()),
+                    ("amount", amount.0.to_string()),
+                ],
+            ));
+            effects.push(mail(Recipient::Subject, Mail::PaymentReceived));
+            effects.push(mail(Recipient::Staff, Mail::StaffPaymentReceived));
+            if *amount > due {
+                effects.push(Effect::Refund {
+                    amount: Yen(amount.0 - due.0),
+                    reason: RefundReason::Overpayment,
+                });
+                effects.push(mail(Recipient::Subject, Mail::Refunded));
+            }
+            State::InProgress
+        }
+        Event::StartWork => {
+            require(from, &[State::InProgress], event)?;
+            if request.work_started {
+                return Err(TransitionError::Invalid("work has already started"));
+            }
+            next.work_started = true;
+            State::InProgress
+        }
+        Event::RequestInfo { question } => {
+            require(from, &[State::InProgress], event)?;
+            non_empty(question, "write the question to the subject")?;
+            next.work_started = true;
+            effects.push(mail(Recipient::Subject, Mail::InfoNeeded));
+            State::AwaitingInfo
+        }
+        Event::ProvideInfo => {
+            require(from, &[State::AwaitingInfo], event)?;
+            effects.push(mail(Recipient::Staff, Mail::StaffSubjectAnswered));
+            State::InProgress
+        }
+        Event::ExtendDeadline { reason } => {
+            non_empty(reason, "give the reason for the extension")?;
+            let Some(extension) = request.policy.deadline.extension else {
+                return Err(TransitionError::Invalid(
+                    "this jurisdiction's policy allows no extension",
+                ));
+            };
+            if request.extended {
+                return Err(TransitionError::Invalid(
+                    "the deadline was already extended",
+                ));
+            }
+            if jst_date(now) > request.due_on {
+                return Err(TransitionError::Invalid(
+                    "an extension must be noticed before the deadline passes",
+                ));
+            }
+            next.extended = true;
+            next.due_on = extension.after(request.due_on);
+            effects.push(audit(
+                "deadline.extended",
+                vec![
+                    ("from_due_on", request.due_on.to_string()),
+                    ("due_on", next.due_on.to_string()),
+                ],
+            ));
+            effects.push(mail(Recipient::Subject, Mail::DeadlineExtended));
+            from
+        }
+        Event::Complete(outcome) => {
+            require(from, &[State::InProgress], event)?;
+            let to = match outcome {
+                Outcome::Fulfilled => State::Fulfilled,
+                Outcome::NoData => State::NoData,
+                Outcome::PartiallyFulfilled { grounds } => {
+                    check_grounds(request.kind, grounds)?;
+                    effects.push(audit("grounds.recorded", grounds_detail(grounds)));
+                    State::PartiallyFulfilled
+                }
+            };
+            next.work_started = true;
+            effects.push(mail(Recipient::Subject, Mail::Completed));
+            to
+        }
+        Event::Refuse {
+            grounds,
+            explanation,
+        } => {
+            require(from, &[State::InProgress, State::AwaitingInfo], event)?;
+            check_grounds(request.kind, grounds)?;
+            non_empty(explanation, "explain the refusal to the subject (Art. 36)")?;
+            effects.push(audit("grounds.recorded", grounds_detail(grounds)));
+            effects.push(mail(Recipient::Subject, Mail::Refused));
+            refund_if_before_work(request, RefundReason::RefusedBeforeWork, &mut effects);
+            State::Refused
+        }
+        Event::Withdraw => {
+            if !matches!(actor, Actor::Subject) && !actor.is_worker() {
+                return Err(TransitionError::Forbidden {
+                    event: event.name(),
+                    actor: actor_label(actor),
+                });
+            }
+            effects.push(mail(Recipient::Subject, Mail::Withdrawn));
+            effects.push(mail(Recipient::Staff, Mail::StaffWithdrawn));
+            refund_if_before_work(request, RefundReason::WithdrawnBeforeWork, &mut effects);
+            State::Withdrawn
+        }
+        Event::Expire => {
+            require(
+                from,
+                &[
+                    State::Submitted,
+                    State::AwaitingIdentity,
+                    State::AwaitingPayment,
+                    State::AwaitingInfo,
+                ],
+                event,
+            )?;
+            if request.expires_at.is_none_or(|at| now < at) {
+                return Err(TransitionError::Invalid("the request has not expired yet"));
+            }
+            // An unconfirmed address may not be the subject's: nothing is sent to it.
+            if from != State::Submitted {
+                effects.push(mail(Recipient::Subject, Mail::Expired));
+            }
+            State::Expired
+        }
+        Event::Record(_) => unreachable!("handled above"),
+    };
+    move_clock(request, &mut next, to, now);
+    next.state = to;
+    let mut detail = vec![
+        ("from", from.as_str().to_owned()),
+        ("to", to.as_str().to_owned()),
+    ];
+    if next.due_on != request.due_on {
+        detail.push(("due_on", next.due_on.to_string()));
+    }
+    effects.insert(0, audit(&format!("request.{}", event.name()), detail));
+    Ok(Transition { next, effects })
+}
+
+/// Where a request goes once identity is settled: to payment if a fee is due, else to work.
+fn identity_passed(next: &Request, effects: &mut Vec<Effect>) -> State {
+    let due = next.amount_due();
+    if due > Yen::ZERO {
+        effects.push(Effect::RequestPayment { amount: due });
+        effects.push(mail(Recipient::Subject, Mail::PaymentRequested));
+        State::AwaitingPayment
+    } else {
+        State::InProgress
+    }
+}
+
+fn refund_if_before_work(request: &Request, reason: RefundReason, effects: &mut Vec<Effect>) {
+    if request.paid > Yen::ZERO && !request.work_started && request.policy.refund_before_work {
+        effects.push(Effect::Refund {
+            amount: request.paid,
+            reason,
+        });
+        effects.push(mail(Recipient::Subject, Mail::Refunded));
+    }
+}
+
+/// Pauses and resumes the deadline clock and sets the subject's expiry as the state changes.
+fn move_clock(before: &Request, next: &mut Request, to: State, now: DateTime<Utc>) {
+    let policy = before.policy;
+    if let Some(since) = before.paused_since.filter(|_| !to.awaits_subject()) {
+        let waited = (jst_date(now) - jst_date(since)).num_days().max(0);
+        let waited = u32::try_from(waited).unwrap_or(u32::MAX);
+        if waited > 0 {
+            let by = match policy.deadline.period {
+                Period::BusinessDays(_) => Period::BusinessDays(waited),
+                Period::Days(_) | Period::Months(_) => Period::Days(waited),
+            };
+            next.due_on = by.after(next.due_on);
+        }
+        next.paused_since = None;
+    }
+    if to.awaits_subject() && to != before.state {
+        if policy.deadline.pause_while_waiting && next.paused_since.is_none() {
+            next.paused_since = Some(now);
+        }
+        next.expires_at = Some(now + Duration::days(i64::from(policy.answer_within_days)));
+    } else if !to.awaits_subject() {
+        next.expires_at = None;
+    }
+    if to.is_terminal() {
+        next.closed_at = Some(now);
+        next.paused_since = None;
+    }
+}
+
+fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition {
+    let (action, detail) = match what {
+        AuditOnly::Viewed { target } => ("data.viewed", vec![("target", target.clone())]),
+        AuditOnly::Downloaded { target } => ("file.downloaded", vec![("target", target.clone())]),
+        AuditOnly::Note => ("note.added", vec![]),
+    };
+    let mut detail = detail;
+    if let Some(role) = actor.role() {
+        detail.push(("role", role.as_str().to_owned()));
+    }
+    Transition {
+        next: request.clone(),
+        effects: vec![audit(action, detail)],
+    }
+}
+
+/// Which actor may send which event. Payment is checked again against the method.
+fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
+    let allowed = match event {
+        Event::ConfirmEmail | Event::SubmitEvidence | Event::ProvideInfo => {
+            matches!(actor, Actor::Subject)
+        }
+        Event::ApproveIdentity
+        | Event::RequestMoreEvidence { .. }
+        | Event::RejectIdentity { .. }
+        | Event::StartWork
+        | Event::RequestInfo { .. }
+        | Event::ExtendDeadline { .. }
+        | Event::Complete(_)
+        | Event::Refuse { .. }
+        | Event::Record(AuditOnly::Note) => actor.is_worker(),
+        Event::RecordPayment { .. } => matches!(actor, Actor::PaymentProvider) || actor.is_worker(),
+        Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
+        Event::Expire => matches!(actor, Actor::System),
+        Event::Record(AuditOnly::Viewed { .. }) => actor.role().is_some(),
+        Event::Record(AuditOnly::Downloaded { .. }) => matches!(actor, Actor::Subject),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(TransitionError::Forbidden {
+            event: event.name(),
+            actor: actor_label(actor),
+        })
+    }
+}
+
+fn actor_label(actor: &Actor) -> &'static str {
+    match actor.role() {
+        Some(role) => role.as_str(),
+        None => actor.kind_str(),
+    }
+}
+
+fn require(from: State, allowed: &[State], event: &Event) -> Result<(), TransitionError> {
+    if allowed.contains(&from) {
+        Ok(())
+    } else {
+        Err(not_allowed(event, from))
+    }
+}
+
+fn not_allowed(event: &Event, state: State) -> TransitionError {
+    TransitionError::NotAllowed {
+        event: event.name(),
+        state,
+    }
+}
+
+fn non_empty(text: &str, message: &'static str) -> Result<(), TransitionError> {
+    if text.trim().is_empty() {
+        Err(TransitionError::Invalid(message))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_grounds(
+    kind: RequestKind,
+    grounds: &[crate::ground::RefusalGround],
+) -> Result<(), TransitionError> {
+    if grounds.is_empty() {
+        return Err(TransitionError::Invalid(
+            "name at least one statutory ground",
+        ));
+    }
+    if grounds.iter().any(|g| !g.applies_to(kind)) {
+        return Err(TransitionError::Invalid(
+            "a ground does not apply to this kind of request",
+        ));
+    }
+    Ok(())
+}
+
+fn grounds_detail(grounds: &[crate::ground::RefusalGround]) -> Vec<(&'static str, String)> {
+    let list: Vec<&str> = grounds.iter().map(|g| g.as_str()).collect();
+    vec![("grounds", list.join(","))]
+}
+
+/// The events an actor could send in a state, for showing exactly the allowed actions.
+/// Payloads are placeholders: only the event's shape is checked, not its text.
+pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) -> Vec<&'static str> {
+    let samples = [
+        Event::ConfirmEmail,
+        Event::SubmitEvidence,
+        Event::ApproveIdentity,
+        Event::RequestMoreEvidence {
+            missing: "x".into(),
+        },
+        Event::RejectIdentity { reason: "x".into() },
+        Event::RecordPayment {
+            amount: request.amount_due(),
+            method: if matches!(actor, Actor::PaymentProvider) {
+                PaymentMethod::Card
+            } else {
+                PaymentMethod::BankTransfer
+            },
+        },
+        Event::StartWork,
+        Event::RequestInfo {
+            question: "x".into(),
+        },
+        Event::ProvideInfo,
+        Event::ExtendDeadline { reason: "x".into() },
+        Event::Complete(Outcome::Fulfilled),
+        Event::Refuse {
+            grounds: vec![crate::ground::RefusalGround::NotRetainedData],
+            explanation: "x".into(),
+        },
+        Event::Withdraw,
+        Event::Expire,
+    ];
+    samples
+        .iter()
+        .filter(|e| apply(request, e, actor, now).is_ok())
+        .map(Event::name)
+        .collect()
+}

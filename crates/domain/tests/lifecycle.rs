@@ -1,0 +1,535 @@
+//! Transition tests: one per rule, then property tests over random event sequences.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use madoguchi_domain::*;
+use proptest::prelude::*;
+
+fn t0() -> DateTime<Utc> {
+    // Monday 2026-11-02 10:00 JST.
+    Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap()
+}
+
+fn officer() -> Actor {
+    Actor::Staff {
+        id: "o1".into(),
+        role: Role::Officer,
+    }
+}
+
+fn auditor() -> Actor {
+    Actor::Staff {
+        id: "a1".into(),
+        role: Role::Auditor,
+    }
+}
+
+fn filed(kind: RequestKind) -> Request {
+    Request::file(kind, Policy::appi(), &FeeSchedule::default(), t0()).next
+}
+
+fn step(r: &Request, e: Event, a: &Actor) -> Request {
+    apply(r, &e, a, t0())
+        .unwrap_or_else(|err| panic!("{e:?}: {err}"))
+        .next
+}
+
+fn mails(t: &Transition) -> Vec<(Recipient, Mail)> {
+    t.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Email { to, mail } => Some((*to, *mail)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn filing_sets_due_date_fee_and_sends_confirmation() {
+    let t = Request::file(
+        RequestKind::Disclosure,
+        Policy::appi(),
+        &FeeSchedule::default(),
+        t0(),
+    );
+    assert_eq!(t.next.state, State::Submitted);
+    assert_eq!(t.next.fee, Yen(3000));
+    assert_eq!(
+        t.next.due_on,
+        NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
+    );
+    assert_eq!(
+        may_sue_from(t.next.arrived_at),
+        NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
+    );
+    assert_eq!(mails(&t), vec![(Recipient::Subject, Mail::ConfirmAddress)]);
+    let correction = filed(RequestKind::Correction);
+    assert_eq!(correction.fee, Yen::ZERO);
+}
+
+#[test]
+fn disclosure_walks_identity_payment_and_fulfilment() {
+    let r = filed(RequestKind::Disclosure);
+    let r = step(&r, Event::ConfirmEmail, &Actor::Subject);
+    assert_eq!(r.state, State::IdentityReview);
+    let t = apply(&r, &Event::ApproveIdentity, &officer(), t0()).unwrap();
+    assert_eq!(t.next.state, State::AwaitingPayment);
+    assert!(
+        t.effects
+            .contains(&Effect::RequestPayment { amount: Yen(3000) })
+    );
+    let r = t.next;
+    let r = step(
+        &r,
+        Event::RecordPayment {
+            amount: Yen(3000),
+            method: PaymentMethod::Card,
+        },
+        &Actor::PaymentProvider,
+    );
+    assert_eq!(r.state, State::InProgress);
+    let r = step(&r, Event::Complete(Outcome::Fulfilled), &officer());
+    assert_eq!(r.state, State::Fulfilled);
+    assert!(r.closed_at.is_some());
+}
+
+#[test]
+fn fee_free_kinds_skip_payment() {
+    let r = filed(RequestKind::Correction);
+    let r = step(&r, Event::ConfirmEmail, &Actor::Subject);
+    let r = step(&r, Event::ApproveIdentity, &officer());
+    assert_eq!(r.state, State::InProgress);
+}
+
+#[test]
+fn email_only_identity_policy_skips_review() {
+    let policy = Policy {
+        identity: IdentityMethod::EmailOnly,
+        ..Policy::appi()
+    };
+    let r = Request::file(
+        RequestKind::PurposeNotification,
+        policy,
+        &FeeSchedule::default(),
+        t0(),
+    )
+    .next;
+    let r = step(&r, Event::ConfirmEmail, &Actor::Subject);
+    assert!(r.identity_verified);
+    assert_eq!(r.state, State::InProgress);
+}
+
+#[test]
+fn roles_are_enforced() {
+    let r = step(
+        &filed(RequestKind::Disclosure),
+        Event::ConfirmEmail,
+        &Actor::Subject,
+    );
+    for actor in [
+        auditor(),
+        Actor::Subject,
+        Actor::System,
+        Actor::PaymentProvider,
+    ] {
+        let err = apply(&r, &Event::ApproveIdentity, &actor, t0()).unwrap_err();
+        assert!(
+            matches!(err, TransitionError::Forbidden { .. }),
+            "{actor:?}"
+        );
+    }
+    let err = apply(
+        &filed(RequestKind::Disclosure),
+        &Event::ConfirmEmail,
+        &officer(),
+        t0(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TransitionError::Forbidden { .. }));
+}
+
+#[test]
+fn card_payments_only_from_the_webhook_and_offline_only_from_staff() {
+    let r = step(
+        &step(
+            &filed(RequestKind::Disclosure),
+            Event::ConfirmEmail,
+            &Actor::Subject,
+        ),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    let card = Event::RecordPayment {
+        amount: Yen(3000),
+        method: PaymentMethod::Card,
+    };
+    let cash = Event::RecordPayment {
+        amount: Yen(3000),
+        method: PaymentMethod::Cash,
+    };
+    assert!(apply(&r, &card, &officer(), t0()).is_err());
+    assert!(apply(&r, &cash, &Actor::PaymentProvider, t0()).is_err());
+    assert!(apply(&r, &cash, &officer(), t0()).is_ok());
+}
+
+#[test]
+fn short_payment_is_refused_and_overpayment_refunded() {
+    let r = step(
+        &step(
+            &filed(RequestKind::Disclosure),
+            Event::ConfirmEmail,
+            &Actor::Subject,
+        ),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    let short = Event::RecordPayment {
+        amount: Yen(2500),
+        method: PaymentMethod::PostalMoneyOrder,
+    };
+    assert_eq!(
+        apply(&r, &short, &officer(), t0()).unwrap_err(),
+        TransitionError::ShortPayment {
+            due: Yen(3000),
+            got: Yen(2500)
+        }
+    );
+    let over = Event::RecordPayment {
+        amount: Yen(3500),
+        method: PaymentMethod::PostalMoneyOrder,
+    };
+    let t = apply(&r, &over, &officer(), t0()).unwrap();
+    assert!(t.effects.contains(&Effect::Refund {
+        amount: Yen(500),
+        reason: RefundReason::Overpayment
+    }));
+}
+
+#[test]
+fn refusal_needs_an_applicable_ground_and_an_explanation() {
+    let r = step(
+        &step(
+            &filed(RequestKind::Correction),
+            Event::ConfirmEmail,
+            &Actor::Subject,
+        ),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    let none = Event::Refuse {
+        grounds: vec![],
+        explanation: "x".into(),
+    };
+    assert!(matches!(
+        apply(&r, &none, &officer(), t0()),
+        Err(TransitionError::Invalid(_))
+    ));
+    let wrong_kind = Event::Refuse {
+        grounds: vec![RefusalGround::HarmToPersons],
+        explanation: "x".into(),
+    };
+    assert!(apply(&r, &wrong_kind, &officer(), t0()).is_err());
+    let blank = Event::Refuse {
+        grounds: vec![RefusalGround::ContentIsFactual],
+        explanation: "  ".into(),
+    };
+    assert!(apply(&r, &blank, &officer(), t0()).is_err());
+    let ok = Event::Refuse {
+        grounds: vec![RefusalGround::ContentIsFactual],
+        explanation: "調査の結果".into(),
+    };
+    assert_eq!(step(&r, ok, &officer()).state, State::Refused);
+}
+
+#[test]
+fn withdrawal_before_work_refunds_and_after_work_does_not() {
+    let paid = step(
+        &step(
+            &step(
+                &filed(RequestKind::Disclosure),
+                Event::ConfirmEmail,
+                &Actor::Subject,
+            ),
+            Event::ApproveIdentity,
+            &officer(),
+        ),
+        Event::RecordPayment {
+            amount: Yen(3000),
+            method: PaymentMethod::BankTransfer,
+        },
+        &officer(),
+    );
+    let t = apply(&paid, &Event::Withdraw, &Actor::Subject, t0()).unwrap();
+    assert!(t.effects.contains(&Effect::Refund {
+        amount: Yen(3000),
+        reason: RefundReason::WithdrawnBeforeWork
+    }));
+    let working = step(&paid, Event::StartWork, &officer());
+    let t = apply(&working, &Event::Withdraw, &Actor::Subject, t0()).unwrap();
+    assert!(!t.effects.iter().any(|e| matches!(e, Effect::Refund { .. })));
+}
+
+#[test]
+fn expiry_only_after_the_deadline_and_only_by_the_system() {
+    let r = filed(RequestKind::Disclosure);
+    assert!(apply(&r, &Event::Expire, &Actor::System, t0()).is_err());
+    let later = t0() + Duration::hours(73);
+    let t = apply(&r, &Event::Expire, &Actor::System, later).unwrap();
+    assert_eq!(t.next.state, State::Expired);
+    // Nothing goes to an address nobody confirmed.
+    assert!(mails(&t).is_empty());
+    assert!(apply(&r, &Event::Expire, &officer(), later).is_err());
+}
+
+#[test]
+fn waiting_for_the_subject_pauses_the_appi_clock() {
+    let r = filed(RequestKind::Correction);
+    let due = r.due_on;
+    // Confirmed three days later: the deadline moves three days.
+    let t = apply(
+        &r,
+        &Event::ConfirmEmail,
+        &Actor::Subject,
+        t0() + Duration::days(3),
+    )
+    .unwrap();
+    assert_eq!(t.next.due_on, due + Duration::days(3));
+    // GDPR does not pause.
+    let g = Request::file(
+        RequestKind::Correction,
+        Policy::gdpr(),
+        &FeeSchedule::default(),
+        t0(),
+    )
+    .next;
+    let t = apply(
+        &g,
+        &Event::ConfirmEmail,
+        &Actor::Subject,
+        t0() + Duration::days(3),
+    )
+    .unwrap();
+    assert_eq!(t.next.due_on, g.due_on);
+}
+
+#[test]
+fn extension_once_and_only_where_the_policy_allows() {
+    let appi = step(
+        &step(
+            &filed(RequestKind::Correction),
+            Event::ConfirmEmail,
+            &Actor::Subject,
+        ),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    let ext = Event::ExtendDeadline {
+        reason: "complex".into(),
+    };
+    assert!(apply(&appi, &ext, &officer(), t0()).is_err());
+    let g = Request::file(
+        RequestKind::Correction,
+        Policy::gdpr(),
+        &FeeSchedule::default(),
+        t0(),
+    )
+    .next;
+    let g = step(
+        &step(&g, Event::ConfirmEmail, &Actor::Subject),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    let extended = step(&g, ext.clone(), &officer());
+    assert_eq!(
+        extended.due_on,
+        NaiveDate::from_ymd_opt(2027, 2, 2).unwrap()
+    );
+    assert!(apply(&extended, &ext, &officer(), t0()).is_err());
+}
+
+#[test]
+fn terminal_states_accept_only_audit_events() {
+    let r = step(
+        &filed(RequestKind::Disclosure),
+        Event::Withdraw,
+        &Actor::Subject,
+    );
+    assert_eq!(r.state, State::Withdrawn);
+    assert!(apply(&r, &Event::ConfirmEmail, &Actor::Subject, t0()).is_err());
+    let t = apply(
+        &r,
+        &Event::Record(AuditOnly::Viewed {
+            target: "details".into(),
+        }),
+        &auditor(),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(t.next, r);
+    assert_eq!(t.effects.len(), 1);
+}
+
+#[test]
+fn available_events_match_what_apply_accepts() {
+    let r = step(
+        &filed(RequestKind::Disclosure),
+        Event::ConfirmEmail,
+        &Actor::Subject,
+    );
+    assert_eq!(
+        available_events(&r, &officer(), t0()),
+        vec![
+            "approve_identity",
+            "request_more_evidence",
+            "reject_identity",
+            "withdraw"
+        ]
+    );
+    assert!(available_events(&r, &auditor(), t0()).is_empty());
+}
+
+// ---- property tests -------------------------------------------------------------------
+
+fn any_kind() -> impl Strategy<Value = RequestKind> {
+    proptest::sample::select(RequestKind::ALL.to_vec())
+}
+
+fn any_actor() -> impl Strategy<Value = Actor> {
+    prop_oneof![
+        Just(Actor::Subject),
+        Just(officer()),
+        Just(auditor()),
+        Just(Actor::Staff {
+            id: "ad".into(),
+            role: Role::Admin
+        }),
+        Just(Actor::System),
+        Just(Actor::PaymentProvider),
+    ]
+}
+
+fn any_event() -> impl Strategy<Value = Event> {
+    let ground = proptest::sample::select(RefusalGround::ALL.to_vec());
+    let method = proptest::sample::select(PaymentMethod::ALL.to_vec());
+    prop_oneof![
+        Just(Event::ConfirmEmail),
+        Just(Event::SubmitEvidence),
+        Just(Event::ApproveIdentity),
+        Just(Event::RequestMoreEvidence {
+            missing: "back side".into()
+        }),
+        Just(Event::RejectIdentity {
+            reason: "mismatch".into()
+        }),
+        (0i64..5000, method).prop_map(|(a, m)| Event::RecordPayment {
+            amount: Yen(a),
+            method: m
+        }),
+        Just(Event::StartWork),
+        Just(Event::RequestInfo {
+            question: "which service?".into()
+        }),
+        Just(Event::ProvideInfo),
+        Just(Event::ExtendDeadline {
+            reason: "volume".into()
+        }),
+        Just(Event::Complete(Outcome::Fulfilled)),
+        Just(Event::Complete(Outcome::NoData)),
+        proptest::collection::vec(ground.clone(), 0..3)
+            .prop_map(|g| Event::Complete(Outcome::PartiallyFulfilled { grounds: g })),
+        proptest::collection::vec(ground, 0..3).prop_map(|g| Event::Refuse {
+            grounds: g,
+            explanation: "reason".into()
+        }),
+        Just(Event::Withdraw),
+        Just(Event::Expire),
+        Just(Event::Record(AuditOnly::Note)),
+        Just(Event::Record(AuditOnly::Viewed {
+            target: "details".into()
+        })),
+    ]
+}
+
+fn any_policy() -> impl Strategy<Value = Policy> {
+    let identity = proptest::sample::select(vec![
+        IdentityMethod::EmailOnly,
+        IdentityMethod::CustomerRecord,
+        IdentityMethod::Document,
+    ]);
+    (
+        proptest::sample::select(Jurisdiction::ALL.to_vec()),
+        identity,
+        any::<bool>(),
+    )
+        .prop_map(|(j, identity, business)| {
+            let mut p = Policy::for_jurisdiction(j);
+            p.identity = identity;
+            if business {
+                p.deadline.period = Period::BusinessDays(10);
+            }
+            p
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn lifecycle_invariants_hold_for_any_event_sequence(
+        kind in any_kind(),
+        policy in any_policy(),
+        steps in proptest::collection::vec((any_event(), any_actor(), 0i64..200), 0..40),
+    ) {
+        let mut now = t0();
+        let mut request = Request::file(kind, policy, &FeeSchedule::default(), now).next;
+        for (event, actor, hours) in steps {
+            now += Duration::hours(hours);
+            let before = request.clone();
+            match apply(&before, &event, &actor, now) {
+                Ok(t) => {
+                    // Every accepted event leaves at least one audit entry.
+                    prop_assert!(t.effects.iter().any(|e| matches!(e, Effect::Audit(_))));
+                    // Terminal requests only record.
+                    if before.state.is_terminal() {
+                        prop_assert_eq!(&t.next, &before);
+                        prop_assert!(matches!(event, Event::Record(_)));
+                    }
+                    // The due date never moves earlier.
+                    prop_assert!(t.next.due_on >= before.due_on);
+                    // Fulfilment needs identity and, where a fee applies, the fee.
+                    if t.next.state.is_fulfilment() {
+                        prop_assert!(t.next.identity_verified);
+                        prop_assert!(t.next.paid >= t.next.fee);
+                    }
+                    // Nobody but staff who work requests moves a request forward past identity.
+                    if t.next.state != before.state && matches!(actor, Actor::Staff { role: Role::Auditor, .. }) {
+                        prop_assert!(false, "auditor changed state");
+                    }
+                    // Closed requests carry their closing time.
+                    prop_assert_eq!(t.next.state.is_terminal(), t.next.closed_at.is_some());
+                    // Refunds never exceed what was paid.
+                    for e in &t.effects {
+                        if let Effect::Refund { amount, reason } = e {
+                            if *reason != RefundReason::Overpayment {
+                                prop_assert!(*amount <= before.paid);
+                            }
+                        }
+                    }
+                    request = t.next;
+                }
+                Err(_) => prop_assert_eq!(&request, &before),
+            }
+        }
+    }
+
+    #[test]
+    fn fees_only_where_article_38_allows(kind in any_kind(), fee in 0i64..100_000) {
+        let mut s = FeeSchedule::free();
+        let result = s.set(kind, Yen(fee));
+        if fee > 0 && !kind.fee_allowed_under_appi() {
+            prop_assert_eq!(result.clone(), Err(FeeError::NotAllowed(kind)));
+        }
+        if result.is_ok() {
+            prop_assert_eq!(s.fee(kind), Yen(fee));
+        }
+    }
+}
