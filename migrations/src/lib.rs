@@ -1,1 +1,26 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_requests;
+mod m20261122_000002_create_audit;
+mod m20261122_000003_create_outbox_and_tokens;
+mod m20261122_000004_create_staff;
+mod m20261122_000005_create_payments_and_attachments;
+
+/// All migrations, in the order they run.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_requests::Migration),
+            Box::new(m20261122_000002_create_audit::Migration),
+            Box::new(m20261122_000003_create_outbox_and_tokens::Migration),
+            Box::new(m20261122_000004_create_staff::Migration),
+            Box::new(m20261122_000005_create_payments_and_attachments::Migration),
+        ]
+    }
+}

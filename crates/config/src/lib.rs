@@ -1,1 +1,330 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use madoguchi_domain::{FeeSchedule, Jurisdiction, Period, Policy, RequestKind, Yen};
+use secrecy::SecretString;
+
+/// Why the configuration was refused. Start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable has a value that does not parse.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The variable.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {message}")]
+    File {
+        /// Its path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where e-mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// Each message is written as `<dir>/<message-id>.eml` (embedded default).
+    File(PathBuf),
+    /// An SMTP relay, e.g. `smtps://user:pass@mail.example.jp:465` or
+    /// `smtp://mail.example.jp:587?tls=required`.
+    Smtp(SecretString),
+}
+
+/// The business answering the requests, as shown in mail, letters and the procedures page.
+#[derive(Debug, Clone)]
+pub struct Business {
+    /// Trade name (事業者の名称).
+    pub name: String,
+    /// Address (住所).
+    pub address: String,
+    /// Representative (代表者の氏名), required in the Art. 32(1) publication.
+    pub representative: String,
+    /// Contact for questions and complaints.
+    pub contact: String,
+}
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Database URL: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Pool size.
+    pub db_max_connections: u32,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where SQLite, mail files and the generated secret live.
+    pub data_dir: PathBuf,
+    /// Public base URL used in links sent by e-mail, without a trailing slash.
+    pub base_url: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Key for link tokens and cookies. Several instances must share it.
+    pub secret: Option<SecretString>,
+    /// Mail transport.
+    pub mail: MailTransport,
+    /// Sender address, e.g. `個人情報窓口 <privacy@example.jp>`.
+    pub mail_from: String,
+    /// The privacy office's shared address for staff notifications.
+    pub staff_address: String,
+    /// The business.
+    pub business: Business,
+    /// Fee per request kind.
+    pub fees: FeeSchedule,
+    /// The policy new requests are filed under.
+    pub policy: Policy,
+    /// Production refuses unsafe defaults (mail to files, missing secret).
+    pub production: bool,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Config {
+    /// Loads the configuration. Variables (environment wins over the TOML file named by
+    /// `MADOGUCHI_CONFIG`, whose keys are the same names in lower case without the prefix):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `DATABASE_URL` | `sqlite://<data dir>/madoguchi.db` |
+    /// | `MADOGUCHI_DB_MAX_CONNECTIONS` | `16` (SQLite: `4`) |
+    /// | `MADOGUCHI_LISTEN` | `127.0.0.1:8080` |
+    /// | `MADOGUCHI_DATA_DIR` | `./var` |
+    /// | `MADOGUCHI_BASE_URL` | `http://<listen>` |
+    /// | `MADOGUCHI_LOG_FORMAT` | `human` (or `json`) |
+    /// | `MADOGUCHI_SECRET` | generated once into `<data dir>/secret.key` (not in production) |
+    /// | `MADOGUCHI_SMTP_URL` | unset: mail is written to `<data dir>/mail/` |
+    /// | `MADOGUCHI_MAIL_FROM` | `個人情報お問い合わせ窓口 <privacy@example.jp>` |
+    /// | `MADOGUCHI_STAFF_ADDRESS` | `privacy-office@example.jp` |
+    /// | `MADOGUCHI_BUSINESS_NAME`, `_ADDRESS`, `_REPRESENTATIVE`, `_CONTACT` | sample values |
+    /// | `MADOGUCHI_FEE_<KIND>` (e.g. `MADOGUCHI_FEE_DISCLOSURE`) | ¥3,000 for the two disclosure kinds, else ¥0 |
+    /// | `MADOGUCHI_JURISDICTION` | `appi` (`gdpr`, `ccpa`) |
+    /// | `MADOGUCHI_DEADLINE_DAYS` | the jurisdiction's (APPI: 14) |
+    /// | `MADOGUCHI_BUSINESS_DAYS` | `false`: count deadlines in business days when `true` |
+    /// | `MADOGUCHI_ENV` | `development` (or `production`) |
+    /// | `MADOGUCHI_BODY_LIMIT` | `65536` bytes |
+    pub fn load() -> Result<Config, ConfigError> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Ok(path) = std::env::var("MADOGUCHI_CONFIG") {
+            vars.extend(read_toml(&path)?);
+        }
+        for (k, v) in std::env::vars() {
+            if k == "DATABASE_URL" || k.starts_with("MADOGUCHI_") {
+                vars.insert(k, v);
+            }
+        }
+        Config::from_vars(&vars)
+    }
+
+    /// Builds the configuration from a map of variables (tests build it in code).
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| vars.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let data_dir = PathBuf::from(get("MADOGUCHI_DATA_DIR").unwrap_or("./var"));
+        let listen: SocketAddr = parse(get("MADOGUCHI_LISTEN").unwrap_or("127.0.0.1:8080"), "MADOGUCHI_LISTEN")?;
+        let database_url = get("DATABASE_URL").map_or_else(
+            || format!("sqlite://{}/madoguchi.db", data_dir.display()),
+            str::to_owned,
+        );
+        let is_sqlite = database_url.starts_with("sqlite:");
+        let default_pool = if is_sqlite { "4" } else { "16" };
+        let production = match get("MADOGUCHI_ENV").unwrap_or("development") {
+            "production" => true,
+            "development" | "test" => false,
+            other => return Err(invalid("MADOGUCHI_ENV", format!("unknown environment `{other}`"))),
+        };
+        let log_format = match get("MADOGUCHI_LOG_FORMAT").unwrap_or("human") {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => return Err(invalid("MADOGUCHI_LOG_FORMAT", format!("`{other}` is not human or json"))),
+        };
+        let mail = match get("MADOGUCHI_SMTP_URL") {
+            Some(url) => MailTransport::Smtp(SecretString::from(url.to_owned())),
+            None if production => {
+                return Err(invalid(
+                    "MADOGUCHI_SMTP_URL",
+                    "production needs a real SMTP relay; mail to files is for development".into(),
+                ));
+            }
+            None => MailTransport::File(data_dir.join("mail")),
+        };
+        let secret = get("MADOGUCHI_SECRET").map(|s| SecretString::from(s.to_owned()));
+        if production && secret.is_none() {
+            return Err(invalid("MADOGUCHI_SECRET", "production needs a shared secret".into()));
+        }
+        if let Some(s) = get("MADOGUCHI_SECRET") {
+            if s.len() < 32 {
+                return Err(invalid("MADOGUCHI_SECRET", "use at least 32 characters".into()));
+            }
+        }
+
+        let mut fees = FeeSchedule::default();
+        for kind in RequestKind::ALL {
+            let key = format!("MADOGUCHI_FEE_{}", kind.as_str().to_uppercase());
+            if let Some(v) = get(&key) {
+                let yen: i64 = parse(v, &key)?;
+                fees.set(kind, Yen(yen)).map_err(|e| invalid(&key, e.to_string()))?;
+            }
+        }
+
+        let jurisdiction = match get("MADOGUCHI_JURISDICTION") {
+            Some(j) => Jurisdiction::parse(j)
+                .ok_or_else(|| invalid("MADOGUCHI_JURISDICTION", format!("unknown jurisdiction `{j}`")))?,
+            None => Jurisdiction::Appi,
+        };
+        let mut policy = Policy::for_jurisdiction(jurisdiction);
+        let business_days: bool = parse(get("MADOGUCHI_BUSINESS_DAYS").unwrap_or("false"), "MADOGUCHI_BUSINESS_DAYS")?;
+        if let Some(days) = get("MADOGUCHI_DEADLINE_DAYS") {
+            let days: u32 = parse(days, "MADOGUCHI_DEADLINE_DAYS")?;
+            policy.deadline.period = Period::Days(days);
+        }
+        if business_days {
+            if let Period::Days(n) = policy.deadline.period {
+                policy.deadline.period = Period::BusinessDays(n);
+            }
+        }
+
+        let base_url = get("MADOGUCHI_BASE_URL")
+            .map_or_else(|| format!("http://{listen}"), |u| u.trim_end_matches('/').to_owned());
+
+        Ok(Config {
+            db_max_connections: parse(
+                get("MADOGUCHI_DB_MAX_CONNECTIONS").unwrap_or(default_pool),
+                "MADOGUCHI_DB_MAX_CONNECTIONS",
+            )?,
+            database_url,
+            listen,
+            base_url,
+            log_format,
+            secret,
+            mail,
+            mail_from: get("MADOGUCHI_MAIL_FROM")
+                .unwrap_or("個人情報お問い合わせ窓口 <privacy@example.jp>")
+                .to_owned(),
+            staff_address: get("MADOGUCHI_STAFF_ADDRESS")
+                .unwrap_or("privacy-office@example.jp")
+                .to_owned(),
+            business: Business {
+                name: get("MADOGUCHI_BUSINESS_NAME").unwrap_or("株式会社サンプル").to_owned(),
+                address: get("MADOGUCHI_BUSINESS_ADDRESS")
+                    .unwrap_or("東京都千代田区千代田1-1")
+                    .to_owned(),
+                representative: get("MADOGUCHI_BUSINESS_REPRESENTATIVE")
+                    .unwrap_or("代表取締役 山田太郎")
+                    .to_owned(),
+                contact: get("MADOGUCHI_BUSINESS_CONTACT")
+                    .unwrap_or("privacy@example.jp")
+                    .to_owned(),
+            },
+            fees,
+            policy,
+            production,
+            body_limit: parse(get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"), "MADOGUCHI_BODY_LIMIT")?,
+            data_dir,
+        })
+    }
+
+    /// True when the database is SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message,
+    }
+}
+
+fn parse<T: std::str::FromStr>(v: &str, key: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.trim().parse().map_err(|e: T::Err| invalid(key, e.to_string()))
+}
+
+fn read_toml(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_err = |message: String| ConfigError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in table {
+        let value = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(file_err(format!("`{k}` must be a string, integer or boolean"))),
+        };
+        let key = if k == "database_url" {
+            "DATABASE_URL".to_owned()
+        } else {
+            format!("MADOGUCHI_{}", k.to_uppercase())
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn embedded_defaults() {
+        let c = Config::from_vars(&BTreeMap::new()).unwrap();
+        assert_eq!(c.database_url, "sqlite://./var/madoguchi.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        assert!(matches!(c.mail, MailTransport::File(_)));
+        assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(3000));
+        assert_eq!(c.policy, Policy::appi());
+    }
+
+    #[test]
+    fn production_refuses_mail_to_files_and_missing_secret() {
+        assert!(Config::from_vars(&vars(&[("MADOGUCHI_ENV", "production")])).is_err());
+        assert!(
+            Config::from_vars(&vars(&[
+                ("MADOGUCHI_ENV", "production"),
+                ("MADOGUCHI_SMTP_URL", "smtp://localhost:25"),
+            ]))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn fees_are_checked_against_article_38() {
+        let err = Config::from_vars(&vars(&[("MADOGUCHI_FEE_CORRECTION", "500")])).unwrap_err();
+        assert!(err.to_string().contains("MADOGUCHI_FEE_CORRECTION"));
+        let c = Config::from_vars(&vars(&[("MADOGUCHI_FEE_DISCLOSURE", "1000")])).unwrap();
+        assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(1000));
+    }
+
+    #[test]
+    fn business_days_switch_the_deadline_unit() {
+        let c = Config::from_vars(&vars(&[("MADOGUCHI_BUSINESS_DAYS", "true")])).unwrap();
+        assert_eq!(c.policy.deadline.period, Period::BusinessDays(14));
+    }
+}

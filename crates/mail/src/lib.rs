@@ -1,1 +1,344 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use askama::Template;
+use lettre::message::{Mailbox, MultiPart, header};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use madoguchi_domain::Mail;
+use serde::{Deserialize, Serialize};
+
+/// What any template may show. Snapshotted when the message is enqueued, so a later change to
+/// the request does not change a message already decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailContext {
+    /// `ja` or `en`.
+    pub lang: String,
+    /// The business's name.
+    pub business_name: String,
+    /// Where to ask questions.
+    pub business_contact: String,
+    /// Salutation name.
+    pub recipient_name: String,
+    /// Request number.
+    pub number: String,
+    /// Kind, in Japanese.
+    pub kind_ja: String,
+    /// Kind, in English.
+    pub kind_en: String,
+    /// State, in Japanese.
+    pub state_ja: String,
+    /// State, in English.
+    pub state_en: String,
+    /// The page to open (filled in at send time for confirmation links).
+    pub link: String,
+    /// A nonce from which the sender derives the confirmation token; never the token itself.
+    pub confirm_nonce: Option<String>,
+    /// Until when the confirmation link works.
+    pub link_expires: String,
+    /// The answer's due date.
+    pub due_on: String,
+    /// Until when the subject can answer.
+    pub reply_by: String,
+    /// An amount, formatted (`¥3,000`).
+    pub amount: String,
+    /// Free text from the officer: what is missing, the question, the reason.
+    pub message: String,
+    /// Grounds, in Japanese.
+    pub grounds_ja: Vec<String>,
+    /// Grounds, in English.
+    pub grounds_en: Vec<String>,
+    /// The number of an open request this one may duplicate.
+    pub duplicate_of: Option<String>,
+    /// Receipt number.
+    pub receipt_number: String,
+    /// Payment method, in the message's language.
+    pub payment_method: String,
+    /// Today's date, formatted.
+    pub today: String,
+    /// Whether the result is a download.
+    pub download: bool,
+}
+
+impl MailContext {
+    /// English unless Japanese: Japanese is the default.
+    pub fn is_en(&self) -> bool {
+        self.lang == "en"
+    }
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// Mail errors.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// A template failed to render.
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    /// An address or header is invalid.
+    #[error("message: {0}")]
+    Build(String),
+    /// The transport failed. `permanent` when retrying cannot help (e.g. recipient refused).
+    #[error("transport: {message}")]
+    Transport {
+        /// What the transport said.
+        message: String,
+        /// True for 5xx SMTP replies.
+        permanent: bool,
+    },
+}
+
+macro_rules! templates {
+    ($($mail:ident => $subject:ident, $sp:literal, $body:ident, $bp:literal;)*) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $sp)]
+            struct $subject<'a> { c: &'a MailContext }
+
+            #[derive(Template)]
+            #[template(path = $bp)]
+            struct $body<'a> { c: &'a MailContext }
+        )*
+
+        fn render_parts(mail: Mail, c: &MailContext) -> Result<(String, String), askama::Error> {
+            Ok(match mail {
+                $(Mail::$mail => ($subject { c }.render()?, $body { c }.render()?),)*
+            })
+        }
+    };
+}
+
+templates! {
+    ConfirmAddress => ConfirmAddressSubject, "email/confirm_address/subject.txt", ConfirmAddressBody, "email/confirm_address/body.txt";
+    AddressConfirmed => AddressConfirmedSubject, "email/address_confirmed/subject.txt", AddressConfirmedBody, "email/address_confirmed/body.txt";
+    IdentityApproved => IdentityApprovedSubject, "email/identity_approved/subject.txt", IdentityApprovedBody, "email/identity_approved/body.txt";
+    IdentityMoreNeeded => IdentityMoreNeededSubject, "email/identity_more_needed/subject.txt", IdentityMoreNeededBody, "email/identity_more_needed/body.txt";
+    IdentityRejected => IdentityRejectedSubject, "email/identity_rejected/subject.txt", IdentityRejectedBody, "email/identity_rejected/body.txt";
+    PaymentRequested => PaymentRequestedSubject, "email/payment_requested/subject.txt", PaymentRequestedBody, "email/payment_requested/body.txt";
+    PaymentReceived => PaymentReceivedSubject, "email/payment_received/subject.txt", PaymentReceivedBody, "email/payment_received/body.txt";
+    InfoNeeded => InfoNeededSubject, "email/info_needed/subject.txt", InfoNeededBody, "email/info_needed/body.txt";
+    DeadlineExtended => DeadlineExtendedSubject, "email/deadline_extended/subject.txt", DeadlineExtendedBody, "email/deadline_extended/body.txt";
+    Completed => CompletedSubject, "email/completed/subject.txt", CompletedBody, "email/completed/body.txt";
+    Refused => RefusedSubject, "email/refused/subject.txt", RefusedBody, "email/refused/body.txt";
+    Withdrawn => WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
+    Expired => ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
+    Refunded => RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
+    StaffNewRequest => StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
+    StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
+    StaffPaymentReceived => StaffPaymentReceivedSubject, "email/staff_payment_received/subject.txt", StaffPaymentReceivedBody, "email/staff_payment_received/body.txt";
+    StaffWithdrawn => StaffWithdrawnSubject, "email/staff_withdrawn/subject.txt", StaffWithdrawnBody, "email/staff_withdrawn/body.txt";
+}
+
+#[derive(Template)]
+#[template(path = "email/layout.html")]
+struct HtmlLayout<'a> {
+    lang: &'a str,
+    subject: &'a str,
+    paragraphs: Vec<String>,
+}
+
+/// Renders a message in the context's language.
+pub fn render(mail: Mail, c: &MailContext) -> Result<Rendered, MailError> {
+    let (subject, text) = render_parts(mail, c)?;
+    let subject = subject.trim().to_owned();
+    let text = tidy(&text);
+    let paragraphs = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let lang = if c.is_en() { "en" } else { "ja" };
+    let html = HtmlLayout {
+        lang,
+        subject: &subject,
+        paragraphs,
+    }
+    .render()?;
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+    })
+}
+
+/// Collapses the blank lines that template conditionals leave behind.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.trim().lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Builds the MIME message: multipart/alternative with text and HTML, a fixed Message-ID.
+pub fn build_message(
+    from: &str,
+    to: &str,
+    message_id: &str,
+    rendered: &Rendered,
+) -> Result<Message, MailError> {
+    let from: Mailbox = from.parse().map_err(|e| MailError::Build(format!("from: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| MailError::Build(format!("to: {e}")))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(rendered.subject.clone())
+        .message_id(Some(message_id.to_owned()))
+        .header(header::Date::now())
+        .multipart(MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            rendered.html.clone(),
+        ))
+        .map_err(|e| MailError::Build(e.to_string()))
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Sender {
+    /// `.eml` files in a directory, named by Message-ID.
+    Files(PathBuf),
+    /// An SMTP relay.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sender::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+            Sender::Smtp(_) => f.write_str("Smtp"),
+        }
+    }
+}
+
+impl Sender {
+    /// An SMTP sender from a URL (`smtp://`, `smtps://`, `?tls=required` for STARTTLS), with a
+    /// pool and timeouts so a hung relay cannot stall the worker.
+    pub fn smtp(url: &str) -> Result<Sender, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailError::Build(format!("SMTP URL: {e}")))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        Ok(Sender::Smtp(transport))
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), MailError> {
+        match self {
+            Sender::Files(dir) => {
+                let name: String = message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '@'))
+                    .collect();
+                let io = |e: std::io::Error| MailError::Transport {
+                    message: e.to_string(),
+                    permanent: false,
+                };
+                tokio::fs::create_dir_all(dir).await.map_err(io)?;
+                let tmp = dir.join(format!(".{name}.tmp"));
+                tokio::fs::write(&tmp, message.formatted()).await.map_err(io)?;
+                // Rename is atomic: a reader never sees half a message.
+                tokio::fs::rename(&tmp, dir.join(format!("{name}.eml")))
+                    .await
+                    .map_err(io)
+            }
+            Sender::Smtp(transport) => transport.send(message.clone()).await.map(|_| ()).map_err(|e| {
+                MailError::Transport {
+                    permanent: e.is_permanent(),
+                    message: e.to_string(),
+                }
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(lang: &str) -> MailContext {
+        MailContext {
+            lang: lang.into(),
+            business_name: "株式会社サンプル".into(),
+            business_contact: "privacy@example.jp".into(),
+            recipient_name: "山田 花子".into(),
+            number: "R-2026-000001".into(),
+            kind_ja: "保有個人データの開示".into(),
+            kind_en: "Disclosure".into(),
+            state_ja: "対応完了".into(),
+            state_en: "Completed".into(),
+            link: "https://example.jp/r/abc".into(),
+            link_expires: "2026-11-25 10:00".into(),
+            due_on: "2026-12-06".into(),
+            reply_by: "2026-12-22".into(),
+            amount: "¥3,000".into(),
+            message: "運転免許証の裏面".into(),
+            grounds_ja: vec!["他の法令に違反することとなるため".into()],
+            grounds_en: vec!["It would violate another law".into()],
+            duplicate_of: Some("R-2026-000000".into()),
+            receipt_number: "RC-2026-000001".into(),
+            payment_method: "銀行振込".into(),
+            today: "2026-11-22".into(),
+            download: true,
+            confirm_nonce: None,
+        }
+    }
+
+    #[test]
+    fn every_template_renders_in_both_languages_with_its_fields() {
+        for mail in Mail::ALL {
+            for lang in ["ja", "en"] {
+                let c = sample(lang);
+                let r = render(mail, &c).unwrap();
+                assert!(r.subject.contains("R-2026-000001"), "{mail:?} {lang}");
+                assert!(r.text.contains("R-2026-000001"), "{mail:?} {lang}");
+                assert!(r.text.contains("株式会社サンプル"), "{mail:?} {lang}");
+                assert!(!r.text.contains("{{"), "{mail:?} {lang}");
+                assert!(r.html.contains(&format!("lang=\"{lang}\"")));
+                let greeting = if lang == "ja" { "山田 花子 様" } else { "Dear 山田 花子" };
+                assert!(r.text.starts_with(greeting), "{mail:?} {lang}: {}", r.text);
+            }
+        }
+    }
+
+    #[test]
+    fn html_escapes_what_the_officer_wrote() {
+        let mut c = sample("ja");
+        c.message = "<script>alert(1)</script>".into();
+        let r = render(Mail::IdentityMoreNeeded, &c).unwrap();
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("&#60;script&#62;") || r.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn message_keeps_japanese_subject_and_message_id() {
+        let r = render(Mail::ConfirmAddress, &sample("ja")).unwrap();
+        let m = build_message("窓口 <privacy@example.jp>", "taro@example.jp", "<abc@madoguchi>", &r).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <abc@madoguchi>"));
+        assert!(raw.contains("Subject: =?utf-8?"));
+        assert!(raw.contains("multipart/alternative"));
+    }
+}

@@ -1,1 +1,14 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod audit;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod outbox;
+pub mod requests;
+pub mod secrets;
+pub mod tokens;
+
+pub use db::{Db, connect};
+pub use error::StoreError;
+pub use sea_orm;

@@ -1,0 +1,353 @@
+//! The hash-chained audit trail.
+//!
+//! Every request has its own chain (`request:<id>`), whose head (sequence and hash) lives on the
+//! request row: the row's version check already orders writers of one request, so appending
+//! costs one extra row and no global lock. Entries not about a request (logins, settings)
+//! go to named chains whose heads live in `audit_chains`. The format is specified in
+//! `docs/audit.md`.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+
+use crate::entities::{audit_chain, audit_entry, request};
+use crate::error::StoreError;
+
+/// The `prev_hash` of the first entry of every chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Where an action came from, for the trail's "from where" column.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Client IP address, as seen by the server (or the trusted proxy's header).
+    pub ip: Option<String>,
+    /// The User-Agent header, truncated.
+    pub user_agent: Option<String>,
+}
+
+/// An entry before it is placed in a chain.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// `subject`, `staff`, `system` or `webhook`.
+    pub actor_kind: String,
+    /// The staff member's public id, when there is one.
+    pub actor_id: Option<String>,
+    /// The staff role at the time.
+    pub role: Option<String>,
+    /// Dotted action name.
+    pub action: String,
+    /// Small structured facts; never personal data.
+    pub detail: Vec<(String, String)>,
+}
+
+/// The chain a request's entries belong to.
+pub fn request_chain(request_id: i64) -> String {
+    format!("request:{request_id}")
+}
+
+/// The fields an entry's hash covers, in order, as they are stored.
+#[derive(Debug, Clone, Copy)]
+pub struct HashInput<'a> {
+    /// Chain name.
+    pub chain: &'a str,
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// The request, if any.
+    pub request_id: Option<i64>,
+    /// When, truncated to microseconds.
+    pub at: DateTime<Utc>,
+    /// Actor kind.
+    pub actor_kind: &'a str,
+    /// Actor id.
+    pub actor_id: Option<&'a str>,
+    /// Role.
+    pub role: Option<&'a str>,
+    /// Action.
+    pub action: &'a str,
+    /// Detail as stored (a JSON object).
+    pub detail: &'a str,
+    /// Source IP.
+    pub ip: Option<&'a str>,
+    /// User agent.
+    pub user_agent: Option<&'a str>,
+}
+
+/// `SHA-256(prev_hash ‖ "\n" ‖ canonical JSON array of the fields)`, hex-encoded.
+pub fn entry_hash(prev_hash: &str, e: &HashInput<'_>) -> String {
+    let canonical = serde_json::json!([
+        e.chain,
+        e.seq,
+        e.request_id,
+        e.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        e.actor_kind,
+        e.actor_id,
+        e.role,
+        e.action,
+        e.detail,
+        e.ip,
+        e.user_agent,
+    ]);
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Recomputes the hash of a stored entry.
+pub fn stored_hash(m: &audit_entry::Model) -> String {
+    entry_hash(
+        &m.prev_hash,
+        &HashInput {
+            chain: &m.chain,
+            seq: m.seq,
+            request_id: m.request_id,
+            at: m.at,
+            actor_kind: &m.actor_kind,
+            actor_id: m.actor_id.as_deref(),
+            role: m.role.as_deref(),
+            action: &m.action,
+            detail: &m.detail,
+            ip: m.ip.as_deref(),
+            user_agent: m.user_agent.as_deref(),
+        },
+    )
+}
+
+fn detail_json(detail: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = detail
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Links `entries` onto a chain whose head is `(seq, head)`. Returns the rows and the new head.
+pub fn link(
+    chain: &str,
+    request_id: Option<i64>,
+    seq: i64,
+    head: &str,
+    entries: &[NewEntry],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> (Vec<audit_entry::ActiveModel>, i64, String) {
+    let at = now.trunc_subsecs(6);
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut seq = seq;
+    let mut prev = head.to_owned();
+    for e in entries {
+        seq += 1;
+        let detail = detail_json(&e.detail);
+        let hash = entry_hash(
+            &prev,
+            &HashInput {
+                chain,
+                seq,
+                request_id,
+                at,
+                actor_kind: &e.actor_kind,
+                actor_id: e.actor_id.as_deref(),
+                role: e.role.as_deref(),
+                action: &e.action,
+                detail: &detail,
+                ip: origin.ip.as_deref(),
+                user_agent: origin.user_agent.as_deref(),
+            },
+        );
+        rows.push(audit_entry::ActiveModel {
+            chain: Set(chain.to_owned()),
+            seq: Set(seq),
+            request_id: Set(request_id),
+            at: Set(at),
+            actor_kind: Set(e.actor_kind.clone()),
+            actor_id: Set(e.actor_id.clone()),
+            role: Set(e.role.clone()),
+            action: Set(e.action.clone()),
+            detail: Set(detail),
+            ip: Set(origin.ip.clone()),
+            user_agent: Set(origin.user_agent.clone()),
+            prev_hash: Set(prev.clone()),
+            hash: Set(hash.clone()),
+            ..Default::default()
+        });
+        prev = hash;
+    }
+    (rows, seq, prev)
+}
+
+/// Inserts linked rows.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<audit_entry::ActiveModel>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    audit_entry::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+/// Appends entries to a named chain (not a request's). The head row is updated with a compare
+/// on its sequence, so two writers of the same chain cannot fork it; the loser retries.
+pub async fn append_named<C: ConnectionTrait>(
+    db: &C,
+    chain: &str,
+    entries: &[NewEntry],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for _ in 0..20 {
+        let head = audit_chain::Entity::find_by_id(chain.to_owned()).one(db).await?;
+        let (seq, prev) = head
+            .as_ref()
+            .map_or((0, GENESIS.to_owned()), |h| (h.seq, h.head.clone()));
+        let (rows, new_seq, new_head) = link(chain, None, seq, &prev, entries, origin, now);
+        let moved = if head.is_some() {
+            audit_chain::Entity::update_many()
+                .col_expr(audit_chain::Column::Seq, Expr::value(new_seq))
+                .col_expr(audit_chain::Column::Head, Expr::value(new_head.clone()))
+                .filter(audit_chain::Column::Chain.eq(chain))
+                .filter(audit_chain::Column::Seq.eq(seq))
+                .exec(db)
+                .await?
+                .rows_affected
+                == 1
+        } else {
+            let row = audit_chain::ActiveModel {
+                chain: Set(chain.to_owned()),
+                seq: Set(new_seq),
+                head: Set(new_head.clone()),
+            };
+            match audit_chain::Entity::insert(row).exec(db).await {
+                Ok(_) => true,
+                Err(e) if StoreError::from(e.clone()).is_unique_violation() => false,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if moved {
+            return insert(db, rows).await;
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// A request's entries, oldest first.
+pub async fn for_request<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<audit_entry::Model>, StoreError> {
+    Ok(audit_entry::Entity::find()
+        .filter(audit_entry::Column::Chain.eq(request_chain(request_id)))
+        .order_by_asc(audit_entry::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+/// The first problem found by [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    /// The chain.
+    pub chain: String,
+    /// The position where the chain breaks.
+    pub seq: i64,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+/// What [`verify`] checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Entries whose hash was recomputed.
+    pub entries: u64,
+    /// Chains walked.
+    pub chains: u64,
+}
+
+/// Walks every chain and checks each link, then that every chain ends where its head says.
+/// Detects edited, deleted, inserted, reordered and truncated entries, and whole chains
+/// removed.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>, StoreError> {
+    let mut summary = Summary::default();
+    let mut heads: std::collections::BTreeMap<String, (i64, String)> = Default::default();
+    for r in request::Entity::find().all(db).await? {
+        heads.insert(request_chain(r.id), (r.audit_seq, r.audit_head));
+    }
+    for c in audit_chain::Entity::find().all(db).await? {
+        heads.insert(c.chain, (c.seq, c.head));
+    }
+    let entries = audit_entry::Entity::find()
+        .order_by_asc(audit_entry::Column::Chain)
+        .order_by_asc(audit_entry::Column::Seq)
+        .all(db)
+        .await?;
+    let mut current: Option<(String, i64, String)> = None;
+    let close = |chain: &str, seq: i64, hash: &str, heads: &mut std::collections::BTreeMap<String, (i64, String)>| -> Result<(), Break> {
+        match heads.remove(chain) {
+            Some((hs, hh)) if hs == seq && hh == hash => Ok(()),
+            Some((hs, _)) => Err(Break {
+                chain: chain.to_owned(),
+                seq: seq + 1,
+                reason: format!("chain ends at {seq} but its head says {hs}"),
+            }),
+            None => Err(Break {
+                chain: chain.to_owned(),
+                seq,
+                reason: "entries belong to no known chain".into(),
+            }),
+        }
+    };
+    for e in entries {
+        summary.entries += 1;
+        let (expect_seq, expect_prev) = match &current {
+            Some((chain, seq, hash)) if *chain == e.chain => (seq + 1, hash.clone()),
+            Some((chain, seq, hash)) => {
+                if let Err(b) = close(chain, *seq, hash, &mut heads) {
+                    return Ok(Err(b));
+                }
+                summary.chains += 1;
+                (1, GENESIS.to_owned())
+            }
+            None => (1, GENESIS.to_owned()),
+        };
+        if e.seq != expect_seq {
+            return Ok(Err(Break {
+                chain: e.chain,
+                seq: expect_seq,
+                reason: format!("expected entry {expect_seq}, found {}", e.seq),
+            }));
+        }
+        if e.prev_hash != expect_prev {
+            return Ok(Err(Break {
+                chain: e.chain,
+                seq: e.seq,
+                reason: "prev_hash does not match the previous entry".into(),
+            }));
+        }
+        if stored_hash(&e) != e.hash {
+            return Ok(Err(Break {
+                chain: e.chain,
+                seq: e.seq,
+                reason: "entry content does not match its hash".into(),
+            }));
+        }
+        current = Some((e.chain, e.seq, e.hash));
+    }
+    if let Some((chain, seq, hash)) = current {
+        if let Err(b) = close(&chain, seq, &hash, &mut heads) {
+            return Ok(Err(b));
+        }
+        summary.chains += 1;
+    }
+    if let Some((chain, (seq, _))) = heads.into_iter().find(|(_, (seq, _))| *seq > 0) {
+        return Ok(Err(Break {
+            chain,
+            seq: 1,
+            reason: format!("the head says {seq} entries but none are stored"),
+        }));
+    }
+    Ok(Ok(summary))
+}

@@ -1,0 +1,80 @@
+//! Connecting to SQLite or PostgreSQL, and starting write transactions that behave the same
+//! on both.
+
+use std::time::Duration;
+
+use madoguchi_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+/// A connection pool and its backend.
+#[derive(Debug, Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+/// Opens the pool. SQLite files get WAL (readers never block the writer) and a busy timeout;
+/// both backends get bounded pools so a burst queues instead of exhausting the server.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                // In WAL mode NORMAL loses no committed transaction on a process crash; only
+                // a power loss can drop the last commits. The durability tests kill processes.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    let conn = Database::connect(opts).await?;
+    Ok(Db { conn })
+}
+
+impl Db {
+    /// Wraps an existing connection.
+    pub fn from_connection(conn: DatabaseConnection) -> Self {
+        Db { conn }
+    }
+
+    /// The pool.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at BEGIN, so
+    /// two writers queue on the busy timeout instead of failing on a lock upgrade.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let mode = match self.backend() {
+            DatabaseBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+            _ => None,
+        };
+        self.conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: mode,
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
+    /// Checks that the database answers (readiness probe).
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+}

@@ -1,0 +1,13 @@
+//! sea-orm entities, one per table, mirroring `migrations/`. Logic lives outside this module.
+
+pub mod api_token;
+pub mod attachment;
+pub mod audit_chain;
+pub mod audit_entry;
+pub mod outbox;
+pub mod payment;
+pub mod request;
+pub mod setting;
+pub mod staff_session;
+pub mod staff_user;
+pub mod subject_token;

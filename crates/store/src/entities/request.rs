@@ -1,0 +1,55 @@
+//! `requests` table. Mirrors the migration; hand-written models live in the parent module.
+
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "requests")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub pid: Uuid,
+    #[sea_orm(unique)]
+    pub number: String,
+    pub kind: String,
+    pub state: String,
+    pub version: i64,
+    pub jurisdiction: String,
+    pub policy: String,
+    pub lang: String,
+    pub channel: String,
+    pub requester: String,
+    pub subject_name: String,
+    pub subject_kana: String,
+    pub email: String,
+    pub email_norm: String,
+    pub phone: Option<String>,
+    pub postal_address: Option<String>,
+    pub delivery: Option<String>,
+    pub ground: Option<String>,
+    pub details: String,
+    pub current_content: Option<String>,
+    pub correct_content: Option<String>,
+    pub agent: Option<String>,
+    pub subject_message: Option<String>,
+    pub fee: i64,
+    pub paid: i64,
+    pub identity_verified: bool,
+    pub work_started: bool,
+    pub extended: bool,
+    pub arrived_at: DateTimeUtc,
+    pub due_on: Date,
+    pub may_sue_from: Date,
+    pub paused_since: Option<DateTimeUtc>,
+    pub expires_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub assignee_id: Option<i64>,
+    pub duplicate_of: Option<i64>,
+    pub audit_seq: i64,
+    pub audit_head: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,182 @@
+//! The mail outbox. Rows are written in the transaction that decided to send them; workers on
+//! any instance claim due rows with `FOR UPDATE SKIP LOCKED` (PostgreSQL) or a single atomic
+//! `UPDATE … RETURNING` (SQLite, whose writers are serialised), under a lease. A worker that
+//! dies mid-send leaves its lease to expire, and the message is sent again with the same
+//! Message-ID, so the recipient's mail system can recognise the duplicate.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Statement, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::entities::outbox::{self, Entity as Outbox};
+use crate::error::StoreError;
+
+/// Waiting to be sent (or retried).
+pub const PENDING: &str = "pending";
+/// Claimed by a worker under a lease.
+pub const SENDING: &str = "sending";
+/// Accepted by the transport.
+pub const SENT: &str = "sent";
+/// Gave up after the last attempt; shown to staff.
+pub const FAILED: &str = "failed";
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The request it is about, if any.
+    pub request_id: Option<i64>,
+    /// The address.
+    pub recipient: String,
+    /// `ja` or `en`.
+    pub lang: String,
+    /// Template name.
+    pub template: String,
+    /// What the template needs, as JSON.
+    pub context: serde_json::Value,
+}
+
+/// Enqueues messages in the caller's transaction.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    messages: Vec<NewMessage>,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let now = now.trunc_subsecs(6);
+    let rows = messages.into_iter().map(|m| outbox::ActiveModel {
+        message_id: Set(format!("<{}@{host}>", Uuid::new_v4())),
+        request_id: Set(m.request_id),
+        recipient: Set(m.recipient),
+        lang: Set(m.lang),
+        template: Set(m.template),
+        context: Set(m.context.to_string()),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+        ..Default::default()
+    });
+    Outbox::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due messages for `lease`. Expired leases are reclaimed.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    let backend = db.get_database_backend();
+    let now = now.trunc_subsecs(6);
+    let until = now + lease;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => (
+            "UPDATE outbox SET status = 'sending', claimed_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox \
+                WHERE (status = 'pending' AND next_attempt_at <= $2) \
+                   OR (status = 'sending' AND claimed_until < $2) \
+                ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+            vec![until.into(), now.into(), limit.into()],
+        ),
+        _ => (
+            "UPDATE outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox \
+                WHERE (status = 'pending' AND next_attempt_at <= ?) \
+                   OR (status = 'sending' AND claimed_until < ?) \
+                ORDER BY next_attempt_at, id LIMIT ?) \
+             RETURNING *",
+            vec![until.into(), now.into(), now.into(), limit.into()],
+        ),
+    };
+    let mut rows = Outbox::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Marks a claimed message as sent.
+pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    Outbox::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(SENT))
+        .col_expr(outbox::Column::SentAt, Expr::value(now.trunc_subsecs(6)))
+        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Puts a message back for a later attempt, or marks it failed when `retry_at` is `None`.
+pub async fn mark_attempt_failed<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let error: String = error.chars().take(1000).collect();
+    let mut update = Outbox::update_many()
+        .col_expr(outbox::Column::LastError, Expr::value(error))
+        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None));
+    update = match retry_at {
+        Some(at) => update
+            .col_expr(outbox::Column::Status, Expr::value(PENDING))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(at.trunc_subsecs(6))),
+        None => update.col_expr(outbox::Column::Status, Expr::value(FAILED)),
+    };
+    update.filter(outbox::Column::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+/// Puts a failed message back in the queue (staff "retry").
+pub async fn retry_failed<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let r = Outbox::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(PENDING))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now.trunc_subsecs(6)))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(FAILED))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Messages not yet sent or failed (pending or claimed).
+pub async fn unsent_count<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    Ok(Outbox::find()
+        .filter(outbox::Column::Status.is_in([PENDING, SENDING]))
+        .count(db)
+        .await?)
+}
+
+/// A request's messages, oldest first.
+pub async fn for_request<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(Outbox::find()
+        .filter(outbox::Column::RequestId.eq(request_id))
+        .order_by_asc(outbox::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Failed messages, newest first (the admin page).
+pub async fn failed<C: ConnectionTrait>(db: &C) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(Outbox::find()
+        .filter(outbox::Column::Status.eq(FAILED))
+        .order_by_desc(outbox::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,180 @@
+//! Requests: finders, numbering, and the lifecycle update with its optimistic version check.
+
+use chrono::{DateTime, Datelike, Utc};
+use madoguchi_domain as domain;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, Statement,
+};
+use uuid::Uuid;
+
+use crate::entities::request::{self, Entity as Requests};
+use crate::error::StoreError;
+
+/// Rebuilds the domain's view of a stored request.
+pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("request {}: {what}", m.id));
+    Ok(domain::Request {
+        kind: domain::RequestKind::parse(&m.kind).ok_or_else(|| corrupt("kind"))?,
+        state: domain::State::parse(&m.state).ok_or_else(|| corrupt("state"))?,
+        policy: serde_json::from_str(&m.policy).map_err(|_| corrupt("policy"))?,
+        fee: domain::Yen(m.fee),
+        paid: domain::Yen(m.paid),
+        identity_verified: m.identity_verified,
+        work_started: m.work_started,
+        extended: m.extended,
+        arrived_at: m.arrived_at,
+        due_on: m.due_on,
+        paused_since: m.paused_since,
+        expires_at: m.expires_at,
+        closed_at: m.closed_at,
+    })
+}
+
+/// Fills the lifecycle columns of a new row from the domain's request.
+pub fn lifecycle_columns(r: &domain::Request, am: &mut request::ActiveModel) {
+    am.kind = Set(r.kind.as_str().to_owned());
+    am.state = Set(r.state.as_str().to_owned());
+    am.jurisdiction = Set(r.policy.jurisdiction.as_str().to_owned());
+    am.policy = Set(serde_json::to_string(&r.policy).expect("a policy always serialises"));
+    am.fee = Set(r.fee.0);
+    am.paid = Set(r.paid.0);
+    am.identity_verified = Set(r.identity_verified);
+    am.work_started = Set(r.work_started);
+    am.extended = Set(r.extended);
+    am.arrived_at = Set(r.arrived_at);
+    am.due_on = Set(r.due_on);
+    am.may_sue_from = Set(domain::may_sue_from(r.arrived_at));
+    am.paused_since = Set(r.paused_since);
+    am.expires_at = Set(r.expires_at);
+    am.closed_at = Set(r.closed_at);
+}
+
+/// The next human-friendly request number, e.g. `R-2026-000123`. PostgreSQL draws from a
+/// sequence (no lock held to commit); SQLite, whose writers are serialised anyway, bumps a
+/// counter row inside the caller's transaction.
+pub async fn next_number<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<String, StoreError> {
+    let backend = db.get_database_backend();
+    let stmt = match backend {
+        DatabaseBackend::Postgres => {
+            Statement::from_string(backend, "SELECT nextval('request_number_seq') AS n")
+        }
+        _ => Statement::from_string(
+            backend,
+            "INSERT INTO counters (name, value) VALUES ('request_number', 1) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value AS n",
+        ),
+    };
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("request number counter".into()))?;
+    let n: i64 = row.try_get("", "n")?;
+    Ok(format!("R-{}-{n:06}", domain::jst_date(now).year()))
+}
+
+/// Inserts a new request row and returns it.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    row: request::ActiveModel,
+) -> Result<request::Model, StoreError> {
+    Ok(Requests::insert(row).exec_with_returning(db).await?)
+}
+
+/// A request by its public id.
+pub async fn find_by_pid<C: ConnectionTrait>(db: &C, pid: Uuid) -> Result<request::Model, StoreError> {
+    Requests::find()
+        .filter(request::Column::Pid.eq(pid))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// A request by its number.
+pub async fn find_by_number<C: ConnectionTrait>(
+    db: &C,
+    number: &str,
+) -> Result<request::Model, StoreError> {
+    Requests::find()
+        .filter(request::Column::Number.eq(number))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// A request by its key.
+pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<request::Model, StoreError> {
+    Requests::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+}
+
+/// An open request of the same kind from the same address, if there is one.
+pub async fn find_open_duplicate<C: ConnectionTrait>(
+    db: &C,
+    email_norm: &str,
+    kind: domain::RequestKind,
+) -> Result<Option<request::Model>, StoreError> {
+    let terminal: Vec<&str> = domain::State::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .map(domain::State::as_str)
+        .collect();
+    Ok(Requests::find()
+        .filter(request::Column::EmailNorm.eq(email_norm))
+        .filter(request::Column::Kind.eq(kind.as_str()))
+        .filter(request::Column::State.is_not_in(terminal))
+        .order_by_asc(request::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Requests whose subject-side expiry has passed, oldest first (the timer sweep).
+pub async fn expired_before<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<request::Model>, StoreError> {
+    use sea_orm::QuerySelect;
+    Ok(Requests::find()
+        .filter(request::Column::ExpiresAt.lte(now))
+        .order_by_asc(request::Column::ExpiresAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Writes a transition: the lifecycle columns, the new audit head and a bumped version, only
+/// if the row still has the version the caller read. Otherwise nothing changes and the
+/// caller gets [`StoreError::Conflict`].
+pub async fn update_lifecycle<C: ConnectionTrait>(
+    db: &C,
+    current: &request::Model,
+    next: &domain::Request,
+    audit: (i64, &str),
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut am = request::ActiveModel {
+        ..Default::default()
+    };
+    lifecycle_columns(next, &mut am);
+    am.version = Set(current.version + 1);
+    am.audit_seq = Set(audit.0);
+    am.audit_head = Set(audit.1.to_owned());
+    am.updated_at = Set(now);
+    // The filing columns never change after intake.
+    am.arrived_at = sea_orm::ActiveValue::NotSet;
+    am.may_sue_from = sea_orm::ActiveValue::NotSet;
+    am.kind = sea_orm::ActiveValue::NotSet;
+    am.jurisdiction = sea_orm::ActiveValue::NotSet;
+    am.policy = sea_orm::ActiveValue::NotSet;
+    let result = Requests::update_many()
+        .set(am)
+        .filter(request::Column::Id.eq(current.id))
+        .filter(request::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
