@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod actor;
+pub mod contact;
 pub mod event;
 pub mod fee;
 pub mod ground;
@@ -11,6 +12,7 @@ pub mod request;
 pub mod state;
 
 pub use actor::{Actor, Role};
+pub use contact::{ContactError, EmailAddress, parse_kana, parse_phone};
 pub use event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
 pub use fee::{FeeError, FeeSchedule, Yen};
 pub use ground::{PaymentMethod, RefusalGround};

@@ -43,9 +43,10 @@ pub struct NewEntry {
     pub detail: Vec<(String, String)>,
 }
 
-/// The chain a request's entries belong to.
-pub fn request_chain(request_id: i64) -> String {
-    format!("request:{request_id}")
+/// The chain a request's entries belong to, named by its public id (known before the row is
+/// inserted, so intake links its first entry without a second write).
+pub fn request_chain(pid: uuid::Uuid) -> String {
+    format!("request:{pid}")
 }
 
 /// The fields an entry's hash covers, in order, as they are stored.
@@ -55,8 +56,6 @@ pub struct HashInput<'a> {
     pub chain: &'a str,
     /// Position in the chain, from 1.
     pub seq: i64,
-    /// The request, if any.
-    pub request_id: Option<i64>,
     /// When, truncated to microseconds.
     pub at: DateTime<Utc>,
     /// Actor kind.
@@ -80,7 +79,6 @@ pub fn entry_hash(prev_hash: &str, e: &HashInput<'_>) -> String {
     let canonical = serde_json::json!([
         e.chain,
         e.seq,
-        e.request_id,
         e.at.to_rfc3339_opts(SecondsFormat::Micros, true),
         e.actor_kind,
         e.actor_id,
@@ -104,7 +102,6 @@ pub fn stored_hash(m: &audit_entry::Model) -> String {
         &HashInput {
             chain: &m.chain,
             seq: m.seq,
-            request_id: m.request_id,
             at: m.at,
             actor_kind: &m.actor_kind,
             actor_id: m.actor_id.as_deref(),
@@ -147,7 +144,6 @@ pub fn link(
             &HashInput {
                 chain,
                 seq,
-                request_id,
                 at,
                 actor_kind: &e.actor_kind,
                 actor_id: e.actor_id.as_deref(),
@@ -238,10 +234,10 @@ pub async fn append_named<C: ConnectionTrait>(
 /// A request's entries, oldest first.
 pub async fn for_request<C: ConnectionTrait>(
     db: &C,
-    request_id: i64,
+    pid: uuid::Uuid,
 ) -> Result<Vec<audit_entry::Model>, StoreError> {
     Ok(audit_entry::Entity::find()
-        .filter(audit_entry::Column::Chain.eq(request_chain(request_id)))
+        .filter(audit_entry::Column::Chain.eq(request_chain(pid)))
         .order_by_asc(audit_entry::Column::Seq)
         .all(db)
         .await?)
@@ -273,8 +269,11 @@ pub struct Summary {
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>, StoreError> {
     let mut summary = Summary::default();
     let mut heads: std::collections::BTreeMap<String, (i64, String)> = Default::default();
+    let mut owners: std::collections::HashMap<String, i64> = Default::default();
     for r in request::Entity::find().all(db).await? {
-        heads.insert(request_chain(r.id), (r.audit_seq, r.audit_head));
+        let chain = request_chain(r.pid);
+        owners.insert(chain.clone(), r.id);
+        heads.insert(chain, (r.audit_seq, r.audit_head));
     }
     for c in audit_chain::Entity::find().all(db).await? {
         heads.insert(c.chain, (c.seq, c.head));
@@ -313,6 +312,13 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>
             }
             None => (1, GENESIS.to_owned()),
         };
+        if e.request_id != owners.get(&e.chain).copied() {
+            return Ok(Err(Break {
+                chain: e.chain,
+                seq: e.seq,
+                reason: "entry is attached to another request".into(),
+            }));
+        }
         if e.seq != expect_seq {
             return Ok(Err(Break {
                 chain: e.chain,

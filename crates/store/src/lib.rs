@@ -9,6 +9,8 @@ pub mod requests;
 pub mod secrets;
 pub mod tokens;
 
+pub use uuid;
+
 pub use db::{Db, connect};
 pub use error::StoreError;
 pub use sea_orm;

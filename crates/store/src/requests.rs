@@ -150,11 +150,15 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     current: &request::Model,
     next: &domain::Request,
     audit: (i64, &str),
+    subject_message: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut am = request::ActiveModel {
         ..Default::default()
     };
+    if let Some(m) = subject_message {
+        am.subject_message = Set(Some(m.to_owned()));
+    }
     lifecycle_columns(next, &mut am);
     am.version = Set(current.version + 1);
     am.audit_seq = Set(audit.0);
@@ -170,6 +174,29 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
         .set(am)
         .filter(request::Column::Id.eq(current.id))
         .filter(request::Column::Version.eq(current.version))
+        .filter(request::Column::AuditSeq.eq(current.audit_seq))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+/// Moves only the audit head (an audit-only event such as a staff view). The version is left
+/// alone so that reading a request never makes an officer's open form stale.
+pub async fn update_audit_head<C: ConnectionTrait>(
+    db: &C,
+    current: &request::Model,
+    audit: (i64, &str),
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    let result = Requests::update_many()
+        .col_expr(request::Column::AuditSeq, Expr::value(audit.0))
+        .col_expr(request::Column::AuditHead, Expr::value(audit.1.to_owned()))
+        .filter(request::Column::Id.eq(current.id))
+        .filter(request::Column::AuditSeq.eq(current.audit_seq))
         .exec(db)
         .await?;
     if result.rows_affected == 1 {

@@ -1,1 +1,171 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use madoguchi_domain::Mail;
+use madoguchi_mail::{MailContext, MailError, Sender};
+use madoguchi_service::{MailLinks, Service};
+use madoguchi_store::entities::outbox as outbox_row;
+use madoguchi_store::{StoreError, outbox};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Attempts before a message is marked failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// How long a claim lasts; a worker that dies mid-send releases its messages after this.
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(120);
+
+/// Delivers the outbox.
+#[derive(Debug, Clone)]
+pub struct MailWorker {
+    service: Service,
+    sender: Sender,
+    from: String,
+    batch: u64,
+}
+
+impl MailWorker {
+    /// A worker sending through `sender` as `from`.
+    pub fn new(service: Service, sender: Sender, from: String) -> Self {
+        MailWorker {
+            service,
+            sender,
+            from,
+            batch: 64,
+        }
+    }
+
+    /// Claims one batch and sends it. Returns how many messages were claimed.
+    pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let claimed = outbox::claim(self.service.db().conn(), self.batch, LEASE, now).await?;
+        let n = claimed.len();
+        let mut tasks = JoinSet::new();
+        for msg in claimed {
+            let me = self.clone();
+            tasks.spawn(async move { me.deliver_one(msg).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "recording a delivery outcome failed"),
+                Err(e) => tracing::error!(error = %e, "a delivery task panicked"),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sends until nothing is due. Tests call this instead of waiting for the loop.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self.deliver_batch(Utc::now()).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    async fn deliver_one(&self, msg: outbox_row::Model) -> Result<(), StoreError> {
+        let db = self.service.db().conn();
+        match self.send(&msg).await {
+            Ok(()) => {
+                tracing::info!(outbox_id = msg.id, template = %msg.template, "mail sent");
+                outbox::mark_sent(db, msg.id, Utc::now()).await
+            }
+            Err(e) => {
+                let permanent = matches!(e, MailError::Transport { permanent: true, .. } | MailError::Build(_) | MailError::Template(_));
+                let retry_at = (!permanent && msg.attempts < MAX_ATTEMPTS)
+                    .then(|| Utc::now() + backoff(msg.attempts));
+                tracing::warn!(
+                    outbox_id = msg.id,
+                    attempt = msg.attempts,
+                    permanent,
+                    will_retry = retry_at.is_some(),
+                    "mail delivery failed"
+                );
+                outbox::mark_attempt_failed(db, msg.id, &e.to_string(), retry_at).await
+            }
+        }
+    }
+
+    async fn send(&self, msg: &outbox_row::Model) -> Result<(), MailError> {
+        let mail = Mail::parse(&msg.template)
+            .ok_or_else(|| MailError::Build(format!("unknown template {}", msg.template)))?;
+        let mut ctx: MailContext = serde_json::from_str(&msg.context)
+            .map_err(|e| MailError::Build(format!("context: {e}")))?;
+        if let Some(nonce) = ctx.confirm_nonce.take() {
+            let token = self.service.confirmation_token(&nonce);
+            ctx.link = MailLinks::confirm(&self.service.config().base_url, &token);
+        }
+        let rendered = madoguchi_mail::render(mail, &ctx)?;
+        let message = madoguchi_mail::build_message(&self.from, &msg.recipient, &msg.message_id, &rendered)?;
+        self.sender.send(&message, &msg.message_id).await
+    }
+
+    /// Runs until `stop` turns true: sends when woken by a commit, and polls every second for
+    /// retries and for mail enqueued by other instances.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let wakeup = self.service.mail_wakeup();
+        loop {
+            match self.deliver_batch(Utc::now()).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox claim failed"),
+            }
+            tokio::select! {
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 10 s, capped at an hour, with up to 25 % jitter so that retries
+/// of a batch that failed together do not arrive together.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let base = 10i64.saturating_mul(1i64 << attempts.clamp(0, 12)).min(3600);
+    let mut b = [0u8; 2];
+    let jitter = if getrandom::fill(&mut b).is_ok() {
+        i64::from(u16::from_le_bytes(b)) * base / 4 / i64::from(u16::MAX)
+    } else {
+        0
+    };
+    chrono::Duration::seconds(base + jitter)
+}
+
+/// Runs the timers (expiry of requests the subject let lapse) every `every` until `stop`.
+pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        match service.expire_due(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "requests expired"),
+            Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= chrono::Duration::seconds(10));
+        assert!(backoff(0) <= chrono::Duration::seconds(13));
+        assert!(backoff(3) >= chrono::Duration::seconds(80));
+        assert!(backoff(30) <= chrono::Duration::seconds(4500));
+    }
+}

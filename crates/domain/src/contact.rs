@@ -1,0 +1,171 @@
+//! Contact details parsed at the boundary: e-mail addresses, furigana, phone numbers.
+//! Each parser returns a value that is valid by construction.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A syntactically valid e-mail address of sensible length.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+/// Why an input was refused. The web layer words it in the subject's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ContactError {
+    /// Not an e-mail address.
+    #[error("not an e-mail address")]
+    Email,
+    /// Not written in kana.
+    #[error("not kana")]
+    Kana,
+    /// Not a phone number.
+    #[error("not a phone number")]
+    Phone,
+}
+
+impl EmailAddress {
+    /// Accepts `local@domain` where the domain has a dot, both parts are within RFC 5321
+    /// lengths, and nothing could break a mail header (no spaces, control characters, commas,
+    /// angle brackets or quotes).
+    pub fn parse(input: &str) -> Result<Self, ContactError> {
+        let s = input.trim();
+        if s.len() > 254 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ContactError::Email);
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or(ContactError::Email)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let domain_ok = domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if local_ok && domain_ok {
+            Ok(EmailAddress(s.to_owned()))
+        } else {
+            Err(ContactError::Email)
+        }
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Lower-cased form used to recognise the same person's requests.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = ContactError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        EmailAddress::parse(&s)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(e: EmailAddress) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks furigana (フリガナ): katakana or hiragana, with spaces and the long-vowel mark.
+pub fn parse_kana(input: &str) -> Result<String, ContactError> {
+    let s = input.trim();
+    let ok = !s.is_empty()
+        && s.chars().all(|c| {
+            matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | ' ' | '\u{3000}' | 'ゝ' | 'ゞ' | 'ヽ' | 'ヾ')
+        });
+    if ok { Ok(s.to_owned()) } else { Err(ContactError::Kana) }
+}
+
+/// Checks a phone number: digits with optional `+`, hyphens, spaces and parentheses,
+/// 8 to 15 digits in all (ITU E.164).
+pub fn parse_phone(input: &str) -> Result<String, ContactError> {
+    let s = input.trim();
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let shape = s
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (c == '+' && i == 0));
+    if shape && (8..=15).contains(&digits) {
+        Ok(s.to_owned())
+    } else {
+        Err(ContactError::Phone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_ordinary_addresses() {
+        for ok in ["taro@example.jp", "hanako.yamada+dsar@mail.example.co.jp", "a@b.co"] {
+            assert!(EmailAddress::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_and_header_breaking_addresses() {
+        for bad in [
+            "", "taro", "taro@", "@example.jp", "taro@localhost", "taro@@example.jp",
+            "taro@example.jp\r\nBcc: x@y.z", "taro <t@example.jp>", "ta ro@example.jp",
+            ".taro@example.jp", "taro..x@example.jp", "taro@-example.jp", "t,aro@example.jp",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn kana_and_phone() {
+        assert!(parse_kana("ヤマダ タロウ").is_ok());
+        assert!(parse_kana("やまだ　はなこ").is_ok());
+        assert!(parse_kana("山田").is_err());
+        assert!(parse_kana("Yamada").is_err());
+        assert!(parse_phone("03-1234-5678").is_ok());
+        assert!(parse_phone("+81 90 1234 5678").is_ok());
+        assert!(parse_phone("12-34").is_err());
+        assert!(parse_phone("03-1234-5678; DROP").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn generated_valid_addresses_parse(
+            local in "[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]",
+            domain in "[a-z0-9]{1,10}(\\.[a-z]{2,6}){1,3}",
+        ) {
+            prop_assume!(!local.contains(".."));
+            let addr = format!("{local}@{domain}");
+            let parsed = EmailAddress::parse(&addr).unwrap();
+            prop_assert_eq!(parsed.as_str(), addr.as_str());
+        }
+
+        #[test]
+        fn no_parsed_address_can_inject_a_header(s in "\\PC{0,40}") {
+            if let Ok(e) = EmailAddress::parse(&s) {
+                prop_assert!(!e.as_str().contains(['\r', '\n', ',', '<', '>', ' ', '"']));
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Builds the snapshot a mail template renders from.
+
+use chrono::{DateTime, Utc};
+use madoguchi_config::Config;
+use madoguchi_domain::{self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen, policy::jst};
+use madoguchi_mail::MailContext;
+use madoguchi_store::entities::request;
+
+/// Where links in e-mail point.
+#[derive(Debug, Clone, Copy)]
+pub struct MailLinks;
+
+impl MailLinks {
+    /// The subject's status page.
+    pub fn status(base: &str, pid: uuid::Uuid) -> String {
+        format!("{base}/r/{pid}")
+    }
+
+    /// The confirmation page for a token.
+    pub fn confirm(base: &str, token: &str) -> String {
+        format!("{base}/confirm/{token}")
+    }
+
+    /// The staff view of a request.
+    pub fn staff(base: &str, pid: uuid::Uuid) -> String {
+        format!("{base}/staff/requests/{pid}")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extra {
+    pub confirm_nonce: Option<String>,
+    pub duplicate_of: Option<String>,
+    pub message: Option<String>,
+    pub amount: Option<Yen>,
+    pub receipt_number: Option<String>,
+    pub payment_method: Option<PaymentMethod>,
+    pub grounds: Vec<RefusalGround>,
+}
+
+fn method_label(m: PaymentMethod, en: bool) -> &'static str {
+    match (m, en) {
+        (PaymentMethod::Card, false) => "クレジットカード",
+        (PaymentMethod::Card, true) => "Card",
+        (PaymentMethod::BankTransfer, false) => "銀行振込",
+        (PaymentMethod::BankTransfer, true) => "Bank transfer",
+        (PaymentMethod::PostalMoneyOrder, false) => "定額小為替",
+        (PaymentMethod::PostalMoneyOrder, true) => "Postal money order",
+        (PaymentMethod::PostageStamps, false) => "郵便切手",
+        (PaymentMethod::PostageStamps, true) => "Postage stamps",
+        (PaymentMethod::Cash, false) => "現金（窓口）",
+        (PaymentMethod::Cash, true) => "Cash at the counter",
+    }
+}
+
+pub(crate) fn build(
+    config: &Config,
+    row: &request::Model,
+    next: &domain::Request,
+    mail: Mail,
+    to: Recipient,
+    extra: &Extra,
+    now: DateTime<Utc>,
+) -> MailContext {
+    let staff = to == Recipient::Staff;
+    let lang = if staff { "ja".to_owned() } else { row.lang.clone() };
+    let en = lang == "en";
+    let recipient_name = if staff {
+        if en { "Privacy office".to_owned() } else { "個人情報窓口ご担当者".to_owned() }
+    } else if let Some(agent) = row.agent.as_deref().and_then(|a| serde_json::from_str::<crate::Agent>(a).ok()) {
+        agent.name
+    } else {
+        row.subject_name.clone()
+    };
+    let link = if staff {
+        crate::MailLinks::staff(&config.base_url, row.pid)
+    } else if mail == Mail::ConfirmAddress {
+        // Filled in by the sender from the nonce, so the outbox never holds a usable link.
+        String::new()
+    } else {
+        crate::MailLinks::status(&config.base_url, row.pid)
+    };
+    let fmt_time = |t: DateTime<Utc>| t.with_timezone(&jst()).format("%Y-%m-%d %H:%M (JST)").to_string();
+    let amount = match mail {
+        Mail::IdentityApproved | Mail::PaymentRequested => {
+            let due = next.amount_due();
+            if due > Yen::ZERO { due.to_string() } else { String::new() }
+        }
+        Mail::Withdrawn | Mail::Refunded | Mail::PaymentReceived | Mail::StaffPaymentReceived => {
+            extra.amount.map(|a| a.to_string()).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    MailContext {
+        lang,
+        business_name: config.business.name.clone(),
+        business_contact: config.business.contact.clone(),
+        recipient_name,
+        number: row.number.clone(),
+        kind_ja: next.kind.label_ja().to_owned(),
+        kind_en: next.kind.label_en().to_owned(),
+        state_ja: next.state.label_ja().to_owned(),
+        state_en: next.state.label_en().to_owned(),
+        link,
+        confirm_nonce: if mail == Mail::ConfirmAddress { extra.confirm_nonce.clone() } else { None },
+        link_expires: next.expires_at.map(fmt_time).unwrap_or_default(),
+        due_on: next.due_on.to_string(),
+        reply_by: next.expires_at.map(fmt_time).unwrap_or_default(),
+        amount,
+        message: if staff { String::new() } else { extra.message.clone().unwrap_or_default() },
+        grounds_ja: extra.grounds.iter().map(|g| format!("{}（{}）", g.label_ja(), g.article())).collect(),
+        grounds_en: extra.grounds.iter().map(|g| format!("{} ({})", g.label_en(), g.article())).collect(),
+        duplicate_of: extra.duplicate_of.clone(),
+        receipt_number: extra.receipt_number.clone().unwrap_or_default(),
+        payment_method: extra.payment_method.map(|m| method_label(m, en).to_owned()).unwrap_or_default(),
+        today: domain::jst_date(now).to_string(),
+        download: row.delivery.as_deref() == Some("electronic"),
+    }
+}

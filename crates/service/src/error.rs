@@ -1,0 +1,41 @@
+//! The service's one error type.
+
+use madoguchi_domain::TransitionError;
+use madoguchi_store::StoreError;
+use madoguchi_store::tokens::TokenError;
+
+/// Why a service call failed. The web crate maps each variant to a status and a message.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such request.
+    #[error("not found")]
+    NotFound,
+    /// Someone else changed the request first.
+    #[error("the request was changed by someone else")]
+    Conflict,
+    /// The lifecycle refused the event.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A link or code was not accepted.
+    #[error("token: {0}")]
+    Token(TokenError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict => ServiceError::Conflict,
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl From<madoguchi_store::sea_orm::DbErr> for ServiceError {
+    fn from(e: madoguchi_store::sea_orm::DbErr) -> Self {
+        ServiceError::Store(StoreError::Db(e))
+    }
+}

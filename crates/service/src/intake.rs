@@ -1,0 +1,149 @@
+//! A new request as parsed at the boundary: every field already valid.
+
+use chrono::{DateTime, Utc};
+use madoguchi_domain::{DeliveryMethod, EmailAddress, RequestKind, Requester, SuspensionGround};
+use madoguchi_store::entities::request;
+use madoguchi_store::sea_orm::ActiveValue::Set;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The subject's language: Japanese first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// 日本語.
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `ja` or `en`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses `ja`/`en`; anything else is Japanese.
+    pub fn parse(s: &str) -> Lang {
+        if s.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Ja }
+    }
+}
+
+/// How the request reached the business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The web form.
+    Web,
+    /// The JSON API.
+    Api,
+    /// 郵送, entered by an officer.
+    Post,
+    /// Telephone, entered by an officer.
+    Phone,
+    /// At the counter, entered by an officer.
+    Counter,
+}
+
+impl Channel {
+    /// Stable identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Api => "api",
+            Channel::Post => "post",
+            Channel::Phone => "phone",
+            Channel::Counter => "counter",
+        }
+    }
+}
+
+/// The agent filing for the subject (代理人).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Agent's name.
+    pub name: String,
+    /// Agent's furigana.
+    pub kana: String,
+    /// Relationship to the subject, e.g. 親権者, 成年後見人, 弁護士.
+    pub relationship: String,
+}
+
+/// A request ready to be filed.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// What is asked.
+    pub kind: RequestKind,
+    /// Who asks.
+    pub requester: Requester,
+    /// The subject's name.
+    pub subject_name: String,
+    /// The subject's furigana.
+    pub subject_kana: String,
+    /// The contact address (the agent's, when an agent files).
+    pub email: EmailAddress,
+    /// Optional phone.
+    pub phone: Option<String>,
+    /// Postal address, required for paper delivery.
+    pub postal_address: Option<String>,
+    /// Delivery method, for disclosure kinds.
+    pub delivery: Option<DeliveryMethod>,
+    /// Ground, for suspension and third-party stop.
+    pub ground: Option<SuspensionGround>,
+    /// What data, and what to do.
+    pub details: String,
+    /// For correction: the content as held.
+    pub current_content: Option<String>,
+    /// For correction: the correct content.
+    pub correct_content: Option<String>,
+    /// The agent, when one files.
+    pub agent: Option<Agent>,
+    /// The language to answer in.
+    pub lang: Lang,
+    /// How it arrived.
+    pub channel: Channel,
+}
+
+impl NewRequest {
+    pub(crate) fn to_active_model(
+        &self,
+        pid: Uuid,
+        number: &str,
+        duplicate_of: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> request::ActiveModel {
+        request::ActiveModel {
+            pid: Set(pid),
+            number: Set(number.to_owned()),
+            version: Set(1),
+            lang: Set(self.lang.as_str().to_owned()),
+            channel: Set(self.channel.as_str().to_owned()),
+            requester: Set(self.requester.as_str().to_owned()),
+            subject_name: Set(self.subject_name.clone()),
+            subject_kana: Set(self.subject_kana.clone()),
+            email: Set(self.email.as_str().to_owned()),
+            email_norm: Set(self.email.normalized()),
+            phone: Set(self.phone.clone()),
+            postal_address: Set(self.postal_address.clone()),
+            delivery: Set(self.delivery.map(|d| d.as_str().to_owned())),
+            ground: Set(self.ground.map(|g| g.as_str().to_owned())),
+            details: Set(self.details.clone()),
+            current_content: Set(self.current_content.clone()),
+            correct_content: Set(self.correct_content.clone()),
+            agent: Set(self
+                .agent
+                .as_ref()
+                .map(|a| serde_json::to_string(a).expect("an agent always serialises"))),
+            subject_message: Set(None),
+            assignee_id: Set(None),
+            duplicate_of: Set(duplicate_of),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}

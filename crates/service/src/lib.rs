@@ -1,0 +1,416 @@
+#![doc = include_str!("../README.md")]
+
+mod context;
+mod error;
+mod intake;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use madoguchi_config::Config;
+use madoguchi_domain::{self as domain, Actor, Effect, Event, Recipient};
+use madoguchi_store::audit::{self, NewEntry, Origin};
+use madoguchi_store::entities::{payment, request};
+use madoguchi_store::sea_orm::{ActiveValue::Set, EntityTrait};
+use madoguchi_store::secrets::keyed;
+use madoguchi_store::{Db, StoreError, outbox, requests, tokens};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub use context::MailLinks;
+pub use error::ServiceError;
+pub use intake::{Agent, Channel, Lang, NewRequest};
+
+/// The application: database, configuration and the key that derives link tokens.
+#[derive(Clone)]
+pub struct Service {
+    db: Db,
+    config: Arc<Config>,
+    secret: Arc<[u8]>,
+    mail_wakeup: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("db", &self.db).finish_non_exhaustive()
+    }
+}
+
+/// What the subject needs after filing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    /// Public id (the status page's address).
+    pub pid: Uuid,
+    /// Request number.
+    pub number: String,
+    /// The number of an open request of the same kind from the same address.
+    pub duplicate_of: Option<String>,
+}
+
+/// Text that goes with an event: shown to the subject, stored on the request, never logged
+/// and never written to the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct EventText {
+    /// The words for the subject (what is missing, the question, the reason).
+    pub message: Option<String>,
+    /// For payments: the officer's reference (transfer id, money-order serials).
+    pub reference: Option<String>,
+}
+
+impl Service {
+    /// Builds the service. `secret` keys link tokens; instances sharing a database must share it.
+    pub fn new(db: Db, config: Arc<Config>, secret: Vec<u8>) -> Self {
+        Service {
+            db,
+            config,
+            secret: secret.into(),
+            mail_wakeup: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Woken after every commit that enqueued mail, so the sender does not wait for its poll.
+    pub fn mail_wakeup(&self) -> Arc<Notify> {
+        self.mail_wakeup.clone()
+    }
+
+    /// The confirmation token for a nonce (what the e-mail link carries).
+    pub fn confirmation_token(&self, nonce: &str) -> String {
+        keyed(&self.secret, &format!("confirm:{nonce}"))
+    }
+
+    /// Files a request: the row, its first audit entry, the confirmation token and the e-mail,
+    /// in one transaction.
+    pub async fn file_request(
+        &self,
+        new: NewRequest,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Filed, ServiceError> {
+        let t = domain::Request::file(new.kind, self.config.policy, &self.config.fees, now);
+        let duplicate = requests::find_open_duplicate(self.db.conn(), &new.email.normalized(), new.kind).await?;
+        let pid = Uuid::new_v4();
+        let chain = audit::request_chain(pid);
+        let entries = audit_entries(&t.effects, &Actor::Subject, Some(("channel", new.channel.as_str())));
+        let (mut rows, seq, head) = audit::link(&chain, None, 0, audit::GENESIS, &entries, origin, now);
+
+        let tx = self.db.begin_write().await?;
+        let number = requests::next_number(&tx, now).await?;
+        let mut am = new.to_active_model(pid, &number, duplicate.as_ref().map(|d| d.id), now);
+        requests::lifecycle_columns(&t.next, &mut am);
+        am.audit_seq = Set(seq);
+        am.audit_head = Set(head);
+        let row = requests::insert(&tx, am).await?;
+        for r in &mut rows {
+            r.request_id = Set(Some(row.id));
+        }
+        audit::insert(&tx, rows).await?;
+
+        let nonce = madoguchi_store::secrets::random_token();
+        let expires = t.next.expires_at.unwrap_or(now);
+        tokens::insert(&tx, row.id, tokens::CONFIRM_EMAIL, &self.confirmation_token(&nonce), expires, now).await?;
+        let extra = context::Extra {
+            confirm_nonce: Some(nonce),
+            duplicate_of: duplicate.as_ref().map(|d| d.number.clone()),
+            ..Default::default()
+        };
+        let messages = self.messages(&row, &t.next, &t.effects, &extra, now);
+        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wakeup.notify_one();
+        Ok(Filed {
+            pid,
+            number,
+            duplicate_of: duplicate.map(|d| d.number),
+        })
+    }
+
+    /// Follows a confirmation link: uses the token and confirms the address in one transaction.
+    pub async fn confirm_email(
+        &self,
+        token: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
+        let t = match tokens::peek(self.db.conn(), tokens::CONFIRM_EMAIL, token, now).await? {
+            Ok(t) => t,
+            Err(e) => return Err(ServiceError::Token(e)),
+        };
+        let row = requests::find_by_id(self.db.conn(), t.request_id).await?;
+        self.act_inner(
+            row.pid,
+            None,
+            &Event::ConfirmEmail,
+            &Actor::Subject,
+            &EventText::default(),
+            origin,
+            Some(token),
+            now,
+        )
+        .await
+    }
+
+    /// Checks a confirmation token without using it (the page that asks to press "confirm").
+    pub async fn check_confirmation(&self, token: &str, now: DateTime<Utc>) -> Result<request::Model, ServiceError> {
+        match tokens::peek(self.db.conn(), tokens::CONFIRM_EMAIL, token, now).await? {
+            Ok(t) => Ok(requests::find_by_id(self.db.conn(), t.request_id).await?),
+            Err(e) => Err(ServiceError::Token(e)),
+        }
+    }
+
+    /// Applies an event to a request. `expected_version` is the version the actor saw: if the
+    /// request changed since, the event is refused with [`ServiceError::Conflict`].
+    pub async fn act(
+        &self,
+        pid: Uuid,
+        expected_version: Option<i64>,
+        event: &Event,
+        actor: &Actor,
+        text: &EventText,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
+        self.act_inner(pid, expected_version, event, actor, text, origin, None, now)
+            .await
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one internal entry point for every event")]
+    async fn act_inner(
+        &self,
+        pid: Uuid,
+        expected_version: Option<i64>,
+        event: &Event,
+        actor: &Actor,
+        text: &EventText,
+        origin: &Origin,
+        confirm_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
+        // A write can lose only to another write of the same row; an audit-only append (a
+        // staff view) moves the audit head without making the actor's page stale, so retry.
+        for _ in 0..5 {
+            let row = requests::find_by_pid(self.db.conn(), pid).await?;
+            if expected_version.is_some_and(|v| v != row.version) {
+                return Err(ServiceError::Conflict);
+            }
+            let current = requests::to_domain(&row)?;
+            let t = domain::apply(&current, event, actor, now)?;
+            match self.commit(&row, &t, event, actor, text, origin, confirm_token, now).await {
+                Ok(()) => {
+                    return Ok(requests::find_by_id(self.db.conn(), row.id).await?);
+                }
+                Err(ServiceError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the parts of one transaction")]
+    async fn commit(
+        &self,
+        row: &request::Model,
+        t: &domain::Transition,
+        event: &Event,
+        actor: &Actor,
+        text: &EventText,
+        origin: &Origin,
+        confirm_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let entries = audit_entries(&t.effects, actor, None);
+        let chain = audit::request_chain(row.pid);
+        let (rows, seq, head) = audit::link(&chain, Some(row.id), row.audit_seq, &row.audit_head, &entries, origin, now);
+        let audit_only = matches!(event, Event::Record(_));
+        let tx = self.db.begin_write().await?;
+        if let Some(token) = confirm_token {
+            if let Err(e) = tokens::consume(&tx, tokens::CONFIRM_EMAIL, token, now).await? {
+                return Err(ServiceError::Token(e));
+            }
+        }
+        if audit_only {
+            requests::update_audit_head(&tx, row, (seq, &head)).await?;
+        } else {
+            requests::update_lifecycle(&tx, row, &t.next, (seq, &head), text.message.as_deref(), now).await?;
+        }
+        audit::insert(&tx, rows).await?;
+        let mut extra = context::Extra {
+            message: text.message.clone(),
+            ..Default::default()
+        };
+        for effect in &t.effects {
+            match effect {
+                Effect::Refund { amount, reason } => {
+                    payment::Entity::insert(payment::ActiveModel {
+                        request_id: Set(row.id),
+                        method: Set(last_method(event)),
+                        amount: Set(amount.0),
+                        kind: Set(format!("refund_due:{}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())),
+                        reference: Set(None),
+                        provider_ref: Set(None),
+                        receipt_number: Set(None),
+                        recorded_by: Set(actor.staff_id().map(str::to_owned)),
+                        created_at: Set(now),
+                        ..Default::default()
+                    })
+                    .exec(&tx)
+                    .await
+                    .map_err(StoreError::from)?;
+                    extra.amount = Some(*amount);
+                }
+                Effect::RequestPayment { amount } => extra.amount = Some(*amount),
+                Effect::Audit(_) | Effect::Email { .. } => {}
+            }
+        }
+        if let Event::RecordPayment { amount, method } = event {
+            let receipt = format!("RC-{}", row.number.trim_start_matches("R-"));
+            payment::Entity::insert(payment::ActiveModel {
+                request_id: Set(row.id),
+                method: Set(method.as_str().to_owned()),
+                amount: Set(amount.0),
+                kind: Set("payment".to_owned()),
+                reference: Set(text.reference.clone()),
+                provider_ref: Set(None),
+                receipt_number: Set(Some(receipt.clone())),
+                recorded_by: Set(actor.staff_id().map(str::to_owned)),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .exec(&tx)
+            .await
+            .map_err(StoreError::from)?;
+            extra.receipt_number = Some(receipt);
+            extra.payment_method = Some(*method);
+            extra.amount = Some(*amount);
+        }
+        match event {
+            Event::Refuse { grounds, .. } => extra.grounds = grounds.clone(),
+            Event::Complete(domain::Outcome::PartiallyFulfilled { grounds }) => extra.grounds = grounds.clone(),
+            _ => {}
+        }
+        let messages = self.messages(row, &t.next, &t.effects, &extra, now);
+        let any_mail = !messages.is_empty();
+        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if any_mail {
+            self.mail_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Expires requests whose subject did not act in time. Safe to run on every instance at
+    /// once: each request's version check lets exactly one of them win.
+    pub async fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let due = requests::expired_before(self.db.conn(), now, 200).await?;
+        let mut expired = 0;
+        for row in due {
+            match self
+                .act(row.pid, Some(row.version), &Event::Expire, &Actor::System, &EventText::default(), &Origin::default(), now)
+                .await
+            {
+                Ok(_) => expired += 1,
+                Err(ServiceError::Conflict | ServiceError::Transition(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+
+    fn mail_host(&self) -> &str {
+        self.config
+            .base_url
+            .split("://")
+            .nth(1)
+            .and_then(|h| h.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("madoguchi.invalid")
+    }
+
+    fn messages(
+        &self,
+        row: &request::Model,
+        next: &domain::Request,
+        effects: &[Effect],
+        extra: &context::Extra,
+        now: DateTime<Utc>,
+    ) -> Vec<outbox::NewMessage> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Email { to, mail } => Some((*to, *mail)),
+                _ => None,
+            })
+            .map(|(to, mail)| {
+                let ctx = context::build(&self.config, row, next, mail, to, extra, now);
+                let (recipient, lang) = match to {
+                    Recipient::Subject => (row.email.clone(), row.lang.clone()),
+                    Recipient::Staff => (self.config.staff_address.clone(), "ja".to_owned()),
+                };
+                outbox::NewMessage {
+                    request_id: Some(row.id),
+                    recipient,
+                    lang,
+                    template: mail.as_str().to_owned(),
+                    context: serde_json::to_value(ctx).expect("a mail context always serialises"),
+                }
+            })
+            .collect()
+    }
+}
+
+fn last_method(event: &Event) -> String {
+    match event {
+        Event::RecordPayment { method, .. } => method.as_str().to_owned(),
+        _ => "as_paid".to_owned(),
+    }
+}
+
+/// Turns the domain's audit effects into entries, naming the mail each transition queued so
+/// the trail shows every message decided without a row per message.
+fn audit_entries(effects: &[Effect], actor: &Actor, extra: Option<(&str, &str)>) -> Vec<NewEntry> {
+    let mails: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Email { to, mail } => Some(format!(
+                "{}:{}",
+                match to {
+                    Recipient::Subject => "subject",
+                    Recipient::Staff => "staff",
+                },
+                mail.as_str()
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut entries: Vec<NewEntry> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(a) => Some(NewEntry {
+                actor_kind: actor.kind_str().to_owned(),
+                actor_id: actor.staff_id().map(str::to_owned),
+                role: actor.role().map(|r| r.as_str().to_owned()),
+                action: a.action.clone(),
+                detail: a.detail.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = entries.first_mut() {
+        if !mails.is_empty() {
+            first.detail.push(("mail".to_owned(), mails.join(",")));
+        }
+        if let Some((k, v)) = extra {
+            first.detail.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    entries
+}
