@@ -129,9 +129,12 @@ impl MigrationTrait for Migration {
                 .execute_unprepared("DROP SEQUENCE IF EXISTS request_number_seq")
                 .await?;
         }
-        m.drop_table(Table::drop().table(Settings::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(Counters::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(Requests::Table).to_owned()).await
+        m.drop_table(Table::drop().table(Settings::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Counters::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Requests::Table).to_owned())
+            .await
     }
 }
 

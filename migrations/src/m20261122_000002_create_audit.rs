@@ -90,8 +90,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(AuditChains::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(AuditEntries::Table).to_owned()).await?;
+        m.drop_table(Table::drop().table(AuditChains::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(AuditEntries::Table).to_owned())
+            .await?;
         if m.get_database_backend() == DatabaseBackend::Postgres {
             m.get_connection()
                 .execute_unprepared("DROP FUNCTION IF EXISTS audit_append_only()")

@@ -73,8 +73,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(SubjectTokens::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(Outbox::Table).to_owned()).await
+        m.drop_table(Table::drop().table(SubjectTokens::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Outbox::Table).to_owned())
+            .await
     }
 }
 

@@ -54,9 +54,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(ApiTokens::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(StaffSessions::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(StaffUsers::Table).to_owned()).await
+        m.drop_table(Table::drop().table(ApiTokens::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(StaffSessions::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(StaffUsers::Table).to_owned())
+            .await
     }
 }
 

@@ -72,9 +72,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(Attachments::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(ProviderEvents::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(Payments::Table).to_owned()).await
+        m.drop_table(Table::drop().table(Attachments::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(ProviderEvents::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Payments::Table).to_owned())
+            .await
     }
 }
 

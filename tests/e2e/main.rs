@@ -1,1 +1,13 @@
-fn main() {}
+//! End-to-end tests: the real application on port 0, a fresh database per test (SQLite file,
+//! or a new PostgreSQL database), real HTTP, mail read back from the mail directory.
+//!
+//! Every scenario runs on both backends through the `on_both!` macro. PostgreSQL comes from
+//! `MADOGUCHI_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`); set it to
+//! `skip` to run SQLite only on a machine without PostgreSQL.
+
+mod helpers;
+
+mod api;
+mod concurrency;
+mod intake;
+mod lifecycle;

@@ -135,7 +135,10 @@ impl Config {
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
         let get = |k: &str| vars.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let data_dir = PathBuf::from(get("MADOGUCHI_DATA_DIR").unwrap_or("./var"));
-        let listen: SocketAddr = parse(get("MADOGUCHI_LISTEN").unwrap_or("127.0.0.1:8080"), "MADOGUCHI_LISTEN")?;
+        let listen: SocketAddr = parse(
+            get("MADOGUCHI_LISTEN").unwrap_or("127.0.0.1:8080"),
+            "MADOGUCHI_LISTEN",
+        )?;
         let database_url = get("DATABASE_URL").map_or_else(
             || format!("sqlite://{}/madoguchi.db", data_dir.display()),
             str::to_owned,
@@ -145,12 +148,22 @@ impl Config {
         let production = match get("MADOGUCHI_ENV").unwrap_or("development") {
             "production" => true,
             "development" | "test" => false,
-            other => return Err(invalid("MADOGUCHI_ENV", format!("unknown environment `{other}`"))),
+            other => {
+                return Err(invalid(
+                    "MADOGUCHI_ENV",
+                    format!("unknown environment `{other}`"),
+                ));
+            }
         };
         let log_format = match get("MADOGUCHI_LOG_FORMAT").unwrap_or("human") {
             "human" => LogFormat::Human,
             "json" => LogFormat::Json,
-            other => return Err(invalid("MADOGUCHI_LOG_FORMAT", format!("`{other}` is not human or json"))),
+            other => {
+                return Err(invalid(
+                    "MADOGUCHI_LOG_FORMAT",
+                    format!("`{other}` is not human or json"),
+                ));
+            }
         };
         let mail = match get("MADOGUCHI_SMTP_URL") {
             Some(url) => MailTransport::Smtp(SecretString::from(url.to_owned())),
@@ -164,11 +177,17 @@ impl Config {
         };
         let secret = get("MADOGUCHI_SECRET").map(|s| SecretString::from(s.to_owned()));
         if production && secret.is_none() {
-            return Err(invalid("MADOGUCHI_SECRET", "production needs a shared secret".into()));
+            return Err(invalid(
+                "MADOGUCHI_SECRET",
+                "production needs a shared secret".into(),
+            ));
         }
         if let Some(s) = get("MADOGUCHI_SECRET") {
             if s.len() < 32 {
-                return Err(invalid("MADOGUCHI_SECRET", "use at least 32 characters".into()));
+                return Err(invalid(
+                    "MADOGUCHI_SECRET",
+                    "use at least 32 characters".into(),
+                ));
             }
         }
 
@@ -177,17 +196,25 @@ impl Config {
             let key = format!("MADOGUCHI_FEE_{}", kind.as_str().to_uppercase());
             if let Some(v) = get(&key) {
                 let yen: i64 = parse(v, &key)?;
-                fees.set(kind, Yen(yen)).map_err(|e| invalid(&key, e.to_string()))?;
+                fees.set(kind, Yen(yen))
+                    .map_err(|e| invalid(&key, e.to_string()))?;
             }
         }
 
         let jurisdiction = match get("MADOGUCHI_JURISDICTION") {
-            Some(j) => Jurisdiction::parse(j)
-                .ok_or_else(|| invalid("MADOGUCHI_JURISDICTION", format!("unknown jurisdiction `{j}`")))?,
+            Some(j) => Jurisdiction::parse(j).ok_or_else(|| {
+                invalid(
+                    "MADOGUCHI_JURISDICTION",
+                    format!("unknown jurisdiction `{j}`"),
+                )
+            })?,
             None => Jurisdiction::Appi,
         };
         let mut policy = Policy::for_jurisdiction(jurisdiction);
-        let business_days: bool = parse(get("MADOGUCHI_BUSINESS_DAYS").unwrap_or("false"), "MADOGUCHI_BUSINESS_DAYS")?;
+        let business_days: bool = parse(
+            get("MADOGUCHI_BUSINESS_DAYS").unwrap_or("false"),
+            "MADOGUCHI_BUSINESS_DAYS",
+        )?;
         if let Some(days) = get("MADOGUCHI_DEADLINE_DAYS") {
             let days: u32 = parse(days, "MADOGUCHI_DEADLINE_DAYS")?;
             policy.deadline.period = Period::Days(days);
@@ -198,8 +225,10 @@ impl Config {
             }
         }
 
-        let base_url = get("MADOGUCHI_BASE_URL")
-            .map_or_else(|| format!("http://{listen}"), |u| u.trim_end_matches('/').to_owned());
+        let base_url = get("MADOGUCHI_BASE_URL").map_or_else(
+            || format!("http://{listen}"),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
 
         Ok(Config {
             db_max_connections: parse(
@@ -219,7 +248,9 @@ impl Config {
                 .unwrap_or("privacy-office@example.jp")
                 .to_owned(),
             business: Business {
-                name: get("MADOGUCHI_BUSINESS_NAME").unwrap_or("株式会社サンプル").to_owned(),
+                name: get("MADOGUCHI_BUSINESS_NAME")
+                    .unwrap_or("株式会社サンプル")
+                    .to_owned(),
                 address: get("MADOGUCHI_BUSINESS_ADDRESS")
                     .unwrap_or("東京都千代田区千代田1-1")
                     .to_owned(),
@@ -233,7 +264,10 @@ impl Config {
             fees,
             policy,
             production,
-            body_limit: parse(get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"), "MADOGUCHI_BODY_LIMIT")?,
+            body_limit: parse(
+                get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"),
+                "MADOGUCHI_BODY_LIMIT",
+            )?,
             data_dir,
         })
     }
@@ -255,7 +289,9 @@ fn parse<T: std::str::FromStr>(v: &str, key: &str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
-    v.trim().parse().map_err(|e: T::Err| invalid(key, e.to_string()))
+    v.trim()
+        .parse()
+        .map_err(|e: T::Err| invalid(key, e.to_string()))
 }
 
 fn read_toml(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -264,14 +300,20 @@ fn read_toml(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
         let value = match v {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            _ => return Err(file_err(format!("`{k}` must be a string, integer or boolean"))),
+            _ => {
+                return Err(file_err(format!(
+                    "`{k}` must be a string, integer or boolean"
+                )));
+            }
         };
         let key = if k == "database_url" {
             "DATABASE_URL".to_owned()
@@ -288,7 +330,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]

@@ -95,7 +95,11 @@ pub fn parse_kana(input: &str) -> Result<String, ContactError> {
         && s.chars().all(|c| {
             matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | ' ' | '\u{3000}' | 'ゝ' | 'ゞ' | 'ヽ' | 'ヾ')
         });
-    if ok { Ok(s.to_owned()) } else { Err(ContactError::Kana) }
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ContactError::Kana)
+    }
 }
 
 /// Checks a phone number: digits with optional `+`, hyphens, spaces and parentheses,
@@ -103,10 +107,9 @@ pub fn parse_kana(input: &str) -> Result<String, ContactError> {
 pub fn parse_phone(input: &str) -> Result<String, ContactError> {
     let s = input.trim();
     let digits = s.chars().filter(char::is_ascii_digit).count();
-    let shape = s
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (c == '+' && i == 0));
+    let shape = s.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (c == '+' && i == 0)
+    });
     if shape && (8..=15).contains(&digits) {
         Ok(s.to_owned())
     } else {
@@ -121,7 +124,11 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for ok in ["taro@example.jp", "hanako.yamada+dsar@mail.example.co.jp", "a@b.co"] {
+        for ok in [
+            "taro@example.jp",
+            "hanako.yamada+dsar@mail.example.co.jp",
+            "a@b.co",
+        ] {
             assert!(EmailAddress::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -129,9 +136,19 @@ mod tests {
     #[test]
     fn refuses_malformed_and_header_breaking_addresses() {
         for bad in [
-            "", "taro", "taro@", "@example.jp", "taro@localhost", "taro@@example.jp",
-            "taro@example.jp\r\nBcc: x@y.z", "taro <t@example.jp>", "ta ro@example.jp",
-            ".taro@example.jp", "taro..x@example.jp", "taro@-example.jp", "t,aro@example.jp",
+            "",
+            "taro",
+            "taro@",
+            "@example.jp",
+            "taro@localhost",
+            "taro@@example.jp",
+            "taro@example.jp\r\nBcc: x@y.z",
+            "taro <t@example.jp>",
+            "ta ro@example.jp",
+            ".taro@example.jp",
+            "taro..x@example.jp",
+            "taro@-example.jp",
+            "t,aro@example.jp",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }

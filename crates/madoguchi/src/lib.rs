@@ -1,1 +1,134 @@
-//! placeholder
+//! The `madoguchi` binary's library half: building and running the application, so that the
+//! end-to-end tests start exactly what `madoguchi serve` starts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use madoguchi_config::{Config, MailTransport};
+use madoguchi_mail::Sender;
+use madoguchi_service::Service;
+use madoguchi_worker::MailWorker;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A built application: database migrated, listener bound, background work ready.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    service: Service,
+    worker: MailWorker,
+    config: Arc<Config>,
+}
+
+/// Opens the database (creating the SQLite directory), applies migrations and returns it.
+pub async fn open_database(config: &Config) -> anyhow::Result<madoguchi_store::Db> {
+    if config.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    let db = madoguchi_store::connect(&config.database_url, config.db_max_connections)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+/// The key for link tokens and CSRF: from the environment, or generated once into the data
+/// directory (development only; the config refuses production without one).
+pub fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = &config.secret {
+        return Ok(s.expose_secret().as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let secret = madoguchi_store::secrets::random_token();
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret.into_bytes())
+}
+
+/// The mail sender the configuration asks for.
+pub fn mail_sender(config: &Config) -> anyhow::Result<Sender> {
+    Ok(match &config.mail {
+        MailTransport::File(dir) => Sender::Files(dir.clone()),
+        MailTransport::Smtp(url) => Sender::smtp(url.expose_secret())?,
+    })
+}
+
+impl Application {
+    /// Builds everything and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let config = Arc::new(config);
+        let db = open_database(&config).await?;
+        let secret = load_secret(&config)?;
+        let service = Service::new(db, config.clone(), secret);
+        let worker = MailWorker::new(
+            service.clone(),
+            mail_sender(&config)?,
+            config.mail_from.clone(),
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Application {
+            listener,
+            service,
+            worker,
+            config,
+        })
+    }
+
+    /// Where the server listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The service (tests use it to drive and inspect).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// The mail worker (tests drain it instead of waiting).
+    pub fn worker(&self) -> &MailWorker {
+        &self.worker
+    }
+
+    /// Serves until `stop` turns true, with the outbox worker and timers running beside it.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let state = madoguchi_web::AppState {
+            service: self.service.clone(),
+            config: self.config.clone(),
+        };
+        let app = madoguchi_web::router(state);
+        let mail = tokio::spawn(self.worker.clone().run(stop.clone()));
+        let timers = tokio::spawn(madoguchi_worker::run_timers(
+            self.service.clone(),
+            Duration::from_secs(30),
+            stop.clone(),
+        ));
+        let mut shutdown = stop.clone();
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+        .context("serving HTTP")?;
+        let _ = mail.await;
+        let _ = timers.await;
+        Ok(())
+    }
+}

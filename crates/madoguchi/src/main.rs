@@ -1,1 +1,123 @@
-fn main() {}
+//! `madoguchi`: the privacy-rights request service.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use madoguchi::Application;
+use madoguchi_config::{Config, LogFormat};
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "madoguchi",
+    version,
+    about = "Privacy-rights requests (開示等の請求) under Japan's APPI"
+)]
+struct Cli {
+    /// Write logs as JSON lines (same as MADOGUCHI_LOG_FORMAT=json).
+    #[arg(long, global = true)]
+    json_logs: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server, the mail outbox worker and the timers.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every hash chain; exits non-zero at the first broken entry.
+    Verify,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load().context("reading configuration")?;
+    init_tracing(if cli.json_logs {
+        LogFormat::Json
+    } else {
+        config.log_format
+    });
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            madoguchi::open_database(&config).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => verify(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), "listening");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    app.run(stop_rx).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn verify(config: Config) -> anyhow::Result<()> {
+    let db = madoguchi::open_database(&config).await?;
+    let started = std::time::Instant::now();
+    match madoguchi_store::audit::verify(db.conn()).await? {
+        Ok(summary) => {
+            println!(
+                "audit trail OK: {} entries in {} chains, {:.3}s",
+                summary.entries,
+                summary.chains,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(broken) => {
+            eprintln!(
+                "audit trail BROKEN at {} entry {}: {}",
+                broken.chain, broken.seq, broken.reason
+            );
+            std::process::exit(1);
+        }
+    }
+}

@@ -200,8 +200,12 @@ pub fn build_message(
     message_id: &str,
     rendered: &Rendered,
 ) -> Result<Message, MailError> {
-    let from: Mailbox = from.parse().map_err(|e| MailError::Build(format!("from: {e}")))?;
-    let to: Mailbox = to.parse().map_err(|e| MailError::Build(format!("to: {e}")))?;
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| MailError::Build(format!("from: {e}")))?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| MailError::Build(format!("to: {e}")))?;
     Message::builder()
         .from(from)
         .to(to)
@@ -258,18 +262,24 @@ impl Sender {
                 };
                 tokio::fs::create_dir_all(dir).await.map_err(io)?;
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, message.formatted()).await.map_err(io)?;
+                tokio::fs::write(&tmp, message.formatted())
+                    .await
+                    .map_err(io)?;
                 // Rename is atomic: a reader never sees half a message.
                 tokio::fs::rename(&tmp, dir.join(format!("{name}.eml")))
                     .await
                     .map_err(io)
             }
-            Sender::Smtp(transport) => transport.send(message.clone()).await.map(|_| ()).map_err(|e| {
-                MailError::Transport {
-                    permanent: e.is_permanent(),
-                    message: e.to_string(),
-                }
-            }),
+            Sender::Smtp(transport) => {
+                transport
+                    .send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| MailError::Transport {
+                        permanent: e.is_permanent(),
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 }
@@ -317,7 +327,11 @@ mod tests {
                 assert!(r.text.contains("株式会社サンプル"), "{mail:?} {lang}");
                 assert!(!r.text.contains("{{"), "{mail:?} {lang}");
                 assert!(r.html.contains(&format!("lang=\"{lang}\"")));
-                let greeting = if lang == "ja" { "山田 花子 様" } else { "Dear 山田 花子" };
+                let greeting = if lang == "ja" {
+                    "山田 花子 様"
+                } else {
+                    "Dear 山田 花子"
+                };
                 assert!(r.text.starts_with(greeting), "{mail:?} {lang}: {}", r.text);
             }
         }
@@ -335,7 +349,13 @@ mod tests {
     #[test]
     fn message_keeps_japanese_subject_and_message_id() {
         let r = render(Mail::ConfirmAddress, &sample("ja")).unwrap();
-        let m = build_message("窓口 <privacy@example.jp>", "taro@example.jp", "<abc@madoguchi>", &r).unwrap();
+        let m = build_message(
+            "窓口 <privacy@example.jp>",
+            "taro@example.jp",
+            "<abc@madoguchi>",
+            &r,
+        )
+        .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(raw.contains("Message-ID: <abc@madoguchi>"));
         assert!(raw.contains("Subject: =?utf-8?"));

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use madoguchi_config::Config;
-use madoguchi_domain::{self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen, policy::jst};
+use madoguchi_domain::{
+    self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen, policy::jst,
+};
 use madoguchi_mail::MailContext;
 use madoguchi_store::entities::request;
 
@@ -63,11 +65,23 @@ pub(crate) fn build(
     now: DateTime<Utc>,
 ) -> MailContext {
     let staff = to == Recipient::Staff;
-    let lang = if staff { "ja".to_owned() } else { row.lang.clone() };
+    let lang = if staff {
+        "ja".to_owned()
+    } else {
+        row.lang.clone()
+    };
     let en = lang == "en";
     let recipient_name = if staff {
-        if en { "Privacy office".to_owned() } else { "個人情報窓口ご担当者".to_owned() }
-    } else if let Some(agent) = row.agent.as_deref().and_then(|a| serde_json::from_str::<crate::Agent>(a).ok()) {
+        if en {
+            "Privacy office".to_owned()
+        } else {
+            "個人情報窓口ご担当者".to_owned()
+        }
+    } else if let Some(agent) = row
+        .agent
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<crate::Agent>(a).ok())
+    {
         agent.name
     } else {
         row.subject_name.clone()
@@ -80,11 +94,19 @@ pub(crate) fn build(
     } else {
         crate::MailLinks::status(&config.base_url, row.pid)
     };
-    let fmt_time = |t: DateTime<Utc>| t.with_timezone(&jst()).format("%Y-%m-%d %H:%M (JST)").to_string();
+    let fmt_time = |t: DateTime<Utc>| {
+        t.with_timezone(&jst())
+            .format("%Y-%m-%d %H:%M (JST)")
+            .to_string()
+    };
     let amount = match mail {
         Mail::IdentityApproved | Mail::PaymentRequested => {
             let due = next.amount_due();
-            if due > Yen::ZERO { due.to_string() } else { String::new() }
+            if due > Yen::ZERO {
+                due.to_string()
+            } else {
+                String::new()
+            }
         }
         Mail::Withdrawn | Mail::Refunded | Mail::PaymentReceived | Mail::StaffPaymentReceived => {
             extra.amount.map(|a| a.to_string()).unwrap_or_default()
@@ -102,17 +124,36 @@ pub(crate) fn build(
         state_ja: next.state.label_ja().to_owned(),
         state_en: next.state.label_en().to_owned(),
         link,
-        confirm_nonce: if mail == Mail::ConfirmAddress { extra.confirm_nonce.clone() } else { None },
+        confirm_nonce: if mail == Mail::ConfirmAddress {
+            extra.confirm_nonce.clone()
+        } else {
+            None
+        },
         link_expires: next.expires_at.map(fmt_time).unwrap_or_default(),
         due_on: next.due_on.to_string(),
         reply_by: next.expires_at.map(fmt_time).unwrap_or_default(),
         amount,
-        message: if staff { String::new() } else { extra.message.clone().unwrap_or_default() },
-        grounds_ja: extra.grounds.iter().map(|g| format!("{}（{}）", g.label_ja(), g.article())).collect(),
-        grounds_en: extra.grounds.iter().map(|g| format!("{} ({})", g.label_en(), g.article())).collect(),
+        message: if staff {
+            String::new()
+        } else {
+            extra.message.clone().unwrap_or_default()
+        },
+        grounds_ja: extra
+            .grounds
+            .iter()
+            .map(|g| format!("{}（{}）", g.label_ja(), g.article()))
+            .collect(),
+        grounds_en: extra
+            .grounds
+            .iter()
+            .map(|g| format!("{} ({})", g.label_en(), g.article()))
+            .collect(),
         duplicate_of: extra.duplicate_of.clone(),
         receipt_number: extra.receipt_number.clone().unwrap_or_default(),
-        payment_method: extra.payment_method.map(|m| method_label(m, en).to_owned()).unwrap_or_default(),
+        payment_method: extra
+            .payment_method
+            .map(|m| method_label(m, en).to_owned())
+            .unwrap_or_default(),
         today: domain::jst_date(now).to_string(),
         download: row.delivery.as_deref() == Some("electronic"),
     }

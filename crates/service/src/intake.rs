@@ -29,7 +29,11 @@ impl Lang {
 
     /// Parses `ja`/`en`; anything else is Japanese.
     pub fn parse(s: &str) -> Lang {
-        if s.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Ja }
+        if s.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Ja
+        }
     }
 }
 

@@ -32,7 +32,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,6 +90,11 @@ impl Service {
         keyed(&self.secret, &format!("confirm:{nonce}"))
     }
 
+    /// The CSRF form token for a visitor's cookie id.
+    pub fn csrf_token(&self, id: &str) -> String {
+        keyed(&self.secret, &format!("csrf:{id}"))
+    }
+
     /// Files a request: the row, its first audit entry, the confirmation token and the e-mail,
     /// in one transaction.
     pub async fn file_request(
@@ -97,11 +104,18 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
         let t = domain::Request::file(new.kind, self.config.policy, &self.config.fees, now);
-        let duplicate = requests::find_open_duplicate(self.db.conn(), &new.email.normalized(), new.kind).await?;
+        let duplicate =
+            requests::find_open_duplicate(self.db.conn(), &new.email.normalized(), new.kind)
+                .await?;
         let pid = Uuid::new_v4();
         let chain = audit::request_chain(pid);
-        let entries = audit_entries(&t.effects, &Actor::Subject, Some(("channel", new.channel.as_str())));
-        let (mut rows, seq, head) = audit::link(&chain, None, 0, audit::GENESIS, &entries, origin, now);
+        let entries = audit_entries(
+            &t.effects,
+            &Actor::Subject,
+            Some(("channel", new.channel.as_str())),
+        );
+        let (mut rows, seq, head) =
+            audit::link(&chain, None, 0, audit::GENESIS, &entries, origin, now);
 
         let tx = self.db.begin_write().await?;
         let number = requests::next_number(&tx, now).await?;
@@ -117,7 +131,15 @@ impl Service {
 
         let nonce = madoguchi_store::secrets::random_token();
         let expires = t.next.expires_at.unwrap_or(now);
-        tokens::insert(&tx, row.id, tokens::CONFIRM_EMAIL, &self.confirmation_token(&nonce), expires, now).await?;
+        tokens::insert(
+            &tx,
+            row.id,
+            tokens::CONFIRM_EMAIL,
+            &self.confirmation_token(&nonce),
+            expires,
+            now,
+        )
+        .await?;
         let extra = context::Extra {
             confirm_nonce: Some(nonce),
             duplicate_of: duplicate.as_ref().map(|d| d.number.clone()),
@@ -160,7 +182,11 @@ impl Service {
     }
 
     /// Checks a confirmation token without using it (the page that asks to press "confirm").
-    pub async fn check_confirmation(&self, token: &str, now: DateTime<Utc>) -> Result<request::Model, ServiceError> {
+    pub async fn check_confirmation(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
         match tokens::peek(self.db.conn(), tokens::CONFIRM_EMAIL, token, now).await? {
             Ok(t) => Ok(requests::find_by_id(self.db.conn(), t.request_id).await?),
             Err(e) => Err(ServiceError::Token(e)),
@@ -183,7 +209,10 @@ impl Service {
             .await
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one internal entry point for every event")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one internal entry point for every event"
+    )]
     async fn act_inner(
         &self,
         pid: Uuid,
@@ -204,7 +233,10 @@ impl Service {
             }
             let current = requests::to_domain(&row)?;
             let t = domain::apply(&current, event, actor, now)?;
-            match self.commit(&row, &t, event, actor, text, origin, confirm_token, now).await {
+            match self
+                .commit(&row, &t, event, actor, text, origin, confirm_token, now)
+                .await
+            {
                 Ok(()) => {
                     return Ok(requests::find_by_id(self.db.conn(), row.id).await?);
                 }
@@ -229,7 +261,15 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let entries = audit_entries(&t.effects, actor, None);
         let chain = audit::request_chain(row.pid);
-        let (rows, seq, head) = audit::link(&chain, Some(row.id), row.audit_seq, &row.audit_head, &entries, origin, now);
+        let (rows, seq, head) = audit::link(
+            &chain,
+            Some(row.id),
+            row.audit_seq,
+            &row.audit_head,
+            &entries,
+            origin,
+            now,
+        );
         let audit_only = matches!(event, Event::Record(_));
         let tx = self.db.begin_write().await?;
         if let Some(token) = confirm_token {
@@ -240,7 +280,15 @@ impl Service {
         if audit_only {
             requests::update_audit_head(&tx, row, (seq, &head)).await?;
         } else {
-            requests::update_lifecycle(&tx, row, &t.next, (seq, &head), text.message.as_deref(), now).await?;
+            requests::update_lifecycle(
+                &tx,
+                row,
+                &t.next,
+                (seq, &head),
+                text.message.as_deref(),
+                now,
+            )
+            .await?;
         }
         audit::insert(&tx, rows).await?;
         let mut extra = context::Extra {
@@ -254,7 +302,13 @@ impl Service {
                         request_id: Set(row.id),
                         method: Set(last_method(event)),
                         amount: Set(amount.0),
-                        kind: Set(format!("refund_due:{}", serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())),
+                        kind: Set(format!(
+                            "refund_due:{}",
+                            serde_json::to_value(reason)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        )),
                         reference: Set(None),
                         provider_ref: Set(None),
                         receipt_number: Set(None),
@@ -294,7 +348,9 @@ impl Service {
         }
         match event {
             Event::Refuse { grounds, .. } => extra.grounds = grounds.clone(),
-            Event::Complete(domain::Outcome::PartiallyFulfilled { grounds }) => extra.grounds = grounds.clone(),
+            Event::Complete(domain::Outcome::PartiallyFulfilled { grounds }) => {
+                extra.grounds = grounds.clone()
+            }
             _ => {}
         }
         let messages = self.messages(row, &t.next, &t.effects, &extra, now);
@@ -314,7 +370,15 @@ impl Service {
         let mut expired = 0;
         for row in due {
             match self
-                .act(row.pid, Some(row.version), &Event::Expire, &Actor::System, &EventText::default(), &Origin::default(), now)
+                .act(
+                    row.pid,
+                    Some(row.version),
+                    &Event::Expire,
+                    &Actor::System,
+                    &EventText::default(),
+                    &Origin::default(),
+                    now,
+                )
                 .await
             {
                 Ok(_) => expired += 1,

@@ -197,7 +197,9 @@ pub async fn append_named<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for _ in 0..20 {
-        let head = audit_chain::Entity::find_by_id(chain.to_owned()).one(db).await?;
+        let head = audit_chain::Entity::find_by_id(chain.to_owned())
+            .one(db)
+            .await?;
         let (seq, prev) = head
             .as_ref()
             .map_or((0, GENESIS.to_owned()), |h| (h.seq, h.head.clone()));
@@ -284,7 +286,11 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>
         .all(db)
         .await?;
     let mut current: Option<(String, i64, String)> = None;
-    let close = |chain: &str, seq: i64, hash: &str, heads: &mut std::collections::BTreeMap<String, (i64, String)>| -> Result<(), Break> {
+    let close = |chain: &str,
+                 seq: i64,
+                 hash: &str,
+                 heads: &mut std::collections::BTreeMap<String, (i64, String)>|
+     -> Result<(), Break> {
         match heads.remove(chain) {
             Some((hs, hh)) if hs == seq && hh == hash => Ok(()),
             Some((hs, _)) => Err(Break {

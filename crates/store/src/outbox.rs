@@ -109,12 +109,22 @@ pub async fn claim<C: ConnectionTrait>(
 }
 
 /// Marks a claimed message as sent.
-pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn mark_sent<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     Outbox::update_many()
         .col_expr(outbox::Column::Status, Expr::value(SENT))
         .col_expr(outbox::Column::SentAt, Expr::value(now.trunc_subsecs(6)))
-        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
         .filter(outbox::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -131,11 +141,17 @@ pub async fn mark_attempt_failed<C: ConnectionTrait>(
     let error: String = error.chars().take(1000).collect();
     let mut update = Outbox::update_many()
         .col_expr(outbox::Column::LastError, Expr::value(error))
-        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None));
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
     update = match retry_at {
         Some(at) => update
             .col_expr(outbox::Column::Status, Expr::value(PENDING))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(at.trunc_subsecs(6))),
+            .col_expr(
+                outbox::Column::NextAttemptAt,
+                Expr::value(at.trunc_subsecs(6)),
+            ),
         None => update.col_expr(outbox::Column::Status, Expr::value(FAILED)),
     };
     update.filter(outbox::Column::Id.eq(id)).exec(db).await?;
@@ -143,11 +159,18 @@ pub async fn mark_attempt_failed<C: ConnectionTrait>(
 }
 
 /// Puts a failed message back in the queue (staff "retry").
-pub async fn retry_failed<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn retry_failed<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let r = Outbox::update_many()
         .col_expr(outbox::Column::Status, Expr::value(PENDING))
         .col_expr(outbox::Column::Attempts, Expr::value(0))
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now.trunc_subsecs(6)))
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            Expr::value(now.trunc_subsecs(6)),
+        )
         .filter(outbox::Column::Id.eq(id))
         .filter(outbox::Column::Status.eq(FAILED))
         .exec(db)
@@ -164,7 +187,10 @@ pub async fn unsent_count<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError>
 }
 
 /// A request's messages, oldest first.
-pub async fn for_request<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<Vec<outbox::Model>, StoreError> {
+pub async fn for_request<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<outbox::Model>, StoreError> {
     Ok(Outbox::find()
         .filter(outbox::Column::RequestId.eq(request_id))
         .order_by_asc(outbox::Column::Id)

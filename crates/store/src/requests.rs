@@ -53,7 +53,10 @@ pub fn lifecycle_columns(r: &domain::Request, am: &mut request::ActiveModel) {
 /// The next human-friendly request number, e.g. `R-2026-000123`. PostgreSQL draws from a
 /// sequence (no lock held to commit); SQLite, whose writers are serialised anyway, bumps a
 /// counter row inside the caller's transaction.
-pub async fn next_number<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<String, StoreError> {
+pub async fn next_number<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
     let backend = db.get_database_backend();
     let stmt = match backend {
         DatabaseBackend::Postgres => {
@@ -82,7 +85,10 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// A request by its public id.
-pub async fn find_by_pid<C: ConnectionTrait>(db: &C, pid: Uuid) -> Result<request::Model, StoreError> {
+pub async fn find_by_pid<C: ConnectionTrait>(
+    db: &C,
+    pid: Uuid,
+) -> Result<request::Model, StoreError> {
     Requests::find()
         .filter(request::Column::Pid.eq(pid))
         .one(db)
@@ -104,7 +110,10 @@ pub async fn find_by_number<C: ConnectionTrait>(
 
 /// A request by its key.
 pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<request::Model, StoreError> {
-    Requests::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound)
+    Requests::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// An open request of the same kind from the same address, if there is one.

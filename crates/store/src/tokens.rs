@@ -82,7 +82,10 @@ pub async fn consume<C: ConnectionTrait>(
         Err(e) => return Ok(Err(e)),
     };
     let r = Tokens::update_many()
-        .col_expr(subject_token::Column::UsedAt, Expr::value(now.trunc_subsecs(6)))
+        .col_expr(
+            subject_token::Column::UsedAt,
+            Expr::value(now.trunc_subsecs(6)),
+        )
         .filter(subject_token::Column::Id.eq(t.id))
         .filter(subject_token::Column::UsedAt.is_null())
         .exec(db)

@@ -75,7 +75,14 @@ impl MailWorker {
                 outbox::mark_sent(db, msg.id, Utc::now()).await
             }
             Err(e) => {
-                let permanent = matches!(e, MailError::Transport { permanent: true, .. } | MailError::Build(_) | MailError::Template(_));
+                let permanent = matches!(
+                    e,
+                    MailError::Transport {
+                        permanent: true,
+                        ..
+                    } | MailError::Build(_)
+                        | MailError::Template(_)
+                );
                 let retry_at = (!permanent && msg.attempts < MAX_ATTEMPTS)
                     .then(|| Utc::now() + backoff(msg.attempts));
                 tracing::warn!(
@@ -100,7 +107,8 @@ impl MailWorker {
             ctx.link = MailLinks::confirm(&self.service.config().base_url, &token);
         }
         let rendered = madoguchi_mail::render(mail, &ctx)?;
-        let message = madoguchi_mail::build_message(&self.from, &msg.recipient, &msg.message_id, &rendered)?;
+        let message =
+            madoguchi_mail::build_message(&self.from, &msg.recipient, &msg.message_id, &rendered)?;
         self.sender.send(&message, &msg.message_id).await
     }
 
@@ -129,7 +137,9 @@ impl MailWorker {
 /// Exponential backoff from 10 s, capped at an hour, with up to 25 % jitter so that retries
 /// of a batch that failed together do not arrive together.
 pub fn backoff(attempts: i32) -> chrono::Duration {
-    let base = 10i64.saturating_mul(1i64 << attempts.clamp(0, 12)).min(3600);
+    let base = 10i64
+        .saturating_mul(1i64 << attempts.clamp(0, 12))
+        .min(3600);
     let mut b = [0u8; 2];
     let jitter = if getrandom::fill(&mut b).is_ok() {
         i64::from(u16::from_le_bytes(b)) * base / 4 / i64::from(u16::MAX)

@@ -1,0 +1,192 @@
+//! The web crate's one error type and its two faces: RFC 9457 problem details for the API,
+//! an HTML page in the visitor's language for the pages.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use madoguchi_domain::TransitionError;
+use madoguchi_service::ServiceError;
+use madoguchi_store::tokens::TokenError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::pages;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name as sent.
+    pub field: String,
+    /// Machine-readable reason, e.g. `required`, `email`, `length`.
+    pub code: String,
+    /// Human-readable message in the request's language.
+    pub message: String,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 422: input failed validation; the fields say why.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 400: the body could not be read as the declared format.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 403: the CSRF token is missing or wrong, or the role may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: nothing here (also for resources the caller may not know exist).
+    #[error("not found")]
+    NotFound,
+    /// 409: someone else changed the request first, or the event does not fit its state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 410: the link was used or has expired.
+    #[error("link no longer valid")]
+    Gone,
+    /// 413: the body is larger than allowed.
+    #[error("payload too large")]
+    TooLarge,
+    /// 415: the body is not in a format this endpoint reads.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 500: a bug or an outage; details are logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Result alias for handlers.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone => StatusCode::GONE,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound => "not-found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Gone => "gone",
+            AppError::TooLarge => "too-large",
+            AppError::UnsupportedMediaType => "unsupported-media-type",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn log(&self) {
+        if let AppError::Internal(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => AppError::NotFound,
+            ServiceError::Conflict => AppError::Conflict(
+                "the request was changed by someone else; reload and try again".into(),
+            ),
+            ServiceError::Transition(TransitionError::Forbidden { .. }) => AppError::Forbidden,
+            ServiceError::Transition(t) => AppError::Conflict(t.to_string()),
+            ServiceError::Token(TokenError::Unknown) => AppError::NotFound,
+            ServiceError::Token(TokenError::Expired | TokenError::Used) => AppError::Gone,
+            // Database messages can quote stored values; log only the kind.
+            ServiceError::Store(s) => AppError::Internal(format!("store: {}", store_kind(&s))),
+        }
+    }
+}
+
+fn store_kind(e: &madoguchi_store::StoreError) -> String {
+    match e {
+        madoguchi_store::StoreError::Db(d) => match d {
+            madoguchi_store::sea_orm::DbErr::Conn(_)
+            | madoguchi_store::sea_orm::DbErr::ConnectionAcquire(_) => "connection".into(),
+            _ => "query".into(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Problem details (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Explanation for this occurrence.
+    pub detail: String,
+    /// Per-field errors, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An [`AppError`] answered as `application/problem+json`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let status = e.status();
+        let detail = match &e {
+            AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            type_: format!("https://madoguchi.dev/problems/{}", e.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: match e {
+                AppError::Validation(errors) => errors,
+                _ => Vec::new(),
+            },
+        };
+        let mut res = (status, Json(problem)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}
+
+/// An [`AppError`] answered as an HTML page in the visitor's language.
+#[derive(Debug)]
+pub struct PageError(pub AppError, pub bool);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let PageError(e, en) = self;
+        e.log();
+        let status = e.status();
+        (status, pages::error_page(&e, en)).into_response()
+    }
+}

@@ -1,0 +1,453 @@
+//! The intake form, shared by the HTML form and the JSON API: validator checks the shape,
+//! then `parse` builds the service's `NewRequest` from domain types, collecting every error
+//! so the subject can fix them all at once.
+
+use madoguchi_domain::{
+    DeliveryMethod, EmailAddress, RequestKind, Requester, SuspensionGround, parse_kana, parse_phone,
+};
+use madoguchi_service::{Agent, Channel, Lang, NewRequest};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::error::FieldError;
+
+/// A request as filed on the form or through the API. Every field is a string so that a bad
+/// value comes back as a field error, not as an unreadable body.
+#[derive(Debug, Default, Clone, Deserialize, Validate, ToSchema)]
+#[serde(default)]
+pub struct IntakeInput {
+    /// `disclosure`, `third_party_record_disclosure`, `purpose_notification`, `correction`,
+    /// `suspension_or_erasure` or `third_party_stop`.
+    #[schema(example = "disclosure")]
+    pub kind: String,
+    /// `subject` (本人), `legal_representative` (法定代理人) or `appointed_agent` (任意代理人).
+    #[schema(example = "subject")]
+    pub requester: String,
+    /// The data subject's full name.
+    #[validate(length(min = 1, max = 100))]
+    #[schema(example = "山田 太郎")]
+    pub subject_name: String,
+    /// The subject's name in kana (フリガナ).
+    #[validate(length(min = 1, max = 100))]
+    #[schema(example = "ヤマダ タロウ")]
+    pub subject_kana: String,
+    /// Where we write to: the subject's address, or the agent's when an agent files.
+    #[validate(length(min = 3, max = 254))]
+    #[schema(example = "taro@example.jp")]
+    pub email: String,
+    /// Optional phone number.
+    #[validate(length(max = 30))]
+    #[schema(example = "03-1234-5678")]
+    pub phone: String,
+    /// For disclosure kinds: `electronic` (download) or `paper` (post).
+    #[schema(example = "electronic")]
+    pub delivery: String,
+    /// Postal address; required when `delivery` is `paper`.
+    #[validate(length(max = 300))]
+    pub postal_address: String,
+    /// For suspension and third-party stop: the ground relied on, e.g. `no_longer_needed`.
+    pub ground: String,
+    /// What data the request concerns and what you ask us to do.
+    #[validate(length(min = 1, max = 4000))]
+    #[schema(example = "会員サービスで保有している私の個人データ一式")]
+    pub details: String,
+    /// For correction: the content as we hold it.
+    #[validate(length(max = 4000))]
+    pub current_content: String,
+    /// For correction: the correct content.
+    #[validate(length(max = 4000))]
+    pub correct_content: String,
+    /// For agents: the agent's name.
+    #[validate(length(max = 100))]
+    pub agent_name: String,
+    /// For agents: the agent's name in kana.
+    #[validate(length(max = 100))]
+    pub agent_kana: String,
+    /// For agents: relationship to the subject (e.g. 親権者, 弁護士).
+    #[validate(length(max = 100))]
+    pub agent_relationship: String,
+    /// Consent to the handling notice for this request's personal data.
+    #[serde(deserialize_with = "checkbox")]
+    #[schema(value_type = bool, example = true)]
+    pub consent: bool,
+    /// `ja` or `en`: the language of our answers.
+    #[schema(example = "ja")]
+    pub lang: String,
+    /// The form's CSRF token (HTML form only).
+    #[schema(ignore)]
+    pub csrf: String,
+}
+
+/// HTML checkboxes send `on`; JSON sends `true`.
+fn checkbox<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        B(bool),
+        S(String),
+    }
+    Ok(match V::deserialize(d)? {
+        V::B(b) => b,
+        V::S(s) => matches!(s.as_str(), "on" | "true" | "yes" | "1"),
+    })
+}
+
+const FIELD_ORDER: [&str; 17] = [
+    "kind",
+    "requester",
+    "subject_name",
+    "subject_kana",
+    "email",
+    "phone",
+    "agent_name",
+    "agent_kana",
+    "agent_relationship",
+    "details",
+    "current_content",
+    "correct_content",
+    "ground",
+    "delivery",
+    "postal_address",
+    "consent",
+    "body",
+];
+
+fn message(code: &str, en: bool) -> &'static str {
+    match (code, en) {
+        ("required", false) => "入力してください。",
+        ("required", true) => "This field is required.",
+        ("length", false) => "文字数が多すぎます。",
+        ("length", true) => "This is too long.",
+        ("email", false) => "メールアドレスの形式が正しくありません（例: taro@example.jp）。",
+        ("email", true) => "Enter an e-mail address like taro@example.jp.",
+        ("kana", false) => "フリガナはカタカナまたはひらがなで入力してください。",
+        ("kana", true) => "Write the reading in katakana or hiragana.",
+        ("phone", false) => "電話番号は数字とハイフンで入力してください（例: 03-1234-5678）。",
+        ("phone", true) => "Enter a phone number like 03-1234-5678.",
+        ("choice", false) => "選択肢から選んでください。",
+        ("choice", true) => "Choose one of the options.",
+        ("ground_mismatch", false) => "この請求の種類には使えない理由です。",
+        ("ground_mismatch", true) => "This ground does not apply to this kind of request.",
+        ("consent", false) => "個人情報の取扱いに同意いただく必要があります。",
+        ("consent", true) => "You need to agree to how we handle this information.",
+        (_, false) => "入力内容を確認してください。",
+        (_, true) => "Please check this field.",
+    }
+}
+
+impl IntakeInput {
+    /// The language answers should be in.
+    pub fn lang(&self) -> Lang {
+        Lang::parse(&self.lang)
+    }
+
+    /// Checks every field and builds the request, or lists every problem.
+    pub fn parse(&self, channel: Channel) -> Result<NewRequest, Vec<FieldError>> {
+        let en = self.lang() == Lang::En;
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut fail = |field: &str, code: &str| {
+            if !errors.iter().any(|e| e.field == field) {
+                errors.push(FieldError {
+                    field: field.to_owned(),
+                    code: code.to_owned(),
+                    message: message(code, en).to_owned(),
+                });
+            }
+        };
+        if let Err(v) = self.validate() {
+            for (field, errs) in v.field_errors() {
+                let code = if self.is_blank(&field) {
+                    "required"
+                } else {
+                    "length"
+                };
+                if !errs.is_empty() {
+                    fail(&field, code);
+                }
+            }
+        }
+        let kind = RequestKind::parse(&self.kind);
+        if kind.is_none() {
+            fail(
+                "kind",
+                if self.kind.is_empty() {
+                    "required"
+                } else {
+                    "choice"
+                },
+            );
+        }
+        let requester = Requester::parse(&self.requester);
+        if requester.is_none() {
+            fail(
+                "requester",
+                if self.requester.is_empty() {
+                    "required"
+                } else {
+                    "choice"
+                },
+            );
+        }
+        let email = EmailAddress::parse(&self.email);
+        if email.is_err() && !self.email.trim().is_empty() {
+            fail("email", "email");
+        }
+        let kana = parse_kana(&self.subject_kana);
+        if kana.is_err() && !self.subject_kana.trim().is_empty() {
+            fail("subject_kana", "kana");
+        }
+        let phone = if self.phone.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse_phone(&self.phone).map(Some)
+        };
+        if phone.is_err() {
+            fail("phone", "phone");
+        }
+        let mut delivery = None;
+        let mut ground = None;
+        if let Some(kind) = kind {
+            if kind.is_disclosure() {
+                delivery = DeliveryMethod::parse(&self.delivery);
+                match delivery {
+                    None => fail(
+                        "delivery",
+                        if self.delivery.is_empty() {
+                            "required"
+                        } else {
+                            "choice"
+                        },
+                    ),
+                    Some(DeliveryMethod::Paper) if self.postal_address.trim().is_empty() => {
+                        fail("postal_address", "required");
+                    }
+                    Some(_) => {}
+                }
+            }
+            if kind.needs_ground() {
+                ground = SuspensionGround::parse(&self.ground);
+                match ground {
+                    None => fail(
+                        "ground",
+                        if self.ground.is_empty() {
+                            "required"
+                        } else {
+                            "choice"
+                        },
+                    ),
+                    Some(g) if !g.applies_to(kind) => fail("ground", "ground_mismatch"),
+                    Some(_) => {}
+                }
+            }
+            if kind == RequestKind::Correction {
+                if self.current_content.trim().is_empty() {
+                    fail("current_content", "required");
+                }
+                if self.correct_content.trim().is_empty() {
+                    fail("correct_content", "required");
+                }
+            }
+        }
+        let mut agent = None;
+        if requester.is_some_and(Requester::is_agent) {
+            if self.agent_name.trim().is_empty() {
+                fail("agent_name", "required");
+            }
+            match parse_kana(&self.agent_kana) {
+                Ok(_) => {}
+                Err(_) if self.agent_kana.trim().is_empty() => fail("agent_kana", "required"),
+                Err(_) => fail("agent_kana", "kana"),
+            }
+            if self.agent_relationship.trim().is_empty() {
+                fail("agent_relationship", "required");
+            }
+            agent = Some(Agent {
+                name: self.agent_name.trim().to_owned(),
+                kana: self.agent_kana.trim().to_owned(),
+                relationship: self.agent_relationship.trim().to_owned(),
+            });
+        }
+        if !self.consent {
+            fail("consent", "consent");
+        }
+        // The summary lists errors in the order the form shows the fields.
+        errors.sort_by_key(|e| {
+            FIELD_ORDER
+                .iter()
+                .position(|f| *f == e.field)
+                .unwrap_or(usize::MAX)
+        });
+        match (kind, requester, email, kana, phone) {
+            (Some(kind), Some(requester), Ok(email), Ok(kana), Ok(phone)) if errors.is_empty() => {
+                let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+                Ok(NewRequest {
+                    kind,
+                    requester,
+                    subject_name: self.subject_name.trim().to_owned(),
+                    subject_kana: kana,
+                    email,
+                    phone,
+                    postal_address: opt(&self.postal_address),
+                    delivery,
+                    ground,
+                    details: self.details.trim().to_owned(),
+                    current_content: opt(&self.current_content),
+                    correct_content: opt(&self.correct_content),
+                    agent,
+                    lang: self.lang(),
+                    channel,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    fn is_blank(&self, field: &str) -> bool {
+        let v = match field {
+            "subject_name" => &self.subject_name,
+            "subject_kana" => &self.subject_kana,
+            "email" => &self.email,
+            "details" => &self.details,
+            _ => return false,
+        };
+        v.trim().is_empty()
+    }
+
+    /// The value of a field, for re-rendering the form.
+    pub fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> IntakeInput {
+        IntakeInput {
+            kind: "disclosure".into(),
+            requester: "subject".into(),
+            subject_name: "山田 太郎".into(),
+            subject_kana: "ヤマダ タロウ".into(),
+            email: "taro@example.jp".into(),
+            delivery: "electronic".into(),
+            details: "会員情報".into(),
+            consent: true,
+            ..Default::default()
+        }
+    }
+
+    fn codes(input: &IntakeInput) -> Vec<(String, String)> {
+        input
+            .parse(Channel::Web)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_form_parses() {
+        assert!(valid().parse(Channel::Web).is_ok());
+    }
+
+    #[test]
+    fn every_field_is_checked() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut IntakeInput)>, &str)> = vec![
+            ("kind", Box::new(|i| i.kind = "everything".into()), "choice"),
+            ("kind", Box::new(|i| i.kind = String::new()), "required"),
+            (
+                "requester",
+                Box::new(|i| i.requester = "boss".into()),
+                "choice",
+            ),
+            (
+                "subject_name",
+                Box::new(|i| i.subject_name = " ".into()),
+                "required",
+            ),
+            (
+                "subject_name",
+                Box::new(|i| i.subject_name = "あ".repeat(101)),
+                "length",
+            ),
+            (
+                "subject_kana",
+                Box::new(|i| i.subject_kana = "Yamada".into()),
+                "kana",
+            ),
+            ("email", Box::new(|i| i.email = "taro@".into()), "email"),
+            ("email", Box::new(|i| i.email = String::new()), "required"),
+            ("phone", Box::new(|i| i.phone = "call me".into()), "phone"),
+            (
+                "delivery",
+                Box::new(|i| i.delivery = String::new()),
+                "required",
+            ),
+            (
+                "postal_address",
+                Box::new(|i| i.delivery = "paper".into()),
+                "required",
+            ),
+            (
+                "details",
+                Box::new(|i| i.details = String::new()),
+                "required",
+            ),
+            (
+                "details",
+                Box::new(|i| i.details = "x".repeat(4001)),
+                "length",
+            ),
+            ("consent", Box::new(|i| i.consent = false), "consent"),
+            (
+                "agent_name",
+                Box::new(|i| i.requester = "appointed_agent".into()),
+                "required",
+            ),
+            (
+                "ground",
+                Box::new(|i| i.kind = "suspension_or_erasure".into()),
+                "required",
+            ),
+            (
+                "ground",
+                Box::new(|i| {
+                    i.kind = "third_party_stop".into();
+                    i.ground = "improper_use".into();
+                }),
+                "ground_mismatch",
+            ),
+            (
+                "current_content",
+                Box::new(|i| i.kind = "correction".into()),
+                "required",
+            ),
+        ];
+        for (field, mutate, code) in cases {
+            let mut input = valid();
+            mutate(&mut input);
+            let got = codes(&input);
+            assert!(
+                got.contains(&(field.to_owned(), code.to_owned())),
+                "{field}/{code}: got {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_follow_the_language() {
+        let mut input = valid();
+        input.email = "x".into();
+        let ja = input.parse(Channel::Web).unwrap_err();
+        input.lang = "en".into();
+        let en = input.parse(Channel::Web).unwrap_err();
+        assert!(ja[0].message.contains("メールアドレス"));
+        assert!(en[0].message.contains("e-mail"));
+    }
+}

@@ -1,0 +1,35 @@
+//! The visitor's language: `?lang=` first, then the `lang` cookie, else Japanese.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use madoguchi_service::Lang;
+
+use crate::cookies::cookie;
+
+/// The language a page is rendered in.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLang(pub Lang);
+
+impl PageLang {
+    /// True for English.
+    pub fn en(self) -> bool {
+        self.0 == Lang::En
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let from_query = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "lang")
+                .map(|(_, v)| Lang::parse(v))
+        });
+        let lang = from_query
+            .or_else(|| cookie(&parts.headers, "lang").map(|v| Lang::parse(&v)))
+            .unwrap_or_default();
+        Ok(PageLang(lang))
+    }
+}

@@ -1,0 +1,333 @@
+//! Page templates (askama) and the small helpers they call. Every page extends
+//! `templates/pages/base.html`, which sets `lang` and the language switch.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use madoguchi_config::Config;
+use madoguchi_domain::{RequestKind, SuspensionGround};
+
+use crate::error::{AppError, FieldError};
+use crate::intake::IntakeInput;
+
+/// Renders a template, answering 500 if it fails (it cannot, for a template that compiled
+/// with the fields it uses, short of a formatter error).
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Escapes text for HTML attribute and element content.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A row of the fee table.
+#[derive(Debug, Clone)]
+pub struct FeeRow {
+    /// Kind, Japanese.
+    pub label_ja: &'static str,
+    /// Kind, English.
+    pub label_en: &'static str,
+    /// Formatted amount.
+    pub amount: String,
+}
+
+/// The fee table, as published (Art. 32(1)).
+pub fn fee_rows(config: &Config) -> Vec<FeeRow> {
+    RequestKind::ALL
+        .into_iter()
+        .map(|k| FeeRow {
+            label_ja: k.label_ja(),
+            label_en: k.label_en(),
+            amount: config.fees.fee(k).to_string(),
+        })
+        .collect()
+}
+
+/// A radio or select option.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// Submitted value.
+    pub value: &'static str,
+    /// Japanese label.
+    pub label_ja: &'static str,
+    /// English label.
+    pub label_en: &'static str,
+    /// Article reference.
+    pub article: &'static str,
+}
+
+/// The intake form.
+#[derive(Debug, Template)]
+#[template(path = "pages/intake.html")]
+pub struct IntakePage {
+    /// English?
+    pub en: bool,
+    /// Business name for the header.
+    pub business_name: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// What was typed.
+    pub form: IntakeInput,
+    /// What is wrong with it.
+    pub errors: Vec<FieldError>,
+    /// The fee table.
+    pub fees: Vec<FeeRow>,
+    /// Request kinds.
+    pub kinds: Vec<Choice>,
+    /// Suspension grounds.
+    pub grounds: Vec<Choice>,
+}
+
+impl IntakePage {
+    /// A blank or re-filled form.
+    pub fn new(
+        config: &Config,
+        en: bool,
+        csrf: String,
+        form: IntakeInput,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        IntakePage {
+            en,
+            business_name: config.business.name.clone(),
+            csrf,
+            form,
+            errors,
+            fees: fee_rows(config),
+            kinds: RequestKind::ALL
+                .into_iter()
+                .map(|k| Choice {
+                    value: k.as_str(),
+                    label_ja: k.label_ja(),
+                    label_en: k.label_en(),
+                    article: k.article(),
+                })
+                .collect(),
+            grounds: SuspensionGround::ALL
+                .into_iter()
+                .map(|g| Choice {
+                    value: g.as_str(),
+                    label_ja: g.label_ja(),
+                    label_en: g.label_en(),
+                    article: "",
+                })
+                .collect(),
+        }
+    }
+
+    /// The error for a field, if any.
+    pub fn err(&self, field: &str) -> Option<&str> {
+        IntakeInput::error_for(&self.errors, field)
+    }
+
+    /// A labelled text input with its error wired to `aria-describedby`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors an HTML input's attributes"
+    )]
+    pub fn field(
+        &self,
+        name: &str,
+        kind: &str,
+        ja: &str,
+        en: &str,
+        required: bool,
+        value: &str,
+        autocomplete: &str,
+    ) -> String {
+        let label = if self.en { en } else { ja };
+        let req = match (required, self.en) {
+            (true, true) => " <span class=\"req\">required</span>",
+            (true, false) => " <span class=\"req\">必須</span>",
+            _ => "",
+        };
+        let (err_html, aria) = match self.err(name) {
+            Some(e) => (
+                format!(
+                    "<p class=\"field-error\" id=\"{name}-error\">{}</p>",
+                    escape(e)
+                ),
+                format!(" aria-invalid=\"true\" aria-describedby=\"{name}-error\""),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let required_attr = if required {
+            " aria-required=\"true\""
+        } else {
+            ""
+        };
+        format!(
+            "<div class=\"field\"><label for=\"{name}\">{label}{req}</label>{err_html}<input type=\"{kind}\" name=\"{name}\" id=\"{name}\" value=\"{}\" autocomplete=\"{autocomplete}\"{required_attr}{aria}></div>",
+            escape(value)
+        )
+    }
+
+    /// A labelled textarea.
+    pub fn area(&self, name: &str, ja: &str, en: &str, required: bool, value: &str) -> String {
+        let label = if self.en { en } else { ja };
+        let req = match (required, self.en) {
+            (true, true) => " <span class=\"req\">required</span>",
+            (true, false) => " <span class=\"req\">必須</span>",
+            _ => "",
+        };
+        let (err_html, aria) = match self.err(name) {
+            Some(e) => (
+                format!(
+                    "<p class=\"field-error\" id=\"{name}-error\">{}</p>",
+                    escape(e)
+                ),
+                format!(" aria-invalid=\"true\" aria-describedby=\"{name}-error\""),
+            ),
+            None => (String::new(), String::new()),
+        };
+        format!(
+            "<div class=\"field\"><label for=\"{name}\">{label}{req}</label>{err_html}<textarea name=\"{name}\" id=\"{name}\"{aria}>{}</textarea></div>",
+            escape(value)
+        )
+    }
+}
+
+/// The subject's status page. Shows no personal data: its address is the only key.
+#[derive(Debug, Template)]
+#[template(path = "pages/status.html")]
+pub struct StatusPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// Just filed: show the receipt.
+    pub filed: bool,
+    /// Just confirmed.
+    pub confirmed: bool,
+    /// Request number.
+    pub number: String,
+    /// Kind label.
+    pub kind: String,
+    /// State label.
+    pub state: String,
+    /// Arrival date.
+    pub arrived_on: String,
+    /// Due date.
+    pub due_on: String,
+    /// Still open?
+    pub open: bool,
+    /// Fee, if any.
+    pub fee: String,
+}
+
+/// The page behind a confirmation link: a button, because mail scanners follow links.
+#[derive(Debug, Template)]
+#[template(path = "pages/confirm.html")]
+pub struct ConfirmPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// The link's token.
+    pub token: String,
+    /// Request number.
+    pub number: String,
+}
+
+/// The Art. 32(1) publication: who we are, the procedure and the fees.
+#[derive(Debug, Template)]
+#[template(path = "pages/procedures.html")]
+pub struct ProceduresPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// Address.
+    pub business_address: String,
+    /// Representative.
+    pub business_representative: String,
+    /// Contact.
+    pub business_contact: String,
+    /// Fee table.
+    pub fees: Vec<FeeRow>,
+    /// The deadline target, worded.
+    pub deadline: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "pages/error.html")]
+struct ErrorPage {
+    en: bool,
+    business_name: String,
+    title: String,
+    message: String,
+}
+
+/// The HTML page for an error.
+pub fn error_page(e: &AppError, en: bool) -> Response {
+    let (title, message) = match (e, en) {
+        (AppError::NotFound, false) => (
+            "ページが見つかりません",
+            "URLをご確認ください。リンクが正しくない可能性があります。",
+        ),
+        (AppError::NotFound, true) => (
+            "Page not found",
+            "Please check the address; the link may be wrong.",
+        ),
+        (AppError::Gone, false) => (
+            "このリンクは使用済みか、有効期限が切れています",
+            "確認リンクは一度だけ、期限内に限り使えます。期限が切れた場合は、改めてご請求ください。",
+        ),
+        (AppError::Gone, true) => (
+            "This link was used or has expired",
+            "A confirmation link works once and only until it expires. If it expired, please file the request again.",
+        ),
+        (AppError::Forbidden, false) => (
+            "フォームの有効期限が切れました",
+            "お手数ですが、ページを再読み込みしてからもう一度送信してください。",
+        ),
+        (AppError::Forbidden, true) => (
+            "The form has expired",
+            "Please reload the page and send it again.",
+        ),
+        (AppError::TooLarge, false) => (
+            "送信された内容が大きすぎます",
+            "入力内容を短くしてください。",
+        ),
+        (AppError::TooLarge, true) => ("What you sent is too large", "Please shorten your input."),
+        (AppError::Conflict(_), false) => (
+            "この操作は現在行えません",
+            "状況が変わった可能性があります。ページを再読み込みしてください。",
+        ),
+        (AppError::Conflict(_), true) => (
+            "This cannot be done now",
+            "The request may have changed; please reload the page.",
+        ),
+        (_, false) => (
+            "エラーが発生しました",
+            "しばらくしてからもう一度お試しください。",
+        ),
+        (_, true) => ("Something went wrong", "Please try again in a moment."),
+    };
+    render(&ErrorPage {
+        en,
+        business_name: String::new(),
+        title: title.to_owned(),
+        message: message.to_owned(),
+    })
+}

@@ -1,0 +1,118 @@
+//! The public JSON API and its OpenAPI document.
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use madoguchi_service::Channel;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::error::{ApiError, AppError, FieldError, Problem};
+use crate::extract::ClientOrigin;
+use crate::intake::IntakeInput;
+use crate::state::AppState;
+
+/// `/api/v1/requests` and `/api/openapi.json`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/requests", post(create_request))
+        .route("/api/openapi.json", get(openapi_document))
+}
+
+/// A filed request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Filed {
+    /// Public id; the status page is `/r/{id}`.
+    pub id: uuid::Uuid,
+    /// Human-friendly number.
+    #[schema(example = "R-2026-000123")]
+    pub number: String,
+    /// Always `submitted`: the contact address must be confirmed from the e-mail we send.
+    #[schema(example = "submitted")]
+    pub state: String,
+    /// The status page.
+    pub status_url: String,
+}
+
+/// Files a request. The answer is the same whether or not the address has other requests.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests",
+    tag = "requests",
+    request_body(
+        content = IntakeInput,
+        content_type = "application/json",
+        example = json!({
+            "kind": "disclosure",
+            "requester": "subject",
+            "subject_name": "山田 太郎",
+            "subject_kana": "ヤマダ タロウ",
+            "email": "taro@example.jp",
+            "phone": "03-1234-5678",
+            "delivery": "electronic",
+            "details": "会員サービスで保有している私の個人データ一式",
+            "consent": true,
+            "lang": "ja"
+        })
+    ),
+    responses(
+        (status = 201, description = "Filed; a confirmation e-mail is on its way", body = Filed),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_request(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Result<Json<IntakeInput>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(input) = body.map_err(|r| match r {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+        r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+        JsonRejection::JsonDataError(e) => AppError::Validation(vec![FieldError {
+            field: "body".into(),
+            code: "type".into(),
+            message: e.body_text(),
+        }]),
+        r => AppError::BadRequest(r.body_text()),
+    })?;
+    let new = input.parse(Channel::Api).map_err(AppError::Validation)?;
+    let filed = state.service.file_request(new, &origin, Utc::now()).await?;
+    tracing::info!(request = %filed.pid, "request filed through the API");
+    let status_url = format!("{}/r/{}", state.config.base_url, filed.pid);
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = status_url.parse() {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(Filed {
+            id: filed.pid,
+            number: filed.number,
+            state: "submitted".into(),
+            status_url,
+        }),
+    ))
+}
+
+/// The OpenAPI document.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Madoguchi API", description = "Privacy-rights requests under Japan's APPI."),
+    paths(create_request),
+    components(schemas(IntakeInput, Filed, Problem, FieldError)),
+    tags((name = "requests", description = "Filing requests"))
+)]
+pub struct ApiDoc;
+
+/// Serves the OpenAPI document.
+async fn openapi_document() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,5 @@
+//! Routes, grouped by feature. Each module's `router()` lists its own routes.
+
+pub mod api;
+pub mod health;
+pub mod public;

@@ -1,0 +1,257 @@
+//! The subject's pages: the intake form, the status page, e-mail confirmation, and the
+//! published procedures. All work without JavaScript.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::Utc;
+use madoguchi_domain::{RequestKind, State as RequestState};
+use madoguchi_service::Channel;
+use madoguchi_store::requests;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::csrf;
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::intake::IntakeInput;
+use crate::lang::PageLang;
+use crate::pages::{self, ConfirmPage, IntakePage, ProceduresPage, StatusPage};
+use crate::state::AppState;
+
+/// The subject-facing routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(show_intake_form))
+        .route("/requests", axum::routing::post(submit_request))
+        .route("/r/{pid}", get(show_status))
+        .route(
+            "/confirm/{token}",
+            get(show_confirmation).post(confirm_email),
+        )
+        .route("/procedures", get(show_procedures))
+        .route("/static/app.css", get(stylesheet))
+}
+
+fn with_cookie(mut res: Response, set_cookie: Option<String>, lang: PageLang) -> Response {
+    if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    let lang_cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.0.as_str()
+    );
+    if let Ok(v) = HeaderValue::from_str(&lang_cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Shows the intake form.
+async fn show_intake_form(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+) -> Response {
+    let (token, set) = csrf::issue(&state, &headers);
+    let page = IntakePage::new(
+        &state.config,
+        lang.en(),
+        token,
+        IntakeInput::default(),
+        Vec::new(),
+    );
+    with_cookie(pages::render(&page), set, lang)
+}
+
+/// Files a request from the form; on errors re-renders it with the input kept.
+async fn submit_request(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<IntakeInput>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(mut input) = form.map_err(|r| {
+        let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge
+        } else {
+            AppError::BadRequest("unreadable form".into())
+        };
+        PageError(e, lang.en())
+    })?;
+    if input.lang.is_empty() {
+        input.lang = lang.0.as_str().to_owned();
+    }
+    let en = input.lang == "en";
+    if !csrf::verify(&state, &headers, &input.csrf) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    match input.parse(Channel::Web) {
+        Ok(new) => {
+            let filed = state
+                .service
+                .file_request(new, &origin, Utc::now())
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
+            tracing::info!(request = %filed.pid, "request filed");
+            let to = format!(
+                "/r/{}?filed=1{}",
+                filed.pid,
+                if en { "&lang=en" } else { "" }
+            );
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(errors) => {
+            let (token, set) = csrf::issue(&state, &headers);
+            let page = IntakePage::new(&state.config, en, token, input, errors);
+            let mut res = pages::render(&page);
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(with_cookie(res, set, lang))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    filed: Option<String>,
+    #[serde(default)]
+    confirmed: Option<String>,
+}
+
+/// Shows where a request stands. The random public id is the only key, and the page holds
+/// no personal data, so a forwarded link reveals nothing about the subject.
+async fn show_status(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(pid): Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let row = requests::find_by_pid(state.service.db().conn(), pid)
+        .await
+        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+    let kind = RequestKind::parse(&row.kind)
+        .ok_or_else(|| PageError(AppError::Internal("kind".into()), en))?;
+    let st = RequestState::parse(&row.state)
+        .ok_or_else(|| PageError(AppError::Internal("state".into()), en))?;
+    let page = StatusPage {
+        en,
+        business_name: state.config.business.name.clone(),
+        filed: q.filed.is_some(),
+        confirmed: q.confirmed.is_some(),
+        number: row.number,
+        kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
+        state: if en { st.label_en() } else { st.label_ja() }.to_owned(),
+        arrived_on: madoguchi_domain::jst_date(row.arrived_at).to_string(),
+        due_on: row.due_on.to_string(),
+        open: !st.is_terminal(),
+        fee: if row.fee > 0 {
+            madoguchi_domain::Yen(row.fee).to_string()
+        } else {
+            String::new()
+        },
+    };
+    let mut res = pages::render(&page);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Shows the confirmation button for a link from the e-mail.
+async fn show_confirmation(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let row = state
+        .service
+        .check_confirmation(&token, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let (csrf_token, set) = csrf::issue(&state, &headers);
+    let page = ConfirmPage {
+        en,
+        business_name: state.config.business.name.clone(),
+        csrf: csrf_token,
+        token,
+        number: row.number,
+    };
+    Ok(with_cookie(pages::render(&page), set, lang))
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Confirms the address: uses the token and moves the request on, in one transaction.
+async fn confirm_email(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(token): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let Form(form) =
+        form.map_err(|_| PageError(AppError::BadRequest("unreadable form".into()), en))?;
+    if !csrf::verify(&state, &headers, &form.csrf) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    let row = state
+        .service
+        .confirm_email(&token, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    tracing::info!(request = %row.pid, "e-mail confirmed");
+    let to = format!(
+        "/r/{}?confirmed=1{}",
+        row.pid,
+        if en { "&lang=en" } else { "" }
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// The Art. 32(1) publication.
+async fn show_procedures(State(state): State<AppState>, lang: PageLang) -> Response {
+    let en = lang.en();
+    let c = &state.config;
+    let deadline = match (c.policy.deadline.period, en) {
+        (madoguchi_domain::Period::Days(n), false) => format!("{n}日"),
+        (madoguchi_domain::Period::Days(n), true) => format!("{n} days"),
+        (madoguchi_domain::Period::BusinessDays(n), false) => format!("{n}営業日"),
+        (madoguchi_domain::Period::BusinessDays(n), true) => format!("{n} business days"),
+        (madoguchi_domain::Period::Months(n), false) => format!("{n}か月"),
+        (madoguchi_domain::Period::Months(n), true) => format!("{n} month(s)"),
+    };
+    pages::render(&ProceduresPage {
+        en,
+        business_name: c.business.name.clone(),
+        business_address: c.business.address.clone(),
+        business_representative: c.business.representative.clone(),
+        business_contact: c.business.contact.clone(),
+        fees: pages::fee_rows(c),
+        deadline,
+    })
+}
+
+/// The one stylesheet, compiled into the binary.
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+}

@@ -1,0 +1,542 @@
+//! The test harness: `TestApp` starts the application exactly as `madoguchi serve` does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use madoguchi::Application;
+use madoguchi_config::Config;
+use madoguchi_service::Service;
+use madoguchi_store::entities::request;
+use madoguchi_worker::MailWorker;
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait, Statement};
+use tokio::sync::watch;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a scenario as two tests, one per backend.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::helpers::TestApp::spawn_postgres().await else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub service: Service,
+    pub worker: MailWorker,
+    pub mail_dir: PathBuf,
+    pub client: Client,
+    stop: watch::Sender<bool>,
+    dir: PathBuf,
+    pg: Option<(String, String)>,
+}
+
+fn postgres_admin_url() -> Option<String> {
+    match std::env::var("MADOGUCHI_TEST_POSTGRES") {
+        Ok(v) if v == "skip" => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("postgres://postgres@127.0.0.1:5432/test".to_owned()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        match backend {
+            Backend::Sqlite => TestApp::start(Backend::Sqlite, None).await,
+            Backend::Postgres => TestApp::spawn_postgres()
+                .await
+                .expect("PostgreSQL tests are skipped"),
+        }
+    }
+
+    /// A fresh PostgreSQL database for this test; `None` only when explicitly skipped.
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let admin = postgres_admin_url()?;
+        let name = format!("madoguchi_test_{}", uuid::Uuid::new_v4().simple());
+        let conn = Database::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is unreachable ({e}); set MADOGUCHI_TEST_POSTGRES=skip to run without it"));
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        conn.close().await.ok();
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_owned();
+        let url = format!("{base}/{name}");
+        Some(TestApp::start(Backend::Postgres, Some((admin, name, url))).await)
+    }
+
+    async fn start(backend: Backend, pg: Option<(String, String, String)>) -> TestApp {
+        let dir =
+            std::env::temp_dir().join(format!("madoguchi-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut vars = BTreeMap::new();
+        vars.insert("MADOGUCHI_DATA_DIR".to_owned(), dir.display().to_string());
+        vars.insert("MADOGUCHI_LISTEN".to_owned(), "127.0.0.1:0".to_owned());
+        vars.insert(
+            "MADOGUCHI_BASE_URL".to_owned(),
+            "http://madoguchi.test".to_owned(),
+        );
+        vars.insert(
+            "MADOGUCHI_SECRET".to_owned(),
+            "test-secret-test-secret-test-secret-0123".to_owned(),
+        );
+        vars.insert("MADOGUCHI_BODY_LIMIT".to_owned(), "32768".to_owned());
+        if let Some((_, _, url)) = &pg {
+            vars.insert("DATABASE_URL".to_owned(), url.clone());
+            vars.insert("MADOGUCHI_DB_MAX_CONNECTIONS".to_owned(), "8".to_owned());
+        }
+        let config = Config::from_vars(&vars).unwrap();
+        let app = Application::build(config)
+            .await
+            .expect("application builds");
+        let addr = app.local_addr();
+        let service = app.service().clone();
+        let worker = app.worker().clone();
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(app.run(stop_rx));
+        TestApp {
+            addr,
+            backend,
+            service,
+            worker,
+            mail_dir: dir.join("mail"),
+            client: Client::new(addr),
+            stop,
+            dir,
+            pg: pg.map(|(admin, name, _)| (admin, name)),
+        }
+    }
+
+    /// Sends everything in the outbox and waits until no message is pending or in flight.
+    pub async fn deliver_mail(&self) {
+        for _ in 0..500 {
+            self.worker.drain().await.unwrap();
+            let unsent = madoguchi_store::outbox::unsent_count(self.service.db().conn())
+                .await
+                .unwrap();
+            if unsent == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the outbox did not drain");
+    }
+
+    /// Every delivered message, parsed.
+    pub async fn mails(&self) -> Vec<Mail> {
+        self.deliver_mail().await;
+        let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {
+            return Vec::new();
+        };
+        let mut mails: Vec<Mail> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| Mail::parse(&std::fs::read_to_string(e.path()).unwrap()))
+            .collect();
+        mails.sort_by(|a, b| a.date_order.cmp(&b.date_order));
+        mails
+    }
+
+    /// Messages to one address.
+    pub async fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.mails()
+            .await
+            .into_iter()
+            .filter(|m| m.to.contains(to))
+            .collect()
+    }
+
+    /// The path of the confirmation link in the last confirmation mail to `to`.
+    pub async fn confirmation_path(&self, to: &str) -> String {
+        let mail = self
+            .mails_to(to)
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m.text.contains("/confirm/"))
+            .expect("a confirmation mail");
+        mail.link_path("/confirm/").expect("a confirmation link")
+    }
+
+    pub async fn request(&self, pid: uuid::Uuid) -> request::Model {
+        madoguchi_store::requests::find_by_pid(self.service.db().conn(), pid)
+            .await
+            .unwrap()
+    }
+
+    pub async fn request_count(&self) -> u64 {
+        request::Entity::find()
+            .count(self.service.db().conn())
+            .await
+            .unwrap()
+    }
+
+    pub async fn audit_actions(&self, pid: uuid::Uuid) -> Vec<String> {
+        madoguchi_store::audit::for_request(self.service.db().conn(), pid)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    pub async fn verify_audit(&self) {
+        let result = madoguchi_store::audit::verify(self.service.db().conn())
+            .await
+            .unwrap();
+        assert!(result.is_ok(), "audit trail broken: {result:?}");
+    }
+
+    /// Runs raw SQL (for tampering and inspection).
+    pub async fn sql(&self, sql: &str) {
+        let db = self.service.db().conn();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort: drop the database from a separate thread (Drop cannot await).
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if let Ok(conn) = Database::connect(&admin).await {
+                        let _ = conn
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            });
+        }
+    }
+}
+
+/// A parsed `.eml` file.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    date_order: String,
+}
+
+fn decode_words(s: &str) -> String {
+    // RFC 2047 encoded words as lettre writes them: =?utf-8?b?...?=
+    s.split_whitespace()
+        .map(|w| {
+            if let Some(inner) = w
+                .strip_prefix("=?utf-8?b?")
+                .and_then(|w| w.strip_suffix("?="))
+            {
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(inner)
+                        .unwrap(),
+                )
+                .unwrap()
+            } else {
+                format!(" {w}")
+            }
+        })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+impl Mail {
+    fn parse(raw: &str) -> Mail {
+        let raw = raw.replace("\r\n", "\n");
+        let (head, body) = raw.split_once("\n\n").unwrap();
+        let mut headers: HashMap<String, String> = HashMap::new();
+        let mut last = String::new();
+        for line in head.lines() {
+            if line.starts_with([' ', '\t']) {
+                headers.get_mut(&last).unwrap().push_str(line);
+            } else if let Some((k, v)) = line.split_once(':') {
+                last = k.to_lowercase();
+                headers.insert(last.clone(), v.trim().to_owned());
+            }
+        }
+        let mut text = String::new();
+        let mut html = String::new();
+        let body = format!("\n{body}");
+        for part in body.split("\n--").skip(1) {
+            let Some((phead, pbody)) = part.split_once("\n\n") else {
+                continue;
+            };
+            let decoded = if phead.to_lowercase().contains("base64") {
+                let b64: String = pbody.lines().take_while(|l| !l.starts_with("--")).collect();
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64.trim())
+                        .unwrap(),
+                )
+                .unwrap()
+            } else {
+                pbody.to_owned()
+            };
+            if phead.contains("text/plain") {
+                text = decoded;
+            } else if phead.contains("text/html") {
+                html = decoded;
+            }
+        }
+        Mail {
+            to: headers.get("to").cloned().unwrap_or_default(),
+            subject: decode_words(headers.get("subject").map(String::as_str).unwrap_or("")),
+            message_id: headers.get("message-id").cloned().unwrap_or_default(),
+            date_order: headers.get("date").cloned().unwrap_or_default(),
+            text,
+            html,
+        }
+    }
+
+    /// The path part of the first link containing `marker`.
+    pub fn link_path(&self, marker: &str) -> Option<String> {
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with("http") && w.contains(marker))
+            .map(|url| {
+                url.splitn(4, '/')
+                    .nth(3)
+                    .map(|p| format!("/{p}"))
+                    .unwrap_or_default()
+            })
+    }
+}
+
+/// A minimal HTTP/1.1 client with a cookie jar, over hyper.
+#[derive(Clone)]
+pub struct Client {
+    addr: SocketAddr,
+    jar: Arc<Mutex<HashMap<String, String>>>,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of the hidden CSRF field on a page.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a CSRF field") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        Client {
+            addr,
+            jar: Arc::default(),
+        }
+    }
+
+    /// A client with its own cookies (another browser).
+    pub fn fresh(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Response {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let cookies: String = self
+            .jar
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "madoguchi.test")
+            .header("user-agent", "madoguchi-e2e");
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookies);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = tx
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        for c in headers.get_all("set-cookie") {
+            if let Some((kv, _)) = c.to_str().unwrap().split_once(';') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    self.jar.lock().unwrap().insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None, Vec::new()).await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(
+            Method::POST,
+            path,
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> Response {
+        self.send(
+            Method::POST,
+            path,
+            Some("application/json"),
+            value.to_string().into_bytes(),
+        )
+        .await
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The path's request id, from a `/r/{pid}?...` redirect.
+pub fn pid_from_location(location: &str) -> uuid::Uuid {
+    let id = location
+        .trim_start_matches("/r/")
+        .split(['?', '/'])
+        .next()
+        .unwrap();
+    uuid::Uuid::parse_str(id).unwrap()
+}
+
+/// A valid API body; tests change one field at a time.
+pub fn valid_json(email: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "disclosure",
+        "requester": "subject",
+        "subject_name": "山田 太郎",
+        "subject_kana": "ヤマダ タロウ",
+        "email": email,
+        "delivery": "electronic",
+        "details": "会員サービスで保有している私の個人データ一式",
+        "consent": true,
+        "lang": "ja"
+    })
+}
+
+/// Files through the API and returns the public id.
+pub async fn file_via_api(app: &TestApp, email: &str) -> uuid::Uuid {
+    let res = app
+        .client
+        .post_json("/api/v1/requests", &valid_json(email))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap()
+}
+
+/// Files and confirms: the request ends in identity review.
+pub async fn file_and_confirm(app: &TestApp, email: &str) -> uuid::Uuid {
+    let pid = file_via_api(app, email).await;
+    let path = app.confirmation_path(email).await;
+    let page = app.client.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = app.client.post_form(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    pid
+}
