@@ -48,7 +48,6 @@ macro_rules! on_both {
 }
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub backend: Backend,
     pub service: Service,
     pub worker: MailWorker,
@@ -126,7 +125,6 @@ impl TestApp {
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(app.run(stop_rx));
         TestApp {
-            addr,
             backend,
             service,
             worker,
@@ -438,10 +436,10 @@ impl Client {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         for c in headers.get_all("set-cookie") {
-            if let Some((kv, _)) = c.to_str().unwrap().split_once(';') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    self.jar.lock().unwrap().insert(k.to_owned(), v.to_owned());
-                }
+            if let Some((kv, _)) = c.to_str().unwrap().split_once(';')
+                && let Some((k, v)) = kv.split_once('=')
+            {
+                self.jar.lock().unwrap().insert(k.to_owned(), v.to_owned());
             }
         }
         let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())

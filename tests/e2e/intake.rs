@@ -54,6 +54,14 @@ on_both!(
         assert!(mails[0].subject.contains(&row.number));
         assert!(mails[0].subject.contains("受け付けました"));
         assert!(mails[0].text.starts_with("山田 花子 様"), "{:?}", mails[0]);
+        assert!(
+            mails[0].message_id.ends_with("@madoguchi.test>"),
+            "a stable Message-ID"
+        );
+        assert!(
+            mails[0].html.contains("<html lang=\"ja\">"),
+            "an HTML alternative"
+        );
         let link = mails[0].link_path("/confirm/").unwrap();
 
         // Following the link shows a button; a mail scanner's GET changes nothing.

@@ -182,13 +182,13 @@ impl Config {
                 "production needs a shared secret".into(),
             ));
         }
-        if let Some(s) = get("MADOGUCHI_SECRET") {
-            if s.len() < 32 {
-                return Err(invalid(
-                    "MADOGUCHI_SECRET",
-                    "use at least 32 characters".into(),
-                ));
-            }
+        if let Some(s) = get("MADOGUCHI_SECRET")
+            && s.len() < 32
+        {
+            return Err(invalid(
+                "MADOGUCHI_SECRET",
+                "use at least 32 characters".into(),
+            ));
         }
 
         let mut fees = FeeSchedule::default();
@@ -219,10 +219,8 @@ impl Config {
             let days: u32 = parse(days, "MADOGUCHI_DEADLINE_DAYS")?;
             policy.deadline.period = Period::Days(days);
         }
-        if business_days {
-            if let Period::Days(n) = policy.deadline.period {
-                policy.deadline.period = Period::BusinessDays(n);
-            }
+        if business_days && let Period::Days(n) = policy.deadline.period {
+            policy.deadline.period = Period::BusinessDays(n);
         }
 
         let base_url = get("MADOGUCHI_BASE_URL").map_or_else(

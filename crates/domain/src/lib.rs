@@ -10,6 +10,7 @@ pub mod kind;
 pub mod policy;
 pub mod request;
 pub mod state;
+pub mod table;
 
 pub use actor::{Actor, Role};
 pub use contact::{ContactError, EmailAddress, parse_kana, parse_phone};

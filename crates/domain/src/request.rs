@@ -260,6 +260,17 @@ pub fn apply(
             State::InProgress
         }
         Event::ExtendDeadline { reason } => {
+            require(
+                from,
+                &[
+                    State::IdentityReview,
+                    State::AwaitingIdentity,
+                    State::AwaitingPayment,
+                    State::InProgress,
+                    State::AwaitingInfo,
+                ],
+                event,
+            )?;
             non_empty(reason, "give the reason for the extension")?;
             let Some(extension) = request.policy.deadline.extension else {
                 return Err(TransitionError::Invalid(

@@ -508,11 +508,10 @@ proptest! {
                     prop_assert_eq!(t.next.state.is_terminal(), t.next.closed_at.is_some());
                     // Refunds never exceed what was paid.
                     for e in &t.effects {
-                        if let Effect::Refund { amount, reason } = e {
-                            if *reason != RefundReason::Overpayment {
+                        if let Effect::Refund { amount, reason } = e
+                            && *reason != RefundReason::Overpayment {
                                 prop_assert!(*amount <= before.paid);
                             }
-                        }
                     }
                     request = t.next;
                 }
@@ -532,4 +531,25 @@ proptest! {
             prop_assert_eq!(s.fee(kind), Yen(fee));
         }
     }
+}
+
+/// docs/state-machine.md embeds the table generated from `apply`; regenerate it with
+/// `UPDATE_DOCS=1 cargo test -p madoguchi-domain --test lifecycle`.
+#[test]
+fn the_documented_state_machine_is_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/state-machine.md");
+    let doc = std::fs::read_to_string(path).unwrap_or_default();
+    let begin = "<!-- BEGIN GENERATED TABLE -->\n";
+    let end = "<!-- END GENERATED TABLE -->";
+    let generated = madoguchi_domain::table::markdown();
+    if std::env::var("UPDATE_DOCS").is_ok() {
+        let (head, rest) = doc.split_once(begin).expect("begin marker");
+        let (_, tail) = rest.split_once(end).expect("end marker");
+        std::fs::write(path, format!("{head}{begin}{generated}{end}{tail}")).unwrap();
+        return;
+    }
+    assert!(
+        doc.contains(&format!("{begin}{generated}{end}")),
+        "docs/state-machine.md is stale; run UPDATE_DOCS=1 cargo test -p madoguchi-domain --test lifecycle"
+    );
 }

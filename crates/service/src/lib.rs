@@ -195,6 +195,10 @@ impl Service {
 
     /// Applies an event to a request. `expected_version` is the version the actor saw: if the
     /// request changed since, the event is refused with [`ServiceError::Conflict`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "who, what, on which version, from where, when"
+    )]
     pub async fn act(
         &self,
         pid: Uuid,
@@ -272,10 +276,10 @@ impl Service {
         );
         let audit_only = matches!(event, Event::Record(_));
         let tx = self.db.begin_write().await?;
-        if let Some(token) = confirm_token {
-            if let Err(e) = tokens::consume(&tx, tokens::CONFIRM_EMAIL, token, now).await? {
-                return Err(ServiceError::Token(e));
-            }
+        if let Some(token) = confirm_token
+            && let Err(e) = tokens::consume(&tx, tokens::CONFIRM_EMAIL, token, now).await?
+        {
+            return Err(ServiceError::Token(e));
         }
         if audit_only {
             requests::update_audit_head(&tx, row, (seq, &head)).await?;

@@ -358,7 +358,8 @@ mod tests {
 
     #[test]
     fn every_field_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut IntakeInput)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut IntakeInput)>;
+        let cases: Vec<(&str, Mutation, &str)> = vec![
             ("kind", Box::new(|i| i.kind = "everything".into()), "choice"),
             ("kind", Box::new(|i| i.kind = String::new()), "required"),
             (
