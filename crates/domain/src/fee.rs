@@ -90,11 +90,12 @@ impl FeeSchedule {
         if fee.0 < 0 {
             return Err(FeeError::Negative);
         }
-        if fee.0 > 0 && fee.0 < 50 {
-            return Err(FeeError::BelowMinimum);
-        }
+        // The statutory refusal comes first: no amount makes a fee lawful on these kinds.
         if fee.0 > 0 && !kind.fee_allowed_under_appi() {
             return Err(FeeError::NotAllowed(kind));
+        }
+        if fee.0 > 0 && fee.0 < 50 {
+            return Err(FeeError::BelowMinimum);
         }
         if fee == Yen::ZERO {
             self.fees.remove(&kind);

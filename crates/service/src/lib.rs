@@ -299,6 +299,10 @@ impl Service {
             message: text.message.clone(),
             ..Default::default()
         };
+        if let Some(dup) = row.duplicate_of {
+            // Staff hear of a confirmed request with the open one it may duplicate.
+            extra.duplicate_of = requests::find_by_id(&tx, dup).await.ok().map(|d| d.number);
+        }
         for effect in &t.effects {
             match effect {
                 Effect::Refund { amount, reason } => {
