@@ -17,6 +17,8 @@ impl MigrationTrait for Migration {
                 .col(string(StaffUsers::Role))
                 .col(string(StaffUsers::PasswordHash))
                 .col(string_null(StaffUsers::TotpSecret))
+                .col(boolean(StaffUsers::TotpEnabled).default(false))
+                .col(text_null(StaffUsers::RecoveryCodes))
                 .col(boolean(StaffUsers::Disabled))
                 .col(integer(StaffUsers::FailedLogins))
                 .col(timestamp_with_time_zone_null(StaffUsers::LockedUntil))
@@ -31,9 +33,22 @@ impl MigrationTrait for Migration {
                 .col(string(StaffSessions::IdHash).primary_key())
                 .col(big_integer(StaffSessions::UserId))
                 .col(string(StaffSessions::Csrf))
+                .col(boolean(StaffSessions::MfaPending).default(false))
                 .col(timestamp_with_time_zone(StaffSessions::CreatedAt))
                 .col(timestamp_with_time_zone(StaffSessions::LastSeenAt))
                 .col(timestamp_with_time_zone(StaffSessions::ExpiresAt))
+                .to_owned(),
+        )
+        .await?;
+        // Failed logins per client address, shared by every instance.
+        m.create_table(
+            Table::create()
+                .table(LoginThrottle::Table)
+                .if_not_exists()
+                .col(string(LoginThrottle::Key).primary_key())
+                .col(integer(LoginThrottle::Failures))
+                .col(timestamp_with_time_zone(LoginThrottle::WindowStart))
+                .col(timestamp_with_time_zone_null(LoginThrottle::LockedUntil))
                 .to_owned(),
         )
         .await?;
@@ -73,6 +88,8 @@ enum StaffUsers {
     Role,
     PasswordHash,
     TotpSecret,
+    TotpEnabled,
+    RecoveryCodes,
     Disabled,
     FailedLogins,
     LockedUntil,
@@ -85,6 +102,7 @@ enum StaffSessions {
     IdHash,
     UserId,
     Csrf,
+    MfaPending,
     CreatedAt,
     LastSeenAt,
     ExpiresAt,
@@ -100,4 +118,13 @@ enum ApiTokens {
     Label,
     CreatedAt,
     RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum LoginThrottle {
+    Table,
+    Key,
+    Failures,
+    WindowStart,
+    LockedUntil,
 }

@@ -102,7 +102,20 @@ impl Request {
         fees: &FeeSchedule,
         now: DateTime<Utc>,
     ) -> Transition {
-        let arrival = jst_date(now);
+        Request::file_at(kind, policy, fees, now, now)
+    }
+
+    /// Files a request that reached the business at `arrived_at` (by post, say) but is entered
+    /// `now`: the deadline counts from arrival, the confirmation link's life from now.
+    pub fn file_at(
+        kind: RequestKind,
+        policy: Policy,
+        fees: &FeeSchedule,
+        arrived_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Transition {
+        let arrived_at = arrived_at.min(now);
+        let arrival = jst_date(arrived_at);
         let fee = fees.fee(kind);
         let request = Request {
             kind,
@@ -113,7 +126,7 @@ impl Request {
             identity_verified: false,
             work_started: false,
             extended: false,
-            arrived_at: now,
+            arrived_at,
             due_on: policy.deadline.period.after(arrival),
             paused_since: policy.deadline.pause_while_waiting.then_some(now),
             expires_at: Some(now + Duration::hours(i64::from(policy.confirm_within_hours))),

@@ -83,6 +83,14 @@ impl Application {
         })
     }
 
+    /// The service without a listener (for CLI commands).
+    pub async fn build_offline(config: Config) -> anyhow::Result<Service> {
+        let config = Arc::new(config);
+        let db = open_database(&config).await?;
+        let secret = load_secret(&config)?;
+        Ok(Service::new(db, config, secret))
+    }
+
     /// Where the server listens.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

@@ -32,6 +32,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a staff account and print its one-time password.
+    Add {
+        /// Login e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// admin, officer or auditor.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +90,35 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify(config).await,
+        Command::User {
+            command: UserCommand::Add { email, name, role },
+        } => add_user(config, &email, &name, &role).await,
     }
+}
+
+async fn add_user(config: Config, email: &str, name: &str, role: &str) -> anyhow::Result<()> {
+    let role =
+        madoguchi_domain::Role::parse(role).context("--role must be admin, officer or auditor")?;
+    let name = if name.is_empty() {
+        email.split('@').next().unwrap_or(email)
+    } else {
+        name
+    };
+    let app = Application::build_offline(config).await?;
+    let (user, password) = app
+        .create_staff_user(
+            email,
+            name,
+            role,
+            &madoguchi_domain::Actor::System,
+            &Default::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created {} ({}) as {}", user.email, user.pid, role.as_str());
+    println!("one-time password: {password}");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -19,6 +19,12 @@ pub enum ServiceError {
     /// A link or code was not accepted.
     #[error("token: {0}")]
     Token(TokenError),
+    /// An input was refused; names the field.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// A unique value already exists; names the field.
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),

@@ -110,6 +110,8 @@ pub struct NewRequest {
     pub lang: Lang,
     /// How it arrived.
     pub channel: Channel,
+    /// When it reached the business, if earlier than its entry (post, counter).
+    pub arrived_at: Option<DateTime<Utc>>,
 }
 
 impl NewRequest {

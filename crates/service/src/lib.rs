@@ -3,6 +3,10 @@
 mod context;
 mod error;
 mod intake;
+pub mod queue;
+mod settings;
+pub mod staff;
+pub mod totp;
 
 use std::sync::Arc;
 
@@ -103,7 +107,14 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
-        let t = domain::Request::file(new.kind, self.config.policy, &self.config.fees, now);
+        let fees = self.fee_schedule().await?;
+        let t = domain::Request::file_at(
+            new.kind,
+            self.config.policy,
+            &fees,
+            new.arrived_at.unwrap_or(now),
+            now,
+        );
         let duplicate =
             requests::find_open_duplicate(self.db.conn(), &new.email.normalized(), new.kind)
                 .await?;

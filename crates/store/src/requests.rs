@@ -214,3 +214,28 @@ pub async fn update_audit_head<C: ConnectionTrait>(
         Err(StoreError::Conflict)
     }
 }
+
+/// Sets the assignee and moves the audit head, if the audit head is still where it was read.
+pub async fn update_assignee<C: ConnectionTrait>(
+    db: &C,
+    current: &request::Model,
+    assignee: Option<i64>,
+    audit: (i64, &str),
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    let result = Requests::update_many()
+        .col_expr(request::Column::AssigneeId, Expr::value(assignee))
+        .col_expr(request::Column::AuditSeq, Expr::value(audit.0))
+        .col_expr(request::Column::AuditHead, Expr::value(audit.1.to_owned()))
+        .col_expr(request::Column::UpdatedAt, Expr::value(now))
+        .filter(request::Column::Id.eq(current.id))
+        .filter(request::Column::AuditSeq.eq(current.audit_seq))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}

@@ -32,6 +32,9 @@ pub enum AppError {
     /// 400: the body could not be read as the declared format.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 401: no valid credentials (API).
+    #[error("authentication required")]
+    Unauthorized,
     /// 403: the CSRF token is missing or wrong, or the role may not do this.
     #[error("forbidden")]
     Forbidden,
@@ -64,6 +67,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -78,6 +82,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => "validation",
             AppError::BadRequest(_) => "bad-request",
+            AppError::Unauthorized => "unauthorized",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not-found",
             AppError::Conflict(_) => "conflict",
@@ -107,6 +112,12 @@ impl From<ServiceError> for AppError {
             ServiceError::Token(TokenError::Unknown) => AppError::NotFound,
             ServiceError::Token(TokenError::Expired | TokenError::Used) => AppError::Gone,
             // Database messages can quote stored values; log only the kind.
+            ServiceError::Invalid(field) => AppError::Validation(vec![FieldError {
+                field: field.to_owned(),
+                code: "invalid".into(),
+                message: format!("invalid {field}"),
+            }]),
+            ServiceError::Duplicate(field) => AppError::Conflict(format!("{field} already exists")),
             ServiceError::Store(s) => AppError::Internal(format!("store: {}", store_kind(&s))),
         }
     }

@@ -297,6 +297,7 @@ impl IntakeInput {
                     agent,
                     lang: self.lang(),
                     channel,
+                    arrived_at: None,
                 })
             }
             _ => Err(errors),

@@ -8,6 +8,7 @@ pub mod intake;
 mod lang;
 pub mod pages;
 pub mod routes;
+pub mod staff;
 mod state;
 
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::public::router())
         .merge(routes::api::router())
         .merge(routes::health::router())
+        .merge(staff::router(state.clone()))
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -38,6 +38,18 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A row of the fee table.
 #[derive(Debug, Clone)]
 pub struct FeeRow {

@@ -10,6 +10,7 @@ pub struct Model {
     pub id_hash: String,
     pub user_id: i64,
     pub csrf: String,
+    pub mfa_pending: bool,
     pub created_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

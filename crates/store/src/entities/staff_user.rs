@@ -16,6 +16,8 @@ pub struct Model {
     pub role: String,
     pub password_hash: String,
     pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub recovery_codes: Option<String>,
     pub disabled: bool,
     pub failed_logins: i32,
     pub locked_until: Option<DateTimeUtc>,

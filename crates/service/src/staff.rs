@@ -1,0 +1,755 @@
+//! Staff accounts: creation, password and TOTP login with throttling, server-side sessions,
+//! API tokens. Every login, failure, lockout and account change is audited on the account's
+//! own chain (`staff:<pid>`), so one busy account never serialises the others.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use madoguchi_domain::{Actor, Role};
+use madoguchi_store::audit::{self, NewEntry, Origin};
+use madoguchi_store::entities::{api_token, login_throttle, staff_session, staff_user};
+use madoguchi_store::sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+use madoguchi_store::secrets::{hash_token, random_code, random_token};
+use uuid::Uuid;
+
+use crate::{Service, ServiceError, totp};
+
+/// A session is dropped after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
+/// A session is dropped this long after login, however active.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+/// Consecutive failures that lock an account.
+pub const ACCOUNT_FAILURES: i32 = 5;
+/// Failures from one address, within the window, that lock the address.
+pub const ADDRESS_FAILURES: i32 = 20;
+/// How long a lock lasts, and the window failures are counted in.
+pub const LOCKOUT: Duration = Duration::minutes(15);
+
+/// Who is acting on a staff page or API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffIdentity {
+    /// Row key.
+    pub user_id: i64,
+    /// Public id.
+    pub pid: Uuid,
+    /// Login address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Effective role (an API token may carry less than its owner).
+    pub role: Role,
+    /// The session's CSRF token; `None` for bearer tokens, which are not ambient credentials.
+    pub csrf: Option<String>,
+}
+
+impl StaffIdentity {
+    /// The domain actor.
+    pub fn actor(&self) -> Actor {
+        Actor::Staff {
+            id: self.pid.to_string(),
+            role: self.role,
+        }
+    }
+}
+
+/// What a login attempt led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Logged in: set this cookie value.
+    Success {
+        /// The new session token (a fresh one on every login: no fixation).
+        token: String,
+    },
+    /// Password accepted; a TOTP code is needed. The token is a session limited to that step.
+    NeedTotp {
+        /// The pending session token.
+        token: String,
+    },
+    /// Wrong address, password or code (one answer for all, so accounts cannot be probed).
+    Failed,
+    /// Too many failures; try again later.
+    Locked,
+}
+
+fn hash_password(password: &str) -> String {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 hashing with default parameters cannot fail")
+        .to_string()
+}
+
+fn password_matches(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn entry(actor: &Actor, action: &str, detail: Vec<(&str, String)>) -> NewEntry {
+    NewEntry {
+        actor_kind: actor.kind_str().to_owned(),
+        actor_id: actor.staff_id().map(str::to_owned),
+        role: actor.role().map(|r| r.as_str().to_owned()),
+        action: action.to_owned(),
+        detail: detail.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    }
+}
+
+/// Lower-cased, trimmed login address.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl Service {
+    async fn audit_staff(
+        &self,
+        chain_owner: Uuid,
+        e: NewEntry,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        audit::append_named(
+            self.db().conn(),
+            &format!("staff:{chain_owner}"),
+            &[e],
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Creates an account with a random one-time password, returned once to be handed over.
+    pub async fn create_staff_user(
+        &self,
+        email: &str,
+        name: &str,
+        role: Role,
+        by: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(staff_user::Model, String), ServiceError> {
+        let email = normalize_email(email);
+        madoguchi_domain::EmailAddress::parse(&email)
+            .map_err(|_| ServiceError::Invalid("email"))?;
+        let password = format!(
+            "{}-{}-{}",
+            random_code(4),
+            random_token()[..8].to_owned(),
+            random_code(4)
+        );
+        let row = staff_user::ActiveModel {
+            pid: Set(Uuid::new_v4()),
+            email: Set(email),
+            name: Set(name.trim().to_owned()),
+            role: Set(role.as_str().to_owned()),
+            password_hash: Set(hash_password(&password)),
+            totp_secret: Set(None),
+            totp_enabled: Set(false),
+            recovery_codes: Set(None),
+            disabled: Set(false),
+            failed_logins: Set(0),
+            locked_until: Set(None),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        };
+        let user = match staff_user::Entity::insert(row)
+            .exec_with_returning(self.db().conn())
+            .await
+        {
+            Ok(u) => u,
+            Err(e) if madoguchi_store::StoreError::from(e.clone()).is_unique_violation() => {
+                return Err(ServiceError::Duplicate("email"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit_staff(
+            user.pid,
+            entry(
+                by,
+                "staff.created",
+                vec![
+                    ("role", role.as_str().to_owned()),
+                    ("user", user.pid.to_string()),
+                ],
+            ),
+            origin,
+            now,
+        )
+        .await?;
+        Ok((user, password))
+    }
+
+    /// All accounts, by name.
+    pub async fn staff_users(&self) -> Result<Vec<staff_user::Model>, ServiceError> {
+        Ok(staff_user::Entity::find()
+            .order_by_asc(staff_user::Column::Name)
+            .all(self.db().conn())
+            .await?)
+    }
+
+    /// An account by public id.
+    pub async fn staff_user(&self, pid: Uuid) -> Result<staff_user::Model, ServiceError> {
+        staff_user::Entity::find()
+            .filter(staff_user::Column::Pid.eq(pid))
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Changes a role or disables/enables an account; a disabled account's sessions end.
+    pub async fn update_staff_user(
+        &self,
+        pid: Uuid,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        by: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<staff_user::Model, ServiceError> {
+        let user = self.staff_user(pid).await?;
+        let mut am = user.clone().into_active_model();
+        let mut detail = vec![("user", pid.to_string())];
+        if let Some(r) = role {
+            am.role = Set(r.as_str().to_owned());
+            detail.push(("role", r.as_str().to_owned()));
+        }
+        if let Some(d) = disabled {
+            am.disabled = Set(d);
+            detail.push(("disabled", d.to_string()));
+        }
+        let user = am.update(self.db().conn()).await?;
+        staff_session::Entity::delete_many()
+            .filter(staff_session::Column::UserId.eq(user.id))
+            .exec(self.db().conn())
+            .await?;
+        self.audit_staff(pid, entry(by, "staff.updated", detail), origin, now)
+            .await?;
+        Ok(user)
+    }
+
+    /// Checks a password (and lockouts), starting a session or the TOTP step.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<LoginOutcome, ServiceError> {
+        let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
+        if self.throttled(&ip_key, now).await? {
+            self.audit_named(
+                "auth",
+                entry(&Actor::System, "login.throttled", vec![]),
+                origin,
+                now,
+            )
+            .await?;
+            return Ok(LoginOutcome::Locked);
+        }
+        let user = staff_user::Entity::find()
+            .filter(staff_user::Column::Email.eq(normalize_email(email)))
+            .one(self.db().conn())
+            .await?;
+        let Some(user) = user else {
+            // Spend the same time as a real check so timing does not reveal accounts.
+            let _ = password_matches(
+                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZmFrZWZha2VmYWtlZmFrZWZha2VmYWtlZmFrZWZha2U",
+                password,
+            );
+            self.note_failure(&ip_key, now).await?;
+            self.audit_named(
+                "auth",
+                entry(
+                    &Actor::System,
+                    "login.failed",
+                    vec![("reason", "unknown_account".into())],
+                ),
+                origin,
+                now,
+            )
+            .await?;
+            return Ok(LoginOutcome::Failed);
+        };
+        let actor = Actor::Staff {
+            id: user.pid.to_string(),
+            role: Role::parse(&user.role).unwrap_or(Role::Auditor),
+        };
+        if user.locked_until.is_some_and(|t| t > now) {
+            self.audit_staff(user.pid, entry(&actor, "login.locked", vec![]), origin, now)
+                .await?;
+            return Ok(LoginOutcome::Locked);
+        }
+        if user.disabled || !password_matches(&user.password_hash, password) {
+            let failures = user.failed_logins + 1;
+            let lock = failures >= ACCOUNT_FAILURES;
+            let mut am = user.clone().into_active_model();
+            am.failed_logins = Set(if lock { 0 } else { failures });
+            am.locked_until = Set(lock.then(|| (now + LOCKOUT).trunc_subsecs(6)));
+            am.update(self.db().conn()).await?;
+            self.note_failure(&ip_key, now).await?;
+            let reason = if user.disabled {
+                "disabled"
+            } else {
+                "bad_password"
+            };
+            self.audit_staff(
+                user.pid,
+                entry(
+                    &actor,
+                    "login.failed",
+                    vec![("reason", reason.into()), ("locked", lock.to_string())],
+                ),
+                origin,
+                now,
+            )
+            .await?;
+            return Ok(if lock {
+                LoginOutcome::Locked
+            } else {
+                LoginOutcome::Failed
+            });
+        }
+        let pending = user.totp_enabled;
+        let token = self.new_session(&user, pending, now).await?;
+        if pending {
+            return Ok(LoginOutcome::NeedTotp { token });
+        }
+        self.login_succeeded(&user, &actor, origin, now).await?;
+        Ok(LoginOutcome::Success { token })
+    }
+
+    /// The second factor: a TOTP code or an unused recovery code.
+    pub async fn login_totp(
+        &self,
+        pending_token: &str,
+        code: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<LoginOutcome, ServiceError> {
+        let Some(session) = staff_session::Entity::find_by_id(hash_token(pending_token))
+            .one(self.db().conn())
+            .await?
+        else {
+            return Ok(LoginOutcome::Failed);
+        };
+        if !session.mfa_pending
+            || session.expires_at <= now
+            || session.created_at + Duration::minutes(5) < now
+        {
+            return Ok(LoginOutcome::Failed);
+        }
+        let user = staff_user::Entity::find_by_id(session.user_id)
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let actor = Actor::Staff {
+            id: user.pid.to_string(),
+            role: Role::parse(&user.role).unwrap_or(Role::Auditor),
+        };
+        let by_totp = user
+            .totp_secret
+            .as_deref()
+            .is_some_and(|s| totp::verify(s, code, now.timestamp()));
+        let by_recovery = !by_totp && self.use_recovery_code(&user, code).await?;
+        if !(by_totp || by_recovery) {
+            let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
+            self.note_failure(&ip_key, now).await?;
+            self.audit_staff(
+                user.pid,
+                entry(&actor, "login.failed", vec![("reason", "bad_code".into())]),
+                origin,
+                now,
+            )
+            .await?;
+            return Ok(LoginOutcome::Failed);
+        }
+        // The pending session is replaced, not upgraded: the full session gets a new id.
+        staff_session::Entity::delete_by_id(session.id_hash)
+            .exec(self.db().conn())
+            .await?;
+        let token = self.new_session(&user, false, now).await?;
+        self.login_succeeded(&user, &actor, origin, now).await?;
+        Ok(LoginOutcome::Success { token })
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &staff_user::Model,
+        code: &str,
+    ) -> Result<bool, ServiceError> {
+        let mut codes: Vec<String> = user
+            .recovery_codes
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        let h = hash_token(code.trim());
+        let Some(i) = codes.iter().position(|c| *c == h) else {
+            return Ok(false);
+        };
+        codes.remove(i);
+        let mut am = user.clone().into_active_model();
+        am.recovery_codes = Set(Some(
+            serde_json::to_string(&codes).expect("strings serialise"),
+        ));
+        am.update(self.db().conn()).await?;
+        Ok(true)
+    }
+
+    async fn login_succeeded(
+        &self,
+        user: &staff_user::Model,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if user.failed_logins != 0 || user.locked_until.is_some() {
+            let mut am = user.clone().into_active_model();
+            am.failed_logins = Set(0);
+            am.locked_until = Set(None);
+            am.update(self.db().conn()).await?;
+        }
+        self.audit_staff(
+            user.pid,
+            entry(
+                actor,
+                "login.succeeded",
+                vec![("mfa", user.totp_enabled.to_string())],
+            ),
+            origin,
+            now,
+        )
+        .await
+    }
+
+    async fn new_session(
+        &self,
+        user: &staff_user::Model,
+        mfa_pending: bool,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        let token = random_token();
+        let now = now.trunc_subsecs(6);
+        staff_session::Entity::insert(staff_session::ActiveModel {
+            id_hash: Set(hash_token(&token)),
+            user_id: Set(user.id),
+            csrf: Set(random_token()),
+            mfa_pending: Set(mfa_pending),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(now + ABSOLUTE_TIMEOUT),
+        })
+        .exec(self.db().conn())
+        .await?;
+        Ok(token)
+    }
+
+    /// The staff member behind a session cookie, if the session is live. Activity extends the
+    /// idle timeout, written at most once a minute.
+    pub async fn session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StaffIdentity>, ServiceError> {
+        let id = hash_token(token);
+        let Some(s) = staff_session::Entity::find_by_id(id.clone())
+            .one(self.db().conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if s.mfa_pending || s.expires_at <= now || s.last_seen_at + IDLE_TIMEOUT <= now {
+            return Ok(None);
+        }
+        let Some(user) = staff_user::Entity::find_by_id(s.user_id)
+            .one(self.db().conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        if now - s.last_seen_at > Duration::minutes(1) {
+            let mut am = s.clone().into_active_model();
+            am.last_seen_at = Set(now.trunc_subsecs(6));
+            am.update(self.db().conn()).await?;
+        }
+        Ok(Role::parse(&user.role).map(|role| StaffIdentity {
+            user_id: user.id,
+            pid: user.pid,
+            email: user.email,
+            name: user.name,
+            role,
+            csrf: Some(s.csrf),
+        }))
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &str) -> Result<(), ServiceError> {
+        staff_session::Entity::delete_by_id(hash_token(token))
+            .exec(self.db().conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The staff member behind a bearer token. The token's role never exceeds its owner's.
+    pub async fn api_identity(&self, bearer: &str) -> Result<Option<StaffIdentity>, ServiceError> {
+        let Some(t) = api_token::Entity::find()
+            .filter(api_token::Column::TokenHash.eq(hash_token(bearer)))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .one(self.db().conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = staff_user::Entity::find_by_id(t.user_id)
+            .one(self.db().conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        let (Some(token_role), Some(user_role)) = (Role::parse(&t.role), Role::parse(&user.role))
+        else {
+            return Ok(None);
+        };
+        let role = if rank(token_role) <= rank(user_role) {
+            token_role
+        } else {
+            user_role
+        };
+        Ok(Some(StaffIdentity {
+            user_id: user.id,
+            pid: user.pid,
+            email: user.email,
+            name: user.name,
+            role,
+            csrf: None,
+        }))
+    }
+
+    /// Issues an API token for `who`, scoped to `role` (at most their own). Returned once.
+    pub async fn create_api_token(
+        &self,
+        who: &StaffIdentity,
+        role: Role,
+        label: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        if rank(role) > rank(who.role) {
+            return Err(ServiceError::Invalid("role"));
+        }
+        let token = format!("mdg_{}", random_token());
+        api_token::Entity::insert(api_token::ActiveModel {
+            user_id: Set(who.user_id),
+            token_hash: Set(hash_token(&token)),
+            role: Set(role.as_str().to_owned()),
+            label: Set(label.chars().take(100).collect()),
+            created_at: Set(now.trunc_subsecs(6)),
+            revoked_at: Set(None),
+            ..Default::default()
+        })
+        .exec(self.db().conn())
+        .await?;
+        self.audit_staff(
+            who.pid,
+            entry(
+                &who.actor(),
+                "api_token.created",
+                vec![("role", role.as_str().to_owned())],
+            ),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// A staff member's tokens.
+    pub async fn api_tokens(
+        &self,
+        who: &StaffIdentity,
+    ) -> Result<Vec<api_token::Model>, ServiceError> {
+        Ok(api_token::Entity::find()
+            .filter(api_token::Column::UserId.eq(who.user_id))
+            .order_by_desc(api_token::Column::Id)
+            .all(self.db().conn())
+            .await?)
+    }
+
+    /// Revokes one of a staff member's tokens.
+    pub async fn revoke_api_token(
+        &self,
+        who: &StaffIdentity,
+        id: i64,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let r = api_token::Entity::update_many()
+            .col_expr(
+                api_token::Column::RevokedAt,
+                madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
+            )
+            .filter(api_token::Column::Id.eq(id))
+            .filter(api_token::Column::UserId.eq(who.user_id))
+            .exec(self.db().conn())
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(ServiceError::NotFound);
+        }
+        self.audit_staff(
+            who.pid,
+            entry(
+                &who.actor(),
+                "api_token.revoked",
+                vec![("token", id.to_string())],
+            ),
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Starts TOTP enrolment: a new secret, active only once a code from it is confirmed.
+    pub async fn totp_begin(&self, who: &StaffIdentity) -> Result<String, ServiceError> {
+        let mut secret = [0u8; 20];
+        getrandom_fill(&mut secret);
+        let b32 = totp::base32_encode(&secret);
+        let user = staff_user::Entity::find_by_id(who.user_id)
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let mut am = user.into_active_model();
+        am.totp_secret = Set(Some(b32.clone()));
+        am.totp_enabled = Set(false);
+        am.update(self.db().conn()).await?;
+        Ok(b32)
+    }
+
+    /// Confirms enrolment with a code; returns ten single-use recovery codes, shown once.
+    pub async fn totp_confirm(
+        &self,
+        who: &StaffIdentity,
+        code: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, ServiceError> {
+        let user = staff_user::Entity::find_by_id(who.user_id)
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let Some(secret) = user.totp_secret.clone() else {
+            return Err(ServiceError::Invalid("totp"));
+        };
+        if !totp::verify(&secret, code, now.timestamp()) {
+            return Err(ServiceError::Invalid("code"));
+        }
+        let codes: Vec<String> = (0..10)
+            .map(|_| format!("{}-{}", random_code(5), random_code(5)))
+            .collect();
+        let hashes: Vec<String> = codes.iter().map(|c| hash_token(c)).collect();
+        let mut am = user.into_active_model();
+        am.totp_enabled = Set(true);
+        am.recovery_codes = Set(Some(
+            serde_json::to_string(&hashes).expect("strings serialise"),
+        ));
+        am.update(self.db().conn()).await?;
+        self.audit_staff(
+            who.pid,
+            entry(&who.actor(), "totp.enabled", vec![]),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(codes)
+    }
+
+    async fn throttled(&self, key: &str, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let row = login_throttle::Entity::find_by_id(key.to_owned())
+            .one(self.db().conn())
+            .await?;
+        Ok(row.is_some_and(|r| r.locked_until.is_some_and(|t| t > now)))
+    }
+
+    async fn note_failure(&self, key: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let now = now.trunc_subsecs(6);
+        let row = login_throttle::Entity::find_by_id(key.to_owned())
+            .one(self.db().conn())
+            .await?;
+        match row {
+            None => {
+                let insert = login_throttle::Entity::insert(login_throttle::ActiveModel {
+                    key: Set(key.to_owned()),
+                    failures: Set(1),
+                    window_start: Set(now),
+                    locked_until: Set(None),
+                })
+                .exec(self.db().conn())
+                .await;
+                // A concurrent first failure from the same address inserted it; count next time.
+                if let Err(e) = insert {
+                    if !madoguchi_store::StoreError::from(e.clone()).is_unique_violation() {
+                        return Err(e.into());
+                    }
+                }
+            }
+            Some(r) => {
+                let fresh = r.window_start + LOCKOUT < now;
+                let failures = if fresh { 1 } else { r.failures + 1 };
+                let mut am = r.into_active_model();
+                am.failures = Set(failures);
+                if fresh {
+                    am.window_start = Set(now);
+                }
+                if failures >= ADDRESS_FAILURES {
+                    am.locked_until = Set(Some(now + LOCKOUT));
+                    am.failures = Set(0);
+                    am.window_start = Set(now);
+                }
+                am.update(self.db().conn()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends to a named chain (settings, auth).
+    pub async fn audit_named(
+        &self,
+        chain: &str,
+        e: NewEntry,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        audit::append_named(self.db().conn(), chain, &[e], origin, now).await?;
+        Ok(())
+    }
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    let token = random_token();
+    let bytes = hex::decode(token).expect("random_token is hex");
+    buf.copy_from_slice(&bytes[..buf.len()]);
+}
+
+/// Orders roles by power, for capping tokens.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Auditor => 0,
+        Role::Officer => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// An audit entry by `actor` (for other modules).
+pub fn audit_entry(actor: &Actor, action: &str, detail: Vec<(&str, String)>) -> NewEntry {
+    entry(actor, action, detail)
+}

@@ -1,0 +1,205 @@
+//! The staff side: login, the queue, request detail and actions, administration, and the
+//! staff JSON API. [`routes`] is the one table that says who may use which route; the router
+//! is built from it and the role-matrix test enumerates it.
+
+mod account;
+mod admin;
+pub mod api;
+mod auth;
+mod dashboard;
+pub mod guard;
+mod intake;
+mod pages;
+mod work;
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodRouter, get, post};
+use madoguchi_domain::Role;
+
+use crate::state::AppState;
+use guard::Guard;
+
+/// Everyone on the staff.
+pub const ANY_STAFF: &[Role] = &[Role::Admin, Role::Officer, Role::Auditor];
+/// Staff who work requests.
+pub const WORKERS: &[Role] = &[Role::Admin, Role::Officer];
+/// Administrators only.
+pub const ADMINS: &[Role] = &[Role::Admin];
+/// Administrators, and auditors who read what administrators set.
+pub const ADMINS_AND_AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
+
+/// One guarded route.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern.
+    pub path: &'static str,
+    /// Roles admitted.
+    pub roles: &'static [Role],
+    /// Bearer-token API route.
+    pub api: bool,
+}
+
+fn page(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        roles,
+        api: false,
+    }
+}
+
+fn api(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        roles,
+        api: true,
+    }
+}
+
+/// Every guarded route with its handler.
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![
+        (
+            page(Method::GET, "/staff", ANY_STAFF),
+            get(work::show_queue),
+        ),
+        (
+            page(Method::GET, "/staff/requests/{pid}", ANY_STAFF),
+            get(work::show_request),
+        ),
+        (
+            page(Method::POST, "/staff/requests/{pid}/events", WORKERS),
+            post(work::apply_event),
+        ),
+        (
+            page(Method::POST, "/staff/requests/{pid}/claim", WORKERS),
+            post(work::claim_request),
+        ),
+        (
+            page(Method::POST, "/staff/requests/assign", WORKERS),
+            post(work::assign_requests),
+        ),
+        (
+            page(Method::GET, "/staff/dashboard", ANY_STAFF),
+            get(dashboard::show_dashboard),
+        ),
+        (
+            page(Method::GET, "/staff/reports/monthly.csv", ANY_STAFF),
+            get(dashboard::monthly_report),
+        ),
+        (
+            page(Method::GET, "/staff/intake", WORKERS),
+            get(intake::show_intake),
+        ),
+        (
+            page(Method::POST, "/staff/intake", WORKERS),
+            post(intake::register_request),
+        ),
+        (
+            page(Method::GET, "/staff/intake/form.html", ANY_STAFF),
+            get(intake::printable_form),
+        ),
+        (
+            page(Method::GET, "/staff/admin/users", ADMINS_AND_AUDITORS),
+            get(admin::list_users),
+        ),
+        (
+            page(Method::POST, "/staff/admin/users", ADMINS),
+            post(admin::invite_user),
+        ),
+        (
+            page(Method::POST, "/staff/admin/users/{pid}", ADMINS),
+            post(admin::update_user),
+        ),
+        (
+            page(Method::GET, "/staff/admin/settings", ADMINS_AND_AUDITORS),
+            get(admin::show_settings),
+        ),
+        (
+            page(Method::POST, "/staff/admin/settings/fees", ADMINS),
+            post(admin::update_fees),
+        ),
+        (
+            page(Method::GET, "/staff/account", ANY_STAFF),
+            get(account::show_account),
+        ),
+        (
+            page(Method::POST, "/staff/account/totp", ANY_STAFF),
+            post(account::begin_totp),
+        ),
+        (
+            page(Method::POST, "/staff/account/totp/confirm", ANY_STAFF),
+            post(account::confirm_totp),
+        ),
+        (
+            page(Method::POST, "/staff/account/tokens", ANY_STAFF),
+            post(account::create_token),
+        ),
+        (
+            page(Method::POST, "/staff/account/tokens/{id}/revoke", ANY_STAFF),
+            post(account::revoke_token),
+        ),
+        (
+            page(Method::POST, "/staff/logout", ANY_STAFF),
+            post(auth::logout),
+        ),
+        (
+            api(Method::GET, "/api/v1/staff/requests", ANY_STAFF),
+            get(api::list_requests),
+        ),
+        (
+            api(Method::GET, "/api/v1/staff/requests/{pid}", ANY_STAFF),
+            get(api::show_request),
+        ),
+        (
+            api(Method::POST, "/api/v1/staff/requests/{pid}/events", WORKERS),
+            post(api::apply_event),
+        ),
+        (
+            api(
+                Method::GET,
+                "/api/v1/staff/settings/fees",
+                ADMINS_AND_AUDITORS,
+            ),
+            get(api::show_fees),
+        ),
+        (
+            api(Method::PUT, "/api/v1/staff/settings/fees", ADMINS),
+            axum::routing::put(api::update_fees),
+        ),
+    ]
+}
+
+/// The staff router: the guarded table plus the login pages.
+pub fn router(state: AppState) -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/staff/login", get(auth::show_login).post(auth::login))
+        .route("/staff/login/totp", post(auth::login_totp))
+        .route("/static/staff.css", get(stylesheet));
+    for (spec, handler) in routes() {
+        let guard = Guard {
+            roles: spec.roles,
+            api: spec.api,
+        };
+        router = router.route(
+            spec.path,
+            handler.route_layer(from_fn_with_state((state.clone(), guard), guard::guard)),
+        );
+    }
+    router
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/staff.css"),
+    )
+}

@@ -1,0 +1,226 @@
+//! Staff page templates. Every page carries [`Chrome`]: language, who is logged in, the CSRF
+//! token, and what the role may do (the navigation shows only what works).
+
+use askama::Template;
+use madoguchi_domain::Role;
+use madoguchi_service::staff::StaffIdentity;
+use madoguchi_store::entities::{api_token, audit_entry, outbox, payment, request, staff_user};
+
+use crate::error::FieldError;
+
+/// What every staff page shows around its content.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub en: bool,
+    pub me_name: String,
+    pub me_email: String,
+    pub me_role: String,
+    pub csrf: String,
+    pub can_work: bool,
+    pub can_admin: bool,
+    pub flash: String,
+}
+
+impl Chrome {
+    pub fn new(who: &StaffIdentity, en: bool) -> Chrome {
+        Chrome {
+            en,
+            me_name: who.name.clone(),
+            me_email: who.email.clone(),
+            me_role: who.role.as_str().to_owned(),
+            csrf: who.csrf.clone().unwrap_or_default(),
+            can_work: who.role.can_work_requests(),
+            can_admin: who.role == Role::Admin,
+            flash: String::new(),
+        }
+    }
+
+    pub fn anonymous(en: bool) -> Chrome {
+        Chrome {
+            en,
+            ..Chrome::default()
+        }
+    }
+}
+
+macro_rules! bilingual {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Japanese or English, by the page's language.
+            pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+                if self.c.en { en } else { ja }
+            }
+        }
+    )*};
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/login.html")]
+pub struct LoginPage {
+    pub c: Chrome,
+    pub error: String,
+    pub next: String,
+    pub totp_step: bool,
+}
+
+/// A queue row, formatted.
+#[derive(Debug, Clone)]
+pub struct QueueRow {
+    pub pid: String,
+    pub number: String,
+    pub kind: String,
+    pub state: String,
+    pub due_on: String,
+    pub badge: &'static str,
+    pub assignee: String,
+}
+
+/// The filter form's values, echoed back.
+#[derive(Debug, Clone, Default)]
+pub struct FilterEcho {
+    pub q: String,
+    pub state: String,
+    pub kind: String,
+    pub jurisdiction: String,
+    pub assignee: String,
+    pub due: String,
+    pub overdue: bool,
+    pub waiting: bool,
+    pub closed: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/queue.html")]
+pub struct QueuePage {
+    pub c: Chrome,
+    pub counts: Vec<(String, String, i64)>,
+    pub states: Vec<(String, String)>,
+    pub kinds: Vec<(String, String)>,
+    pub staff: Vec<(String, String)>,
+    pub f: FilterEcho,
+    pub rows: Vec<QueueRow>,
+    pub next: String,
+}
+
+/// An action the state machine allows, as a form.
+#[derive(Debug, Clone)]
+pub struct ActionForm {
+    pub name: &'static str,
+    pub label: String,
+    pub text: bool,
+    pub text_label: String,
+    pub grounds: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/detail.html")]
+pub struct DetailPage {
+    pub c: Chrome,
+    pub r: request::Model,
+    pub kind: String,
+    pub state: String,
+    pub arrived_on: String,
+    pub badge: &'static str,
+    pub fee: String,
+    pub paid: String,
+    pub due: i64,
+    pub assignee: String,
+    pub duplicate: Option<(String, String)>,
+    pub actions: Vec<ActionForm>,
+    pub grounds: Vec<(String, String)>,
+    pub payments: Vec<payment::Model>,
+    pub mail: Vec<outbox::Model>,
+    pub audit: Vec<audit_entry::Model>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/users.html")]
+pub struct UsersPage {
+    pub c: Chrome,
+    pub users: Vec<staff_user::Model>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/settings.html")]
+pub struct SettingsPage {
+    pub c: Chrome,
+    pub fees: Vec<(String, String, i64)>,
+    pub error: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/account.html")]
+pub struct AccountPage {
+    pub c: Chrome,
+    pub totp_enabled: bool,
+    pub totp_secret: Option<String>,
+    pub recovery: Vec<String>,
+    pub tokens: Vec<api_token::Model>,
+    pub new_token: Option<String>,
+}
+
+/// One line of the close-time table.
+#[derive(Debug, Clone)]
+pub struct CloseStat {
+    pub month: String,
+    pub kind: String,
+    pub count: usize,
+    pub median: i64,
+    pub p90: i64,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/dashboard.html")]
+pub struct DashboardPage {
+    pub c: Chrome,
+    pub open: i64,
+    pub due_week: usize,
+    pub overdue: usize,
+    pub by_state_svg: String,
+    pub by_kind_svg: String,
+    pub close_stats: Vec<CloseStat>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/intake.html")]
+pub struct IntakePage {
+    pub c: Chrome,
+    pub kinds: Vec<(String, String)>,
+    pub grounds: Vec<(String, String)>,
+    pub errors: Vec<FieldError>,
+    pub today: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/printable_form.html")]
+pub struct PrintableForm {
+    pub business_name: String,
+    pub business_address: String,
+    pub kinds: Vec<(String, String)>,
+    pub fee: String,
+}
+
+bilingual!(
+    LoginPage,
+    QueuePage,
+    DetailPage,
+    UsersPage,
+    SettingsPage,
+    AccountPage,
+    DashboardPage,
+    IntakePage
+);
+
+/// Due-date badge: overdue, due within three days, or fine.
+pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) -> &'static str {
+    if closed {
+        "ok"
+    } else if due_on < today {
+        "overdue"
+    } else if due_on <= today + chrono::Duration::days(3) {
+        "soon"
+    } else {
+        "ok"
+    }
+}

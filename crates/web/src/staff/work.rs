@@ -1,0 +1,473 @@
+//! The queue, the request page and the actions an officer takes on it.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use madoguchi_domain::{
+    Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind, State as RState, Yen,
+    available_events, jst_date,
+};
+use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
+use madoguchi_service::staff::StaffIdentity;
+use madoguchi_service::{EventText, ServiceError};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::pages::{ActionForm, Chrome, DetailPage, FilterEcho, QueuePage, QueueRow, badge};
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::render;
+use crate::state::AppState;
+
+/// The queue's query string.
+#[derive(Debug, Deserialize, Default)]
+pub struct QueueQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub jurisdiction: String,
+    #[serde(default)]
+    pub assignee: String,
+    #[serde(default)]
+    pub due: String,
+    #[serde(default)]
+    pub overdue: String,
+    #[serde(default)]
+    pub waiting: String,
+    #[serde(default)]
+    pub closed: String,
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub limit: String,
+}
+
+impl QueueQuery {
+    /// The service's filter for this query, for `who`.
+    pub fn filter(&self, who: &StaffIdentity) -> QueueFilter {
+        QueueFilter {
+            state: RState::parse(&self.state),
+            kind: RequestKind::parse(&self.kind),
+            jurisdiction: Jurisdiction::parse(&self.jurisdiction),
+            assignee: match self.assignee.as_str() {
+                "" => None,
+                "me" => Some(Assignee::User(who.user_id)),
+                "none" => Some(Assignee::Nobody),
+                other => other.parse().ok().map(Assignee::User),
+            },
+            due_within_days: self.due.trim().parse().ok(),
+            overdue: !self.overdue.is_empty(),
+            awaiting_subject: !self.waiting.is_empty(),
+            include_closed: !self.closed.is_empty(),
+            search: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
+            after: cursor_from_str(&self.after),
+            limit: self.limit.parse().unwrap_or(50),
+        }
+    }
+
+    fn next_link(&self, cursor: (chrono::NaiveDate, i64)) -> String {
+        let pairs = [
+            ("q", &self.q),
+            ("state", &self.state),
+            ("kind", &self.kind),
+            ("jurisdiction", &self.jurisdiction),
+            ("assignee", &self.assignee),
+            ("due", &self.due),
+            ("overdue", &self.overdue),
+            ("waiting", &self.waiting),
+            ("closed", &self.closed),
+        ];
+        let mut s: String = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}&", crate::pages::urlencode(v)))
+            .collect();
+        s.push_str(&format!("after={}", cursor_to_string(cursor)));
+        format!("/staff?{s}")
+    }
+}
+
+fn kind_label(kind: &str, en: bool) -> String {
+    RequestKind::parse(kind).map_or_else(
+        || kind.to_owned(),
+        |k| if en { k.label_en() } else { k.label_ja() }.to_owned(),
+    )
+}
+
+fn state_label(state: &str, en: bool) -> String {
+    RState::parse(state).map_or_else(
+        || state.to_owned(),
+        |s| if en { s.label_en() } else { s.label_ja() }.to_owned(),
+    )
+}
+
+fn service_error(e: ServiceError, en: bool) -> PageError {
+    PageError(e.into(), en)
+}
+
+/// The queue: most urgent first, filtered, paged by keyset.
+pub async fn show_queue(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let today = jst_date(Utc::now());
+    let page = state
+        .service
+        .queue(&q.filter(&who), today)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let counts = state
+        .service
+        .state_counts()
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let staff = state
+        .service
+        .assignable_staff()
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let names: std::collections::HashMap<i64, String> =
+        staff.iter().map(|s| (s.id, s.name.clone())).collect();
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| QueueRow {
+            pid: r.pid.to_string(),
+            number: r.number.clone(),
+            kind: kind_label(&r.kind, en),
+            state: state_label(&r.state, en),
+            due_on: r.due_on.to_string(),
+            badge: badge(
+                r.due_on,
+                today,
+                RState::parse(&r.state).is_some_and(RState::is_terminal),
+            ),
+            assignee: r
+                .assignee_id
+                .and_then(|a| names.get(&a).cloned())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let page_view = QueuePage {
+        c: Chrome::new(&who, en),
+        counts: counts
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_owned(), state_label(s.as_str(), en), n))
+            .collect(),
+        states: RState::ALL
+            .into_iter()
+            .map(|s| (s.as_str().to_owned(), state_label(s.as_str(), en)))
+            .collect(),
+        kinds: RequestKind::ALL
+            .into_iter()
+            .map(|k| (k.as_str().to_owned(), kind_label(k.as_str(), en)))
+            .collect(),
+        staff: staff
+            .iter()
+            .map(|s| (s.id.to_string(), s.name.clone()))
+            .collect(),
+        f: FilterEcho {
+            q: q.q.clone(),
+            state: q.state.clone(),
+            kind: q.kind.clone(),
+            jurisdiction: q.jurisdiction.clone(),
+            assignee: q.assignee.clone(),
+            due: q.due.clone(),
+            overdue: !q.overdue.is_empty(),
+            waiting: !q.waiting.is_empty(),
+            closed: !q.closed.is_empty(),
+        },
+        rows,
+        next: page.next.map(|c| q.next_link(c)).unwrap_or_default(),
+    };
+    Ok(render(&page_view))
+}
+
+fn action_form(name: &'static str, en: bool) -> ActionForm {
+    let (ja, en_label, text, text_ja, text_en, grounds) = match name {
+        "approve_identity" => ("本人確認を承認", "Approve identity", false, "", "", false),
+        "request_more_evidence" => (
+            "追加書類を依頼",
+            "Ask for more evidence",
+            true,
+            "本人に伝える不足書類",
+            "What is missing (sent to the subject)",
+            false,
+        ),
+        "reject_identity" => (
+            "本人確認不可として終了",
+            "Reject identity",
+            true,
+            "理由（本人に送付）",
+            "Reason (sent to the subject)",
+            false,
+        ),
+        "record_payment" => ("入金を記録", "Record payment", false, "", "", false),
+        "start_work" => ("作業開始", "Start work", false, "", "", false),
+        "request_info" => (
+            "対象データの特定を依頼（法37条2項）",
+            "Ask to identify the data (Art. 37(2))",
+            true,
+            "質問（本人に送付）",
+            "Question (sent to the subject)",
+            false,
+        ),
+        "extend_deadline" => (
+            "期限を延長",
+            "Extend deadline",
+            true,
+            "理由（本人に送付）",
+            "Reason (sent to the subject)",
+            false,
+        ),
+        "complete" => (
+            "対応を完了",
+            "Complete",
+            true,
+            "本人へのご連絡（訂正等の内容など）",
+            "Message to the subject (e.g. what was corrected)",
+            true,
+        ),
+        "refuse" => (
+            "不開示・不対応を決定",
+            "Refuse",
+            true,
+            "理由の説明（法36条、本人に送付）",
+            "Explanation (Art. 36, sent to the subject)",
+            true,
+        ),
+        "withdraw" => (
+            "取下げを記録（郵送・電話）",
+            "Record withdrawal (by post or phone)",
+            false,
+            "",
+            "",
+            false,
+        ),
+        _ => ("", "", false, "", "", false),
+    };
+    ActionForm {
+        name,
+        label: if en { en_label } else { ja }.to_owned(),
+        text,
+        text_label: if en { text_en } else { text_ja }.to_owned(),
+        grounds,
+    }
+}
+
+/// The request page. Opening it is recorded as a view of the subject's data.
+pub async fn show_request(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let now = Utc::now();
+    let d = state
+        .service
+        .request_detail(pid, &who, &origin, now)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let today = jst_date(now);
+    let kind = d.domain.kind;
+    let actions = available_events(&d.domain, &who.actor(), now)
+        .into_iter()
+        .map(|n| action_form(n, en))
+        .collect();
+    let page = DetailPage {
+        c: Chrome::new(&who, en),
+        kind: kind_label(&d.request.kind, en),
+        state: state_label(&d.request.state, en),
+        arrived_on: jst_date(d.request.arrived_at).to_string(),
+        badge: badge(d.request.due_on, today, d.domain.state.is_terminal()),
+        fee: Yen(d.request.fee).to_string(),
+        paid: Yen(d.request.paid).to_string(),
+        due: d.domain.amount_due().0,
+        assignee: d.assignee.unwrap_or_default(),
+        duplicate: d.duplicate_of.map(|(p, n)| (p.to_string(), n)),
+        actions,
+        grounds: RefusalGround::ALL
+            .into_iter()
+            .filter(|g| g.applies_to(kind))
+            .map(|g| {
+                (
+                    g.as_str().to_owned(),
+                    format!(
+                        "{} ({})",
+                        if en { g.label_en() } else { g.label_ja() },
+                        g.article()
+                    ),
+                )
+            })
+            .collect(),
+        payments: d.payments,
+        mail: d.mail,
+        audit: d.audit,
+        r: d.request,
+    };
+    Ok(render(&page))
+}
+
+/// Builds a domain event from a submitted action form (or JSON fields).
+pub fn event_from_fields(
+    fields: &[(String, String)],
+) -> Result<(Event, EventText, Option<i64>), AppError> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let text = get("text");
+    let grounds: Vec<RefusalGround> = fields
+        .iter()
+        .filter(|(k, _)| k == "grounds")
+        .filter_map(|(_, v)| RefusalGround::parse(v))
+        .collect();
+    let invalid = |field: &str, message: &str| {
+        AppError::Validation(vec![crate::error::FieldError {
+            field: field.to_owned(),
+            code: "invalid".into(),
+            message: message.to_owned(),
+        }])
+    };
+    let version = get("version").parse().ok();
+    let mut event_text = EventText {
+        message: Some(text.clone()).filter(|t| !t.is_empty()),
+        reference: None,
+    };
+    let event = match get("event").as_str() {
+        "approve_identity" => Event::ApproveIdentity,
+        "request_more_evidence" => Event::RequestMoreEvidence { missing: text },
+        "reject_identity" => Event::RejectIdentity { reason: text },
+        "record_payment" => {
+            let method = PaymentMethod::parse(&get("method"))
+                .filter(|m| m.is_offline())
+                .ok_or_else(|| invalid("method", "choose an offline payment method"))?;
+            let amount: i64 = get("amount")
+                .replace([',', '¥'], "")
+                .parse()
+                .map_err(|_| invalid("amount", "enter the amount in yen"))?;
+            event_text.reference = Some(get("reference")).filter(|r| !r.is_empty());
+            Event::RecordPayment {
+                amount: Yen(amount),
+                method,
+            }
+        }
+        "start_work" => Event::StartWork,
+        "request_info" => Event::RequestInfo { question: text },
+        "extend_deadline" => Event::ExtendDeadline { reason: text },
+        "complete" => Event::Complete(match get("outcome").as_str() {
+            "fulfilled" | "" => Outcome::Fulfilled,
+            "no_data" => Outcome::NoData,
+            "partially_fulfilled" => Outcome::PartiallyFulfilled { grounds },
+            _ => return Err(invalid("outcome", "unknown outcome")),
+        }),
+        "refuse" => Event::Refuse {
+            grounds,
+            explanation: text,
+        },
+        "withdraw" => Event::Withdraw,
+        _ => return Err(invalid("event", "unknown action")),
+    };
+    Ok((event, event_text, version))
+}
+
+/// Applies an action from the request page; a stale page gets 409, not a lost update.
+pub async fn apply_event(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let (event, text, version) = event_from_fields(&fields).map_err(|e| PageError(e, en))?;
+    let version = version.ok_or_else(|| PageError(AppError::BadRequest("version".into()), en))?;
+    state
+        .service
+        .act(
+            pid,
+            Some(version),
+            &event,
+            &who.actor(),
+            &text,
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| service_error(e, en))?;
+    tracing::info!(request = %pid, event = event.name(), "officer action");
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+/// Assigns the request to the acting officer.
+pub async fn claim_request(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .assign(&[pid], Some(who.user_id), &who, &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+/// Assigns the selected requests to one officer (or nobody).
+pub async fn assign_requests(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let pids: Vec<Uuid> = fields
+        .iter()
+        .filter(|(k, _)| k == "pid")
+        .filter_map(|(_, v)| Uuid::parse_str(v).ok())
+        .collect();
+    let assignee = match fields
+        .iter()
+        .find(|(k, _)| k == "assignee")
+        .map(|(_, v)| v.as_str())
+    {
+        Some("none") | None => None,
+        Some(id) => Some(
+            id.parse::<i64>()
+                .map_err(|_| PageError(AppError::BadRequest("assignee".into()), en))?,
+        ),
+    };
+    state
+        .service
+        .assign(&pids, assignee, &who, &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to("/staff").into_response())
+}
