@@ -538,3 +538,124 @@ pub async fn file_and_confirm(app: &TestApp, email: &str) -> uuid::Uuid {
     assert_eq!(res.status, 303, "{}", res.body);
     pid
 }
+
+/// Creates a staff account; returns (email, password).
+pub async fn staff_user(app: &TestApp, role: madoguchi_domain::Role) -> (String, String) {
+    let email = format!(
+        "{}-{}@staff.example.jp",
+        role.as_str(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let (_, password) = app
+        .service
+        .create_staff_user(
+            &email,
+            role.as_str(),
+            role,
+            &madoguchi_domain::Actor::System,
+            &Default::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    (email, password)
+}
+
+/// A browser logged in as a new account with `role`.
+pub async fn staff_client(app: &TestApp, role: madoguchi_domain::Role) -> Client {
+    let (email, password) = staff_user(app, role).await;
+    let client = app.client.fresh();
+    let res = client
+        .post_form(
+            "/staff/login",
+            &[
+                ("email", &email),
+                ("password", &password),
+                ("next", "/staff"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "login: {}", res.body);
+    client
+}
+
+/// An API token for a new account with `role`.
+pub async fn staff_token(app: &TestApp, role: madoguchi_domain::Role) -> String {
+    let (email, _) = staff_user(app, role).await;
+    let user = app
+        .service
+        .staff_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == email)
+        .unwrap();
+    let who = madoguchi_service::staff::StaffIdentity {
+        user_id: user.id,
+        pid: user.pid,
+        email: user.email,
+        name: user.name,
+        role,
+        csrf: None,
+    };
+    app.service
+        .create_api_token(&who, role, "test", &Default::default(), chrono::Utc::now())
+        .await
+        .unwrap()
+}
+
+impl Client {
+    /// Sends with a bearer token.
+    pub async fn with_bearer(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "madoguchi.test")
+            .header("authorization", format!("Bearer {token}"));
+        let bytes = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                b.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        let res = tx
+            .send_request(req.body(Full::new(Bytes::from(bytes))).unwrap())
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The value of a cookie this client holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).cloned()
+    }
+
+    /// Plants a cookie (to test fixation).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+}

@@ -11,3 +11,4 @@ mod api;
 mod concurrency;
 mod intake;
 mod lifecycle;
+mod staff;

@@ -141,6 +141,9 @@ impl Service {
             if !q.is_empty() && q.len() <= 12 && q.chars().all(|c| c.is_ascii_digit()) {
                 // "123" finds R-2026-000123 (and the same number of other years).
                 any = any.add(request::Column::Number.like(format!("%-{q:0>6}")));
+                if q.len() > 6 {
+                    any = any.add(request::Column::Number.like(format!("%-{q}")));
+                }
             }
             cond = cond.add(any);
         }

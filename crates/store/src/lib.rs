@@ -7,6 +7,7 @@ pub mod error;
 pub mod outbox;
 pub mod requests;
 pub mod secrets;
+pub mod seed;
 pub mod tokens;
 
 pub use uuid;

@@ -62,13 +62,13 @@ pub struct FeeRow {
 }
 
 /// The fee table, as published (Art. 32(1)).
-pub fn fee_rows(config: &Config) -> Vec<FeeRow> {
+pub fn fee_rows(fees: &madoguchi_domain::FeeSchedule) -> Vec<FeeRow> {
     RequestKind::ALL
         .into_iter()
         .map(|k| FeeRow {
             label_ja: k.label_ja(),
             label_en: k.label_en(),
-            amount: config.fees.fee(k).to_string(),
+            amount: fees.fee(k).to_string(),
         })
         .collect()
 }
@@ -112,6 +112,7 @@ impl IntakePage {
     /// A blank or re-filled form.
     pub fn new(
         config: &Config,
+        fees: &madoguchi_domain::FeeSchedule,
         en: bool,
         csrf: String,
         form: IntakeInput,
@@ -123,7 +124,7 @@ impl IntakePage {
             csrf,
             form,
             errors,
-            fees: fee_rows(config),
+            fees: fee_rows(fees),
             kinds: RequestKind::ALL
                 .into_iter()
                 .map(|k| Choice {

@@ -50,21 +50,27 @@ fn with_cookie(mut res: Response, set_cookie: Option<String>, lang: PageLang) ->
     res
 }
 
-/// Shows the intake form.
+/// Shows the intake form, with the fee schedule in force.
 async fn show_intake_form(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, PageError> {
+    let fees = state
+        .service
+        .fee_schedule()
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
     let (token, set) = csrf::issue(&state, &headers);
     let page = IntakePage::new(
         &state.config,
+        &fees,
         lang.en(),
         token,
         IntakeInput::default(),
         Vec::new(),
     );
-    with_cookie(pages::render(&page), set, lang)
+    Ok(with_cookie(pages::render(&page), set, lang))
 }
 
 /// Files a request from the form; on errors re-renders it with the input kept.
@@ -106,8 +112,13 @@ async fn submit_request(
             Ok(Redirect::to(&to).into_response())
         }
         Err(errors) => {
+            let fees = state
+                .service
+                .fee_schedule()
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
             let (token, set) = csrf::issue(&state, &headers);
-            let page = IntakePage::new(&state.config, en, token, input, errors);
+            let page = IntakePage::new(&state.config, &fees, en, token, input, errors);
             let mut res = pages::render(&page);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(with_cookie(res, set, lang))
@@ -223,8 +234,16 @@ async fn confirm_email(
 }
 
 /// The Art. 32(1) publication.
-async fn show_procedures(State(state): State<AppState>, lang: PageLang) -> Response {
+async fn show_procedures(
+    State(state): State<AppState>,
+    lang: PageLang,
+) -> Result<Response, PageError> {
     let en = lang.en();
+    let fees = state
+        .service
+        .fee_schedule()
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
     let c = &state.config;
     let deadline = match (c.policy.deadline.period, en) {
         (madoguchi_domain::Period::Days(n), false) => format!("{n}日"),
@@ -234,15 +253,15 @@ async fn show_procedures(State(state): State<AppState>, lang: PageLang) -> Respo
         (madoguchi_domain::Period::Months(n), false) => format!("{n}か月"),
         (madoguchi_domain::Period::Months(n), true) => format!("{n} month(s)"),
     };
-    pages::render(&ProceduresPage {
+    Ok(pages::render(&ProceduresPage {
         en,
         business_name: c.business.name.clone(),
         business_address: c.business.address.clone(),
         business_representative: c.business.representative.clone(),
         business_contact: c.business.contact.clone(),
-        fees: pages::fee_rows(c),
+        fees: pages::fee_rows(&fees),
         deadline,
-    })
+    }))
 }
 
 /// The one stylesheet, compiled into the binary.

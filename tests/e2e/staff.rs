@@ -1,0 +1,609 @@
+//! The officer console: who may reach what, logging in, and working the queue.
+
+use hyper::Method;
+use madoguchi_domain::Role;
+
+use crate::helpers::*;
+use crate::on_both;
+
+const ROLES: [Role; 3] = [Role::Admin, Role::Officer, Role::Auditor];
+
+on_both!(
+    every_route_admits_exactly_its_roles,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "matrix@example.jp").await;
+        let mut pages = Vec::new();
+        let mut tokens = Vec::new();
+        for role in ROLES {
+            pages.push((role, staff_client(&app, role).await));
+            tokens.push((role, staff_token(&app, role).await));
+        }
+        let anonymous = app.client.fresh();
+        for (spec, _) in madoguchi_web::staff::routes() {
+            let path = spec
+                .path
+                .replace("{pid}", &pid.to_string())
+                .replace("{id}", "999999");
+            if spec.api {
+                let res = anonymous
+                    .with_bearer(spec.method.clone(), &path, "not-a-token", None)
+                    .await;
+                assert_eq!(res.status, 401, "anonymous {} {path}", spec.method);
+                for (role, token) in &tokens {
+                    let body = (spec.method != Method::GET).then(|| serde_json::json!({}));
+                    let res = app
+                        .client
+                        .with_bearer(spec.method.clone(), &path, token, body)
+                        .await;
+                    if spec.roles.contains(role) {
+                        assert!(
+                            ![401, 403].contains(&res.status),
+                            "{role:?} {} {path}: {} {}",
+                            spec.method,
+                            res.status,
+                            res.body
+                        );
+                    } else {
+                        assert_eq!(res.status, 403, "{role:?} {} {path}", spec.method);
+                    }
+                }
+                continue;
+            }
+            let res = anonymous
+                .send(
+                    spec.method.clone(),
+                    &path,
+                    Some("application/x-www-form-urlencoded"),
+                    Vec::new(),
+                )
+                .await;
+            assert_eq!(res.status, 303, "anonymous {} {path}", spec.method);
+            assert!(
+                res.header("location").starts_with("/staff/login"),
+                "anonymous {} {path}",
+                spec.method
+            );
+            if path == "/staff/logout" {
+                continue;
+            }
+            for (role, client) in &pages {
+                let csrf = client.get("/staff/account").await.csrf();
+                let res = if spec.method == Method::GET {
+                    client.get(&path).await
+                } else {
+                    client.post_form(&path, &[("csrf", &csrf)]).await
+                };
+                if spec.roles.contains(role) {
+                    assert!(
+                        res.status != 403,
+                        "{role:?} {} {path}: {}",
+                        spec.method,
+                        res.status
+                    );
+                    assert!(
+                        !res.header("location").starts_with("/staff/login"),
+                        "{role:?} {} {path}",
+                        spec.method
+                    );
+                } else {
+                    assert_eq!(res.status, 403, "{role:?} {} {path}", spec.method);
+                }
+            }
+        }
+    }
+);
+
+on_both!(
+    wrong_passwords_lock_the_account_and_are_audited,
+    |app: TestApp| async move {
+        let (email, password) = staff_user(&app, Role::Officer).await;
+        let c = app.client.fresh();
+        for _ in 0..4 {
+            let res = c
+                .post_form("/staff/login", &[("email", &email), ("password", "wrong")])
+                .await;
+            assert_eq!(res.status, 401);
+            assert!(res.body.contains("正しくありません"));
+        }
+        let res = c
+            .post_form("/staff/login", &[("email", &email), ("password", "wrong")])
+            .await;
+        assert_eq!(res.status, 429, "the fifth failure locks");
+        let res = c
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        assert_eq!(
+            res.status, 429,
+            "even the right password waits out the lock"
+        );
+        // An unknown account answers like a wrong password.
+        let res = c
+            .post_form(
+                "/staff/login",
+                &[("email", "nobody@example.jp"), ("password", "x")],
+            )
+            .await;
+        assert_eq!(res.status, 401);
+        app.verify_audit().await;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let actions: Vec<String> = madoguchi_store::entities::audit_entry::Entity::find()
+            .filter(madoguchi_store::entities::audit_entry::Column::Action.starts_with("login."))
+            .all(app.service.db().conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions.iter().filter(|a| *a == "login.failed").count(), 6);
+        assert_eq!(actions.iter().filter(|a| *a == "login.locked").count(), 1);
+    }
+);
+
+on_both!(
+    many_failures_from_one_address_lock_the_address,
+    |app: TestApp| async move {
+        let (email, password) = staff_user(&app, Role::Officer).await;
+        let c = app.client.fresh();
+        for i in 0..20 {
+            let e = format!("probe{i}@example.jp");
+            c.post_form("/staff/login", &[("email", &e), ("password", "guess")])
+                .await;
+        }
+        let res = c
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        assert_eq!(res.status, 429);
+    }
+);
+
+on_both!(
+    totp_enrolment_and_login_with_code_and_recovery_code,
+    |app: TestApp| async move {
+        let (email, password) = staff_user(&app, Role::Officer).await;
+        let c = app.client.fresh();
+        assert_eq!(
+            c.post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)]
+            )
+            .await
+            .status,
+            303
+        );
+        let csrf = c.get("/staff/account").await.csrf();
+        let page = c.post_form("/staff/account/totp", &[("csrf", &csrf)]).await;
+        let marker = "<p><code class=\"number\">";
+        let start = page.body.find(marker).unwrap() + marker.len();
+        let secret = page.body[start..].split('<').next().unwrap().to_owned();
+        let key = madoguchi_service::totp::base32_decode(&secret).unwrap();
+        let code =
+            madoguchi_service::totp::code_at(&key, (chrono::Utc::now().timestamp() / 30) as u64);
+        let done = c
+            .post_form(
+                "/staff/account/totp/confirm",
+                &[("csrf", &csrf), ("code", &code)],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let recovery: Vec<String> = done
+            .body
+            .split("<li><code>")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(recovery.len(), 10);
+
+        let fresh = app.client.fresh();
+        let step = fresh
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        assert_eq!(step.status, 200);
+        assert!(step.body.contains("name=\"code\""));
+        assert_eq!(
+            fresh.get("/staff").await.status,
+            303,
+            "no access with the password alone"
+        );
+        let bad = fresh
+            .post_form("/staff/login/totp", &[("code", "000000")])
+            .await;
+        assert_eq!(bad.status, 401);
+        fresh
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        let code =
+            madoguchi_service::totp::code_at(&key, (chrono::Utc::now().timestamp() / 30) as u64);
+        assert_eq!(
+            fresh
+                .post_form("/staff/login/totp", &[("code", &code)])
+                .await
+                .status,
+            303
+        );
+        assert_eq!(fresh.get("/staff").await.status, 200);
+
+        let other = app.client.fresh();
+        other
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        assert_eq!(
+            other
+                .post_form("/staff/login/totp", &[("code", &recovery[0])])
+                .await
+                .status,
+            303
+        );
+        let again = app.client.fresh();
+        again
+            .post_form(
+                "/staff/login",
+                &[("email", &email), ("password", &password)],
+            )
+            .await;
+        assert_eq!(
+            again
+                .post_form("/staff/login/totp", &[("code", &recovery[0])])
+                .await
+                .status,
+            401,
+            "a recovery code works once"
+        );
+    }
+);
+
+on_both!(
+    login_issues_a_fresh_session_and_logout_ends_it,
+    |app: TestApp| async move {
+        let (email, password) = staff_user(&app, Role::Officer).await;
+        let c = app.client.fresh();
+        c.set_cookie("madoguchi_staff", "attacker-chosen-session-id");
+        c.post_form(
+            "/staff/login",
+            &[("email", &email), ("password", &password)],
+        )
+        .await;
+        let session = c.cookie("madoguchi_staff").unwrap();
+        assert_ne!(session, "attacker-chosen-session-id");
+        assert_eq!(c.get("/staff").await.status, 200);
+        let csrf = c.get("/staff/account").await.csrf();
+        assert_eq!(
+            c.post_form("/staff/logout", &[("csrf", &csrf)])
+                .await
+                .status,
+            303
+        );
+        let replay = app.client.fresh();
+        replay.set_cookie("madoguchi_staff", &session);
+        assert_eq!(
+            replay.get("/staff").await.status,
+            303,
+            "the old session is gone"
+        );
+    }
+);
+
+on_both!(
+    state_changing_staff_forms_need_the_session_csrf_token,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "csrf@example.jp").await;
+        let c = staff_client(&app, Role::Officer).await;
+        let res = c
+            .post_form(&format!("/staff/requests/{pid}/claim"), &[])
+            .await;
+        assert_eq!(res.status, 403);
+        let res = c
+            .post_form(
+                &format!("/staff/requests/{pid}/claim"),
+                &[("csrf", "forged")],
+            )
+            .await;
+        assert_eq!(res.status, 403);
+        assert_eq!(app.request(pid).await.assignee_id, None);
+        let csrf = c.get("/staff").await.csrf();
+        assert_eq!(
+            c.post_form(&format!("/staff/requests/{pid}/claim"), &[("csrf", &csrf)])
+                .await
+                .status,
+            303
+        );
+        assert!(app.request(pid).await.assignee_id.is_some());
+    }
+);
+
+on_both!(api_tokens_are_capped_by_role, |app: TestApp| async move {
+    let officer = staff_token(&app, Role::Officer).await;
+    let admin = staff_token(&app, Role::Admin).await;
+    let auditor = staff_token(&app, Role::Auditor).await;
+    let fees = serde_json::json!({"disclosure": 1000});
+    assert_eq!(
+        app.client
+            .with_bearer(
+                Method::PUT,
+                "/api/v1/staff/settings/fees",
+                &officer,
+                Some(fees.clone())
+            )
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        app.client
+            .with_bearer(
+                Method::PUT,
+                "/api/v1/staff/settings/fees",
+                &auditor,
+                Some(fees.clone())
+            )
+            .await
+            .status,
+        403
+    );
+    let ok = app
+        .client
+        .with_bearer(
+            Method::PUT,
+            "/api/v1/staff/settings/fees",
+            &admin,
+            Some(fees),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["disclosure"], 1000);
+    let unlawful = serde_json::json!({"correction": 500});
+    assert_eq!(
+        app.client
+            .with_bearer(
+                Method::PUT,
+                "/api/v1/staff/settings/fees",
+                &admin,
+                Some(unlawful)
+            )
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        app.client
+            .with_bearer(Method::GET, "/api/v1/staff/settings/fees", &auditor, None)
+            .await
+            .json()["disclosure"],
+        1000
+    );
+    // The published fee follows at once.
+    assert!(app.client.get("/procedures").await.body.contains("¥1,000"));
+    app.verify_audit().await;
+});
+
+on_both!(
+    an_officer_works_a_request_through_the_console,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "console@example.jp").await;
+        let c = staff_client(&app, Role::Officer).await;
+        let queue = c.get("/staff").await;
+        let number = app.request(pid).await.number;
+        assert!(queue.body.contains(&number));
+        let page = c.get(&format!("/staff/requests/{pid}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("console@example.jp"));
+        assert!(page.body.contains("value=\"approve_identity\""));
+        assert!(
+            !page.body.contains("value=\"complete\""),
+            "only what the state machine allows"
+        );
+        let csrf = page.csrf();
+        let v = app.request(pid).await.version.to_string();
+        let res = c
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", &v),
+                    ("event", "approve_identity"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let stale = c
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", &v),
+                    ("event", "reject_identity"),
+                    ("text", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(stale.status, 409, "a stale page cannot overwrite");
+        let v = app.request(pid).await.version.to_string();
+        let res = c
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", &v),
+                    ("event", "record_payment"),
+                    ("method", "postal_money_order"),
+                    ("amount", "3000"),
+                    ("reference", "小為替 12-345678 2026-11-01"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let v = app.request(pid).await.version.to_string();
+        let refuse = c
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", &v),
+                    ("event", "refuse"),
+                    ("text", "理由"),
+                ],
+            )
+            .await;
+        assert_eq!(refuse.status, 409, "a refusal without a ground is refused");
+        let res = c
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", &v),
+                    ("event", "complete"),
+                    ("outcome", "partially_fulfilled"),
+                    ("grounds", "violates_other_law"),
+                    ("text", "一部を開示します"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(app.request(pid).await.state, "partially_fulfilled");
+        let actions = app.audit_actions(pid).await;
+        assert!(actions.contains(&"data.viewed".to_owned()), "{actions:?}");
+        assert!(actions.contains(&"grounds.recorded".to_owned()));
+        let done = app
+            .mails_to("console@example.jp")
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("対応が完了しました"))
+            .unwrap();
+        assert!(done.text.contains("他の法令に違反することとなるため"));
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    the_queue_filters_and_pages_through_thousands_of_requests,
+    |app: TestApp| async move {
+        let now = chrono::Utc::now();
+        madoguchi_store::seed::requests(app.service.db().conn(), 1, 2400, now)
+            .await
+            .unwrap();
+        let token = staff_token(&app, Role::Auditor).await;
+        let mut seen = std::collections::HashSet::new();
+        let mut last_due = String::new();
+        let mut path = "/api/v1/staff/requests?limit=200".to_owned();
+        loop {
+            let page = app
+                .client
+                .with_bearer(Method::GET, &path, &token, None)
+                .await
+                .json();
+            for item in page["items"].as_array().unwrap() {
+                assert!(
+                    seen.insert(item["id"].as_str().unwrap().to_owned()),
+                    "no row twice"
+                );
+                let due = item["due_on"].as_str().unwrap().to_owned();
+                assert!(due >= last_due, "sorted by due date");
+                assert_ne!(
+                    item["state"], "fulfilled",
+                    "closed requests are hidden by default"
+                );
+                last_due = due;
+            }
+            match page["next"].as_str() {
+                Some(next) => path = format!("/api/v1/staff/requests?limit=200&after={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 2400 / 5 * 4, "every open request exactly once");
+        let in_progress = app
+            .client
+            .with_bearer(
+                Method::GET,
+                "/api/v1/staff/requests?state=in_progress&limit=200",
+                &token,
+                None,
+            )
+            .await
+            .json();
+        assert!(
+            in_progress["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["state"] == "in_progress")
+        );
+        let kind = app
+            .client
+            .with_bearer(
+                Method::GET,
+                "/api/v1/staff/requests?kind=correction&limit=200",
+                &token,
+                None,
+            )
+            .await
+            .json();
+        assert!(
+            kind["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["kind"] == "correction")
+        );
+        let overdue = app
+            .client
+            .with_bearer(
+                Method::GET,
+                "/api/v1/staff/requests?overdue=1&limit=200",
+                &token,
+                None,
+            )
+            .await
+            .json();
+        let today = madoguchi_domain::jst_date(now).to_string();
+        assert!(!overdue["items"].as_array().unwrap().is_empty());
+        assert!(
+            overdue["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["due_on"].as_str().unwrap() < today.as_str())
+        );
+        let found = app
+            .client
+            .with_bearer(
+                Method::GET,
+                "/api/v1/staff/requests?q=0001234&closed=1",
+                &token,
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(found["items"][0]["number"], "R-2026-0001234");
+        let by_mail = app
+            .client
+            .with_bearer(
+                Method::GET,
+                "/api/v1/staff/requests?q=SEED77@example.jp&closed=1",
+                &token,
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(by_mail["items"].as_array().unwrap().len(), 1);
+        let page = staff_client(&app, Role::Officer)
+            .await
+            .get("/staff?overdue=1")
+            .await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("badge overdue"));
+    }
+);
