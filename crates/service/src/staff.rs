@@ -696,10 +696,10 @@ impl Service {
                 .exec(self.db().conn())
                 .await;
                 // A concurrent first failure from the same address inserted it; count next time.
-                if let Err(e) = insert {
-                    if !madoguchi_store::StoreError::from(e.clone()).is_unique_violation() {
-                        return Err(e.into());
-                    }
+                if let Err(e) = insert
+                    && !madoguchi_store::StoreError::from(e.clone()).is_unique_violation()
+                {
+                    return Err(e.into());
                 }
             }
             Some(r) => {

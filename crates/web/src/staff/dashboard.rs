@@ -164,6 +164,9 @@ pub async fn show_dashboard(
     }))
 }
 
+/// Days to close and outcome counts of one month and kind.
+type MonthGroup = (Vec<i64>, BTreeMap<String, usize>);
+
 /// The monthly report for the business's annual disclosure: per month and kind, requests
 /// closed, by outcome, with median and 90th-percentile days to close.
 pub async fn monthly_report(
@@ -176,8 +179,7 @@ pub async fn monthly_report(
         .closed_since(Utc::now() - Duration::days(366))
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let mut groups: BTreeMap<(String, String), (Vec<i64>, BTreeMap<String, usize>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), MonthGroup> = BTreeMap::new();
     for r in &closed {
         let Some(c) = r.closed_at else { continue };
         let g = groups
