@@ -34,6 +34,7 @@ impl MigrationTrait for Migration {
                 .col(text_null(Requests::CorrectContent))
                 .col(text_null(Requests::Agent))
                 .col(text_null(Requests::SubjectMessage))
+                .col(text_null(Requests::SubjectReply))
                 .col(big_integer(Requests::Fee))
                 .col(big_integer(Requests::Paid))
                 .col(boolean(Requests::IdentityVerified))
@@ -165,6 +166,7 @@ enum Requests {
     CorrectContent,
     Agent,
     SubjectMessage,
+    SubjectReply,
     Fee,
     Paid,
     IdentityVerified,

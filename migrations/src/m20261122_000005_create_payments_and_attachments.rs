@@ -56,6 +56,7 @@ impl MigrationTrait for Migration {
                 .col(string(Attachments::KeyId))
                 .col(blob(Attachments::Nonce))
                 .col(blob_null(Attachments::Ciphertext))
+                .col(integer(Attachments::Downloads).default(0))
                 .col(timestamp_with_time_zone(Attachments::CreatedAt))
                 .col(timestamp_with_time_zone_null(Attachments::DeletedAt))
                 .to_owned(),
@@ -117,6 +118,7 @@ enum Attachments {
     KeyId,
     Nonce,
     Ciphertext,
+    Downloads,
     CreatedAt,
     DeletedAt,
 }

@@ -160,7 +160,16 @@ impl TestApp {
         let mut mails: Vec<Mail> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .map(|e| Mail::parse(&std::fs::read_to_string(e.path()).unwrap()))
+            .map(|e| {
+                let mut m = Mail::parse(&std::fs::read_to_string(e.path()).unwrap());
+                // Sent order: the file's write time (the Date header has one-second steps).
+                let t = e.metadata().and_then(|md| md.modified()).unwrap();
+                m.date_order = format!(
+                    "{:020}",
+                    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                );
+                m
+            })
             .collect();
         mails.sort_by(|a, b| a.date_order.cmp(&b.date_order));
         mails
@@ -658,4 +667,76 @@ impl Client {
             .unwrap()
             .insert(name.to_owned(), value.to_owned());
     }
+}
+
+/// A multipart/form-data body: text fields, then files under `files`.
+pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "madoguchi-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A tiny valid PNG header followed by a marker we can look for in raw storage.
+pub fn png(marker: &str) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    b.extend_from_slice(marker.as_bytes());
+    b
+}
+
+/// Opens the subject's private page for a confirmed request: asks for a code, reads it from
+/// the mail, enters it. Returns the subject's browser.
+pub async fn subject_session(app: &TestApp, pid: uuid::Uuid, email: &str) -> Client {
+    let browser = app.client.fresh();
+    let status = browser.get(&format!("/r/{pid}")).await;
+    let res = browser
+        .post_form(&format!("/r/{pid}/code"), &[("csrf", &status.csrf())])
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let code = latest_code(app, email).await;
+    let page = browser.get(&format!("/r/{pid}/access")).await;
+    let res = browser
+        .post_form(
+            &format!("/r/{pid}/access"),
+            &[("csrf", &page.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    browser
+}
+
+/// The code in the newest code mail to `email`.
+pub async fn latest_code(app: &TestApp, email: &str) -> String {
+    let mail = app
+        .mails_to(email)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.subject.contains("確認コード"))
+        .expect("a code mail");
+    let at = mail.text.find("確認コード: ").expect("the code line") + "確認コード: ".len();
+    mail.text[at..at + 6].to_owned()
+}
+
+/// The configuration a test app runs with (same directory and keys).
+pub fn app_config(app: &TestApp) -> madoguchi_config::Config {
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "MADOGUCHI_DATA_DIR".to_owned(),
+        app.dir.display().to_string(),
+    );
+    madoguchi_config::Config::from_vars(&vars).unwrap()
 }

@@ -9,6 +9,7 @@ mod helpers;
 
 mod api;
 mod concurrency;
+mod documents;
 mod intake;
 mod lifecycle;
 mod staff;

@@ -93,6 +93,18 @@ pub struct Config {
     pub production: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Keys for files at rest, `id:hex,…`, newest first; generated into the data dir if unset.
+    pub file_keys: Option<SecretString>,
+    /// Days after closing until identity documents are deleted.
+    pub retention_days: u32,
+    /// Days after closing the subject can download the answer.
+    pub download_days: u32,
+    /// Downloads allowed per file.
+    pub download_limit: u32,
+    /// Largest upload, in bytes.
+    pub upload_max_bytes: usize,
+    /// Files per upload.
+    pub upload_max_files: usize,
 }
 
 impl Config {
@@ -118,6 +130,12 @@ impl Config {
     /// | `MADOGUCHI_BUSINESS_DAYS` | `false`: count deadlines in business days when `true` |
     /// | `MADOGUCHI_ENV` | `development` (or `production`) |
     /// | `MADOGUCHI_BODY_LIMIT` | `65536` bytes |
+    /// | `MADOGUCHI_FILE_KEYS` | generated into `<data dir>/file-keys` (not in production) |
+    /// | `MADOGUCHI_RETENTION_DAYS` | `30`: identity documents are deleted this long after closing |
+    /// | `MADOGUCHI_DOWNLOAD_DAYS` | `30`: how long the answer can be downloaded after closing |
+    /// | `MADOGUCHI_DOWNLOAD_LIMIT` | `5` downloads per file |
+    /// | `MADOGUCHI_UPLOAD_MAX_BYTES` | `10485760` (10 MiB) per file |
+    /// | `MADOGUCHI_UPLOAD_MAX_FILES` | `5` files per upload |
     pub fn load() -> Result<Config, ConfigError> {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         if let Ok(path) = std::env::var("MADOGUCHI_CONFIG") {
@@ -180,6 +198,12 @@ impl Config {
             return Err(invalid(
                 "MADOGUCHI_SECRET",
                 "production needs a shared secret".into(),
+            ));
+        }
+        if production && get("MADOGUCHI_FILE_KEYS").is_none() {
+            return Err(invalid(
+                "MADOGUCHI_FILE_KEYS",
+                "production needs file encryption keys from the environment".into(),
             ));
         }
         if let Some(s) = get("MADOGUCHI_SECRET")
@@ -262,6 +286,27 @@ impl Config {
             fees,
             policy,
             production,
+            file_keys: get("MADOGUCHI_FILE_KEYS").map(|s| SecretString::from(s.to_owned())),
+            retention_days: parse(
+                get("MADOGUCHI_RETENTION_DAYS").unwrap_or("30"),
+                "MADOGUCHI_RETENTION_DAYS",
+            )?,
+            download_days: parse(
+                get("MADOGUCHI_DOWNLOAD_DAYS").unwrap_or("30"),
+                "MADOGUCHI_DOWNLOAD_DAYS",
+            )?,
+            download_limit: parse(
+                get("MADOGUCHI_DOWNLOAD_LIMIT").unwrap_or("5"),
+                "MADOGUCHI_DOWNLOAD_LIMIT",
+            )?,
+            upload_max_bytes: parse(
+                get("MADOGUCHI_UPLOAD_MAX_BYTES").unwrap_or("10485760"),
+                "MADOGUCHI_UPLOAD_MAX_BYTES",
+            )?,
+            upload_max_files: parse(
+                get("MADOGUCHI_UPLOAD_MAX_FILES").unwrap_or("5"),
+                "MADOGUCHI_UPLOAD_MAX_FILES",
+            )?,
             body_limit: parse(
                 get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"),
                 "MADOGUCHI_BODY_LIMIT",

@@ -95,6 +95,21 @@ pub enum AuditOnly {
     },
     /// An officer wrote an internal note.
     Note,
+    /// The subject uploaded a document.
+    Uploaded {
+        /// Which file (`document:<pid>`).
+        target: String,
+    },
+    /// An officer attached a file to the answer.
+    Attached {
+        /// Which file (`document:<pid>`).
+        target: String,
+    },
+    /// The paper answer was posted.
+    Posted {
+        /// The carrier's tracking number (not personal data).
+        tracking: String,
+    },
 }
 
 impl Event {
@@ -118,6 +133,9 @@ impl Event {
             Event::Record(AuditOnly::Viewed { .. }) => "viewed",
             Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
             Event::Record(AuditOnly::Note) => "note",
+            Event::Record(AuditOnly::Uploaded { .. }) => "uploaded",
+            Event::Record(AuditOnly::Attached { .. }) => "attached",
+            Event::Record(AuditOnly::Posted { .. }) => "posted",
         }
     }
 }
@@ -164,6 +182,8 @@ pub enum Mail {
     Expired,
     /// A refund was issued.
     Refunded,
+    /// A one-time code to open the request page.
+    AccessCode,
     /// To staff: a confirmed request entered the queue.
     StaffNewRequest,
     /// To staff: the subject answered (evidence or information).
@@ -176,7 +196,7 @@ pub enum Mail {
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 18] = [
+    pub const ALL: [Mail; 19] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -191,6 +211,7 @@ impl Mail {
         Mail::Withdrawn,
         Mail::Expired,
         Mail::Refunded,
+        Mail::AccessCode,
         Mail::StaffNewRequest,
         Mail::StaffSubjectAnswered,
         Mail::StaffPaymentReceived,
@@ -214,6 +235,7 @@ impl Mail {
             Mail::Withdrawn => "withdrawn",
             Mail::Expired => "expired",
             Mail::Refunded => "refunded",
+            Mail::AccessCode => "access_code",
             Mail::StaffNewRequest => "staff_new_request",
             Mail::StaffSubjectAnswered => "staff_subject_answered",
             Mail::StaffPaymentReceived => "staff_payment_received",

@@ -4,6 +4,7 @@ pub mod actor;
 pub mod contact;
 pub mod event;
 pub mod fee;
+pub mod files;
 pub mod ground;
 pub mod holidays;
 pub mod kind;
@@ -16,6 +17,7 @@ pub use actor::{Actor, Role};
 pub use contact::{ContactError, EmailAddress, parse_kana, parse_phone};
 pub use event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
 pub use fee::{FeeError, FeeSchedule, Yen};
+pub use files::{DocumentPurpose, FileType, sniff};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use policy::{

@@ -442,6 +442,9 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         AuditOnly::Viewed { target } => ("data.viewed", vec![("target", target.clone())]),
         AuditOnly::Downloaded { target } => ("file.downloaded", vec![("target", target.clone())]),
         AuditOnly::Note => ("note.added", vec![]),
+        AuditOnly::Uploaded { target } => ("document.uploaded", vec![("target", target.clone())]),
+        AuditOnly::Attached { target } => ("document.attached", vec![("target", target.clone())]),
+        AuditOnly::Posted { tracking } => ("answer.posted", vec![("tracking", tracking.clone())]),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -472,7 +475,10 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
         Event::Expire => matches!(actor, Actor::System),
         Event::Record(AuditOnly::Viewed { .. }) => actor.role().is_some(),
-        Event::Record(AuditOnly::Downloaded { .. }) => matches!(actor, Actor::Subject),
+        Event::Record(AuditOnly::Downloaded { .. } | AuditOnly::Uploaded { .. }) => {
+            matches!(actor, Actor::Subject)
+        }
+        Event::Record(AuditOnly::Attached { .. } | AuditOnly::Posted { .. }) => actor.is_worker(),
     };
     if allowed {
         Ok(())

@@ -48,8 +48,37 @@ pub fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     }
     std::fs::create_dir_all(&config.data_dir)?;
     let secret = madoguchi_store::secrets::random_token();
-    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    write_private(&path, &secret)?;
     Ok(secret.into_bytes())
+}
+
+/// The file key ring: from the environment, or generated once into the data directory
+/// (development only; the config refuses production without keys).
+pub fn load_keys(config: &Config) -> anyhow::Result<madoguchi_vault::KeyRing> {
+    if let Some(spec) = &config.file_keys {
+        return madoguchi_vault::KeyRing::parse(spec.expose_secret())
+            .context("MADOGUCHI_FILE_KEYS");
+    }
+    let path = config.data_dir.join("file-keys");
+    if let Ok(spec) = std::fs::read_to_string(&path) {
+        return madoguchi_vault::KeyRing::parse(spec.trim())
+            .with_context(|| format!("reading {}", path.display()));
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let ring = madoguchi_vault::KeyRing::generate("k1");
+    write_private(&path, &ring.to_spec())?;
+    Ok(ring)
+}
+
+/// Writes a file only the owner can read.
+pub fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// The mail sender the configuration asks for.
@@ -66,7 +95,7 @@ impl Application {
         let config = Arc::new(config);
         let db = open_database(&config).await?;
         let secret = load_secret(&config)?;
-        let service = Service::new(db, config.clone(), secret);
+        let service = Service::new(db, config.clone(), secret, load_keys(&config)?);
         let worker = MailWorker::new(
             service.clone(),
             mail_sender(&config)?,
@@ -88,7 +117,8 @@ impl Application {
         let config = Arc::new(config);
         let db = open_database(&config).await?;
         let secret = load_secret(&config)?;
-        Ok(Service::new(db, config, secret))
+        let keys = load_keys(&config)?;
+        Ok(Service::new(db, config, secret, keys))
     }
 
     /// Where the server listens.

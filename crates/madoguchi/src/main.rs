@@ -32,11 +32,23 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// File encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every file under the newest key. With keys in the data directory, a new
+    /// key is generated first; with MADOGUCHI_FILE_KEYS, put the new key first there.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,10 +102,34 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify(config).await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_keys(config).await,
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(config, &email, &name, &role).await,
     }
+}
+
+async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    let service = Application::build_offline(config.clone()).await?;
+    if config.file_keys.is_none() {
+        let mut ring = madoguchi::load_keys(&config)?;
+        let next = format!("k{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+        ring.rotate(&next);
+        madoguchi::write_private(&config.data_dir.join("file-keys"), &ring.to_spec())?;
+        service.set_keys(ring);
+        println!(
+            "new key {next} written to {}",
+            config.data_dir.join("file-keys").display()
+        );
+    }
+    let n = service
+        .reencrypt_documents()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("re-encrypted {n} files");
+    Ok(())
 }
 
 async fn add_user(config: Config, email: &str, name: &str, role: &str) -> anyhow::Result<()> {

@@ -60,6 +60,10 @@ pub struct MailContext {
     pub today: String,
     /// Whether the result is a download.
     pub download: bool,
+    /// A nonce from which the sender derives the one-time code; never the code itself.
+    pub code_nonce: Option<String>,
+    /// The one-time code (filled in at send time).
+    pub code: String,
 }
 
 impl MailContext {
@@ -134,6 +138,7 @@ templates! {
     Withdrawn => WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
     Expired => ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
     Refunded => RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
+    AccessCode => AccessCodeSubject, "email/access_code/subject.txt", AccessCodeBody, "email/access_code/body.txt";
     StaffNewRequest => StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
     StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
     StaffPaymentReceived => StaffPaymentReceivedSubject, "email/staff_payment_received/subject.txt", StaffPaymentReceivedBody, "email/staff_payment_received/body.txt";
@@ -313,6 +318,8 @@ mod tests {
             today: "2026-11-22".into(),
             download: true,
             confirm_nonce: None,
+            code_nonce: None,
+            code: "123456".into(),
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) struct Extra {
     pub receipt_number: Option<String>,
     pub payment_method: Option<PaymentMethod>,
     pub grounds: Vec<RefusalGround>,
+    pub code_nonce: Option<String>,
 }
 
 fn method_label(m: PaymentMethod, en: bool) -> &'static str {
@@ -156,5 +157,11 @@ pub(crate) fn build(
             .unwrap_or_default(),
         today: domain::jst_date(now).to_string(),
         download: row.delivery.as_deref() == Some("electronic"),
+        code_nonce: if mail == Mail::AccessCode {
+            extra.code_nonce.clone()
+        } else {
+            None
+        },
+        code: String::new(),
     }
 }

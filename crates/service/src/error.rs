@@ -19,6 +19,12 @@ pub enum ServiceError {
     /// A link or code was not accepted.
     #[error("token: {0}")]
     Token(TokenError),
+    /// A file was refused.
+    #[error(transparent)]
+    File(crate::files::FileError),
+    /// A one-time code was refused.
+    #[error(transparent)]
+    Access(crate::access::AccessError),
     /// An input was refused; names the field.
     #[error("invalid {0}")]
     Invalid(&'static str),

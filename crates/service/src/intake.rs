@@ -145,6 +145,7 @@ impl NewRequest {
                 .as_ref()
                 .map(|a| serde_json::to_string(a).expect("an agent always serialises"))),
             subject_message: Set(None),
+            subject_reply: Set(None),
             assignee_id: Set(None),
             duplicate_of: Set(duplicate_of),
             created_at: Set(now),

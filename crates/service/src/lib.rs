@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod context;
 mod error;
+mod files;
 mod intake;
 pub mod queue;
 mod settings;
@@ -21,8 +23,10 @@ use madoguchi_store::{Db, StoreError, outbox, requests, tokens};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use access::AccessError;
 pub use context::MailLinks;
 pub use error::ServiceError;
+pub use files::{Document, FileError};
 pub use intake::{Agent, Channel, Lang, NewRequest};
 
 /// The application: database, configuration and the key that derives link tokens.
@@ -31,6 +35,7 @@ pub struct Service {
     db: Db,
     config: Arc<Config>,
     secret: Arc<[u8]>,
+    keys: Arc<std::sync::RwLock<madoguchi_vault::KeyRing>>,
     mail_wakeup: Arc<Notify>,
 }
 
@@ -65,11 +70,17 @@ pub struct EventText {
 
 impl Service {
     /// Builds the service. `secret` keys link tokens; instances sharing a database must share it.
-    pub fn new(db: Db, config: Arc<Config>, secret: Vec<u8>) -> Self {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        secret: Vec<u8>,
+        keys: madoguchi_vault::KeyRing,
+    ) -> Self {
         Service {
             db,
             config,
             secret: secret.into(),
+            keys: Arc::new(std::sync::RwLock::new(keys)),
             mail_wakeup: Arc::new(Notify::new()),
         }
     }
@@ -408,7 +419,7 @@ impl Service {
         Ok(expired)
     }
 
-    fn mail_host(&self) -> &str {
+    pub(crate) fn mail_host(&self) -> &str {
         self.config
             .base_url
             .split("://")

@@ -55,6 +55,7 @@ pub async fn requests<C: ConnectionTrait>(
             correct_content: Set(None),
             agent: Set(None),
             subject_message: Set(None),
+            subject_reply: Set(None),
             assignee_id: Set(None),
             duplicate_of: Set(None),
             audit_seq: Set(0),

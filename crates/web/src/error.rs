@@ -47,6 +47,9 @@ pub enum AppError {
     /// 410: the link was used or has expired.
     #[error("link no longer valid")]
     Gone,
+    /// 429: too many attempts; wait.
+    #[error("too many attempts")]
+    TooManyRequests,
     /// 413: the body is larger than allowed.
     #[error("payload too large")]
     TooLarge,
@@ -73,6 +76,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone => StatusCode::GONE,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,6 +92,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Gone => "gone",
             AppError::TooLarge => "too-large",
+            AppError::TooManyRequests => "too-many-requests",
             AppError::UnsupportedMediaType => "unsupported-media-type",
             AppError::Internal(_) => "internal",
         }
@@ -112,6 +117,39 @@ impl From<ServiceError> for AppError {
             ServiceError::Token(TokenError::Unknown) => AppError::NotFound,
             ServiceError::Token(TokenError::Expired | TokenError::Used) => AppError::Gone,
             // Database messages can quote stored values; log only the kind.
+            ServiceError::File(f) => {
+                use madoguchi_service::FileError as F;
+                match f {
+                    F::Type | F::Empty | F::TooMany | F::TooLarge => {
+                        AppError::Validation(vec![FieldError {
+                            field: "files".into(),
+                            code: match f {
+                                F::Type => "type",
+                                F::Empty => "empty",
+                                F::TooMany => "count",
+                                _ => "size",
+                            }
+                            .into(),
+                            message: f.to_string(),
+                        }])
+                    }
+                    F::Closed | F::LimitReached => AppError::Conflict(f.to_string()),
+                    F::Expired | F::Deleted => AppError::Gone,
+                }
+            }
+            ServiceError::Access(a) => {
+                use madoguchi_service::AccessError as A;
+                match a {
+                    A::Wrong => AppError::Validation(vec![FieldError {
+                        field: "code".into(),
+                        code: "wrong".into(),
+                        message: a.to_string(),
+                    }]),
+                    A::Expired => AppError::Gone,
+                    A::Locked | A::TooManyCodes => AppError::TooManyRequests,
+                    A::Unconfirmed => AppError::Conflict(a.to_string()),
+                }
+            }
             ServiceError::Invalid(field) => AppError::Validation(vec![FieldError {
                 field: field.to_owned(),
                 code: "invalid".into(),

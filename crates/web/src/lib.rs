@@ -31,9 +31,11 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 /// The whole application with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
+    let upload_limit = state.config.upload_max_bytes * state.config.upload_max_files + 1024 * 1024;
     let hsts = state.secure_cookies();
     let mut app = Router::new()
         .merge(routes::public::router())
+        .merge(routes::subject::router(upload_limit))
         .merge(routes::api::router())
         .merge(routes::health::router())
         .merge(staff::router(state.clone()))
@@ -41,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         // A hard cap for bodies no extractor reads.
-        .layer(RequestBodyLimitLayer::new(body_limit.max(16 * 1024 * 1024)))
+        .layer(RequestBodyLimitLayer::new(body_limit.max(upload_limit)))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -244,6 +244,78 @@ pub struct StatusPage {
     pub open: bool,
     /// Fee, if any.
     pub fee: String,
+    /// Public id.
+    pub pid: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// The address is confirmed, so a code can be sent.
+    pub confirmed_address: bool,
+}
+
+/// The page where the subject types the code.
+#[derive(Debug, Template)]
+#[template(path = "pages/access.html")]
+pub struct AccessPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// Public id.
+    pub pid: String,
+    /// Request number.
+    pub number: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// Error, if the last code failed.
+    pub error: String,
+}
+
+/// The subject's private page: their data, documents, answers.
+#[derive(Debug, Template)]
+#[template(path = "pages/private.html")]
+pub struct PrivatePage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// Public id.
+    pub pid: String,
+    /// Request number.
+    pub number: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// State label.
+    pub state: String,
+    /// Kind label.
+    pub kind: String,
+    /// Subject's name.
+    pub name: String,
+    /// What was asked.
+    pub details: String,
+    /// The officer's last message.
+    pub message: String,
+    /// Uploads open.
+    pub can_upload: bool,
+    /// Waiting for more evidence.
+    pub awaiting_identity: bool,
+    /// Waiting for an answer.
+    pub awaiting_info: bool,
+    /// Filed by an agent.
+    pub agent: bool,
+    /// Still open (can withdraw).
+    pub open: bool,
+    /// Upload purposes offered.
+    pub purposes: Vec<(String, String)>,
+    /// (pid, purpose label, filename, download link or empty).
+    pub documents: Vec<(String, String, String, String)>,
+    /// Max MiB per file.
+    pub max_mb: usize,
+    /// Max files per upload.
+    pub max_files: usize,
+    /// Success message.
+    pub flash: String,
+    /// Error message.
+    pub error: String,
 }
 
 /// The page behind a confirmation link: a button, because mail scanners follow links.

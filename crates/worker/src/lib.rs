@@ -102,6 +102,9 @@ impl MailWorker {
             .ok_or_else(|| MailError::Build(format!("unknown template {}", msg.template)))?;
         let mut ctx: MailContext = serde_json::from_str(&msg.context)
             .map_err(|e| MailError::Build(format!("context: {e}")))?;
+        if let Some(nonce) = ctx.code_nonce.take() {
+            ctx.code = self.service.access_code(&nonce);
+        }
         if let Some(nonce) = ctx.confirm_nonce.take() {
             let token = self.service.confirmation_token(&nonce);
             ctx.link = MailLinks::confirm(&self.service.config().base_url, &token);
@@ -156,6 +159,11 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "requests expired"),
             Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+        }
+        match service.retention_sweep(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "documents deleted under the retention policy"),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}

@@ -18,6 +18,7 @@ pub struct Model {
     pub key_id: String,
     pub nonce: Vec<u8>,
     pub ciphertext: Option<Vec<u8>>,
+    pub downloads: i32,
     pub created_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
 }

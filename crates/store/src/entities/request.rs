@@ -33,6 +33,7 @@ pub struct Model {
     pub correct_content: Option<String>,
     pub agent: Option<String>,
     pub subject_message: Option<String>,
+    pub subject_reply: Option<String>,
     pub fee: i64,
     pub paid: i64,
     pub identity_verified: bool,

@@ -3,3 +3,4 @@
 pub mod api;
 pub mod health;
 pub mod public;
+pub mod subject;

@@ -36,7 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(stylesheet))
 }
 
-fn with_cookie(mut res: Response, set_cookie: Option<String>, lang: PageLang) -> Response {
+pub(crate) fn with_cookie(
+    mut res: Response,
+    set_cookie: Option<String>,
+    lang: PageLang,
+) -> Response {
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -139,6 +143,7 @@ struct StatusQuery {
 async fn show_status(
     State(state): State<AppState>,
     lang: PageLang,
+    headers: HeaderMap,
     Path(pid): Path<String>,
     Query(q): Query<StatusQuery>,
 ) -> Result<Response, PageError> {
@@ -151,7 +156,11 @@ async fn show_status(
         .ok_or_else(|| PageError(AppError::Internal("kind".into()), en))?;
     let st = RequestState::parse(&row.state)
         .ok_or_else(|| PageError(AppError::Internal("state".into()), en))?;
+    let (csrf_token, set) = csrf::issue(&state, &headers);
     let page = StatusPage {
+        pid: row.pid.to_string(),
+        csrf: csrf_token,
+        confirmed_address: st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment(),
         en,
         business_name: state.config.business.name.clone(),
         filed: q.filed.is_some(),
@@ -168,7 +177,7 @@ async fn show_status(
             String::new()
         },
     };
-    let mut res = pages::render(&page);
+    let mut res = with_cookie(pages::render(&page), set, lang);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)

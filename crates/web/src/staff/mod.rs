@@ -7,6 +7,7 @@ mod admin;
 pub mod api;
 mod auth;
 mod dashboard;
+mod documents;
 pub mod guard;
 mod intake;
 mod pages;
@@ -79,6 +80,27 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/requests/{pid}/claim", WORKERS),
             post(work::claim_request),
+        ),
+        (
+            page(
+                Method::GET,
+                "/staff/requests/{pid}/documents/{doc}",
+                ANY_STAFF,
+            ),
+            get(documents::view_document),
+        ),
+        (
+            page(Method::POST, "/staff/requests/{pid}/documents", WORKERS),
+            post(documents::attach_package)
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
+        ),
+        (
+            page(Method::POST, "/staff/requests/{pid}/posted", WORKERS),
+            post(documents::record_posting),
+        ),
+        (
+            page(Method::GET, "/staff/requests/{pid}/letter", ANY_STAFF),
+            get(documents::show_letter),
         ),
         (
             page(Method::POST, "/staff/requests/assign", WORKERS),

@@ -131,6 +131,7 @@ pub struct DetailPage {
     pub payments: Vec<payment::Model>,
     pub mail: Vec<outbox::Model>,
     pub audit: Vec<audit_entry::Model>,
+    pub documents: Vec<madoguchi_service::Document>,
 }
 
 #[derive(Debug, Template)]
@@ -190,6 +191,25 @@ pub struct IntakePage {
     pub grounds: Vec<(String, String)>,
     pub errors: Vec<FieldError>,
     pub today: String,
+}
+
+/// The printable answer letter.
+#[derive(Debug, Template)]
+#[template(path = "staff/letter.html")]
+pub struct LetterPage {
+    pub business_name: String,
+    pub business_address: String,
+    pub business_representative: String,
+    pub business_contact: String,
+    pub date: String,
+    pub recipient: String,
+    pub postal_address: String,
+    pub number: String,
+    pub arrived_on: String,
+    pub kind: String,
+    pub outcome: String,
+    pub message: String,
+    pub contents: Vec<String>,
 }
 
 #[derive(Debug, Template)]

@@ -313,6 +313,11 @@ pub async fn show_request(
                 )
             })
             .collect(),
+        documents: state
+            .service
+            .documents(d.request.id)
+            .await
+            .map_err(|e| service_error(e, en))?,
         payments: d.payments,
         mail: d.mail,
         audit: d.audit,

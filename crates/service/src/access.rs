@@ -1,0 +1,282 @@
+//! The subject's access to their own request without an account: a six-digit code sent to
+//! the confirmed address, five tries, ten minutes; then a session scoped to that request
+//! alone, for thirty minutes.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use madoguchi_domain::{Actor, Mail, Recipient, State};
+use madoguchi_store::audit::Origin;
+use madoguchi_store::entities::subject_token;
+use madoguchi_store::sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+use madoguchi_store::secrets::{constant_time_eq, hash_token, keyed, random_token};
+use madoguchi_store::{outbox, requests};
+use uuid::Uuid;
+
+use crate::{Service, ServiceError, context};
+
+const CODE: &str = "access_code";
+const SESSION: &str = "subject_session";
+/// Wrong codes before the code is locked.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Codes a request may be sent per hour.
+pub const MAX_CODES_PER_HOUR: u64 = 5;
+
+/// Why a code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    /// Wrong code; tries remain.
+    #[error("the code is not correct")]
+    Wrong,
+    /// No live code: never sent, expired or already used.
+    #[error("the code has expired; ask for a new one")]
+    Expired,
+    /// Too many wrong codes: this code is locked.
+    #[error("too many wrong codes; ask for a new one")]
+    Locked,
+    /// Too many codes asked for.
+    #[error("too many codes were sent; try again later")]
+    TooManyCodes,
+    /// The address is not confirmed yet.
+    #[error("confirm your e-mail address first")]
+    Unconfirmed,
+}
+
+impl Service {
+    fn code_hash(&self, request_id: i64, code: &str) -> String {
+        keyed(
+            &self.secret,
+            &format!("access-code:{request_id}:{}", code.trim()),
+        )
+    }
+
+    /// The code behind a mail's nonce (the outbox never holds the code).
+    pub fn access_code(&self, nonce: &str) -> String {
+        let h = keyed(&self.secret, &format!("code:{nonce}"));
+        let n = u64::from_str_radix(&h[..15], 16).unwrap_or(0) % 1_000_000;
+        format!("{n:06}")
+    }
+
+    /// Sends a fresh code to the request's confirmed address.
+    pub async fn send_access_code(
+        &self,
+        pid: Uuid,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        if row.state == State::Submitted.as_str() {
+            return Err(ServiceError::Access(AccessError::Unconfirmed));
+        }
+        let recent = subject_token::Entity::find()
+            .filter(subject_token::Column::RequestId.eq(row.id))
+            .filter(subject_token::Column::Purpose.eq(CODE))
+            .filter(subject_token::Column::CreatedAt.gt(now - Duration::hours(1)))
+            .count(self.db().conn())
+            .await?;
+        if recent >= MAX_CODES_PER_HOUR {
+            return Err(ServiceError::Access(AccessError::TooManyCodes));
+        }
+        let nonce = random_token();
+        let code = self.access_code(&nonce);
+        let next = requests::to_domain(&row)?;
+        let extra = context::Extra {
+            code_nonce: Some(nonce),
+            ..Default::default()
+        };
+        let ctx = context::build(
+            self.config(),
+            &row,
+            &next,
+            Mail::AccessCode,
+            Recipient::Subject,
+            &extra,
+            now,
+        );
+        let tx = self.db().begin_write().await?;
+        // Older codes die when a new one is sent: only the latest works.
+        subject_token::Entity::update_many()
+            .col_expr(
+                subject_token::Column::UsedAt,
+                madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
+            )
+            .filter(subject_token::Column::RequestId.eq(row.id))
+            .filter(subject_token::Column::Purpose.eq(CODE))
+            .filter(subject_token::Column::UsedAt.is_null())
+            .exec(&tx)
+            .await?;
+        subject_token::Entity::insert(subject_token::ActiveModel {
+            request_id: Set(row.id),
+            purpose: Set(CODE.to_owned()),
+            token_hash: Set(format!(
+                "{}:{}",
+                self.code_hash(row.id, &code),
+                random_token()
+            )),
+            expires_at: Set((now + Duration::minutes(10)).trunc_subsecs(6)),
+            used_at: Set(None),
+            attempts: Set(0),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        })
+        .exec(&tx)
+        .await?;
+        outbox::enqueue(
+            &tx,
+            vec![outbox::NewMessage {
+                request_id: Some(row.id),
+                recipient: row.email.clone(),
+                lang: row.lang.clone(),
+                template: Mail::AccessCode.as_str().to_owned(),
+                context: serde_json::to_value(ctx).expect("a mail context serialises"),
+            }],
+            self.mail_host(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.mail_wakeup.notify_one();
+        let t = madoguchi_domain::Transition {
+            next,
+            effects: vec![madoguchi_domain::Effect::Audit(
+                madoguchi_domain::AuditRecord {
+                    action: "access_code.sent".into(),
+                    detail: vec![],
+                },
+            )],
+        };
+        self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+            .await
+    }
+
+    /// Checks a code; on success returns a session token for this request only.
+    pub async fn verify_access_code(
+        &self,
+        pid: Uuid,
+        code: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let live = subject_token::Entity::find()
+            .filter(subject_token::Column::RequestId.eq(row.id))
+            .filter(subject_token::Column::Purpose.eq(CODE))
+            .filter(subject_token::Column::UsedAt.is_null())
+            .order_by_desc(subject_token::Column::Id)
+            .one(self.db().conn())
+            .await?;
+        let Some(token) = live.filter(|t| t.expires_at > now) else {
+            return Err(ServiceError::Access(AccessError::Expired));
+        };
+        let expected = token.token_hash.split(':').next().unwrap_or("").to_owned();
+        if !constant_time_eq(&expected, &self.code_hash(row.id, code)) {
+            let attempts = token.attempts + 1;
+            let locked = attempts >= MAX_ATTEMPTS;
+            let mut am = token.into_active_model();
+            am.attempts = Set(attempts);
+            if locked {
+                am.used_at = Set(Some(now.trunc_subsecs(6)));
+            }
+            am.update(self.db().conn()).await?;
+            if locked {
+                let t = madoguchi_domain::Transition {
+                    next: requests::to_domain(&row)?,
+                    effects: vec![madoguchi_domain::Effect::Audit(
+                        madoguchi_domain::AuditRecord {
+                            action: "access_code.locked".into(),
+                            detail: vec![],
+                        },
+                    )],
+                };
+                self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+                    .await?;
+                return Err(ServiceError::Access(AccessError::Locked));
+            }
+            return Err(ServiceError::Access(AccessError::Wrong));
+        }
+        let used = subject_token::Entity::update_many()
+            .col_expr(
+                subject_token::Column::UsedAt,
+                madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
+            )
+            .filter(subject_token::Column::Id.eq(token.id))
+            .filter(subject_token::Column::UsedAt.is_null())
+            .exec(self.db().conn())
+            .await?;
+        if used.rows_affected != 1 {
+            return Err(ServiceError::Access(AccessError::Expired));
+        }
+        let session = random_token();
+        subject_token::Entity::insert(subject_token::ActiveModel {
+            request_id: Set(row.id),
+            purpose: Set(SESSION.to_owned()),
+            token_hash: Set(hash_token(&session)),
+            expires_at: Set((now + Duration::minutes(30)).trunc_subsecs(6)),
+            used_at: Set(None),
+            attempts: Set(0),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        })
+        .exec(self.db().conn())
+        .await?;
+        let t = madoguchi_domain::Transition {
+            next: requests::to_domain(&row)?,
+            effects: vec![madoguchi_domain::Effect::Audit(
+                madoguchi_domain::AuditRecord {
+                    action: "access_code.accepted".into(),
+                    detail: vec![],
+                },
+            )],
+        };
+        self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+            .await?;
+        Ok(session)
+    }
+
+    /// Whether a subject session token is live for this request (and only this one).
+    pub async fn subject_session(
+        &self,
+        pid: Uuid,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let found = subject_token::Entity::find()
+            .filter(subject_token::Column::TokenHash.eq(hash_token(token)))
+            .filter(subject_token::Column::Purpose.eq(SESSION))
+            .one(self.db().conn())
+            .await?;
+        Ok(found
+            .is_some_and(|t| t.request_id == row.id && t.expires_at > now && t.used_at.is_none()))
+    }
+
+    /// The subject's answer to an officer's question (Art. 37(2)), kept on the request.
+    pub async fn provide_info(
+        &self,
+        pid: Uuid,
+        answer: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let answer = answer.trim();
+        if answer.is_empty() || answer.chars().count() > 4000 {
+            return Err(ServiceError::Invalid("answer"));
+        }
+        let row = self
+            .act(
+                pid,
+                None,
+                &madoguchi_domain::Event::ProvideInfo,
+                &Actor::Subject,
+                &crate::EventText::default(),
+                origin,
+                now,
+            )
+            .await?;
+        let mut am = row.into_active_model();
+        am.subject_reply = Set(Some(answer.to_owned()));
+        am.update(self.db().conn()).await?;
+        Ok(())
+    }
+}

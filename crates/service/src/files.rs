@@ -1,0 +1,483 @@
+//! Documents: uploads checked by content and sealed with AES-256-GCM before they reach the
+//! database, officer and subject reads (each one audited), key rotation and retention.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use madoguchi_domain::{self as domain, Actor, AuditOnly, DocumentPurpose, Event, State};
+use madoguchi_store::audit::{self, Origin};
+use madoguchi_store::entities::{attachment, request};
+use madoguchi_store::requests;
+use madoguchi_store::sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use madoguchi_vault::Sealed;
+use uuid::Uuid;
+
+use crate::staff::audit_entry;
+use crate::{EventText, Service, ServiceError};
+
+/// Why an upload or download was refused. Each has a message for the subject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    /// Not a PDF, JPEG or PNG by content.
+    #[error("only PDF, JPEG and PNG files are accepted")]
+    Type,
+    /// Over the size limit.
+    #[error("the file is larger than allowed")]
+    TooLarge,
+    /// Over the count limit.
+    #[error("too many files")]
+    TooMany,
+    /// Empty file.
+    #[error("the file is empty")]
+    Empty,
+    /// Uploads are not possible in this state.
+    #[error("documents cannot be added at this stage")]
+    Closed,
+    /// The download window ended.
+    #[error("the download period has ended")]
+    Expired,
+    /// The download limit was reached.
+    #[error("the download limit was reached")]
+    LimitReached,
+    /// The file was deleted under the retention policy.
+    #[error("the file was deleted under the retention policy")]
+    Deleted,
+}
+
+/// A document without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Public id.
+    pub pid: Uuid,
+    /// Why it is kept.
+    pub purpose: DocumentPurpose,
+    /// The uploaded name, for display only.
+    pub filename: String,
+    /// Content type, from sniffing.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Downloads so far.
+    pub downloads: i32,
+    /// Uploaded.
+    pub created_at: DateTime<Utc>,
+    /// Deleted under retention.
+    pub deleted: bool,
+}
+
+fn to_document(m: &attachment::Model) -> Document {
+    Document {
+        pid: m.pid,
+        purpose: DocumentPurpose::parse(&m.purpose).unwrap_or(DocumentPurpose::Other),
+        filename: m.filename.clone(),
+        content_type: m.content_type.clone(),
+        size: m.size,
+        downloads: m.downloads,
+        created_at: m.created_at,
+        deleted: m.deleted_at.is_some(),
+    }
+}
+
+/// Keeps only a harmless display name: no path, no control characters, bounded length.
+fn display_name(name: &str, ext: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))
+        .take(80)
+        .collect();
+    if clean.trim().is_empty() {
+        format!("document.{ext}")
+    } else {
+        clean
+    }
+}
+
+impl Service {
+    /// The files a subject may upload now, by state.
+    pub fn accepts_uploads(state: State) -> bool {
+        matches!(
+            state,
+            State::IdentityReview | State::AwaitingIdentity | State::AwaitingInfo
+        )
+    }
+
+    /// Stores files: each is checked by content, sealed, and recorded on the request's trail.
+    /// All or nothing: one bad file rejects the batch.
+    pub async fn upload(
+        &self,
+        pid: Uuid,
+        purpose: DocumentPurpose,
+        files: Vec<(String, Vec<u8>)>,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let state = State::parse(&row.state).unwrap_or(State::Expired);
+        let staff = matches!(actor, Actor::Staff { .. });
+        let allowed = if purpose == DocumentPurpose::Package {
+            staff && state == State::InProgress
+        } else {
+            Self::accepts_uploads(state)
+        };
+        if !allowed {
+            return Err(ServiceError::File(FileError::Closed));
+        }
+        if files.is_empty() {
+            return Err(ServiceError::File(FileError::Empty));
+        }
+        if files.len() > self.config().upload_max_files {
+            return Err(ServiceError::File(FileError::TooMany));
+        }
+        let mut checked = Vec::new();
+        for (name, bytes) in files {
+            if bytes.is_empty() {
+                return Err(ServiceError::File(FileError::Empty));
+            }
+            if bytes.len() > self.config().upload_max_bytes {
+                return Err(ServiceError::File(FileError::TooLarge));
+            }
+            let kind = domain::sniff(&bytes).ok_or(ServiceError::File(FileError::Type))?;
+            checked.push((display_name(&name, kind.extension()), kind, bytes));
+        }
+        let mut pids = Vec::new();
+        for (name, kind, bytes) in checked {
+            let doc_pid = Uuid::new_v4();
+            let sealed = self
+                .keys
+                .read()
+                .expect("key ring lock")
+                .seal(&bytes, doc_pid.as_bytes());
+            let target = format!("document:{doc_pid}");
+            let event = if staff {
+                Event::Record(AuditOnly::Attached { target })
+            } else {
+                Event::Record(AuditOnly::Uploaded { target })
+            };
+            let t = domain::apply(&requests::to_domain(&row)?, &event, actor, now)?;
+            let am = attachment::ActiveModel {
+                pid: Set(doc_pid),
+                request_id: Set(row.id),
+                purpose: Set(purpose.as_str().to_owned()),
+                filename: Set(name),
+                content_type: Set(kind.mime().to_owned()),
+                size: Set(bytes.len() as i64),
+                key_id: Set(sealed.key_id),
+                nonce: Set(sealed.nonce),
+                ciphertext: Set(Some(sealed.ciphertext)),
+                downloads: Set(0),
+                created_at: Set(now.trunc_subsecs(6)),
+                deleted_at: Set(None),
+                ..Default::default()
+            };
+            self.append_with(pid, &t, actor, origin, now, Some(am))
+                .await?;
+            pids.push(doc_pid);
+        }
+        Ok(pids)
+    }
+
+    /// Appends audit-only effects to a request's chain (retrying if the head moved), in the
+    /// same transaction as an optional attachment row.
+    pub(crate) async fn append_with(
+        &self,
+        pid: Uuid,
+        t: &domain::Transition,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+        attachment_row: Option<attachment::ActiveModel>,
+    ) -> Result<(), ServiceError> {
+        for _ in 0..5 {
+            let row = requests::find_by_pid(self.db().conn(), pid).await?;
+            let entries: Vec<_> = t
+                .effects
+                .iter()
+                .filter_map(|e| match e {
+                    domain::Effect::Audit(a) => Some(audit_entry(
+                        actor,
+                        &a.action,
+                        a.detail
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.clone()))
+                            .collect(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let (rows, seq, head) = audit::link(
+                &audit::request_chain(pid),
+                Some(row.id),
+                row.audit_seq,
+                &row.audit_head,
+                &entries,
+                origin,
+                now,
+            );
+            let tx = self.db().begin_write().await?;
+            match requests::update_audit_head(&tx, &row, (seq, &head)).await {
+                Ok(()) => {
+                    if let Some(am) = attachment_row.clone() {
+                        attachment::Entity::insert(am).exec(&tx).await?;
+                    }
+                    audit::insert(&tx, rows).await?;
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                Err(madoguchi_store::StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// A request's documents, newest first, without their content.
+    pub async fn documents(&self, request_id: i64) -> Result<Vec<Document>, ServiceError> {
+        let rows = attachment::Entity::find()
+            .select_only()
+            .columns([
+                attachment::Column::Id,
+                attachment::Column::Pid,
+                attachment::Column::RequestId,
+                attachment::Column::Purpose,
+                attachment::Column::Filename,
+                attachment::Column::ContentType,
+                attachment::Column::Size,
+                attachment::Column::KeyId,
+                attachment::Column::Nonce,
+                attachment::Column::Downloads,
+                attachment::Column::CreatedAt,
+                attachment::Column::DeletedAt,
+            ])
+            .column_as(Expr::val(Option::<Vec<u8>>::None), "ciphertext")
+            .filter(attachment::Column::RequestId.eq(request_id))
+            .order_by_desc(attachment::Column::Id)
+            .all(self.db().conn())
+            .await?;
+        Ok(rows.iter().map(to_document).collect())
+    }
+
+    /// Opens a document for staff (inline view): audited as a view of the subject's data.
+    pub async fn read_document_as_staff(
+        &self,
+        request_pid: Uuid,
+        doc_pid: Uuid,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<u8>), ServiceError> {
+        let (row, doc) = self.document_row(request_pid, doc_pid).await?;
+        let bytes = self.decrypt(&doc)?;
+        let view = Event::Record(AuditOnly::Viewed {
+            target: format!("document:{doc_pid}"),
+        });
+        let t = domain::apply(&requests::to_domain(&row)?, &view, actor, now)?;
+        self.append_with(request_pid, &t, actor, origin, now, None)
+            .await?;
+        Ok((to_document(&doc), bytes))
+    }
+
+    /// The subject downloads a file of the answer: within the window and the limit, counted
+    /// and audited.
+    pub async fn download_package(
+        &self,
+        request_pid: Uuid,
+        doc_pid: Uuid,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<u8>), ServiceError> {
+        let (row, doc) = self.document_row(request_pid, doc_pid).await?;
+        if doc.purpose != DocumentPurpose::Package.as_str() {
+            return Err(ServiceError::NotFound);
+        }
+        let state = State::parse(&row.state).unwrap_or(State::Expired);
+        if !state.is_fulfilment() {
+            return Err(ServiceError::NotFound);
+        }
+        let closed = row.closed_at.unwrap_or(now);
+        if now > closed + Duration::days(i64::from(self.config().download_days)) {
+            return Err(ServiceError::File(FileError::Expired));
+        }
+        // Count first, conditionally, so two parallel downloads cannot exceed the limit.
+        let limit = i32::try_from(self.config().download_limit).unwrap_or(i32::MAX);
+        let counted = attachment::Entity::update_many()
+            .col_expr(
+                attachment::Column::Downloads,
+                Expr::col(attachment::Column::Downloads).add(1),
+            )
+            .filter(attachment::Column::Id.eq(doc.id))
+            .filter(attachment::Column::Downloads.lt(limit))
+            .exec(self.db().conn())
+            .await?;
+        if counted.rows_affected == 0 {
+            return Err(ServiceError::File(FileError::LimitReached));
+        }
+        let bytes = self.decrypt(&doc)?;
+        let event = Event::Record(AuditOnly::Downloaded {
+            target: format!("document:{doc_pid}"),
+        });
+        let t = domain::apply(&requests::to_domain(&row)?, &event, &Actor::Subject, now)?;
+        self.append_with(request_pid, &t, &Actor::Subject, origin, now, None)
+            .await?;
+        Ok((to_document(&doc), bytes))
+    }
+
+    async fn document_row(
+        &self,
+        request_pid: Uuid,
+        doc_pid: Uuid,
+    ) -> Result<(request::Model, attachment::Model), ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), request_pid).await?;
+        let doc = attachment::Entity::find()
+            .filter(attachment::Column::Pid.eq(doc_pid))
+            .filter(attachment::Column::RequestId.eq(row.id))
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok((row, doc))
+    }
+
+    fn decrypt(&self, doc: &attachment::Model) -> Result<Vec<u8>, ServiceError> {
+        let Some(ciphertext) = doc.ciphertext.clone() else {
+            return Err(ServiceError::File(FileError::Deleted));
+        };
+        let sealed = Sealed {
+            key_id: doc.key_id.clone(),
+            nonce: doc.nonce.clone(),
+            ciphertext,
+        };
+        self.keys
+            .read()
+            .expect("key ring lock")
+            .open(&sealed, doc.pid.as_bytes())
+            .map_err(|e| {
+                ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                    "document {}: {e}",
+                    doc.pid
+                )))
+            })
+    }
+
+    /// Re-encrypts every file not sealed under the current key. Returns how many.
+    pub async fn reencrypt_documents(&self) -> Result<usize, ServiceError> {
+        let current = self
+            .keys
+            .read()
+            .expect("key ring lock")
+            .current_id()
+            .to_owned();
+        let stale = attachment::Entity::find()
+            .filter(attachment::Column::KeyId.ne(current))
+            .filter(attachment::Column::Ciphertext.is_not_null())
+            .all(self.db().conn())
+            .await?;
+        let n = stale.len();
+        for doc in stale {
+            let plain = self.decrypt(&doc)?;
+            let sealed = self
+                .keys
+                .read()
+                .expect("key ring lock")
+                .seal(&plain, doc.pid.as_bytes());
+            let mut am = doc.into_active_model();
+            am.key_id = Set(sealed.key_id);
+            am.nonce = Set(sealed.nonce);
+            am.ciphertext = Set(Some(sealed.ciphertext));
+            am.update(self.db().conn()).await?;
+        }
+        Ok(n)
+    }
+
+    /// Replaces the key ring (after rotation) for this process.
+    pub fn set_keys(&self, keys: madoguchi_vault::KeyRing) {
+        *self.keys.write().expect("key ring lock") = keys;
+    }
+
+    /// Deletes identity documents of requests closed more than the retention period ago
+    /// (rejected requests at once). Answers stay until their download window ends. Each
+    /// deletion is on the request's trail; the trail never held the content.
+    pub async fn retention_sweep(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let keep = Duration::days(i64::from(self.config().retention_days));
+        let download = Duration::days(i64::from(self.config().download_days));
+        let candidates = attachment::Entity::find()
+            .select_only()
+            .columns([
+                attachment::Column::Id,
+                attachment::Column::Pid,
+                attachment::Column::RequestId,
+                attachment::Column::Purpose,
+            ])
+            .filter(attachment::Column::DeletedAt.is_null())
+            .into_tuple::<(i64, Uuid, i64, String)>()
+            .all(self.db().conn())
+            .await?;
+        let mut deleted = 0;
+        for (id, doc_pid, request_id, purpose) in candidates {
+            let row = requests::find_by_id(self.db().conn(), request_id).await?;
+            let Some(closed) = row.closed_at else {
+                continue;
+            };
+            let due = if purpose == DocumentPurpose::Package.as_str() {
+                closed + download.max(keep)
+            } else if row.state == State::Rejected.as_str() {
+                closed
+            } else {
+                closed + keep
+            };
+            if due > now {
+                continue;
+            }
+            attachment::Entity::update_many()
+                .col_expr(
+                    attachment::Column::Ciphertext,
+                    Expr::value(Option::<Vec<u8>>::None),
+                )
+                .col_expr(
+                    attachment::Column::DeletedAt,
+                    Expr::value(Some(now.trunc_subsecs(6))),
+                )
+                .filter(attachment::Column::Id.eq(id))
+                .filter(attachment::Column::DeletedAt.is_null())
+                .exec(self.db().conn())
+                .await?;
+            let t = domain::Transition {
+                next: requests::to_domain(&row)?,
+                effects: vec![domain::Effect::Audit(domain::AuditRecord {
+                    action: "document.deleted".into(),
+                    detail: vec![
+                        ("target".into(), format!("document:{doc_pid}")),
+                        ("reason".into(), "retention".into()),
+                    ],
+                })],
+            };
+            self.append_with(row.pid, &t, &Actor::System, &Origin::default(), now, None)
+                .await?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// The subject marks their evidence complete (moves an `awaiting_identity` request back
+    /// to review).
+    pub async fn submit_evidence(
+        &self,
+        pid: Uuid,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
+        self.act(
+            pid,
+            None,
+            &Event::SubmitEvidence,
+            &Actor::Subject,
+            &EventText::default(),
+            origin,
+            now,
+        )
+        .await
+    }
+}

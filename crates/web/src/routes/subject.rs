@@ -1,0 +1,632 @@
+//! The subject's private side of a request: a one-time code opens a session scoped to this
+//! request alone; behind it they see their data, upload documents, answer questions,
+//! withdraw, and download the answer. Another request's id with this session is 404.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use madoguchi_domain::{Actor, DocumentPurpose, Event, RequestKind, Requester, State as RState};
+use madoguchi_service::{AccessError, EventText, FileError, ServiceError};
+use madoguchi_store::requests;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::public::with_cookie;
+use crate::cookies::{cookie, set_cookie};
+use crate::csrf;
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::{self, AccessPage, PrivatePage};
+use crate::state::AppState;
+
+const COOKIE: &str = "madoguchi_subject";
+
+/// The subject's private routes.
+pub fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/r/{pid}/code", post(send_code))
+        .route("/r/{pid}/access", get(show_access).post(verify_code))
+        .route("/r/{pid}/private", get(show_private))
+        .route(
+            "/r/{pid}/documents",
+            post(upload_documents).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/r/{pid}/evidence", post(submit_evidence))
+        .route("/r/{pid}/info", post(provide_info))
+        .route("/r/{pid}/withdraw", post(withdraw))
+        .route("/r/{pid}/files/{doc}", get(download))
+}
+
+fn parse_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+}
+
+fn lang_q(en: bool) -> &'static str {
+    if en { "?lang=en" } else { "" }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether this browser holds a live session for this request.
+async fn has_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    pid: Uuid,
+) -> Result<bool, ServiceError> {
+    match cookie(headers, COOKIE) {
+        Some(t) => state.service.subject_session(pid, &t, Utc::now()).await,
+        None => Ok(false),
+    }
+}
+
+/// Without a session, go and get a code.
+async fn require_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    pid: Uuid,
+    en: bool,
+) -> Result<Option<Response>, PageError> {
+    if has_session(state, headers, pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+    {
+        Ok(None)
+    } else {
+        Ok(Some(
+            Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response(),
+        ))
+    }
+}
+
+/// Sends a one-time code to the confirmed address.
+async fn send_code(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    let Ok(Form(f)) = form else {
+        return Err(PageError(AppError::BadRequest("form".into()), en));
+    };
+    if !csrf::verify(&state, &headers, &f.csrf) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    state
+        .service
+        .send_access_code(pid, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/r/{pid}/access{}", lang_q(en))).into_response())
+}
+
+async fn access_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: PageLang,
+    pid: Uuid,
+    error: &str,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let row = requests::find_by_pid(state.service.db().conn(), pid)
+        .await
+        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+    let (token, set) = csrf::issue(state, headers);
+    let mut res = with_cookie(
+        pages::render(&AccessPage {
+            en,
+            business_name: state.config.business.name.clone(),
+            pid: pid.to_string(),
+            number: row.number,
+            csrf: token,
+            error: error.to_owned(),
+        }),
+        set,
+        lang,
+    );
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// The code entry page.
+async fn show_access(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let pid = parse_pid(&pid, lang.en())?;
+    access_page(&state, &headers, lang, pid, "", StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Checks the code and opens a session for this request only.
+async fn verify_code(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    let Ok(Form(f)) = form else {
+        return Err(PageError(AppError::BadRequest("form".into()), en));
+    };
+    if !csrf::verify(&state, &headers, &f.csrf) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    match state
+        .service
+        .verify_access_code(pid, &f.code, &origin, Utc::now())
+        .await
+    {
+        Ok(token) => {
+            let mut res = Redirect::to(&format!("/r/{pid}/private{}", lang_q(en))).into_response();
+            let c = set_cookie(COOKIE, &token, 1800, state.secure_cookies())
+                .replace("Path=/", &format!("Path=/r/{pid}"));
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Ok(res)
+        }
+        Err(ServiceError::Access(a)) => {
+            let (msg, status) = match (a, en) {
+                (AccessError::Wrong, false) => (
+                    "確認コードが正しくありません。",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+                (AccessError::Wrong, true) => {
+                    ("The code is not correct.", StatusCode::UNPROCESSABLE_ENTITY)
+                }
+                (AccessError::Locked, false) => (
+                    "誤ったコードが続いたため、このコードは無効になりました。新しいコードをお送りください。",
+                    StatusCode::TOO_MANY_REQUESTS,
+                ),
+                (AccessError::Locked, true) => (
+                    "Too many wrong codes: this code no longer works. Ask for a new one.",
+                    StatusCode::TOO_MANY_REQUESTS,
+                ),
+                (_, false) => (
+                    "確認コードの有効期限が切れました。新しいコードをお送りください。",
+                    StatusCode::GONE,
+                ),
+                (_, true) => ("The code has expired. Ask for a new one.", StatusCode::GONE),
+            };
+            access_page(&state, &headers, lang, pid, msg, status).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+async fn private_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: PageLang,
+    pid: Uuid,
+    flash: &str,
+    error: &str,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let row = requests::find_by_pid(state.service.db().conn(), pid)
+        .await
+        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+    let st = RState::parse(&row.state).unwrap_or(RState::Expired);
+    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let agent = Requester::parse(&row.requester).is_some_and(Requester::is_agent);
+    let docs = state
+        .service
+        .documents(row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let documents = docs
+        .iter()
+        .filter(|d| !d.deleted)
+        .map(|d| {
+            let link = if d.purpose == DocumentPurpose::Package && st.is_fulfilment() {
+                format!("/r/{pid}/files/{}", d.pid)
+            } else {
+                String::new()
+            };
+            (
+                d.pid.to_string(),
+                if en {
+                    d.purpose.label_en()
+                } else {
+                    d.purpose.label_ja()
+                }
+                .to_owned(),
+                d.filename.clone(),
+                link,
+            )
+        })
+        .collect();
+    let mut purposes = vec![DocumentPurpose::Identity];
+    if agent {
+        purposes.extend([DocumentPurpose::AgentIdentity, DocumentPurpose::Authority]);
+    }
+    purposes.push(DocumentPurpose::Other);
+    let (token, set) = csrf::issue(state, headers);
+    let mut res = with_cookie(
+        pages::render(&PrivatePage {
+            en,
+            business_name: state.config.business.name.clone(),
+            pid: pid.to_string(),
+            number: row.number.clone(),
+            csrf: token,
+            state: if en { st.label_en() } else { st.label_ja() }.to_owned(),
+            kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
+            name: row.subject_name.clone(),
+            details: row.details.clone(),
+            message: row.subject_message.clone().unwrap_or_default(),
+            can_upload: madoguchi_service::Service::accepts_uploads(st)
+                && st != RState::AwaitingInfo,
+            awaiting_identity: st == RState::AwaitingIdentity,
+            awaiting_info: st == RState::AwaitingInfo,
+            agent,
+            open: !st.is_terminal(),
+            purposes: purposes
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.as_str().to_owned(),
+                        if en { p.label_en() } else { p.label_ja() }.to_owned(),
+                    )
+                })
+                .collect(),
+            documents,
+            max_mb: state.config.upload_max_bytes / (1024 * 1024),
+            max_files: state.config.upload_max_files,
+            flash: flash.to_owned(),
+            error: error.to_owned(),
+        }),
+        set,
+        lang,
+    );
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// The private page.
+async fn show_private(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let pid = parse_pid(&pid, lang.en())?;
+    if let Some(r) = require_session(&state, &headers, pid, lang.en()).await? {
+        return Ok(r);
+    }
+    private_page(&state, &headers, lang, pid, "", "", StatusCode::OK).await
+}
+
+fn file_error_message(e: FileError, en: bool, max_mb: usize, max_files: usize) -> String {
+    match (e, en) {
+        (FileError::Type, false) => {
+            "PDF・JPEG・PNG形式のファイルのみ受け付けます（ファイル名ではなく中身で判定します）。"
+                .into()
+        }
+        (FileError::Type, true) => {
+            "Only PDF, JPEG and PNG files are accepted (judged by content, not by name).".into()
+        }
+        (FileError::TooLarge, false) => format!("1ファイル{max_mb}MiBまでです。"),
+        (FileError::TooLarge, true) => format!("Each file may be at most {max_mb} MiB."),
+        (FileError::TooMany, false) => format!("一度に{max_files}ファイルまでです。"),
+        (FileError::TooMany, true) => format!("At most {max_files} files at a time."),
+        (FileError::Empty, false) => "ファイルを選択してください。".into(),
+        (FileError::Empty, true) => "Choose a file.".into(),
+        (_, false) => "現在は書類を提出できません。".into(),
+        (_, true) => "Documents cannot be sent at this stage.".into(),
+    }
+}
+
+/// Uploads documents (multipart). Every file is checked by content before any is stored.
+async fn upload_documents(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    if let Some(r) = require_session(&state, &headers, pid, en).await? {
+        return Ok(r);
+    }
+    let (max_mb, max_files, max_bytes) = (
+        state.config.upload_max_bytes / (1024 * 1024),
+        state.config.upload_max_files,
+        state.config.upload_max_bytes,
+    );
+    let mut multipart =
+        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+    let mut csrf_value = String::new();
+    let mut purpose = DocumentPurpose::Identity;
+    let mut files = Vec::new();
+    let mut error = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                error = Some(FileError::TooLarge);
+                break;
+            }
+            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+        };
+        match field.name().unwrap_or("") {
+            "csrf" => csrf_value = field.text().await.unwrap_or_default(),
+            "purpose" => {
+                purpose = DocumentPurpose::parse(&field.text().await.unwrap_or_default())
+                    .unwrap_or(DocumentPurpose::Other)
+            }
+            "files" => {
+                let name = field.file_name().unwrap_or("").to_owned();
+                let mut field = field;
+                let mut bytes = Vec::new();
+                while let Ok(Some(chunk)) = field.chunk().await {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() > max_bytes {
+                        error = Some(FileError::TooLarge);
+                        break;
+                    }
+                }
+                if !(name.is_empty() && bytes.is_empty()) {
+                    files.push((name, bytes));
+                }
+                if files.len() > max_files {
+                    error = Some(FileError::TooMany);
+                }
+            }
+            _ => {}
+        }
+        if error.is_some() {
+            break;
+        }
+    }
+    if error.is_none() && !csrf::verify(&state, &headers, &csrf_value) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    if purpose == DocumentPurpose::Package {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    let result = match error {
+        Some(e) => Err(ServiceError::File(e)),
+        None => state
+            .service
+            .upload(pid, purpose, files, &Actor::Subject, &origin, Utc::now())
+            .await
+            .map(|_| ()),
+    };
+    match result {
+        Ok(()) => {
+            let flash = if en {
+                "Received. Thank you."
+            } else {
+                "受け付けました。"
+            };
+            private_page(&state, &headers, lang, pid, flash, "", StatusCode::OK).await
+        }
+        Err(ServiceError::File(e)) => {
+            let status = if e == FileError::TooLarge {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            private_page(
+                &state,
+                &headers,
+                lang,
+                pid,
+                "",
+                &file_error_message(e, en, max_mb, max_files),
+                status,
+            )
+            .await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+async fn subject_action(
+    state: &AppState,
+    lang: PageLang,
+    headers: &HeaderMap,
+    pid: &str,
+    csrf_value: &str,
+) -> Result<Result<Uuid, Response>, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(pid, en)?;
+    if let Some(r) = require_session(state, headers, pid, en).await? {
+        return Ok(Err(r));
+    }
+    if !csrf::verify(state, headers, csrf_value) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    Ok(Ok(pid))
+}
+
+/// Tells the officer all evidence is in.
+async fn submit_evidence(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
+    };
+    state
+        .service
+        .submit_evidence(pid, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
+    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct InfoForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    answer: String,
+}
+
+/// Answers the officer's question.
+async fn provide_info(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    Form(f): Form<InfoForm>,
+) -> Result<Response, PageError> {
+    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
+    };
+    state
+        .service
+        .provide_info(pid, &f.answer, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
+    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Withdraws the request (the box must be ticked: no accidental withdrawals).
+async fn withdraw(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    Form(f): Form<WithdrawForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
+    };
+    if f.confirm != "on" {
+        let msg = if en {
+            "Tick the box to confirm the withdrawal."
+        } else {
+            "取下げを確認するチェックを入れてください。"
+        };
+        return private_page(
+            &state,
+            &headers,
+            lang,
+            pid,
+            "",
+            msg,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    state
+        .service
+        .act(
+            pid,
+            None,
+            &Event::Withdraw,
+            &Actor::Subject,
+            &EventText::default(),
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
+}
+
+/// Downloads one file of the answer.
+async fn download(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, doc)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    let doc = parse_pid(&doc, en)?;
+    if let Some(r) = require_session(&state, &headers, pid, en).await? {
+        return Ok(r);
+    }
+    let (meta, bytes) = state
+        .service
+        .download_package(pid, doc, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(file_response(&meta, bytes, "attachment"))
+}
+
+/// A decrypted file as a response that cannot run in our origin.
+pub fn file_response(
+    meta: &madoguchi_service::Document,
+    bytes: Vec<u8>,
+    disposition: &str,
+) -> Response {
+    let ext = match meta.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&meta.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{disposition}; filename=\"document-{}.{ext}\"",
+        meta.pid
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox; default-src 'none'; img-src 'self'; plugin-types application/pdf",
+        ),
+    );
+    res
+}

@@ -1,0 +1,182 @@
+//! Documents on the staff side: viewing the subject's uploads (each view audited), attaching
+//! the answer, recording a posted answer, and the printable cover letter.
+
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use chrono::Utc;
+use madoguchi_domain::{AuditOnly, DocumentPurpose, Event, RequestKind, State as RState, jst_date};
+use madoguchi_service::EventText;
+use madoguchi_service::staff::StaffIdentity;
+use madoguchi_store::requests;
+use madoguchi_store::secrets::constant_time_eq;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::pages::LetterPage;
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::render;
+use crate::routes::subject::file_response;
+use crate::state::AppState;
+
+fn uuid(s: &str, en: bool) -> Result<Uuid, PageError> {
+    Uuid::parse_str(s).map_err(|_| PageError(AppError::NotFound, en))
+}
+
+/// Shows a document inline, in a sandbox, and records who looked.
+pub async fn view_document(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, doc)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let (pid, doc) = (uuid(&pid, en)?, uuid(&doc, en)?);
+    let (meta, bytes) = state
+        .service
+        .read_document_as_staff(pid, doc, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(file_response(&meta, bytes, "inline"))
+}
+
+/// Attaches files to the answer (multipart; the CSRF field is checked here).
+pub async fn attach_package(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let mut multipart =
+        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+    let mut csrf = String::new();
+    let mut files = Vec::new();
+    while let Ok(Some(field)) = multipart.next_field().await {
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.unwrap_or_default(),
+            "files" => {
+                let name = field.file_name().unwrap_or("").to_owned();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| PageError(AppError::TooLarge, en))?;
+                if !(name.is_empty() && bytes.is_empty()) {
+                    files.push((name, bytes.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !who
+        .csrf
+        .as_deref()
+        .is_some_and(|t| constant_time_eq(t, &csrf))
+    {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    state
+        .service
+        .upload(
+            pid,
+            DocumentPurpose::Package,
+            files,
+            &who.actor(),
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostingForm {
+    #[serde(default)]
+    tracking: String,
+}
+
+/// Records that the paper answer was posted, with its tracking number.
+pub async fn record_posting(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    Form(f): Form<PostingForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let tracking: String = f
+        .tracking
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    if tracking.is_empty() {
+        return Err(PageError(AppError::BadRequest("tracking".into()), en));
+    }
+    let event = Event::Record(AuditOnly::Posted { tracking });
+    state
+        .service
+        .act(
+            pid,
+            None,
+            &event,
+            &who.actor(),
+            &EventText::default(),
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+/// The printable cover letter (Japanese), with the business's details, the request, the
+/// outcome and the contents.
+pub async fn show_letter(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let row = requests::find_by_pid(state.service.db().conn(), pid)
+        .await
+        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+    let docs = state
+        .service
+        .documents(row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let st = RState::parse(&row.state).unwrap_or(RState::InProgress);
+    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let c = &state.config.business;
+    Ok(render(&LetterPage {
+        business_name: c.name.clone(),
+        business_address: c.address.clone(),
+        business_representative: c.representative.clone(),
+        business_contact: c.contact.clone(),
+        date: jst_date(Utc::now()).format("%Y年%m月%d日").to_string(),
+        recipient: row.subject_name.clone(),
+        postal_address: row.postal_address.clone().unwrap_or_default(),
+        number: row.number.clone(),
+        arrived_on: jst_date(row.arrived_at).format("%Y年%m月%d日").to_string(),
+        kind: kind.label_ja().to_owned(),
+        outcome: st.label_ja().to_owned(),
+        message: row.subject_message.clone().unwrap_or_default(),
+        contents: docs
+            .iter()
+            .filter(|d| d.purpose == DocumentPurpose::Package && !d.deleted)
+            .map(|d| d.filename.clone())
+            .collect(),
+    }))
+}
