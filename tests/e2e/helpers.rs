@@ -53,8 +53,9 @@ pub struct TestApp {
     pub worker: MailWorker,
     pub mail_dir: PathBuf,
     pub client: Client,
+    pub stripe: crate::fake_stripe::FakeStripe,
     stop: watch::Sender<bool>,
-    dir: PathBuf,
+    pub dir: PathBuf,
     pg: Option<(String, String)>,
 }
 
@@ -111,6 +112,19 @@ impl TestApp {
             "test-secret-test-secret-test-secret-0123".to_owned(),
         );
         vars.insert("MADOGUCHI_BODY_LIMIT".to_owned(), "32768".to_owned());
+        let stripe = crate::fake_stripe::FakeStripe::start().await;
+        vars.insert(
+            "STRIPE_SECRET_KEY".to_owned(),
+            "sk_test_madoguchi".to_owned(),
+        );
+        vars.insert(
+            "STRIPE_WEBHOOK_SECRET".to_owned(),
+            crate::fake_stripe::WEBHOOK_SECRET.to_owned(),
+        );
+        vars.insert(
+            "STRIPE_API_BASE".to_owned(),
+            format!("http://{}/", stripe.addr),
+        );
         if let Some((_, _, url)) = &pg {
             vars.insert("DATABASE_URL".to_owned(), url.clone());
             vars.insert("MADOGUCHI_DB_MAX_CONNECTIONS".to_owned(), "8".to_owned());
@@ -130,6 +144,7 @@ impl TestApp {
             worker,
             mail_dir: dir.join("mail"),
             client: Client::new(addr),
+            stripe,
             stop,
             dir,
             pg: pg.map(|(admin, name, _)| (admin, name)),
@@ -739,4 +754,44 @@ pub fn app_config(app: &TestApp) -> madoguchi_config::Config {
         app.dir.display().to_string(),
     );
     madoguchi_config::Config::from_vars(&vars).unwrap()
+}
+
+impl Client {
+    /// Sends a body with extra headers.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "madoguchi.test")
+            .header("content-type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = tx
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! `MADOGUCHI_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`); set it to
 //! `skip` to run SQLite only on a machine without PostgreSQL.
 
+mod fake_stripe;
 mod helpers;
 
 mod api;
@@ -12,4 +13,5 @@ mod concurrency;
 mod documents;
 mod intake;
 mod lifecycle;
+mod payments;
 mod staff;

@@ -105,6 +105,20 @@ pub struct Config {
     pub upload_max_bytes: usize,
     /// Files per upload.
     pub upload_max_files: usize,
+    /// Stripe, when `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set; otherwise card
+    /// payment is simply not offered.
+    pub stripe: Option<StripeConfig>,
+}
+
+/// Stripe keys and endpoint.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `STRIPE_SECRET_KEY`.
+    pub secret_key: SecretString,
+    /// `STRIPE_WEBHOOK_SECRET`.
+    pub webhook_secret: SecretString,
+    /// `STRIPE_API_BASE`, for tests and proxies.
+    pub api_base: Option<String>,
 }
 
 impl Config {
@@ -136,13 +150,15 @@ impl Config {
     /// | `MADOGUCHI_DOWNLOAD_LIMIT` | `5` downloads per file |
     /// | `MADOGUCHI_UPLOAD_MAX_BYTES` | `10485760` (10 MiB) per file |
     /// | `MADOGUCHI_UPLOAD_MAX_FILES` | `5` files per upload |
+    /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
+    /// | `STRIPE_API_BASE` | Stripe's own; tests point it at a fake |
     pub fn load() -> Result<Config, ConfigError> {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         if let Ok(path) = std::env::var("MADOGUCHI_CONFIG") {
             vars.extend(read_toml(&path)?);
         }
         for (k, v) in std::env::vars() {
-            if k == "DATABASE_URL" || k.starts_with("MADOGUCHI_") {
+            if k == "DATABASE_URL" || k.starts_with("MADOGUCHI_") || k.starts_with("STRIPE_") {
                 vars.insert(k, v);
             }
         }
@@ -286,6 +302,20 @@ impl Config {
             fees,
             policy,
             production,
+            stripe: match (get("STRIPE_SECRET_KEY"), get("STRIPE_WEBHOOK_SECRET")) {
+                (Some(k), Some(w)) => Some(StripeConfig {
+                    secret_key: SecretString::from(k.to_owned()),
+                    webhook_secret: SecretString::from(w.to_owned()),
+                    api_base: get("STRIPE_API_BASE").map(str::to_owned),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(invalid(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or neither".into(),
+                    ));
+                }
+            },
             file_keys: get("MADOGUCHI_FILE_KEYS").map(|s| SecretString::from(s.to_owned())),
             retention_days: parse(
                 get("MADOGUCHI_RETENTION_DAYS").unwrap_or("30"),

@@ -192,11 +192,13 @@ pub enum Mail {
     StaffPaymentReceived,
     /// To staff: the subject withdrew.
     StaffWithdrawn,
+    /// To staff: a payment arrived that could not be accepted (wrong amount, not due).
+    StaffPaymentFlagged,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 19] = [
+    pub const ALL: [Mail; 20] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -216,6 +218,7 @@ impl Mail {
         Mail::StaffSubjectAnswered,
         Mail::StaffPaymentReceived,
         Mail::StaffWithdrawn,
+        Mail::StaffPaymentFlagged,
     ];
 
     /// Stable identifier (the template folder's name).
@@ -240,6 +243,7 @@ impl Mail {
             Mail::StaffSubjectAnswered => "staff_subject_answered",
             Mail::StaffPaymentReceived => "staff_payment_received",
             Mail::StaffWithdrawn => "staff_withdrawn",
+            Mail::StaffPaymentFlagged => "staff_payment_flagged",
         }
     }
 

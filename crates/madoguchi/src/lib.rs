@@ -95,7 +95,15 @@ impl Application {
         let config = Arc::new(config);
         let db = open_database(&config).await?;
         let secret = load_secret(&config)?;
-        let service = Service::new(db, config.clone(), secret, load_keys(&config)?);
+        let mut service = Service::new(db, config.clone(), secret, load_keys(&config)?);
+        if let Some(stripe) = &config.stripe {
+            let settings = madoguchi_pay::StripeSettings {
+                secret_key: stripe.secret_key.expose_secret().to_owned(),
+                webhook_secret: stripe.webhook_secret.expose_secret().to_owned(),
+                api_base: stripe.api_base.clone(),
+            };
+            service = service.with_payments(madoguchi_pay::StripePayments::new(&settings)?);
+        }
         let worker = MailWorker::new(
             service.clone(),
             mail_sender(&config)?,

@@ -64,6 +64,8 @@ pub struct MailContext {
     pub code_nonce: Option<String>,
     /// The one-time code (filled in at send time).
     pub code: String,
+    /// Where to pay by card, when card payment is offered.
+    pub pay_link: String,
 }
 
 impl MailContext {
@@ -138,6 +140,7 @@ templates! {
     Withdrawn => WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
     Expired => ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
     Refunded => RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
+    StaffPaymentFlagged => StaffPaymentFlaggedSubject, "email/staff_payment_flagged/subject.txt", StaffPaymentFlaggedBody, "email/staff_payment_flagged/body.txt";
     AccessCode => AccessCodeSubject, "email/access_code/subject.txt", AccessCodeBody, "email/access_code/body.txt";
     StaffNewRequest => StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
     StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
@@ -320,6 +323,7 @@ mod tests {
             confirm_nonce: None,
             code_nonce: None,
             code: "123456".into(),
+            pay_link: "https://example.jp/r/abc/pay".into(),
         }
     }
 

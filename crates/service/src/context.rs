@@ -163,5 +163,10 @@ pub(crate) fn build(
             None
         },
         code: String::new(),
+        pay_link: if mail == Mail::PaymentRequested && config.stripe.is_some() {
+            format!("{}/r/{}/pay", config.base_url, row.pid)
+        } else {
+            String::new()
+        },
     }
 }

@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod files;
 mod intake;
+mod payments;
 pub mod queue;
 mod settings;
 pub mod staff;
@@ -28,6 +29,7 @@ pub use context::MailLinks;
 pub use error::ServiceError;
 pub use files::{Document, FileError};
 pub use intake::{Agent, Channel, Lang, NewRequest};
+pub use payments::CardError;
 
 /// The application: database, configuration and the key that derives link tokens.
 #[derive(Clone)]
@@ -36,6 +38,7 @@ pub struct Service {
     config: Arc<Config>,
     secret: Arc<[u8]>,
     keys: Arc<std::sync::RwLock<madoguchi_vault::KeyRing>>,
+    payments: Option<madoguchi_pay::StripePayments>,
     mail_wakeup: Arc<Notify>,
 }
 
@@ -81,8 +84,20 @@ impl Service {
             config,
             secret: secret.into(),
             keys: Arc::new(std::sync::RwLock::new(keys)),
+            payments: None,
             mail_wakeup: Arc::new(Notify::new()),
         }
+    }
+
+    /// Enables card payment through Stripe.
+    pub fn with_payments(mut self, payments: madoguchi_pay::StripePayments) -> Self {
+        self.payments = Some(payments);
+        self
+    }
+
+    /// Whether card payment is offered.
+    pub fn card_enabled(&self) -> bool {
+        self.payments.is_some()
     }
 
     /// The database.
@@ -330,7 +345,7 @@ impl Service {
                 Effect::Refund { amount, reason } => {
                     payment::Entity::insert(payment::ActiveModel {
                         request_id: Set(row.id),
-                        method: Set(last_method(event)),
+                        method: Set(refund_method(&tx, row, event).await),
                         amount: Set(amount.0),
                         kind: Set(format!(
                             "refund_due:{}",
@@ -363,7 +378,11 @@ impl Service {
                 amount: Set(amount.0),
                 kind: Set("payment".to_owned()),
                 reference: Set(text.reference.clone()),
-                provider_ref: Set(None),
+                provider_ref: Set(if matches!(actor, Actor::PaymentProvider) {
+                    text.reference.clone()
+                } else {
+                    None
+                }),
                 receipt_number: Set(Some(receipt.clone())),
                 recorded_by: Set(actor.staff_id().map(str::to_owned)),
                 created_at: Set(now),
@@ -461,11 +480,25 @@ impl Service {
     }
 }
 
-fn last_method(event: &Event) -> String {
-    match event {
-        Event::RecordPayment { method, .. } => method.as_str().to_owned(),
-        _ => "as_paid".to_owned(),
+/// Money goes back the way it came: the method of the payment being refunded.
+async fn refund_method<C: madoguchi_store::sea_orm::ConnectionTrait>(
+    db: &C,
+    row: &request::Model,
+    event: &Event,
+) -> String {
+    use madoguchi_store::sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    if let Event::RecordPayment { method, .. } = event {
+        return method.as_str().to_owned();
     }
+    payment::Entity::find()
+        .filter(payment::Column::RequestId.eq(row.id))
+        .filter(payment::Column::Kind.eq("payment"))
+        .order_by_desc(payment::Column::Id)
+        .one(db)
+        .await
+        .ok()
+        .flatten()
+        .map_or_else(|| "as_paid".to_owned(), |p| p.method)
 }
 
 /// Turns the domain's audit effects into entries, naming the mail each transition queued so

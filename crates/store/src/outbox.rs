@@ -58,7 +58,8 @@ pub async fn enqueue<C: ConnectionTrait>(
         context: Set(m.context.to_string()),
         status: Set(PENDING.to_owned()),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        // Due at once in real time, whatever logical time the transition ran at.
+        next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
         claimed_until: Set(None),
         last_error: Set(None),
         created_at: Set(now),

@@ -56,6 +56,9 @@ pub enum AppError {
     /// 415: the body is not in a format this endpoint reads.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 503: a service we depend on is unavailable; try again.
+    #[error("temporarily unavailable")]
+    Unavailable,
     /// 500: a bug or an outage; details are logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -78,6 +81,7 @@ impl AppError {
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl AppError {
             AppError::TooLarge => "too-large",
             AppError::TooManyRequests => "too-many-requests",
             AppError::UnsupportedMediaType => "unsupported-media-type",
+            AppError::Unavailable => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }

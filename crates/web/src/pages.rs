@@ -250,6 +250,12 @@ pub struct StatusPage {
     pub csrf: String,
     /// The address is confirmed, so a code can be sent.
     pub confirmed_address: bool,
+    /// Card payment link, when the fee is due and cards are accepted.
+    pub pay_link: String,
+    /// Back from the card payment page.
+    pub paid: bool,
+    /// The fee is due.
+    pub awaiting_payment: bool,
 }
 
 /// The page where the subject types the code.
@@ -395,6 +401,14 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
             "入力内容を短くしてください。",
         ),
         (AppError::TooLarge, true) => ("What you sent is too large", "Please shorten your input."),
+        (AppError::Unavailable, false) => (
+            "決済サービスに接続できませんでした",
+            "時間をおいてもう一度お試しください。ご請求はそのままお支払いいただける状態です。",
+        ),
+        (AppError::Unavailable, true) => (
+            "The payment service could not be reached",
+            "Please try again in a moment; your request can still be paid.",
+        ),
         (AppError::Conflict(_), false) => (
             "この操作は現在行えません",
             "状況が変わった可能性があります。ページを再読み込みしてください。",

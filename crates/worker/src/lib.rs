@@ -160,6 +160,11 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
             Ok(n) => tracing::info!(expired = n, "requests expired"),
             Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
         }
+        match service.process_card_refunds(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refunds = n, "card refunds sent"),
+            Err(e) => tracing::error!(error = %e, "refund sweep failed"),
+        }
         match service.retention_sweep(Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "documents deleted under the retention policy"),

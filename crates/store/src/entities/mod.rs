@@ -7,6 +7,7 @@ pub mod audit_entry;
 pub mod login_throttle;
 pub mod outbox;
 pub mod payment;
+pub mod provider_event;
 pub mod request;
 pub mod setting;
 pub mod staff_session;

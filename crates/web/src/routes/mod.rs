@@ -2,5 +2,6 @@
 
 pub mod api;
 pub mod health;
+pub mod payments;
 pub mod public;
 pub mod subject;

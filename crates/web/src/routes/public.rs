@@ -133,6 +133,8 @@ async fn submit_request(
 #[derive(Debug, Deserialize)]
 struct StatusQuery {
     #[serde(default)]
+    paid: Option<String>,
+    #[serde(default)]
     filed: Option<String>,
     #[serde(default)]
     confirmed: Option<String>,
@@ -157,7 +159,15 @@ async fn show_status(
     let st = RequestState::parse(&row.state)
         .ok_or_else(|| PageError(AppError::Internal("state".into()), en))?;
     let (csrf_token, set) = csrf::issue(&state, &headers);
+    let awaiting_payment = st == RequestState::AwaitingPayment;
     let page = StatusPage {
+        pay_link: if awaiting_payment && state.service.card_enabled() {
+            format!("/r/{}/pay", row.pid)
+        } else {
+            String::new()
+        },
+        paid: q.paid.is_some(),
+        awaiting_payment,
         pid: row.pid.to_string(),
         csrf: csrf_token,
         confirmed_address: st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment(),

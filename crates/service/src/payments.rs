@@ -1,0 +1,393 @@
+//! Card payment of the fee: Checkout Sessions on demand, the Stripe webhook (verified, each
+//! event applied once, out-of-order and duplicate deliveries harmless, wrong amounts flagged)
+//! and card refunds executed from committed refund rows.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use madoguchi_domain::{Actor, Event, Mail, PaymentMethod, Recipient, State, Yen};
+use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
+use madoguchi_store::audit::Origin;
+use madoguchi_store::entities::{payment, request};
+use madoguchi_store::sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    sea_query::Expr,
+};
+use madoguchi_store::{outbox, requests};
+use uuid::Uuid;
+
+use crate::{EventText, Service, ServiceError, context};
+
+/// Why a card payment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// Card payment is not configured.
+    #[error("card payment is not offered")]
+    NotOffered,
+    /// Nothing is due.
+    #[error("no fee is due")]
+    NothingDue,
+    /// Stripe refused or could not be reached; the request stays payable.
+    #[error("the payment provider is unavailable")]
+    Provider,
+}
+
+impl Service {
+    /// A Checkout Session URL for the fee due. An open session less than a day old is reused,
+    /// so double clicks and the e-mail link lead to the same payment.
+    pub async fn card_checkout(
+        &self,
+        pid: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Result<String, CardError>, ServiceError> {
+        let Some(stripe) = &self.payments else {
+            return Ok(Err(CardError::NotOffered));
+        };
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let due = row.fee - row.paid;
+        if row.state != State::AwaitingPayment.as_str() || due <= 0 {
+            return Ok(Err(CardError::NothingDue));
+        }
+        let previous = payment::Entity::find()
+            .filter(payment::Column::RequestId.eq(row.id))
+            .filter(payment::Column::Kind.eq("checkout"))
+            .order_by_desc(payment::Column::Id)
+            .all(self.db().conn())
+            .await?;
+        if let Some(open) = previous
+            .iter()
+            .find(|p| p.created_at > now - Duration::hours(23) && p.amount == due)
+        {
+            if let Some(url) = &open.reference {
+                return Ok(Ok(url.clone()));
+            }
+        }
+        let base = &self.config().base_url;
+        let kind = madoguchi_domain::RequestKind::parse(&row.kind)
+            .unwrap_or(madoguchi_domain::RequestKind::Disclosure);
+        let req = CheckoutRequest {
+            request_pid: pid.to_string(),
+            number: row.number.clone(),
+            amount_jpy: due,
+            description: format!("{}の手数料 ({})", kind.label_ja(), row.number),
+            success_url: format!("{base}/r/{pid}?paid=1"),
+            cancel_url: format!("{base}/r/{pid}"),
+            idempotency_key: format!("checkout-{pid}-{}-{due}", previous.len()),
+        };
+        let checkout = match stripe.create_checkout(&req).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(request = %pid, error = %e, "checkout session could not be created");
+                return Ok(Err(CardError::Provider));
+            }
+        };
+        payment::Entity::insert(payment::ActiveModel {
+            request_id: Set(row.id),
+            method: Set(PaymentMethod::Card.as_str().to_owned()),
+            amount: Set(due),
+            kind: Set("checkout".to_owned()),
+            reference: Set(Some(checkout.url.clone())),
+            provider_ref: Set(Some(checkout.id)),
+            receipt_number: Set(None),
+            recorded_by: Set(None),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        })
+        .exec(self.db().conn())
+        .await?;
+        Ok(Ok(checkout.url))
+    }
+
+    /// Handles a Stripe webhook. A bad signature is an error and changes nothing.
+    pub async fn stripe_webhook(
+        &self,
+        payload: &str,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), PayError>, ServiceError> {
+        let Some(stripe) = &self.payments else {
+            return Ok(Err(PayError::Config(
+                "card payment is not configured".into(),
+            )));
+        };
+        let event = match stripe.verify_webhook(payload, signature) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (event_id, kind) = match &event {
+            WebhookEvent::Paid { event_id, .. } => (event_id.clone(), "paid"),
+            WebhookEvent::NotPaid { event_id, .. } => (event_id.clone(), "not_paid"),
+            WebhookEvent::Expired { event_id, .. } => (event_id.clone(), "expired"),
+            WebhookEvent::Refunded { event_id, .. } => (event_id.clone(), "refunded"),
+            WebhookEvent::Other { event_id, .. } => (event_id.clone(), "other"),
+        };
+        let seen = madoguchi_store::entities::provider_event::Entity::find_by_id(event_id.clone())
+            .one(self.db().conn())
+            .await?;
+        if seen.is_some() {
+            return Ok(Ok(()));
+        }
+        match event {
+            WebhookEvent::Paid {
+                client_reference,
+                amount,
+                currency,
+                payment_intent,
+                ..
+            } => {
+                self.card_paid(
+                    client_reference.as_deref(),
+                    amount,
+                    currency.as_deref(),
+                    payment_intent.as_deref(),
+                    now,
+                )
+                .await?;
+            }
+            WebhookEvent::Refunded {
+                payment_intent: Some(pi),
+                ..
+            } => {
+                payment::Entity::update_many()
+                    .col_expr(payment::Column::Kind, Expr::value("refund_done"))
+                    .filter(payment::Column::Kind.eq("refund_sent"))
+                    .filter(payment::Column::Reference.eq(pi))
+                    .exec(self.db().conn())
+                    .await?;
+            }
+            // Expired or not-yet-paid sessions change nothing: the next click makes a new one,
+            // and a late "expired" after "paid" must not undo the payment.
+            _ => {}
+        }
+        let insert = madoguchi_store::entities::provider_event::Entity::insert(
+            madoguchi_store::entities::provider_event::ActiveModel {
+                id: Set(event_id),
+                kind: Set(kind.to_owned()),
+                received_at: Set(now.trunc_subsecs(6)),
+            },
+        )
+        .exec(self.db().conn())
+        .await;
+        if let Err(e) = insert {
+            if !madoguchi_store::StoreError::from(e.clone()).is_unique_violation() {
+                return Err(e.into());
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn card_paid(
+        &self,
+        reference: Option<&str>,
+        amount: Option<i64>,
+        currency: Option<&str>,
+        payment_intent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let Some(pid) = reference.and_then(|r| Uuid::parse_str(r).ok()) else {
+            tracing::warn!("a paid checkout session names no request");
+            return Ok(());
+        };
+        let row = match requests::find_by_pid(self.db().conn(), pid).await {
+            Ok(r) => r,
+            Err(madoguchi_store::StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let pi = payment_intent.unwrap_or("").to_owned();
+        // The same payment delivered again (another event id, or a retry): already recorded.
+        if !pi.is_empty() {
+            let known = payment::Entity::find()
+                .filter(payment::Column::RequestId.eq(row.id))
+                .filter(payment::Column::ProviderRef.eq(pi.clone()))
+                .count(self.db().conn())
+                .await?;
+            if known > 0 {
+                return Ok(());
+            }
+        }
+        let due = row.fee - row.paid;
+        let awaiting = row.state == State::AwaitingPayment.as_str();
+        let matches = currency == Some("jpy") && amount == Some(due);
+        if awaiting && matches {
+            let text = EventText {
+                message: None,
+                reference: Some(pi),
+            };
+            let event = Event::RecordPayment {
+                amount: Yen(due),
+                method: PaymentMethod::Card,
+            };
+            return match self
+                .act(
+                    pid,
+                    None,
+                    &event,
+                    &Actor::PaymentProvider,
+                    &text,
+                    &Origin::default(),
+                    now,
+                )
+                .await
+            {
+                // Two deliveries racing: the loser finds the request already paid.
+                Ok(_) | Err(ServiceError::Transition(_)) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        // Money we did not ask for, or for a request no longer waiting: never accepted as
+        // payment; kept, flagged to staff, and queued for refund.
+        let reason = if matches {
+            "not_awaiting_payment"
+        } else {
+            "amount_or_currency_mismatch"
+        };
+        payment::Entity::insert(payment::ActiveModel {
+            request_id: Set(row.id),
+            method: Set(PaymentMethod::Card.as_str().to_owned()),
+            amount: Set(amount.unwrap_or(0)),
+            kind: Set(format!("flagged:{reason}")),
+            reference: Set(currency.map(str::to_owned)),
+            provider_ref: Set(Some(pi)),
+            receipt_number: Set(None),
+            recorded_by: Set(None),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        })
+        .exec(self.db().conn())
+        .await?;
+        let t = madoguchi_domain::Transition {
+            next: requests::to_domain(&row)?,
+            effects: vec![madoguchi_domain::Effect::Audit(
+                madoguchi_domain::AuditRecord {
+                    action: "payment.flagged".into(),
+                    detail: vec![
+                        ("reason".into(), reason.into()),
+                        ("amount".into(), amount.unwrap_or(0).to_string()),
+                    ],
+                },
+            )],
+        };
+        self.append_with(
+            pid,
+            &t,
+            &Actor::PaymentProvider,
+            &Origin::default(),
+            now,
+            None,
+        )
+        .await?;
+        self.notify_staff(&row, Mail::StaffPaymentFlagged, now)
+            .await
+    }
+
+    async fn notify_staff(
+        &self,
+        row: &request::Model,
+        mail: Mail,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let next = requests::to_domain(row)?;
+        let ctx = context::build(
+            self.config(),
+            row,
+            &next,
+            mail,
+            Recipient::Staff,
+            &context::Extra::default(),
+            now,
+        );
+        outbox::enqueue(
+            self.db().conn(),
+            vec![outbox::NewMessage {
+                request_id: Some(row.id),
+                recipient: self.config().staff_address.clone(),
+                lang: "ja".into(),
+                template: mail.as_str().to_owned(),
+                context: serde_json::to_value(ctx).expect("a mail context serialises"),
+            }],
+            self.mail_host(),
+            now,
+        )
+        .await?;
+        self.mail_wakeup.notify_one();
+        Ok(())
+    }
+
+    /// Sends card refunds that committed transitions decided. Each row is claimed before the
+    /// call (so two instances never refund twice) and the call carries an idempotency key (so
+    /// a retry after a crash is the same refund).
+    pub async fn process_card_refunds(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let Some(stripe) = &self.payments else {
+            return Ok(0);
+        };
+        let due = payment::Entity::find()
+            .filter(payment::Column::Kind.starts_with("refund_due"))
+            .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
+            .all(self.db().conn())
+            .await?;
+        let mut sent = 0;
+        for r in due {
+            let claimed = payment::Entity::update_many()
+                .col_expr(payment::Column::Kind, Expr::value("refund_processing"))
+                .filter(payment::Column::Id.eq(r.id))
+                .filter(payment::Column::Kind.eq(r.kind.clone()))
+                .exec(self.db().conn())
+                .await?;
+            if claimed.rows_affected != 1 {
+                continue;
+            }
+            let original = payment::Entity::find()
+                .filter(payment::Column::RequestId.eq(r.request_id))
+                .filter(payment::Column::Kind.eq("payment"))
+                .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
+                .order_by_desc(payment::Column::Id)
+                .one(self.db().conn())
+                .await?;
+            let Some(pi) = original.and_then(|o| o.provider_ref) else {
+                payment::Entity::update_many()
+                    .col_expr(payment::Column::Kind, Expr::value("refund_manual"))
+                    .filter(payment::Column::Id.eq(r.id))
+                    .exec(self.db().conn())
+                    .await?;
+                continue;
+            };
+            match stripe
+                .refund(&pi, r.amount, &format!("refund-{}", r.id))
+                .await
+            {
+                Ok(refund_id) => {
+                    payment::Entity::update_many()
+                        .col_expr(payment::Column::Kind, Expr::value("refund_sent"))
+                        .col_expr(payment::Column::Reference, Expr::value(Some(pi.clone())))
+                        .col_expr(payment::Column::ProviderRef, Expr::value(Some(refund_id)))
+                        .filter(payment::Column::Id.eq(r.id))
+                        .exec(self.db().conn())
+                        .await?;
+                    let row = requests::find_by_id(self.db().conn(), r.request_id).await?;
+                    let t = madoguchi_domain::Transition {
+                        next: requests::to_domain(&row)?,
+                        effects: vec![madoguchi_domain::Effect::Audit(
+                            madoguchi_domain::AuditRecord {
+                                action: "refund.sent".into(),
+                                detail: vec![
+                                    ("amount".into(), r.amount.to_string()),
+                                    ("method".into(), "card".into()),
+                                ],
+                            },
+                        )],
+                    };
+                    self.append_with(row.pid, &t, &Actor::System, &Origin::default(), now, None)
+                        .await?;
+                    sent += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(payment = r.id, error = %e, "card refund failed; will retry");
+                    payment::Entity::update_many()
+                        .col_expr(payment::Column::Kind, Expr::value(r.kind.clone()))
+                        .filter(payment::Column::Id.eq(r.id))
+                        .exec(self.db().conn())
+                        .await?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,318 @@
+//! The fee by card through (a fake) Stripe: checkout, signed webhooks, replays, mismatches,
+//! provider outages, refunds; and unpaid expiry.
+
+use chrono::{Duration, Utc};
+use madoguchi_domain::{Actor, Event, Role};
+use madoguchi_service::EventText;
+use madoguchi_store::audit::Origin;
+use std::sync::atomic::Ordering;
+
+use crate::fake_stripe::{WEBHOOK_SECRET, session_json, signed_event};
+use crate::helpers::*;
+use crate::on_both;
+
+fn officer() -> Actor {
+    Actor::Staff {
+        id: "o".into(),
+        role: Role::Officer,
+    }
+}
+
+async fn awaiting_payment(app: &TestApp, email: &str) -> uuid::Uuid {
+    let pid = file_and_confirm(app, email).await;
+    app.service
+        .act(
+            pid,
+            None,
+            &Event::ApproveIdentity,
+            &officer(),
+            &EventText::default(),
+            &Origin::default(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.request(pid).await.state, "awaiting_payment");
+    pid
+}
+
+async fn deliver(app: &TestApp, payload: &str, sig: &str) -> u16 {
+    let mut headers = vec![];
+    headers.push(("stripe-signature", sig));
+    app.client
+        .send_with_headers(
+            hyper::Method::POST,
+            "/webhooks/stripe",
+            "application/json",
+            payload.as_bytes().to_vec(),
+            &headers,
+        )
+        .await
+        .status
+}
+
+fn paid(pid: uuid::Uuid, amount: i64, currency: &str, pi: &str) -> serde_json::Value {
+    session_json(
+        "cs_test_0",
+        &pid.to_string(),
+        amount,
+        currency,
+        "paid",
+        Some(pi),
+    )
+}
+
+on_both!(
+    the_fee_is_paid_by_card_and_replays_change_nothing,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "card@example.jp").await;
+        let mail = app
+            .mails_to("card@example.jp")
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("手数料のお支払い"))
+            .unwrap();
+        assert!(
+            mail.text.contains(&format!("/r/{pid}/pay")),
+            "the payment e-mail links to card payment"
+        );
+        let res = app.client.get(&format!("/r/{pid}/pay")).await;
+        assert_eq!(res.status, 303);
+        assert!(
+            res.header("location")
+                .starts_with("https://checkout.stripe.test/")
+        );
+        let again = app.client.get(&format!("/r/{pid}/pay")).await;
+        assert_eq!(
+            again.header("location"),
+            res.header("location"),
+            "a second click reuses the session"
+        );
+        let call = &app.stripe.calls("checkout")[0];
+        let field = |k: &str| {
+            call.iter()
+                .find(|(f, _)| f == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(field("line_items[0][price_data][currency]"), "jpy");
+        assert_eq!(
+            field("line_items[0][price_data][unit_amount]"),
+            "3000",
+            "JPY is zero-decimal"
+        );
+        assert_eq!(field("client_reference_id"), pid.to_string());
+        assert_eq!(
+            field("metadata[request_number]"),
+            app.request(pid).await.number
+        );
+
+        let now = Utc::now().timestamp();
+        let (payload, sig) = signed_event(
+            "evt_1",
+            "checkout.session.completed",
+            paid(pid, 3000, "jpy", "pi_1"),
+            now,
+        );
+        assert_eq!(deliver(&app, &payload, &sig).await, 200);
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "in_progress");
+        assert_eq!(row.paid, 3000);
+        // The same event again, and the same payment under another event id: nothing more.
+        assert_eq!(deliver(&app, &payload, &sig).await, 200);
+        let (p2, s2) = signed_event(
+            "evt_2",
+            "checkout.session.async_payment_succeeded",
+            paid(pid, 3000, "jpy", "pi_1"),
+            now,
+        );
+        assert_eq!(deliver(&app, &p2, &s2).await, 200);
+        // A late "expired" for the same session undoes nothing.
+        let (p3, s3) = signed_event(
+            "evt_3",
+            "checkout.session.expired",
+            session_json("cs_test_0", &pid.to_string(), 3000, "jpy", "unpaid", None),
+            now,
+        );
+        assert_eq!(deliver(&app, &p3, &s3).await, 200);
+        let row = app.request(pid).await;
+        assert_eq!((row.state.as_str(), row.paid), ("in_progress", 3000));
+        let receipt = app
+            .mails_to("card@example.jp")
+            .await
+            .into_iter()
+            .filter(|m| m.subject.contains("領収書"))
+            .collect::<Vec<_>>();
+        assert_eq!(receipt.len(), 1, "one receipt");
+        assert!(receipt[0].text.contains("クレジットカード"));
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    forged_or_stale_webhooks_are_rejected_and_change_nothing,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "forge@example.jp").await;
+        let now = Utc::now().timestamp();
+        let (payload, _) = signed_event(
+            "evt_f",
+            "checkout.session.completed",
+            paid(pid, 3000, "jpy", "pi_f"),
+            now,
+        );
+        let wrong = madoguchi_pay::sign_webhook(&payload, "whsec_attacker", now);
+        assert_eq!(deliver(&app, &payload, &wrong).await, 400);
+        assert_eq!(deliver(&app, &payload, "").await, 400);
+        let tampered = payload.replace("3000", "3001");
+        let (_, good) = signed_event(
+            "evt_f",
+            "checkout.session.completed",
+            paid(pid, 3000, "jpy", "pi_f"),
+            now,
+        );
+        assert_eq!(deliver(&app, &tampered, &good).await, 400);
+        let (old_payload, old_sig) = signed_event(
+            "evt_old",
+            "checkout.session.completed",
+            paid(pid, 3000, "jpy", "pi_f"),
+            now - 600,
+        );
+        assert_eq!(
+            deliver(&app, &old_payload, &old_sig).await,
+            400,
+            "older than five minutes"
+        );
+        assert_eq!(app.request(pid).await.state, "awaiting_payment");
+        assert_eq!(app.request(pid).await.paid, 0);
+        let _ = WEBHOOK_SECRET;
+    }
+);
+
+on_both!(
+    a_wrong_amount_or_currency_is_flagged_not_accepted,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "mismatch@example.jp").await;
+        let now = Utc::now().timestamp();
+        let (p, s) = signed_event(
+            "evt_m1",
+            "checkout.session.completed",
+            paid(pid, 300, "jpy", "pi_m1"),
+            now,
+        );
+        assert_eq!(deliver(&app, &p, &s).await, 200);
+        let (p, s) = signed_event(
+            "evt_m2",
+            "checkout.session.completed",
+            paid(pid, 3000, "usd", "pi_m2"),
+            now,
+        );
+        assert_eq!(deliver(&app, &p, &s).await, 200);
+        assert_eq!(app.request(pid).await.state, "awaiting_payment");
+        assert_eq!(
+            app.audit_actions(pid)
+                .await
+                .iter()
+                .filter(|a| *a == "payment.flagged")
+                .count(),
+            2
+        );
+        let staff = app.mails_to("privacy-office@example.jp").await;
+        assert_eq!(
+            staff
+                .iter()
+                .filter(|m| m.subject.contains("確認が必要な入金"))
+                .count(),
+            2
+        );
+    }
+);
+
+on_both!(
+    a_stripe_outage_leaves_the_request_payable,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "outage@example.jp").await;
+        app.stripe.inner.fail.store(true, Ordering::SeqCst);
+        let res = app.client.get(&format!("/r/{pid}/pay")).await;
+        assert_eq!(res.status, 503);
+        assert!(res.body.contains("決済サービスに接続できませんでした"));
+        app.stripe.inner.fail.store(false, Ordering::SeqCst);
+        let res = app.client.get(&format!("/r/{pid}/pay")).await;
+        assert_eq!(res.status, 303);
+        assert_eq!(app.request(pid).await.state, "awaiting_payment");
+    }
+);
+
+on_both!(
+    a_card_payment_is_refunded_through_stripe_when_withdrawn_before_work,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "refund@example.jp").await;
+        let now = Utc::now().timestamp();
+        let (p, s) = signed_event(
+            "evt_r",
+            "checkout.session.completed",
+            paid(pid, 3000, "jpy", "pi_r"),
+            now,
+        );
+        assert_eq!(deliver(&app, &p, &s).await, 200);
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::Withdraw,
+                &Actor::Subject,
+                &EventText::default(),
+                &Origin::default(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.service.process_card_refunds(Utc::now()).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            app.service.process_card_refunds(Utc::now()).await.unwrap(),
+            0,
+            "refunded once"
+        );
+        let call = &app.stripe.calls("refund")[0];
+        assert!(call.contains(&("payment_intent".to_owned(), "pi_r".to_owned())));
+        assert!(call.contains(&("amount".to_owned(), "3000".to_owned())));
+        assert!(
+            app.audit_actions(pid)
+                .await
+                .contains(&"refund.sent".to_owned())
+        );
+        assert!(
+            app.mails_to("refund@example.jp")
+                .await
+                .iter()
+                .any(|m| m.subject.contains("返金"))
+        );
+    }
+);
+
+on_both!(an_unpaid_request_expires, |app: TestApp| async move {
+    let pid = awaiting_payment(&app, "unpaid@example.jp").await;
+    assert_eq!(
+        app.service
+            .expire_due(Utc::now() + Duration::days(31))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(app.request(pid).await.state, "expired");
+    assert!(
+        app.mails_to("unpaid@example.jp")
+            .await
+            .iter()
+            .any(|m| m.subject.contains("期限が過ぎました"))
+    );
+    let res = app.client.get(&format!("/r/{pid}/pay")).await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.header("location"),
+        format!("/r/{pid}"),
+        "nothing to pay any more"
+    );
+});
