@@ -14,11 +14,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+/// A recorded call: which endpoint, and its form fields.
+pub type Call = (String, Vec<(String, String)>);
+
 #[derive(Default)]
 pub struct Inner {
     pub fail: AtomicBool,
     pub counter: AtomicU64,
-    pub calls: Mutex<Vec<(String, Vec<(String, String)>)>>,
+    pub calls: Mutex<Vec<Call>>,
     idempotent: Mutex<HashMap<String, String>>,
 }
 

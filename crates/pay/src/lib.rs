@@ -222,8 +222,8 @@ impl StripePayments {
         amount_jpy: i64,
         idempotency_key: &str,
     ) -> Result<String, PayError> {
-        let key = IdempotencyKey::new(idempotency_key.to_owned())
-            .map_err(|e| PayError::Config(e.to_string()))?;
+        let key =
+            IdempotencyKey::new(idempotency_key).map_err(|e| PayError::Config(e.to_string()))?;
         let refund = CreateRefund::new()
             .payment_intent(payment_intent.to_owned())
             .amount(amount_jpy)

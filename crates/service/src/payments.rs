@@ -55,10 +55,9 @@ impl Service {
         if let Some(open) = previous
             .iter()
             .find(|p| p.created_at > now - Duration::hours(23) && p.amount == due)
+            && let Some(url) = &open.reference
         {
-            if let Some(url) = &open.reference {
-                return Ok(Ok(url.clone()));
-            }
+            return Ok(Ok(url.clone()));
         }
         let base = &self.config().base_url;
         let kind = madoguchi_domain::RequestKind::parse(&row.kind)
@@ -166,10 +165,10 @@ impl Service {
         )
         .exec(self.db().conn())
         .await;
-        if let Err(e) = insert {
-            if !madoguchi_store::StoreError::from(e.clone()).is_unique_violation() {
-                return Err(e.into());
-            }
+        if let Err(e) = insert
+            && !madoguchi_store::StoreError::from(e.clone()).is_unique_violation()
+        {
+            return Err(e.into());
         }
         Ok(Ok(()))
     }
