@@ -157,14 +157,23 @@ impl IntakeInput {
         };
         if let Err(v) = self.validate() {
             for (field, errs) in v.field_errors() {
-                let code = if self.is_blank(&field) {
-                    "required"
-                } else {
-                    "length"
-                };
-                if !errs.is_empty() {
-                    fail(&field, code);
+                let value = self.value(&field);
+                for e in errs {
+                    let too_long = e
+                        .params
+                        .get("max")
+                        .and_then(serde_json::Value::as_u64)
+                        .is_some_and(|max| value.chars().count() as u64 > max);
+                    if too_long {
+                        fail(&field, "length");
+                    }
                 }
+            }
+        }
+        // Required text must have more than spaces in it.
+        for field in ["subject_name", "subject_kana", "email", "details"] {
+            if self.value(field).trim().is_empty() {
+                fail(field, "required");
             }
         }
         let kind = RequestKind::parse(&self.kind);
@@ -304,15 +313,21 @@ impl IntakeInput {
         }
     }
 
-    fn is_blank(&self, field: &str) -> bool {
-        let v = match field {
+    fn value(&self, field: &str) -> &str {
+        match field {
             "subject_name" => &self.subject_name,
             "subject_kana" => &self.subject_kana,
             "email" => &self.email,
+            "phone" => &self.phone,
+            "postal_address" => &self.postal_address,
             "details" => &self.details,
-            _ => return false,
-        };
-        v.trim().is_empty()
+            "current_content" => &self.current_content,
+            "correct_content" => &self.correct_content,
+            "agent_name" => &self.agent_name,
+            "agent_kana" => &self.agent_kana,
+            "agent_relationship" => &self.agent_relationship,
+            _ => "",
+        }
     }
 
     /// The value of a field, for re-rendering the form.
