@@ -60,6 +60,20 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Periodic checkpoints: a chain of their own over the heads of every chain that moved.
+        m.create_table(
+            Table::create()
+                .table(AuditCheckpoints::Table)
+                .if_not_exists()
+                .col(big_integer(AuditCheckpoints::Seq).primary_key())
+                .col(timestamp_with_time_zone(AuditCheckpoints::At))
+                .col(big_integer(AuditCheckpoints::UptoId))
+                .col(text(AuditCheckpoints::Heads))
+                .col(string(AuditCheckpoints::PrevHash))
+                .col(string(AuditCheckpoints::Hash))
+                .to_owned(),
+        )
+        .await?;
         // Defence in depth: the database itself refuses to rewrite history.
         let conn = m.get_connection();
         match m.get_database_backend() {
@@ -69,20 +83,24 @@ impl MigrationTrait for Migration {
                      BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$ LANGUAGE plpgsql",
                 )
                 .await?;
-                conn.execute_unprepared(
-                    "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries \
-                     FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
-                )
-                .await?;
-            }
-            _ => {
-                for op in ["UPDATE", "DELETE"] {
+                for table in ["audit_entries", "audit_checkpoints"] {
                     conn.execute_unprepared(&format!(
-                        "CREATE TRIGGER IF NOT EXISTS audit_entries_no_{} BEFORE {op} ON audit_entries \
-                         BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
-                        op.to_lowercase()
+                        "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
+                         FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
                     ))
                     .await?;
+                }
+            }
+            _ => {
+                for table in ["audit_entries", "audit_checkpoints"] {
+                    for op in ["UPDATE", "DELETE"] {
+                        conn.execute_unprepared(&format!(
+                            "CREATE TRIGGER IF NOT EXISTS {table}_no_{} BEFORE {op} ON {table} \
+                             BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+                            op.to_lowercase()
+                        ))
+                        .await?;
+                    }
                 }
             }
         }
@@ -90,6 +108,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(AuditCheckpoints::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(AuditChains::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(AuditEntries::Table).to_owned())
@@ -128,4 +148,15 @@ enum AuditChains {
     Chain,
     Seq,
     Head,
+}
+
+#[derive(DeriveIden)]
+enum AuditCheckpoints {
+    Table,
+    Seq,
+    At,
+    UptoId,
+    Heads,
+    PrevHash,
+    Hash,
 }

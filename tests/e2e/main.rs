@@ -9,6 +9,7 @@ mod fake_stripe;
 mod helpers;
 
 mod api;
+mod audit;
 mod concurrency;
 mod documents;
 mod intake;

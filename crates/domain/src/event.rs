@@ -194,11 +194,13 @@ pub enum Mail {
     StaffWithdrawn,
     /// To staff: a payment arrived that could not be accepted (wrong amount, not due).
     StaffPaymentFlagged,
+    /// To staff: the audit trail failed verification.
+    StaffAuditFailed,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 20] = [
+    pub const ALL: [Mail; 21] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -219,6 +221,7 @@ impl Mail {
         Mail::StaffPaymentReceived,
         Mail::StaffWithdrawn,
         Mail::StaffPaymentFlagged,
+        Mail::StaffAuditFailed,
     ];
 
     /// Stable identifier (the template folder's name).
@@ -244,6 +247,7 @@ impl Mail {
             Mail::StaffPaymentReceived => "staff_payment_received",
             Mail::StaffWithdrawn => "staff_withdrawn",
             Mail::StaffPaymentFlagged => "staff_payment_flagged",
+            Mail::StaffAuditFailed => "staff_audit_failed",
         }
     }
 

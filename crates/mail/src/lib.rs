@@ -141,6 +141,7 @@ templates! {
     Expired => ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
     Refunded => RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
     StaffPaymentFlagged => StaffPaymentFlaggedSubject, "email/staff_payment_flagged/subject.txt", StaffPaymentFlaggedBody, "email/staff_payment_flagged/body.txt";
+    StaffAuditFailed => StaffAuditFailedSubject, "email/staff_audit_failed/subject.txt", StaffAuditFailedBody, "email/staff_audit_failed/body.txt";
     AccessCode => AccessCodeSubject, "email/access_code/subject.txt", AccessCodeBody, "email/access_code/body.txt";
     StaffNewRequest => StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
     StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod access;
+pub mod audit_jobs;
 mod context;
 mod error;
 mod files;
@@ -25,6 +26,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub use access::AccessError;
+pub use audit_jobs::TrailFilter;
 pub use context::MailLinks;
 pub use error::ServiceError;
 pub use files::{Document, FileError};

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::entities::{audit_chain, audit_entry, request};
+use crate::entities::{audit_chain, audit_checkpoint, audit_entry, request};
 use crate::error::StoreError;
 
 /// The `prev_hash` of the first entry of every chain.
@@ -248,7 +248,7 @@ pub async fn for_request<C: ConnectionTrait>(
 /// The first problem found by [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Break {
-    /// The chain.
+    /// The chain (or `checkpoints`).
     pub chain: String,
     /// The position where the chain breaks.
     pub seq: i64,
@@ -263,103 +263,306 @@ pub struct Summary {
     pub entries: u64,
     /// Chains walked.
     pub chains: u64,
+    /// Requests whose chains were checked against their heads.
+    pub requests: u64,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
 }
 
-/// Walks every chain and checks each link, then that every chain ends where its head says.
-/// Detects edited, deleted, inserted, reordered and truncated entries, and whole chains
-/// removed.
-pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>, StoreError> {
-    let mut summary = Summary::default();
-    let mut heads: std::collections::BTreeMap<String, (i64, String)> = Default::default();
-    let mut owners: std::collections::HashMap<String, i64> = Default::default();
-    for r in request::Entity::find().all(db).await? {
-        let chain = request_chain(r.pid);
-        owners.insert(chain.clone(), r.id);
-        heads.insert(chain, (r.audit_seq, r.audit_head));
+fn brk(chain: &str, seq: i64, reason: impl Into<String>) -> Break {
+    Break {
+        chain: chain.to_owned(),
+        seq,
+        reason: reason.into(),
     }
-    for c in audit_chain::Entity::find().all(db).await? {
-        heads.insert(c.chain, (c.seq, c.head));
-    }
-    let entries = audit_entry::Entity::find()
-        .order_by_asc(audit_entry::Column::Chain)
-        .order_by_asc(audit_entry::Column::Seq)
+}
+
+/// `SHA-256(prev ‖ "\n" ‖ JSON [seq, at, upto_id, heads])` for a checkpoint.
+pub fn checkpoint_hash(
+    prev: &str,
+    seq: i64,
+    at: DateTime<Utc>,
+    upto_id: i64,
+    heads: &str,
+) -> String {
+    let canonical = serde_json::json!([
+        seq,
+        at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        upto_id,
+        heads
+    ]);
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Writes the next checkpoint: the heads of every chain that moved since the last one, up to
+/// entries older than a few seconds (so a transaction still committing is not skipped), linked
+/// to the previous checkpoint. Several instances may try; the sequence key lets one win.
+pub async fn write_checkpoint<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    use sea_orm::QuerySelect;
+    let last = audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Seq)
+        .one(db)
+        .await?;
+    let (last_seq, prev, watermark) =
+        last.map_or((0, GENESIS.to_owned(), 0), |c| (c.seq, c.hash, c.upto_id));
+    let settled = now - chrono::Duration::seconds(5);
+    let upto: Option<i64> = audit_entry::Entity::find()
+        .select_only()
+        .column_as(audit_entry::Column::Id.max(), "m")
+        .filter(audit_entry::Column::At.lte(settled))
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten();
+    let Some(upto) = upto.filter(|u| *u > watermark) else {
+        return Ok(None);
+    };
+    let moved: Vec<(String, i64)> = audit_entry::Entity::find()
+        .select_only()
+        .column(audit_entry::Column::Chain)
+        .column_as(audit_entry::Column::Seq.max(), "s")
+        .filter(audit_entry::Column::Id.gt(watermark))
+        .filter(audit_entry::Column::Id.lte(upto))
+        .group_by(audit_entry::Column::Chain)
+        .into_tuple()
         .all(db)
         .await?;
-    let mut current: Option<(String, i64, String)> = None;
-    let close = |chain: &str,
-                 seq: i64,
-                 hash: &str,
-                 heads: &mut std::collections::BTreeMap<String, (i64, String)>|
-     -> Result<(), Break> {
-        match heads.remove(chain) {
-            Some((hs, hh)) if hs == seq && hh == hash => Ok(()),
-            Some((hs, _)) => Err(Break {
-                chain: chain.to_owned(),
-                seq: seq + 1,
-                reason: format!("chain ends at {seq} but its head says {hs}"),
-            }),
-            None => Err(Break {
-                chain: chain.to_owned(),
-                seq,
-                reason: "entries belong to no known chain".into(),
-            }),
-        }
+    let mut heads = Vec::with_capacity(moved.len());
+    for (chain, seq) in moved {
+        let e = audit_entry::Entity::find()
+            .filter(audit_entry::Column::Chain.eq(chain.clone()))
+            .filter(audit_entry::Column::Seq.eq(seq))
+            .one(db)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{chain} lost entry {seq}")))?;
+        heads.push(serde_json::json!([chain, seq, e.hash]));
+    }
+    heads.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
+    let heads = serde_json::Value::Array(heads).to_string();
+    let seq = last_seq + 1;
+    let at = now.trunc_subsecs(6);
+    let row = audit_checkpoint::ActiveModel {
+        seq: Set(seq),
+        at: Set(at),
+        upto_id: Set(upto),
+        heads: Set(heads.clone()),
+        prev_hash: Set(prev.clone()),
+        hash: Set(checkpoint_hash(&prev, seq, at, upto, &heads)),
     };
-    for e in entries {
-        summary.entries += 1;
-        let (expect_seq, expect_prev) = match &current {
-            Some((chain, seq, hash)) if *chain == e.chain => (seq + 1, hash.clone()),
-            Some((chain, seq, hash)) => {
-                if let Err(b) = close(chain, *seq, hash, &mut heads) {
-                    return Ok(Err(b));
-                }
-                summary.chains += 1;
-                (1, GENESIS.to_owned())
+    match audit_checkpoint::Entity::insert(row).exec(db).await {
+        Ok(_) => Ok(Some(seq)),
+        Err(e) if StoreError::from(e.clone()).is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The latest checkpoint's hash, to anchor outside the system (print it, mail it to the DPO).
+pub async fn latest_checkpoint<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Option<audit_checkpoint::Model>, StoreError> {
+    Ok(audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Seq)
+        .one(db)
+        .await?)
+}
+
+/// Walks every chain in batches and checks each link, that every chain ends where its head
+/// says, and that every head recorded by a checkpoint is still there with the same hash.
+/// Detects edited, deleted, inserted, reordered and truncated entries, whole chains removed
+/// (with or without their request), and edited checkpoints.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>, StoreError> {
+    use sea_orm::QuerySelect;
+    use std::collections::HashMap;
+    let mut summary = Summary::default();
+    // The head each chain must end at, and which request owns it.
+    let mut heads: HashMap<String, (i64, String, Option<i64>)> = HashMap::new();
+    let rows: Vec<(i64, uuid::Uuid, i64, String)> = request::Entity::find()
+        .select_only()
+        .columns([
+            request::Column::Id,
+            request::Column::Pid,
+            request::Column::AuditSeq,
+            request::Column::AuditHead,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?;
+    summary.requests = rows.len() as u64;
+    for (id, pid, seq, head) in rows {
+        heads.insert(request_chain(pid), (seq, head, Some(id)));
+    }
+    for c in audit_chain::Entity::find().all(db).await? {
+        heads.insert(c.chain, (c.seq, c.head, None));
+    }
+    // Checkpoints: their own chain, and the heads they promise.
+    let mut promised: HashMap<(String, i64), String> = HashMap::new();
+    let mut prev = GENESIS.to_owned();
+    for (i, c) in audit_checkpoint::Entity::find()
+        .order_by_asc(audit_checkpoint::Column::Seq)
+        .all(db)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        let expected_seq = i as i64 + 1;
+        if c.seq != expected_seq {
+            return Ok(Err(brk(
+                "checkpoints",
+                expected_seq,
+                format!("expected checkpoint {expected_seq}, found {}", c.seq),
+            )));
+        }
+        if c.prev_hash != prev
+            || checkpoint_hash(&c.prev_hash, c.seq, c.at, c.upto_id, &c.heads) != c.hash
+        {
+            return Ok(Err(brk(
+                "checkpoints",
+                c.seq,
+                "checkpoint content does not match its hash",
+            )));
+        }
+        let list: Vec<(String, i64, String)> = serde_json::from_str(&c.heads)
+            .map_err(|e| StoreError::Corrupt(format!("checkpoint {}: {e}", c.seq)))?;
+        for (chain, seq, hash) in list {
+            if !heads.contains_key(&chain) {
+                return Ok(Err(brk(
+                    &chain,
+                    seq,
+                    format!("checkpoint {} recorded this chain, which is gone", c.seq),
+                )));
             }
-            None => (1, GENESIS.to_owned()),
-        };
-        if e.request_id != owners.get(&e.chain).copied() {
-            return Ok(Err(Break {
-                chain: e.chain,
-                seq: e.seq,
-                reason: "entry is attached to another request".into(),
-            }));
+            promised.insert((chain, seq), hash);
         }
-        if e.seq != expect_seq {
-            return Ok(Err(Break {
-                chain: e.chain,
-                seq: expect_seq,
-                reason: format!("expected entry {expect_seq}, found {}", e.seq),
-            }));
+        prev = c.hash;
+        summary.checkpoints += 1;
+    }
+    let mut current: Option<(String, i64, String)> = None;
+    let mut cursor: Option<(String, i64)> = None;
+    loop {
+        let mut q = audit_entry::Entity::find()
+            .order_by_asc(audit_entry::Column::Chain)
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(20_000);
+        if let Some((chain, seq)) = &cursor {
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(audit_entry::Column::Chain.gt(chain.clone()))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(audit_entry::Column::Chain.eq(chain.clone()))
+                            .add(audit_entry::Column::Seq.gt(*seq)),
+                    ),
+            );
         }
-        if e.prev_hash != expect_prev {
-            return Ok(Err(Break {
-                chain: e.chain,
-                seq: e.seq,
-                reason: "prev_hash does not match the previous entry".into(),
-            }));
+        let batch = q.all(db).await?;
+        if batch.is_empty() {
+            break;
         }
-        if stored_hash(&e) != e.hash {
-            return Ok(Err(Break {
-                chain: e.chain,
-                seq: e.seq,
-                reason: "entry content does not match its hash".into(),
-            }));
+        cursor = batch.last().map(|e| (e.chain.clone(), e.seq));
+        for e in batch {
+            summary.entries += 1;
+            let (expect_seq, expect_prev) = match &current {
+                Some((chain, seq, hash)) if *chain == e.chain => (seq + 1, hash.clone()),
+                Some((chain, seq, hash)) => {
+                    if let Err(b) = close_chain(chain, *seq, hash, &mut heads) {
+                        return Ok(Err(b));
+                    }
+                    summary.chains += 1;
+                    (1, GENESIS.to_owned())
+                }
+                None => (1, GENESIS.to_owned()),
+            };
+            let owner = heads.get(&e.chain).map(|h| h.2);
+            if let Some(owner) = owner {
+                if owner.is_some() && e.request_id != owner {
+                    return Ok(Err(brk(
+                        &e.chain,
+                        e.seq,
+                        "entry is attached to another request",
+                    )));
+                }
+            }
+            if e.seq != expect_seq {
+                return Ok(Err(brk(
+                    &e.chain,
+                    expect_seq,
+                    format!("expected entry {expect_seq}, found {}", e.seq),
+                )));
+            }
+            if e.prev_hash != expect_prev {
+                return Ok(Err(brk(
+                    &e.chain,
+                    e.seq,
+                    "prev_hash does not match the previous entry",
+                )));
+            }
+            if stored_hash(&e) != e.hash {
+                return Ok(Err(brk(
+                    &e.chain,
+                    e.seq,
+                    "entry content does not match its hash",
+                )));
+            }
+            if let Some(h) = promised.remove(&(e.chain.clone(), e.seq)) {
+                if h != e.hash {
+                    return Ok(Err(brk(
+                        &e.chain,
+                        e.seq,
+                        "entry differs from the one a checkpoint recorded",
+                    )));
+                }
+            }
+            current = Some((e.chain, e.seq, e.hash));
         }
-        current = Some((e.chain, e.seq, e.hash));
     }
     if let Some((chain, seq, hash)) = current {
-        if let Err(b) = close(&chain, seq, &hash, &mut heads) {
+        if let Err(b) = close_chain(&chain, seq, &hash, &mut heads) {
             return Ok(Err(b));
         }
         summary.chains += 1;
     }
-    if let Some((chain, (seq, _))) = heads.into_iter().find(|(_, (seq, _))| *seq > 0) {
-        return Ok(Err(Break {
-            chain,
-            seq: 1,
-            reason: format!("the head says {seq} entries but none are stored"),
-        }));
+    if let Some((chain, (seq, _, _))) = heads.into_iter().find(|(_, (seq, _, _))| *seq > 0) {
+        return Ok(Err(brk(
+            &chain,
+            1,
+            format!("the head says {seq} entries but none are stored"),
+        )));
+    }
+    if let Some(((chain, seq), _)) = promised.into_iter().next() {
+        return Ok(Err(brk(
+            &chain,
+            seq,
+            "an entry a checkpoint recorded is missing",
+        )));
     }
     Ok(Ok(summary))
+}
+
+fn close_chain(
+    chain: &str,
+    seq: i64,
+    hash: &str,
+    heads: &mut std::collections::HashMap<String, (i64, String, Option<i64>)>,
+) -> Result<(), Break> {
+    match heads.remove(chain) {
+        Some((hs, hh, _)) if hs == seq && hh == hash => Ok(()),
+        Some((hs, _, _)) if hs == seq => Err(brk(
+            chain,
+            seq,
+            "the last entry differs from the chain's head",
+        )),
+        Some((hs, _, _)) => Err(brk(
+            chain,
+            seq + 1,
+            format!("chain ends at {seq} but its head says {hs}"),
+        )),
+        None => Err(brk(chain, seq, "entries belong to no known chain")),
+    }
 }

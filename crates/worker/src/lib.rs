@@ -152,9 +152,22 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds(base + jitter)
 }
 
-/// Runs the timers (expiry of requests the subject let lapse) every `every` until `stop`.
+/// Runs the timers every `every` until `stop`: expiry of requests the subject let lapse, card
+/// refunds, retention, audit checkpoints, and (hourly) verification of the audit trail.
 pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut last_verify = std::time::Instant::now();
     loop {
+        match service.audit_checkpoint(Utc::now()).await {
+            Ok(Some(seq)) => tracing::info!(checkpoint = seq, "audit checkpoint written"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+        }
+        if last_verify.elapsed() >= Duration::from_secs(3600) {
+            last_verify = std::time::Instant::now();
+            if let Err(e) = service.verify_audit_and_alert(Utc::now()).await {
+                tracing::error!(error = %e, "audit verification could not run");
+            }
+        }
         match service.expire_due(Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "requests expired"),

@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod attachment;
 pub mod audit_chain;
+pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod login_throttle;
 pub mod outbox;

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 pub mod api;
+mod audit;
 mod auth;
 mod dashboard;
 mod documents;
@@ -109,6 +110,26 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::GET, "/staff/dashboard", ANY_STAFF),
             get(dashboard::show_dashboard),
+        ),
+        (
+            page(Method::GET, "/staff/audit", ADMINS_AND_AUDITORS),
+            get(audit::show_trail),
+        ),
+        (
+            page(Method::POST, "/staff/audit/verify", ADMINS_AND_AUDITORS),
+            post(audit::verify_now),
+        ),
+        (
+            page(Method::GET, "/staff/audit/export.csv", ADMINS_AND_AUDITORS),
+            get(audit::export_csv),
+        ),
+        (
+            page(
+                Method::GET,
+                "/staff/audit/export.jsonl",
+                ADMINS_AND_AUDITORS,
+            ),
+            get(audit::export_jsonl),
         ),
         (
             page(Method::GET, "/staff/reports/monthly.csv", ANY_STAFF),

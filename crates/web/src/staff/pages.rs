@@ -18,6 +18,7 @@ pub struct Chrome {
     pub csrf: String,
     pub can_work: bool,
     pub can_admin: bool,
+    pub can_audit: bool,
     pub flash: String,
 }
 
@@ -31,6 +32,7 @@ impl Chrome {
             csrf: who.csrf.clone().unwrap_or_default(),
             can_work: who.role.can_work_requests(),
             can_admin: who.role == Role::Admin,
+            can_audit: matches!(who.role, Role::Admin | Role::Auditor),
             flash: String::new(),
         }
     }
@@ -193,6 +195,30 @@ pub struct IntakePage {
     pub today: String,
 }
 
+/// The trail filter form's values, echoed back.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilterEcho {
+    pub actor: String,
+    pub actor_id: String,
+    pub action: String,
+    pub number: String,
+    pub from: String,
+    pub until: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/audit.html")]
+pub struct AuditPage {
+    pub c: Chrome,
+    pub f: AuditFilterEcho,
+    pub query: String,
+    pub entries: Vec<audit_entry::Model>,
+    pub next: String,
+    pub checkpoint: String,
+    pub verify_result: String,
+    pub verify_ok: bool,
+}
+
 /// The printable answer letter.
 #[derive(Debug, Template)]
 #[template(path = "staff/letter.html")]
@@ -222,6 +248,7 @@ pub struct PrintableForm {
 }
 
 bilingual!(
+    AuditPage,
     LoginPage,
     QueuePage,
     DetailPage,
