@@ -480,14 +480,15 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>
                 None => (1, GENESIS.to_owned()),
             };
             let owner = heads.get(&e.chain).map(|h| h.2);
-            if let Some(owner) = owner {
-                if owner.is_some() && e.request_id != owner {
-                    return Ok(Err(brk(
-                        &e.chain,
-                        e.seq,
-                        "entry is attached to another request",
-                    )));
-                }
+            if let Some(owner) = owner
+                && owner.is_some()
+                && e.request_id != owner
+            {
+                return Ok(Err(brk(
+                    &e.chain,
+                    e.seq,
+                    "entry is attached to another request",
+                )));
             }
             if e.seq != expect_seq {
                 return Ok(Err(brk(
@@ -510,14 +511,14 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>
                     "entry content does not match its hash",
                 )));
             }
-            if let Some(h) = promised.remove(&(e.chain.clone(), e.seq)) {
-                if h != e.hash {
-                    return Ok(Err(brk(
-                        &e.chain,
-                        e.seq,
-                        "entry differs from the one a checkpoint recorded",
-                    )));
-                }
+            if let Some(h) = promised.remove(&(e.chain.clone(), e.seq))
+                && h != e.hash
+            {
+                return Ok(Err(brk(
+                    &e.chain,
+                    e.seq,
+                    "entry differs from the one a checkpoint recorded",
+                )));
             }
             current = Some((e.chain, e.seq, e.hash));
         }
