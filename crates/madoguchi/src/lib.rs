@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod bench;
+mod bench_audit;
+
 use anyhow::Context;
 use madoguchi_config::{Config, MailTransport};
 use madoguchi_mail::Sender;

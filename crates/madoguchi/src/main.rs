@@ -37,6 +37,22 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Measure the service: intake against the database floor, transitions, the queue at
+    /// scale, audit verification, outbox delivery, memory, start-up. Build with --release.
+    Bench {
+        /// Requests per intake level.
+        #[arg(long, default_value_t = 2000)]
+        intake: usize,
+        /// Queue sizes to seed and measure, comma-separated.
+        #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
+        queue: Vec<u64>,
+        /// Audit entries to verify.
+        #[arg(long, default_value_t = 1_000_000)]
+        audit_entries: u64,
+        /// Messages for the outbox measurement.
+        #[arg(long, default_value_t = 2000)]
+        mails: usize,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -76,8 +92,11 @@ enum AuditCommand {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    init_tracing_with(format, "info,sqlx=warn,sea_orm=warn");
+}
+
+fn init_tracing_with(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -89,11 +108,16 @@ fn init_tracing(format: LogFormat) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load().context("reading configuration")?;
-    init_tracing(if cli.json_logs {
-        LogFormat::Json
+    if matches!(cli.command, Command::Bench { .. }) && std::env::var_os("RUST_LOG").is_none() {
+        // The table is the output; per-message logs would bury it.
+        init_tracing_with(LogFormat::Human, "warn");
     } else {
-        config.log_format
-    });
+        init_tracing(if cli.json_logs {
+            LogFormat::Json
+        } else {
+            config.log_format
+        });
+    }
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -110,6 +134,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => rotate_keys(config).await,
+        Command::Bench {
+            intake,
+            queue,
+            audit_entries,
+            mails,
+        } => {
+            madoguchi::bench::run(madoguchi::bench::BenchOptions {
+                intake,
+                queue_sizes: queue,
+                audit_entries,
+                mails,
+            })
+            .await
+        }
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(config, &email, &name, &role).await,

@@ -1,0 +1,706 @@
+//! `madoguchi bench`: measures the real service over loopback against SQLite (default) or the
+//! PostgreSQL in `DATABASE_URL`, and prints one table. The server runs as a child process
+//! (`madoguchi serve`), so its memory is its own; the bench seeds data through the store.
+//! Every figure that has a physical floor is printed beside it: the same three rows
+//! (request, audit entry, outbox message) inserted in one transaction, by `pgbench` on
+//! PostgreSQL and by a raw insert loop through the same driver on SQLite.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use madoguchi_config::Config;
+use madoguchi_store::sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
+use tokio::net::TcpStream;
+
+/// Sizes of the run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Requests per intake level.
+    pub intake: usize,
+    /// Queue sizes to seed and measure.
+    pub queue_sizes: Vec<u64>,
+    /// Audit entries for the verify measurement.
+    pub audit_entries: u64,
+    /// Messages for the outbox measurement.
+    pub mails: usize,
+}
+
+struct Row {
+    figure: String,
+    value: String,
+    floor: String,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    tx: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn { tx })
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        self.tx.ready().await?;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "bench");
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = self
+            .tx
+            .send_request(req.body(Full::new(Bytes::from(body.unwrap_or_default())))?)
+            .await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, bytes))
+    }
+}
+
+fn intake_body(i: usize) -> String {
+    serde_json::json!({
+        "kind": "disclosure", "requester": "subject", "subject_name": "試験 太郎", "subject_kana": "シケン タロウ",
+        "email": format!("bench{i}-{}@example.jp", Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+        "delivery": "electronic", "details": "ベンチマーク", "consent": true, "lang": "ja"
+    })
+    .to_string()
+}
+
+/// Runs `n` operations over `clients` connections; returns (ops/s, sorted latencies ms, errors).
+async fn load<F, Fut>(
+    addr: &str,
+    clients: usize,
+    n: usize,
+    op: F,
+) -> anyhow::Result<(f64, Vec<f64>, usize)>
+where
+    F: Fn(usize, Conn) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Conn, bool)> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let conn = Conn::open(addr).await?;
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = conn;
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let t = Instant::now();
+                let (c, ok) = op(i, conn).await;
+                conn = c;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    Ok((n as f64 / secs, all, errors))
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_server(exe: &Path, env: &[(String, String)]) -> anyhow::Result<(Server, Duration)> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .arg("serve")
+        .envs(env.iter().cloned())
+        .env("MADOGUCHI_LISTEN", &addr)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting madoguchi serve")?;
+    let server = Server {
+        child,
+        addr: addr.clone(),
+    };
+    for _ in 0..600 {
+        if let Ok(mut c) = Conn::open(&addr).await {
+            if let Ok((200, _)) = c.call("GET", "/readyz", None, None).await {
+                return Ok((server, started.elapsed()));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+/// The floor on SQLite: the same three rows per transaction through sqlx, from `clients`
+/// tasks (SQLite serialises writers, as it does for the service).
+async fn sqlite_floor(url: &str, n: usize, clients: usize) -> anyhow::Result<f64> {
+    let db = madoguchi_store::connect(url, 4).await?;
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (db, next) = (db.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let tx = db.begin_write().await?;
+                let b = DatabaseBackend::Sqlite;
+                let uid = uuid::Uuid::new_v4();
+                let pid = uid.to_string();
+                let row = tx
+                    .query_one_raw(Statement::from_sql_and_values(
+                        b,
+                        "INSERT INTO requests (pid, number, kind, state, version, jurisdiction, policy, lang, channel, requester, subject_name, subject_kana, email, email_norm, details, fee, paid, identity_verified, work_started, extended, arrived_at, due_on, may_sue_from, audit_seq, audit_head, created_at, updated_at) VALUES (?, ?, 'disclosure', 'submitted', 1, 'appi', '{}', 'ja', 'api', 'subject', 'x', 'x', 'x@example.jp', 'x@example.jp', 'x', 3000, 0, 0, 0, 0, ?, '2026-12-01', '2026-12-01', 1, 'h', ?, ?) RETURNING id",
+                        [uid.into(), format!("F-{pid}").into(), Utc::now().into(), Utc::now().into(), Utc::now().into()],
+                    ))
+                    .await?
+                    .context("no id")?;
+                let id: i64 = row.try_get("", "id")?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    b,
+                    "INSERT INTO audit_entries (chain, seq, request_id, at, actor_kind, action, detail, prev_hash, hash) VALUES (?, 1, ?, ?, 'subject', 'request.filed', '{}', 'p', 'h')",
+                    [format!("floor:{pid}").into(), id.into(), Utc::now().into()],
+                ))
+                .await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    b,
+                    "INSERT INTO outbox (message_id, request_id, recipient, lang, template, context, status, attempts, next_attempt_at, created_at) VALUES (?, ?, 'x@example.jp', 'ja', 'confirm_address', '{}', 'sent', 0, ?, ?)",
+                    [pid.into(), id.into(), Utc::now().into(), Utc::now().into()],
+                ))
+                .await?;
+                tx.commit().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+const PGBENCH_SCRIPT: &str = r"BEGIN;
+INSERT INTO requests (pid, number, kind, state, version, jurisdiction, policy, lang, channel, requester, subject_name, subject_kana, email, email_norm, details, fee, paid, identity_verified, work_started, extended, arrived_at, due_on, may_sue_from, audit_seq, audit_head, created_at, updated_at) VALUES (gen_random_uuid(), 'F-' || gen_random_uuid(), 'disclosure', 'submitted', 1, 'appi', '{}', 'ja', 'api', 'subject', 'x', 'x', 'x@example.jp', 'x@example.jp', 'x', 3000, 0, false, false, false, now(), current_date, current_date, 1, 'h', now(), now()) RETURNING id \gset
+INSERT INTO audit_entries (chain, seq, request_id, at, actor_kind, action, detail, prev_hash, hash) VALUES ('floor:' || gen_random_uuid(), 1, :id, now(), 'subject', 'request.filed', '{}', 'p', 'h');
+INSERT INTO outbox (message_id, request_id, recipient, lang, template, context, status, attempts, next_attempt_at, created_at) VALUES (gen_random_uuid()::text, :id, 'x@example.jp', 'ja', 'confirm_address', '{}', 'sent', 0, now(), now());
+END;
+";
+
+/// The floor on PostgreSQL: pgbench with the same three inserts per transaction.
+fn pg_floor(url: &str, clients: usize, dir: &Path) -> anyhow::Result<f64> {
+    let script = dir.join("floor.sql");
+    std::fs::write(&script, PGBENCH_SCRIPT)?;
+    let out = Command::new("pgbench")
+        .args(["-n", "-T", "8", "-c", &clients.to_string(), "-j", "2", "-f"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .context("running pgbench (install postgresql-client)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| {
+            format!(
+                "pgbench output: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// A minimal SMTP sink: accepts everything, counts messages.
+async fn smtp_sink() -> anyhow::Result<(u16, Arc<std::sync::atomic::AtomicUsize>)> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                let mut data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if data {
+                        if line == "." {
+                            data = false;
+                            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = w.write_all(b"250 OK\r\n").await;
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("DATA") {
+                        data = true;
+                        b"354 go ahead\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            });
+        }
+    });
+    Ok((port, count))
+}
+
+fn db_bytes_sqlite(dir: &Path) -> u64 {
+    ["madoguchi.db", "madoguchi.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Runs everything and prints the table.
+pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("madoguchi-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let admin_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    let (url, pg_name) = match &admin_url {
+        Some(admin) => {
+            let name = format!("madoguchi_bench_{}", uuid::Uuid::new_v4().simple());
+            let conn = Database::connect(admin).await?;
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), Some(name))
+        }
+        None => (format!("sqlite://{}/madoguchi.db", dir.display()), None),
+    };
+    let backend = if pg_name.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    // The floor writes rows that are not valid requests or chains: it gets its own database.
+    let floor_url = match &admin_url {
+        Some(admin) => {
+            let name = format!("{}_floor", pg_name.as_deref().unwrap_or("madoguchi_bench"));
+            let conn = Database::connect(admin).await?;
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}/floor.db", dir.display()),
+    };
+    madoguchi_store::connect(&floor_url, 2)
+        .await?
+        .migrate()
+        .await?;
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url.clone()),
+        ("MADOGUCHI_DATA_DIR".into(), dir.display().to_string()),
+        (
+            "MADOGUCHI_SECRET".into(),
+            "bench-secret-bench-secret-bench-secret-00".into(),
+        ),
+        ("MADOGUCHI_BASE_URL".into(), "http://bench".into()),
+    ];
+    let mut vars: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+    vars.insert("MADOGUCHI_LISTEN".into(), "127.0.0.1:0".into());
+    let config = Config::from_vars(&vars)?;
+    let db = crate::open_database(&config).await?;
+    let mut rows: Vec<Row> = Vec::new();
+    let (server, _) = start_server(&exe, &env).await?;
+    let pid = server.child.id();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(pid);
+
+    // Intake at 1, 16 and 64 clients, each beside its floor.
+    for clients in [1usize, 16, 64] {
+        let (tput, lat, errors) = load(&server.addr, clients, opts.intake, |i, mut c| async move {
+            let ok = matches!(
+                c.call("POST", "/api/v1/requests", Some(intake_body(i)), None)
+                    .await,
+                Ok((201, _))
+            );
+            (c, ok)
+        })
+        .await?;
+        let floor = match &pg_name {
+            Some(_) => pg_floor(&floor_url, clients, &dir)?,
+            None => sqlite_floor(&floor_url, opts.intake.min(2000), clients).await?,
+        };
+        rows.push(Row {
+            figure: format!("intake, {clients} client(s)"),
+            value: format!(
+                "{tput:.0} req/s; p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms; {errors} errors",
+                pct(&lat, 0.5),
+                pct(&lat, 0.9),
+                pct(&lat, 0.99)
+            ),
+            floor: format!("{floor:.0} tx/s → {:.0} % of floor", tput / floor * 100.0),
+        });
+    }
+    let after_intake = rss_kib(pid);
+
+    // Officer transitions through the staff API at 16 clients.
+    let service = crate::Application::build_offline(config.clone()).await?;
+    let (user, _) = service
+        .create_staff_user(
+            &format!("bench-{}@example.jp", uuid::Uuid::new_v4().simple()),
+            "bench",
+            madoguchi_domain::Role::Admin,
+            &madoguchi_domain::Actor::System,
+            &Default::default(),
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let who = madoguchi_service::staff::StaffIdentity {
+        user_id: user.id,
+        pid: user.pid,
+        email: user.email,
+        name: user.name,
+        role: madoguchi_domain::Role::Admin,
+        csrf: None,
+    };
+    let token: Arc<str> = service
+        .create_api_token(
+            &who,
+            madoguchi_domain::Role::Admin,
+            "bench",
+            &Default::default(),
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into();
+    // Requests to act on: confirmed ones, straight through the service.
+    let mut targets = Vec::new();
+    let filed: Vec<(uuid::Uuid, i64)> = {
+        use madoguchi_store::entities::request::{Column, Entity};
+        use madoguchi_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        Entity::find()
+            .select_only()
+            .columns([Column::Pid, Column::Id])
+            .filter(Column::State.eq("submitted"))
+            .limit(opts.intake as u64)
+            .into_tuple()
+            .all(db.conn())
+            .await?
+    };
+    for (pid, _) in &filed {
+        let row = service
+            .act(
+                *pid,
+                None,
+                &madoguchi_domain::Event::ConfirmEmail,
+                &madoguchi_domain::Actor::Subject,
+                &Default::default(),
+                &Default::default(),
+                Utc::now(),
+            )
+            .await;
+        if let Ok(r) = row {
+            targets.push((r.pid, r.version));
+        }
+    }
+    let targets = Arc::new(targets);
+    let n = targets.len();
+    let (t, tok) = (targets.clone(), token.clone());
+    let (tput, lat, errors) = load(&server.addr, 16, n, move |i, mut c| {
+        let (t, tok) = (t.clone(), tok.clone());
+        async move {
+            let (pid, version) = t[i];
+            let body =
+                serde_json::json!({"event": "approve_identity", "version": version}).to_string();
+            let ok = matches!(
+                c.call(
+                    "POST",
+                    &format!("/api/v1/staff/requests/{pid}/events"),
+                    Some(body),
+                    Some(&tok)
+                )
+                .await,
+                Ok((200, _))
+            );
+            (c, ok)
+        }
+    })
+    .await?;
+    rows.push(Row {
+        figure: "officer transition (approve identity), 16 clients".into(),
+        value: format!(
+            "{tput:.0} req/s; p50 {:.1} ms, p99 {:.1} ms; {errors} errors",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        ),
+        floor: String::new(),
+    });
+
+    // Outbox delivery to a local SMTP sink.
+    let (port, delivered) = smtp_sink().await?;
+    {
+        let mut mvars = vars.clone();
+        mvars.insert(
+            "MADOGUCHI_SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{port}"),
+        );
+        let mconfig = Config::from_vars(&mvars)?;
+        let sender = crate::mail_sender(&mconfig)?;
+        let mservice = crate::Application::build_offline(mconfig.clone()).await?;
+        // Requests filed above left their confirmation mail sent to files; enqueue fresh ones.
+        let msgs: Vec<madoguchi_store::outbox::NewMessage> = (0..opts.mails)
+            .map(|i| madoguchi_store::outbox::NewMessage {
+                request_id: None,
+                recipient: format!("sink{i}@example.jp"),
+                lang: "ja".into(),
+                template: "staff_new_request".into(),
+                context: serde_json::json!({"lang": "ja", "number": format!("R-BENCH-{i}"), "business_name": "Bench"}),
+            })
+            .collect();
+        drop(server);
+        for chunk in msgs.chunks(500) {
+            madoguchi_store::outbox::enqueue(db.conn(), chunk.to_vec(), "bench", Utc::now())
+                .await?;
+        }
+        let worker =
+            madoguchi_worker::MailWorker::new(mservice, sender, "Bench <bench@example.jp>".into());
+        let started = Instant::now();
+        worker.drain().await?;
+        let rate = delivered.load(std::sync::atomic::Ordering::SeqCst) as f64
+            / started.elapsed().as_secs_f64();
+        rows.push(Row {
+            figure: "outbox → local SMTP".into(),
+            value: format!(
+                "{rate:.0} messages/s ({} delivered)",
+                delivered.load(std::sync::atomic::Ordering::SeqCst)
+            ),
+            floor: String::new(),
+        });
+    }
+
+    let count: i64 = {
+        let r = db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                db.backend(),
+                "SELECT COUNT(*) AS n FROM requests",
+            ))
+            .await?
+            .context("count")?;
+        r.try_get("", "n")?
+    };
+    let bytes = match &pg_name {
+        Some(name) => {
+            let r = db
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    db.backend(),
+                    format!("SELECT pg_database_size('{name}') AS n"),
+                ))
+                .await?
+                .context("size")?;
+            r.try_get::<i64>("", "n")? as u64
+        }
+        None => db_bytes_sqlite(&dir),
+    };
+    rows.push(Row {
+        figure: "database bytes per request".into(),
+        value: format!(
+            "{} bytes ({count} requests, all tables)",
+            bytes / count.max(1) as u64
+        ),
+        floor: String::new(),
+    });
+    rows.push(Row {
+        figure: "resident memory, idle".into(),
+        value: format!("{:.1} MiB", idle as f64 / 1024.0),
+        floor: String::new(),
+    });
+    rows.push(Row {
+        figure: "resident memory, after the 64-client intake".into(),
+        value: format!("{:.1} MiB", after_intake as f64 / 1024.0),
+        floor: String::new(),
+    });
+
+    // The queue at each size: seed in bulk, restart, measure start-to-ready and page latency.
+    let mut seeded = count as u64;
+    for size in &opts.queue_sizes {
+        if *size > seeded {
+            let now = Utc::now();
+            let mut first = 10_000_000 + seeded;
+            let mut left = size - seeded;
+            while left > 0 {
+                let n = left.min(20_000);
+                let tx = db.begin_write().await?;
+                madoguchi_store::seed::requests(&tx, first, n, now).await?;
+                tx.commit().await?;
+                first += n;
+                left -= n;
+            }
+            seeded = *size;
+        }
+        let (server, ready) = start_server(&exe, &env).await?;
+        rows.push(Row {
+            figure: format!("start to ready, {size} requests"),
+            value: format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
+            floor: String::new(),
+        });
+        for (label, path) in [
+            (
+                "default filters",
+                "/api/v1/staff/requests?limit=50".to_owned(),
+            ),
+            (
+                "state + kind filter",
+                "/api/v1/staff/requests?state=in_progress&kind=correction&limit=50".to_owned(),
+            ),
+            (
+                "search by number",
+                format!("/api/v1/staff/requests?q={}", 10_000_000 + size / 2),
+            ),
+        ] {
+            let tok = token.clone();
+            let (_, lat, errors) = load(&server.addr, 4, 200, move |_, mut c| {
+                let (tok, path) = (tok.clone(), path.clone());
+                async move {
+                    let ok = matches!(c.call("GET", &path, None, Some(&tok)).await, Ok((200, _)));
+                    (c, ok)
+                }
+            })
+            .await?;
+            rows.push(Row {
+                figure: format!("queue page, {label}, {size} requests"),
+                value: format!(
+                    "p50 {:.1} ms, p99 {:.1} ms; {errors} errors",
+                    pct(&lat, 0.5),
+                    pct(&lat, 0.99)
+                ),
+                floor: String::new(),
+            });
+        }
+    }
+
+    // Audit verification over generated chains.
+    crate::bench_audit::seed(&db, opts.audit_entries).await?;
+    let started = Instant::now();
+    let summary = madoguchi_store::audit::verify(db.conn())
+        .await?
+        .map_err(|b| anyhow::anyhow!("verify failed: {b:?}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    rows.push(Row {
+        figure: "audit verify".into(),
+        value: format!(
+            "{:.0} entries/s ({} entries, {:.2} s)",
+            summary.entries as f64 / secs,
+            summary.entries,
+            secs
+        ),
+        floor: String::new(),
+    });
+
+    println!(
+        "\nmadoguchi bench — {backend}, {} cores\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("| figure | result | floor |\n|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} |", r.figure, r.value, r.floor);
+    }
+    if let (Some(admin), Some(name)) = (admin_url, pg_name) {
+        let conn = Database::connect(&admin).await?;
+        let _ = conn
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        let _ = conn
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {name}_floor WITH (FORCE)"
+            ))
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
