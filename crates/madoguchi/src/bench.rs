@@ -194,10 +194,10 @@ async fn start_server(exe: &Path, env: &[(String, String)]) -> anyhow::Result<(S
         addr: addr.clone(),
     };
     for _ in 0..600 {
-        if let Ok(mut c) = Conn::open(&addr).await {
-            if let Ok((200, _)) = c.call("GET", "/readyz", None, None).await {
-                return Ok((server, started.elapsed()));
-            }
+        if let Ok(mut c) = Conn::open(&addr).await
+            && let Ok((200, _)) = c.call("GET", "/readyz", None, None).await
+        {
+            return Ok((server, started.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
