@@ -54,6 +54,7 @@ pub struct TestApp {
     pub mail_dir: PathBuf,
     pub client: Client,
     pub stripe: crate::fake_stripe::FakeStripe,
+    pub database_url: String,
     stop: watch::Sender<bool>,
     pub dir: PathBuf,
     pg: Option<(String, String)>,
@@ -130,6 +131,7 @@ impl TestApp {
             vars.insert("MADOGUCHI_DB_MAX_CONNECTIONS".to_owned(), "8".to_owned());
         }
         let config = Config::from_vars(&vars).unwrap();
+        let database_url = config.database_url.clone();
         let app = Application::build(config)
             .await
             .expect("application builds");
@@ -145,10 +147,18 @@ impl TestApp {
             mail_dir: dir.join("mail"),
             client: Client::new(addr),
             stripe,
+            database_url,
             stop,
             dir,
             pg: pg.map(|(admin, name, _)| (admin, name)),
         }
+    }
+
+    /// Stops the app's HTTP server and background workers (the database stays), so a test can
+    /// run its own workers without racing them.
+    pub async fn halt(&self) {
+        let _ = self.stop.send(true);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
     }
 
     /// Sends everything in the outbox and waits until no message is pending or in flight.
@@ -752,6 +762,15 @@ pub fn app_config(app: &TestApp) -> madoguchi_config::Config {
     vars.insert(
         "MADOGUCHI_DATA_DIR".to_owned(),
         app.dir.display().to_string(),
+    );
+    vars.insert("DATABASE_URL".to_owned(), app.database_url.clone());
+    vars.insert(
+        "MADOGUCHI_SECRET".to_owned(),
+        "test-secret-test-secret-test-secret-0123".to_owned(),
+    );
+    vars.insert(
+        "MADOGUCHI_BASE_URL".to_owned(),
+        "http://madoguchi.test".to_owned(),
     );
     madoguchi_config::Config::from_vars(&vars).unwrap()
 }

@@ -14,5 +14,6 @@ mod concurrency;
 mod documents;
 mod intake;
 mod lifecycle;
+mod mail;
 mod payments;
 mod staff;

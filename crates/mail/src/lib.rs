@@ -293,39 +293,46 @@ impl Sender {
     }
 }
 
+/// A context with every field filled, for previews and tests.
+pub fn sample(lang: &str) -> MailContext {
+    MailContext {
+        lang: lang.into(),
+        business_name: "株式会社サンプル".into(),
+        business_contact: "privacy@example.jp".into(),
+        recipient_name: "山田 花子".into(),
+        number: "R-2026-000001".into(),
+        kind_ja: "保有個人データの開示".into(),
+        kind_en: "Disclosure".into(),
+        state_ja: "対応完了".into(),
+        state_en: "Completed".into(),
+        link: "https://example.jp/r/abc".into(),
+        link_expires: "2026-11-25 10:00".into(),
+        due_on: "2026-12-06".into(),
+        reply_by: "2026-12-22".into(),
+        amount: "¥3,000".into(),
+        message: "運転免許証の裏面".into(),
+        grounds_ja: vec!["他の法令に違反することとなるため".into()],
+        grounds_en: vec!["It would violate another law".into()],
+        duplicate_of: Some("R-2026-000000".into()),
+        receipt_number: "RC-2026-000001".into(),
+        payment_method: "銀行振込".into(),
+        today: "2026-11-22".into(),
+        download: true,
+        confirm_nonce: None,
+        code_nonce: None,
+        code: "123456".into(),
+        pay_link: "https://example.jp/r/abc/pay".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use super::sample as sample_fn;
+
     fn sample(lang: &str) -> MailContext {
-        MailContext {
-            lang: lang.into(),
-            business_name: "株式会社サンプル".into(),
-            business_contact: "privacy@example.jp".into(),
-            recipient_name: "山田 花子".into(),
-            number: "R-2026-000001".into(),
-            kind_ja: "保有個人データの開示".into(),
-            kind_en: "Disclosure".into(),
-            state_ja: "対応完了".into(),
-            state_en: "Completed".into(),
-            link: "https://example.jp/r/abc".into(),
-            link_expires: "2026-11-25 10:00".into(),
-            due_on: "2026-12-06".into(),
-            reply_by: "2026-12-22".into(),
-            amount: "¥3,000".into(),
-            message: "運転免許証の裏面".into(),
-            grounds_ja: vec!["他の法令に違反することとなるため".into()],
-            grounds_en: vec!["It would violate another law".into()],
-            duplicate_of: Some("R-2026-000000".into()),
-            receipt_number: "RC-2026-000001".into(),
-            payment_method: "銀行振込".into(),
-            today: "2026-11-22".into(),
-            download: true,
-            confirm_nonce: None,
-            code_nonce: None,
-            code: "123456".into(),
-            pay_link: "https://example.jp/r/abc/pay".into(),
-        }
+        sample_fn(lang)
     }
 
     #[test]

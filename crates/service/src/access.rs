@@ -263,20 +263,21 @@ impl Service {
         if answer.is_empty() || answer.chars().count() > 4000 {
             return Err(ServiceError::Invalid("answer"));
         }
-        let row = self
-            .act(
-                pid,
-                None,
-                &madoguchi_domain::Event::ProvideInfo,
-                &Actor::Subject,
-                &crate::EventText::default(),
-                origin,
-                now,
-            )
-            .await?;
-        let mut am = row.into_active_model();
-        am.subject_reply = Set(Some(answer.to_owned()));
-        am.update(self.db().conn()).await?;
+        // The answer is stored in the same transaction as the state change.
+        let text = crate::EventText {
+            message: Some(answer.to_owned()),
+            reference: None,
+        };
+        self.act(
+            pid,
+            None,
+            &madoguchi_domain::Event::ProvideInfo,
+            &Actor::Subject,
+            &text,
+            origin,
+            now,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -323,15 +323,14 @@ impl Service {
         if audit_only {
             requests::update_audit_head(&tx, row, (seq, &head)).await?;
         } else {
-            requests::update_lifecycle(
-                &tx,
-                row,
-                &t.next,
-                (seq, &head),
-                text.message.as_deref(),
-                now,
-            )
-            .await?;
+            // The subject's answer is theirs, not a message to them.
+            let (to_subject, reply) = if matches!(event, Event::ProvideInfo) {
+                (None, text.message.as_deref())
+            } else {
+                (text.message.as_deref(), None)
+            };
+            requests::update_lifecycle(&tx, row, &t.next, (seq, &head), to_subject, reply, now)
+                .await?;
         }
         audit::insert(&tx, rows).await?;
         let mut extra = context::Extra {

@@ -232,7 +232,7 @@ impl Service {
             };
         }
         // Money we did not ask for, or for a request no longer waiting: never accepted as
-        // payment; kept, flagged to staff, and queued for refund.
+        // payment; kept as a flagged row and sent to staff, who decide on the refund.
         let reason = if matches {
             "not_awaiting_payment"
         } else {

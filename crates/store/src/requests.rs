@@ -160,6 +160,7 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     next: &domain::Request,
     audit: (i64, &str),
     subject_message: Option<&str>,
+    subject_reply: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut am = request::ActiveModel {
@@ -167,6 +168,9 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     };
     if let Some(m) = subject_message {
         am.subject_message = Set(Some(m.to_owned()));
+    }
+    if let Some(r) = subject_reply {
+        am.subject_reply = Set(Some(r.to_owned()));
     }
     lifecycle_columns(next, &mut am);
     am.version = Set(current.version + 1);

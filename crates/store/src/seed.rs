@@ -35,6 +35,8 @@ pub async fn requests<C: ConnectionTrait>(
             r.closed_at = Some(arrived + Duration::days((i % 13) as i64 + 1));
         }
         r.paused_since = None;
+        // Seeded rows are a fixed population: no timer may expire them under a test.
+        r.expires_at = None;
         let mut am = request::ActiveModel {
             pid: Set(Uuid::new_v4()),
             number: Set(format!("R-2026-{i:07}")),

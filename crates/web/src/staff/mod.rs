@@ -11,6 +11,7 @@ mod dashboard;
 mod documents;
 pub mod guard;
 mod intake;
+mod mail;
 mod pages;
 mod work;
 
@@ -110,6 +111,22 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::GET, "/staff/dashboard", ANY_STAFF),
             get(dashboard::show_dashboard),
+        ),
+        (
+            page(Method::GET, "/staff/admin/mail", ADMINS_AND_AUDITORS),
+            get(mail::show_mail),
+        ),
+        (
+            page(Method::POST, "/staff/admin/mail/{id}/retry", ADMINS),
+            post(mail::retry_mail),
+        ),
+        (
+            page(
+                Method::GET,
+                "/staff/admin/mail/preview/{template}",
+                ANY_STAFF,
+            ),
+            get(mail::preview_mail),
         ),
         (
             page(Method::GET, "/staff/audit", ADMINS_AND_AUDITORS),

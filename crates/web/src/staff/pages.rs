@@ -219,6 +219,15 @@ pub struct AuditPage {
     pub verify_ok: bool,
 }
 
+#[derive(Debug, Template)]
+#[template(path = "staff/mail.html")]
+pub struct MailPage {
+    pub c: Chrome,
+    pub failed: Vec<outbox::Model>,
+    pub unsent: u64,
+    pub templates: Vec<String>,
+}
+
 /// The printable answer letter.
 #[derive(Debug, Template)]
 #[template(path = "staff/letter.html")]
@@ -249,6 +258,7 @@ pub struct PrintableForm {
 
 bilingual!(
     AuditPage,
+    MailPage,
     LoginPage,
     QueuePage,
     DetailPage,

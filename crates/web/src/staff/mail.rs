@@ -1,0 +1,79 @@
+//! Mail administration: failed messages with their errors and a retry, and a preview of
+//! every template with sample data in both languages.
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use madoguchi_domain::Mail;
+use madoguchi_service::staff::StaffIdentity;
+use madoguchi_store::outbox;
+use serde::Deserialize;
+
+use super::pages::{Chrome, MailPage};
+use crate::error::{AppError, PageError};
+use crate::lang::PageLang;
+use crate::pages::{escape, render};
+use crate::state::AppState;
+
+/// Failed messages and previews.
+pub async fn show_mail(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let db = state.service.db().conn();
+    let err = |e: madoguchi_store::StoreError| {
+        PageError(madoguchi_service::ServiceError::from(e).into(), en)
+    };
+    Ok(render(&MailPage {
+        c: Chrome::new(&who, en),
+        failed: outbox::failed(db).await.map_err(err)?,
+        unsent: outbox::unsent_count(db).await.map_err(err)?,
+        templates: Mail::ALL.iter().map(|m| m.as_str().to_owned()).collect(),
+    }))
+}
+
+/// Puts a failed message back in the queue.
+pub async fn retry_mail(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let ok = outbox::retry_failed(state.service.db().conn(), id, Utc::now())
+        .await
+        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+    if !ok {
+        return Err(PageError(AppError::NotFound, en));
+    }
+    state.service.mail_wakeup().notify_one();
+    Ok(Redirect::to("/staff/admin/mail").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(default)]
+    mlang: String,
+}
+
+/// Renders one template with sample data: subject, text and the HTML part.
+pub async fn preview_mail(
+    lang: PageLang,
+    Path(template): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let mail = Mail::parse(&template).ok_or(PageError(AppError::NotFound, en))?;
+    let mlang = if q.mlang == "en" { "en" } else { "ja" };
+    let r = madoguchi_mail::render(mail, &madoguchi_mail::sample(mlang))
+        .map_err(|e| PageError(AppError::Internal(e.to_string()), en))?;
+    Ok(Html(format!(
+        "<!DOCTYPE html><html lang=\"{mlang}\"><head><meta charset=\"utf-8\"><title>{t}</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{t}</h1><h2>Text</h2><pre>{text}</pre><h2>HTML</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{html}\" style=\"width:100%;height:30rem;border:1px solid #ccc\"></iframe></main></body></html>",
+        t = escape(&r.subject),
+        text = escape(&r.text),
+        html = escape(&r.html),
+    ))
+    .into_response())
+}
