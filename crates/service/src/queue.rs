@@ -138,12 +138,15 @@ impl Service {
             let mut any = Condition::any()
                 .add(request::Column::Number.eq(q.to_uppercase()))
                 .add(request::Column::EmailNorm.eq(q.to_lowercase()));
-            if !q.is_empty() && q.len() <= 12 && q.chars().all(|c| c.is_ascii_digit()) {
-                // "123" finds R-2026-000123 (and the same number of other years).
-                any = any.add(request::Column::Number.like(format!("%-{q:0>6}")));
-                if q.len() > 6 {
-                    any = any.add(request::Column::Number.like(format!("%-{q}")));
-                }
+            if q.len() <= 12 && q.chars().all(|c| c.is_ascii_digit()) {
+                // "123" finds R-2026-000123: exact numbers for recent years, so the unique
+                // index answers instead of a scan of every number.
+                use chrono::Datelike;
+                let year = today.year();
+                let numbers: Vec<String> = (year - 3..=year + 1)
+                    .flat_map(|y| [format!("R-{y}-{q:0>6}"), format!("R-{y}-{q}")])
+                    .collect();
+                any = any.add(request::Column::Number.is_in(numbers));
             }
             cond = cond.add(any);
         }
