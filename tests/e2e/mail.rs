@@ -33,8 +33,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Makes sure Python's aiosmtpd is importable, installing it from PyPI once if not, so the
+/// README's test command works on a fresh machine.
+fn ensure_aiosmtpd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let importable = || Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
+        if !importable() {
+            let _ = Command::new("python3").args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "aiosmtpd"]).status();
+        }
+        assert!(importable(), "the mail tests need Python's aiosmtpd: pip install aiosmtpd");
+    });
+}
+
 /// aiosmtpd writing every message into a maildir.
 async fn smtpd(port: u16) -> Smtpd {
+    ensure_aiosmtpd();
     let maildir =
         std::env::temp_dir().join(format!("madoguchi-smtpd-{}", uuid::Uuid::new_v4().simple()));
     let child = Command::new("python3")
