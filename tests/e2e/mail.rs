@@ -38,11 +38,28 @@ fn free_port() -> u16 {
 fn ensure_aiosmtpd() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let importable = || Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
+        let importable = || {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
         if !importable() {
-            let _ = Command::new("python3").args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "aiosmtpd"]).status();
+            let _ = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "aiosmtpd",
+                ])
+                .status();
         }
-        assert!(importable(), "the mail tests need Python's aiosmtpd: pip install aiosmtpd");
+        assert!(
+            importable(),
+            "the mail tests need Python's aiosmtpd: pip install aiosmtpd"
+        );
     });
 }
 
