@@ -16,4 +16,5 @@ mod intake;
 mod lifecycle;
 mod mail;
 mod payments;
+mod privacy;
 mod staff;
