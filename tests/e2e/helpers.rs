@@ -814,3 +814,30 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// POSTs JSON; `None` when the connection fails (the server died).
+    pub async fn post_json_fallible(
+        &self,
+        path: &str,
+        value: &serde_json::Value,
+    ) -> Option<(u16, String)> {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .ok()?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", "madoguchi.test")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(value.to_string())))
+            .ok()?;
+        let res = tx.send_request(req).await.ok()?;
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.ok()?.to_bytes();
+        Some((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}

@@ -11,6 +11,7 @@ mod helpers;
 mod api;
 mod audit;
 mod concurrency;
+mod crash;
 mod documents;
 mod intake;
 mod lifecycle;

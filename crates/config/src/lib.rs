@@ -105,6 +105,9 @@ pub struct Config {
     pub upload_max_bytes: usize,
     /// Files per upload.
     pub upload_max_files: usize,
+    /// Seconds a worker holds a claimed message; a crashed worker's messages are resent after
+    /// this (with the same Message-ID). Must exceed the SMTP timeout.
+    pub mail_lease_secs: u32,
     /// Stripe, when `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set; otherwise card
     /// payment is simply not offered.
     pub stripe: Option<StripeConfig>,
@@ -150,6 +153,7 @@ impl Config {
     /// | `MADOGUCHI_DOWNLOAD_LIMIT` | `5` downloads per file |
     /// | `MADOGUCHI_UPLOAD_MAX_BYTES` | `10485760` (10 MiB) per file |
     /// | `MADOGUCHI_UPLOAD_MAX_FILES` | `5` files per upload |
+    /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
     /// | `STRIPE_API_BASE` | Stripe's own; tests point it at a fake |
     pub fn load() -> Result<Config, ConfigError> {
@@ -332,6 +336,10 @@ impl Config {
             upload_max_bytes: parse(
                 get("MADOGUCHI_UPLOAD_MAX_BYTES").unwrap_or("10485760"),
                 "MADOGUCHI_UPLOAD_MAX_BYTES",
+            )?,
+            mail_lease_secs: parse(
+                get("MADOGUCHI_MAIL_LEASE_SECS").unwrap_or("120"),
+                "MADOGUCHI_MAIL_LEASE_SECS",
             )?,
             upload_max_files: parse(
                 get("MADOGUCHI_UPLOAD_MAX_FILES").unwrap_or("5"),

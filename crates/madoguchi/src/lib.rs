@@ -111,7 +111,8 @@ impl Application {
             service.clone(),
             mail_sender(&config)?,
             config.mail_from.clone(),
-        );
+        )
+        .with_lease(chrono::Duration::seconds(i64::from(config.mail_lease_secs)));
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;

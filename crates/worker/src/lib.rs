@@ -23,6 +23,7 @@ pub struct MailWorker {
     sender: Sender,
     from: String,
     batch: u64,
+    lease: chrono::Duration,
 }
 
 impl MailWorker {
@@ -33,12 +34,19 @@ impl MailWorker {
             sender,
             from,
             batch: 64,
+            lease: LEASE,
         }
+    }
+
+    /// Sets how long a claim lasts.
+    pub fn with_lease(mut self, lease: chrono::Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Claims one batch and sends it. Returns how many messages were claimed.
     pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = outbox::claim(self.service.db().conn(), self.batch, LEASE, now).await?;
+        let claimed = outbox::claim(self.service.db().conn(), self.batch, self.lease, now).await?;
         let n = claimed.len();
         let mut tasks = JoinSet::new();
         for msg in claimed {

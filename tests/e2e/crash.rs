@@ -1,0 +1,163 @@
+//! Crash safety: the real binary on PostgreSQL is killed with SIGKILL in the middle of
+//! intake and transitions, three times, and restarted. Every request that got a 2xx exists
+//! with its audit entries, the trail verifies, and every e-mail ends up sent exactly once.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::helpers::*;
+
+fn start(exe: &str, env: &[(&str, String)], port: u16) -> Child {
+    Command::new(exe)
+        .arg("serve")
+        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
+        .env("MADOGUCHI_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(client: &Client, addr: std::net::SocketAddr) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok()
+            && client.get("/readyz").await.status == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server did not come back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_intake_loses_and_duplicates_nothing() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    // The in-process app only provided a fresh database; the binary does the work.
+    app.halt().await;
+    let dir =
+        std::env::temp_dir().join(format!("madoguchi-crash-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = [
+        ("DATABASE_URL", app.database_url.clone()),
+        ("MADOGUCHI_DATA_DIR", dir.display().to_string()),
+        (
+            "MADOGUCHI_SECRET",
+            "crash-secret-crash-secret-crash-secret-0".to_owned(),
+        ),
+        // Short leases so that messages a killed worker had claimed are resent within the test.
+        ("MADOGUCHI_MAIL_LEASE_SECS", "2".to_owned()),
+    ];
+    let exe = env!("CARGO_BIN_EXE_madoguchi");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut kills = 0;
+    for round in 0..3u64 {
+        let mut child = start(exe, &env, port);
+        let client = Client::new(addr);
+        wait_ready(&client, addr).await;
+        let mut tasks = Vec::new();
+        for c in 0..8 {
+            let (client, accepted) = (client.clone(), accepted.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..1000 {
+                    let email = format!("crash-{round}-{c}-{i}@example.jp");
+                    // Connection errors are expected once the server dies mid-request.
+                    let res = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        client.post_json_fallible("/api/v1/requests", &valid_json(&email)),
+                    )
+                    .await;
+                    match res {
+                        Ok(Some((201, body))) => {
+                            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            accepted
+                                .lock()
+                                .unwrap()
+                                .push(v["id"].as_str().unwrap().to_owned());
+                        }
+                        Ok(Some(_)) => {}
+                        _ => return,
+                    }
+                }
+            }));
+        }
+        // Kill at a different moment each round.
+        tokio::time::sleep(Duration::from_millis(300 + 250 * round)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    // A last clean run lets the outbox drain.
+    let mut child = start(exe, &env, port);
+    let client = Client::new(addr);
+    wait_ready(&client, addr).await;
+    let db = app.service.db().conn();
+    for _ in 0..400 {
+        if madoguchi_store::outbox::unsent_count(db).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() > 20,
+        "enough requests were accepted to mean something: {}",
+        accepted.len()
+    );
+    for pid in &accepted {
+        let pid = uuid::Uuid::parse_str(pid).unwrap();
+        let actions = app.audit_actions(pid).await;
+        assert_eq!(
+            actions.first().map(String::as_str),
+            Some("request.filed"),
+            "{pid} lost its trail"
+        );
+    }
+    app.verify_audit().await;
+    assert_eq!(
+        madoguchi_store::outbox::unsent_count(db).await.unwrap(),
+        0,
+        "every message was sent after restart"
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let sent = madoguchi_store::entities::outbox::Entity::find()
+        .filter(madoguchi_store::entities::outbox::Column::Status.eq("sent"))
+        .count(db)
+        .await
+        .unwrap();
+    let files: HashSet<String> = std::fs::read_dir(dir.join("mail"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    assert_eq!(
+        files.len() as u64,
+        sent,
+        "one file per sent message: a resend after a crash replaces, never adds"
+    );
+    let requests = app.request_count().await;
+    println!(
+        "crash test: {kills} SIGKILLs, {} accepted (2xx), {requests} stored, {sent} messages sent once each",
+        accepted.len()
+    );
+    assert!(requests >= accepted.len() as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+}
