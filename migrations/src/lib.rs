@@ -7,6 +7,7 @@ mod m20261122_000002_create_audit;
 mod m20261122_000003_create_outbox_and_tokens;
 mod m20261122_000004_create_staff;
 mod m20261122_000005_create_payments_and_attachments;
+mod m20261122_000006_add_queue_indexes;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_outbox_and_tokens::Migration),
             Box::new(m20261122_000004_create_staff::Migration),
             Box::new(m20261122_000005_create_payments_and_attachments::Migration),
+            Box::new(m20261122_000006_add_queue_indexes::Migration),
         ]
     }
 }

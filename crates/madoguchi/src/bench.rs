@@ -622,6 +622,13 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
                 left -= n;
             }
             seeded = *size;
+            // A database in service has statistics; one just bulk-loaded does not yet.
+            let analyze = if pg_name.is_some() {
+                "VACUUM ANALYZE requests"
+            } else {
+                "ANALYZE"
+            };
+            db.conn().execute_unprepared(analyze).await?;
         }
         let (server, ready) = start_server(&exe, &env).await?;
         rows.push(Row {

@@ -116,7 +116,16 @@ impl Service {
         } else if f.awaiting_subject {
             cond = cond.add(request::Column::State.is_in(states(State::awaits_subject)));
         } else if !f.include_closed {
-            cond = cond.add(request::Column::State.is_in(states(|s| !s.is_terminal())));
+            // Written as a literal, not bound parameters, so that SQLite and PostgreSQL can
+            // both match it to the partial index `requests_open_due` (migration 6).
+            let open: Vec<String> = states(|s| !s.is_terminal())
+                .into_iter()
+                .map(|s| format!("'{s}'"))
+                .collect();
+            cond = cond.add(madoguchi_store::sea_orm::sea_query::Expr::cust(format!(
+                "state IN ({})",
+                open.join(", ")
+            )));
         }
         if let Some(k) = f.kind {
             cond = cond.add(request::Column::Kind.eq(k.as_str()));
