@@ -431,6 +431,67 @@ impl Client {
         Client::new(self.addr)
     }
 
+    /// One HTTP/1.1 exchange on a fresh connection; `None` if the connection fails.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        jar: bool,
+    ) -> Option<Response> {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .ok()?;
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "madoguchi.test")
+            .header("user-agent", "madoguchi-e2e");
+        if jar {
+            let cookies: String = self
+                .jar
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if !cookies.is_empty() {
+                req = req.header("cookie", cookies);
+            }
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        let res = tx
+            .send_request(req.body(Full::new(Bytes::from(body))).ok()?)
+            .await
+            .ok()?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        if jar {
+            for c in headers.get_all("set-cookie") {
+                if let Some((kv, _)) = c.to_str().unwrap().split_once(';')
+                    && let Some((k, v)) = kv.split_once('=')
+                {
+                    self.jar.lock().unwrap().insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let body =
+            String::from_utf8_lossy(&res.into_body().collect().await.ok()?.to_bytes()).into_owned();
+        Some(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A browser request: cookies kept, optional content type.
     pub async fn send(
         &self,
         method: Method,
@@ -438,51 +499,13 @@ impl Client {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Response {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut tx, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let cookies: String = self
-            .jar
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "madoguchi.test")
-            .header("user-agent", "madoguchi-e2e");
-        if !cookies.is_empty() {
-            req = req.header("cookie", cookies);
-        }
-        if let Some(ct) = content_type {
-            req = req.header("content-type", ct);
-        }
-        let res = tx
-            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        let headers: Vec<(&str, String)> = content_type
+            .map(|ct| ("content-type", ct.to_owned()))
+            .into_iter()
+            .collect();
+        self.exchange(method, path, &headers, body, true)
             .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        for c in headers.get_all("set-cookie") {
-            if let Some((kv, _)) = c.to_str().unwrap().split_once(';')
-                && let Some((k, v)) = kv.split_once('=')
-            {
-                self.jar.lock().unwrap().insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Response {
-            status,
-            headers,
-            body,
-        }
+            .expect("the server answers")
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -639,7 +662,7 @@ pub async fn staff_token(app: &TestApp, role: madoguchi_domain::Role) -> String 
 }
 
 impl Client {
-    /// Sends with a bearer token.
+    /// Sends with a bearer token (no cookies).
     pub async fn with_bearer(
         &self,
         method: hyper::Method,
@@ -647,37 +670,14 @@ impl Client {
         token: &str,
         body: Option<serde_json::Value>,
     ) -> Response {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut tx, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "madoguchi.test")
-            .header("authorization", format!("Bearer {token}"));
-        let bytes = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                b.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let res = tx
-            .send_request(req.body(Full::new(Bytes::from(bytes))).unwrap())
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Response {
-            status,
-            headers,
-            body,
+        let mut headers = vec![("authorization", format!("Bearer {token}"))];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
         }
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.exchange(method, path, &headers, bytes, false)
+            .await
+            .expect("the server answers")
     }
 
     /// The value of a cookie this client holds.
@@ -785,33 +785,11 @@ impl Client {
         body: Vec<u8>,
         headers: &[(&str, &str)],
     ) -> Response {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut tx, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "madoguchi.test")
-            .header("content-type", content_type);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let res = tx
-            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        let mut all = vec![("content-type", content_type.to_owned())];
+        all.extend(headers.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        self.exchange(method, path, &all, body, false)
             .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Response {
-            status,
-            headers,
-            body,
-        }
+            .expect("the server answers")
     }
 }
 
@@ -822,22 +800,16 @@ impl Client {
         path: &str,
         value: &serde_json::Value,
     ) -> Option<(u16, String)> {
-        let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
-        let (mut tx, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .ok()?;
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header("host", "madoguchi.test")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(value.to_string())))
-            .ok()?;
-        let res = tx.send_request(req).await.ok()?;
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await.ok()?.to_bytes();
-        Some((status, String::from_utf8_lossy(&body).into_owned()))
+        let headers = [("content-type", "application/json".to_owned())];
+        let res = self
+            .exchange(
+                Method::POST,
+                path,
+                &headers,
+                value.to_string().into_bytes(),
+                false,
+            )
+            .await?;
+        Some((res.status, res.body))
     }
 }
