@@ -115,28 +115,6 @@ pub fn entry_hash(prev_hash: &str, e: &HashInput<'_>) -> String {
     hex::encode(Sha256::digest(&buf))
 }
 
-/// Recomputes the hashes of many stored entries on every core (chains are independent;
-/// only the comparison, done by the caller, needs order).
-pub fn stored_hashes(entries: &[audit_entry::Model]) -> Vec<String> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if threads < 2 || entries.len() < 1024 {
-        return entries.iter().map(stored_hash).collect();
-    }
-    let chunk = entries.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .chunks(chunk)
-            .map(|c| scope.spawn(move || c.iter().map(stored_hash).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hashing does not panic"))
-            .collect()
-    })
-}
-
 /// Recomputes the hash of a stored entry.
 pub fn stored_hash(m: &audit_entry::Model) -> String {
     entry_hash(
@@ -508,8 +486,8 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>
             break;
         }
         cursor = batch.last().map(|e| (e.chain.clone(), e.seq));
-        let hashes = stored_hashes(&batch);
-        for (e, computed) in batch.into_iter().zip(hashes) {
+        for e in batch {
+            let computed = stored_hash(&e);
             summary.entries += 1;
             let (expect_seq, expect_prev) = match &current {
                 Some((chain, seq, hash)) if *chain == e.chain => (seq + 1, hash.clone()),

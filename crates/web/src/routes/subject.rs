@@ -56,6 +56,24 @@ struct CsrfOnly {
     csrf: String,
 }
 
+/// A readable form whose CSRF token belongs to this visitor, or the page error that says why
+/// not.
+fn checked_form<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    token: impl Fn(&T) -> &str,
+    en: bool,
+) -> Result<T, PageError> {
+    let Ok(Form(f)) = form else {
+        return Err(PageError(AppError::BadRequest("form".into()), en));
+    };
+    if !csrf::verify(state, headers, token(&f)) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    Ok(f)
+}
+
 /// Whether this browser holds a live session for this request.
 async fn has_session(
     state: &AppState,
@@ -98,12 +116,7 @@ async fn send_code(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = parse_pid(&pid, en)?;
-    let Ok(Form(f)) = form else {
-        return Err(PageError(AppError::BadRequest("form".into()), en));
-    };
-    if !csrf::verify(&state, &headers, &f.csrf) {
-        return Err(PageError(AppError::Forbidden, en));
-    }
+    checked_form(&state, &headers, form, |f| &f.csrf, en)?;
     state
         .service
         .send_access_code(pid, &origin, Utc::now())
@@ -171,12 +184,7 @@ async fn verify_code(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = parse_pid(&pid, en)?;
-    let Ok(Form(f)) = form else {
-        return Err(PageError(AppError::BadRequest("form".into()), en));
-    };
-    if !csrf::verify(&state, &headers, &f.csrf) {
-        return Err(PageError(AppError::Forbidden, en));
-    }
+    let f = checked_form(&state, &headers, form, |f| &f.csrf, en)?;
     match state
         .service
         .verify_access_code(pid, &f.code, &origin, Utc::now())
