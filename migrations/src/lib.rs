@@ -8,6 +8,7 @@ mod m20261122_000003_create_outbox_and_tokens;
 mod m20261122_000004_create_staff;
 mod m20261122_000005_create_payments_and_attachments;
 mod m20261122_000006_add_queue_indexes;
+mod m20261122_000007_create_rate_limits;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_staff::Migration),
             Box::new(m20261122_000005_create_payments_and_attachments::Migration),
             Box::new(m20261122_000006_add_queue_indexes::Migration),
+            Box::new(m20261122_000007_create_rate_limits::Migration),
         ]
     }
 }

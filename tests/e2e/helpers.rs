@@ -29,16 +29,26 @@ pub enum Backend {
 #[macro_export]
 macro_rules! on_both {
     ($name:ident, $body:expr) => {
+        $crate::on_both!($name, vars = [], $body);
+    };
+    // With configuration variables on top of the test defaults, e.g.
+    // `vars = [("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "2")]`.
+    ($name:ident, vars = [$($var:expr),* $(,)?], $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                let app = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Sqlite,
+                    &[$($var),*],
+                )
+                .await;
                 ($body)(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(app) = $crate::helpers::TestApp::spawn_postgres().await else {
+                let Some(app) = $crate::helpers::TestApp::spawn_postgres_with(&[$($var),*]).await
+                else {
                     return;
                 };
                 ($body)(app).await;
@@ -70,9 +80,14 @@ fn postgres_admin_url() -> Option<String> {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[]).await
+    }
+
+    /// Like `spawn`, with configuration variables set on top of the test defaults.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         match backend {
-            Backend::Sqlite => TestApp::start(Backend::Sqlite, None).await,
-            Backend::Postgres => TestApp::spawn_postgres()
+            Backend::Sqlite => TestApp::start(Backend::Sqlite, None, extra).await,
+            Backend::Postgres => TestApp::spawn_postgres_with(extra)
                 .await
                 .expect("PostgreSQL tests are skipped"),
         }
@@ -80,6 +95,11 @@ impl TestApp {
 
     /// A fresh PostgreSQL database for this test; `None` only when explicitly skipped.
     pub async fn spawn_postgres() -> Option<TestApp> {
+        TestApp::spawn_postgres_with(&[]).await
+    }
+
+    /// Like `spawn_postgres`, with configuration variables on top of the test defaults.
+    pub async fn spawn_postgres_with(extra: &[(&str, &str)]) -> Option<TestApp> {
         let admin = postgres_admin_url()?;
         let name = format!("madoguchi_test_{}", uuid::Uuid::new_v4().simple());
         let conn = Database::connect(&admin)
@@ -94,10 +114,14 @@ impl TestApp {
             .map_or(admin.as_str(), |(b, _)| b)
             .to_owned();
         let url = format!("{base}/{name}");
-        Some(TestApp::start(Backend::Postgres, Some((admin, name, url))).await)
+        Some(TestApp::start(Backend::Postgres, Some((admin, name, url)), extra).await)
     }
 
-    async fn start(backend: Backend, pg: Option<(String, String, String)>) -> TestApp {
+    async fn start(
+        backend: Backend,
+        pg: Option<(String, String, String)>,
+        extra: &[(&str, &str)],
+    ) -> TestApp {
         let dir =
             std::env::temp_dir().join(format!("madoguchi-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -113,6 +137,11 @@ impl TestApp {
             "test-secret-test-secret-test-secret-0123".to_owned(),
         );
         vars.insert("MADOGUCHI_BODY_LIMIT".to_owned(), "32768".to_owned());
+        // Every test client files from 127.0.0.1; tests/e2e/limits.rs turns the limit on.
+        vars.insert(
+            "MADOGUCHI_INTAKE_PER_IP_PER_HOUR".to_owned(),
+            "0".to_owned(),
+        );
         let stripe = crate::fake_stripe::FakeStripe::start().await;
         vars.insert(
             "STRIPE_SECRET_KEY".to_owned(),
@@ -129,6 +158,9 @@ impl TestApp {
         if let Some((_, _, url)) = &pg {
             vars.insert("DATABASE_URL".to_owned(), url.clone());
             vars.insert("MADOGUCHI_DB_MAX_CONNECTIONS".to_owned(), "8".to_owned());
+        }
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = Config::from_vars(&vars).unwrap();
         let database_url = config.database_url.clone();

@@ -15,6 +15,7 @@ mod crash;
 mod documents;
 mod intake;
 mod lifecycle;
+mod limits;
 mod mail;
 mod payments;
 mod privacy;

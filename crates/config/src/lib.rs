@@ -111,6 +111,9 @@ pub struct Config {
     /// Stripe, when `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set; otherwise card
     /// payment is simply not offered.
     pub stripe: Option<StripeConfig>,
+    /// Requests one client address may file per hour (form and API together); `0` turns the
+    /// limit off. Counted in the database, so every instance shares the count.
+    pub intake_per_ip_per_hour: u32,
 }
 
 /// Stripe keys and endpoint.
@@ -154,6 +157,7 @@ impl Config {
     /// | `MADOGUCHI_UPLOAD_MAX_BYTES` | `10485760` (10 MiB) per file |
     /// | `MADOGUCHI_UPLOAD_MAX_FILES` | `5` files per upload |
     /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
+    /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
     /// | `STRIPE_API_BASE` | Stripe's own; tests point it at a fake |
     pub fn load() -> Result<Config, ConfigError> {
@@ -349,6 +353,10 @@ impl Config {
                 get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"),
                 "MADOGUCHI_BODY_LIMIT",
             )?,
+            intake_per_ip_per_hour: parse(
+                get("MADOGUCHI_INTAKE_PER_IP_PER_HOUR").unwrap_or("20"),
+                "MADOGUCHI_INTAKE_PER_IP_PER_HOUR",
+            )?,
             data_dir,
         })
     }
@@ -426,6 +434,16 @@ mod tests {
         assert!(matches!(c.mail, MailTransport::File(_)));
         assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(3000));
         assert_eq!(c.policy, Policy::appi());
+        assert_eq!(c.intake_per_ip_per_hour, 20);
+    }
+
+    #[test]
+    fn the_intake_limit_is_read_and_checked() {
+        let c = Config::from_vars(&vars(&[("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "0")])).unwrap();
+        assert_eq!(c.intake_per_ip_per_hour, 0);
+        let err =
+            Config::from_vars(&vars(&[("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "-1")])).unwrap_err();
+        assert!(err.to_string().contains("MADOGUCHI_INTAKE_PER_IP_PER_HOUR"));
     }
 
     #[test]

@@ -386,6 +386,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             "bench-secret-bench-secret-bench-secret-00".into(),
         ),
         ("MADOGUCHI_BASE_URL".into(), "http://bench".into()),
+        // The load comes from one address.
+        ("MADOGUCHI_INTAKE_PER_IP_PER_HOUR".into(), "0".into()),
     ];
     let mut vars: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
     vars.insert("MADOGUCHI_LISTEN".into(), "127.0.0.1:0".into());

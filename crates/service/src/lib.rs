@@ -6,6 +6,7 @@ mod context;
 mod error;
 mod files;
 mod intake;
+pub mod limits;
 mod payments;
 pub mod queue;
 mod settings;

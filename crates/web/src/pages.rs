@@ -409,6 +409,14 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
             "The payment service could not be reached",
             "Please try again in a moment; your request can still be paid.",
         ),
+        (AppError::TooManyRequests, false) => (
+            "短時間に多くの送信がありました",
+            "しばらく時間をおいてから、もう一度お試しください。",
+        ),
+        (AppError::TooManyRequests, true) => (
+            "Too many attempts",
+            "Please wait a while before you try again.",
+        ),
         (AppError::Conflict(_), false) => (
             "この操作は現在行えません",
             "状況が変わった可能性があります。ページを再読み込みしてください。",

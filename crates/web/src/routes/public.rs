@@ -10,6 +10,7 @@ use axum::{Form, Router};
 use chrono::Utc;
 use madoguchi_domain::{RequestKind, State as RequestState};
 use madoguchi_service::Channel;
+use madoguchi_service::limits::Admission;
 use madoguchi_store::requests;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -102,9 +103,22 @@ async fn submit_request(
     }
     match input.parse(Channel::Web) {
         Ok(new) => {
+            let now = Utc::now();
+            let admission = state
+                .service
+                .admit_intake(&origin, now)
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
+            if let Admission::Refused { retry_after } = admission {
+                tracing::info!("intake refused: the client address is over its hourly limit");
+                return Ok(super::api::with_retry_after(
+                    PageError(AppError::TooManyRequests, en).into_response(),
+                    retry_after,
+                ));
+            }
             let filed = state
                 .service
-                .file_request(new, &origin, Utc::now())
+                .file_request(new, &origin, now)
                 .await
                 .map_err(|e| PageError(e.into(), en))?;
             tracing::info!(request = %filed.pid, "request filed");

@@ -1,0 +1,154 @@
+//! The intake limit per client address (`MADOGUCHI_INTAKE_PER_IP_PER_HOUR`): the API and the
+//! form share one count kept in the database, refuse with 429 and `Retry-After`, count only
+//! requests that would be filed, and let the address file again once the hour is over.
+
+use crate::helpers::*;
+use crate::on_both;
+use madoguchi_service::limits::{Admission, hit};
+
+fn form<'a>(csrf: &'a str, email: &'a str, lang: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("lang", lang),
+        ("kind", "disclosure"),
+        ("requester", "subject"),
+        ("subject_name", "山田 花子"),
+        ("subject_kana", "ヤマダ ハナコ"),
+        ("email", email),
+        ("delivery", "electronic"),
+        ("details", "通販サイトの会員情報と購入履歴"),
+        ("consent", "on"),
+    ]
+}
+
+fn retry_after(res: &Response) -> u64 {
+    let v: u64 = res
+        .header("retry-after")
+        .parse()
+        .unwrap_or_else(|_| panic!("a Retry-After in seconds: {:?}", res.headers));
+    assert!(
+        (1..=3600).contains(&v),
+        "Retry-After {v} is within the hour"
+    );
+    v
+}
+
+on_both!(
+    intake_beyond_the_hourly_limit_gets_429_on_the_api_and_the_form,
+    vars = [("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "3")],
+    |app: TestApp| async move {
+        // Refused input does not use up the quota: a subject may fix typos.
+        let mut bad = valid_json("bad@example.jp");
+        bad["email"] = serde_json::json!("not-an-address");
+        for _ in 0..4 {
+            let res = app.client.post_json("/api/v1/requests", &bad).await;
+            assert_eq!(res.status, 422, "{}", res.body);
+        }
+        // Three filings (two through the API, one through the form) fill the quota.
+        file_via_api(&app, "one@example.jp").await;
+        file_via_api(&app, "two@example.jp").await;
+        let csrf = app.client.get("/").await.csrf();
+        let res = app
+            .client
+            .post_form("/requests", &form(&csrf, "three@example.jp", "ja"))
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(app.request_count().await, 3);
+
+        let res = app
+            .client
+            .post_json("/api/v1/requests", &valid_json("four@example.jp"))
+            .await;
+        assert_eq!(res.status, 429, "{}", res.body);
+        assert_eq!(res.header("content-type"), "application/problem+json");
+        assert_eq!(res.json()["status"], 429);
+        assert_eq!(
+            res.json()["type"],
+            "https://madoguchi.dev/problems/too-many-requests"
+        );
+        retry_after(&res);
+
+        // The form answers with the error page in the subject's language.
+        for (lang, words) in [("ja", "短時間に多くの送信"), ("en", "Too many attempts")] {
+            let csrf = app.client.get("/").await.csrf();
+            let res = app
+                .client
+                .post_form("/requests", &form(&csrf, "five@example.jp", lang))
+                .await;
+            assert_eq!(res.status, 429, "{}", res.body);
+            assert!(res.header("content-type").starts_with("text/html"));
+            assert!(res.body.contains(words), "{lang}: {}", res.body);
+            assert!(res.body.contains(&format!("<html lang=\"{lang}\"")));
+            retry_after(&res);
+        }
+        assert_eq!(
+            app.request_count().await,
+            3,
+            "nothing over the limit is filed"
+        );
+        assert!(
+            app.mails_to("four@example.jp").await.is_empty(),
+            "no confirmation mail goes to an address filed over the limit"
+        );
+
+        // Once the window is over (moved back an hour here), the address may file again.
+        app.sql("UPDATE rate_limits SET window_start = window_start - 3600")
+            .await;
+        file_via_api(&app, "later@example.jp").await;
+        assert_eq!(app.request_count().await, 4);
+    }
+);
+
+on_both!(
+    a_zero_limit_turns_the_intake_limit_off,
+    vars = [("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "0")],
+    |app: TestApp| async move {
+        for i in 0..25 {
+            file_via_api(&app, &format!("many{i}@example.jp")).await;
+        }
+        assert_eq!(app.request_count().await, 25);
+    }
+);
+
+on_both!(
+    instances_sharing_a_database_share_the_count,
+    vars = [("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "5")],
+    |app: TestApp| async move {
+        // A second instance: its own service and connection pool on the same database.
+        let other = madoguchi::Application::build_offline(app_config(&app))
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let service = if i % 2 == 0 {
+                app.service.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                hit(service.db().conn(), "intake:192.0.2.7", 5, 3600, now)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut allowed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Admission::Allowed => allowed += 1,
+                Admission::Refused { retry_after } => assert!((1..=3600).contains(&retry_after)),
+            }
+        }
+        assert_eq!(
+            allowed, 5,
+            "exactly the limit is admitted across both instances"
+        );
+        // Another address has its own count.
+        assert_eq!(
+            hit(other.db().conn(), "intake:192.0.2.8", 5, 3600, now)
+                .await
+                .unwrap(),
+            Admission::Allowed
+        );
+    }
+);
