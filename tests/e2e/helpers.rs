@@ -65,6 +65,8 @@ pub struct TestApp {
     pub client: Client,
     pub stripe: crate::fake_stripe::FakeStripe,
     pub database_url: String,
+    /// Where the HTTP server listens.
+    pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     pub dir: PathBuf,
     pg: Option<(String, String)>,
@@ -180,6 +182,7 @@ impl TestApp {
             client: Client::new(addr),
             stripe,
             database_url,
+            addr,
             stop,
             dir,
             pg: pg.map(|(admin, name, _)| (admin, name)),

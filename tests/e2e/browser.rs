@@ -1,0 +1,582 @@
+//! The whole journey in a real browser: headless Chromium, driven over WebDriver, against the
+//! real server. A subject files a disclosure request in Japanese, confirms the e-mail, proves
+//! who they are with an upload, an officer approves, records the offline fee and fulfils with
+//! a file, the subject downloads it with a one-time code, and an auditor verifies the trail.
+//!
+//! Every page on the way is checked by axe-core (injected from `tests/browser/node_modules`):
+//! no serious or critical violation, a `lang` on the document, a title. A screenshot of each
+//! step lands in `target/browser/<journey>/` for a reviewer to look at.
+//!
+//! Chromium and ChromeDriver come from Debian (`.ci/run` installs them). Where they are
+//! missing the journey is skipped with a message, unless `MADOGUCHI_BROWSER_TESTS=required`
+//! (CI sets it), which turns a missing browser into a failure.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use madoguchi_domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The host the app's links name (`MADOGUCHI_BASE_URL` in the test harness); Chromium
+/// resolves it to the test server, so links from e-mails are followed exactly as sent.
+const ORIGIN: &str = "http://madoguchi.test";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether the browser journey can run here; panics if it must and cannot.
+fn browser_available() -> bool {
+    let required = std::env::var("MADOGUCHI_BROWSER_TESTS").is_ok_and(|v| v == "required");
+    let axe = root().join("tests/browser/node_modules/axe-core/axe.min.js");
+    let missing: Vec<String> = [Path::new(CHROMEDRIVER), Path::new(CHROMIUM), axe.as_path()]
+        .into_iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required,
+        "browser tests are required but {missing:?} is missing (apt-get install chromium \
+         chromium-driver; npm ci --prefix tests/browser)"
+    );
+    eprintln!("browser journey skipped: {missing:?} missing");
+    false
+}
+
+#[derive(Clone, Copy)]
+enum Viewport {
+    Desktop,
+    Phone,
+}
+
+/// One Chromium with its own ChromeDriver, profile and cookies.
+struct Browser {
+    web: fantoccini::Client,
+    driver: Child,
+    shots: PathBuf,
+    who: &'static str,
+    axe: String,
+    problems: Vec<String>,
+    steps: u32,
+}
+
+/// A raw Chrome DevTools command, through ChromeDriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct DevTools(&'static str, Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (hyper::Method, Option<String>) {
+        let body = json!({ "cmd": self.0, "params": self.1 });
+        (hyper::Method::POST, Some(body.to_string()))
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    async fn open(app: SocketAddr, viewport: Viewport, shots: &Path, who: &'static str) -> Self {
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            format!("--host-resolver-rules=MAP madoguchi.test {app}"),
+            "--lang=ja".to_owned(),
+        ];
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "prefs": { "intl.accept_languages": "ja,en" }
+        });
+        match viewport {
+            Viewport::Desktop => args.push("--window-size=1280,1000".to_owned()),
+            // Sized through DevTools once the session is up (a window can't be narrower
+            // than 500 px).
+            Viewport::Phone => {
+                args.push(
+                    "--user-agent=Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
+                     (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36"
+                        .to_owned(),
+                );
+            }
+        }
+        options["args"] = json!(args);
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".to_owned(), options);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut web = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => {
+                    web = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let web = web.expect("a WebDriver session with Chromium");
+        if let Viewport::Phone = viewport {
+            web.issue_cmd(DevTools(
+                "Emulation.setDeviceMetricsOverride",
+                json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": false }),
+            ))
+            .await
+            .expect("a phone-sized viewport");
+        }
+        std::fs::create_dir_all(shots).unwrap();
+        Browser {
+            web,
+            driver,
+            shots: shots.to_owned(),
+            who,
+            axe: std::fs::read_to_string(
+                root().join("tests/browser/node_modules/axe-core/axe.min.js"),
+            )
+            .unwrap(),
+            problems: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.web.goto(&format!("{ORIGIN}{path}")).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        self.web.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn text(&self) -> String {
+        self.web
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let el = self.web.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.ok();
+        el.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.click_on(Locator::Css(css)).await;
+    }
+
+    async fn click_xpath(&self, xpath: &str) {
+        self.click_on(Locator::XPath(xpath)).await;
+    }
+
+    /// Clicks a submit button and waits for the next document to load.
+    async fn submit(&self, css: &str) {
+        self.web
+            .execute("window.__madoguchiOld = true;", vec![])
+            .await
+            .unwrap();
+        self.click(css).await;
+        self.wait_for_new_document().await;
+    }
+
+    async fn wait_for_new_document(&self) {
+        for _ in 0..200 {
+            let fresh = self
+                .web
+                .execute(
+                    "return !window.__madoguchiOld && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .unwrap_or(Value::Bool(false));
+            if fresh == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if let Ok(png) = self.web.screenshot().await {
+            std::fs::write(self.shots.join(format!("{}-stuck.png", self.who)), png).ok();
+        }
+        let focus = self
+            .web
+            .execute(
+                "const a = document.activeElement; return a.outerHTML.slice(0, 200) + ' | ' + \
+                 Array.from(document.querySelectorAll('input[name=reference]')).map(i => i.value).join(',');",
+                vec![],
+            )
+            .await;
+        panic!(
+            "{}: no new page after submitting on {} (focus: {focus:?})",
+            self.who,
+            self.url().await
+        );
+    }
+
+    async fn click_on(&self, locator: Locator<'_>) {
+        match self.web.find(locator).await {
+            Ok(el) => el.click().await.unwrap(),
+            Err(e) => panic!(
+                "{}: no {locator:?} on {}: {e}\n{}",
+                self.who,
+                self.url().await,
+                self.text().await
+            ),
+        }
+    }
+
+    /// Submits the officer's action form for `event`, after `prepare` filled its fields.
+    async fn act(&self, event: &str) {
+        self.web
+            .execute("window.__madoguchiOld = true;", vec![])
+            .await
+            .unwrap();
+        self.click_xpath(&format!(
+            "//form[input[@name='event' and @value='{event}']]//button[@type='submit']"
+        ))
+        .await;
+        self.wait_for_new_document().await;
+    }
+
+    async fn url(&self) -> String {
+        self.web
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Checks the page as a reviewer would: a language, a title, axe-core's serious and
+    /// critical rules; then saves a screenshot.
+    async fn check(&mut self, step: &str) {
+        let lang = self
+            .web
+            .execute("return document.documentElement.lang;", vec![])
+            .await
+            .unwrap();
+        if lang.as_str().is_none_or(str::is_empty) {
+            self.problems.push(format!("{step}: no lang on <html>"));
+        }
+        if self.web.title().await.unwrap().trim().is_empty() {
+            self.problems.push(format!("{step}: no <title>"));
+        }
+        // The subject's pages must read on a phone without scrolling sideways.
+        let overflow = self
+            .web
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if self.who == "subject" && overflow.as_i64().unwrap_or(0) > 0 {
+            self.problems.push(format!(
+                "{step}: the page is {overflow} px wider than the screen"
+            ));
+        }
+        // The engine is injected each time: every navigation is a new document.
+        self.web.execute(&self.axe, vec![]).await.unwrap();
+        let result = self
+            .web
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                    .then(r => done({
+                        rules: r.passes.length + r.violations.length + r.incomplete.length,
+                        serious: r.violations
+                            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                            .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3)
+                                .map(n => n.target.join(' ')).join(', '))
+                    }))
+                    .catch(e => done({ rules: 0, serious: ['axe failed: ' + e] }));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            result["rules"].as_u64().unwrap_or(0) > 20,
+            "axe-core evaluated its rules on {step}: {result}"
+        );
+        for v in result["serious"].as_array().cloned().unwrap_or_default() {
+            self.problems.push(format!(
+                "{step} ({}): {}",
+                self.path().await,
+                v.as_str().unwrap_or_default()
+            ));
+        }
+        self.steps += 1;
+        let png = self.web.screenshot().await.unwrap();
+        let file = format!("{}-{:02}-{step}.png", self.who, self.steps);
+        std::fs::write(self.shots.join(file), png).unwrap();
+    }
+
+    /// Fetches the file a link points to with this browser's cookies. (Headless Chromium
+    /// here leaves downloads unfinished, and the page's CSP rightly forbids script fetching.)
+    async fn download(&self, http: &Client, css: &str) -> Response {
+        let href = self
+            .web
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.who))
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("the link has an address");
+        let jar = http.fresh();
+        for c in self.web.get_all_cookies().await.unwrap() {
+            jar.set_cookie(c.name(), c.value());
+        }
+        jar.get(&href).await
+    }
+
+    async fn close(mut self) -> Vec<String> {
+        self.web.clone().close().await.ok();
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+        std::mem::take(&mut self.problems)
+    }
+}
+
+/// The subject's part up to the code: asks for one, reads it from the mail, enters it.
+async fn open_private_page(app: &TestApp, subject: &mut Browser, pid: &str, email: &str) {
+    subject.goto(&format!("/r/{pid}")).await;
+    subject
+        .submit(&format!("form[action^='/r/{pid}/code'] button"))
+        .await;
+    assert_eq!(subject.path().await, format!("/r/{pid}/access"));
+    subject.check("code-entry").await;
+    let code = latest_code(app, email).await;
+    subject.fill("#code", &code).await;
+    subject
+        .submit(&format!("form[action^='/r/{pid}/access'] button"))
+        .await;
+    assert_eq!(
+        subject.path().await,
+        format!("/r/{pid}/private"),
+        "the code opens the private page"
+    );
+}
+
+async fn staff_login(app: &TestApp, who: &mut Browser, role: Role) {
+    let (email, password) = staff_user(app, role).await;
+    who.goto("/staff").await;
+    assert_eq!(
+        who.path().await,
+        "/staff/login",
+        "anonymous staff pages lead to the login"
+    );
+    who.check("login").await;
+    who.fill("#email", &email).await;
+    who.fill("#password", &password).await;
+    who.submit("form[action='/staff/login'] button").await;
+    assert!(
+        !who.path().await.starts_with("/staff/login"),
+        "login failed: {}",
+        who.text().await
+    );
+}
+
+async fn journey(app: TestApp, viewport: Viewport, name: &str) {
+    if !browser_available() {
+        return;
+    }
+    let shots = root().join("target/browser").join(name);
+    let _ = std::fs::remove_dir_all(&shots);
+    let files = app.dir.join("uploads");
+    std::fs::create_dir_all(&files).unwrap();
+    let id_card = files.join("運転免許証.png");
+    std::fs::write(&id_card, png("browser-id-card")).unwrap();
+    let package = files.join("開示データ.pdf");
+    let package_bytes = b"%PDF-1.7\n% madoguchi browser package\n%%EOF\n".to_vec();
+    std::fs::write(&package, &package_bytes).unwrap();
+    let email = format!("hanako.{name}@example.jp");
+
+    // The subject files, in Japanese, with the keyboard-free path a real person takes.
+    let mut subject = Browser::open(app.addr, viewport, &shots, "subject").await;
+    subject.goto("/").await;
+    subject.check("intake").await;
+    assert!(
+        subject.text().await.contains("開示"),
+        "the form is Japanese"
+    );
+    subject.click("#kind-disclosure").await;
+    subject.fill("#subject_name", "山田 花子").await;
+    subject.fill("#subject_kana", "ヤマダ ハナコ").await;
+    subject.fill("#email", &email).await;
+    subject
+        .fill("#details", "会員情報と購買履歴の開示を求めます。")
+        .await;
+    subject.click("#delivery-electronic").await;
+    subject.click("#consent-box").await;
+    subject
+        .submit("form[action^='/requests'] button[type=submit]")
+        .await;
+    subject.check("filed").await;
+    assert!(
+        subject.text().await.contains(&email) || subject.text().await.contains("メール"),
+        "the subject is told to check their mail"
+    );
+
+    let confirm = app.confirmation_path(&email).await;
+    subject.goto(&confirm).await;
+    subject.check("confirm").await;
+    subject.submit("form[action^='/confirm/'] button").await;
+    let status_path = subject.path().await;
+    assert!(
+        status_path.starts_with("/r/"),
+        "confirmed: {status_path}: {}",
+        subject.text().await
+    );
+    let pid = status_path.trim_start_matches("/r/").to_owned();
+    subject.check("status").await;
+
+    open_private_page(&app, &mut subject, &pid, &email).await;
+    subject.check("private").await;
+    subject
+        .web
+        .find(Locator::Css("#purpose"))
+        .await
+        .unwrap()
+        .select_by_value("identity")
+        .await
+        .unwrap();
+    subject.fill("#files", id_card.to_str().unwrap()).await;
+    subject
+        .submit(&format!("form[action^='/r/{pid}/documents'] button"))
+        .await;
+    subject.check("uploaded").await;
+    assert!(subject.text().await.contains("運転免許証.png"));
+
+    // An officer approves, records the fee paid by transfer, attaches the answer, closes.
+    let mut officer = Browser::open(app.addr, viewport, &shots, "officer").await;
+    staff_login(&app, &mut officer, Role::Officer).await;
+    officer.check("queue").await;
+    officer.goto(&format!("/staff/requests/{pid}")).await;
+    officer.check("detail").await;
+    assert!(
+        officer.text().await.contains("運転免許証.png"),
+        "the officer sees the uploaded document"
+    );
+    officer.act("approve_identity").await;
+    officer.check("identity-approved").await;
+    officer
+        .fill("input[name=reference]", "振込 0001 ヤマダハナコ")
+        .await;
+    officer.act("record_payment").await;
+    officer.check("paid").await;
+    officer.fill("#package", package.to_str().unwrap()).await;
+    officer
+        .submit(&format!(
+            "form[action='/staff/requests/{pid}/documents'] button"
+        ))
+        .await;
+    assert!(officer.text().await.contains("開示データ.pdf"));
+    officer.act("complete").await;
+    officer.check("completed").await;
+    let state = app.request(pid.parse().unwrap()).await.state;
+    assert_eq!(state, "fulfilled", "the request is answered");
+
+    // The subject downloads the answer with a fresh code.
+    open_private_page(&app, &mut subject, &pid, &email).await;
+    subject.check("answer").await;
+    let file = subject.download(&app.client, "a[href*='/files/']").await;
+    assert_eq!(file.status, 200, "download: {}", file.body);
+    assert!(file.header("content-disposition").starts_with("attachment"));
+    assert_eq!(
+        file.body.as_bytes(),
+        package_bytes,
+        "the subject gets the file the officer attached"
+    );
+
+    // An auditor verifies the whole trail with one click.
+    let mut auditor = Browser::open(app.addr, viewport, &shots, "auditor").await;
+    staff_login(&app, &mut auditor, Role::Auditor).await;
+    auditor.goto("/staff/audit").await;
+    auditor
+        .submit("form[action='/staff/audit/verify'] button")
+        .await;
+    auditor.check("verified").await;
+    let banner = auditor
+        .web
+        .find(Locator::Css("[role=status]"))
+        .await
+        .expect("a verification result")
+        .text()
+        .await
+        .unwrap();
+    let ok = auditor
+        .web
+        .find(Locator::Css("p.banner[role=status]"))
+        .await
+        .is_ok();
+    assert!(ok, "the trail verifies: {banner}");
+    app.verify_audit().await;
+
+    let mut problems = subject.close().await;
+    problems.extend(officer.close().await);
+    problems.extend(auditor.close().await);
+    assert!(
+        problems.is_empty(),
+        "accessibility and page problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_journey_on_sqlite() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    journey(app, Viewport::Desktop, "desktop-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_journey_on_postgres() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    journey(app, Viewport::Desktop, "desktop-postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_journey_on_sqlite() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    journey(app, Viewport::Phone, "phone-sqlite").await;
+}
