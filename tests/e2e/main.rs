@@ -10,6 +10,7 @@ mod helpers;
 
 mod api;
 mod audit;
+mod browser;
 mod concurrency;
 mod crash;
 mod documents;
@@ -20,3 +21,4 @@ mod mail;
 mod payments;
 mod privacy;
 mod staff;
+mod timers;

@@ -75,6 +75,8 @@ pub enum Event {
     Withdraw,
     /// The subject did not act before the request's expiry.
     Expire,
+    /// The subject's turn runs out soon: remind them once per waiting period.
+    WarnExpiry,
     /// Something worth recording that does not change the state.
     Record(AuditOnly),
 }
@@ -130,6 +132,7 @@ impl Event {
             Event::Refuse { .. } => "refuse",
             Event::Withdraw => "withdraw",
             Event::Expire => "expire",
+            Event::WarnExpiry => "warn_expiry",
             Event::Record(AuditOnly::Viewed { .. }) => "viewed",
             Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
             Event::Record(AuditOnly::Note) => "note",
@@ -192,15 +195,21 @@ pub enum Mail {
     StaffPaymentReceived,
     /// To staff: the subject withdrew.
     StaffWithdrawn,
+    /// The subject's turn runs out soon (evidence, payment or information still awaited).
+    ExpiryWarning,
     /// To staff: a payment arrived that could not be accepted (wrong amount, not due).
     StaffPaymentFlagged,
     /// To staff: the audit trail failed verification.
     StaffAuditFailed,
+    /// To staff: the daily digest of requests due soon and overdue.
+    StaffDigest,
+    /// To staff: outgoing mail keeps failing.
+    StaffMailFailing,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 21] = [
+    pub const ALL: [Mail; 24] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -222,6 +231,9 @@ impl Mail {
         Mail::StaffWithdrawn,
         Mail::StaffPaymentFlagged,
         Mail::StaffAuditFailed,
+        Mail::ExpiryWarning,
+        Mail::StaffDigest,
+        Mail::StaffMailFailing,
     ];
 
     /// Stable identifier (the template folder's name).
@@ -248,6 +260,9 @@ impl Mail {
             Mail::StaffWithdrawn => "staff_withdrawn",
             Mail::StaffPaymentFlagged => "staff_payment_flagged",
             Mail::StaffAuditFailed => "staff_audit_failed",
+            Mail::ExpiryWarning => "expiry_warning",
+            Mail::StaffDigest => "staff_digest",
+            Mail::StaffMailFailing => "staff_mail_failing",
         }
     }
 

@@ -141,7 +141,18 @@ pub struct Policy {
     pub answer_within_days: u32,
     /// Whether a fee is refunded when the request is withdrawn or refused before work starts.
     pub refund_before_work: bool,
+    /// How long before the subject's turn runs out they are reminded (requests filed before
+    /// this setting existed read the default).
+    #[serde(default = "default_warning_hours")]
+    pub warn_before_expiry_hours: u32,
 }
+
+fn default_warning_hours() -> u32 {
+    DEFAULT_WARNING_HOURS
+}
+
+/// Three days: long enough to find a document or make a transfer.
+pub const DEFAULT_WARNING_HOURS: u32 = 72;
 
 impl Policy {
     /// APPI: answer 遅滞なく; the default target is 14 calendar days from arrival, aligned with
@@ -158,6 +169,7 @@ impl Policy {
             confirm_within_hours: 72,
             answer_within_days: 30,
             refund_before_work: true,
+            warn_before_expiry_hours: DEFAULT_WARNING_HOURS,
         }
     }
 

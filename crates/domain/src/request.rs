@@ -38,6 +38,8 @@ pub struct Request {
     pub paused_since: Option<DateTime<Utc>>,
     /// When the subject's turn runs out (confirmation, evidence, payment, information).
     pub expires_at: Option<DateTime<Utc>>,
+    /// The expiry the subject was last warned about; a new waiting period warns again.
+    pub expiry_warned_for: Option<DateTime<Utc>>,
     /// When it reached a terminal state; starts the retention clock.
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -131,6 +133,7 @@ impl Request {
             paused_since: policy.deadline.pause_while_waiting.then_some(now),
             expires_at: Some(now + Duration::hours(i64::from(policy.confirm_within_hours))),
             closed_at: None,
+            expiry_warned_for: None,
         };
         let effects = vec![
             audit(
@@ -154,6 +157,20 @@ impl Request {
     /// The fee still due.
     pub fn amount_due(&self) -> Yen {
         Yen((self.fee.0 - self.paid.0).max(0))
+    }
+
+    /// Whether the subject should be warned now that their turn runs out: within the policy's
+    /// warning lead, before the expiry itself, and not yet warned for this waiting period.
+    /// An unconfirmed address gets nothing: it may not be the subject's.
+    pub fn expiry_warning_due(&self, now: DateTime<Utc>) -> bool {
+        let Some(at) = self.expires_at else {
+            return false;
+        };
+        self.state.awaits_subject()
+            && self.state != State::Submitted
+            && now < at
+            && now >= at - Duration::hours(i64::from(self.policy.warn_before_expiry_hours))
+            && self.expiry_warned_for != Some(at)
     }
 
     /// Whether the answer is late at `now`.
@@ -371,6 +388,23 @@ pub fn apply(
             }
             State::Expired
         }
+        Event::WarnExpiry => {
+            require(
+                from,
+                &[
+                    State::AwaitingIdentity,
+                    State::AwaitingPayment,
+                    State::AwaitingInfo,
+                ],
+                event,
+            )?;
+            if !request.expiry_warning_due(now) {
+                return Err(TransitionError::Invalid("no expiry warning is due"));
+            }
+            next.expiry_warned_for = request.expires_at;
+            effects.push(mail(Recipient::Subject, Mail::ExpiryWarning));
+            from
+        }
         Event::Record(_) => unreachable!("handled above"),
     };
     move_clock(request, &mut next, to, now);
@@ -473,7 +507,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         | Event::Record(AuditOnly::Note) => actor.is_worker(),
         Event::RecordPayment { .. } => matches!(actor, Actor::PaymentProvider) || actor.is_worker(),
         Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
-        Event::Expire => matches!(actor, Actor::System),
+        Event::Expire | Event::WarnExpiry => matches!(actor, Actor::System),
         Event::Record(AuditOnly::Viewed { .. }) => actor.role().is_some(),
         Event::Record(AuditOnly::Downloaded { .. } | AuditOnly::Uploaded { .. }) => {
             matches!(actor, Actor::Subject)
@@ -574,6 +608,7 @@ pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) ->
         },
         Event::Withdraw,
         Event::Expire,
+        Event::WarnExpiry,
     ];
     samples
         .iter()

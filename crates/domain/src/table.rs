@@ -55,6 +55,7 @@ fn sample_events() -> Vec<Event> {
         },
         Event::Withdraw,
         Event::Expire,
+        Event::WarnExpiry,
     ]
 }
 
@@ -117,6 +118,8 @@ pub fn rows() -> Vec<Row> {
         .single()
         .expect("valid date");
     let now = at + Duration::days(1);
+    // The expiry warning is only accepted before the expiry, the expiry only after it.
+    let before_expiry = at - Duration::hours(1);
     let mut out: Vec<Row> = Vec::new();
     for from in State::ALL {
         let request = in_state(from, at);
@@ -124,7 +127,9 @@ pub fn rows() -> Vec<Row> {
             let mut who = Vec::new();
             let mut to = None;
             for (label, actor) in actors() {
-                if let Ok(t) = apply(&request, &event, &actor, now) {
+                if let Ok(t) = apply(&request, &event, &actor, now)
+                    .or_else(|_| apply(&request, &event, &actor, before_expiry))
+                {
                     who.push(label);
                     to = Some(t.next.state);
                 }

@@ -281,6 +281,60 @@ fn expiry_only_after_the_deadline_and_only_by_the_system() {
 }
 
 #[test]
+fn the_subject_is_warned_once_per_waiting_period_before_expiry() {
+    let r = step(
+        &filed(RequestKind::Disclosure),
+        Event::ConfirmEmail,
+        &Actor::Subject,
+    );
+    let r = step(&r, Event::ApproveIdentity, &officer());
+    assert_eq!(r.state, State::AwaitingPayment);
+    let at = r.expires_at.unwrap();
+    let warn = |r: &Request, now| apply(r, &Event::WarnExpiry, &Actor::System, now);
+    assert!(warn(&r, at - Duration::hours(73)).is_err(), "too early");
+    assert!(
+        apply(&r, &Event::WarnExpiry, &officer(), at - Duration::hours(1)).is_err(),
+        "only the system reminds"
+    );
+    let t = warn(&r, at - Duration::hours(72)).unwrap();
+    assert_eq!(
+        t.next.state,
+        State::AwaitingPayment,
+        "a reminder changes nothing else"
+    );
+    assert_eq!(t.next.expires_at, r.expires_at);
+    assert_eq!(mails(&t), vec![(Recipient::Subject, Mail::ExpiryWarning)]);
+    assert!(warn(&t.next, at - Duration::hours(1)).is_err(), "once");
+    assert!(warn(&r, at).is_err(), "not once expired");
+    // A new waiting period (more information asked later) warns again.
+    let paid = step(
+        &t.next,
+        Event::RecordPayment {
+            amount: Yen(3000),
+            method: PaymentMethod::BankTransfer,
+        },
+        &officer(),
+    );
+    let asked = apply(
+        &paid,
+        &Event::RequestInfo {
+            question: "which account?".into(),
+        },
+        &officer(),
+        t0() + Duration::days(2),
+    )
+    .unwrap()
+    .next;
+    let again = asked.expires_at.unwrap();
+    assert_ne!(Some(again), t.next.expiry_warned_for);
+    assert!(warn(&asked, again - Duration::hours(2)).is_ok());
+    // Nothing to an address nobody confirmed.
+    let unconfirmed = filed(RequestKind::Disclosure);
+    let exp = unconfirmed.expires_at.unwrap();
+    assert!(warn(&unconfirmed, exp - Duration::hours(1)).is_err());
+}
+
+#[test]
 fn waiting_for_the_subject_pauses_the_appi_clock() {
     let r = filed(RequestKind::Correction);
     let due = r.due_on;
@@ -442,6 +496,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         }),
         Just(Event::Withdraw),
         Just(Event::Expire),
+        Just(Event::WarnExpiry),
         Just(Event::Record(AuditOnly::Note)),
         Just(Event::Record(AuditOnly::Viewed {
             target: "details".into()

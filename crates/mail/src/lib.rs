@@ -147,6 +147,9 @@ templates! {
     StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
     StaffPaymentReceived => StaffPaymentReceivedSubject, "email/staff_payment_received/subject.txt", StaffPaymentReceivedBody, "email/staff_payment_received/body.txt";
     StaffWithdrawn => StaffWithdrawnSubject, "email/staff_withdrawn/subject.txt", StaffWithdrawnBody, "email/staff_withdrawn/body.txt";
+    ExpiryWarning => ExpiryWarningSubject, "email/expiry_warning/subject.txt", ExpiryWarningBody, "email/expiry_warning/body.txt";
+    StaffDigest => StaffDigestSubject, "email/staff_digest/subject.txt", StaffDigestBody, "email/staff_digest/body.txt";
+    StaffMailFailing => StaffMailFailingSubject, "email/staff_mail_failing/subject.txt", StaffMailFailingBody, "email/staff_mail_failing/body.txt";
 }
 
 #[derive(Template)]
@@ -341,8 +344,14 @@ mod tests {
             for lang in ["ja", "en"] {
                 let c = sample(lang);
                 let r = render(mail, &c).unwrap();
-                assert!(r.subject.contains("R-2026-000001"), "{mail:?} {lang}");
-                assert!(r.text.contains("R-2026-000001"), "{mail:?} {lang}");
+                if matches!(mail, Mail::StaffDigest | Mail::StaffMailFailing) {
+                    // About the office's whole workload, not one request.
+                    assert!(r.subject.contains("2026-11-22"), "{mail:?} {lang}");
+                    assert!(r.text.contains(&c.message), "{mail:?} {lang}");
+                } else {
+                    assert!(r.subject.contains("R-2026-000001"), "{mail:?} {lang}");
+                    assert!(r.text.contains("R-2026-000001"), "{mail:?} {lang}");
+                }
                 assert!(r.text.contains("株式会社サンプル"), "{mail:?} {lang}");
                 assert!(!r.text.contains("{{"), "{mail:?} {lang}");
                 assert!(r.html.contains(&format!("lang=\"{lang}\"")));

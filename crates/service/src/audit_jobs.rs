@@ -8,6 +8,9 @@ use madoguchi_store::outbox;
 
 use crate::{Service, ServiceError};
 
+/// The periodic verification's name in `timer_jobs`.
+pub const VERIFY_JOB: &str = "audit_verify";
+
 impl Service {
     /// Writes a checkpoint if anything moved since the last one.
     pub async fn audit_checkpoint(&self, now: DateTime<Utc>) -> Result<Option<i64>, ServiceError> {
@@ -17,6 +20,22 @@ impl Service {
     /// Verifies the whole trail.
     pub async fn verify_audit(&self) -> Result<Result<Summary, Break>, ServiceError> {
         Ok(audit::verify(self.db().conn()).await?)
+    }
+
+    /// The hourly verification, run by whichever instance claims it first. `None` when it
+    /// was not due here.
+    pub async fn verify_audit_if_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Result<Summary, Break>>, ServiceError> {
+        let hour = chrono::Duration::hours(1);
+        let claimed =
+            madoguchi_store::jobs::claim(self.db().conn(), VERIFY_JOB, now + hour, now, now + hour)
+                .await?;
+        if !claimed {
+            return Ok(None);
+        }
+        Ok(Some(self.verify_audit_and_alert(now).await?))
     }
 
     /// Verifies and, on failure, e-mails the privacy office (once per run).

@@ -101,7 +101,7 @@ pub(crate) fn build(
             .to_string()
     };
     let amount = match mail {
-        Mail::IdentityApproved | Mail::PaymentRequested => {
+        Mail::IdentityApproved | Mail::PaymentRequested | Mail::ExpiryWarning => {
             let due = next.amount_due();
             if due > Yen::ZERO {
                 due.to_string()
@@ -163,7 +163,10 @@ pub(crate) fn build(
             None
         },
         code: String::new(),
-        pay_link: if mail == Mail::PaymentRequested && config.stripe.is_some() {
+        pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
+            && next.amount_due() > Yen::ZERO
+            && config.stripe.is_some()
+        {
             format!("{}/r/{}/pay", config.base_url, row.pid)
         } else {
             String::new()

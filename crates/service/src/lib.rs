@@ -9,6 +9,7 @@ mod intake;
 pub mod limits;
 mod payments;
 pub mod queue;
+pub mod reminders;
 mod settings;
 pub mod staff;
 pub mod totp;

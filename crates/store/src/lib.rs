@@ -4,6 +4,7 @@ pub mod audit;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod jobs;
 pub mod outbox;
 pub mod requests;
 pub mod secrets;

@@ -132,12 +132,15 @@ pub async fn mark_sent<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Puts a message back for a later attempt, or marks it failed when `retry_at` is `None`.
+/// Puts a message back for a later attempt, or marks it failed when `retry_at` is `None`. A
+/// failed message keeps the time of its last attempt (`now`) in `next_attempt_at`, which is
+/// how the failing-mail alert tells new failures from old ones.
 pub async fn mark_attempt_failed<C: ConnectionTrait>(
     db: &C,
     id: i64,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let error: String = error.chars().take(1000).collect();
     let mut update = Outbox::update_many()
@@ -153,7 +156,12 @@ pub async fn mark_attempt_failed<C: ConnectionTrait>(
                 outbox::Column::NextAttemptAt,
                 Expr::value(at.trunc_subsecs(6)),
             ),
-        None => update.col_expr(outbox::Column::Status, Expr::value(FAILED)),
+        None => update
+            .col_expr(outbox::Column::Status, Expr::value(FAILED))
+            .col_expr(
+                outbox::Column::NextAttemptAt,
+                Expr::value(now.trunc_subsecs(6)),
+            ),
     };
     update.filter(outbox::Column::Id.eq(id)).exec(db).await?;
     Ok(())
@@ -197,6 +205,30 @@ pub async fn for_request<C: ConnectionTrait>(
         .order_by_asc(outbox::Column::Id)
         .all(db)
         .await?)
+}
+
+/// Delivery trouble since `since`, leaving out `except` (the alert itself): messages that
+/// failed for good (their last attempt was after `since`) and messages still retrying
+/// after at least `retrying_after` attempts. Returns (failed, retrying).
+pub async fn trouble_since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+    retrying_after: i32,
+    except: &str,
+) -> Result<(u64, u64), StoreError> {
+    let failed = Outbox::find()
+        .filter(outbox::Column::Status.eq(FAILED))
+        .filter(outbox::Column::NextAttemptAt.gt(since))
+        .filter(outbox::Column::Template.ne(except))
+        .count(db)
+        .await?;
+    let retrying = Outbox::find()
+        .filter(outbox::Column::Status.is_in([PENDING, SENDING]))
+        .filter(outbox::Column::Attempts.gte(retrying_after))
+        .filter(outbox::Column::Template.ne(except))
+        .count(db)
+        .await?;
+    Ok((failed, retrying))
 }
 
 /// Failed messages, newest first (the admin page).

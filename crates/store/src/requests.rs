@@ -27,6 +27,7 @@ pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
         due_on: m.due_on,
         paused_since: m.paused_since,
         expires_at: m.expires_at,
+        expiry_warned_for: m.expiry_warned_for,
         closed_at: m.closed_at,
     })
 }
@@ -47,6 +48,7 @@ pub fn lifecycle_columns(r: &domain::Request, am: &mut request::ActiveModel) {
     am.may_sue_from = Set(domain::may_sue_from(r.arrived_at));
     am.paused_since = Set(r.paused_since);
     am.expires_at = Set(r.expires_at);
+    am.expiry_warned_for = Set(r.expiry_warned_for);
     am.closed_at = Set(r.closed_at);
 }
 
@@ -145,6 +147,30 @@ pub async fn expired_before<C: ConnectionTrait>(
     use sea_orm::QuerySelect;
     Ok(Requests::find()
         .filter(request::Column::ExpiresAt.lte(now))
+        .order_by_asc(request::Column::ExpiresAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Requests whose subject's turn runs out after `now` and by `until`, not yet warned about
+/// that expiry, soonest first. The domain decides whether each one is due a warning.
+pub async fn expiring_between<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<request::Model>, StoreError> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{Condition, QuerySelect};
+    Ok(Requests::find()
+        .filter(request::Column::ExpiresAt.gt(now))
+        .filter(request::Column::ExpiresAt.lte(until))
+        .filter(
+            Condition::any()
+                .add(request::Column::ExpiryWarnedFor.is_null())
+                .add(Expr::cust("expiry_warned_for <> expires_at")),
+        )
         .order_by_asc(request::Column::ExpiresAt)
         .limit(limit)
         .all(db)

@@ -100,7 +100,7 @@ impl MailWorker {
                     will_retry = retry_at.is_some(),
                     "mail delivery failed"
                 );
-                outbox::mark_attempt_failed(db, msg.id, &e.to_string(), retry_at).await
+                outbox::mark_attempt_failed(db, msg.id, &e.to_string(), retry_at, Utc::now()).await
             }
         }
     }
@@ -160,21 +160,34 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds(base + jitter)
 }
 
-/// Runs the timers every `every` until `stop`: expiry of requests the subject let lapse, card
-/// refunds, retention, audit checkpoints, and (hourly) verification of the audit trail.
+/// Runs the timers every `every` until `stop`: expiry warnings and expiry of requests the
+/// subject let lapse, card refunds, retention, audit checkpoints, and the shared jobs — hourly
+/// verification of the audit trail, the staff's daily digest, the failing-mail alert — which
+/// one instance claims per run.
 pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut last_verify = std::time::Instant::now();
     loop {
         match service.audit_checkpoint(Utc::now()).await {
             Ok(Some(seq)) => tracing::info!(checkpoint = seq, "audit checkpoint written"),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
         }
-        if last_verify.elapsed() >= Duration::from_secs(3600) {
-            last_verify = std::time::Instant::now();
-            if let Err(e) = service.verify_audit_and_alert(Utc::now()).await {
-                tracing::error!(error = %e, "audit verification could not run");
-            }
+        if let Err(e) = service.verify_audit_if_due(Utc::now()).await {
+            tracing::error!(error = %e, "audit verification could not run");
+        }
+        match service.warn_expiring(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(warned = n, "expiry warnings sent"),
+            Err(e) => tracing::error!(error = %e, "expiry warning sweep failed"),
+        }
+        match service.staff_digest(Utc::now()).await {
+            Ok(true) => tracing::info!("staff digest sent"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "staff digest failed"),
+        }
+        match service.alert_failing_mail(Utc::now()).await {
+            Ok(true) => tracing::warn!("mail delivery failing: staff alerted"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "mail alert check failed"),
         }
         match service.expire_due(Utc::now()).await {
             Ok(0) => {}

@@ -14,3 +14,4 @@ pub mod setting;
 pub mod staff_session;
 pub mod staff_user;
 pub mod subject_token;
+pub mod timer_job;

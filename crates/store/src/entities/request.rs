@@ -44,6 +44,7 @@ pub struct Model {
     pub may_sue_from: Date,
     pub paused_since: Option<DateTimeUtc>,
     pub expires_at: Option<DateTimeUtc>,
+    pub expiry_warned_for: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
     pub assignee_id: Option<i64>,
     pub duplicate_of: Option<i64>,
