@@ -715,6 +715,16 @@ impl Client {
             .expect("the server answers")
     }
 
+    /// Every cookie this client holds.
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        self.jar
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The value of a cookie this client holds.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar.lock().unwrap().get(name).cloned()

@@ -607,3 +607,32 @@ on_both!(
         assert!(page.body.contains("badge overdue"));
     }
 );
+
+on_both!(
+    a_second_instance_serves_the_same_staff_and_subject_sessions,
+    |app: TestApp| async move {
+        let mut config = app_config(&app);
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let second = madoguchi::Application::build(config).await.unwrap();
+        let other = Client::new(second.local_addr());
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(second.run(stop_rx));
+
+        let officer = staff_client(&app, Role::Officer).await;
+        let pid = file_and_confirm(&app, "twice@example.jp").await;
+        let subject = subject_session(&app, pid, "twice@example.jp").await;
+        for (name, browser) in [("staff", &officer), ("subject", &subject)] {
+            for (k, v) in browser.cookies() {
+                other.set_cookie(&k, &v);
+            }
+            let page = if name == "staff" {
+                other.get(&format!("/staff/requests/{pid}")).await
+            } else {
+                other.get(&format!("/r/{pid}/private")).await
+            };
+            assert_eq!(page.status, 200, "{name} session on the second instance");
+            assert!(page.body.contains("R-20"), "{name}: {}", page.body);
+        }
+        let _ = stop.send(true);
+    }
+);
