@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(new.details.chars().count() <= 4000);
                 let email = new.email.to_string();
                 assert!(email.contains('@'));
-                assert!(!email.contains(['\r', '\n']), "a header injection got through");
+                assert!(
+                    !email.contains(['\r', '\n']),
+                    "a header injection got through"
+                );
             }
             Err(errors) => assert!(!errors.is_empty(), "a refusal names no field"),
         }

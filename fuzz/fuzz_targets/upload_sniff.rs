@@ -19,5 +19,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(!t.extension().is_empty());
     }
     let head = &data[..data.len().min(8)];
-    assert_eq!(sniff(head), verdict, "bytes past the magic changed the verdict");
+    assert_eq!(
+        sniff(head),
+        verdict,
+        "bytes past the magic changed the verdict"
+    );
 });
