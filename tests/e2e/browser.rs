@@ -527,6 +527,13 @@ async fn journey(app: TestApp, viewport: Viewport, name: &str) {
         "the subject gets the file the officer attached"
     );
 
+    subject.click("a[href*='/receipts/']").await;
+    subject.check("receipt").await;
+    assert!(
+        subject.text().await.contains("¥3,000"),
+        "the receipt for the transfer"
+    );
+
     // An auditor verifies the whole trail with one click.
     let mut auditor = Browser::open(app.addr, viewport, &shots, "auditor").await;
     staff_login(&app, &mut auditor, Role::Auditor).await;

@@ -316,3 +316,128 @@ on_both!(an_unpaid_request_expires, |app: TestApp| async move {
         "nothing to pay any more"
     );
 });
+
+on_both!(
+    an_offline_payment_gets_a_printable_receipt_and_its_refund_is_recorded_once,
+    |app: TestApp| async move {
+        let pid = awaiting_payment(&app, "receipt@example.jp").await;
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::RecordPayment {
+                    amount: madoguchi_domain::Yen(3000),
+                    method: madoguchi_domain::PaymentMethod::BankTransfer,
+                },
+                &officer(),
+                &EventText {
+                    message: None,
+                    reference: Some("振込 0042".into()),
+                },
+                &Origin::default(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+
+        // The receipt, behind the subject's code.
+        let subject = subject_session(&app, pid, "receipt@example.jp").await;
+        let private = subject.get(&format!("/r/{pid}/private")).await;
+        let marker = format!("/r/{pid}/receipts/");
+        let at = private.body.find(&marker).expect("a receipt link") + marker.len();
+        let number: String = private.body[at..]
+            .chars()
+            .take_while(|c| *c != '"' && *c != '?')
+            .collect();
+        let receipt = subject.get(&format!("/r/{pid}/receipts/{number}")).await;
+        assert_eq!(receipt.status, 200);
+        for field in [
+            &number,
+            "領収書",
+            "¥3,000",
+            "非課税",
+            "銀行振込",
+            "株式会社",
+        ] {
+            assert!(receipt.body.contains(field), "{field}: {}", receipt.body);
+        }
+        assert_eq!(receipt.header("cache-control"), "no-store");
+        assert_ne!(
+            app.client
+                .fresh()
+                .get(&format!("/r/{pid}/receipts/{number}"))
+                .await
+                .status,
+            200,
+            "no receipt without the code"
+        );
+        assert_eq!(
+            subject
+                .get(&format!("/r/{pid}/receipts/RC-0000"))
+                .await
+                .status,
+            404
+        );
+
+        // Withdrawn before work: the transfer is refunded by hand, and recorded once.
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::Withdraw,
+                &Actor::Subject,
+                &EventText::default(),
+                &Origin::default(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let marker = format!("/staff/requests/{pid}/refunds/");
+        let at = page.body.find(&marker).expect("a refund form") + marker.len();
+        let id: String = page.body[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let path = format!("/staff/requests/{pid}/refunds/{id}");
+        let csrf = page.csrf();
+        let empty = officer
+            .post_form(&path, &[("csrf", &csrf), ("reference", " ")])
+            .await;
+        assert!(
+            (400..500).contains(&empty.status),
+            "a refund needs a reference: {}",
+            empty.status
+        );
+        let auditor = staff_client(&app, Role::Auditor).await;
+        let auditor_page = auditor.get(&format!("/staff/requests/{pid}")).await;
+        assert_eq!(
+            auditor
+                .post_form(&path, &[("csrf", &auditor_page.csrf()), ("reference", "x")])
+                .await
+                .status,
+            403
+        );
+        let done = officer
+            .post_form(&path, &[("csrf", &csrf), ("reference", "返金振込 0043")])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let again = officer
+            .post_form(&path, &[("csrf", &csrf), ("reference", "返金振込 0043")])
+            .await;
+        assert!(
+            (400..500).contains(&again.status),
+            "recorded once: {}",
+            again.status
+        );
+        let actions = app.audit_actions(pid).await;
+        assert_eq!(
+            actions.iter().filter(|a| *a == "refund.recorded").count(),
+            1
+        );
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(page.body.contains("refund_recorded"));
+        app.verify_audit().await;
+    }
+);

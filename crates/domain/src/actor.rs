@@ -84,7 +84,7 @@ impl Actor {
         }
     }
 
-    pub(crate) fn is_worker(&self) -> bool {
+    pub fn is_worker(&self) -> bool {
         self.role().is_some_and(Role::can_work_requests)
     }
 }

@@ -201,4 +201,20 @@ impl PaymentMethod {
     pub fn is_offline(self) -> bool {
         self != PaymentMethod::Card
     }
+
+    /// The method's name for the subject, in Japanese or English.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (PaymentMethod::Card, false) => "クレジットカード",
+            (PaymentMethod::Card, true) => "Card",
+            (PaymentMethod::BankTransfer, false) => "銀行振込",
+            (PaymentMethod::BankTransfer, true) => "Bank transfer",
+            (PaymentMethod::PostalMoneyOrder, false) => "定額小為替",
+            (PaymentMethod::PostalMoneyOrder, true) => "Postal money order",
+            (PaymentMethod::PostageStamps, false) => "郵便切手",
+            (PaymentMethod::PostageStamps, true) => "Postage stamps",
+            (PaymentMethod::Cash, false) => "現金（窓口）",
+            (PaymentMethod::Cash, true) => "Cash at the counter",
+        }
+    }
 }

@@ -41,21 +41,6 @@ pub(crate) struct Extra {
     pub code_nonce: Option<String>,
 }
 
-fn method_label(m: PaymentMethod, en: bool) -> &'static str {
-    match (m, en) {
-        (PaymentMethod::Card, false) => "クレジットカード",
-        (PaymentMethod::Card, true) => "Card",
-        (PaymentMethod::BankTransfer, false) => "銀行振込",
-        (PaymentMethod::BankTransfer, true) => "Bank transfer",
-        (PaymentMethod::PostalMoneyOrder, false) => "定額小為替",
-        (PaymentMethod::PostalMoneyOrder, true) => "Postal money order",
-        (PaymentMethod::PostageStamps, false) => "郵便切手",
-        (PaymentMethod::PostageStamps, true) => "Postage stamps",
-        (PaymentMethod::Cash, false) => "現金（窓口）",
-        (PaymentMethod::Cash, true) => "Cash at the counter",
-    }
-}
-
 pub(crate) fn build(
     config: &Config,
     row: &request::Model,
@@ -153,7 +138,7 @@ pub(crate) fn build(
         receipt_number: extra.receipt_number.clone().unwrap_or_default(),
         payment_method: extra
             .payment_method
-            .map(|m| method_label(m, en).to_owned())
+            .map(|m| m.label(en).to_owned())
             .unwrap_or_default(),
         today: domain::jst_date(now).to_string(),
         download: row.delivery.as_deref() == Some("electronic"),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{Actor, Event, Mail, PaymentMethod, Recipient, State, Yen};
 use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
-use madoguchi_store::audit::Origin;
+use madoguchi_store::audit::{self, Origin};
 use madoguchi_store::entities::{payment, request};
 use madoguchi_store::sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -14,6 +14,7 @@ use madoguchi_store::sea_orm::{
 use madoguchi_store::{outbox, requests};
 use uuid::Uuid;
 
+use crate::staff::audit_entry;
 use crate::{EventText, Service, ServiceError, context};
 
 /// Why a card payment could not start.
@@ -388,5 +389,108 @@ impl Service {
             }
         }
         Ok(sent)
+    }
+}
+
+impl Service {
+    /// Records that an officer paid back an offline refund (a transfer back, cash at the
+    /// counter, the money order returned). The refund row and its audit entry are written in
+    /// one transaction, and only a refund still due can be recorded, once.
+    pub async fn record_offline_refund(
+        &self,
+        pid: Uuid,
+        payment_id: i64,
+        reference: &str,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let reference = reference.trim();
+        if reference.is_empty() {
+            return Err(ServiceError::Invalid(
+                "say how the money went back (transfer id, counter receipt)",
+            ));
+        }
+        if !actor.is_worker() {
+            return Err(ServiceError::Transition(
+                madoguchi_domain::TransitionError::Forbidden {
+                    event: "record_refund",
+                    actor: actor.kind_str(),
+                },
+            ));
+        }
+        for _ in 0..5 {
+            let row = requests::find_by_pid(self.db().conn(), pid).await?;
+            let refund = payment::Entity::find_by_id(payment_id)
+                .filter(payment::Column::RequestId.eq(row.id))
+                .one(self.db().conn())
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            if !refund.kind.starts_with("refund_due") {
+                return Err(ServiceError::Invalid("this refund is not due"));
+            }
+            if refund.method == PaymentMethod::Card.as_str() {
+                return Err(ServiceError::Invalid(
+                    "card refunds go back through Stripe by themselves",
+                ));
+            }
+            let entry = audit_entry(
+                actor,
+                "refund.recorded",
+                vec![
+                    ("amount", refund.amount.to_string()),
+                    ("method", refund.method.clone()),
+                ],
+            );
+            let (rows, seq, head) = audit::link(
+                &audit::request_chain(pid),
+                Some(row.id),
+                row.audit_seq,
+                &row.audit_head,
+                &[entry],
+                origin,
+                now,
+            );
+            let tx = self.db().begin_write().await?;
+            let marked = payment::Entity::update_many()
+                .col_expr(payment::Column::Kind, Expr::value("refund_recorded"))
+                .col_expr(
+                    payment::Column::Reference,
+                    Expr::value(Some(reference.chars().take(200).collect::<String>())),
+                )
+                .col_expr(
+                    payment::Column::RecordedBy,
+                    Expr::value(actor.staff_id().map(str::to_owned)),
+                )
+                .filter(payment::Column::Id.eq(refund.id))
+                .filter(payment::Column::Kind.eq(refund.kind.clone()))
+                .exec(&tx)
+                .await?;
+            if marked.rows_affected != 1 {
+                // Another officer recorded it first; nothing is written twice.
+                return Err(ServiceError::Invalid("this refund is not due"));
+            }
+            match requests::update_audit_head(&tx, &row, (seq, &head)).await {
+                Ok(()) => {
+                    audit::insert(&tx, rows).await?;
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                Err(madoguchi_store::StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// The payments a subject holds receipts for, oldest first.
+    pub async fn receipts(&self, request_id: i64) -> Result<Vec<payment::Model>, ServiceError> {
+        Ok(payment::Entity::find()
+            .filter(payment::Column::RequestId.eq(request_id))
+            .filter(payment::Column::Kind.eq("payment"))
+            .filter(payment::Column::ReceiptNumber.is_not_null())
+            .order_by_asc(payment::Column::Id)
+            .all(self.db().conn())
+            .await?)
     }
 }

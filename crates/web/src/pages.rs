@@ -322,6 +322,36 @@ pub struct PrivatePage {
     pub flash: String,
     /// Error message.
     pub error: String,
+    /// (receipt number, link) for each payment received.
+    pub receipts: Vec<(String, String)>,
+}
+
+/// A printable receipt (領収書) for one payment, behind the subject's code.
+#[derive(Debug, Template)]
+#[template(path = "pages/receipt.html")]
+pub struct ReceiptPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// Business contact.
+    pub business_contact: String,
+    /// Receipt number.
+    pub receipt_number: String,
+    /// Who paid: the subject, or the agent who filed.
+    pub payer: String,
+    /// Amount, formatted.
+    pub amount: String,
+    /// How it was paid.
+    pub method: String,
+    /// Date received (Japan).
+    pub date: String,
+    /// Request number.
+    pub number: String,
+    /// Kind label, for the 但し書き.
+    pub kind: String,
+    /// Back to the private page.
+    pub back: String,
 }
 
 /// The page behind a confirmation link: a button, because mail scanners follow links.

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
-use madoguchi_domain::{Actor, DocumentPurpose, Event, RequestKind, Requester, State as RState};
+use madoguchi_domain::{
+    Actor, DocumentPurpose, Event, PaymentMethod, RequestKind, Requester, State as RState,
+};
 use madoguchi_service::{AccessError, EventText, FileError, ServiceError};
 use madoguchi_store::requests;
 use serde::Deserialize;
@@ -21,7 +23,7 @@ use crate::csrf;
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
-use crate::pages::{self, AccessPage, PrivatePage};
+use crate::pages::{self, AccessPage, PrivatePage, ReceiptPage};
 use crate::state::AppState;
 
 const COOKIE: &str = "madoguchi_subject";
@@ -40,6 +42,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/r/{pid}/info", post(provide_info))
         .route("/r/{pid}/withdraw", post(withdraw))
         .route("/r/{pid}/files/{doc}", get(download))
+        .route("/r/{pid}/receipts/{number}", get(show_receipt))
 }
 
 fn parse_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
@@ -271,6 +274,18 @@ async fn private_page(
             )
         })
         .collect();
+    let receipts = state
+        .service
+        .receipts(row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .into_iter()
+        .filter_map(|p| p.receipt_number)
+        .map(|n| {
+            let link = format!("/r/{pid}/receipts/{n}{}", if en { "?lang=en" } else { "" });
+            (n, link)
+        })
+        .collect();
     let mut purposes = vec![DocumentPurpose::Identity];
     if agent {
         purposes.extend([DocumentPurpose::AgentIdentity, DocumentPurpose::Authority]);
@@ -309,6 +324,7 @@ async fn private_page(
             max_files: state.config.upload_max_files,
             flash: flash.to_owned(),
             error: error.to_owned(),
+            receipts,
         }),
         set,
         lang,
@@ -583,6 +599,55 @@ async fn withdraw(
         .await
         .map_err(|e| PageError(e.into(), en))?;
     Ok(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
+}
+
+/// A printable receipt for one payment of this request.
+async fn show_receipt(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path((pid, number)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    if let Some(r) = require_session(&state, &headers, pid, en).await? {
+        return Ok(r);
+    }
+    let row = requests::find_by_pid(state.service.db().conn(), pid)
+        .await
+        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+    let paid = state
+        .service
+        .receipts(row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .into_iter()
+        .find(|p| p.receipt_number.as_deref() == Some(number.as_str()))
+        .ok_or(PageError(AppError::NotFound, en))?;
+    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let payer = row
+        .agent
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<madoguchi_service::Agent>(a).ok())
+        .map_or_else(|| row.subject_name.clone(), |a| a.name);
+    let mut res = pages::render(&ReceiptPage {
+        en,
+        business_name: state.config.business.name.clone(),
+        business_contact: state.config.business.contact.clone(),
+        receipt_number: number,
+        payer,
+        amount: madoguchi_domain::Yen(paid.amount).to_string(),
+        method: PaymentMethod::parse(&paid.method)
+            .map_or(paid.method.clone(), |m| m.label(en).to_owned()),
+        date: madoguchi_domain::jst_date(paid.created_at).to_string(),
+        number: row.number.clone(),
+        kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
+        back: format!("/r/{pid}/private{}", if en { "?lang=en" } else { "" }),
+    });
+    // A receipt names the payer: never cached or stored by a shared proxy.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 /// Downloads one file of the answer.

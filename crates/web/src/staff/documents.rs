@@ -140,6 +140,32 @@ pub async fn record_posting(
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+pub struct RefundForm {
+    #[serde(default)]
+    reference: String,
+}
+
+/// Records that an offline refund was paid back (transfer, counter), with how.
+pub async fn record_refund(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, id)): Path<(String, String)>,
+    Form(f): Form<RefundForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let id: i64 = id.parse().map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .record_offline_refund(pid, id, &f.reference, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
 /// The printable cover letter (Japanese), with the business's details, the request, the
 /// outcome and the contents.
 pub async fn show_letter(

@@ -101,6 +101,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(documents::record_posting),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/refunds/{id}", WORKERS),
+            post(documents::record_refund),
+        ),
+        (
             page(Method::GET, "/staff/requests/{pid}/letter", ANY_STAFF),
             get(documents::show_letter),
         ),
