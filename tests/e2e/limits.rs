@@ -152,3 +152,73 @@ on_both!(
         );
     }
 );
+
+/// Files through the API as if relayed by a proxy that saw `client`.
+async fn file_from(app: &TestApp, email: &str, forwarded: &str) -> Response {
+    app.client
+        .send_with_headers(
+            hyper::Method::POST,
+            "/api/v1/requests",
+            "application/json",
+            valid_json(email).to_string().into_bytes(),
+            &[("x-forwarded-for", forwarded)],
+        )
+        .await
+}
+
+on_both!(
+    behind_a_trusted_proxy_each_client_has_its_own_count_and_address,
+    vars = [
+        ("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "1"),
+        ("MADOGUCHI_TRUSTED_PROXIES", "127.0.0.1,::1")
+    ],
+    |app: TestApp| async move {
+        let first = file_from(&app, "p1@example.jp", "198.51.100.7").await;
+        assert_eq!(first.status, 201, "{}", first.body);
+        assert_eq!(
+            file_from(&app, "p2@example.jp", "203.0.113.9").await.status,
+            201,
+            "another client behind the same proxy has its own quota"
+        );
+        assert_eq!(
+            file_from(&app, "p3@example.jp", "198.51.100.7")
+                .await
+                .status,
+            429
+        );
+        assert_eq!(
+            file_from(&app, "p4@example.jp", "1.1.1.1, 198.51.100.7")
+                .await
+                .status,
+            429,
+            "a forged first hop does not buy a new quota"
+        );
+        let pid = uuid::Uuid::parse_str(first.json()["id"].as_str().unwrap()).unwrap();
+        let entries = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+            .await
+            .unwrap();
+        assert_eq!(
+            entries[0].ip.as_deref(),
+            Some("198.51.100.7"),
+            "the trail records the client, not the proxy"
+        );
+    }
+);
+
+on_both!(
+    without_trusted_proxies_forwarded_for_is_ignored,
+    vars = [("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "1")],
+    |app: TestApp| async move {
+        assert_eq!(
+            file_from(&app, "q1@example.jp", "198.51.100.7")
+                .await
+                .status,
+            201
+        );
+        assert_eq!(
+            file_from(&app, "q2@example.jp", "203.0.113.9").await.status,
+            429,
+            "a client cannot buy quota by inventing a header"
+        );
+    }
+);

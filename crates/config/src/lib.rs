@@ -114,6 +114,54 @@ pub struct Config {
     /// Requests one client address may file per hour (form and API together); `0` turns the
     /// limit off. Counted in the database, so every instance shares the count.
     pub intake_per_ip_per_hour: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`MADOGUCHI_TRUSTED_PROXIES`,
+    /// addresses or CIDR networks, comma-separated; empty: the peer address is the client).
+    pub trusted_proxies: Vec<Network>,
+}
+
+/// An IP network, e.g. `10.0.0.0/8` or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parses `addr` or `addr/prefix`.
+    pub fn parse(s: &str) -> Option<Network> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a.parse().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.trim().parse().ok()?, None),
+        };
+        let max = if matches!(addr, std::net::IpAddr::V4(_)) {
+            32
+        } else {
+            128
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Network { addr, prefix })
+    }
+
+    /// Whether `ip` is inside this network (IPv4-mapped IPv6 counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |ip: IpAddr| -> (u128, u32) {
+            match ip {
+                IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+                IpAddr::V6(a) => (u128::from(a), 128),
+            }
+        };
+        let ((net, width), (candidate, width2)) = (bits(self.addr), bits(ip));
+        if width != width2 {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (net >> shift) == (candidate >> shift)
+    }
 }
 
 /// Stripe keys and endpoint.
@@ -357,6 +405,17 @@ impl Config {
                 get("MADOGUCHI_INTAKE_PER_IP_PER_HOUR").unwrap_or("20"),
                 "MADOGUCHI_INTAKE_PER_IP_PER_HOUR",
             )?,
+            trusted_proxies: get("MADOGUCHI_TRUSTED_PROXIES")
+                .unwrap_or("")
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    Network::parse(s).ok_or_else(|| ConfigError::Invalid {
+                        key: "MADOGUCHI_TRUSTED_PROXIES".into(),
+                        message: format!("{s:?} is not an address or a network like 10.0.0.0/8"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             data_dir,
         })
     }
@@ -444,6 +503,37 @@ mod tests {
         let err =
             Config::from_vars(&vars(&[("MADOGUCHI_INTAKE_PER_IP_PER_HOUR", "-1")])).unwrap_err();
         assert!(err.to_string().contains("MADOGUCHI_INTAKE_PER_IP_PER_HOUR"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = Config::from_vars(&vars(&[(
+            "MADOGUCHI_TRUSTED_PROXIES",
+            "127.0.0.1, 10.0.0.0/8,fd00::/8",
+        )]))
+        .unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted = |s: &str| c.trusted_proxies.iter().any(|n| n.contains(ip(s)));
+        assert!(trusted("127.0.0.1"));
+        assert!(trusted("::ffff:127.0.0.1"), "IPv4-mapped");
+        assert!(trusted("10.200.3.4"));
+        assert!(trusted("fd12::1"));
+        assert!(!trusted("127.0.0.2"));
+        assert!(!trusted("11.0.0.1"));
+        assert!(!trusted("2001:db8::1"));
+        assert!(
+            Config::from_vars(&BTreeMap::new())
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.0/x"] {
+            let err = Config::from_vars(&vars(&[("MADOGUCHI_TRUSTED_PROXIES", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("MADOGUCHI_TRUSTED_PROXIES"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
