@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod actor;
+pub mod chain;
 pub mod contact;
 pub mod event;
 pub mod fee;
