@@ -29,6 +29,16 @@ pub struct BenchOptions {
     pub audit_entries: u64,
     /// Messages for the outbox measurement.
     pub mails: usize,
+    /// Run only this part (default: everything).
+    pub only: Option<Part>,
+}
+
+/// A part of the bench that can be run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// `audit verify` over `--audit-entries` generated entries, nothing else: no server, no
+    /// floor.
+    Audit,
 }
 
 struct Row {
@@ -362,22 +372,6 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     } else {
         "SQLite"
     };
-    // The floor writes rows that are not valid requests or chains: it gets its own database.
-    let floor_url = match &admin_url {
-        Some(admin) => {
-            let name = format!("{}_floor", pg_name.as_deref().unwrap_or("madoguchi_bench"));
-            let conn = Database::connect(admin).await?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
-        }
-        None => format!("sqlite://{}/floor.db", dir.display()),
-    };
-    madoguchi_store::connect(&floor_url, 2)
-        .await?
-        .migrate()
-        .await?;
     let env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), url.clone()),
         ("MADOGUCHI_DATA_DIR".into(), dir.display().to_string()),
@@ -394,6 +388,26 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let config = Config::from_vars(&vars)?;
     let db = crate::open_database(&config).await?;
     let mut rows: Vec<Row> = Vec::new();
+    if opts.only == Some(Part::Audit) {
+        rows.push(audit_verify(&db, opts.audit_entries).await?);
+        return finish(rows, backend, admin_url, pg_name, &dir).await;
+    }
+    // The floor writes rows that are not valid requests or chains: it gets its own database.
+    let floor_url = match &admin_url {
+        Some(admin) => {
+            let name = format!("{}_floor", pg_name.as_deref().unwrap_or("madoguchi_bench"));
+            let conn = Database::connect(admin).await?;
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}/floor.db", dir.display()),
+    };
+    madoguchi_store::connect(&floor_url, 2)
+        .await?
+        .migrate()
+        .await?;
     let (server, _) = start_server(&exe, &env).await?;
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -674,13 +688,19 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     }
 
     // Audit verification over generated chains.
-    crate::bench_audit::seed(&db, opts.audit_entries).await?;
+    rows.push(audit_verify(&db, opts.audit_entries).await?);
+    finish(rows, backend, admin_url, pg_name, &dir).await
+}
+
+/// Seeds `entries` audit entries in chains of ten and times one full `audit verify`.
+async fn audit_verify(db: &madoguchi_store::Db, entries: u64) -> anyhow::Result<Row> {
+    crate::bench_audit::seed(db, entries).await?;
     let started = Instant::now();
     let summary = madoguchi_store::audit::verify(db.conn())
         .await?
         .map_err(|b| anyhow::anyhow!("verify failed: {b:?}"))?;
     let secs = started.elapsed().as_secs_f64();
-    rows.push(Row {
+    Ok(Row {
         figure: "audit verify".into(),
         value: format!(
             "{:.0} entries/s ({} entries, {:.2} s)",
@@ -689,8 +709,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             secs
         ),
         floor: String::new(),
-    });
+    })
+}
 
+/// Prints the table and removes the bench's databases and directory.
+async fn finish(
+    rows: Vec<Row>,
+    backend: &str,
+    admin_url: Option<String>,
+    pg_name: Option<String>,
+    dir: &Path,
+) -> anyhow::Result<()> {
     println!(
         "\nmadoguchi bench — {backend}, {} cores\n",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -710,6 +739,6 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             ))
             .await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }

@@ -52,6 +52,9 @@ enum Command {
         /// Messages for the outbox measurement.
         #[arg(long, default_value_t = 2000)]
         mails: usize,
+        /// Run only this part.
+        #[arg(long, value_enum)]
+        only: Option<madoguchi::bench::Part>,
     },
     /// Staff accounts.
     User {
@@ -139,12 +142,14 @@ async fn main() -> anyhow::Result<()> {
             queue,
             audit_entries,
             mails,
+            only,
         } => {
             madoguchi::bench::run(madoguchi::bench::BenchOptions {
                 intake,
                 queue_sizes: queue,
                 audit_entries,
                 mails,
+                only,
             })
             .await
         }

@@ -6,18 +6,20 @@
 //! go to named chains whose heads live in `audit_chains`. The format is specified in
 //! `docs/audit.md`.
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, sea_query::Expr,
 };
-use sha2::{Digest, Sha256};
 
-use crate::entities::{audit_chain, audit_checkpoint, audit_entry, request};
+use sea_orm::sqlx::Row as _;
+
+use crate::entities::{audit_chain, audit_checkpoint, audit_entry};
 use crate::error::StoreError;
 
-/// The `prev_hash` of the first entry of every chain.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The canonical form and its hashes are pure and live in the domain crate, where the
+/// benchmarks and an independent verifier can use them without a database.
+pub use madoguchi_domain::chain::{GENESIS, HashInput, checkpoint_hash, entry_hash};
 
 /// Where an action came from, for the trail's "from where" column.
 #[derive(Debug, Clone, Default)]
@@ -47,72 +49,6 @@ pub struct NewEntry {
 /// inserted, so intake links its first entry without a second write).
 pub fn request_chain(pid: uuid::Uuid) -> String {
     format!("request:{pid}")
-}
-
-/// The fields an entry's hash covers, in order, as they are stored.
-#[derive(Debug, Clone, Copy)]
-pub struct HashInput<'a> {
-    /// Chain name.
-    pub chain: &'a str,
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When, truncated to microseconds.
-    pub at: DateTime<Utc>,
-    /// Actor kind.
-    pub actor_kind: &'a str,
-    /// Actor id.
-    pub actor_id: Option<&'a str>,
-    /// Role.
-    pub role: Option<&'a str>,
-    /// Action.
-    pub action: &'a str,
-    /// Detail as stored (a JSON object).
-    pub detail: &'a str,
-    /// Source IP.
-    pub ip: Option<&'a str>,
-    /// User agent.
-    pub user_agent: Option<&'a str>,
-}
-
-/// `SHA-256(prev_hash ‖ "\n" ‖ canonical JSON array of the fields)`, hex-encoded.
-pub fn entry_hash(prev_hash: &str, e: &HashInput<'_>) -> String {
-    // Written out by hand rather than through a `serde_json::Value`: the same bytes (compact,
-    // serde_json's string escaping), without building a tree per entry — verification hashes
-    // every entry in the trail.
-    fn string(buf: &mut Vec<u8>, s: &str) {
-        serde_json::to_writer(&mut *buf, s).expect("writing to a Vec cannot fail");
-    }
-    fn opt(buf: &mut Vec<u8>, s: Option<&str>) {
-        match s {
-            Some(s) => string(buf, s),
-            None => buf.extend_from_slice(b"null"),
-        }
-    }
-    let mut buf = Vec::with_capacity(512);
-    buf.extend_from_slice(prev_hash.as_bytes());
-    buf.push(b'\n');
-    buf.push(b'[');
-    string(&mut buf, e.chain);
-    buf.push(b',');
-    buf.extend_from_slice(e.seq.to_string().as_bytes());
-    buf.push(b',');
-    string(&mut buf, &e.at.to_rfc3339_opts(SecondsFormat::Micros, true));
-    buf.push(b',');
-    string(&mut buf, e.actor_kind);
-    buf.push(b',');
-    opt(&mut buf, e.actor_id);
-    buf.push(b',');
-    opt(&mut buf, e.role);
-    buf.push(b',');
-    string(&mut buf, e.action);
-    buf.push(b',');
-    string(&mut buf, e.detail);
-    buf.push(b',');
-    opt(&mut buf, e.ip);
-    buf.push(b',');
-    opt(&mut buf, e.user_agent);
-    buf.push(b']');
-    hex::encode(Sha256::digest(&buf))
 }
 
 /// Recomputes the hash of a stored entry.
@@ -297,27 +233,6 @@ fn brk(chain: &str, seq: i64, reason: impl Into<String>) -> Break {
     }
 }
 
-/// `SHA-256(prev ‖ "\n" ‖ JSON [seq, at, upto_id, heads])` for a checkpoint.
-pub fn checkpoint_hash(
-    prev: &str,
-    seq: i64,
-    at: DateTime<Utc>,
-    upto_id: i64,
-    heads: &str,
-) -> String {
-    let canonical = serde_json::json!([
-        seq,
-        at.to_rfc3339_opts(SecondsFormat::Micros, true),
-        upto_id,
-        heads
-    ]);
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(b"\n");
-    h.update(canonical.to_string().as_bytes());
-    hex::encode(h.finalize())
-}
-
 /// Writes the next checkpoint: the heads of every chain that moved since the last one, up to
 /// entries older than a few seconds (so a transaction still committing is not skipped), linked
 /// to the previous checkpoint. Several instances may try; the sequence key lets one win.
@@ -393,238 +308,426 @@ pub async fn latest_checkpoint<C: ConnectionTrait>(
         .await?)
 }
 
-/// Walks every chain in batches and checks each link, that every chain ends where its head
-/// says, and that every head recorded by a checkpoint is still there with the same hash.
-/// Detects edited, deleted, inserted, reordered and truncated entries, whole chains removed
-/// (with or without their request), and edited checkpoints.
-pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<Summary, Break>, StoreError> {
-    use sea_orm::QuerySelect;
-    use std::collections::HashMap;
-    let mut summary = Summary::default();
-    // The head each chain must end at, and which request owns it.
-    let mut heads: HashMap<String, (i64, String, Option<i64>)> = HashMap::new();
-    let rows: Vec<(i64, uuid::Uuid, i64, String)> = request::Entity::find()
-        .select_only()
-        .columns([
-            request::Column::Id,
-            request::Column::Pid,
-            request::Column::AuditSeq,
-            request::Column::AuditHead,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    summary.requests = rows.len() as u64;
-    for (id, pid, seq, head) in rows {
-        heads.insert(request_chain(pid), (seq, head, Some(id)));
+fn sqlx_err(e: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(e),
+    )))
+}
+
+const HEADS_SQL: &str = "SELECT pid, audit_seq, audit_head, id FROM requests";
+const CHAINS_SQL: &str = "SELECT chain, seq, head FROM audit_chains";
+const CHECKPOINTS_SQL: &str =
+    "SELECT seq, at, upto_id, heads, prev_hash, hash FROM audit_checkpoints ORDER BY seq";
+const ENTRIES_SQL: &str = "SELECT chain, seq, request_id, at, actor_kind, actor_id, role, \
+     action, detail, ip, user_agent, prev_hash, hash FROM audit_entries ORDER BY chain, seq";
+
+/// Runs `$sql` on the transaction `$tx` and runs `$body` with each row as `$row`, streamed.
+macro_rules! each_row {
+    ($tx:ident, $sql:expr, |$row:ident| $body:block) => {{
+        let mut rows = sea_orm::sqlx::query($sql).fetch(&mut *$tx);
+        // `BoxStream`'s `poll_next`, callable on the trait object without naming the trait.
+        while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            let $row = row.map_err(sqlx_err)?;
+            $body
+        }
+    }};
+}
+
+/// The whole verification on one backend's transaction; evaluates to the verdict and returns
+/// early with the store error when reading fails.
+macro_rules! walk {
+    ($tx:ident) => {{
+        let mut v = Verifier::default();
+        each_row!($tx, HEADS_SQL, |r| {
+            let pid: uuid::Uuid = r.try_get(0).map_err(sqlx_err)?;
+            let seq: i64 = r.try_get(1).map_err(sqlx_err)?;
+            let head: &str = r.try_get(2).map_err(sqlx_err)?;
+            let id: i64 = r.try_get(3).map_err(sqlx_err)?;
+            v.request_head(pid, seq, head, id);
+        });
+        each_row!($tx, CHAINS_SQL, |r| {
+            let chain: &str = r.try_get(0).map_err(sqlx_err)?;
+            let seq: i64 = r.try_get(1).map_err(sqlx_err)?;
+            let head: &str = r.try_get(2).map_err(sqlx_err)?;
+            v.named_head(chain, seq, head);
+        });
+        let mut verdict = Ok(());
+        each_row!($tx, CHECKPOINTS_SQL, |r| {
+            verdict = v.checkpoint(
+                r.try_get(0).map_err(sqlx_err)?,
+                r.try_get(1).map_err(sqlx_err)?,
+                r.try_get(2).map_err(sqlx_err)?,
+                r.try_get(3).map_err(sqlx_err)?,
+                r.try_get(4).map_err(sqlx_err)?,
+                r.try_get(5).map_err(sqlx_err)?,
+            )?;
+            if verdict.is_err() {
+                break;
+            }
+        });
+        if verdict.is_ok() {
+            // The first row's column types are checked; the rest are decoded without the check
+            // (a column's type is the same in every row, and the check costs as much as the
+            // decoding).
+            let mut checked = false;
+            each_row!($tx, ENTRIES_SQL, |r| {
+                macro_rules! col {
+                    ($i:literal) => {
+                        if checked {
+                            r.try_get_unchecked($i)
+                        } else {
+                            r.try_get($i)
+                        }
+                        .map_err(sqlx_err)?
+                    };
+                }
+                let e = StoredEntry {
+                    chain: col!(0),
+                    seq: col!(1),
+                    request_id: col!(2),
+                    at: col!(3),
+                    actor_kind: col!(4),
+                    actor_id: col!(5),
+                    role: col!(6),
+                    action: col!(7),
+                    detail: col!(8),
+                    ip: col!(9),
+                    user_agent: col!(10),
+                    prev_hash: col!(11),
+                    hash: col!(12),
+                };
+                checked = true;
+                verdict = v.entry(&e);
+                if verdict.is_err() {
+                    break;
+                }
+            });
+        }
+        verdict.and_then(|()| v.finish())
+    }};
+}
+/// Walks every chain and checks each link, that every chain ends where its head says, and
+/// that every head recorded by a checkpoint is still there with the same hash. Detects edited,
+/// deleted, inserted, reordered and truncated entries, whole chains removed (with or without
+/// their request), and edited checkpoints.
+///
+/// One read-only transaction (a snapshot on both databases, so an entry appended meanwhile
+/// cannot look like a head out of step) reads the heads, the checkpoints and then every entry
+/// in one ordered query, streamed through the driver: memory holds the heads and one row at a
+/// time, and each row's columns are borrowed, not copied into a model.
+pub async fn verify(db: &DatabaseConnection) -> Result<Result<Summary, Break>, StoreError> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            // A deferred transaction: its first read takes the snapshot the others share.
+            let mut tx = db
+                .get_sqlite_connection_pool()
+                .begin()
+                .await
+                .map_err(sqlx_err)?;
+            let verdict = walk!(tx);
+            tx.rollback().await.map_err(sqlx_err)?;
+            Ok(verdict)
+        }
+        DbBackend::Postgres => {
+            let mut tx = db
+                .get_postgres_connection_pool()
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(sqlx_err)?;
+            let verdict = walk!(tx);
+            tx.rollback().await.map_err(sqlx_err)?;
+            Ok(verdict)
+        }
+        other => Err(StoreError::Corrupt(format!(
+            "audit verification does not support {other:?}"
+        ))),
     }
-    for c in audit_chain::Entity::find().all(db).await? {
-        heads.insert(c.chain, (c.seq, c.head, None));
+}
+
+/// One row of `audit_entries`, borrowed from the driver's row.
+struct StoredEntry<'r> {
+    chain: &'r str,
+    seq: i64,
+    request_id: Option<i64>,
+    at: DateTime<Utc>,
+    actor_kind: &'r str,
+    actor_id: Option<&'r str>,
+    role: Option<&'r str>,
+    action: &'r str,
+    detail: &'r str,
+    ip: Option<&'r str>,
+    user_agent: Option<&'r str>,
+    prev_hash: &'r str,
+    hash: &'r str,
+}
+
+/// A chain's stored head: its sequence and hash (as 32 bytes; `None` when the stored text is
+/// not 64 lower-case hex digits, which no entry's hash can equal).
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    seq: i64,
+    hash: Option<[u8; 32]>,
+}
+
+impl Head {
+    fn new(seq: i64, hex: &str) -> Self {
+        Self {
+            seq,
+            hash: madoguchi_domain::chain::parse_hex(hex),
+        }
     }
-    // Checkpoints: their own chain, and the heads they promise.
-    let mut promised: HashMap<(String, i64), String> = HashMap::new();
-    let mut prev = GENESIS.to_owned();
-    for (i, c) in audit_checkpoint::Entity::find()
-        .order_by_asc(audit_checkpoint::Column::Seq)
-        .all(db)
-        .await?
-        .into_iter()
-        .enumerate()
-    {
-        let expected_seq = i as i64 + 1;
-        if c.seq != expected_seq {
+}
+
+/// The heads each chain must end at: request chains keyed by their request's public id (16
+/// bytes, with the request's row id), named chains by name.
+#[derive(Debug, Default)]
+struct Heads {
+    requests: std::collections::HashMap<uuid::Uuid, (Head, i64)>,
+    named: std::collections::HashMap<Box<str>, Head>,
+}
+
+/// A request chain's public id, when `chain` is exactly `request_chain(pid)`.
+fn request_pid(chain: &str) -> Option<uuid::Uuid> {
+    let text = chain.strip_prefix("request:")?;
+    let pid = uuid::Uuid::try_parse(text).ok()?;
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    (pid.hyphenated().encode_lower(&mut buf) == text).then_some(pid)
+}
+
+impl Heads {
+    /// The chain's head and, for a request's chain, the request's row id.
+    fn get(&self, chain: &str) -> Option<(Head, Option<i64>)> {
+        match request_pid(chain).and_then(|pid| self.requests.get(&pid)) {
+            Some((head, id)) => Some((*head, Some(*id))),
+            None => self.named.get(chain).map(|h| (*h, None)),
+        }
+    }
+
+    fn remove(&mut self, chain: &str) -> Option<Head> {
+        match request_pid(chain).and_then(|pid| self.requests.remove(&pid)) {
+            Some((head, _)) => Some(head),
+            None => self.named.remove(chain),
+        }
+    }
+
+    /// A chain whose head says it has entries (all chains still here had none streamed).
+    fn any_with_entries(&self) -> Option<(String, i64)> {
+        self.requests
+            .iter()
+            .find(|(_, (h, _))| h.seq > 0)
+            .map(|(pid, (h, _))| (request_chain(*pid), h.seq))
+            .or_else(|| {
+                self.named
+                    .iter()
+                    .find(|(_, h)| h.seq > 0)
+                    .map(|(c, h)| (c.to_string(), h.seq))
+            })
+    }
+}
+
+/// The chain being walked.
+#[derive(Debug)]
+struct Current {
+    chain: String,
+    seq: i64,
+    hash: madoguchi_domain::chain::HexHash,
+    /// `Some(id)` when the chain is a request's (its entries must name that request).
+    owner: Option<i64>,
+    /// What checkpoints recorded about this chain: seq → hash.
+    promised: std::collections::HashMap<i64, Box<str>>,
+}
+
+/// The verification's state: fed the heads, then the checkpoints, then every entry in
+/// `(chain, seq)` order.
+#[derive(Debug, Default)]
+struct Verifier {
+    summary: Summary,
+    heads: Heads,
+    /// Checkpointed heads not yet met, by chain.
+    promised: std::collections::HashMap<Box<str>, std::collections::HashMap<i64, Box<str>>>,
+    checkpoint_prev: Option<String>,
+    current: Option<Current>,
+    hasher: madoguchi_domain::chain::EntryHasher,
+}
+
+impl Verifier {
+    fn request_head(&mut self, pid: uuid::Uuid, seq: i64, head: &str, id: i64) {
+        self.summary.requests += 1;
+        self.heads.requests.insert(pid, (Head::new(seq, head), id));
+    }
+
+    fn named_head(&mut self, chain: &str, seq: i64, head: &str) {
+        // A named chain that is spelt like a request's replaces it, as it always has.
+        if let Some(pid) = request_pid(chain) {
+            self.heads.requests.remove(&pid);
+        }
+        self.heads.named.insert(chain.into(), Head::new(seq, head));
+    }
+
+    fn checkpoint(
+        &mut self,
+        seq: i64,
+        at: DateTime<Utc>,
+        upto_id: i64,
+        heads: &str,
+        prev_hash: &str,
+        hash: &str,
+    ) -> Result<Result<(), Break>, StoreError> {
+        let expected_seq = self.summary.checkpoints as i64 + 1;
+        if seq != expected_seq {
             return Ok(Err(brk(
                 "checkpoints",
                 expected_seq,
-                format!("expected checkpoint {expected_seq}, found {}", c.seq),
+                format!("expected checkpoint {expected_seq}, found {seq}"),
             )));
         }
-        if c.prev_hash != prev
-            || checkpoint_hash(&c.prev_hash, c.seq, c.at, c.upto_id, &c.heads) != c.hash
+        if prev_hash != self.checkpoint_prev.as_deref().unwrap_or(GENESIS)
+            || checkpoint_hash(prev_hash, seq, at, upto_id, heads) != hash
         {
             return Ok(Err(brk(
                 "checkpoints",
-                c.seq,
+                seq,
                 "checkpoint content does not match its hash",
             )));
         }
-        let list: Vec<(String, i64, String)> = serde_json::from_str(&c.heads)
-            .map_err(|e| StoreError::Corrupt(format!("checkpoint {}: {e}", c.seq)))?;
-        for (chain, seq, hash) in list {
-            if !heads.contains_key(&chain) {
+        let list: Vec<(String, i64, String)> = serde_json::from_str(heads)
+            .map_err(|e| StoreError::Corrupt(format!("checkpoint {seq}: {e}")))?;
+        for (chain, head_seq, head) in list {
+            if self.heads.get(&chain).is_none() {
                 return Ok(Err(brk(
                     &chain,
-                    seq,
-                    format!("checkpoint {} recorded this chain, which is gone", c.seq),
+                    head_seq,
+                    format!("checkpoint {seq} recorded this chain, which is gone"),
                 )));
             }
-            promised.insert((chain, seq), hash);
+            self.promised
+                .entry(chain.into())
+                .or_default()
+                .insert(head_seq, head.into());
         }
-        prev = c.hash;
-        summary.checkpoints += 1;
+        self.checkpoint_prev = Some(hash.to_owned());
+        self.summary.checkpoints += 1;
+        Ok(Ok(()))
     }
-    let mut current: Option<(String, i64, String)> = None;
-    let mut cursor: Option<(String, i64)> = None;
-    loop {
-        let mut q = audit_entry::Entity::find()
-            .order_by_asc(audit_entry::Column::Chain)
-            .order_by_asc(audit_entry::Column::Seq)
-            .limit(20_000);
-        if let Some((chain, seq)) = &cursor {
-            q = q.filter(
-                sea_orm::Condition::any()
-                    .add(audit_entry::Column::Chain.gt(chain.clone()))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(audit_entry::Column::Chain.eq(chain.clone()))
-                            .add(audit_entry::Column::Seq.gt(*seq)),
-                    ),
-            );
-        }
-        let batch = q.all(db).await?;
-        if batch.is_empty() {
-            break;
-        }
-        cursor = batch.last().map(|e| (e.chain.clone(), e.seq));
-        for e in batch {
-            let computed = stored_hash(&e);
-            summary.entries += 1;
-            let (expect_seq, expect_prev) = match &current {
-                Some((chain, seq, hash)) if *chain == e.chain => (seq + 1, hash.clone()),
-                Some((chain, seq, hash)) => {
-                    if let Err(b) = close_chain(chain, *seq, hash, &mut heads) {
-                        return Ok(Err(b));
-                    }
-                    summary.chains += 1;
-                    (1, GENESIS.to_owned())
+
+    fn entry(&mut self, e: &StoredEntry<'_>) -> Result<(), Break> {
+        let computed = self.hasher.hash(
+            e.prev_hash,
+            &HashInput {
+                chain: e.chain,
+                seq: e.seq,
+                at: e.at,
+                actor_kind: e.actor_kind,
+                actor_id: e.actor_id,
+                role: e.role,
+                action: e.action,
+                detail: e.detail,
+                ip: e.ip,
+                user_agent: e.user_agent,
+            },
+        );
+        self.summary.entries += 1;
+        let (expect_seq, linked) = match &self.current {
+            Some(c) if c.chain == e.chain => (c.seq + 1, e.prev_hash.as_bytes() == c.hash),
+            _ => {
+                if let Some(done) = self.current.take() {
+                    self.close(done)?;
                 }
-                None => (1, GENESIS.to_owned()),
-            };
-            let owner = heads.get(&e.chain).map(|h| h.2);
-            if let Some(owner) = owner
-                && owner.is_some()
-                && e.request_id != owner
-            {
-                return Ok(Err(brk(
-                    &e.chain,
-                    e.seq,
-                    "entry is attached to another request",
-                )));
+                // A new chain: its owner and its checkpointed heads are looked up once.
+                let owner = self.heads.get(e.chain).and_then(|(_, owner)| owner);
+                self.current = Some(Current {
+                    chain: e.chain.to_owned(),
+                    seq: 0,
+                    hash: [0; 64],
+                    owner,
+                    promised: self.promised.remove(e.chain).unwrap_or_default(),
+                });
+                (1, e.prev_hash == GENESIS)
             }
-            if e.seq != expect_seq {
-                return Ok(Err(brk(
-                    &e.chain,
-                    expect_seq,
-                    format!("expected entry {expect_seq}, found {}", e.seq),
-                )));
-            }
-            if e.prev_hash != expect_prev {
-                return Ok(Err(brk(
-                    &e.chain,
-                    e.seq,
-                    "prev_hash does not match the previous entry",
-                )));
-            }
-            if computed != e.hash {
-                return Ok(Err(brk(
-                    &e.chain,
-                    e.seq,
-                    "entry content does not match its hash",
-                )));
-            }
-            if let Some(h) = promised.remove(&(e.chain.clone(), e.seq))
-                && h != e.hash
-            {
-                return Ok(Err(brk(
-                    &e.chain,
-                    e.seq,
-                    "entry differs from the one a checkpoint recorded",
-                )));
-            }
-            current = Some((e.chain, e.seq, e.hash));
-        }
-    }
-    if let Some((chain, seq, hash)) = current {
-        if let Err(b) = close_chain(&chain, seq, &hash, &mut heads) {
-            return Ok(Err(b));
-        }
-        summary.chains += 1;
-    }
-    if let Some((chain, (seq, _, _))) = heads.into_iter().find(|(_, (seq, _, _))| *seq > 0) {
-        return Ok(Err(brk(
-            &chain,
-            1,
-            format!("the head says {seq} entries but none are stored"),
-        )));
-    }
-    if let Some(((chain, seq), _)) = promised.into_iter().next() {
-        return Ok(Err(brk(
-            &chain,
-            seq,
-            "an entry a checkpoint recorded is missing",
-        )));
-    }
-    Ok(Ok(summary))
-}
-
-fn close_chain(
-    chain: &str,
-    seq: i64,
-    hash: &str,
-    heads: &mut std::collections::HashMap<String, (i64, String, Option<i64>)>,
-) -> Result<(), Break> {
-    match heads.remove(chain) {
-        Some((hs, hh, _)) if hs == seq && hh == hash => Ok(()),
-        Some((hs, _, _)) if hs == seq => Err(brk(
-            chain,
-            seq,
-            "the last entry differs from the chain's head",
-        )),
-        Some((hs, _, _)) => Err(brk(
-            chain,
-            seq + 1,
-            format!("chain ends at {seq} but its head says {hs}"),
-        )),
-        None => Err(brk(chain, seq, "entries belong to no known chain")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn the_hand_written_canonical_form_is_serde_json_compact() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
-        let e = HashInput {
-            chain: "request:x",
-            seq: 7,
-            at,
-            actor_kind: "staff",
-            actor_id: Some("ｏ\"1\\\n"),
-            role: None,
-            action: "data.viewed",
-            detail: "{\"target\":\"詳細\"}",
-            ip: Some("127.0.0.1"),
-            user_agent: None,
         };
-        let canonical = serde_json::json!([
-            e.chain,
-            e.seq,
-            at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            e.actor_kind,
-            e.actor_id,
-            e.role,
-            e.action,
-            e.detail,
-            e.ip,
-            e.user_agent,
-        ]);
-        let mut h = Sha256::new();
-        h.update(b"prev");
-        h.update(b"\n");
-        h.update(canonical.to_string().as_bytes());
-        assert_eq!(entry_hash("prev", &e), hex::encode(h.finalize()));
+        let c = self.current.as_mut().expect("set above");
+        if c.owner.is_some() && e.request_id != c.owner {
+            return Err(brk(e.chain, e.seq, "entry is attached to another request"));
+        }
+        if e.seq != expect_seq {
+            return Err(brk(
+                e.chain,
+                expect_seq,
+                format!("expected entry {expect_seq}, found {}", e.seq),
+            ));
+        }
+        if !linked {
+            return Err(brk(
+                e.chain,
+                e.seq,
+                "prev_hash does not match the previous entry",
+            ));
+        }
+        if computed.as_slice() != e.hash.as_bytes() {
+            return Err(brk(e.chain, e.seq, "entry content does not match its hash"));
+        }
+        if let Some(h) = c.promised.remove(&e.seq)
+            && *h != *e.hash
+        {
+            return Err(brk(
+                e.chain,
+                e.seq,
+                "entry differs from the one a checkpoint recorded",
+            ));
+        }
+        c.seq = e.seq;
+        c.hash = computed;
+        Ok(())
+    }
+
+    /// Checks that a walked chain ends at its head.
+    fn close(&mut self, c: Current) -> Result<(), Break> {
+        if !c.promised.is_empty() {
+            // Reported after every chain is walked, as a missing entry.
+            self.promised.insert(c.chain.as_str().into(), c.promised);
+        }
+        let last =
+            madoguchi_domain::chain::parse_hex(std::str::from_utf8(&c.hash).expect("hex is ASCII"));
+        match self.heads.remove(&c.chain) {
+            Some(h) if h.seq == c.seq && h.hash.is_some() && h.hash == last => {}
+            Some(h) if h.seq == c.seq => {
+                return Err(brk(
+                    &c.chain,
+                    c.seq,
+                    "the last entry differs from the chain's head",
+                ));
+            }
+            Some(h) => {
+                return Err(brk(
+                    &c.chain,
+                    c.seq + 1,
+                    format!("chain ends at {} but its head says {}", c.seq, h.seq),
+                ));
+            }
+            None => return Err(brk(&c.chain, c.seq, "entries belong to no known chain")),
+        }
+        self.summary.chains += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Summary, Break> {
+        if let Some(done) = self.current.take() {
+            self.close(done)?;
+        }
+        if let Some((chain, seq)) = self.heads.any_with_entries() {
+            return Err(brk(
+                &chain,
+                1,
+                format!("the head says {seq} entries but none are stored"),
+            ));
+        }
+        if let Some((chain, seq)) = self
+            .promised
+            .iter()
+            .find_map(|(chain, p)| p.keys().next().map(|seq| (chain, *seq)))
+        {
+            return Err(brk(chain, seq, "an entry a checkpoint recorded is missing"));
+        }
+        Ok(self.summary)
     }
 }
