@@ -55,7 +55,7 @@ async fn trail(app: &TestApp) -> (uuid::Uuid, uuid::Uuid) {
     (a, b)
 }
 
-async fn unguard(app: &TestApp) {
+pub async fn unguard(app: &TestApp) {
     match app.backend {
         Backend::Sqlite => {
             for t in [

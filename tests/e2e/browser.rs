@@ -92,14 +92,6 @@ impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     async fn open(app: SocketAddr, viewport: Viewport, shots: &Path, who: &'static str) -> Self {
         let port = free_port();

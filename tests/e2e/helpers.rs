@@ -858,3 +858,12 @@ impl Client {
         Some((res.status, res.body))
     }
 }
+
+/// A port nothing listens on right now (for servers the tests start themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -25,14 +25,6 @@ impl Drop for Smtpd {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Makes sure Python's aiosmtpd is importable, installing it from PyPI once if not, so the
 /// README's test command works on a fresh machine.
 fn ensure_aiosmtpd() {

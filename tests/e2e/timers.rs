@@ -38,6 +38,12 @@ async fn awaiting_payment(app: &TestApp, email: &str) -> uuid::Uuid {
     pid
 }
 
+/// Stops the app's own timers so that only the test's explicit calls (at chosen instants) run
+/// the jobs; the HTTP server stops with them, so it comes after any request the test makes.
+async fn quiet(app: &TestApp) {
+    app.halt().await;
+}
+
 fn warnings(mails: &[Mail]) -> usize {
     mails
         .iter()
@@ -110,6 +116,7 @@ on_both!(
     the_daily_digest_goes_out_once_and_lists_what_is_due,
     |app: TestApp| async move {
         let pid = file_and_confirm(&app, "digest@example.jp").await;
+        quiet(&app).await;
         let row = app.request(pid).await;
         // The morning the request is due.
         let due_morning = next_digest_at(
@@ -176,6 +183,7 @@ on_both!(
     |app: TestApp| async move {
         file_via_api(&app, "bounce@example.jp").await;
         app.deliver_mail().await;
+        quiet(&app).await;
         let now = Utc::now();
         assert!(
             !app.service.alert_failing_mail(now).await.unwrap(),
@@ -207,13 +215,17 @@ on_both!(
             other.alert_failing_mail(later)
         );
         assert!(x.unwrap() ^ y.unwrap(), "one alert from two instances");
-        let alerts: Vec<Mail> = app
-            .mails()
-            .await
-            .into_iter()
+        let all = app.mails().await;
+        let alerts: Vec<&Mail> = all
+            .iter()
             .filter(|m| m.subject.contains("メールの送信に失敗"))
             .collect();
-        assert_eq!(alerts.len(), 1);
+        assert_eq!(
+            alerts.len(),
+            1,
+            "{:?}",
+            all.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
         assert!(
             alerts[0]
                 .text
@@ -227,5 +239,52 @@ on_both!(
                 .unwrap(),
             "an old failure is not announced again"
         );
+    }
+);
+
+on_both!(
+    a_broken_trail_alerts_the_office_once_per_hourly_run,
+    |app: TestApp| async move {
+        let pid = file_via_api(&app, "tamper@example.jp").await;
+        quiet(&app).await;
+        let now = Utc::now();
+        let other = madoguchi::Application::build_offline(app_config(&app))
+            .await
+            .unwrap();
+        // The first claim schedules the job an hour out.
+        assert!(
+            app.service
+                .verify_audit_if_due(now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        crate::audit::unguard(&app).await;
+        app.sql(&format!(
+            "UPDATE audit_entries SET actor_kind = 'staff' WHERE chain = 'request:{pid}' AND seq = 1"
+        ))
+        .await;
+        // Two hours on: due whichever instance (the app's own timer included) scheduled it.
+        let due = now + Duration::hours(2);
+        let (x, y) = tokio::join!(
+            app.service.verify_audit_if_due(due),
+            other.verify_audit_if_due(due)
+        );
+        let ran: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+        assert_eq!(ran.len(), 1, "one instance verifies per hour");
+        assert!(ran[0].is_err(), "the edit is found");
+        let alerts: Vec<Mail> = app
+            .mails()
+            .await
+            .into_iter()
+            .filter(|m| m.subject.contains("監査ログの検証に失敗"))
+            .collect();
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            alerts[0].text.contains(&format!("request:{pid} #1")),
+            "{}",
+            alerts[0].text
+        );
+        assert!(alerts[0].text.contains("/staff/audit"));
     }
 );

@@ -344,7 +344,10 @@ mod tests {
             for lang in ["ja", "en"] {
                 let c = sample(lang);
                 let r = render(mail, &c).unwrap();
-                if matches!(mail, Mail::StaffDigest | Mail::StaffMailFailing) {
+                if matches!(
+                    mail,
+                    Mail::StaffDigest | Mail::StaffMailFailing | Mail::StaffAuditFailed
+                ) {
                     // About the office's whole workload, not one request.
                     assert!(r.subject.contains("2026-11-22"), "{mail:?} {lang}");
                     assert!(r.text.contains(&c.message), "{mail:?} {lang}");

@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use madoguchi_domain::Mail;
-use madoguchi_mail::MailContext;
 use madoguchi_store::audit::{self, Break, Summary};
-use madoguchi_store::outbox;
 
 use crate::{Service, ServiceError};
 
@@ -46,30 +44,13 @@ impl Service {
         let result = self.verify_audit().await?;
         if let Err(b) = &result {
             tracing::error!(chain = %b.chain, seq = b.seq, "audit trail verification failed");
-            let ctx = MailContext {
-                lang: "ja".into(),
-                business_name: self.config().business.name.clone(),
-                business_contact: self.config().business.contact.clone(),
-                recipient_name: "個人情報窓口ご担当者".into(),
-                number: "AUDIT".into(),
-                message: format!("{} #{}: {}", b.chain, b.seq, b.reason),
-                link: format!("{}/staff/audit", self.config().base_url),
-                ..MailContext::default()
-            };
-            outbox::enqueue(
-                self.db().conn(),
-                vec![outbox::NewMessage {
-                    request_id: None,
-                    recipient: self.config().staff_address.clone(),
-                    lang: "ja".into(),
-                    template: Mail::StaffAuditFailed.as_str().to_owned(),
-                    context: serde_json::to_value(ctx).expect("a mail context serialises"),
-                }],
-                self.mail_host(),
+            self.notify_office(
+                Mail::StaffAuditFailed,
+                format!("{} #{}: {}", b.chain, b.seq, b.reason),
+                format!("{}/staff/audit", self.config().base_url),
                 now,
             )
             .await?;
-            self.mail_wakeup.notify_one();
         }
         Ok(result)
     }
