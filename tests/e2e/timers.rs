@@ -128,7 +128,7 @@ on_both!(
         let other = madoguchi::Application::build_offline(app_config(&app))
             .await
             .unwrap();
-        // The first claim only schedules the job (first run: the next 09:00 in Japan).
+        // Two instances on the morning the request is due: one of them sends the digest.
         let (x, y) = tokio::join!(
             app.service.staff_digest(due_morning),
             other.staff_digest(due_morning)
