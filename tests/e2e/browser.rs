@@ -197,17 +197,19 @@ impl Browser {
         self.click_on(Locator::Css(css)).await;
     }
 
-    async fn click_xpath(&self, xpath: &str) {
-        self.click_on(Locator::XPath(xpath)).await;
-    }
-
     /// Clicks a submit button and waits for the next document to load.
     async fn submit(&self, css: &str) {
+        self.submit_on(Locator::Css(css)).await;
+    }
+
+    async fn submit_on(&self, locator: Locator<'_>) {
+        // Marks the current document, so the next one can be told from it even when the
+        // server redirects back to the same address.
         self.web
             .execute("window.__madoguchiOld = true;", vec![])
             .await
             .unwrap();
-        self.click(css).await;
+        self.click_on(locator).await;
         self.wait_for_new_document().await;
     }
 
@@ -258,15 +260,10 @@ impl Browser {
 
     /// Submits the officer's action form for `event`, after `prepare` filled its fields.
     async fn act(&self, event: &str) {
-        self.web
-            .execute("window.__madoguchiOld = true;", vec![])
-            .await
-            .unwrap();
-        self.click_xpath(&format!(
+        self.submit_on(Locator::XPath(&format!(
             "//form[input[@name='event' and @value='{event}']]//button[@type='submit']"
-        ))
+        )))
         .await;
-        self.wait_for_new_document().await;
     }
 
     async fn url(&self) -> String {

@@ -44,6 +44,15 @@ async fn quiet(app: &TestApp) {
     app.halt().await;
 }
 
+/// Delivered messages whose subject contains `needle`.
+async fn mails_titled(app: &TestApp, needle: &str) -> Vec<Mail> {
+    app.mails()
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains(needle))
+        .collect()
+}
+
 fn warnings(mails: &[Mail]) -> usize {
     mails
         .iter()
@@ -148,12 +157,7 @@ on_both!(
                 .unwrap(),
             "not again the same day"
         );
-        let digests: Vec<Mail> = app
-            .mails()
-            .await
-            .into_iter()
-            .filter(|m| m.subject.contains("【日次】"))
-            .collect();
+        let digests = mails_titled(&app, "【日次】").await;
         assert_eq!(digests.len(), 1);
         assert!(digests[0].text.contains(&row.number), "{}", digests[0].text);
         assert!(
@@ -167,12 +171,7 @@ on_both!(
                 .unwrap(),
             "the next day it goes out again (the request is now overdue)"
         );
-        let digests: Vec<Mail> = app
-            .mails()
-            .await
-            .into_iter()
-            .filter(|m| m.subject.contains("【日次】"))
-            .collect();
+        let digests = mails_titled(&app, "【日次】").await;
         assert_eq!(digests.len(), 2);
         assert!(digests[1].text.contains("期限超過"), "{}", digests[1].text);
     }
@@ -273,12 +272,7 @@ on_both!(
         let ran: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
         assert_eq!(ran.len(), 1, "one instance verifies per hour");
         assert!(ran[0].is_err(), "the edit is found");
-        let alerts: Vec<Mail> = app
-            .mails()
-            .await
-            .into_iter()
-            .filter(|m| m.subject.contains("監査ログの検証に失敗"))
-            .collect();
+        let alerts = mails_titled(&app, "監査ログの検証に失敗").await;
         assert_eq!(alerts.len(), 1);
         assert!(
             alerts[0].text.contains(&format!("request:{pid} #1")),

@@ -14,6 +14,7 @@ use madoguchi_store::secrets::{constant_time_eq, hash_token, keyed, random_token
 use madoguchi_store::{outbox, requests};
 use uuid::Uuid;
 
+use crate::files::Also;
 use crate::{Service, ServiceError, context};
 
 const CODE: &str = "access_code";
@@ -146,7 +147,7 @@ impl Service {
                 },
             )],
         };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+        self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
             .await
     }
 
@@ -189,7 +190,7 @@ impl Service {
                         },
                     )],
                 };
-                self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+                self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
                     .await?;
                 return Err(ServiceError::Access(AccessError::Locked));
             }
@@ -229,7 +230,7 @@ impl Service {
                 },
             )],
         };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, None)
+        self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
             .await?;
         Ok(session)
     }

@@ -63,14 +63,8 @@ pub(crate) fn build(
         } else {
             "個人情報窓口ご担当者".to_owned()
         }
-    } else if let Some(agent) = row
-        .agent
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<crate::Agent>(a).ok())
-    {
-        agent.name
     } else {
-        row.subject_name.clone()
+        crate::Agent::addressee(row)
     };
     let link = if staff {
         crate::MailLinks::staff(&config.base_url, row.pid)

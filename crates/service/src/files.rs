@@ -4,12 +4,13 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{self as domain, Actor, AuditOnly, DocumentPurpose, Event, State};
 use madoguchi_store::audit::{self, Origin};
-use madoguchi_store::entities::{attachment, request};
+use madoguchi_store::entities::{attachment, payment, request};
 use madoguchi_store::requests;
 use madoguchi_store::sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use madoguchi_vault::Sealed;
@@ -96,6 +97,59 @@ fn display_name(name: &str, ext: &str) -> String {
     }
 }
 
+/// A row written in the same transaction as the audit entries that explain it.
+#[derive(Debug, Clone)]
+pub(crate) enum Also {
+    /// Only the entries.
+    Nothing,
+    /// A new document.
+    Attachment(attachment::ActiveModel),
+    /// A new payment row (e.g. a flagged card payment).
+    Payment(payment::ActiveModel),
+    /// A refund still due (`due_kind`) marked as paid back by hand; refused unless the row is
+    /// still due, so it is recorded once.
+    RefundPaidBack {
+        id: i64,
+        due_kind: String,
+        reference: String,
+        by: Option<String>,
+    },
+}
+
+impl Also {
+    async fn write<C: ConnectionTrait>(self, tx: &C) -> Result<(), ServiceError> {
+        match self {
+            Also::Nothing => {}
+            Also::Attachment(am) => {
+                attachment::Entity::insert(am).exec(tx).await?;
+            }
+            Also::Payment(am) => {
+                payment::Entity::insert(am).exec(tx).await?;
+            }
+            Also::RefundPaidBack {
+                id,
+                due_kind,
+                reference,
+                by,
+            } => {
+                let marked = payment::Entity::update_many()
+                    .col_expr(payment::Column::Kind, Expr::value("refund_recorded"))
+                    .col_expr(payment::Column::Reference, Expr::value(Some(reference)))
+                    .col_expr(payment::Column::RecordedBy, Expr::value(by))
+                    .filter(payment::Column::Id.eq(id))
+                    .filter(payment::Column::Kind.eq(due_kind))
+                    .exec(tx)
+                    .await?;
+                if marked.rows_affected != 1 {
+                    // Another officer recorded it first; the transaction rolls back.
+                    return Err(ServiceError::Invalid("this refund is not due"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Service {
     /// The files a subject may upload now, by state.
     pub fn accepts_uploads(state: State) -> bool {
@@ -174,7 +228,7 @@ impl Service {
                 deleted_at: Set(None),
                 ..Default::default()
             };
-            self.append_with(pid, &t, actor, origin, now, Some(am))
+            self.append_with(pid, &t, actor, origin, now, Also::Attachment(am))
                 .await?;
             pids.push(doc_pid);
         }
@@ -182,7 +236,7 @@ impl Service {
     }
 
     /// Appends audit-only effects to a request's chain (retrying if the head moved), in the
-    /// same transaction as an optional attachment row.
+    /// same transaction as the row they explain.
     pub(crate) async fn append_with(
         &self,
         pid: Uuid,
@@ -190,7 +244,7 @@ impl Service {
         actor: &Actor,
         origin: &Origin,
         now: DateTime<Utc>,
-        attachment_row: Option<attachment::ActiveModel>,
+        also: Also,
     ) -> Result<(), ServiceError> {
         for _ in 0..5 {
             let row = requests::find_by_pid(self.db().conn(), pid).await?;
@@ -221,9 +275,7 @@ impl Service {
             let tx = self.db().begin_write().await?;
             match requests::update_audit_head(&tx, &row, (seq, &head)).await {
                 Ok(()) => {
-                    if let Some(am) = attachment_row.clone() {
-                        attachment::Entity::insert(am).exec(&tx).await?;
-                    }
+                    also.write(&tx).await?;
                     audit::insert(&tx, rows).await?;
                     tx.commit().await?;
                     return Ok(());
@@ -276,7 +328,7 @@ impl Service {
             target: format!("document:{doc_pid}"),
         });
         let t = domain::apply(&requests::to_domain(&row)?, &view, actor, now)?;
-        self.append_with(request_pid, &t, actor, origin, now, None)
+        self.append_with(request_pid, &t, actor, origin, now, Also::Nothing)
             .await?;
         Ok((to_document(&doc), bytes))
     }
@@ -321,7 +373,7 @@ impl Service {
             target: format!("document:{doc_pid}"),
         });
         let t = domain::apply(&requests::to_domain(&row)?, &event, &Actor::Subject, now)?;
-        self.append_with(request_pid, &t, &Actor::Subject, origin, now, None)
+        self.append_with(request_pid, &t, &Actor::Subject, origin, now, Also::Nothing)
             .await?;
         Ok((to_document(&doc), bytes))
     }
@@ -454,8 +506,15 @@ impl Service {
                     ],
                 })],
             };
-            self.append_with(row.pid, &t, &Actor::System, &Origin::default(), now, None)
-                .await?;
+            self.append_with(
+                row.pid,
+                &t,
+                &Actor::System,
+                &Origin::default(),
+                now,
+                Also::Nothing,
+            )
+            .await?;
             deleted += 1;
         }
         Ok(deleted)

@@ -77,6 +77,17 @@ pub struct Agent {
     pub relationship: String,
 }
 
+impl Agent {
+    /// Who a request is answered to: the agent who filed it, else the subject. Mail and the
+    /// receipt address the same person.
+    pub fn addressee(row: &madoguchi_store::entities::request::Model) -> String {
+        row.agent
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<Agent>(a).ok())
+            .map_or_else(|| row.subject_name.clone(), |a| a.name)
+    }
+}
+
 /// A request ready to be filed.
 #[derive(Debug, Clone)]
 pub struct NewRequest {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{Actor, Event, Mail, PaymentMethod, Recipient, State, Yen};
 use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
-use madoguchi_store::audit::{self, Origin};
+use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::{payment, request};
 use madoguchi_store::sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -14,7 +14,7 @@ use madoguchi_store::sea_orm::{
 use madoguchi_store::{outbox, requests};
 use uuid::Uuid;
 
-use crate::staff::audit_entry;
+use crate::files::Also;
 use crate::{EventText, Service, ServiceError, context};
 
 /// Why a card payment could not start.
@@ -239,7 +239,7 @@ impl Service {
         } else {
             "amount_or_currency_mismatch"
         };
-        payment::Entity::insert(payment::ActiveModel {
+        let flagged = payment::ActiveModel {
             request_id: Set(row.id),
             method: Set(PaymentMethod::Card.as_str().to_owned()),
             amount: Set(amount.unwrap_or(0)),
@@ -250,9 +250,7 @@ impl Service {
             recorded_by: Set(None),
             created_at: Set(now.trunc_subsecs(6)),
             ..Default::default()
-        })
-        .exec(self.db().conn())
-        .await?;
+        };
         let t = madoguchi_domain::Transition {
             next: requests::to_domain(&row)?,
             effects: vec![madoguchi_domain::Effect::Audit(
@@ -271,7 +269,7 @@ impl Service {
             &Actor::PaymentProvider,
             &Origin::default(),
             now,
-            None,
+            Also::Payment(flagged),
         )
         .await?;
         self.notify_staff(&row, Mail::StaffPaymentFlagged, now)
@@ -374,8 +372,15 @@ impl Service {
                             },
                         )],
                     };
-                    self.append_with(row.pid, &t, &Actor::System, &Origin::default(), now, None)
-                        .await?;
+                    self.append_with(
+                        row.pid,
+                        &t,
+                        &Actor::System,
+                        &Origin::default(),
+                        now,
+                        Also::Nothing,
+                    )
+                    .await?;
                     sent += 1;
                 }
                 Err(e) => {
@@ -419,68 +424,39 @@ impl Service {
                 },
             ));
         }
-        for _ in 0..5 {
-            let row = requests::find_by_pid(self.db().conn(), pid).await?;
-            let refund = payment::Entity::find_by_id(payment_id)
-                .filter(payment::Column::RequestId.eq(row.id))
-                .one(self.db().conn())
-                .await?
-                .ok_or(ServiceError::NotFound)?;
-            if !refund.kind.starts_with("refund_due") {
-                return Err(ServiceError::Invalid("this refund is not due"));
-            }
-            if refund.method == PaymentMethod::Card.as_str() {
-                return Err(ServiceError::Invalid(
-                    "card refunds go back through Stripe by themselves",
-                ));
-            }
-            let entry = audit_entry(
-                actor,
-                "refund.recorded",
-                vec![
-                    ("amount", refund.amount.to_string()),
-                    ("method", refund.method.clone()),
-                ],
-            );
-            let (rows, seq, head) = audit::link(
-                &audit::request_chain(pid),
-                Some(row.id),
-                row.audit_seq,
-                &row.audit_head,
-                &[entry],
-                origin,
-                now,
-            );
-            let tx = self.db().begin_write().await?;
-            let marked = payment::Entity::update_many()
-                .col_expr(payment::Column::Kind, Expr::value("refund_recorded"))
-                .col_expr(
-                    payment::Column::Reference,
-                    Expr::value(Some(reference.chars().take(200).collect::<String>())),
-                )
-                .col_expr(
-                    payment::Column::RecordedBy,
-                    Expr::value(actor.staff_id().map(str::to_owned)),
-                )
-                .filter(payment::Column::Id.eq(refund.id))
-                .filter(payment::Column::Kind.eq(refund.kind.clone()))
-                .exec(&tx)
-                .await?;
-            if marked.rows_affected != 1 {
-                // Another officer recorded it first; nothing is written twice.
-                return Err(ServiceError::Invalid("this refund is not due"));
-            }
-            match requests::update_audit_head(&tx, &row, (seq, &head)).await {
-                Ok(()) => {
-                    audit::insert(&tx, rows).await?;
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                Err(madoguchi_store::StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let refund = payment::Entity::find_by_id(payment_id)
+            .filter(payment::Column::RequestId.eq(row.id))
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if !refund.kind.starts_with("refund_due") {
+            return Err(ServiceError::Invalid("this refund is not due"));
         }
-        Err(ServiceError::Conflict)
+        if refund.method == PaymentMethod::Card.as_str() {
+            return Err(ServiceError::Invalid(
+                "card refunds go back through Stripe by themselves",
+            ));
+        }
+        let t = madoguchi_domain::Transition {
+            next: requests::to_domain(&row)?,
+            effects: vec![madoguchi_domain::Effect::Audit(
+                madoguchi_domain::AuditRecord {
+                    action: "refund.recorded".into(),
+                    detail: vec![
+                        ("amount".into(), refund.amount.to_string()),
+                        ("method".into(), refund.method.clone()),
+                    ],
+                },
+            )],
+        };
+        let also = Also::RefundPaidBack {
+            id: refund.id,
+            due_kind: refund.kind,
+            reference: reference.chars().take(200).collect(),
+            by: actor.staff_id().map(str::to_owned),
+        };
+        self.append_with(pid, &t, actor, origin, now, also).await
     }
 
     /// The payments a subject holds receipts for, oldest first.

@@ -166,22 +166,7 @@ impl IntakePage {
         value: &str,
         autocomplete: &str,
     ) -> String {
-        let label = if self.en { en } else { ja };
-        let req = match (required, self.en) {
-            (true, true) => " <span class=\"req\">required</span>",
-            (true, false) => " <span class=\"req\">必須</span>",
-            _ => "",
-        };
-        let (err_html, aria) = match self.err(name) {
-            Some(e) => (
-                format!(
-                    "<p class=\"field-error\" id=\"{name}-error\">{}</p>",
-                    escape(e)
-                ),
-                format!(" aria-invalid=\"true\" aria-describedby=\"{name}-error\""),
-            ),
-            None => (String::new(), String::new()),
-        };
+        let (label, req, err_html, aria) = self.field_head(name, ja, en, required);
         let required_attr = if required {
             " aria-required=\"true\""
         } else {
@@ -193,8 +178,15 @@ impl IntakePage {
         )
     }
 
-    /// A labelled textarea.
-    pub fn area(&self, name: &str, ja: &str, en: &str, required: bool, value: &str) -> String {
+    /// What every field shows: its label, the required mark, its error, and the `aria-*`
+    /// attributes that tie the error to the control.
+    fn field_head<'a>(
+        &self,
+        name: &str,
+        ja: &'a str,
+        en: &'a str,
+        required: bool,
+    ) -> (&'a str, &'static str, String, String) {
         let label = if self.en { en } else { ja };
         let req = match (required, self.en) {
             (true, true) => " <span class=\"req\">required</span>",
@@ -211,6 +203,12 @@ impl IntakePage {
             ),
             None => (String::new(), String::new()),
         };
+        (label, req, err_html, aria)
+    }
+
+    /// A labelled textarea.
+    pub fn area(&self, name: &str, ja: &str, en: &str, required: bool, value: &str) -> String {
+        let (label, req, err_html, aria) = self.field_head(name, ja, en, required);
         format!(
             "<div class=\"field\"><label for=\"{name}\">{label}{req}</label>{err_html}<textarea name=\"{name}\" id=\"{name}\"{aria}>{}</textarea></div>",
             escape(value)

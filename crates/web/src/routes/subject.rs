@@ -625,11 +625,7 @@ async fn show_receipt(
         .find(|p| p.receipt_number.as_deref() == Some(number.as_str()))
         .ok_or(PageError(AppError::NotFound, en))?;
     let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
-    let payer = row
-        .agent
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<madoguchi_service::Agent>(a).ok())
-        .map_or_else(|| row.subject_name.clone(), |a| a.name);
+    let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
         en,
         business_name: state.config.business.name.clone(),
