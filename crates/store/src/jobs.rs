@@ -19,14 +19,22 @@ pub async fn claim<C: ConnectionTrait>(
     next: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let now = now.trunc_subsecs(6);
-    TimerJobs::insert(timer_job::ActiveModel {
-        name: Set(name.to_owned()),
-        next_run_at: Set(first.trunc_subsecs(6)),
-        last_run_at: Set(None),
-    })
-    .on_conflict_do_nothing()
-    .exec(db)
-    .await?;
+    // Most ticks find the job not yet due: a read, not a write (SQLite would take its write
+    // lock for an UPDATE that matches nothing).
+    match TimerJobs::find_by_id(name.to_owned()).one(db).await? {
+        Some(job) if job.next_run_at > now => return Ok(false),
+        Some(_) => {}
+        None => {
+            TimerJobs::insert(timer_job::ActiveModel {
+                name: Set(name.to_owned()),
+                next_run_at: Set(first.trunc_subsecs(6)),
+                last_run_at: Set(None),
+            })
+            .on_conflict_do_nothing()
+            .exec(db)
+            .await?;
+        }
+    }
     let won = TimerJobs::update_many()
         .col_expr(
             timer_job::Column::NextRunAt,
