@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// A syntactically valid e-mail address of sensible length.
@@ -22,6 +23,12 @@ pub enum ContactError {
     /// Not a phone number.
     #[error("not a phone number")]
     Phone,
+    /// Not a date of birth written `YYYY-MM-DD`.
+    #[error("not a date of birth (YYYY-MM-DD)")]
+    BirthDate,
+    /// A date of birth after today, or implausibly long ago.
+    #[error("the date of birth is out of range")]
+    BirthDateRange,
 }
 
 impl EmailAddress {
@@ -117,6 +124,44 @@ pub fn parse_phone(input: &str) -> Result<String, ContactError> {
     }
 }
 
+/// Parses a date of birth written `YYYY-MM-DD` (the form's date input sends this). It must be
+/// on or before `today` and not before 1900.
+pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, ContactError> {
+    let s = input.trim();
+    // `%Y` alone would accept a five-digit or signed year.
+    let shaped = s.len() == 10
+        && s.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(ContactError::BirthDate);
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ContactError::BirthDate)?;
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date");
+    if date > today || date < earliest {
+        return Err(ContactError::BirthDateRange);
+    }
+    Ok(date)
+}
+
+/// A name reduced to what matching compares: Unicode NFKC (full-width Latin and digits become
+/// half-width, half-width katakana becomes full-width), every kind of space removed, Latin
+/// letters lower-cased. So `山田 太郎`, `山田　太郎` and `山田太郎` are one name, as are
+/// `ＹＡＭＡＤＡ Taro` and `yamada taro`. Variant kanji (髙/高, 﨑/崎) are not folded: they
+/// are different characters, and a customer record that differs that way falls back to review.
+pub fn normalize_name(input: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    input
+        .nfkc()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,7 +211,76 @@ mod tests {
         assert!(parse_phone("03-1234-5678; DROP").is_err());
     }
 
+    #[test]
+    fn names_fold_spaces_and_widths() {
+        let same = ["山田 太郎", "山田　太郎", "山田太郎", " 山田\t太郎 "];
+        for s in same {
+            assert_eq!(normalize_name(s), "山田太郎", "{s:?}");
+        }
+        assert_eq!(normalize_name("ＹＡＭＡＤＡ Ｔａｒｏ"), "yamadataro");
+        assert_eq!(normalize_name("ﾔﾏﾀﾞ ﾀﾛｳ"), "ヤマダタロウ");
+        assert_ne!(normalize_name("髙橋"), normalize_name("高橋"));
+    }
+
+    #[test]
+    fn birth_dates_are_strict() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(
+            parse_birth_date(" 2010-04-01 ", today),
+            Ok(NaiveDate::from_ymd_opt(2010, 4, 1).unwrap())
+        );
+        assert_eq!(parse_birth_date("2026-11-22", today).map(|_| ()), Ok(()));
+        for bad in [
+            "",
+            "2010/04/01",
+            "2010-4-1",
+            "+2010-04-01",
+            "2010-02-30",
+            "20100-04-01",
+            "昭和60年",
+        ] {
+            assert_eq!(
+                parse_birth_date(bad, today),
+                Err(ContactError::BirthDate),
+                "{bad:?}"
+            );
+        }
+        for far in ["2026-11-23", "1899-12-31"] {
+            assert_eq!(
+                parse_birth_date(far, today),
+                Err(ContactError::BirthDateRange),
+                "{far:?}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn spaces_and_widths_never_change_a_name(
+            name in "[山田太郎花子佐藤ヤマダタロウやまだa-zA-Z]{1,8}",
+            cuts in proptest::collection::vec((0usize..8, 0usize..3), 0..4),
+            wide in any::<bool>(),
+        ) {
+            let mut spaced: Vec<char> = name.chars().collect();
+            for (at, which) in cuts {
+                let space = [' ', '\u{3000}', '\t'][which];
+                spaced.insert(at.min(spaced.len()), space);
+            }
+            let mut spaced: String = spaced.into_iter().collect();
+            if wide {
+                // Full-width Latin letters, as some Japanese keyboards type them.
+                spaced = spaced
+                    .chars()
+                    .map(|c| if c.is_ascii_alphabetic() {
+                        char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c)
+                    } else {
+                        c
+                    })
+                    .collect();
+            }
+            prop_assert_eq!(normalize_name(&spaced), normalize_name(&name));
+        }
+
         #[test]
         fn generated_valid_addresses_parse(
             local in "[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]",

@@ -77,8 +77,40 @@ pub enum Event {
     Expire,
     /// The subject's turn runs out soon: remind them once per waiting period.
     WarnExpiry,
+    /// The service looked the subject up in the business's customer records (identity method
+    /// `customer_record`). Sent by the system right after the address is confirmed.
+    MatchCustomerRecord {
+        /// What the lookup found.
+        result: CustomerMatch,
+    },
     /// Something worth recording that does not change the state.
     Record(AuditOnly),
+}
+
+/// The result of a customer-record lookup. Carries no personal data: only whether it matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerMatch {
+    /// E-mail, name and date of birth match one customer record: identity is proven.
+    Matched,
+    /// No record matches: an officer reviews documents instead.
+    NotFound,
+    /// An agent filed: the agent's identity and authority need documents, so no lookup.
+    AgentFiled,
+    /// The lookup failed (the source was unreachable): documents instead.
+    Unavailable,
+}
+
+impl CustomerMatch {
+    /// Stable identifier, used in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerMatch::Matched => "matched",
+            CustomerMatch::NotFound => "not_found",
+            CustomerMatch::AgentFiled => "agent_filed",
+            CustomerMatch::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// Events that only leave a trace.
@@ -133,6 +165,7 @@ impl Event {
             Event::Withdraw => "withdraw",
             Event::Expire => "expire",
             Event::WarnExpiry => "warn_expiry",
+            Event::MatchCustomerRecord { .. } => "match_customer_record",
             Event::Record(AuditOnly::Viewed { .. }) => "viewed",
             Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
             Event::Record(AuditOnly::Note) => "note",

@@ -114,10 +114,11 @@ impl RequestKind {
 }
 
 /// Who files the request (APPI Art. 37(3); 政令 Art. 13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Requester {
     /// The data subject (本人).
+    #[default]
     Subject,
     /// 法定代理人: parent of a minor, guardian of an adult under guardianship.
     LegalRepresentative,

@@ -15,14 +15,19 @@ pub mod state;
 pub mod table;
 
 pub use actor::{Actor, Role};
-pub use contact::{ContactError, EmailAddress, parse_kana, parse_phone};
-pub use event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
+pub use contact::{
+    ContactError, EmailAddress, normalize_name, parse_birth_date, parse_kana, parse_phone,
+};
+pub use event::{
+    AuditOnly, AuditRecord, CustomerMatch, Effect, Event, Mail, Outcome, Recipient, RefundReason,
+};
 pub use fee::{FeeError, FeeSchedule, Yen};
 pub use files::{DocumentPurpose, FileType, sniff};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use policy::{
-    DeadlineRule, IdentityMethod, Jurisdiction, Period, Policy, jst_date, may_sue_from,
+    DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, age_on,
+    is_adult_at, jst_date, may_sue_from,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
 pub use state::State;

@@ -3,7 +3,7 @@
 //! A request keeps a snapshot of the policy it was filed under, so that a later settings
 //! change never moves the deadline of a request already in the queue.
 
-use chrono::{DateTime, Days, FixedOffset, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::holidays::is_non_business_day;
@@ -116,6 +116,13 @@ pub enum IdentityMethod {
 }
 
 impl IdentityMethod {
+    /// Every method.
+    pub const ALL: [IdentityMethod; 3] = [
+        IdentityMethod::EmailOnly,
+        IdentityMethod::CustomerRecord,
+        IdentityMethod::Document,
+    ];
+
     /// Stable identifier.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,6 +130,73 @@ impl IdentityMethod {
             IdentityMethod::CustomerRecord => "customer_record",
             IdentityMethod::Document => "document",
         }
+    }
+
+    /// Parses [`IdentityMethod::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// Identity methods set for single kinds, overriding [`Policy::identity`]. A fixed struct
+/// rather than a map keeps [`Policy`] `Copy`; unset kinds are left out of the JSON snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityByKind {
+    /// 開示 (Art. 33(1)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<IdentityMethod>,
+    /// 第三者提供記録の開示 (Art. 33(5)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party_record_disclosure: Option<IdentityMethod>,
+    /// 利用目的の通知 (Art. 32(2)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose_notification: Option<IdentityMethod>,
+    /// 訂正・追加・削除 (Art. 34).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<IdentityMethod>,
+    /// 利用停止・消去 (Art. 35(1),(5)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_or_erasure: Option<IdentityMethod>,
+    /// 第三者提供の停止 (Art. 35(3),(5)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party_stop: Option<IdentityMethod>,
+}
+
+impl IdentityByKind {
+    /// The method set for `kind`, if any.
+    pub fn get(&self, kind: RequestKind) -> Option<IdentityMethod> {
+        *self.slot(kind)
+    }
+
+    /// Sets (or clears) the method for `kind`.
+    pub fn set(&mut self, kind: RequestKind, method: Option<IdentityMethod>) {
+        *self.slot_mut(kind) = method;
+    }
+
+    fn slot(&self, kind: RequestKind) -> &Option<IdentityMethod> {
+        match kind {
+            RequestKind::Disclosure => &self.disclosure,
+            RequestKind::ThirdPartyRecordDisclosure => &self.third_party_record_disclosure,
+            RequestKind::PurposeNotification => &self.purpose_notification,
+            RequestKind::Correction => &self.correction,
+            RequestKind::SuspensionOrErasure => &self.suspension_or_erasure,
+            RequestKind::ThirdPartyStop => &self.third_party_stop,
+        }
+    }
+
+    fn slot_mut(&mut self, kind: RequestKind) -> &mut Option<IdentityMethod> {
+        match kind {
+            RequestKind::Disclosure => &mut self.disclosure,
+            RequestKind::ThirdPartyRecordDisclosure => &mut self.third_party_record_disclosure,
+            RequestKind::PurposeNotification => &mut self.purpose_notification,
+            RequestKind::Correction => &mut self.correction,
+            RequestKind::SuspensionOrErasure => &mut self.suspension_or_erasure,
+            RequestKind::ThirdPartyStop => &mut self.third_party_stop,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        RequestKind::ALL.into_iter().all(|k| self.get(k).is_none())
     }
 }
 
@@ -133,8 +207,11 @@ pub struct Policy {
     pub jurisdiction: Jurisdiction,
     /// The answer deadline.
     pub deadline: DeadlineRule,
-    /// How identity is proven.
+    /// How identity is proven, unless `identity_by_kind` says otherwise for a kind.
     pub identity: IdentityMethod,
+    /// Per-kind identity methods (requests filed before this setting existed read none).
+    #[serde(default, skip_serializing_if = "IdentityByKind::is_empty")]
+    pub identity_by_kind: IdentityByKind,
     /// Hours the e-mail confirmation link stays valid.
     pub confirm_within_hours: u32,
     /// Days the subject has to answer a request for evidence, information or payment.
@@ -166,6 +243,7 @@ impl Policy {
                 pause_while_waiting: true,
             },
             identity: IdentityMethod::Document,
+            identity_by_kind: IdentityByKind::default(),
             confirm_within_hours: 72,
             answer_within_days: 30,
             refund_before_work: true,
@@ -208,11 +286,31 @@ impl Policy {
         }
     }
 
-    /// The identity method for a kind. Fee-bearing kinds disclose data, so they keep the
-    /// configured method; the others may be relaxed by configuration in the store layer.
-    pub fn identity_for(&self, _kind: RequestKind) -> IdentityMethod {
-        self.identity
+    /// The identity method for a kind: the one set for that kind, else the policy's default.
+    pub fn identity_for(&self, kind: RequestKind) -> IdentityMethod {
+        self.identity_by_kind.get(kind).unwrap_or(self.identity)
     }
+}
+
+/// Full years of age on `on` for someone born on `born`, counted as Japanese law does
+/// (年齢計算ニ関スル法律, 民法 143 条): a year is complete at the end of the day before the
+/// birthday, so a person is a year older on their birthday, and someone born on 29 February
+/// becomes a year older on 1 March in common years. `None` for a birth date after `on`.
+pub fn age_on(born: NaiveDate, on: NaiveDate) -> Option<u32> {
+    if born > on {
+        return None;
+    }
+    let mut years = on.year() - born.year();
+    if (on.month(), on.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// Whether someone born on `born` had reached `minor_age` (the age of majority: 18 in Japan
+/// since April 2022) on the Japan date of `at`. `false` for a birth date after that day.
+pub fn is_adult_at(born: NaiveDate, at: DateTime<Utc>, minor_age: u32) -> bool {
+    age_on(born, jst_date(at)).is_some_and(|age| age >= minor_age)
 }
 
 /// The first date from which the subject may sue: two weeks after the request arrived
@@ -247,6 +345,82 @@ mod tests {
         );
         // Across Golden Week 2026: Thu 4/30 + 2 → Fri 5/1, then Thu 5/7.
         assert_eq!(Period::BusinessDays(2).after(d(2026, 4, 30)), d(2026, 5, 7));
+    }
+
+    #[test]
+    fn age_counts_full_years_to_the_birthday() {
+        let born = d(2008, 11, 23);
+        assert_eq!(age_on(born, d(2026, 11, 22)), Some(17));
+        assert_eq!(age_on(born, d(2026, 11, 23)), Some(18));
+        assert_eq!(age_on(born, born), Some(0));
+        assert_eq!(age_on(born, d(2008, 11, 22)), None, "not born yet");
+        // 29 February: a year older on 1 March in common years, on the 29th in leap years.
+        let leap = d(2008, 2, 29);
+        assert_eq!(age_on(leap, d(2026, 2, 28)), Some(17));
+        assert_eq!(age_on(leap, d(2026, 3, 1)), Some(18));
+        assert_eq!(age_on(leap, d(2028, 2, 29)), Some(20));
+    }
+
+    #[test]
+    fn adulthood_is_judged_on_the_japan_date() {
+        let born = d(2008, 11, 23);
+        // 2026-11-22 15:30 UTC is already 11-23 00:30 in Tokyo: the 18th birthday.
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 15, 30, 0).unwrap();
+        assert!(is_adult_at(born, at, 18));
+        let before = Utc.with_ymd_and_hms(2026, 11, 22, 14, 30, 0).unwrap();
+        assert!(!is_adult_at(born, before, 18));
+        assert!(is_adult_at(born, before, 17), "the age is configurable");
+        assert!(
+            !is_adult_at(d(2030, 1, 1), at, 0),
+            "a future birth date is nobody's"
+        );
+    }
+
+    #[test]
+    fn identity_is_chosen_per_kind_with_the_policy_default() {
+        let mut p = Policy::appi();
+        for kind in RequestKind::ALL {
+            assert_eq!(p.identity_for(kind), IdentityMethod::Document);
+        }
+        p.identity = IdentityMethod::EmailOnly;
+        p.identity_by_kind
+            .set(RequestKind::Disclosure, Some(IdentityMethod::Document));
+        p.identity_by_kind.set(
+            RequestKind::Correction,
+            Some(IdentityMethod::CustomerRecord),
+        );
+        assert_eq!(
+            p.identity_for(RequestKind::Disclosure),
+            IdentityMethod::Document
+        );
+        assert_eq!(
+            p.identity_for(RequestKind::Correction),
+            IdentityMethod::CustomerRecord
+        );
+        assert_eq!(
+            p.identity_for(RequestKind::ThirdPartyStop),
+            IdentityMethod::EmailOnly
+        );
+    }
+
+    #[test]
+    fn old_policy_snapshots_still_read() {
+        // A snapshot written before per-kind methods existed.
+        let mut old = serde_json::to_value(Policy::appi()).unwrap();
+        assert!(
+            old.get("identity_by_kind").is_none(),
+            "an empty override is not written"
+        );
+        old.as_object_mut().unwrap().remove("identity_by_kind");
+        let p: Policy = serde_json::from_value(old).unwrap();
+        assert_eq!(p, Policy::appi());
+        let mut set = Policy::appi();
+        set.identity_by_kind.set(
+            RequestKind::PurposeNotification,
+            Some(IdentityMethod::EmailOnly),
+        );
+        let back: Policy = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(back, set);
     }
 
     #[test]

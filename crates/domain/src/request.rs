@@ -4,10 +4,12 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::event::{AuditOnly, AuditRecord, Effect, Event, Mail, Outcome, Recipient, RefundReason};
+use crate::event::{
+    AuditOnly, AuditRecord, CustomerMatch, Effect, Event, Mail, Outcome, Recipient, RefundReason,
+};
 use crate::fee::{FeeSchedule, Yen};
 use crate::ground::PaymentMethod;
-use crate::kind::RequestKind;
+use crate::kind::{RequestKind, Requester};
 use crate::policy::{IdentityMethod, Period, Policy, jst_date};
 use crate::state::State;
 
@@ -16,6 +18,10 @@ use crate::state::State;
 pub struct Request {
     /// What is asked.
     pub kind: RequestKind,
+    /// Who filed it: the subject or an agent (an agent's request is never matched against
+    /// customer records).
+    #[serde(default)]
+    pub requester: Requester,
     /// Where it stands.
     pub state: State,
     /// The rules it was filed under.
@@ -116,11 +122,25 @@ impl Request {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Transition {
+        Request::file_by(kind, Requester::Subject, policy, fees, arrived_at, now)
+    }
+
+    /// Files a request made by `requester` (the subject or an agent); otherwise as
+    /// [`Request::file_at`].
+    pub fn file_by(
+        kind: RequestKind,
+        requester: Requester,
+        policy: Policy,
+        fees: &FeeSchedule,
+        arrived_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Transition {
         let arrived_at = arrived_at.min(now);
         let arrival = jst_date(arrived_at);
         let fee = fees.fee(kind);
         let request = Request {
             kind,
+            requester,
             state: State::Submitted,
             policy,
             fee,
@@ -140,6 +160,8 @@ impl Request {
                 "request.filed",
                 vec![
                     ("kind", kind.as_str().to_owned()),
+                    ("requester", requester.as_str().to_owned()),
+                    ("identity", policy.identity_for(kind).as_str().to_owned()),
                     ("jurisdiction", policy.jurisdiction.as_str().to_owned()),
                     ("fee", fee.0.to_string()),
                     ("due_on", request.due_on.to_string()),
@@ -206,6 +228,46 @@ pub fn apply(
             } else {
                 effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
                 State::IdentityReview
+            }
+        }
+        Event::MatchCustomerRecord { result } => {
+            require(from, &[State::IdentityReview], event)?;
+            if request.policy.identity_for(request.kind) != IdentityMethod::CustomerRecord {
+                return Err(TransitionError::Invalid(
+                    "the policy does not prove identity by customer record for this kind",
+                ));
+            }
+            if request.identity_verified {
+                return Err(TransitionError::Invalid("identity is already verified"));
+            }
+            match result {
+                CustomerMatch::Matched if request.requester.is_agent() => {
+                    return Err(TransitionError::Invalid(
+                        "an agent's request is never matched automatically: the agent's \
+                         identity and authority need documents",
+                    ));
+                }
+                CustomerMatch::Matched => {
+                    next.identity_verified = true;
+                    effects.push(audit(
+                        "identity.matched_customer_record",
+                        vec![("method", IdentityMethod::CustomerRecord.as_str().to_owned())],
+                    ));
+                    effects.push(mail(Recipient::Subject, Mail::IdentityApproved));
+                    identity_passed(&next, &mut effects)
+                }
+                CustomerMatch::NotFound
+                | CustomerMatch::AgentFiled
+                | CustomerMatch::Unavailable => {
+                    effects.push(audit(
+                        "identity.customer_record_not_matched",
+                        vec![
+                            ("reason", result.as_str().to_owned()),
+                            ("next", "document_review".to_owned()),
+                        ],
+                    ));
+                    State::IdentityReview
+                }
             }
         }
         Event::SubmitEvidence => {
@@ -507,7 +569,9 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         | Event::Record(AuditOnly::Note) => actor.is_worker(),
         Event::RecordPayment { .. } => matches!(actor, Actor::PaymentProvider) || actor.is_worker(),
         Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
-        Event::Expire | Event::WarnExpiry => matches!(actor, Actor::System),
+        Event::Expire | Event::WarnExpiry | Event::MatchCustomerRecord { .. } => {
+            matches!(actor, Actor::System)
+        }
         Event::Record(AuditOnly::Viewed { .. }) => actor.role().is_some(),
         Event::Record(AuditOnly::Downloaded { .. } | AuditOnly::Uploaded { .. }) => {
             matches!(actor, Actor::Subject)

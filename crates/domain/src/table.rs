@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::{
-    Actor, Event, FeeSchedule, Outcome, PaymentMethod, RefusalGround, Request, RequestKind, Role,
-    State, Yen, apply, policy::Policy,
+    Actor, CustomerMatch, Event, FeeSchedule, IdentityMethod, Outcome, PaymentMethod,
+    RefusalGround, Request, RequestKind, Role, State, Yen, apply, policy::Policy,
 };
 
 /// One row: in `from`, `event` by any of `actors` leads to `to`.
@@ -56,6 +56,12 @@ fn sample_events() -> Vec<Event> {
         Event::Withdraw,
         Event::Expire,
         Event::WarnExpiry,
+        Event::MatchCustomerRecord {
+            result: CustomerMatch::Matched,
+        },
+        Event::MatchCustomerRecord {
+            result: CustomerMatch::NotFound,
+        },
     ]
 }
 
@@ -88,16 +94,16 @@ fn actors() -> Vec<(&'static str, Actor)> {
     ]
 }
 
-/// A ¥3,000 GDPR disclosure (so that extension exists) placed in `state`, with the facts that
-/// state implies.
+/// A ¥3,000 GDPR disclosure (so that extension exists) whose identity is proven by customer
+/// record (so that the lookup's rows appear), placed in `state`, with the facts that state
+/// implies.
 fn in_state(state: State, at: DateTime<Utc>) -> Request {
-    let mut r = Request::file(
+    let mut policy = Policy::gdpr();
+    policy.identity_by_kind.set(
         RequestKind::Disclosure,
-        Policy::gdpr(),
-        &FeeSchedule::default(),
-        at,
-    )
-    .next;
+        Some(IdentityMethod::CustomerRecord),
+    );
+    let mut r = Request::file(RequestKind::Disclosure, policy, &FeeSchedule::default(), at).next;
     r.state = state;
     let past_identity = !matches!(
         state,
@@ -144,6 +150,10 @@ pub fn rows() -> Vec<Row> {
                         ..
                     } => "record_payment (card)",
                     Event::RecordPayment { .. } => "record_payment (offline)",
+                    Event::MatchCustomerRecord {
+                        result: CustomerMatch::Matched,
+                    } => "match_customer_record (matched)",
+                    Event::MatchCustomerRecord { .. } => "match_customer_record (no match)",
                     e => e.name(),
                 };
                 out.push(Row {

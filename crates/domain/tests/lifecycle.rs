@@ -118,6 +118,157 @@ fn email_only_identity_policy_skips_review() {
     assert_eq!(r.state, State::InProgress);
 }
 
+fn customer_record_policy() -> Policy {
+    let mut policy = Policy::appi();
+    policy.identity_by_kind.set(
+        RequestKind::Disclosure,
+        Some(IdentityMethod::CustomerRecord),
+    );
+    policy
+}
+
+fn confirmed_by(requester: Requester, policy: Policy) -> Request {
+    let t = Request::file_by(
+        RequestKind::Disclosure,
+        requester,
+        policy,
+        &FeeSchedule::default(),
+        t0(),
+        t0(),
+    );
+    step(&t.next, Event::ConfirmEmail, &Actor::Subject)
+}
+
+fn audit_actions(t: &Transition) -> Vec<String> {
+    t.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(a) => Some(a.action.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_customer_record_match_approves_identity_as_the_system() {
+    let r = confirmed_by(Requester::Subject, customer_record_policy());
+    assert_eq!(
+        r.state,
+        State::IdentityReview,
+        "confirmation alone proves nothing"
+    );
+    let matched = Event::MatchCustomerRecord {
+        result: CustomerMatch::Matched,
+    };
+    let t = apply(&r, &matched, &Actor::System, t0()).unwrap();
+    assert!(t.next.identity_verified);
+    assert_eq!(t.next.state, State::AwaitingPayment);
+    assert_eq!(
+        audit_actions(&t),
+        [
+            "request.match_customer_record",
+            "identity.matched_customer_record"
+        ]
+    );
+    assert_eq!(
+        mails(&t),
+        [
+            (Recipient::Subject, Mail::IdentityApproved),
+            (Recipient::Subject, Mail::PaymentRequested)
+        ]
+    );
+    // Only the system looks records up; nobody else can claim a match.
+    for actor in [Actor::Subject, officer(), auditor(), Actor::PaymentProvider] {
+        assert!(matches!(
+            apply(&r, &matched, &actor, t0()),
+            Err(TransitionError::Forbidden { .. })
+        ));
+    }
+    // Once: identity is settled and the request has moved on.
+    assert!(apply(&t.next, &matched, &Actor::System, t0()).is_err());
+}
+
+#[test]
+fn no_customer_record_match_leaves_the_request_for_document_review() {
+    let r = confirmed_by(Requester::Subject, customer_record_policy());
+    for result in [
+        CustomerMatch::NotFound,
+        CustomerMatch::Unavailable,
+        CustomerMatch::AgentFiled,
+    ] {
+        let t = apply(
+            &r,
+            &Event::MatchCustomerRecord { result },
+            &Actor::System,
+            t0(),
+        )
+        .unwrap();
+        assert_eq!(t.next.state, State::IdentityReview);
+        assert!(!t.next.identity_verified);
+        assert!(mails(&t).is_empty());
+        assert_eq!(
+            audit_actions(&t),
+            [
+                "request.match_customer_record",
+                "identity.customer_record_not_matched"
+            ]
+        );
+        // The officer then decides on documents, as under the document method.
+        let approved = step(&t.next, Event::ApproveIdentity, &officer());
+        assert_eq!(approved.state, State::AwaitingPayment);
+    }
+}
+
+#[test]
+fn an_agents_request_is_never_matched_automatically() {
+    for requester in [Requester::LegalRepresentative, Requester::AppointedAgent] {
+        let r = confirmed_by(requester, customer_record_policy());
+        let err = apply(
+            &r,
+            &Event::MatchCustomerRecord {
+                result: CustomerMatch::Matched,
+            },
+            &Actor::System,
+            t0(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, TransitionError::Invalid(_)), "{requester:?}");
+    }
+}
+
+#[test]
+fn a_lookup_is_refused_where_the_policy_does_not_use_customer_records() {
+    let r = confirmed_by(Requester::Subject, Policy::appi());
+    let err = apply(
+        &r,
+        &Event::MatchCustomerRecord {
+            result: CustomerMatch::Matched,
+        },
+        &Actor::System,
+        t0(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TransitionError::Invalid(_)));
+}
+
+#[test]
+fn the_identity_method_is_read_per_kind() {
+    let mut policy = Policy::appi();
+    policy.identity = IdentityMethod::EmailOnly;
+    policy
+        .identity_by_kind
+        .set(RequestKind::Disclosure, Some(IdentityMethod::Document));
+    let confirm = |kind| {
+        let r = Request::file(kind, policy, &FeeSchedule::default(), t0()).next;
+        step(&r, Event::ConfirmEmail, &Actor::Subject)
+    };
+    assert_eq!(
+        confirm(RequestKind::Disclosure).state,
+        State::IdentityReview
+    );
+    assert_eq!(confirm(RequestKind::Correction).state, State::InProgress);
+}
+
 #[test]
 fn roles_are_enforced() {
     let r = step(
@@ -497,6 +648,13 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::Withdraw),
         Just(Event::Expire),
         Just(Event::WarnExpiry),
+        proptest::sample::select(vec![
+            CustomerMatch::Matched,
+            CustomerMatch::NotFound,
+            CustomerMatch::AgentFiled,
+            CustomerMatch::Unavailable,
+        ])
+        .prop_map(|result| Event::MatchCustomerRecord { result }),
         Just(Event::Record(AuditOnly::Note)),
         Just(Event::Record(AuditOnly::Viewed {
             target: "details".into()
@@ -510,14 +668,19 @@ fn any_policy() -> impl Strategy<Value = Policy> {
         IdentityMethod::CustomerRecord,
         IdentityMethod::Document,
     ]);
+    let per_kind = proptest::collection::vec(proptest::option::of(identity.clone()), 6);
     (
         proptest::sample::select(Jurisdiction::ALL.to_vec()),
         identity,
+        per_kind,
         any::<bool>(),
     )
-        .prop_map(|(j, identity, business)| {
+        .prop_map(|(j, identity, per_kind, business)| {
             let mut p = Policy::for_jurisdiction(j);
             p.identity = identity;
+            for (kind, method) in RequestKind::ALL.into_iter().zip(per_kind) {
+                p.identity_by_kind.set(kind, method);
+            }
             if business {
                 p.deadline.period = Period::BusinessDays(10);
             }
@@ -531,11 +694,13 @@ proptest! {
     #[test]
     fn lifecycle_invariants_hold_for_any_event_sequence(
         kind in any_kind(),
+        requester in proptest::sample::select(Requester::ALL.to_vec()),
         policy in any_policy(),
         steps in proptest::collection::vec((any_event(), any_actor(), 0i64..200), 0..40),
     ) {
         let mut now = t0();
-        let mut request = Request::file(kind, policy, &FeeSchedule::default(), now).next;
+        let mut request =
+            Request::file_by(kind, requester, policy, &FeeSchedule::default(), now, now).next;
         for (event, actor, hours) in steps {
             now += Duration::hours(hours);
             let before = request.clone();
@@ -558,6 +723,15 @@ proptest! {
                     // Nobody but staff who work requests moves a request forward past identity.
                     if t.next.state != before.state && matches!(actor, Actor::Staff { role: Role::Auditor, .. }) {
                         prop_assert!(false, "auditor changed state");
+                    }
+                    // Identity is proven by a record match only for the subject's own request.
+                    if !before.identity_verified && t.next.identity_verified
+                        && matches!(event, Event::MatchCustomerRecord { .. }) {
+                        prop_assert!(!requester.is_agent());
+                        prop_assert_eq!(
+                            policy.identity_for(kind),
+                            IdentityMethod::CustomerRecord
+                        );
                     }
                     // Closed requests carry their closing time.
                     prop_assert_eq!(t.next.state.is_terminal(), t.next.closed_at.is_some());

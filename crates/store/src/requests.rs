@@ -16,6 +16,7 @@ pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("request {}: {what}", m.id));
     Ok(domain::Request {
         kind: domain::RequestKind::parse(&m.kind).ok_or_else(|| corrupt("kind"))?,
+        requester: domain::Requester::parse(&m.requester).ok_or_else(|| corrupt("requester"))?,
         state: domain::State::parse(&m.state).ok_or_else(|| corrupt("state"))?,
         policy: serde_json::from_str(&m.policy).map_err(|_| corrupt("policy"))?,
         fee: domain::Yen(m.fee),
