@@ -114,6 +114,40 @@ fn worker(app: &TestApp, port: u16) -> MailWorker {
 
 /// Delivers what is queued, then stops the app's own file-writing worker so that the
 /// workers under test are the only ones.
+/// The `mail` chain's entries, oldest first, after checking that the whole trail verifies and
+/// that no entry names an address or quotes the transport's error.
+async fn mail_trail(app: &TestApp) -> Vec<madoguchi_store::entities::audit_entry::Model> {
+    let verdict = madoguchi_store::audit::verify(app.service.db().conn())
+        .await
+        .unwrap();
+    assert!(verdict.is_ok(), "{verdict:?}");
+    let mut entries = app
+        .service
+        .audit_trail(&madoguchi_service::audit_jobs::TrailFilter {
+            action: Some("mail.".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    entries.reverse();
+    for e in &entries {
+        assert_eq!(e.chain, madoguchi_store::outbox::MAIL_CHAIN);
+        assert_eq!(e.actor_kind, "system");
+        assert!(
+            !e.detail.contains('@'),
+            "no address in the trail: {}",
+            e.detail
+        );
+        assert!(!e.detail.contains("550"), "no transport error in the trail");
+    }
+    entries
+}
+
+fn actions(entries: &[madoguchi_store::entities::audit_entry::Model]) -> Vec<&str> {
+    entries.iter().map(|e| e.action.as_str()).collect()
+}
+
 async fn quiet_outbox(app: &TestApp) {
     app.deliver_mail().await;
     app.halt().await;
@@ -128,11 +162,31 @@ on_both!(
         let input: madoguchi_web::intake::IntakeInput =
             serde_json::from_value(valid_json("smtp@example.jp")).unwrap();
         let new = input.parse(madoguchi_service::Channel::Api).unwrap();
-        app.service
+        let before = mail_trail(&app).await.len();
+        let filed = app
+            .service
             .file_request(new, &Default::default(), Utc::now())
             .await
             .unwrap();
         assert_eq!(w.drain().await.unwrap(), 1);
+        let trail = mail_trail(&app).await;
+        let sent = &trail[before..];
+        assert_eq!(
+            actions(sent),
+            ["mail.sent"],
+            "every delivery is on the trail"
+        );
+        let row = app.request(filed.pid).await;
+        assert_eq!(
+            sent[0].request_id,
+            Some(row.id),
+            "found by the request filter"
+        );
+        assert!(
+            sent[0].detail.contains("\"template\":\"confirm_address\""),
+            "{}",
+            sent[0].detail
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         let all = maildir_messages(&server.maildir);
         assert_eq!(all.len(), 1, "aiosmtpd received the mail");
@@ -199,8 +253,13 @@ on_both!(
             .await
             .unwrap();
         }
+        let before = mail_trail(&app).await.len();
         let claimed = w.deliver_batch(Utc::now()).await.unwrap();
         assert_eq!(claimed, 3);
+        assert_eq!(
+            actions(&mail_trail(&app).await[before..]),
+            ["mail.retrying"; 3]
+        );
         let db = app.service.db().conn();
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let rows = madoguchi_store::entities::outbox::Entity::find()
@@ -233,6 +292,17 @@ on_both!(
             .unwrap();
         assert!(rows.iter().all(|r| r.status == "sent"), "{rows:?}");
         assert_eq!(maildir_messages(&server.maildir).len(), claimed);
+        assert_eq!(
+            actions(&mail_trail(&app).await[before..]),
+            [
+                "mail.retrying",
+                "mail.retrying",
+                "mail.retrying",
+                "mail.sent",
+                "mail.sent",
+                "mail.sent"
+            ]
+        );
     }
 );
 
@@ -325,7 +395,9 @@ on_both!(
         )
         .await
         .unwrap();
+        let before = mail_trail(&app).await.len();
         assert_eq!(w.deliver_batch(Utc::now()).await.unwrap(), 1);
+        assert_eq!(actions(&mail_trail(&app).await[before..]), ["mail.failed"]);
         let failed = madoguchi_store::outbox::failed(app.service.db().conn())
             .await
             .unwrap();

@@ -152,6 +152,21 @@ pub async fn append_named<C: ConnectionTrait>(
     origin: &Origin,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    append_named_for(db, chain, entries, &[], origin, now).await
+}
+
+/// [`append_named`], with the request each entry is about (`requests[i]` for `entries[i]`;
+/// missing ones are `None`), so the auditor's per-request filter finds entries of a named
+/// chain too. The request id is not part of the hash: the chain is what is proven, and the
+/// entry's detail names the request where that matters.
+pub async fn append_named_for<C: ConnectionTrait>(
+    db: &C,
+    chain: &str,
+    entries: &[NewEntry],
+    requests: &[Option<i64>],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for _ in 0..20 {
         let head = audit_chain::Entity::find_by_id(chain.to_owned())
             .one(db)
@@ -159,7 +174,7 @@ pub async fn append_named<C: ConnectionTrait>(
         let (seq, prev) = head
             .as_ref()
             .map_or((0, GENESIS.to_owned()), |h| (h.seq, h.head.clone()));
-        let (rows, new_seq, new_head) = link(chain, None, seq, &prev, entries, origin, now);
+        let (mut rows, new_seq, new_head) = link(chain, None, seq, &prev, entries, origin, now);
         let moved = if head.is_some() {
             audit_chain::Entity::update_many()
                 .col_expr(audit_chain::Column::Seq, Expr::value(new_seq))
@@ -176,13 +191,26 @@ pub async fn append_named<C: ConnectionTrait>(
                 seq: Set(new_seq),
                 head: Set(new_head.clone()),
             };
-            match audit_chain::Entity::insert(row).exec(db).await {
+            // `DO NOTHING` rather than catching the unique violation: inside a PostgreSQL
+            // transaction a failed statement would abort the caller's whole transaction.
+            match audit_chain::Entity::insert(row)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(audit_chain::Column::Chain)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec(db)
+                .await
+            {
                 Ok(_) => true,
-                Err(e) if StoreError::from(e.clone()).is_unique_violation() => false,
+                Err(sea_orm::DbErr::RecordNotInserted) => false,
                 Err(e) => return Err(e.into()),
             }
         };
         if moved {
+            for (row, request) in rows.iter_mut().zip(requests) {
+                row.request_id = Set(*request);
+            }
             return insert(db, rows).await;
         }
     }
@@ -418,6 +446,18 @@ macro_rules! walk {
 pub async fn verify(db: &DatabaseConnection) -> Result<Result<Summary, Break>, StoreError> {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
+            let options = db.get_sqlite_connection_pool().connect_options();
+            let file = options.get_filename();
+            if file.is_file() {
+                // A database file: read it on a blocking thread through SQLite's own row
+                // cursor. sqlx copies every value of every row into the async task through a
+                // channel, which bounded verification to a third of this.
+                let file = file.to_owned();
+                return tokio::task::spawn_blocking(move || sqlite_file::verify(&file))
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("verification thread: {e}")))?;
+            }
+            // An in-memory database is only reachable through the pool.
             // A deferred transaction: its first read takes the snapshot the others share.
             let mut tx = db
                 .get_sqlite_connection_pool()
@@ -441,6 +481,137 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Result<Summary, Break>, S
         other => Err(StoreError::Corrupt(format!(
             "audit verification does not support {other:?}"
         ))),
+    }
+}
+
+/// Verification of a SQLite database file through `rusqlite` on the calling (blocking) thread.
+mod sqlite_file {
+    use std::path::Path;
+
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    use rusqlite::types::ValueRef;
+    use rusqlite::{Connection, OpenFlags, Row};
+
+    use super::{
+        Break, CHAINS_SQL, CHECKPOINTS_SQL, ENTRIES_SQL, HEADS_SQL, StoreError, StoredEntry,
+        Summary, Verifier,
+    };
+
+    fn err(e: rusqlite::Error) -> StoreError {
+        StoreError::Corrupt(format!("reading the audit trail: {e}"))
+    }
+
+    fn bad(column: &str, what: &str) -> StoreError {
+        StoreError::Corrupt(format!("audit column {column}: {what}"))
+    }
+
+    fn text<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str, StoreError> {
+        match row.get_ref(i).map_err(err)? {
+            ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| bad("text", "not UTF-8")),
+            _ => Err(bad("text", "not text")),
+        }
+    }
+
+    fn opt_text<'r>(row: &'r Row<'_>, i: usize) -> Result<Option<&'r str>, StoreError> {
+        match row.get_ref(i).map_err(err)? {
+            ValueRef::Null => Ok(None),
+            _ => text(row, i).map(Some),
+        }
+    }
+
+    fn int(row: &Row<'_>, i: usize) -> Result<i64, StoreError> {
+        match row.get_ref(i).map_err(err)? {
+            ValueRef::Integer(n) => Ok(n),
+            _ => Err(bad("integer", "not an integer")),
+        }
+    }
+
+    fn opt_int(row: &Row<'_>, i: usize) -> Result<Option<i64>, StoreError> {
+        match row.get_ref(i).map_err(err)? {
+            ValueRef::Null => Ok(None),
+            _ => int(row, i).map(Some),
+        }
+    }
+
+    /// Timestamps as sqlx writes them (RFC 3339), or SQLite's own `YYYY-MM-DD HH:MM:SS.fff`.
+    fn time(row: &Row<'_>, i: usize) -> Result<DateTime<Utc>, StoreError> {
+        let t = text(row, i)?;
+        DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .or_else(|_| NaiveDateTime::parse_from_str(t, "%F %T%.f").map(|n| n.and_utc()))
+            .map_err(|_| bad("at", "not a timestamp"))
+    }
+
+    fn pid(row: &Row<'_>, i: usize) -> Result<uuid::Uuid, StoreError> {
+        match row.get_ref(i).map_err(err)? {
+            ValueRef::Blob(b) => uuid::Uuid::from_slice(b).map_err(|_| bad("pid", "not a UUID")),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| uuid::Uuid::try_parse(t).ok())
+                .ok_or_else(|| bad("pid", "not a UUID")),
+            _ => Err(bad("pid", "not a UUID")),
+        }
+    }
+
+    pub(super) fn verify(file: &Path) -> Result<Result<Summary, Break>, StoreError> {
+        let conn = Connection::open_with_flags(
+            file,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        // One read transaction: its first read takes the snapshot the others share.
+        conn.execute_batch("BEGIN").map_err(err)?;
+        let mut v = Verifier::default();
+        let mut q = conn.prepare(HEADS_SQL).map_err(err)?;
+        let mut rows = q.query([]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            v.request_head(pid(r, 0)?, int(r, 1)?, text(r, 2)?, int(r, 3)?);
+        }
+        let mut q = conn.prepare(CHAINS_SQL).map_err(err)?;
+        let mut rows = q.query([]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            v.named_head(text(r, 0)?, int(r, 1)?, text(r, 2)?);
+        }
+        let mut q = conn.prepare(CHECKPOINTS_SQL).map_err(err)?;
+        let mut rows = q.query([]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            let verdict = v.checkpoint(
+                int(r, 0)?,
+                time(r, 1)?,
+                int(r, 2)?,
+                text(r, 3)?,
+                text(r, 4)?,
+                text(r, 5)?,
+            )?;
+            if let Err(b) = verdict {
+                return Ok(Err(b));
+            }
+        }
+        let mut q = conn.prepare(ENTRIES_SQL).map_err(err)?;
+        let mut rows = q.query([]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            let e = StoredEntry {
+                chain: text(r, 0)?,
+                seq: int(r, 1)?,
+                request_id: opt_int(r, 2)?,
+                at: time(r, 3)?,
+                actor_kind: text(r, 4)?,
+                actor_id: opt_text(r, 5)?,
+                role: opt_text(r, 6)?,
+                action: text(r, 7)?,
+                detail: text(r, 8)?,
+                ip: opt_text(r, 9)?,
+                user_agent: opt_text(r, 10)?,
+                prev_hash: text(r, 11)?,
+                hash: text(r, 12)?,
+            };
+            if let Err(b) = v.entry(&e) {
+                return Ok(Err(b));
+            }
+        }
+        Ok(v.finish())
     }
 }
 

@@ -109,10 +109,92 @@ pub async fn claim<C: ConnectionTrait>(
     Ok(rows)
 }
 
-/// Marks a claimed message as sent.
-pub async fn mark_sent<C: ConnectionTrait>(
+/// How one delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// The transport accepted the message.
+    Sent,
+    /// It did not; `retry_at` is when to try again, `None` when the message failed for good.
+    NotSent {
+        /// The transport's error (may name the address: kept on the row, never in the trail).
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// The chain every delivery outcome is appended to (`docs/audit.md`).
+pub const MAIL_CHAIN: &str = "mail";
+
+/// Records how a batch of deliveries ended and appends one entry per message to the `mail`
+/// audit chain, in one transaction: the trail says which message was sent or failed exactly
+/// when the outbox does. The entries name the message, template, attempt and request, never
+/// the address or the transport's error text (which often quotes the address).
+pub async fn record_deliveries(
+    db: &crate::Db,
+    done: &[(outbox::Model, Delivery)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::audit::{self, NewEntry, Origin};
+    if done.is_empty() {
+        return Ok(());
+    }
+    let tx = db.begin_write().await?;
+    let sent: Vec<i64> = done
+        .iter()
+        .filter(|(_, d)| matches!(d, Delivery::Sent))
+        .map(|(m, _)| m.id)
+        .collect();
+    if !sent.is_empty() {
+        mark_sent_all(&tx, &sent, now).await?;
+    }
+    let mut entries = Vec::with_capacity(done.len());
+    let mut requests = Vec::with_capacity(done.len());
+    for (m, d) in done {
+        let action = match d {
+            Delivery::Sent => "mail.sent",
+            Delivery::NotSent { error, retry_at } => {
+                mark_attempt_failed(&tx, m.id, error, *retry_at, now).await?;
+                if retry_at.is_some() {
+                    "mail.retrying"
+                } else {
+                    "mail.failed"
+                }
+            }
+        };
+        let mut detail = vec![
+            ("outbox_id".to_owned(), m.id.to_string()),
+            ("template".to_owned(), m.template.clone()),
+            ("attempt".to_owned(), m.attempts.to_string()),
+        ];
+        if let Some(r) = m.request_id {
+            detail.push(("request_id".to_owned(), r.to_string()));
+        }
+        entries.push(NewEntry {
+            actor_kind: "system".into(),
+            actor_id: None,
+            role: None,
+            action: action.into(),
+            detail,
+        });
+        requests.push(m.request_id);
+    }
+    audit::append_named_for(
+        &tx,
+        MAIL_CHAIN,
+        &entries,
+        &requests,
+        &Origin::default(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn mark_sent_all<C: ConnectionTrait>(
     db: &C,
-    id: i64,
+    ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     Outbox::update_many()
@@ -126,7 +208,7 @@ pub async fn mark_sent<C: ConnectionTrait>(
             outbox::Column::LastError,
             Expr::value(Option::<String>::None),
         )
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())

@@ -7,6 +7,7 @@ use madoguchi_domain::Mail;
 use madoguchi_mail::{MailContext, MailError, Sender};
 use madoguchi_service::{MailLinks, Service};
 use madoguchi_store::entities::outbox as outbox_row;
+use madoguchi_store::outbox::Delivery;
 use madoguchi_store::{StoreError, outbox};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -44,21 +45,32 @@ impl MailWorker {
         self
     }
 
-    /// Claims one batch and sends it. Returns how many messages were claimed.
+    /// Claims one batch, sends it, and records the outcomes (rows and trail) in one
+    /// transaction. Returns how many messages were claimed.
     pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let claimed = outbox::claim(self.service.db().conn(), self.batch, self.lease, now).await?;
         let n = claimed.len();
         let mut tasks = JoinSet::new();
         for msg in claimed {
             let me = self.clone();
-            tasks.spawn(async move { me.deliver_one(msg).await });
+            tasks.spawn(async move {
+                let outcome = me.deliver_one(&msg).await;
+                (msg, outcome)
+            });
         }
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "recording a delivery outcome failed"),
+        let mut done = Vec::with_capacity(n);
+        while let Some(finished) = tasks.join_next().await {
+            match finished {
+                Ok(d) => done.push(d),
+                // The message stays claimed and goes again when its lease runs out.
                 Err(e) => tracing::error!(error = %e, "a delivery task panicked"),
             }
+        }
+        done.sort_by_key(|(m, _)| m.id);
+        if let Err(e) = outbox::record_deliveries(self.service.db(), &done, Utc::now()).await {
+            // Sent messages go again after the lease (same Message-ID), so nothing is lost.
+            tracing::error!(error = %e, "recording delivery outcomes failed");
+            return Err(e);
         }
         Ok(n)
     }
@@ -75,12 +87,11 @@ impl MailWorker {
         }
     }
 
-    async fn deliver_one(&self, msg: outbox_row::Model) -> Result<(), StoreError> {
-        let db = self.service.db().conn();
-        match self.send(&msg).await {
+    async fn deliver_one(&self, msg: &outbox_row::Model) -> Delivery {
+        match self.send(msg).await {
             Ok(()) => {
                 tracing::info!(outbox_id = msg.id, template = %msg.template, "mail sent");
-                outbox::mark_sent(db, msg.id, Utc::now()).await
+                Delivery::Sent
             }
             Err(e) => {
                 let permanent = matches!(
@@ -100,7 +111,10 @@ impl MailWorker {
                     will_retry = retry_at.is_some(),
                     "mail delivery failed"
                 );
-                outbox::mark_attempt_failed(db, msg.id, &e.to_string(), retry_at, Utc::now()).await
+                Delivery::NotSent {
+                    error: e.to_string(),
+                    retry_at,
+                }
             }
         }
     }
