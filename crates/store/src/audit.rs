@@ -393,7 +393,11 @@ macro_rules! walk {
                 break;
             }
         });
+        let mut at = None;
+        let mut content = None;
         if verdict.is_ok() {
+            let mut pipe = Pipeline::start();
+            v.defer_hash = true;
             // The first row's column types are checked; the rest are decoded without the check
             // (a column's type is the same in every row, and the check costs as much as the
             // decoding).
@@ -425,13 +429,30 @@ macro_rules! walk {
                     hash: col!(12),
                 };
                 checked = true;
+                let full = pipe.push(&e);
                 verdict = v.entry(&e);
                 if verdict.is_err() {
+                    at = Some(pipe.next - 1);
+                    break;
+                }
+                if let Some(batch) = full
+                    && (pipe.sender().send(batch).await.is_err() || pipe.found_mismatch())
+                {
                     break;
                 }
             });
+            let (rest, tx) = pipe.close();
+            let _ = tx.send(rest).await;
+            drop(tx);
+            content = pipe.result.await.map_err(|_| hashing_failed())?;
         }
-        verdict.and_then(|()| v.finish())
+        let after_content = v.break_after_content;
+        Pipeline::arbitrate(
+            verdict.and_then(|()| v.finish()),
+            at,
+            after_content,
+            content,
+        )
     }};
 }
 /// Walks every chain and checks each link, that every chain ends where its head says, and
@@ -493,8 +514,8 @@ mod sqlite_file {
     use rusqlite::{Connection, OpenFlags, Row};
 
     use super::{
-        Break, CHAINS_SQL, CHECKPOINTS_SQL, ENTRIES_SQL, HEADS_SQL, StoreError, StoredEntry,
-        Summary, Verifier,
+        Break, CHAINS_SQL, CHECKPOINTS_SQL, ENTRIES_SQL, HEADS_SQL, Pipeline, StoreError,
+        StoredEntry, Summary, Verifier, hashing_failed,
     };
 
     fn err(e: rusqlite::Error) -> StoreError {
@@ -589,6 +610,10 @@ mod sqlite_file {
                 return Ok(Err(b));
             }
         }
+        let mut pipe = Pipeline::start();
+        v.defer_hash = true;
+        let mut at = None;
+        let mut verdict = Ok(());
         let mut q = conn.prepare(ENTRIES_SQL).map_err(err)?;
         let mut rows = q.query([]).map_err(err)?;
         while let Some(r) = rows.next().map_err(err)? {
@@ -607,11 +632,29 @@ mod sqlite_file {
                 prev_hash: text(r, 11)?,
                 hash: text(r, 12)?,
             };
-            if let Err(b) = v.entry(&e) {
-                return Ok(Err(b));
+            let full = pipe.push(&e);
+            verdict = v.entry(&e);
+            if verdict.is_err() {
+                at = Some(pipe.next - 1);
+                break;
+            }
+            if let Some(batch) = full
+                && (pipe.sender().blocking_send(batch).is_err() || pipe.found_mismatch())
+            {
+                break;
             }
         }
-        Ok(v.finish())
+        let (rest, tx) = pipe.close();
+        let _ = tx.blocking_send(rest);
+        drop(tx);
+        let content = pipe.result.blocking_recv().map_err(|_| hashing_failed())?;
+        let after_content = v.break_after_content;
+        Ok(Pipeline::arbitrate(
+            verdict.and_then(|()| v.finish()),
+            at,
+            after_content,
+            content,
+        ))
     }
 }
 
@@ -630,6 +673,203 @@ struct StoredEntry<'r> {
     user_agent: Option<&'r str>,
     prev_hash: &'r str,
     hash: &'r str,
+}
+
+impl StoredEntry<'_> {
+    fn input(&self) -> HashInput<'_> {
+        HashInput {
+            chain: self.chain,
+            seq: self.seq,
+            at: self.at,
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id,
+            role: self.role,
+            action: self.action,
+            detail: self.detail,
+            ip: self.ip,
+            user_agent: self.user_agent,
+        }
+    }
+}
+
+fn hashing_failed() -> StoreError {
+    StoreError::Corrupt("the audit hashing thread stopped".into())
+}
+
+fn content_break(chain: &str, seq: i64) -> Break {
+    brk(chain, seq, "entry content does not match its hash")
+}
+
+/// Recomputes entry hashes on a second thread while the reading thread decodes rows and checks
+/// the structure: the two halves each take about one core's worth per entry.
+///
+/// Entries are copied into batches (one text arena each, so a batch is two allocations). The
+/// verdict is the one the sequential walk would give: the break at the earliest entry, and at
+/// the same entry, links and sequence before content, content before checkpoint promises.
+struct Pipeline {
+    batch: Batch,
+    next: u64,
+    tx: Option<tokio::sync::mpsc::Sender<Batch>>,
+    result: tokio::sync::oneshot::Receiver<Option<(u64, Break)>>,
+    mismatch: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+const BATCH: usize = 512;
+
+/// Where a field's text lives in a batch's arena.
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
+struct Spans {
+    chain: Span,
+    seq: i64,
+    at: DateTime<Utc>,
+    actor_kind: Span,
+    actor_id: Option<Span>,
+    role: Option<Span>,
+    action: Span,
+    detail: Span,
+    ip: Option<Span>,
+    user_agent: Option<Span>,
+    prev_hash: Span,
+    hash: Span,
+}
+
+struct Batch {
+    first: u64,
+    text: String,
+    rows: Vec<Spans>,
+}
+
+impl Batch {
+    fn new(first: u64) -> Self {
+        Self {
+            first,
+            text: String::with_capacity(BATCH * 512),
+            rows: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn put(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(s);
+        // A batch's arena stays far below 4 GiB: 512 rows of database text.
+        Span(start as u32, s.len() as u32)
+    }
+
+    fn push(&mut self, e: &StoredEntry<'_>) {
+        let row = Spans {
+            chain: self.put(e.chain),
+            seq: e.seq,
+            at: e.at,
+            actor_kind: self.put(e.actor_kind),
+            actor_id: e.actor_id.map(|v| self.put(v)),
+            role: e.role.map(|v| self.put(v)),
+            action: self.put(e.action),
+            detail: self.put(e.detail),
+            ip: e.ip.map(|v| self.put(v)),
+            user_agent: e.user_agent.map(|v| self.put(v)),
+            prev_hash: self.put(e.prev_hash),
+            hash: self.put(e.hash),
+        };
+        self.rows.push(row);
+    }
+
+    fn get(&self, s: Span) -> &str {
+        &self.text[s.0 as usize..(s.0 + s.1) as usize]
+    }
+
+    /// The first entry whose content does not match its hash, by position in the walk.
+    fn check(&self, hasher: &mut madoguchi_domain::chain::EntryHasher) -> Option<(u64, Break)> {
+        self.rows.iter().enumerate().find_map(|(i, r)| {
+            let input = HashInput {
+                chain: self.get(r.chain),
+                seq: r.seq,
+                at: r.at,
+                actor_kind: self.get(r.actor_kind),
+                actor_id: r.actor_id.map(|v| self.get(v)),
+                role: r.role.map(|v| self.get(v)),
+                action: self.get(r.action),
+                detail: self.get(r.detail),
+                ip: r.ip.map(|v| self.get(v)),
+                user_agent: r.user_agent.map(|v| self.get(v)),
+            };
+            let computed = hasher.hash(self.get(r.prev_hash), &input);
+            (computed.as_slice() != self.get(r.hash).as_bytes())
+                .then(|| (self.first + i as u64, content_break(input.chain, r.seq)))
+        })
+    }
+}
+
+impl Pipeline {
+    fn start() -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+        let (result_tx, result) = tokio::sync::oneshot::channel();
+        let mismatch = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = mismatch.clone();
+        std::thread::spawn(move || {
+            let mut hasher = madoguchi_domain::chain::EntryHasher::new();
+            let mut found = None;
+            while let Some(batch) = rx.blocking_recv() {
+                if found.is_none() {
+                    found = batch.check(&mut hasher);
+                    if found.is_some() {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+            let _ = result_tx.send(found);
+        });
+        Self {
+            batch: Batch::new(0),
+            next: 0,
+            tx: Some(tx),
+            result,
+            mismatch,
+        }
+    }
+
+    /// Queues an entry's hash check; returns a full batch for the caller to send (the
+    /// reading side is async on PostgreSQL and blocking on SQLite).
+    fn push(&mut self, e: &StoredEntry<'_>) -> Option<Batch> {
+        self.batch.push(e);
+        self.next += 1;
+        (self.batch.rows.len() == BATCH)
+            .then(|| std::mem::replace(&mut self.batch, Batch::new(self.next)))
+    }
+
+    /// Whether the hashing thread found a mismatch (the rest need not be read).
+    fn found_mismatch(&self) -> bool {
+        self.mismatch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn sender(&self) -> &tokio::sync::mpsc::Sender<Batch> {
+        self.tx.as_ref().expect("open until finished")
+    }
+
+    /// The last partial batch, and the channel's end.
+    fn close(&mut self) -> (Batch, tokio::sync::mpsc::Sender<Batch>) {
+        let rest = std::mem::replace(&mut self.batch, Batch::new(self.next));
+        (rest, self.tx.take().expect("closed once"))
+    }
+
+    /// Combines the structural verdict with the hashing thread's. `at` is the position of the
+    /// entry the structural break was found at (`None` when it was found after all entries).
+    fn arbitrate(
+        structural: Result<Summary, Break>,
+        at: Option<u64>,
+        after_content: bool,
+        content: Option<(u64, Break)>,
+    ) -> Result<Summary, Break> {
+        match (structural, content) {
+            (s, None) => s,
+            (Ok(_), Some((_, c))) => Err(c),
+            (Err(s), Some((pos, c))) => match at {
+                Some(at) if at < pos || (at == pos && !after_content) => Err(s),
+                _ => Err(c),
+            },
+        }
+    }
 }
 
 /// A chain's stored head: its sequence and hash (as 32 bytes; `None` when the stored text is
@@ -719,6 +959,12 @@ struct Verifier {
     checkpoint_prev: Option<String>,
     current: Option<Current>,
     hasher: madoguchi_domain::chain::EntryHasher,
+    /// Content hashes are checked by a [`Pipeline`] on another thread; links are followed
+    /// through the stored hashes (equal to the recomputed ones wherever the pipeline passes).
+    defer_hash: bool,
+    /// The last break returned by [`Verifier::entry`] is one the sequential order checks after
+    /// the entry's content (so a content mismatch of the same entry wins over it).
+    break_after_content: bool,
 }
 
 impl Verifier {
@@ -782,21 +1028,7 @@ impl Verifier {
     }
 
     fn entry(&mut self, e: &StoredEntry<'_>) -> Result<(), Break> {
-        let computed = self.hasher.hash(
-            e.prev_hash,
-            &HashInput {
-                chain: e.chain,
-                seq: e.seq,
-                at: e.at,
-                actor_kind: e.actor_kind,
-                actor_id: e.actor_id,
-                role: e.role,
-                action: e.action,
-                detail: e.detail,
-                ip: e.ip,
-                user_agent: e.user_agent,
-            },
-        );
+        let computed = (!self.defer_hash).then(|| self.hasher.hash(e.prev_hash, &e.input()));
         self.summary.entries += 1;
         let (expect_seq, linked) = match &self.current {
             Some(c) if c.chain == e.chain => (c.seq + 1, e.prev_hash.as_bytes() == c.hash),
@@ -834,12 +1066,15 @@ impl Verifier {
                 "prev_hash does not match the previous entry",
             ));
         }
-        if computed.as_slice() != e.hash.as_bytes() {
-            return Err(brk(e.chain, e.seq, "entry content does not match its hash"));
+        if let Some(computed) = computed
+            && computed.as_slice() != e.hash.as_bytes()
+        {
+            return Err(content_break(e.chain, e.seq));
         }
         if let Some(h) = c.promised.remove(&e.seq)
             && *h != *e.hash
         {
+            self.break_after_content = true;
             return Err(brk(
                 e.chain,
                 e.seq,
@@ -847,7 +1082,10 @@ impl Verifier {
             ));
         }
         c.seq = e.seq;
-        c.hash = computed;
+        // A stored hash of the wrong length can only be a content mismatch, which the
+        // pipeline reports at this entry, before any break the zeros cause later.
+        c.hash =
+            computed.unwrap_or_else(|| <[u8; 64]>::try_from(e.hash.as_bytes()).unwrap_or([0; 64]));
         Ok(())
     }
 
@@ -900,5 +1138,52 @@ impl Verifier {
             return Err(brk(chain, seq, "an entry a checkpoint recorded is missing"));
         }
         Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(chain: &str, seq: i64, reason: &str) -> Break {
+        brk(chain, seq, reason)
+    }
+
+    #[test]
+    fn the_earliest_break_wins_whichever_thread_found_it() {
+        let content = Some((5, content_break("request:a", 6)));
+        let structural = Err(at("request:b", 1, "prev_hash does not match"));
+        // A structural break before the mismatched entry is what the sequential walk meets
+        // first; one after it, or found after all entries, loses to the mismatch.
+        assert_eq!(
+            Pipeline::arbitrate(structural.clone(), Some(4), false, content.clone()),
+            structural
+        );
+        assert_eq!(
+            Pipeline::arbitrate(structural.clone(), Some(6), false, content.clone()),
+            Err(content_break("request:a", 6))
+        );
+        assert_eq!(
+            Pipeline::arbitrate(structural.clone(), None, false, content.clone()),
+            Err(content_break("request:a", 6))
+        );
+        // At the same entry: links and sequence are checked before content, a checkpoint's
+        // promise after it.
+        assert_eq!(
+            Pipeline::arbitrate(structural.clone(), Some(5), false, content.clone()),
+            structural
+        );
+        assert_eq!(
+            Pipeline::arbitrate(structural, Some(5), true, content.clone()),
+            Err(content_break("request:a", 6))
+        );
+        assert_eq!(
+            Pipeline::arbitrate(Ok(Summary::default()), None, false, content),
+            Err(content_break("request:a", 6))
+        );
+        assert_eq!(
+            Pipeline::arbitrate(Ok(Summary::default()), None, false, None),
+            Ok(Summary::default())
+        );
     }
 }

@@ -20,6 +20,18 @@ pub struct Db {
 /// both backends get bounded pools so a burst queues instead of exhausting the server.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
+    // TLS to a server on the same host protects nothing and costs every row a decryption
+    // (sqlx's default `prefer` negotiates it); an explicit `sslmode` is always kept.
+    let explicit_tls = url.contains("sslmode=");
+    opts.map_sqlx_postgres_opts(move |o| {
+        let host = o.get_host();
+        let local = matches!(host, "127.0.0.1" | "localhost" | "::1") || host.starts_with('/');
+        if local && !explicit_tls {
+            o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+        } else {
+            o
+        }
+    });
     opts.max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
