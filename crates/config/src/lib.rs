@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use madoguchi_domain::{FeeSchedule, Jurisdiction, Period, Policy, RequestKind, Yen};
+use madoguchi_domain::{
+    FeeSchedule, IdentityMethod, Jurisdiction, Period, Policy, RequestKind, Yen,
+};
 use secrecy::SecretString;
 
 /// Why the configuration was refused. Start-up stops with this message.
@@ -45,6 +47,37 @@ pub enum MailTransport {
     /// An SMTP relay, e.g. `smtps://user:pass@mail.example.jp:465` or
     /// `smtp://mail.example.jp:587?tls=required`.
     Smtp(SecretString),
+}
+
+/// Who receives the result of a request an agent filed (the answer, the refusal, and the
+/// one-time codes that open the download), when the agent also gave the subject's own address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultsTo {
+    /// The contact who filed: the agent (default; as every other mail).
+    #[default]
+    Requester,
+    /// The subject alone.
+    Subject,
+    /// Both the agent and the subject.
+    Both,
+}
+
+impl ResultsTo {
+    /// Stable identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultsTo::Requester => "requester",
+            ResultsTo::Subject => "subject",
+            ResultsTo::Both => "both",
+        }
+    }
+
+    /// Parses [`ResultsTo::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [ResultsTo::Requester, ResultsTo::Subject, ResultsTo::Both]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// The business answering the requests, as shown in mail, letters and the procedures page.
@@ -114,6 +147,11 @@ pub struct Config {
     /// Requests one client address may file per hour (form and API together); `0` turns the
     /// limit off. Counted in the database, so every instance shares the count.
     pub intake_per_ip_per_hour: u32,
+    /// The age of majority (`MADOGUCHI_MINOR_AGE`, 18 in Japan since April 2022): a legal
+    /// representative filing for a subject this old or older gets the officer a warning.
+    pub minor_age: u32,
+    /// Who receives results of agent-filed requests (`MADOGUCHI_RESULTS_TO`).
+    pub results_to: ResultsTo,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`MADOGUCHI_TRUSTED_PROXIES`,
     /// addresses or CIDR networks, comma-separated; empty: the peer address is the client).
     pub trusted_proxies: Vec<Network>,
@@ -196,6 +234,10 @@ impl Config {
     /// | `MADOGUCHI_JURISDICTION` | `appi` (`gdpr`, `ccpa`) |
     /// | `MADOGUCHI_DEADLINE_DAYS` | the jurisdiction's (APPI: 14) |
     /// | `MADOGUCHI_BUSINESS_DAYS` | `false`: count deadlines in business days when `true` |
+    /// | `MADOGUCHI_IDENTITY` | `document` (`email_only`, `customer_record`): identity method of every kind not set below |
+    /// | `MADOGUCHI_IDENTITY_<KIND>` (e.g. `MADOGUCHI_IDENTITY_CORRECTION`) | `MADOGUCHI_IDENTITY`, except the two disclosure kinds, which stay `document` unless set here |
+    /// | `MADOGUCHI_MINOR_AGE` | `18`: a legal representative filing for an older subject is flagged to the officer |
+    /// | `MADOGUCHI_RESULTS_TO` | `requester` (`subject`, `both`): who gets the results of an agent's request |
     /// | `MADOGUCHI_ENV` | `development` (or `production`) |
     /// | `MADOGUCHI_BODY_LIMIT` | `65536` bytes |
     /// | `MADOGUCHI_FILE_KEYS` | generated into `<data dir>/file-keys` (not in production) |
@@ -319,6 +361,62 @@ impl Config {
             policy.deadline.period = Period::BusinessDays(n);
         }
 
+        let method = |key: &str| -> Result<Option<IdentityMethod>, ConfigError> {
+            get(key)
+                .map(|v| {
+                    IdentityMethod::parse(v.trim()).ok_or_else(|| {
+                        invalid(
+                            key,
+                            format!("`{v}` is not email_only, customer_record or document"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        if let Some(default) = method("MADOGUCHI_IDENTITY")? {
+            policy.identity = default;
+            // Disclosure hands the data out: relaxing its proof must be explicit.
+            for kind in [
+                RequestKind::Disclosure,
+                RequestKind::ThirdPartyRecordDisclosure,
+            ] {
+                policy
+                    .identity_by_kind
+                    .set(kind, Some(IdentityMethod::Document));
+            }
+        }
+        for kind in RequestKind::ALL {
+            let key = format!("MADOGUCHI_IDENTITY_{}", kind.as_str().to_uppercase());
+            if let Some(m) = method(&key)? {
+                policy.identity_by_kind.set(kind, Some(m));
+            }
+        }
+        // Only overrides that differ from the default are kept in the snapshot.
+        for kind in RequestKind::ALL {
+            if policy.identity_by_kind.get(kind) == Some(policy.identity) {
+                policy.identity_by_kind.set(kind, None);
+            }
+        }
+        let minor_age: u32 = parse(
+            get("MADOGUCHI_MINOR_AGE").unwrap_or("18"),
+            "MADOGUCHI_MINOR_AGE",
+        )?;
+        if !(1..=30).contains(&minor_age) {
+            return Err(invalid(
+                "MADOGUCHI_MINOR_AGE",
+                format!("{minor_age} is not an age of majority (1 to 30)"),
+            ));
+        }
+        let results_to = match get("MADOGUCHI_RESULTS_TO") {
+            Some(v) => ResultsTo::parse(v.trim()).ok_or_else(|| {
+                invalid(
+                    "MADOGUCHI_RESULTS_TO",
+                    format!("`{v}` is not requester, subject or both"),
+                )
+            })?,
+            None => ResultsTo::Requester,
+        };
+
         let base_url = get("MADOGUCHI_BASE_URL").map_or_else(
             || format!("http://{listen}"),
             |u| u.trim_end_matches('/').to_owned(),
@@ -405,6 +503,8 @@ impl Config {
                 get("MADOGUCHI_INTAKE_PER_IP_PER_HOUR").unwrap_or("20"),
                 "MADOGUCHI_INTAKE_PER_IP_PER_HOUR",
             )?,
+            minor_age,
+            results_to,
             trusted_proxies: get("MADOGUCHI_TRUSTED_PROXIES")
                 .unwrap_or("")
                 .split(',')
@@ -554,6 +654,61 @@ mod tests {
         assert!(err.to_string().contains("MADOGUCHI_FEE_CORRECTION"));
         let c = Config::from_vars(&vars(&[("MADOGUCHI_FEE_DISCLOSURE", "1000")])).unwrap();
         assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(1000));
+    }
+
+    #[test]
+    fn identity_methods_are_set_per_kind_and_disclosure_stays_on_documents() {
+        let c = Config::from_vars(&BTreeMap::new()).unwrap();
+        for kind in RequestKind::ALL {
+            assert_eq!(c.policy.identity_for(kind), IdentityMethod::Document);
+        }
+        assert_eq!(c.minor_age, 18);
+        assert_eq!(c.results_to, ResultsTo::Requester);
+
+        let c = Config::from_vars(&vars(&[
+            ("MADOGUCHI_IDENTITY", "email_only"),
+            ("MADOGUCHI_IDENTITY_CORRECTION", "customer_record"),
+        ]))
+        .unwrap();
+        let m = |k| c.policy.identity_for(k);
+        assert_eq!(m(RequestKind::Disclosure), IdentityMethod::Document);
+        assert_eq!(
+            m(RequestKind::ThirdPartyRecordDisclosure),
+            IdentityMethod::Document
+        );
+        assert_eq!(m(RequestKind::Correction), IdentityMethod::CustomerRecord);
+        assert_eq!(m(RequestKind::ThirdPartyStop), IdentityMethod::EmailOnly);
+
+        let c = Config::from_vars(&vars(&[(
+            "MADOGUCHI_IDENTITY_DISCLOSURE",
+            "customer_record",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.policy.identity_for(RequestKind::Disclosure),
+            IdentityMethod::CustomerRecord
+        );
+        assert_eq!(
+            c.policy.identity_for(RequestKind::Correction),
+            IdentityMethod::Document
+        );
+
+        for (key, bad) in [
+            ("MADOGUCHI_IDENTITY", "passport"),
+            ("MADOGUCHI_IDENTITY_CORRECTION", "EMAIL"),
+            ("MADOGUCHI_MINOR_AGE", "0"),
+            ("MADOGUCHI_MINOR_AGE", "eighteen"),
+            ("MADOGUCHI_RESULTS_TO", "agent"),
+        ] {
+            let err = Config::from_vars(&vars(&[(key, bad)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}={bad}: {err}");
+        }
+        let c = Config::from_vars(&vars(&[
+            ("MADOGUCHI_MINOR_AGE", "20"),
+            ("MADOGUCHI_RESULTS_TO", "both"),
+        ]))
+        .unwrap();
+        assert_eq!((c.minor_age, c.results_to), (20, ResultsTo::Both));
     }
 
     #[test]
