@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for channel in [Channel::Web, Channel::Api] {
-        match input.parse(channel) {
+        match input.parse_now(channel, &madoguchi_domain::Policy::appi()) {
             Ok(new) => {
                 assert!(!new.subject_name.trim().is_empty());
                 assert!(new.subject_name.chars().count() <= 100);

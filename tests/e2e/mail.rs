@@ -161,7 +161,13 @@ on_both!(
         let w = worker(&app, server.port);
         let input: madoguchi_web::intake::IntakeInput =
             serde_json::from_value(valid_json("smtp@example.jp")).unwrap();
-        let new = input.parse(madoguchi_service::Channel::Api).unwrap();
+        let new = input
+            .parse(
+                madoguchi_service::Channel::Api,
+                &app.service.config().policy,
+                madoguchi_domain::jst_date(Utc::now()),
+            )
+            .unwrap();
         let before = mail_trail(&app).await.len();
         let filed = app
             .service

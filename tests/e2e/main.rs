@@ -14,6 +14,7 @@ mod browser;
 mod concurrency;
 mod crash;
 mod documents;
+mod identity;
 mod intake;
 mod lifecycle;
 mod limits;

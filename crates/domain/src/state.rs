@@ -98,6 +98,12 @@ impl State {
         )
     }
 
+    /// Closed with an answer or a refusal: the states whose outcome is a result for the
+    /// subject (as opposed to a rejection, withdrawal or expiry).
+    pub fn has_result(self) -> bool {
+        self.is_fulfilment() || self == State::Refused
+    }
+
     /// States in which the ball is in the subject's court.
     pub fn awaits_subject(self) -> bool {
         matches!(

@@ -95,6 +95,24 @@ impl Service {
             &extra,
             now,
         );
+        // Once answered, the code goes where the result went (MADOGUCHI_RESULTS_TO).
+        let messages: Vec<outbox::NewMessage> = self
+            .addressees(&row, next.state, Recipient::Subject, Mail::AccessCode)
+            .into_iter()
+            .map(|(recipient, name)| {
+                let mut ctx = ctx.clone();
+                if let Some(name) = name {
+                    ctx.recipient_name = name;
+                }
+                outbox::NewMessage {
+                    request_id: Some(row.id),
+                    recipient,
+                    lang: row.lang.clone(),
+                    template: Mail::AccessCode.as_str().to_owned(),
+                    context: serde_json::to_value(ctx).expect("a mail context serialises"),
+                }
+            })
+            .collect();
         let tx = self.db().begin_write().await?;
         // Older codes die when a new one is sent: only the latest works.
         subject_token::Entity::update_many()
@@ -123,19 +141,7 @@ impl Service {
         })
         .exec(&tx)
         .await?;
-        outbox::enqueue(
-            &tx,
-            vec![outbox::NewMessage {
-                request_id: Some(row.id),
-                recipient: row.email.clone(),
-                lang: row.lang.clone(),
-                template: Mail::AccessCode.as_str().to_owned(),
-                context: serde_json::to_value(ctx).expect("a mail context serialises"),
-            }],
-            self.mail_host(),
-            now,
-        )
-        .await?;
+        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
         tx.commit().await?;
         self.mail_wakeup.notify_one();
         let t = madoguchi_domain::Transition {

@@ -1,6 +1,6 @@
 //! A new request as parsed at the boundary: every field already valid.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use madoguchi_domain::{DeliveryMethod, EmailAddress, RequestKind, Requester, SuspensionGround};
 use madoguchi_store::entities::request;
 use madoguchi_store::sea_orm::ActiveValue::Set;
@@ -99,8 +99,14 @@ pub struct NewRequest {
     pub subject_name: String,
     /// The subject's furigana.
     pub subject_kana: String,
+    /// The subject's date of birth: compared with customer records, and shown to the officer
+    /// (a legal representative of an adult is flagged). Personal data: never logged or audited.
+    pub subject_birth_date: Option<NaiveDate>,
     /// The contact address (the agent's, when an agent files).
     pub email: EmailAddress,
+    /// The subject's own address, which an agent may give so that the result can reach the
+    /// subject (`MADOGUCHI_RESULTS_TO`). Not confirmed: it only receives results and codes.
+    pub subject_email: Option<EmailAddress>,
     /// Optional phone.
     pub phone: Option<String>,
     /// Postal address, required for paper delivery.
@@ -144,6 +150,8 @@ impl NewRequest {
             subject_kana: Set(self.subject_kana.clone()),
             email: Set(self.email.as_str().to_owned()),
             email_norm: Set(self.email.normalized()),
+            subject_birth_date: Set(self.subject_birth_date),
+            subject_email: Set(self.subject_email.as_ref().map(|e| e.as_str().to_owned())),
             phone: Set(self.phone.clone()),
             postal_address: Set(self.postal_address.clone()),
             delivery: Set(self.delivery.map(|d| d.as_str().to_owned())),

@@ -5,6 +5,7 @@ pub mod audit_jobs;
 mod context;
 mod error;
 mod files;
+pub mod identity;
 mod intake;
 pub mod limits;
 mod payments;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use madoguchi_config::Config;
-use madoguchi_domain::{self as domain, Actor, Effect, Event, Recipient};
+use madoguchi_domain::{self as domain, Actor, Effect, Event, Mail, Recipient};
 use madoguchi_store::audit::{self, NewEntry, Origin};
 use madoguchi_store::entities::{payment, request};
 use madoguchi_store::sea_orm::{ActiveValue::Set, EntityTrait};
@@ -32,6 +33,7 @@ pub use audit_jobs::TrailFilter;
 pub use context::MailLinks;
 pub use error::ServiceError;
 pub use files::{Document, FileError};
+pub use identity::{CustomerTable, IdentitySource, ImportError, ImportReport, LineError};
 pub use intake::{Agent, Channel, Lang, NewRequest};
 pub use payments::CardError;
 
@@ -44,6 +46,7 @@ pub struct Service {
     keys: Arc<std::sync::RwLock<madoguchi_vault::KeyRing>>,
     payments: Option<madoguchi_pay::StripePayments>,
     mail_wakeup: Arc<Notify>,
+    identity_source: Arc<dyn IdentitySource>,
 }
 
 impl std::fmt::Debug for Service {
@@ -83,14 +86,23 @@ impl Service {
         secret: Vec<u8>,
         keys: madoguchi_vault::KeyRing,
     ) -> Self {
+        let secret: Arc<[u8]> = secret.into();
         Service {
+            identity_source: Arc::new(CustomerTable::new(db.clone(), secret.clone())),
             db,
             config,
-            secret: secret.into(),
+            secret,
             keys: Arc::new(std::sync::RwLock::new(keys)),
             payments: None,
             mail_wakeup: Arc::new(Notify::new()),
         }
+    }
+
+    /// Looks customers up somewhere other than the `customers` table (a CRM, say) for the
+    /// `customer_record` identity method.
+    pub fn with_identity_source(mut self, source: Arc<dyn IdentitySource>) -> Self {
+        self.identity_source = source;
+        self
     }
 
     /// Enables card payment through Stripe.
@@ -138,8 +150,9 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
         let fees = self.fee_schedule().await?;
-        let t = domain::Request::file_at(
+        let t = domain::Request::file_by(
             new.kind,
+            new.requester,
             self.config.policy,
             &fees,
             new.arrived_at.unwrap_or(now),
@@ -209,6 +222,18 @@ impl Service {
             Err(e) => return Err(ServiceError::Token(e)),
         };
         let row = requests::find_by_id(self.db.conn(), t.request_id).await?;
+        // Under the customer-record method the lookup's answer is committed with the
+        // confirmation, so no request is left confirmed but never looked up.
+        let lookup = match requests::to_domain(&row)? {
+            current if current.state == domain::State::Submitted => {
+                let confirmed = domain::apply(&current, &Event::ConfirmEmail, &Actor::Subject, now);
+                match confirmed {
+                    Ok(c) => self.customer_match(&row, &c.next).await,
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
         self.act_inner(
             row.pid,
             None,
@@ -216,7 +241,7 @@ impl Service {
             &Actor::Subject,
             &EventText::default(),
             origin,
-            Some(token),
+            Some((token, lookup)),
             now,
         )
         .await
@@ -266,9 +291,11 @@ impl Service {
         actor: &Actor,
         text: &EventText,
         origin: &Origin,
-        confirm_token: Option<&str>,
+        confirm: Option<(&str, Option<domain::CustomerMatch>)>,
         now: DateTime<Utc>,
     ) -> Result<request::Model, ServiceError> {
+        let confirm_token = confirm.map(|(token, _)| token);
+        let lookup = confirm.and_then(|(_, lookup)| lookup);
         // A write can lose only to another write of the same row; an audit-only append (a
         // staff view) moves the audit head without making the actor's page stale, so retry.
         for _ in 0..5 {
@@ -277,9 +304,35 @@ impl Service {
                 return Err(ServiceError::Conflict);
             }
             let current = requests::to_domain(&row)?;
-            let t = domain::apply(&current, event, actor, now)?;
+            let mut t = domain::apply(&current, event, actor, now)?;
+            let mut entries = audit_entries(&t.effects, actor, None);
+            if let Some(result) = lookup {
+                // The system's lookup follows the subject's confirmation in one transaction,
+                // each recorded under its own actor.
+                let event = Event::MatchCustomerRecord { result };
+                match domain::apply(&t.next, &event, &Actor::System, now) {
+                    Ok(follow) => {
+                        entries.extend(audit_entries(&follow.effects, &Actor::System, None));
+                        t.effects.extend(follow.effects);
+                        t.next = follow.next;
+                    }
+                    Err(e) => {
+                        tracing::warn!(request = %pid, error = %e, "customer-record result not applied");
+                    }
+                }
+            }
             match self
-                .commit(&row, &t, event, actor, text, origin, confirm_token, now)
+                .commit(
+                    &row,
+                    &t,
+                    entries,
+                    event,
+                    actor,
+                    text,
+                    origin,
+                    confirm_token,
+                    now,
+                )
                 .await
             {
                 Ok(()) => {
@@ -297,6 +350,7 @@ impl Service {
         &self,
         row: &request::Model,
         t: &domain::Transition,
+        entries: Vec<NewEntry>,
         event: &Event,
         actor: &Actor,
         text: &EventText,
@@ -304,7 +358,6 @@ impl Service {
         confirm_token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let entries = audit_entries(&t.effects, actor, None);
         let chain = audit::request_chain(row.pid);
         let (rows, seq, head) = audit::link(
             &chain,
@@ -465,21 +518,63 @@ impl Service {
                 Effect::Email { to, mail } => Some((*to, *mail)),
                 _ => None,
             })
-            .map(|(to, mail)| {
+            .flat_map(|(to, mail)| {
                 let ctx = context::build(&self.config, row, next, mail, to, extra, now);
-                let (recipient, lang) = match to {
-                    Recipient::Subject => (row.email.clone(), row.lang.clone()),
-                    Recipient::Staff => (self.config.staff_address.clone(), "ja".to_owned()),
+                let lang = match to {
+                    Recipient::Subject => row.lang.clone(),
+                    Recipient::Staff => "ja".to_owned(),
                 };
-                outbox::NewMessage {
-                    request_id: Some(row.id),
-                    recipient,
-                    lang,
-                    template: mail.as_str().to_owned(),
-                    context: serde_json::to_value(ctx).expect("a mail context always serialises"),
-                }
+                self.addressees(row, next.state, to, mail).into_iter().map(
+                    move |(recipient, name)| {
+                        let mut ctx = ctx.clone();
+                        if let Some(name) = name {
+                            ctx.recipient_name = name;
+                        }
+                        outbox::NewMessage {
+                            request_id: Some(row.id),
+                            recipient,
+                            lang: lang.clone(),
+                            template: mail.as_str().to_owned(),
+                            context: serde_json::to_value(ctx)
+                                .expect("a mail context always serialises"),
+                        }
+                    },
+                )
             })
             .collect()
+    }
+
+    /// The addresses a mail goes to, each with the name to greet when it is not the usual
+    /// addressee. Everything about the subject's side goes to the contact who filed, except
+    /// the result of an agent's request (the answer, a refusal, and the codes that open the
+    /// download once it is answered), which follows `MADOGUCHI_RESULTS_TO` when the agent
+    /// gave the subject's own address.
+    pub(crate) fn addressees(
+        &self,
+        row: &request::Model,
+        state: domain::State,
+        to: Recipient,
+        mail: Mail,
+    ) -> Vec<(String, Option<String>)> {
+        use madoguchi_config::ResultsTo;
+        let contact = (row.email.clone(), None);
+        match to {
+            Recipient::Staff => vec![(self.config.staff_address.clone(), None)],
+            Recipient::Subject => {
+                let is_result = matches!(mail, Mail::Completed | Mail::Refused)
+                    || (mail == Mail::AccessCode && state.has_result());
+                let subject = row
+                    .subject_email
+                    .clone()
+                    .filter(|_| is_result && row.agent.is_some())
+                    .map(|e| (e, Some(row.subject_name.clone())));
+                match (subject, self.config.results_to) {
+                    (Some(s), ResultsTo::Subject) => vec![s],
+                    (Some(s), ResultsTo::Both) => vec![contact, s],
+                    _ => vec![contact],
+                }
+            }
+        }
     }
 }
 

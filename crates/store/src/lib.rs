@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod customers;
 pub mod db;
 pub mod entities;
 pub mod error;

@@ -2,8 +2,10 @@
 //! then `parse` builds the service's `NewRequest` from domain types, collecting every error
 //! so the subject can fix them all at once.
 
+use chrono::NaiveDate;
 use madoguchi_domain::{
-    DeliveryMethod, EmailAddress, RequestKind, Requester, SuspensionGround, parse_kana, parse_phone,
+    ContactError, DeliveryMethod, EmailAddress, IdentityMethod, Policy, RequestKind, Requester,
+    SuspensionGround, parse_birth_date, parse_kana, parse_phone,
 };
 use madoguchi_service::{Agent, Channel, Lang, NewRequest};
 use serde::{Deserialize, Deserializer};
@@ -32,6 +34,10 @@ pub struct IntakeInput {
     #[validate(length(min = 1, max = 100))]
     #[schema(example = "ヤマダ タロウ")]
     pub subject_kana: String,
+    /// The subject's date of birth, `YYYY-MM-DD`. Optional, except where the kind's identity
+    /// method is `customer_record` and the subject files for themselves.
+    #[schema(example = "1990-04-01")]
+    pub date_of_birth: String,
     /// Where we write to: the subject's address, or the agent's when an agent files.
     #[validate(length(min = 3, max = 254))]
     #[schema(example = "taro@example.jp")]
@@ -67,6 +73,10 @@ pub struct IntakeInput {
     /// For agents: relationship to the subject (e.g. 親権者, 弁護士).
     #[validate(length(max = 100))]
     pub agent_relationship: String,
+    /// For agents, optional: the subject's own e-mail address, to which the result may be sent
+    /// as the business's policy says.
+    #[validate(length(max = 254))]
+    pub subject_email: String,
     /// Consent to the handling notice for this request's personal data.
     #[serde(deserialize_with = "checkbox")]
     #[schema(value_type = bool, example = true)]
@@ -93,16 +103,18 @@ fn checkbox<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     })
 }
 
-const FIELD_ORDER: [&str; 17] = [
+const FIELD_ORDER: [&str; 19] = [
     "kind",
     "requester",
     "subject_name",
     "subject_kana",
+    "date_of_birth",
     "email",
     "phone",
     "agent_name",
     "agent_kana",
     "agent_relationship",
+    "subject_email",
     "details",
     "current_content",
     "correct_content",
@@ -129,6 +141,20 @@ fn message(code: &str, en: bool) -> &'static str {
         ("choice", true) => "Choose one of the options.",
         ("ground_mismatch", false) => "この請求の種類には使えない理由です。",
         ("ground_mismatch", true) => "This ground does not apply to this kind of request.",
+        ("birth_date", false) => "生年月日は 1990-04-01 の形式で入力してください。",
+        ("birth_date", true) => "Enter the date of birth as YYYY-MM-DD, like 1990-04-01.",
+        ("birth_date_range", false) => {
+            "生年月日をご確認ください（未来の日付や 1900 年より前の日付は入力できません）。"
+        }
+        ("birth_date_range", true) => {
+            "Check the date of birth: it cannot be in the future or before 1900."
+        }
+        ("birth_date_required", false) => {
+            "この請求では、お客様の登録情報と照合して本人確認を行うため、生年月日の入力が必要です。"
+        }
+        ("birth_date_required", true) => {
+            "We check your identity against our customer records for this request, so we need your date of birth."
+        }
         ("consent", false) => "個人情報の取扱いに同意いただく必要があります。",
         ("consent", true) => "You need to agree to how we handle this information.",
         (_, false) => "入力内容を確認してください。",
@@ -142,8 +168,27 @@ impl IntakeInput {
         Lang::parse(&self.lang)
     }
 
-    /// Checks every field and builds the request, or lists every problem.
-    pub fn parse(&self, channel: Channel) -> Result<NewRequest, Vec<FieldError>> {
+    /// [`IntakeInput::parse`] on today's date in Japan.
+    pub fn parse_now(
+        &self,
+        channel: Channel,
+        policy: &Policy,
+    ) -> Result<NewRequest, Vec<FieldError>> {
+        self.parse(
+            channel,
+            policy,
+            madoguchi_domain::jst_date(chrono::Utc::now()),
+        )
+    }
+
+    /// Checks every field and builds the request, or lists every problem. `policy` says which
+    /// kinds need a date of birth; `today` (Japan date) bounds it.
+    pub fn parse(
+        &self,
+        channel: Channel,
+        policy: &Policy,
+        today: NaiveDate,
+    ) -> Result<NewRequest, Vec<FieldError>> {
         let en = self.lang() == Lang::En;
         let mut errors: Vec<FieldError> = Vec::new();
         let mut fail = |field: &str, code: &str| {
@@ -214,6 +259,27 @@ impl IntakeInput {
         if phone.is_err() {
             fail("phone", "phone");
         }
+        let birth_date = if self.date_of_birth.trim().is_empty() {
+            let by_record = kind
+                .is_some_and(|k| policy.identity_for(k) == IdentityMethod::CustomerRecord)
+                && requester == Some(Requester::Subject);
+            if by_record {
+                fail("date_of_birth", "birth_date_required");
+            }
+            None
+        } else {
+            match parse_birth_date(&self.date_of_birth, today) {
+                Ok(d) => Some(d),
+                Err(ContactError::BirthDateRange) => {
+                    fail("date_of_birth", "birth_date_range");
+                    None
+                }
+                Err(_) => {
+                    fail("date_of_birth", "birth_date");
+                    None
+                }
+            }
+        };
         let mut delivery = None;
         let mut ground = None;
         if let Some(kind) = kind {
@@ -259,7 +325,14 @@ impl IntakeInput {
             }
         }
         let mut agent = None;
+        let mut subject_email = None;
         if requester.is_some_and(Requester::is_agent) {
+            if !self.subject_email.trim().is_empty() {
+                match EmailAddress::parse(&self.subject_email) {
+                    Ok(e) => subject_email = Some(e),
+                    Err(_) => fail("subject_email", "email"),
+                }
+            }
             if self.agent_name.trim().is_empty() {
                 fail("agent_name", "required");
             }
@@ -295,7 +368,9 @@ impl IntakeInput {
                     requester,
                     subject_name: self.subject_name.trim().to_owned(),
                     subject_kana: kana,
+                    subject_birth_date: birth_date,
                     email,
+                    subject_email,
                     phone,
                     postal_address: opt(&self.postal_address),
                     delivery,
@@ -326,6 +401,7 @@ impl IntakeInput {
             "agent_name" => &self.agent_name,
             "agent_kana" => &self.agent_kana,
             "agent_relationship" => &self.agent_relationship,
+            "subject_email" => &self.subject_email,
             _ => "",
         }
     }
@@ -357,9 +433,16 @@ mod tests {
         }
     }
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn parse(input: &IntakeInput) -> Result<NewRequest, Vec<FieldError>> {
+        input.parse(Channel::Web, &Policy::appi(), today())
+    }
+
     fn codes(input: &IntakeInput) -> Vec<(String, String)> {
-        input
-            .parse(Channel::Web)
+        parse(input)
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -369,7 +452,12 @@ mod tests {
 
     #[test]
     fn a_complete_form_parses() {
-        assert!(valid().parse(Channel::Web).is_ok());
+        let new = parse(&valid()).unwrap();
+        assert_eq!(
+            new.subject_birth_date, None,
+            "optional under the document method"
+        );
+        assert_eq!(new.subject_email, None);
     }
 
     #[test]
@@ -445,6 +533,24 @@ mod tests {
                 Box::new(|i| i.kind = "correction".into()),
                 "required",
             ),
+            (
+                "date_of_birth",
+                Box::new(|i| i.date_of_birth = "1990/04/01".into()),
+                "birth_date",
+            ),
+            (
+                "date_of_birth",
+                Box::new(|i| i.date_of_birth = "2026-11-23".into()),
+                "birth_date_range",
+            ),
+            (
+                "subject_email",
+                Box::new(|i| {
+                    i.requester = "legal_representative".into();
+                    i.subject_email = "child@".into();
+                }),
+                "email",
+            ),
         ];
         for (field, mutate, code) in cases {
             let mut input = valid();
@@ -458,12 +564,52 @@ mod tests {
     }
 
     #[test]
+    fn the_date_of_birth_is_required_where_records_prove_identity() {
+        let mut policy = Policy::appi();
+        policy.identity_by_kind.set(
+            RequestKind::Disclosure,
+            Some(IdentityMethod::CustomerRecord),
+        );
+        let mut input = valid();
+        let errors = input.parse(Channel::Api, &policy, today()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].code.as_str()),
+            ("date_of_birth", "birth_date_required")
+        );
+        assert!(errors[0].message.contains("生年月日"));
+        input.lang = "en".into();
+        let errors = input.parse(Channel::Api, &policy, today()).unwrap_err();
+        assert!(errors[0].message.contains("date of birth"));
+        // Other kinds, and agents (whose requests go to document review), may leave it out.
+        input.kind = "correction".into();
+        input.current_content = "a".into();
+        input.correct_content = "b".into();
+        assert!(input.parse(Channel::Api, &policy, today()).is_ok());
+        let mut agent = valid();
+        agent.requester = "legal_representative".into();
+        agent.agent_name = "山田 花子".into();
+        agent.agent_kana = "ヤマダ ハナコ".into();
+        agent.agent_relationship = "親権者".into();
+        agent.subject_email = "taro.child@example.jp".into();
+        let new = agent.parse(Channel::Api, &policy, today()).unwrap();
+        assert_eq!(
+            new.subject_email.map(|e| e.to_string()).as_deref(),
+            Some("taro.child@example.jp")
+        );
+        let mut given = valid();
+        given.date_of_birth = "2010-04-01".into();
+        let new = given.parse(Channel::Api, &policy, today()).unwrap();
+        assert_eq!(new.subject_birth_date, NaiveDate::from_ymd_opt(2010, 4, 1));
+    }
+
+    #[test]
     fn messages_follow_the_language() {
         let mut input = valid();
         input.email = "x".into();
-        let ja = input.parse(Channel::Web).unwrap_err();
+        let ja = parse(&input).unwrap_err();
         input.lang = "en".into();
-        let en = input.parse(Channel::Web).unwrap_err();
+        let en = parse(&input).unwrap_err();
         assert!(ja[0].message.contains("メールアドレス"));
         assert!(en[0].message.contains("e-mail"));
     }

@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod audit_chain;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod customer;
 pub mod login_throttle;
 pub mod outbox;
 pub mod payment;

@@ -52,6 +52,8 @@ pub struct Model {
     pub audit_head: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub subject_birth_date: Option<Date>,
+    pub subject_email: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -87,7 +87,9 @@ pub async fn create_request(
         }]),
         r => AppError::BadRequest(r.body_text()),
     })?;
-    let new = input.parse(Channel::Api).map_err(AppError::Validation)?;
+    let new = input
+        .parse_now(Channel::Api, &state.service.config().policy)
+        .map_err(AppError::Validation)?;
     let now = Utc::now();
     if let Admission::Refused { retry_after } = state.service.admit_intake(&origin, now).await? {
         tracing::info!("intake refused: the client address is over its hourly limit");

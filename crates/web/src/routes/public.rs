@@ -101,7 +101,7 @@ async fn submit_request(
     if !csrf::verify(&state, &headers, &input.csrf) {
         return Err(PageError(AppError::Forbidden, en));
     }
-    match input.parse(Channel::Web) {
+    match input.parse_now(Channel::Web, &state.service.config().policy) {
         Ok(new) => {
             let now = Utc::now();
             let admission = state

@@ -89,7 +89,7 @@ pub async fn register_request(
             },
         });
     }
-    let parsed = input.parse(channel);
+    let parsed = input.parse(channel, &state.service.config().policy, today);
     match (parsed, received) {
         (Ok(mut new), Some(day)) if errors.is_empty() => {
             // Arrival is the start of the day it reached us, Japan time.

@@ -134,6 +134,13 @@ pub struct DetailPage {
     pub mail: Vec<outbox::Model>,
     pub audit: Vec<audit_entry::Model>,
     pub documents: Vec<madoguchi_service::Document>,
+    /// How identity is proven for this request (from its policy snapshot).
+    pub identity_method: &'static str,
+    /// The subject's age on the day the request arrived, when a legal representative filed
+    /// for someone already of age: the officer is warned (they decide).
+    pub adult_subject_age: Option<u32>,
+    /// The configured age of majority.
+    pub minor_age: u32,
 }
 
 #[derive(Debug, Template)]

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::{
-    Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind, State as RState, Yen,
-    available_events, jst_date,
+    Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind, Requester,
+    State as RState, Yen, age_on, available_events, is_adult_at, jst_date,
 };
 use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
 use madoguchi_service::staff::StaffIdentity;
@@ -287,8 +287,19 @@ pub async fn show_request(
         .into_iter()
         .map(|n| action_form(n, en))
         .collect();
+    let minor_age = state.service.config().minor_age;
+    // A parent is 法定代理人 only of a minor; for an adult it takes a guardianship.
+    let adult_subject_age = d
+        .request
+        .subject_birth_date
+        .filter(|_| d.domain.requester == Requester::LegalRepresentative)
+        .filter(|born| is_adult_at(*born, d.request.arrived_at, minor_age))
+        .and_then(|born| age_on(born, jst_date(d.request.arrived_at)));
     let page = DetailPage {
         c: Chrome::new(&who, en),
+        identity_method: d.domain.policy.identity_for(kind).as_str(),
+        adult_subject_age,
+        minor_age,
         kind: kind_label(&d.request.kind, en),
         state: state_label(&d.request.state, en),
         arrived_on: jst_date(d.request.arrived_at).to_string(),
