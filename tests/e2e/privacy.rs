@@ -26,6 +26,11 @@ async fn debug_logs_carry_no_personal_data() {
             "log-test-secret-log-test-secret-log-test".to_owned(),
         ),
         ("RUST_LOG", "debug".to_owned()),
+        // The date of birth is asked for and the customer-record lookup runs.
+        (
+            "MADOGUCHI_IDENTITY_DISCLOSURE",
+            "customer_record".to_owned(),
+        ),
     ];
     let exe = env!("CARGO_BIN_EXE_madoguchi");
     let mut child = Command::new(exe)
@@ -50,6 +55,7 @@ async fn debug_logs_carry_no_personal_data() {
     }
     assert!(ready, "the server started");
 
+    let birth_date = "1987-06-05";
     let (name, kana, email, phone, details) = (
         "漏洩確認 太郎",
         "ロウエイカクニン タロウ",
@@ -69,6 +75,7 @@ async fn debug_logs_carry_no_personal_data() {
                 ("subject_kana", kana),
                 ("email", email),
                 ("phone", phone),
+                ("date_of_birth", birth_date),
                 ("delivery", "electronic"),
                 ("details", details),
                 ("consent", "on"),
@@ -191,6 +198,7 @@ async fn debug_logs_carry_no_personal_data() {
         "9999-8888",
         details,
         "漏洩確認",
+        birth_date,
     ] {
         assert!(!logs.contains(canary), "`{canary}` leaked into the logs");
     }
