@@ -326,6 +326,7 @@ impl Drop for TestApp {
 /// A parsed `.eml` file.
 #[derive(Debug, Clone)]
 pub struct Mail {
+    pub from: String,
     pub to: String,
     pub subject: String,
     pub message_id: String,
@@ -396,6 +397,7 @@ impl Mail {
             }
         }
         Mail {
+            from: decode_words(headers.get("from").map(String::as_str).unwrap_or("")),
             to: headers.get("to").cloned().unwrap_or_default(),
             subject: decode_words(headers.get("subject").map(String::as_str).unwrap_or("")),
             message_id: headers.get("message-id").cloned().unwrap_or_default(),

@@ -270,8 +270,11 @@ on_both!(
                     .await
             }
         }
-        app.sql("UPDATE audit_entries SET detail = '{\"to\":\"fulfilled\"}' WHERE seq = 2")
-            .await;
+        app.sql(&format!(
+            "UPDATE audit_entries SET detail = '{{\"to\":\"fulfilled\"}}' \
+             WHERE chain = 'request:{pid}' AND seq = 2"
+        ))
+        .await;
         let broken = madoguchi_store::audit::verify(db)
             .await
             .unwrap()

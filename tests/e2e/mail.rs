@@ -105,11 +105,7 @@ fn maildir_messages(dir: &std::path::Path) -> Vec<String> {
 
 fn worker(app: &TestApp, port: u16) -> MailWorker {
     let sender = Sender::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap();
-    MailWorker::new(
-        app.service.clone(),
-        sender,
-        "窓口 <privacy@example.jp>".into(),
-    )
+    MailWorker::new(app.service.clone(), sender)
 }
 
 /// Delivers what is queued, then stops the app's own file-writing worker so that the
@@ -473,11 +469,7 @@ on_both!(
                 uuid::Uuid::new_v4().simple()
             ));
             dirs.push(dir.clone());
-            let w = MailWorker::new(
-                service,
-                Sender::Files(dir),
-                "窓口 <privacy@example.jp>".into(),
-            );
+            let w = MailWorker::new(service, Sender::Files(dir));
             tasks.push(tokio::spawn(async move { w.drain().await.unwrap() }));
         }
         for t in tasks {

@@ -21,5 +21,6 @@ mod limits;
 mod mail;
 mod payments;
 mod privacy;
+mod settings;
 mod staff;
 mod timers;

@@ -26,8 +26,8 @@ pub use files::{DocumentPurpose, FileType, sniff};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use policy::{
-    DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, age_on,
-    is_adult_at, jst_date, may_sue_from,
+    DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
+    age_on, is_adult_at, jst_date, may_sue_from,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
 pub use state::State;

@@ -319,6 +319,52 @@ pub fn may_sue_from(arrived_at: DateTime<Utc>) -> NaiveDate {
     Period::Days(14).after(jst_date(arrived_at))
 }
 
+/// Why an administrator's policy was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The answer period is zero or absurdly long.
+    #[error("the answer period must be between 1 and 365 days, 260 business days or 12 months")]
+    Deadline,
+    /// The extension is zero or absurdly long.
+    #[error("the extension must be between 1 and 365 days, 260 business days or 12 months")]
+    Extension,
+    /// A timeout is out of range.
+    #[error("{0} is out of range")]
+    Timeout(&'static str),
+}
+
+impl Period {
+    fn reasonable(self) -> bool {
+        match self {
+            Period::Days(n) => (1..=365).contains(&n),
+            Period::BusinessDays(n) => (1..=260).contains(&n),
+            Period::Months(n) => (1..=12).contains(&n),
+        }
+    }
+}
+
+impl Policy {
+    /// Checks a policy an administrator wrote before it governs new requests.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if !self.deadline.period.reasonable() {
+            return Err(PolicyError::Deadline);
+        }
+        if self.deadline.extension.is_some_and(|e| !e.reasonable()) {
+            return Err(PolicyError::Extension);
+        }
+        if !(1..=24 * 30).contains(&self.confirm_within_hours) {
+            return Err(PolicyError::Timeout("confirm_within_hours"));
+        }
+        if !(1..=365).contains(&self.answer_within_days) {
+            return Err(PolicyError::Timeout("answer_within_days"));
+        }
+        if self.warn_before_expiry_hours > self.answer_within_days * 24 {
+            return Err(PolicyError::Timeout("warn_before_expiry_hours"));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +467,29 @@ mod tests {
         );
         let back: Policy = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
         assert_eq!(back, set);
+    }
+
+    #[test]
+    fn an_administrators_policy_is_checked() {
+        assert_eq!(Policy::appi().validate(), Ok(()));
+        assert_eq!(Policy::gdpr().validate(), Ok(()));
+        assert_eq!(Policy::ccpa().validate(), Ok(()));
+        let mut p = Policy::appi();
+        p.deadline.period = Period::Days(0);
+        assert_eq!(p.validate(), Err(PolicyError::Deadline));
+        p.deadline.period = Period::BusinessDays(261);
+        assert_eq!(p.validate(), Err(PolicyError::Deadline));
+        p.deadline.period = Period::BusinessDays(10);
+        assert_eq!(p.validate(), Ok(()));
+        let mut g = Policy::gdpr();
+        g.deadline.extension = Some(Period::Months(13));
+        assert_eq!(g.validate(), Err(PolicyError::Extension));
+        g.deadline.extension = None;
+        g.confirm_within_hours = 0;
+        assert_eq!(
+            g.validate(),
+            Err(PolicyError::Timeout("confirm_within_hours"))
+        );
     }
 
     #[test]

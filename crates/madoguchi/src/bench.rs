@@ -562,8 +562,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             madoguchi_store::outbox::enqueue(db.conn(), chunk.to_vec(), "bench", Utc::now())
                 .await?;
         }
-        let worker =
-            madoguchi_worker::MailWorker::new(mservice, sender, "Bench <bench@example.jp>".into());
+        let worker = madoguchi_worker::MailWorker::new(mservice, sender);
         let started = Instant::now();
         worker.drain().await?;
         let rate = delivered.load(std::sync::atomic::Ordering::SeqCst) as f64

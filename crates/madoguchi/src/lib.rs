@@ -107,12 +107,8 @@ impl Application {
             };
             service = service.with_payments(madoguchi_pay::StripePayments::new(&settings)?);
         }
-        let worker = MailWorker::new(
-            service.clone(),
-            mail_sender(&config)?,
-            config.mail_from.clone(),
-        )
-        .with_lease(chrono::Duration::seconds(i64::from(config.mail_lease_secs)));
+        let worker = MailWorker::new(service.clone(), mail_sender(&config)?)
+            .with_lease(chrono::Duration::seconds(i64::from(config.mail_lease_secs)));
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;

@@ -86,8 +86,9 @@ impl Service {
             code_nonce: Some(nonce),
             ..Default::default()
         };
+        let settings = self.settings().await?;
         let ctx = context::build(
-            self.config(),
+            self.office(&settings),
             &row,
             &next,
             Mail::AccessCode,
@@ -97,7 +98,13 @@ impl Service {
         );
         // Once answered, the code goes where the result went (MADOGUCHI_RESULTS_TO).
         let messages: Vec<outbox::NewMessage> = self
-            .addressees(&row, next.state, Recipient::Subject, Mail::AccessCode)
+            .addressees(
+                &settings,
+                &row,
+                next.state,
+                Recipient::Subject,
+                Mail::AccessCode,
+            )
             .into_iter()
             .map(|(recipient, name)| {
                 let mut ctx = ctx.clone();

@@ -1,7 +1,6 @@
 //! Builds the snapshot a mail template renders from.
 
 use chrono::{DateTime, Utc};
-use madoguchi_config::Config;
 use madoguchi_domain::{
     self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen, policy::jst,
 };
@@ -41,8 +40,17 @@ pub(crate) struct Extra {
     pub code_nonce: Option<String>,
 }
 
+/// Who writes the mail: the business, and where its links point.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Office<'a> {
+    pub base_url: &'a str,
+    pub business: &'a crate::settings::BusinessDetails,
+    /// Whether a payment link can be offered.
+    pub card_payments: bool,
+}
+
 pub(crate) fn build(
-    config: &Config,
+    office: Office<'_>,
     row: &request::Model,
     next: &domain::Request,
     mail: Mail,
@@ -67,12 +75,12 @@ pub(crate) fn build(
         crate::Agent::addressee(row)
     };
     let link = if staff {
-        crate::MailLinks::staff(&config.base_url, row.pid)
+        crate::MailLinks::staff(office.base_url, row.pid)
     } else if mail == Mail::ConfirmAddress {
         // Filled in by the sender from the nonce, so the outbox never holds a usable link.
         String::new()
     } else {
-        crate::MailLinks::status(&config.base_url, row.pid)
+        crate::MailLinks::status(office.base_url, row.pid)
     };
     let fmt_time = |t: DateTime<Utc>| {
         t.with_timezone(&jst())
@@ -95,8 +103,8 @@ pub(crate) fn build(
     };
     MailContext {
         lang,
-        business_name: config.business.name.clone(),
-        business_contact: config.business.contact.clone(),
+        business_name: office.business.name.clone(),
+        business_contact: office.business.contact.clone(),
         recipient_name,
         number: row.number.clone(),
         kind_ja: next.kind.label_ja().to_owned(),
@@ -144,9 +152,9 @@ pub(crate) fn build(
         code: String::new(),
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO
-            && config.stripe.is_some()
+            && office.card_payments
         {
-            format!("{}/r/{}/pay", config.base_url, row.pid)
+            format!("{}/r/{}/pay", office.base_url, row.pid)
         } else {
             String::new()
         },

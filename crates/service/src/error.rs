@@ -31,6 +31,9 @@ pub enum ServiceError {
     /// A unique value already exists; names the field.
     #[error("{0} already exists")]
     Duplicate(&'static str),
+    /// An administrator's settings were refused; says why.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),

@@ -351,11 +351,12 @@ impl Service {
             return Err(ServiceError::NotFound);
         }
         let closed = row.closed_at.unwrap_or(now);
-        if now > closed + Duration::days(i64::from(self.config().download_days)) {
+        let retention = self.settings().await?.retention;
+        if now > closed + Duration::days(i64::from(retention.download_days)) {
             return Err(ServiceError::File(FileError::Expired));
         }
         // Count first, conditionally, so two parallel downloads cannot exceed the limit.
-        let limit = i32::try_from(self.config().download_limit).unwrap_or(i32::MAX);
+        let limit = i32::try_from(retention.download_limit).unwrap_or(i32::MAX);
         let counted = attachment::Entity::update_many()
             .col_expr(
                 attachment::Column::Downloads,
@@ -453,8 +454,9 @@ impl Service {
     /// (rejected requests at once). Answers stay until their download window ends. Each
     /// deletion is on the request's trail; the trail never held the content.
     pub async fn retention_sweep(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
-        let keep = Duration::days(i64::from(self.config().retention_days));
-        let download = Duration::days(i64::from(self.config().download_days));
+        let retention = self.settings().await?.retention;
+        let keep = Duration::days(i64::from(retention.documents_days));
+        let download = Duration::days(i64::from(retention.download_days));
         let candidates = attachment::Entity::find()
             .select_only()
             .columns([

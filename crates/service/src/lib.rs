@@ -11,7 +11,7 @@ pub mod limits;
 mod payments;
 pub mod queue;
 pub mod reminders;
-mod settings;
+pub mod settings;
 pub mod staff;
 pub mod totp;
 
@@ -47,6 +47,7 @@ pub struct Service {
     payments: Option<madoguchi_pay::StripePayments>,
     mail_wakeup: Arc<Notify>,
     identity_source: Arc<dyn IdentitySource>,
+    settings: Arc<settings::SettingsCache>,
 }
 
 impl std::fmt::Debug for Service {
@@ -95,7 +96,20 @@ impl Service {
             keys: Arc::new(std::sync::RwLock::new(keys)),
             payments: None,
             mail_wakeup: Arc::new(Notify::new()),
+            settings: Arc::default(),
         }
+    }
+
+    pub(crate) fn office<'a>(&'a self, settings: &'a settings::Settings) -> context::Office<'a> {
+        context::Office {
+            base_url: &self.config.base_url,
+            business: &settings.business,
+            card_payments: self.config.stripe.is_some(),
+        }
+    }
+
+    pub(crate) fn settings_cache(&self) -> &settings::SettingsCache {
+        &self.settings
     }
 
     /// Looks customers up somewhere other than the `customers` table (a CRM, say) for the
@@ -149,12 +163,12 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
-        let fees = self.fee_schedule().await?;
+        let settings = self.settings().await?;
         let t = domain::Request::file_by(
             new.kind,
             new.requester,
-            self.config.policy,
-            &fees,
+            settings.policy,
+            &settings.fees,
             new.arrived_at.unwrap_or(now),
             now,
         );
@@ -199,7 +213,7 @@ impl Service {
             duplicate_of: duplicate.as_ref().map(|d| d.number.clone()),
             ..Default::default()
         };
-        let messages = self.messages(&row, &t.next, &t.effects, &extra, now);
+        let messages = self.messages(&settings, &row, &t.next, &t.effects, &extra, now);
         outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.mail_wakeup.notify_one();
@@ -458,7 +472,8 @@ impl Service {
             }
             _ => {}
         }
-        let messages = self.messages(row, &t.next, &t.effects, &extra, now);
+        let settings = self.settings().await?;
+        let messages = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
         let any_mail = !messages.is_empty();
         outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -506,6 +521,7 @@ impl Service {
 
     fn messages(
         &self,
+        settings: &settings::Settings,
         row: &request::Model,
         next: &domain::Request,
         effects: &[Effect],
@@ -519,13 +535,14 @@ impl Service {
                 _ => None,
             })
             .flat_map(|(to, mail)| {
-                let ctx = context::build(&self.config, row, next, mail, to, extra, now);
+                let ctx = context::build(self.office(settings), row, next, mail, to, extra, now);
                 let lang = match to {
                     Recipient::Subject => row.lang.clone(),
                     Recipient::Staff => "ja".to_owned(),
                 };
-                self.addressees(row, next.state, to, mail).into_iter().map(
-                    move |(recipient, name)| {
+                self.addressees(settings, row, next.state, to, mail)
+                    .into_iter()
+                    .map(move |(recipient, name)| {
                         let mut ctx = ctx.clone();
                         if let Some(name) = name {
                             ctx.recipient_name = name;
@@ -538,8 +555,7 @@ impl Service {
                             context: serde_json::to_value(ctx)
                                 .expect("a mail context always serialises"),
                         }
-                    },
-                )
+                    })
             })
             .collect()
     }
@@ -551,6 +567,7 @@ impl Service {
     /// gave the subject's own address.
     pub(crate) fn addressees(
         &self,
+        settings: &settings::Settings,
         row: &request::Model,
         state: domain::State,
         to: Recipient,
@@ -559,7 +576,7 @@ impl Service {
         use madoguchi_config::ResultsTo;
         let contact = (row.email.clone(), None);
         match to {
-            Recipient::Staff => vec![(self.config.staff_address.clone(), None)],
+            Recipient::Staff => vec![(settings.business.staff_address.clone(), None)],
             Recipient::Subject => {
                 let is_result = matches!(mail, Mail::Completed | Mail::Refused)
                     || (mail == Mail::AccessCode && state.has_result());

@@ -283,8 +283,9 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let next = requests::to_domain(row)?;
+        let settings = self.settings().await?;
         let ctx = context::build(
-            self.config(),
+            self.office(&settings),
             row,
             &next,
             mail,
@@ -296,7 +297,7 @@ impl Service {
             self.db().conn(),
             vec![outbox::NewMessage {
                 request_id: Some(row.id),
-                recipient: self.config().staff_address.clone(),
+                recipient: settings.business.staff_address.clone(),
                 lang: "ja".into(),
                 template: mail.as_str().to_owned(),
                 context: serde_json::to_value(ctx).expect("a mail context serialises"),

@@ -171,10 +171,11 @@ impl Service {
         link: String,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let settings = self.settings().await?;
         let ctx = MailContext {
             lang: "ja".into(),
-            business_name: self.config().business.name.clone(),
-            business_contact: self.config().business.contact.clone(),
+            business_name: settings.business.name.clone(),
+            business_contact: settings.business.contact.clone(),
             recipient_name: "個人情報窓口ご担当者".into(),
             message,
             link,
@@ -185,7 +186,7 @@ impl Service {
             self.db().conn(),
             vec![outbox::NewMessage {
                 request_id: None,
-                recipient: self.config().staff_address.clone(),
+                recipient: settings.business.staff_address.clone(),
                 lang: "ja".into(),
                 template: mail.as_str().to_owned(),
                 context: serde_json::to_value(ctx).expect("a mail context serialises"),

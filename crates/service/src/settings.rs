@@ -1,27 +1,297 @@
-//! Settings an administrator changes at run time, stored in the database so every instance
-//! sees them, each change audited on the `settings` chain.
+//! Settings an administrator changes at run time: the fee schedule, the policy new requests
+//! are filed under, retention and download limits, and the business details shown in mail
+//! and on pages. Stored in the database so every instance sees them; each change is audited
+//! on the `settings` chain with every field that changed, old and new.
+//!
+//! Each instance keeps a snapshot for [`FRESH_FOR`]: a change made on this instance applies
+//! at once, one made on another within that time. A request filed in that window is treated
+//! as filed just before the change, which it could as well have been; what a request was
+//! filed under is snapshotted on its row and never moves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use madoguchi_domain::FeeSchedule;
+use madoguchi_config::{Business, Config};
+use madoguchi_domain::{EmailAddress, FeeSchedule, Policy, PolicyError};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::setting;
 use madoguchi_store::sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::staff::{StaffIdentity, audit_entry};
 use crate::{Service, ServiceError};
 
+/// How long a snapshot is used before the database is read again.
+pub const FRESH_FOR: Duration = Duration::from_secs(2);
+
 const FEES: &str = "fees";
+const POLICY: &str = "policy";
+const RETENTION: &str = "retention";
+const BUSINESS: &str = "business";
+
+/// How long files and download rights last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Days after closing before identity documents are deleted (answers stay until their
+    /// download window ends).
+    pub documents_days: u32,
+    /// Days after closing the subject may download the answer.
+    pub download_days: u32,
+    /// Downloads allowed per file.
+    pub download_limit: u32,
+}
+
+impl Retention {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=3650).contains(&self.documents_days) {
+            return Err(SettingsError::Range("documents_days"));
+        }
+        if !(1..=365).contains(&self.download_days) {
+            return Err(SettingsError::Range("download_days"));
+        }
+        if !(1..=100).contains(&self.download_limit) {
+            return Err(SettingsError::Range("download_limit"));
+        }
+        Ok(())
+    }
+}
+
+/// Who the business is, as the mail and the pages say (Art. 32(1) publication).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessDetails {
+    /// Trade name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// Representative.
+    pub representative: String,
+    /// Contact for questions and complaints.
+    pub contact: String,
+    /// The From of every mail: `名前 <address>` or an address.
+    pub mail_from: String,
+    /// The privacy office's shared address, where staff mail goes.
+    pub staff_address: String,
+}
+
+impl BusinessDetails {
+    /// The address part of `mail_from`.
+    fn sender_address(&self) -> &str {
+        match (self.mail_from.rfind('<'), self.mail_from.rfind('>')) {
+            (Some(a), Some(b)) if a < b => &self.mail_from[a + 1..b],
+            _ => &self.mail_from,
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (field, v) in [
+            ("name", &self.name),
+            ("address", &self.address),
+            ("representative", &self.representative),
+            ("contact", &self.contact),
+            ("mail_from", &self.mail_from),
+            ("staff_address", &self.staff_address),
+        ] {
+            if v.trim().is_empty() || v.chars().count() > 200 {
+                return Err(SettingsError::Range(field));
+            }
+            // One line each: these end up in mail headers and letters.
+            if v.contains(['\r', '\n']) {
+                return Err(SettingsError::Range(field));
+            }
+        }
+        EmailAddress::parse(self.sender_address())
+            .map_err(|_| SettingsError::Address("mail_from"))?;
+        EmailAddress::parse(&self.staff_address)
+            .map_err(|_| SettingsError::Address("staff_address"))?;
+        Ok(())
+    }
+
+    /// The parts of the configuration these override.
+    pub fn business(&self) -> Business {
+        Business {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            representative: self.representative.clone(),
+            contact: self.contact.clone(),
+        }
+    }
+}
+
+/// Why a settings change was refused; the message is shown to the administrator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// A value is out of its range, empty or too long.
+    #[error("{0}: out of range, empty or too long")]
+    Range(&'static str),
+    /// Not an e-mail address.
+    #[error("{0}: not an e-mail address")]
+    Address(&'static str),
+    /// The policy is refused.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// Everything an administrator may change, as in force now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The fee schedule (Art. 38).
+    pub fees: FeeSchedule,
+    /// The policy new requests are filed under.
+    pub policy: Policy,
+    /// Retention and downloads.
+    pub retention: Retention,
+    /// The business's details.
+    pub business: BusinessDetails,
+}
+
+impl Settings {
+    /// What the configuration says, before any administrator's change.
+    pub fn from_config(c: &Config) -> Self {
+        Settings {
+            fees: c.fees.clone(),
+            policy: c.policy,
+            retention: Retention {
+                documents_days: c.retention_days,
+                download_days: c.download_days,
+                download_limit: c.download_limit,
+            },
+            business: BusinessDetails {
+                name: c.business.name.clone(),
+                address: c.business.address.clone(),
+                representative: c.business.representative.clone(),
+                contact: c.business.contact.clone(),
+                mail_from: c.mail_from.clone(),
+                staff_address: c.staff_address.clone(),
+            },
+        }
+    }
+
+    /// The configuration's settings with the stored ones laid over them. A stored value
+    /// that no longer parses or validates (a hand edit, an older format) is ignored, loudly.
+    fn with_stored(mut self, rows: &[setting::Model]) -> Self {
+        fn read<T: DeserializeOwned>(row: &setting::Model) -> Option<T> {
+            let v = serde_json::from_str(&row.value);
+            if v.is_err() {
+                tracing::error!(key = %row.key, "a stored setting does not parse; using the configuration's");
+            }
+            v.ok()
+        }
+        for row in rows {
+            match row.key.as_str() {
+                FEES => {
+                    if let Some(f) = read::<FeeSchedule>(row).filter(|f| f.validate().is_ok()) {
+                        self.fees = f;
+                    }
+                }
+                POLICY => {
+                    if let Some(p) = read::<Policy>(row).filter(|p| p.validate().is_ok()) {
+                        self.policy = p;
+                    }
+                }
+                RETENTION => {
+                    if let Some(r) = read::<Retention>(row).filter(|r| r.validate().is_ok()) {
+                        self.retention = r;
+                    }
+                }
+                BUSINESS => {
+                    if let Some(b) = read::<BusinessDetails>(row).filter(|b| b.validate().is_ok()) {
+                        self.business = b;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self
+    }
+}
+
+/// This instance's snapshot of the settings.
+#[derive(Debug, Default)]
+pub(crate) struct SettingsCache {
+    current: std::sync::RwLock<Option<(Instant, Arc<Settings>)>>,
+}
+
+impl SettingsCache {
+    fn fresh(&self) -> Option<Arc<Settings>> {
+        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn store(&self, s: Arc<Settings>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), s));
+    }
+}
+
+/// Every field of a JSON value, flattened to `a.b.c` → value text, for the audit detail.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+/// `field → "old → new"` for every field that differs.
+fn changes<T: Serialize>(old: &T, new: &T) -> Vec<(String, String)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    flatten(
+        "",
+        &serde_json::to_value(old).expect("settings serialise"),
+        &mut a,
+    );
+    flatten(
+        "",
+        &serde_json::to_value(new).expect("settings serialise"),
+        &mut b,
+    );
+    let mut out = Vec::new();
+    for (k, new_v) in &b {
+        let old_v = a.iter().find(|(ok, _)| ok == k).map(|(_, v)| v.as_str());
+        if old_v != Some(new_v.as_str()) {
+            out.push((k.clone(), format!("{} → {new_v}", old_v.unwrap_or("—"))));
+        }
+    }
+    for (k, old_v) in &a {
+        if !b.iter().any(|(nk, _)| nk == k) {
+            out.push((k.clone(), format!("{old_v} → —")));
+        }
+    }
+    out
+}
 
 impl Service {
-    /// The fee schedule in force: the administrator's, else the configuration's.
+    /// The settings in force (this instance's snapshot, read again after [`FRESH_FOR`]).
+    pub async fn settings(&self) -> Result<Arc<Settings>, ServiceError> {
+        if let Some(s) = self.settings_cache().fresh() {
+            return Ok(s);
+        }
+        self.reload_settings().await
+    }
+
+    async fn reload_settings(&self) -> Result<Arc<Settings>, ServiceError> {
+        let rows = setting::Entity::find().all(self.db().conn()).await?;
+        let s = Arc::new(Settings::from_config(self.config()).with_stored(&rows));
+        self.settings_cache().store(s.clone());
+        Ok(s)
+    }
+
+    /// The fee schedule in force.
     pub async fn fee_schedule(&self) -> Result<FeeSchedule, ServiceError> {
-        let stored = setting::Entity::find_by_id(FEES.to_owned())
-            .one(self.db().conn())
-            .await?;
-        Ok(stored
-            .and_then(|s| serde_json::from_str::<FeeSchedule>(&s.value).ok())
-            .filter(|f| f.validate().is_ok())
-            .unwrap_or_else(|| self.config().fees.clone()))
+        Ok(self.settings().await?.fees.clone())
     }
 
     /// Replaces the fee schedule after checking it against Art. 38.
@@ -33,30 +303,195 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         fees.validate().map_err(|_| ServiceError::Invalid("fees"))?;
-        let value = serde_json::to_string(&fees).expect("a fee schedule serialises");
+        let old = self.reload_settings().await?.fees.clone();
+        self.save(
+            (FEES, "settings.fees_changed"),
+            &old,
+            &fees,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Replaces the policy new requests are filed under (requests already filed keep theirs).
+    pub async fn set_policy(
+        &self,
+        policy: Policy,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        policy.validate().map_err(SettingsError::from)?;
+        let old = self.reload_settings().await?.policy;
+        self.save(
+            (POLICY, "settings.policy_changed"),
+            &old,
+            &policy,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Replaces the retention periods and download limits.
+    pub async fn set_retention(
+        &self,
+        retention: Retention,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        retention.validate()?;
+        let old = self.reload_settings().await?.retention;
+        self.save(
+            (RETENTION, "settings.retention_changed"),
+            &old,
+            &retention,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Replaces the business details shown in mail and on pages.
+    pub async fn set_business(
+        &self,
+        business: BusinessDetails,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        business.validate()?;
+        let old = self.reload_settings().await?.business.clone();
+        self.save(
+            (BUSINESS, "settings.business_changed"),
+            &old,
+            &business,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Stores one setting and audits what changed in one transaction, then refreshes this
+    /// instance's snapshot. An unchanged value writes nothing.
+    async fn save<T: Serialize>(
+        &self,
+        (key, action): (&str, &str),
+        old: &T,
+        new: &T,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let changed = changes(old, new);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let value = serde_json::to_string(new).expect("settings serialise");
         let row = setting::ActiveModel {
-            key: Set(FEES.to_owned()),
-            value: Set(value.clone()),
+            key: Set(key.to_owned()),
+            value: Set(value),
             updated_at: Set(now.trunc_subsecs(6)),
         };
+        let tx = self.db().begin_write().await?;
         setting::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(setting::Column::Key)
                     .update_columns([setting::Column::Value, setting::Column::UpdatedAt])
                     .to_owned(),
             )
-            .exec(self.db().conn())
+            .exec(&tx)
             .await?;
-        let detail: Vec<(&str, String)> = madoguchi_domain::RequestKind::ALL
-            .into_iter()
-            .map(|k| (k.as_str(), fees.fee(k).0.to_string()))
+        let detail = changed
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        self.audit_named(
+        madoguchi_store::audit::append_named(
+            &tx,
             "settings",
-            audit_entry(&who.actor(), "settings.fees_changed", detail),
+            &[audit_entry(&who.actor(), action, detail)],
             origin,
             now,
         )
-        .await
+        .await?;
+        tx.commit()
+            .await
+            .map_err(madoguchi_store::StoreError::from)?;
+        self.reload_settings().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_each_field_with_old_and_new() {
+        let old = Retention {
+            documents_days: 30,
+            download_days: 30,
+            download_limit: 5,
+        };
+        let new = Retention {
+            download_limit: 3,
+            ..old
+        };
+        assert_eq!(
+            changes(&old, &new),
+            [("download_limit".to_owned(), "5 → 3".to_owned())]
+        );
+        assert!(changes(&old, &old).is_empty());
+        let mut p = Policy::appi();
+        let before = p;
+        p.deadline.period = madoguchi_domain::Period::BusinessDays(10);
+        assert_eq!(
+            changes(&before, &p),
+            [
+                ("deadline.period.n".to_owned(), "14 → 10".to_owned()),
+                (
+                    "deadline.period.unit".to_owned(),
+                    "days → business_days".to_owned()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn retention_and_business_are_checked() {
+        let r = Retention {
+            documents_days: 10,
+            download_days: 30,
+            download_limit: 0,
+        };
+        assert_eq!(r.validate(), Err(SettingsError::Range("download_limit")));
+        let b = BusinessDetails {
+            name: "株式会社サンプル".into(),
+            address: "東京都".into(),
+            representative: "代表".into(),
+            contact: "privacy@example.jp".into(),
+            mail_from: "窓口 <privacy@example.jp>".into(),
+            staff_address: "office@example.jp".into(),
+        };
+        assert_eq!(b.validate(), Ok(()));
+        let bad = BusinessDetails {
+            mail_from: "窓口 <not an address>".into(),
+            ..b.clone()
+        };
+        assert_eq!(bad.validate(), Err(SettingsError::Address("mail_from")));
+        let header_injection = BusinessDetails {
+            name: "A\r\nBcc: x@example.jp".into(),
+            ..b
+        };
+        assert_eq!(
+            header_injection.validate(),
+            Err(SettingsError::Range("name"))
+        );
     }
 }

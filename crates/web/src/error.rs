@@ -161,6 +161,11 @@ impl From<ServiceError> for AppError {
                 message: format!("invalid {field}"),
             }]),
             ServiceError::Duplicate(field) => AppError::Conflict(format!("{field} already exists")),
+            ServiceError::Settings(e) => AppError::Validation(vec![FieldError {
+                field: "settings".into(),
+                code: "invalid".into(),
+                message: e.to_string(),
+            }]),
             ServiceError::Store(s) => AppError::Internal(format!("store: {}", store_kind(&s))),
         }
     }

@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use madoguchi_config::Config;
 use madoguchi_domain::{RequestKind, SuspensionGround};
 
 use crate::error::{AppError, FieldError};
@@ -111,7 +110,7 @@ pub struct IntakePage {
 impl IntakePage {
     /// A blank or re-filled form.
     pub fn new(
-        config: &Config,
+        business_name: String,
         fees: &madoguchi_domain::FeeSchedule,
         en: bool,
         csrf: String,
@@ -120,7 +119,7 @@ impl IntakePage {
     ) -> Self {
         IntakePage {
             en,
-            business_name: config.business.name.clone(),
+            business_name,
             csrf,
             form,
             errors,

@@ -15,6 +15,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The business details in force. A page that only shows them falls back to the
+    /// configuration's when the settings cannot be read: a header is no reason to fail.
+    pub async fn business(&self) -> madoguchi_service::settings::BusinessDetails {
+        match self.service.settings().await {
+            Ok(s) => s.business.clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "settings unreadable; showing the configured business");
+                madoguchi_service::settings::Settings::from_config(&self.config).business
+            }
+        }
+    }
+
     /// Cookies get `Secure` when the public URL is HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.config.base_url.starts_with("https://")

@@ -22,18 +22,16 @@ pub const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 pub struct MailWorker {
     service: Service,
     sender: Sender,
-    from: String,
     batch: u64,
     lease: chrono::Duration,
 }
 
 impl MailWorker {
-    /// A worker sending through `sender` as `from`.
-    pub fn new(service: Service, sender: Sender, from: String) -> Self {
+    /// A worker sending through `sender`, from the address the settings name.
+    pub fn new(service: Service, sender: Sender) -> Self {
         MailWorker {
             service,
             sender,
-            from,
             batch: 64,
             lease: LEASE,
         }
@@ -50,11 +48,22 @@ impl MailWorker {
     pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let claimed = outbox::claim(self.service.db().conn(), self.batch, self.lease, now).await?;
         let n = claimed.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let from: std::sync::Arc<str> = match self.service.settings().await {
+            Ok(s) => s.business.mail_from.as_str().into(),
+            Err(e) => {
+                tracing::error!(error = %e, "settings unreadable; sending from the configured address");
+                self.service.config().mail_from.as_str().into()
+            }
+        };
         let mut tasks = JoinSet::new();
         for msg in claimed {
             let me = self.clone();
+            let from = from.clone();
             tasks.spawn(async move {
-                let outcome = me.deliver_one(&msg).await;
+                let outcome = me.deliver_one(&msg, &from).await;
                 (msg, outcome)
             });
         }
@@ -87,8 +96,8 @@ impl MailWorker {
         }
     }
 
-    async fn deliver_one(&self, msg: &outbox_row::Model) -> Delivery {
-        match self.send(msg).await {
+    async fn deliver_one(&self, msg: &outbox_row::Model, from: &str) -> Delivery {
+        match self.send(msg, from).await {
             Ok(()) => {
                 tracing::info!(outbox_id = msg.id, template = %msg.template, "mail sent");
                 Delivery::Sent
@@ -119,7 +128,7 @@ impl MailWorker {
         }
     }
 
-    async fn send(&self, msg: &outbox_row::Model) -> Result<(), MailError> {
+    async fn send(&self, msg: &outbox_row::Model, from: &str) -> Result<(), MailError> {
         let mail = Mail::parse(&msg.template)
             .ok_or_else(|| MailError::Build(format!("unknown template {}", msg.template)))?;
         let mut ctx: MailContext = serde_json::from_str(&msg.context)
@@ -133,7 +142,7 @@ impl MailWorker {
         }
         let rendered = madoguchi_mail::render(mail, &ctx)?;
         let message =
-            madoguchi_mail::build_message(&self.from, &msg.recipient, &msg.message_id, &rendered)?;
+            madoguchi_mail::build_message(from, &msg.recipient, &msg.message_id, &rendered)?;
         self.sender.send(&message, &msg.message_id).await
     }
 

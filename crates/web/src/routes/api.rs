@@ -87,8 +87,9 @@ pub async fn create_request(
         }]),
         r => AppError::BadRequest(r.body_text()),
     })?;
+    let policy = state.service.settings().await?.policy;
     let new = input
-        .parse_now(Channel::Api, &state.service.config().policy)
+        .parse_now(Channel::Api, &policy)
         .map_err(AppError::Validation)?;
     let now = Utc::now();
     if let Admission::Refused { retry_after } = state.service.admit_intake(&origin, now).await? {

@@ -68,7 +68,7 @@ async fn show_intake_form(
         .map_err(|e| PageError(e.into(), lang.en()))?;
     let (token, set) = csrf::issue(&state, &headers);
     let page = IntakePage::new(
-        &state.config,
+        state.business().await.name,
         &fees,
         lang.en(),
         token,
@@ -101,7 +101,13 @@ async fn submit_request(
     if !csrf::verify(&state, &headers, &input.csrf) {
         return Err(PageError(AppError::Forbidden, en));
     }
-    match input.parse_now(Channel::Web, &state.service.config().policy) {
+    let policy = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .policy;
+    match input.parse_now(Channel::Web, &policy) {
         Ok(new) => {
             let now = Utc::now();
             let admission = state
@@ -136,7 +142,8 @@ async fn submit_request(
                 .await
                 .map_err(|e| PageError(e.into(), en))?;
             let (token, set) = csrf::issue(&state, &headers);
-            let page = IntakePage::new(&state.config, &fees, en, token, input, errors);
+            let page =
+                IntakePage::new(state.business().await.name, &fees, en, token, input, errors);
             let mut res = pages::render(&page);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(with_cookie(res, set, lang))
@@ -186,7 +193,7 @@ async fn show_status(
         csrf: csrf_token,
         confirmed_address: st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment(),
         en,
-        business_name: state.config.business.name.clone(),
+        business_name: state.business().await.name,
         filed: q.filed.is_some(),
         confirmed: q.confirmed.is_some(),
         number: row.number,
@@ -223,7 +230,7 @@ async fn show_confirmation(
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let page = ConfirmPage {
         en,
-        business_name: state.config.business.name.clone(),
+        business_name: state.business().await.name,
         csrf: csrf_token,
         token,
         number: row.number,
@@ -272,13 +279,13 @@ async fn show_procedures(
     lang: PageLang,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let fees = state
+    let settings = state
         .service
-        .fee_schedule()
+        .settings()
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let c = &state.config;
-    let deadline = match (c.policy.deadline.period, en) {
+    let (fees, c) = (&settings.fees, &settings.business);
+    let deadline = match (settings.policy.deadline.period, en) {
         (madoguchi_domain::Period::Days(n), false) => format!("{n}日"),
         (madoguchi_domain::Period::Days(n), true) => format!("{n} days"),
         (madoguchi_domain::Period::BusinessDays(n), false) => format!("{n}営業日"),
@@ -288,11 +295,11 @@ async fn show_procedures(
     };
     Ok(pages::render(&ProceduresPage {
         en,
-        business_name: c.business.name.clone(),
-        business_address: c.business.address.clone(),
-        business_representative: c.business.representative.clone(),
-        business_contact: c.business.contact.clone(),
-        fees: pages::fee_rows(&fees),
+        business_name: c.name.clone(),
+        business_address: c.address.clone(),
+        business_representative: c.representative.clone(),
+        business_contact: c.contact.clone(),
+        fees: pages::fee_rows(fees),
         deadline,
     }))
 }

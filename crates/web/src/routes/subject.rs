@@ -144,7 +144,7 @@ async fn access_page(
     let mut res = with_cookie(
         pages::render(&AccessPage {
             en,
-            business_name: state.config.business.name.clone(),
+            business_name: state.business().await.name,
             pid: pid.to_string(),
             number: row.number,
             csrf: token,
@@ -295,7 +295,7 @@ async fn private_page(
     let mut res = with_cookie(
         pages::render(&PrivatePage {
             en,
-            business_name: state.config.business.name.clone(),
+            business_name: state.business().await.name,
             pid: pid.to_string(),
             number: row.number.clone(),
             csrf: token,
@@ -628,8 +628,8 @@ async fn show_receipt(
     let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
         en,
-        business_name: state.config.business.name.clone(),
-        business_contact: state.config.business.contact.clone(),
+        business_name: state.business().await.name,
+        business_contact: state.business().await.contact,
         receipt_number: number,
         payer,
         amount: madoguchi_domain::Yen(paid.amount).to_string(),

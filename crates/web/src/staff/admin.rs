@@ -5,12 +5,16 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, Form};
 use chrono::Utc;
-use madoguchi_domain::{FeeSchedule, RequestKind, Role, Yen};
+use madoguchi_domain::{
+    FeeSchedule, IdentityMethod, Jurisdiction, Period, Policy, RequestKind, Role, Yen,
+};
+use madoguchi_service::ServiceError;
+use madoguchi_service::settings::{BusinessDetails, Retention};
 use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{Chrome, SettingsPage, UsersPage};
+use super::pages::{Chrome, PolicyView, SettingsPage, UsersPage};
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
@@ -142,12 +146,12 @@ async fn settings_page(
     state: &AppState,
     who: &StaffIdentity,
     en: bool,
-    error: String,
+    error: Option<(&'static str, String)>,
     flash: String,
 ) -> Result<Response, PageError> {
-    let fees = state
+    let settings = state
         .service
-        .fee_schedule()
+        .settings()
         .await
         .map_err(|e| PageError(e.into(), en))?;
     let mut c = Chrome::new(who, en);
@@ -158,19 +162,63 @@ async fn settings_page(
             (
                 k.as_str().to_owned(),
                 if en { k.label_en() } else { k.label_ja() }.to_owned(),
-                fees.fee(k).0,
+                settings.fees.fee(k).0,
             )
         })
         .collect();
+    let (error_in, error) = error.unwrap_or(("", String::new()));
     let mut res = render(&SettingsPage {
         c,
         fees: rows,
+        error_in,
         error: error.clone(),
+        policy: policy_view(&settings.policy, en),
+        retention: settings.retention,
+        business: settings.business.clone(),
     });
     if !error.is_empty() {
         *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     }
     Ok(res)
+}
+
+fn unit(p: Period) -> (u32, &'static str) {
+    match p {
+        Period::Days(n) => (n, "days"),
+        Period::BusinessDays(n) => (n, "business_days"),
+        Period::Months(n) => (n, "months"),
+    }
+}
+
+fn policy_view(p: &Policy, en: bool) -> PolicyView {
+    let (deadline_n, deadline_unit) = unit(p.deadline.period);
+    let (extension_n, extension_unit) = p.deadline.extension.map_or((String::new(), "days"), |e| {
+        let (n, u) = unit(e);
+        (n.to_string(), u)
+    });
+    PolicyView {
+        jurisdiction: p.jurisdiction.as_str(),
+        deadline_n,
+        deadline_unit,
+        extension_n,
+        extension_unit,
+        pause_while_waiting: p.deadline.pause_while_waiting,
+        identity: p.identity.as_str(),
+        identity_by_kind: RequestKind::ALL
+            .into_iter()
+            .map(|k| {
+                (
+                    k.as_str(),
+                    if en { k.label_en() } else { k.label_ja() }.to_owned(),
+                    p.identity_by_kind.get(k).map_or("", IdentityMethod::as_str),
+                )
+            })
+            .collect(),
+        confirm_within_hours: p.confirm_within_hours,
+        answer_within_days: p.answer_within_days,
+        warn_before_expiry_hours: p.warn_before_expiry_hours,
+        refund_before_work: p.refund_before_work,
+    }
 }
 
 /// Shows the settings.
@@ -179,7 +227,127 @@ pub async fn show_settings(
     lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    settings_page(&state, &who, lang.en(), String::new(), String::new()).await
+    settings_page(&state, &who, lang.en(), None, String::new()).await
+}
+
+fn saved(en: bool) -> String {
+    if en {
+        "Saved."
+    } else {
+        "保存しました。"
+    }
+    .into()
+}
+
+/// A form's fields, by name (checkboxes are present only when ticked).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &Bytes, en: bool) -> Result<Self, PageError> {
+        serde_urlencoded::from_bytes(body)
+            .map(Fields)
+            .map_err(|_| PageError(AppError::BadRequest("form".into()), en))
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    fn checked(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+
+    /// A whole number, or the message for the administrator.
+    fn number(&self, name: &'static str, en: bool) -> Result<u32, String> {
+        self.get(name).parse().map_err(|_| {
+            if en {
+                format!("{name}: enter a whole number")
+            } else {
+                format!("{name}: 半角数字で入力してください")
+            }
+        })
+    }
+}
+
+fn period(n: u32, unit: &str) -> Option<Period> {
+    match unit {
+        "days" => Some(Period::Days(n)),
+        "business_days" => Some(Period::BusinessDays(n)),
+        "months" => Some(Period::Months(n)),
+        _ => None,
+    }
+}
+
+fn identity(v: &str) -> Option<IdentityMethod> {
+    match v {
+        "document" => Some(IdentityMethod::Document),
+        "customer_record" => Some(IdentityMethod::CustomerRecord),
+        "email_only" => Some(IdentityMethod::EmailOnly),
+        _ => None,
+    }
+}
+
+/// The policy the form describes, on top of the one in force.
+fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
+    let bad = |field: &str| {
+        if en {
+            format!("{field}: choose one of the options")
+        } else {
+            format!("{field}: 選択肢から選んでください")
+        }
+    };
+    p.jurisdiction =
+        Jurisdiction::parse(f.get("jurisdiction")).ok_or_else(|| bad("jurisdiction"))?;
+    p.deadline.period = period(f.number("deadline_n", en)?, f.get("deadline_unit"))
+        .ok_or_else(|| bad("deadline_unit"))?;
+    p.deadline.extension = if f.get("extension_n").is_empty() {
+        None
+    } else {
+        Some(
+            period(f.number("extension_n", en)?, f.get("extension_unit"))
+                .ok_or_else(|| bad("extension_unit"))?,
+        )
+    };
+    p.deadline.pause_while_waiting = f.checked("pause_while_waiting");
+    p.identity = identity(f.get("identity")).ok_or_else(|| bad("identity"))?;
+    for k in RequestKind::ALL {
+        let field = format!("identity_{}", k.as_str());
+        let v = f.get(&field);
+        let method = if v.is_empty() {
+            None
+        } else {
+            Some(identity(v).ok_or_else(|| bad(&field))?)
+        };
+        p.identity_by_kind.set(k, method);
+    }
+    p.confirm_within_hours = f.number("confirm_within_hours", en)?;
+    p.answer_within_days = f.number("answer_within_days", en)?;
+    p.warn_before_expiry_hours = f.number("warn_before_expiry_hours", en)?;
+    p.refund_before_work = f.checked("refund_before_work");
+    Ok(p)
+}
+
+/// Runs a settings change; a refusal re-renders the page with the reason next to its form.
+async fn save_settings<F>(
+    state: &AppState,
+    who: &StaffIdentity,
+    en: bool,
+    form: &'static str,
+    change: F,
+) -> Result<Response, PageError>
+where
+    F: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    match change.await {
+        Ok(()) => settings_page(state, who, en, None, saved(en)).await,
+        Err(ServiceError::Settings(e)) => {
+            settings_page(state, who, en, Some((form, e.to_string())), String::new()).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
 }
 
 /// Saves the fee schedule; Art. 38 violations are refused with the reason.
@@ -191,54 +359,142 @@ pub async fn update_fees(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let f = Fields::parse(&body, en)?;
     let mut fees = FeeSchedule::free();
     for kind in RequestKind::ALL {
-        let raw = fields
-            .iter()
-            .find(|(k, _)| k == kind.as_str())
-            .map_or("0", |(_, v)| v.as_str());
-        let amount: i64 = match raw.trim().replace([',', '¥'], "").parse() {
+        let raw = f.get(kind.as_str());
+        let raw = if raw.is_empty() { "0" } else { raw };
+        let amount: i64 = match raw.replace([',', '¥'], "").parse() {
             Ok(a) => a,
             Err(_) => {
-                return settings_page(
-                    &state,
-                    &who,
-                    en,
-                    format!(
-                        "{}: {}",
-                        kind.as_str(),
-                        if en {
-                            "enter an amount in yen"
-                        } else {
-                            "金額を数字で入力してください"
-                        }
-                    ),
-                    String::new(),
-                )
-                .await;
+                let msg = format!(
+                    "{}: {}",
+                    kind.as_str(),
+                    if en {
+                        "enter an amount in yen"
+                    } else {
+                        "金額を数字で入力してください"
+                    }
+                );
+                return settings_page(&state, &who, en, Some(("fees", msg)), String::new()).await;
             }
         };
         if let Err(e) = fees.set(kind, Yen(amount)) {
-            return settings_page(&state, &who, en, e.to_string(), String::new()).await;
+            return settings_page(
+                &state,
+                &who,
+                en,
+                Some(("fees", e.to_string())),
+                String::new(),
+            )
+            .await;
         }
     }
-    state
-        .service
-        .set_fee_schedule(fees, &who, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    settings_page(
+    save_settings(
         &state,
         &who,
         en,
-        String::new(),
-        if en {
-            "Saved.".into()
-        } else {
-            "保存しました。".into()
-        },
+        "fees",
+        state
+            .service
+            .set_fee_schedule(fees, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Saves the policy new requests are filed under.
+pub async fn update_policy(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let current = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .policy;
+    let policy = match read_policy(&f, current, en) {
+        Ok(p) => p,
+        Err(msg) => {
+            return settings_page(&state, &who, en, Some(("policy", msg)), String::new()).await;
+        }
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "policy",
+        state.service.set_policy(policy, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Saves retention periods and download limits.
+pub async fn update_retention(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let read = || -> Result<Retention, String> {
+        Ok(Retention {
+            documents_days: f.number("documents_days", en)?,
+            download_days: f.number("download_days", en)?,
+            download_limit: f.number("download_limit", en)?,
+        })
+    };
+    let retention = match read() {
+        Ok(r) => r,
+        Err(msg) => {
+            return settings_page(&state, &who, en, Some(("retention", msg)), String::new()).await;
+        }
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "retention",
+        state
+            .service
+            .set_retention(retention, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Saves the business details shown in mail and on pages.
+pub async fn update_business(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let business = BusinessDetails {
+        name: f.get("name").to_owned(),
+        address: f.get("address").to_owned(),
+        representative: f.get("representative").to_owned(),
+        contact: f.get("contact").to_owned(),
+        mail_from: f.get("mail_from").to_owned(),
+        staff_address: f.get("staff_address").to_owned(),
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "business",
+        state
+            .service
+            .set_business(business, &who, &origin, Utc::now()),
     )
     .await
 }

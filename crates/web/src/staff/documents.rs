@@ -185,7 +185,7 @@ pub async fn show_letter(
         .map_err(|e| PageError(e.into(), en))?;
     let st = RState::parse(&row.state).unwrap_or(RState::InProgress);
     let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
-    let c = &state.config.business;
+    let c = &state.business().await;
     Ok(render(&LetterPage {
         business_name: c.name.clone(),
         business_address: c.address.clone(),

@@ -89,7 +89,13 @@ pub async fn register_request(
             },
         });
     }
-    let parsed = input.parse(channel, &state.service.config().policy, today);
+    let policy = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .policy;
+    let parsed = input.parse(channel, &policy, today);
     match (parsed, received) {
         (Ok(mut new), Some(day)) if errors.is_empty() => {
             // Arrival is the start of the day it reached us, Japan time.
@@ -122,9 +128,10 @@ pub async fn printable_form(State(state): State<AppState>) -> Result<Response, P
         .fee_schedule()
         .await
         .map_err(|e| PageError(e.into(), false))?;
+    let business = state.business().await;
     Ok(render(&PrintableForm {
-        business_name: state.config.business.name.clone(),
-        business_address: state.config.business.address.clone(),
+        business_name: business.name,
+        business_address: business.address,
         kinds: RequestKind::ALL
             .into_iter()
             .map(|k| (k.as_str().to_owned(), k.label_ja().to_owned()))

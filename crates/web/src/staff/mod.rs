@@ -189,6 +189,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(admin::update_fees),
         ),
         (
+            page(Method::POST, "/staff/admin/settings/policy", ADMINS),
+            post(admin::update_policy),
+        ),
+        (
+            page(Method::POST, "/staff/admin/settings/retention", ADMINS),
+            post(admin::update_retention),
+        ),
+        (
+            page(Method::POST, "/staff/admin/settings/business", ADMINS),
+            post(admin::update_business),
+        ),
+        (
             page(Method::GET, "/staff/account", ANY_STAFF),
             get(account::show_account),
         ),

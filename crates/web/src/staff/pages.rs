@@ -156,8 +156,61 @@ pub struct UsersPage {
 pub struct SettingsPage {
     pub c: Chrome,
     pub fees: Vec<(String, String, i64)>,
+    /// The form the error is about (`fees`, `policy`, `retention`, `business`).
+    pub error_in: &'static str,
     pub error: String,
+    pub policy: PolicyView,
+    pub retention: madoguchi_service::settings::Retention,
+    pub business: madoguchi_service::settings::BusinessDetails,
 }
+
+/// The policy as the form shows it.
+#[derive(Debug)]
+pub struct PolicyView {
+    pub jurisdiction: &'static str,
+    pub deadline_n: u32,
+    pub deadline_unit: &'static str,
+    /// Empty when there is no extension.
+    pub extension_n: String,
+    pub extension_unit: &'static str,
+    pub pause_while_waiting: bool,
+    pub identity: &'static str,
+    /// (kind, label, method or "" for the default).
+    pub identity_by_kind: Vec<(&'static str, String, &'static str)>,
+    pub confirm_within_hours: u32,
+    pub answer_within_days: u32,
+    pub warn_before_expiry_hours: u32,
+    pub refund_before_work: bool,
+}
+
+/// (value, Japanese, English) for a select.
+pub const JURISDICTIONS: [(&str, &str, &str); 3] = [
+    ("appi", "個人情報保護法（日本）", "APPI (Japan)"),
+    ("gdpr", "GDPR（EU）", "GDPR (EU)"),
+    (
+        "ccpa",
+        "CCPA/CPRA（カリフォルニア）",
+        "CCPA/CPRA (California)",
+    ),
+];
+pub const UNITS: [(&str, &str, &str); 3] = [
+    ("days", "暦日", "calendar days"),
+    ("business_days", "営業日", "business days"),
+    ("months", "か月", "months"),
+];
+pub const IDENTITY_METHODS: [(&str, &str, &str); 3] = [
+    (
+        "document",
+        "本人確認書類（担当者が確認）",
+        "ID document (reviewed)",
+    ),
+    (
+        "customer_record",
+        "顧客情報との照合",
+        "Customer-record match",
+    ),
+    ("email_only", "メール確認のみ", "E-mail confirmation only"),
+];
 
 #[derive(Debug, Template)]
 #[template(path = "staff/account.html")]
