@@ -517,3 +517,133 @@ on_both!(
         app.verify_audit().await;
     }
 );
+
+on_both!(
+    the_whole_answer_downloads_as_one_zip_counted_per_file,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "zip@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let o = Actor::Staff {
+            id: "o".into(),
+            role: Role::Officer,
+        };
+        let none = EventText::default();
+        let now = Utc::now();
+        for event in [
+            Event::ApproveIdentity,
+            Event::RecordPayment {
+                amount: madoguchi_domain::Yen(3000),
+                method: madoguchi_domain::PaymentMethod::Cash,
+            },
+        ] {
+            app.service
+                .act(pid, None, &event, &o, &none, &Origin::default(), now)
+                .await
+                .unwrap();
+        }
+        let pdf: &[u8] = b"%PDF-1.7 FIRST-PART";
+        let png = png("SECOND-PART");
+        for (name, bytes) in [("one.pdf", pdf), ("two.png", png.as_slice())] {
+            let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+            let (ct, body) = multipart(&[("csrf", &csrf)], &[(name, bytes)]);
+            let res = officer
+                .send(
+                    Method::POST,
+                    &format!("/staff/requests/{pid}/documents"),
+                    Some(&ct),
+                    body,
+                )
+                .await;
+            assert_eq!(res.status, 303, "{}", res.body);
+        }
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::Complete(Outcome::Fulfilled),
+                &o,
+                &none,
+                &Origin::default(),
+                now,
+            )
+            .await
+            .unwrap();
+
+        assert_ne!(
+            app.client
+                .fresh()
+                .get(&format!("/r/{pid}/answer.zip"))
+                .await
+                .status,
+            200,
+            "no code, no ZIP"
+        );
+        let browser = subject_session(&app, pid, "zip@example.jp").await;
+        let page = browser.get(&format!("/r/{pid}/private")).await;
+        assert!(
+            page.body.contains(&format!("/r/{pid}/answer.zip")),
+            "offered"
+        );
+        let res = browser.get(&format!("/r/{pid}/answer.zip")).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.header("content-type"), "application/zip");
+        assert!(res.header("content-disposition").starts_with("attachment"));
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(res.bytes.clone())).unwrap();
+        assert_eq!(zip.len(), 2);
+        let mut contents = Vec::new();
+        for i in 0..zip.len() {
+            use std::io::Read as _;
+            let mut f = zip.by_index(i).unwrap();
+            let name = f.name().unwrap().into_owned();
+            assert!(name.starts_with("document-"), "{name}");
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            contents.push(b);
+        }
+        assert!(contents.contains(&pdf.to_vec()));
+        assert!(contents.contains(&png));
+
+        // Each file counted once per ZIP; the limit (5) is reached by any route, and a ZIP
+        // that would pass it for one file is refused for all.
+        let docs = app
+            .service
+            .documents(app.request(pid).await.id)
+            .await
+            .unwrap();
+        assert!(docs.iter().all(|d| d.downloads == 1), "{docs:?}");
+        let first = docs[0].pid;
+        for _ in 0..4 {
+            assert_eq!(
+                browser.get(&format!("/r/{pid}/files/{first}")).await.status,
+                200
+            );
+        }
+        assert_eq!(
+            browser.get(&format!("/r/{pid}/answer.zip")).await.status,
+            409,
+            "one file is at its limit"
+        );
+        let after = app
+            .service
+            .documents(app.request(pid).await.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            after.iter().map(|d| d.downloads).sum::<i32>(),
+            6,
+            "the refused ZIP counted nothing"
+        );
+        let downloads: Vec<String> = app
+            .audit_actions(pid)
+            .await
+            .into_iter()
+            .filter(|a| a == "file.downloaded")
+            .collect();
+        assert_eq!(
+            downloads.len(),
+            5,
+            "one entry for the ZIP, four single files"
+        );
+        app.verify_audit().await;
+    }
+);

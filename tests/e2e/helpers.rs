@@ -433,6 +433,8 @@ pub struct Response {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub body: String,
+    /// The body as sent (for files).
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
@@ -519,12 +521,12 @@ impl Client {
                 }
             }
         }
-        let body =
-            String::from_utf8_lossy(&res.into_body().collect().await.ok()?.to_bytes()).into_owned();
+        let bytes = res.into_body().collect().await.ok()?.to_bytes().to_vec();
         Some(Response {
             status,
             headers,
-            body,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         })
     }
 

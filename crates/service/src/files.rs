@@ -114,6 +114,10 @@ pub(crate) enum Also {
         reference: String,
         by: Option<String>,
     },
+    /// Downloads of these files, each counted only while under `limit`; refused (and the
+    /// whole transaction with it) unless every one was under, so parallel downloads cannot
+    /// exceed the limit and a count never goes without its audit entry.
+    Downloads { ids: Vec<i64>, limit: i32 },
 }
 
 impl Also {
@@ -143,6 +147,20 @@ impl Also {
                 if marked.rows_affected != 1 {
                     // Another officer recorded it first; the transaction rolls back.
                     return Err(ServiceError::Invalid("this refund is not due"));
+                }
+            }
+            Also::Downloads { ids, limit } => {
+                let counted = attachment::Entity::update_many()
+                    .col_expr(
+                        attachment::Column::Downloads,
+                        Expr::col(attachment::Column::Downloads).add(1),
+                    )
+                    .filter(attachment::Column::Id.is_in(ids.iter().copied()))
+                    .filter(attachment::Column::Downloads.lt(limit))
+                    .exec(tx)
+                    .await?;
+                if counted.rows_affected != ids.len() as u64 {
+                    return Err(ServiceError::File(FileError::LimitReached));
                 }
             }
         }
@@ -334,7 +352,7 @@ impl Service {
     }
 
     /// The subject downloads a file of the answer: within the window and the limit, counted
-    /// and audited.
+    /// and audited in one transaction.
     pub async fn download_package(
         &self,
         request_pid: Uuid,
@@ -346,6 +364,50 @@ impl Service {
         if doc.purpose != DocumentPurpose::Package.as_str() {
             return Err(ServiceError::NotFound);
         }
+        let mut files = self
+            .deliver(&row, vec![doc], format!("document:{doc_pid}"), origin, now)
+            .await?;
+        Ok(files.remove(0))
+    }
+
+    /// The subject downloads every file of the answer at once (for a ZIP): each counted
+    /// against the limit, all or none, with one audit entry naming them.
+    pub async fn download_whole_package(
+        &self,
+        request_pid: Uuid,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Document, Vec<u8>)>, ServiceError> {
+        let row = requests::find_by_pid(self.db().conn(), request_pid).await?;
+        let docs = attachment::Entity::find()
+            .filter(attachment::Column::RequestId.eq(row.id))
+            .filter(attachment::Column::Purpose.eq(DocumentPurpose::Package.as_str()))
+            .filter(attachment::Column::DeletedAt.is_null())
+            .order_by_asc(attachment::Column::Id)
+            .all(self.db().conn())
+            .await?;
+        if docs.is_empty() {
+            return Err(ServiceError::NotFound);
+        }
+        let target = format!(
+            "documents:{}",
+            docs.iter()
+                .map(|d| d.pid.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        self.deliver(&row, docs, target, origin, now).await
+    }
+
+    /// Checks the window, decrypts, then counts and audits the downloads in one transaction.
+    async fn deliver(
+        &self,
+        row: &request::Model,
+        docs: Vec<attachment::Model>,
+        target: String,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Document, Vec<u8>)>, ServiceError> {
         let state = State::parse(&row.state).unwrap_or(State::Expired);
         if !state.is_fulfilment() {
             return Err(ServiceError::NotFound);
@@ -355,28 +417,20 @@ impl Service {
         if now > closed + Duration::days(i64::from(retention.download_days)) {
             return Err(ServiceError::File(FileError::Expired));
         }
-        // Count first, conditionally, so two parallel downloads cannot exceed the limit.
-        let limit = i32::try_from(retention.download_limit).unwrap_or(i32::MAX);
-        let counted = attachment::Entity::update_many()
-            .col_expr(
-                attachment::Column::Downloads,
-                Expr::col(attachment::Column::Downloads).add(1),
-            )
-            .filter(attachment::Column::Id.eq(doc.id))
-            .filter(attachment::Column::Downloads.lt(limit))
-            .exec(self.db().conn())
+        // Decrypted before counting: a file that cannot be read must not use up a download.
+        let files = docs
+            .iter()
+            .map(|d| Ok((to_document(d), self.decrypt(d)?)))
+            .collect::<Result<Vec<_>, ServiceError>>()?;
+        let event = Event::Record(AuditOnly::Downloaded { target });
+        let t = domain::apply(&requests::to_domain(row)?, &event, &Actor::Subject, now)?;
+        let also = Also::Downloads {
+            ids: docs.iter().map(|d| d.id).collect(),
+            limit: i32::try_from(retention.download_limit).unwrap_or(i32::MAX),
+        };
+        self.append_with(row.pid, &t, &Actor::Subject, origin, now, also)
             .await?;
-        if counted.rows_affected == 0 {
-            return Err(ServiceError::File(FileError::LimitReached));
-        }
-        let bytes = self.decrypt(&doc)?;
-        let event = Event::Record(AuditOnly::Downloaded {
-            target: format!("document:{doc_pid}"),
-        });
-        let t = domain::apply(&requests::to_domain(&row)?, &event, &Actor::Subject, now)?;
-        self.append_with(request_pid, &t, &Actor::Subject, origin, now, Also::Nothing)
-            .await?;
-        Ok((to_document(&doc), bytes))
+        Ok(files)
     }
 
     async fn document_row(

@@ -311,6 +311,8 @@ pub struct PrivatePage {
     pub purposes: Vec<(String, String)>,
     /// (pid, purpose label, filename, download link or empty).
     pub documents: Vec<(String, String, String, String)>,
+    /// All files of the answer as one ZIP, when there are several.
+    pub zip_link: String,
     /// Max MiB per file.
     pub max_mb: usize,
     /// Max files per upload.

@@ -42,6 +42,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/r/{pid}/info", post(provide_info))
         .route("/r/{pid}/withdraw", post(withdraw))
         .route("/r/{pid}/files/{doc}", get(download))
+        .route("/r/{pid}/answer.zip", get(download_zip))
         .route("/r/{pid}/receipts/{number}", get(show_receipt))
 }
 
@@ -273,7 +274,13 @@ async fn private_page(
                 link,
             )
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let downloadable = documents.iter().filter(|d| !d.3.is_empty()).count();
+    let zip_link = if downloadable > 1 {
+        format!("/r/{pid}/answer.zip")
+    } else {
+        String::new()
+    };
     let receipts = state
         .service
         .receipts(row.id)
@@ -320,6 +327,7 @@ async fn private_page(
                 })
                 .collect(),
             documents,
+            zip_link,
             max_mb: state.config.upload_max_bytes / (1024 * 1024),
             max_files: state.config.upload_max_files,
             flash: flash.to_owned(),
@@ -668,25 +676,77 @@ async fn download(
     Ok(file_response(&meta, bytes, "attachment"))
 }
 
+/// Downloads every file of the answer as one ZIP (stored, not compressed: the files are PDF
+/// and images). Each file counts as one download; all or none.
+async fn download_zip(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = parse_pid(&pid, en)?;
+    if let Some(r) = require_session(&state, &headers, pid, en).await? {
+        return Ok(r);
+    }
+    let files = state
+        .service
+        .download_whole_package(pid, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let zip = zip_of(&files).map_err(|e| PageError(AppError::Internal(format!("zip: {e}")), en))?;
+    let mut res = zip.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"answer-{pid}.zip\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// The files under the names a single download gives them.
+fn zip_of(files: &[(madoguchi_service::Document, Vec<u8>)]) -> zip::result::ZipResult<Vec<u8>> {
+    use std::io::Write as _;
+    let size: usize = files.iter().map(|(_, b)| b.len() + 128).sum();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(size + 512)));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (meta, bytes) in files {
+        zip.start_file(download_name(meta), options)?;
+        zip.write_all(bytes)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+/// `document-<id>.<ext>`: never the uploaded name, which the subject's system did not choose.
+fn download_name(meta: &madoguchi_service::Document) -> String {
+    let ext = match meta.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    format!("document-{}.{ext}", meta.pid)
+}
+
 /// A decrypted file as a response that cannot run in our origin.
 pub fn file_response(
     meta: &madoguchi_service::Document,
     bytes: Vec<u8>,
     disposition: &str,
 ) -> Response {
-    let ext = match meta.content_type.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        _ => "jpg",
-    };
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&meta.content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{disposition}; filename=\"document-{}.{ext}\"",
-        meta.pid
+        "{disposition}; filename=\"{}\"",
+        download_name(meta)
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
