@@ -11,6 +11,7 @@ mod m20261122_000006_add_queue_indexes;
 mod m20261122_000007_create_rate_limits;
 mod m20261122_000008_add_reminders_and_timer_jobs;
 mod m20261122_000009_create_customers;
+mod m20261122_000010_add_outcome_items;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_rate_limits::Migration),
             Box::new(m20261122_000008_add_reminders_and_timer_jobs::Migration),
             Box::new(m20261122_000009_create_customers::Migration),
+            Box::new(m20261122_000010_add_outcome_items::Migration),
         ]
     }
 }

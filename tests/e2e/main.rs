@@ -8,6 +8,7 @@
 mod fake_stripe;
 mod helpers;
 
+mod answers;
 mod api;
 mod audit;
 mod browser;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::answer::Answer;
 use crate::fee::Yen;
 use crate::ground::{PaymentMethod, RefusalGround};
 
@@ -18,6 +19,16 @@ pub enum Outcome {
     },
     /// No such data is held (該当なし).
     NoData,
+    /// Answered in detail: item by item (Art. 33), a correction's result (Art. 34) or what was
+    /// stopped or erased (Art. 35). The overall result follows from it; when nothing is
+    /// granted it is a refusal and needs the explanation (Art. 36). Labels and texts travel
+    /// separately and are stored with the request.
+    Answered {
+        /// Results and grounds.
+        answer: Answer,
+        /// Written to the subject; required when the answer comes to a refusal.
+        explanation: String,
+    },
 }
 
 /// Something that happens to a request. Events carry no personal data: free text written to

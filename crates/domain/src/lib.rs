@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod actor;
+pub mod answer;
 pub mod chain;
 pub mod contact;
 pub mod event;
@@ -15,6 +16,10 @@ pub mod state;
 pub mod table;
 
 pub use actor::{Actor, Role};
+pub use answer::{
+    Answer, AnswerError, AnswerText, CorrectionResult, ItemResult, ItemText, Measure, Recorded,
+    RemedyResult, Verdict,
+};
 pub use contact::{
     ContactError, EmailAddress, normalize_name, parse_birth_date, parse_kana, parse_phone,
 };

@@ -81,6 +81,9 @@ pub enum TransitionError {
     /// The event's data is incomplete or contradicts the request.
     #[error("{0}")]
     Invalid(&'static str),
+    /// A detailed answer breaks one of its rules (items, grounds, explanation).
+    #[error(transparent)]
+    Answer(#[from] crate::answer::AnswerError),
     /// Less than the fee still due arrived.
     #[error("payment of {got} is short of the {due} due")]
     ShortPayment {
@@ -401,9 +404,32 @@ pub fn apply(
                     effects.push(audit("grounds.recorded", grounds_detail(grounds)));
                     State::PartiallyFulfilled
                 }
+                Outcome::Answered {
+                    answer,
+                    explanation,
+                } => {
+                    let verdict = answer.verdict(request.kind)?;
+                    if verdict.state() == State::Refused && explanation.trim().is_empty() {
+                        return Err(crate::answer::AnswerError::ExplanationRequired.into());
+                    }
+                    effects.push(Effect::Audit(AuditRecord {
+                        action: "answer.recorded".to_owned(),
+                        detail: answer.audit_detail(),
+                    }));
+                    if !verdict.grounds().is_empty() {
+                        effects.push(audit("grounds.recorded", grounds_detail(verdict.grounds())));
+                    }
+                    verdict.state()
+                }
             };
+            if to == State::Refused {
+                // Nothing granted: the subject gets the refusal, as for `refuse`.
+                effects.push(mail(Recipient::Subject, Mail::Refused));
+                refund_if_before_work(request, RefundReason::RefusedBeforeWork, &mut effects);
+            } else {
+                effects.push(mail(Recipient::Subject, Mail::Completed));
+            }
             next.work_started = true;
-            effects.push(mail(Recipient::Subject, Mail::Completed));
             to
         }
         Event::Refuse {

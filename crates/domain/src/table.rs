@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::{
-    Actor, CustomerMatch, Event, FeeSchedule, IdentityMethod, Outcome, PaymentMethod,
-    RefusalGround, Request, RequestKind, Role, State, Yen, apply, policy::Policy,
+    Actor, Answer, CustomerMatch, Event, FeeSchedule, IdentityMethod, ItemResult, Outcome,
+    PaymentMethod, RefusalGround, Request, RequestKind, Role, State, Yen, apply, policy::Policy,
 };
 
 /// One row: in `from`, `event` by any of `actors` leads to `to`.
@@ -49,6 +49,14 @@ fn sample_events() -> Vec<Event> {
             grounds: vec![RefusalGround::NotRetainedData],
         }),
         Event::Complete(Outcome::NoData),
+        Event::Complete(Outcome::Answered {
+            answer: Answer::Items {
+                items: vec![ItemResult::Refused {
+                    grounds: vec![RefusalGround::NotRetainedData],
+                }],
+            },
+            explanation: "x".into(),
+        }),
         Event::Refuse {
             grounds: vec![RefusalGround::NotRetainedData],
             explanation: "x".into(),
@@ -145,6 +153,7 @@ pub fn rows() -> Vec<Row> {
                     Event::Complete(Outcome::Fulfilled) => "complete (fulfilled)",
                     Event::Complete(Outcome::PartiallyFulfilled { .. }) => "complete (partially)",
                     Event::Complete(Outcome::NoData) => "complete (no data)",
+                    Event::Complete(Outcome::Answered { .. }) => "complete (every item refused)",
                     Event::RecordPayment {
                         method: PaymentMethod::Card,
                         ..

@@ -391,6 +391,185 @@ fn refusal_needs_an_applicable_ground_and_an_explanation() {
     assert_eq!(step(&r, ok, &officer()).state, State::Refused);
 }
 
+fn in_progress(kind: RequestKind) -> Request {
+    let r = step(&filed(kind), Event::ConfirmEmail, &Actor::Subject);
+    let r = step(&r, Event::ApproveIdentity, &officer());
+    if r.state == State::AwaitingPayment {
+        step(
+            &r,
+            Event::RecordPayment {
+                amount: r.amount_due(),
+                method: PaymentMethod::BankTransfer,
+            },
+            &officer(),
+        )
+    } else {
+        r
+    }
+}
+
+fn answered(answer: Answer, explanation: &str) -> Event {
+    Event::Complete(Outcome::Answered {
+        answer,
+        explanation: explanation.into(),
+    })
+}
+
+#[test]
+fn an_itemised_disclosure_closes_in_the_state_its_items_come_to() {
+    let r = in_progress(RequestKind::Disclosure);
+    let answer = Answer::Items {
+        items: vec![
+            ItemResult::Disclosed,
+            ItemResult::PartiallyDisclosed {
+                grounds: vec![RefusalGround::HarmToPersons],
+            },
+            ItemResult::NoData,
+        ],
+    };
+    let t = apply(&r, &answered(answer, ""), &officer(), t0()).expect("accepted");
+    assert_eq!(t.next.state, State::PartiallyFulfilled);
+    assert_eq!(mails(&t), vec![(Recipient::Subject, Mail::Completed)]);
+    let recorded = t
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit(a) if a.action == "answer.recorded" => Some(a.detail.clone()),
+            _ => None,
+        })
+        .expect("the answer is audited");
+    assert_eq!(recorded[0], ("items".to_owned(), "3".to_owned()));
+    assert_eq!(
+        recorded[2],
+        (
+            "item2".to_owned(),
+            "partially_disclosed:harm_to_persons".to_owned()
+        )
+    );
+    // The single-outcome path is the one-item case: same state, same mail.
+    for (outcome, item) in [
+        (Outcome::Fulfilled, ItemResult::Disclosed),
+        (Outcome::NoData, ItemResult::NoData),
+        (
+            Outcome::PartiallyFulfilled {
+                grounds: vec![RefusalGround::HarmToPersons],
+            },
+            ItemResult::PartiallyDisclosed {
+                grounds: vec![RefusalGround::HarmToPersons],
+            },
+        ),
+    ] {
+        let one = apply(&r, &Event::Complete(outcome), &officer(), t0()).expect("accepted");
+        let items = apply(
+            &r,
+            &answered(Answer::Items { items: vec![item] }, ""),
+            &officer(),
+            t0(),
+        )
+        .expect("accepted");
+        assert_eq!(one.next.state, items.next.state);
+        assert_eq!(mails(&one), mails(&items));
+    }
+}
+
+#[test]
+fn every_item_refused_is_a_refusal_that_needs_an_explanation() {
+    let r = in_progress(RequestKind::Disclosure);
+    let answer = Answer::Items {
+        items: vec![
+            ItemResult::Refused {
+                grounds: vec![RefusalGround::SeriousBusinessInterference],
+            },
+            ItemResult::Refused {
+                grounds: vec![RefusalGround::HarmToPersons],
+            },
+        ],
+    };
+    assert_eq!(
+        apply(&r, &answered(answer.clone(), "  "), &officer(), t0()),
+        Err(TransitionError::Answer(AnswerError::ExplanationRequired))
+    );
+    let t = apply(
+        &r,
+        &answered(answer, "業務に著しい支障があるため"),
+        &officer(),
+        t0(),
+    )
+    .expect("accepted");
+    assert_eq!(t.next.state, State::Refused);
+    // As `refuse`: the refusal mail, and the fee back when work had not started.
+    let refuse = Event::Refuse {
+        grounds: vec![
+            RefusalGround::SeriousBusinessInterference,
+            RefusalGround::HarmToPersons,
+        ],
+        explanation: "業務に著しい支障があるため".into(),
+    };
+    let refused = apply(&r, &refuse, &officer(), t0()).expect("accepted");
+    assert_eq!(mails(&t), mails(&refused));
+    assert_eq!(mails(&t)[0], (Recipient::Subject, Mail::Refused));
+    let grounds = t
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit(a) if a.action == "grounds.recorded" => Some(a.detail.clone()),
+            _ => None,
+        })
+        .expect("grounds audited");
+    assert_eq!(
+        grounds,
+        vec![(
+            "grounds".to_owned(),
+            "serious_business_interference,harm_to_persons".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn a_detailed_answer_is_checked_against_the_kind() {
+    let correction = in_progress(RequestKind::Correction);
+    let items = Answer::Items {
+        items: vec![ItemResult::Disclosed],
+    };
+    assert_eq!(
+        apply(&correction, &answered(items, ""), &officer(), t0()),
+        Err(TransitionError::Answer(AnswerError::WrongKind(
+            "correction"
+        )))
+    );
+    let not = Answer::Correction {
+        result: CorrectionResult::NotCorrected {
+            grounds: vec![RefusalGround::ContentIsFactual],
+        },
+    };
+    assert_eq!(
+        step(
+            &correction,
+            answered(not, "調査の結果、事実でした"),
+            &officer()
+        )
+        .state,
+        State::Refused
+    );
+    let erasure = in_progress(RequestKind::SuspensionOrErasure);
+    let alternative = Answer::Remedy {
+        result: RemedyResult::Alternative,
+    };
+    assert_eq!(
+        step(&erasure, answered(alternative, ""), &officer()).state,
+        State::PartiallyFulfilled
+    );
+    let done = Answer::Remedy {
+        result: RemedyResult::Done {
+            measure: Measure::StoppedProvision,
+        },
+    };
+    assert_eq!(
+        apply(&erasure, &answered(done, ""), &officer(), t0()),
+        Err(TransitionError::Answer(AnswerError::MeasureNotApplicable))
+    );
+}
+
 #[test]
 fn withdrawal_before_work_refunds_and_after_work_does_not() {
     let paid = step(
@@ -641,6 +820,25 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::Complete(Outcome::NoData)),
         proptest::collection::vec(ground.clone(), 0..3)
             .prop_map(|g| Event::Complete(Outcome::PartiallyFulfilled { grounds: g })),
+        proptest::collection::vec(
+            (0u8..5, proptest::collection::vec(ground.clone(), 0..2)),
+            0..4
+        )
+        .prop_map(|items| answered(
+            Answer::Items {
+                items: items
+                    .into_iter()
+                    .map(|(r, grounds)| match r {
+                        0 => ItemResult::Disclosed,
+                        1 => ItemResult::PartiallyDisclosed { grounds },
+                        2 => ItemResult::NoData,
+                        3 => ItemResult::Refused { grounds },
+                        _ => ItemResult::UnderOtherLaw,
+                    })
+                    .collect()
+            },
+            "reason"
+        )),
         proptest::collection::vec(ground, 0..3).prop_map(|g| Event::Refuse {
             grounds: g,
             explanation: "reason".into()

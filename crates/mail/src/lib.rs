@@ -66,6 +66,9 @@ pub struct MailContext {
     pub code: String,
     /// Where to pay by card, when card payment is offered.
     pub pay_link: String,
+    /// A detailed answer, one line per data set or fact (what was corrected, erased where and
+    /// when), in the message's language.
+    pub answer_lines: Vec<String>,
 }
 
 impl MailContext {
@@ -325,6 +328,10 @@ pub fn sample(lang: &str) -> MailContext {
         code_nonce: None,
         code: "123456".into(),
         pay_link: "https://example.jp/r/abc/pay".into(),
+        answer_lines: vec![
+            "1. 会員情報: 開示".into(),
+            "2. 購買履歴: 該当する個人データなし".into(),
+        ],
     }
 }
 
@@ -365,6 +372,24 @@ mod tests {
                 };
                 assert!(r.text.starts_with(greeting), "{mail:?} {lang}: {}", r.text);
             }
+        }
+    }
+
+    #[test]
+    fn the_closing_mails_list_a_detailed_answer_line_by_line() {
+        for mail in [Mail::Completed, Mail::Refused] {
+            for (lang, heading) in [("ja", "回答の内容:"), ("en", "Our answer:")] {
+                let r = render(mail, &sample(lang)).unwrap();
+                assert!(r.text.contains(heading), "{mail:?} {lang}: {}", r.text);
+                assert!(
+                    r.text
+                        .contains("1. 会員情報: 開示\n2. 購買履歴: 該当する個人データなし")
+                );
+                assert!(r.html.contains("2. 購買履歴"));
+            }
+            let mut c = sample("ja");
+            c.answer_lines.clear();
+            assert!(!render(mail, &c).unwrap().text.contains("回答の内容"));
         }
     }
 

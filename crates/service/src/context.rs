@@ -38,6 +38,8 @@ pub(crate) struct Extra {
     pub payment_method: Option<PaymentMethod>,
     pub grounds: Vec<RefusalGround>,
     pub code_nonce: Option<String>,
+    /// A detailed answer, shown line by line in the closing mail.
+    pub answer: Option<domain::Recorded>,
 }
 
 /// Who writes the mail: the business, and where its links point.
@@ -150,6 +152,10 @@ pub(crate) fn build(
             None
         },
         code: String::new(),
+        answer_lines: match (&extra.answer, mail) {
+            (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
+            _ => Vec::new(),
+        },
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO
             && office.card_payments

@@ -256,6 +256,7 @@ impl Service {
             &EventText::default(),
             origin,
             Some((token, lookup)),
+            None,
             now,
         )
         .await
@@ -289,8 +290,56 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<request::Model, ServiceError> {
-        self.act_inner(pid, expected_version, event, actor, text, origin, None, now)
-            .await
+        self.act_inner(
+            pid,
+            expected_version,
+            event,
+            actor,
+            text,
+            origin,
+            None,
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// Answers a request in detail (item by item, a correction's result, an Art. 35 measure):
+    /// the overall outcome follows from `answer`; `words` (labels, the law named, the content
+    /// of a correction, what was erased where and when) are checked against it and stored with
+    /// the request in the same transaction, never in the audit trail. `text.message` is the
+    /// message to the subject, and the explanation when the answer comes to a refusal.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "who, what, its words, on which version, from where, when"
+    )]
+    pub async fn answer(
+        &self,
+        pid: Uuid,
+        expected_version: Option<i64>,
+        answer: domain::Answer,
+        words: &domain::AnswerText,
+        actor: &Actor,
+        text: &EventText,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<request::Model, ServiceError> {
+        let event = Event::Complete(domain::Outcome::Answered {
+            answer,
+            explanation: text.message.clone().unwrap_or_default(),
+        });
+        self.act_inner(
+            pid,
+            expected_version,
+            &event,
+            actor,
+            text,
+            origin,
+            None,
+            Some(words),
+            now,
+        )
+        .await
     }
 
     #[expect(
@@ -306,8 +355,21 @@ impl Service {
         text: &EventText,
         origin: &Origin,
         confirm: Option<(&str, Option<domain::CustomerMatch>)>,
+        words: Option<&domain::AnswerText>,
         now: DateTime<Utc>,
     ) -> Result<request::Model, ServiceError> {
+        // A detailed answer is recorded with its words, or not at all.
+        let recorded = match event {
+            Event::Complete(domain::Outcome::Answered { answer, .. }) => {
+                let words = words.ok_or(ServiceError::Invalid("answer"))?;
+                words.check(answer).map_err(domain::TransitionError::from)?;
+                Some(domain::Recorded {
+                    answer: answer.clone(),
+                    text: words.clone(),
+                })
+            }
+            _ => None,
+        };
         let confirm_token = confirm.map(|(token, _)| token);
         let lookup = confirm.and_then(|(_, lookup)| lookup);
         // A write can lose only to another write of the same row; an audit-only append (a
@@ -345,6 +407,7 @@ impl Service {
                     text,
                     origin,
                     confirm_token,
+                    recorded.as_ref(),
                     now,
                 )
                 .await
@@ -370,6 +433,7 @@ impl Service {
         text: &EventText,
         origin: &Origin,
         confirm_token: Option<&str>,
+        recorded: Option<&domain::Recorded>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let chain = audit::request_chain(row.pid);
@@ -400,10 +464,14 @@ impl Service {
             };
             requests::update_lifecycle(&tx, row, &t.next, (seq, &head), to_subject, reply, now)
                 .await?;
+            if let Some(recorded) = recorded {
+                requests::set_answer(&tx, row.id, recorded).await?;
+            }
         }
         audit::insert(&tx, rows).await?;
         let mut extra = context::Extra {
             message: text.message.clone(),
+            answer: recorded.cloned(),
             ..Default::default()
         };
         if let Some(dup) = row.duplicate_of {
@@ -469,6 +537,15 @@ impl Service {
             Event::Refuse { grounds, .. } => extra.grounds = grounds.clone(),
             Event::Complete(domain::Outcome::PartiallyFulfilled { grounds }) => {
                 extra.grounds = grounds.clone()
+            }
+            // Each item's line names its own grounds; a refusal states them all once more.
+            Event::Complete(domain::Outcome::Answered { .. })
+                if t.next.state == domain::State::Refused =>
+            {
+                extra.grounds = recorded
+                    .and_then(|r| r.answer.verdict(t.next.kind).ok())
+                    .map(|v| v.grounds().to_vec())
+                    .unwrap_or_default();
             }
             _ => {}
         }

@@ -270,3 +270,27 @@ pub async fn update_assignee<C: ConnectionTrait>(
         Err(StoreError::Conflict)
     }
 }
+
+/// Stores the officer's detailed answer (`madoguchi_domain::Recorded` as JSON) with the
+/// request, in the caller's transaction: the one that closes the request.
+pub async fn set_answer<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    answer: &domain::Recorded,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    let json = serde_json::to_string(answer).expect("an answer always serialises");
+    Requests::update_many()
+        .col_expr(request::Column::Answer, Expr::value(json))
+        .filter(request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The detailed answer stored with a request, if it was answered in detail.
+pub fn answer_of(m: &request::Model) -> Option<domain::Recorded> {
+    m.answer
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+}

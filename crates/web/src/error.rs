@@ -118,6 +118,14 @@ impl From<ServiceError> for AppError {
                 "the request was changed by someone else; reload and try again".into(),
             ),
             ServiceError::Transition(TransitionError::Forbidden { .. }) => AppError::Forbidden,
+            // A detailed answer that breaks a rule is an input error: name the field.
+            ServiceError::Transition(TransitionError::Answer(a)) => {
+                AppError::Validation(vec![FieldError {
+                    field: a.field(),
+                    code: a.code().into(),
+                    message: a.to_string(),
+                }])
+            }
             ServiceError::Transition(t) => AppError::Conflict(t.to_string()),
             ServiceError::Token(TokenError::Unknown) => AppError::NotFound,
             ServiceError::Token(TokenError::Expired | TokenError::Used) => AppError::Gone,

@@ -253,6 +253,9 @@ pub struct StatusPage {
     pub paid: bool,
     /// The fee is due.
     pub awaiting_payment: bool,
+    /// The detailed answer, one line per data set or result, without the officer's free text
+    /// (this page opens without a code).
+    pub answer: Vec<String>,
 }
 
 /// The page where the subject types the code.

@@ -54,6 +54,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub subject_birth_date: Option<Date>,
     pub subject_email: Option<String>,
+    /// The detailed answer as JSON (`madoguchi_domain::Recorded`), once answered in detail.
+    pub answer: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

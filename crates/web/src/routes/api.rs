@@ -150,6 +150,7 @@ pub(crate) fn with_retry_after(mut res: Response, seconds: u64) -> Response {
         staff_api::RequestDetail,
         staff_api::Applied,
         staff_api::EventInput,
+        staff_api::ItemInput,
         staff_api::FeeTable,
         staff_api::FeeUpdate,
     )),

@@ -128,8 +128,109 @@ pub struct EventInput {
     pub reference: Option<String>,
     /// `complete`: `fulfilled`, `no_data` or `partially_fulfilled`.
     pub outcome: Option<String>,
-    /// `refuse` and `partially_fulfilled`: the refusal grounds.
+    /// `refuse` and `partially_fulfilled`: the refusal grounds. Also the grounds of a
+    /// `correction` or `remedy` answer.
     pub grounds: Option<Vec<String>>,
+    /// `complete` item by item (Art. 33(1),(5)): one entry per data set, in order. The overall
+    /// outcome follows from the items (every item refused makes it a refusal, which needs
+    /// `text` as the explanation). Instead of `outcome`.
+    pub items: Option<Vec<ItemInput>>,
+    /// `complete` for a correction (Art. 34): `corrected`, `partly_corrected` or
+    /// `not_corrected` (the last two with `grounds`).
+    pub correction: Option<String>,
+    /// `correction`: what was investigated.
+    pub investigated: Option<String>,
+    /// `correction`: the content of the correction, as told to the subject (Art. 34(3)).
+    pub content: Option<String>,
+    /// `complete` for a suspension, erasure or third-party stop (Art. 35): `done` (with
+    /// `measure`, `what`, `systems`, `done_on`), `alternative` (with `alternative`) or
+    /// `not_done` (with `grounds`).
+    pub remedy: Option<String>,
+    /// `remedy`: `suspended_use`, `erased` or `stopped_provision`.
+    pub measure: Option<String>,
+    /// `remedy`: what was stopped or erased.
+    pub what: Option<String>,
+    /// `remedy`: where, i.e. in which systems.
+    pub systems: Option<String>,
+    /// `remedy`: when it was done (YYYY-MM-DD).
+    #[schema(format = Date)]
+    pub done_on: Option<String>,
+    /// `remedy`: the alternative measure taken (Art. 35(2),(4),(6)).
+    pub alternative: Option<String>,
+}
+
+/// One data set of an item-by-item answer.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"label": "会員情報", "result": "disclosed"}))]
+pub struct ItemInput {
+    /// The data set's name (会員情報), not its content: one line, at most 100 characters.
+    pub label: String,
+    /// `disclosed`, `partially_disclosed`, `no_data`, `refused` or `under_other_law`.
+    pub result: String,
+    /// `partially_disclosed` and `refused`: the statutory grounds.
+    pub grounds: Option<Vec<String>>,
+    /// `under_other_law`: the law that provides the disclosure (Art. 33(4)).
+    pub law: Option<String>,
+}
+
+/// `items` as the form's row fields (`item_label_1`, …), so one reader serves both.
+fn item_fields(items: Vec<Value>) -> Result<Vec<(String, String)>, AppError> {
+    use madoguchi_domain::answer::MAX_ITEMS;
+    let field = |n: usize, code: &str, message: &str| {
+        AppError::Validation(vec![crate::error::FieldError {
+            field: format!("items[{n}]"),
+            code: code.into(),
+            message: message.into(),
+        }])
+    };
+    if items.is_empty() {
+        return Err(field(
+            0,
+            "required",
+            "name at least one data set and its result",
+        ));
+    }
+    if items.len() > MAX_ITEMS {
+        return Err(field(MAX_ITEMS, "invalid", "too many data sets"));
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let n = i + 1;
+        let Value::Object(item) = item else {
+            return Err(AppError::BadRequest("items: expected objects".into()));
+        };
+        let text = |k: &str| match item.get(k) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(AppError::BadRequest(format!(
+                "items[{i}].{k}: expected a string"
+            ))),
+        };
+        let label = text("label")?;
+        if label.trim().is_empty() {
+            return Err(field(i, "required", "name the data set"));
+        }
+        out.push((format!("item_label_{n}"), label));
+        out.push((format!("item_result_{n}"), text("result")?));
+        out.push((format!("item_law_{n}"), text("law")?));
+        match item.get("grounds") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(gs)) => {
+                for g in gs {
+                    let g = g.as_str().ok_or_else(|| {
+                        AppError::BadRequest(format!("items[{i}].grounds: expected strings"))
+                    })?;
+                    out.push((format!("item_grounds_{n}"), g.to_owned()));
+                }
+            }
+            Some(_) => {
+                return Err(AppError::BadRequest(format!(
+                    "items[{i}].grounds: expected an array"
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The fee per request kind, in yen.
@@ -300,6 +401,10 @@ pub async fn apply_event(
     let mut fields = Vec::new();
     for (k, v) in map {
         match v {
+            Value::Array(items) if k == "items" => fields.extend(item_fields(items)?),
+            _ if k == "items" && !v.is_null() => {
+                return Err(AppError::BadRequest("items: expected an array".into()).into());
+            }
             Value::String(s) => fields.push((k, s)),
             Value::Number(n) => fields.push((k, n.to_string())),
             Value::Array(items) => fields.extend(
@@ -312,18 +417,38 @@ pub async fn apply_event(
     }
     let (event, text, version) = event_from_fields(&fields)?;
     let version = version.ok_or_else(|| AppError::BadRequest("`version` is required".into()))?;
-    let row = state
-        .service
-        .act(
-            pid,
-            Some(version),
-            &event,
-            &who.actor(),
-            &text,
-            &origin,
-            Utc::now(),
-        )
-        .await?;
+    let answer = super::answer::answer_from_fields(&fields)?.filter(|_| event.name() == "complete");
+    let row = match answer {
+        Some((answer, words)) => {
+            state
+                .service
+                .answer(
+                    pid,
+                    Some(version),
+                    answer,
+                    &words,
+                    &who.actor(),
+                    &text,
+                    &origin,
+                    Utc::now(),
+                )
+                .await?
+        }
+        None => {
+            state
+                .service
+                .act(
+                    pid,
+                    Some(version),
+                    &event,
+                    &who.actor(),
+                    &text,
+                    &origin,
+                    Utc::now(),
+                )
+                .await?
+        }
+    };
     Ok(Json(Applied {
         request: summary(&row),
     }))

@@ -198,6 +198,9 @@ pub async fn show_letter(
         arrived_on: jst_date(row.arrived_at).format("%Y年%m月%d日").to_string(),
         kind: kind.label_ja().to_owned(),
         outcome: st.label_ja().to_owned(),
+        answer: requests::answer_of(&row)
+            .map(|a| a.lines(row.lang == "en"))
+            .unwrap_or_default(),
         message: row.subject_message.clone().unwrap_or_default(),
         contents: docs
             .iter()

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+pub mod answer;
 pub mod api;
 mod audit;
 mod auth;

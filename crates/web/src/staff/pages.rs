@@ -141,6 +141,10 @@ pub struct DetailPage {
     pub adult_subject_age: Option<u32>,
     /// The configured age of majority.
     pub minor_age: u32,
+    /// The detailed answer: the completion form's choices and the recorded answer.
+    pub answer: super::answer::AnswerView,
+    /// Why the last action was refused, shown above the actions.
+    pub errors: Vec<crate::error::FieldError>,
 }
 
 #[derive(Debug, Template)]
@@ -303,6 +307,8 @@ pub struct LetterPage {
     pub arrived_on: String,
     pub kind: String,
     pub outcome: String,
+    /// The detailed answer, line by line, in the subject's language.
+    pub answer: Vec<String>,
     pub message: String,
     pub contents: Vec<String>,
 }

@@ -275,10 +275,22 @@ pub async fn show_request(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    request_page(&state, en, &who, &origin, pid, Vec::new()).await
+}
+
+/// The request page, with the reasons the last action was refused when there are any.
+async fn request_page(
+    state: &AppState,
+    en: bool,
+    who: &StaffIdentity,
+    origin: &madoguchi_store::audit::Origin,
+    pid: Uuid,
+    errors: Vec<crate::error::FieldError>,
+) -> Result<Response, PageError> {
     let now = Utc::now();
     let d = state
         .service
-        .request_detail(pid, &who, &origin, now)
+        .request_detail(pid, who, origin, now)
         .await
         .map_err(|e| service_error(e, en))?;
     let today = jst_date(now);
@@ -296,7 +308,13 @@ pub async fn show_request(
         .filter(|born| is_adult_at(*born, d.request.arrived_at, minor_age))
         .and_then(|born| age_on(born, jst_date(d.request.arrived_at)));
     let page = DetailPage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(who, en),
+        answer: super::answer::AnswerView::new(
+            kind,
+            madoguchi_store::requests::answer_of(&d.request).as_ref(),
+            en,
+        ),
+        errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
         adult_subject_age,
         minor_age,
@@ -334,7 +352,12 @@ pub async fn show_request(
         audit: d.audit,
         r: d.request,
     };
-    Ok(render(&page))
+    let status = if page.errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, render(&page)).into_response())
 }
 
 /// Builds a domain event from a submitted action form (or JSON fields).
@@ -418,19 +441,53 @@ pub async fn apply_event(
         .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
     let (event, text, version) = event_from_fields(&fields).map_err(|e| PageError(e, en))?;
     let version = version.ok_or_else(|| PageError(AppError::BadRequest("version".into()), en))?;
-    state
-        .service
-        .act(
-            pid,
-            Some(version),
-            &event,
-            &who.actor(),
-            &text,
-            &origin,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let answer = match super::answer::answer_from_fields(&fields) {
+        Ok(a) => a.filter(|_| event.name() == "complete"),
+        Err(AppError::Validation(errors)) => {
+            return request_page(&state, en, &who, &origin, pid, errors).await;
+        }
+        Err(e) => return Err(PageError(e, en)),
+    };
+    let done = match answer {
+        Some((answer, words)) => {
+            state
+                .service
+                .answer(
+                    pid,
+                    Some(version),
+                    answer,
+                    &words,
+                    &who.actor(),
+                    &text,
+                    &origin,
+                    Utc::now(),
+                )
+                .await
+        }
+        None => {
+            state
+                .service
+                .act(
+                    pid,
+                    Some(version),
+                    &event,
+                    &who.actor(),
+                    &text,
+                    &origin,
+                    Utc::now(),
+                )
+                .await
+        }
+    };
+    match done {
+        Ok(_) => {}
+        // A broken answer rule is shown on the page, in the officer's language.
+        Err(ServiceError::Transition(madoguchi_domain::TransitionError::Answer(a))) => {
+            let errors = vec![super::answer::field_error(&a, en)];
+            return request_page(&state, en, &who, &origin, pid, errors).await;
+        }
+        Err(e) => return Err(service_error(e, en)),
+    }
     tracing::info!(request = %pid, event = event.name(), "officer action");
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
