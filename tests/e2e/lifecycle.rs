@@ -283,3 +283,73 @@ on_both!(
         assert_eq!(broken.seq, 2);
     }
 );
+
+on_both!(
+    an_officer_switches_an_impractical_delivery_method_and_the_subject_is_told_why,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "switch@example.jp").await;
+        assert_eq!(
+            app.request(pid).await.delivery.as_deref(),
+            Some("electronic")
+        );
+        let c = staff_client(&app, Role::Officer).await;
+        let page = c.get(&format!("/staff/requests/{pid}")).await;
+        assert!(page.body.contains("value=\"change_delivery\""), "offered");
+        let csrf = page.csrf();
+        let reason = "ご請求のデータは容量が大きく電子的な提供が困難なため、書面でお送りします。";
+        let change = |text: &'static str, v: String| {
+            let c = c.clone();
+            let csrf = csrf.clone();
+            async move {
+                c.post_form(
+                    &format!("/staff/requests/{pid}/events"),
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("version", v.as_str()),
+                        ("event", "change_delivery"),
+                        ("delivery", "paper"),
+                        ("text", text),
+                    ],
+                )
+                .await
+            }
+        };
+        let v = app.request(pid).await.version.to_string();
+        assert_ne!(
+            change("", v.clone()).await.status,
+            303,
+            "a reason is required"
+        );
+        let res = change(reason, v).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let row = app.request(pid).await;
+        assert_eq!(row.delivery.as_deref(), Some("paper"));
+        assert_eq!(
+            row.state, "identity_review",
+            "the request goes on where it was"
+        );
+        let again = change(reason, row.version.to_string()).await;
+        assert_ne!(again.status, 303, "already paper");
+
+        app.deliver_mail().await;
+        let mails = app.mails_to("switch@example.jp").await;
+        let told = mails.last().unwrap();
+        assert!(
+            told.subject.contains("開示の方法の変更"),
+            "{}",
+            told.subject
+        );
+        assert!(told.text.contains("書面の交付"), "{}", told.text);
+        assert!(told.text.contains(reason), "the reason reaches the subject");
+        let trail = app.audit_actions(pid).await;
+        assert!(trail.contains(&"delivery.changed".to_owned()), "{trail:?}");
+        let entries = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+            .await
+            .unwrap();
+        assert!(
+            entries.iter().all(|e| !e.detail.contains("容量")),
+            "the reason stays out of the trail"
+        );
+        app.verify_audit().await;
+    }
+);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::Answer;
 use crate::fee::Yen;
 use crate::ground::{PaymentMethod, RefusalGround};
+use crate::kind::DeliveryMethod;
 
 /// How an officer answers a request on its merits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +71,17 @@ pub enum Event {
     ProvideInfo,
     /// The deadline is extended once, with notice (GDPR, CCPA).
     ExtendDeadline {
+        /// Why, in words for the subject.
+        reason: String,
+    },
+    /// The method the subject chose for a disclosure is impractical (very costly or otherwise
+    /// difficult), so it is answered another way, and the subject is told why (Art. 33(2),
+    /// (3)); or the subject asked for another method.
+    ChangeDelivery {
+        /// The method the request has now.
+        from: DeliveryMethod,
+        /// The method it will be answered by.
+        to: DeliveryMethod,
         /// Why, in words for the subject.
         reason: String,
     },
@@ -171,6 +183,7 @@ impl Event {
             Event::RequestInfo { .. } => "request_info",
             Event::ProvideInfo => "provide_info",
             Event::ExtendDeadline { .. } => "extend_deadline",
+            Event::ChangeDelivery { .. } => "change_delivery",
             Event::Complete(_) => "complete",
             Event::Refuse { .. } => "refuse",
             Event::Withdraw => "withdraw",
@@ -219,6 +232,8 @@ pub enum Mail {
     InfoNeeded,
     /// Deadline extended, with the reason.
     DeadlineExtended,
+    /// The disclosure will be delivered another way, with the reason (Art. 33(3)).
+    DeliveryChanged,
     /// The request was answered (fulfilled, partly, or no data).
     Completed,
     /// The request was refused, with grounds.
@@ -253,7 +268,7 @@ pub enum Mail {
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 24] = [
+    pub const ALL: [Mail; 25] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -263,6 +278,7 @@ impl Mail {
         Mail::PaymentReceived,
         Mail::InfoNeeded,
         Mail::DeadlineExtended,
+        Mail::DeliveryChanged,
         Mail::Completed,
         Mail::Refused,
         Mail::Withdrawn,
@@ -292,6 +308,7 @@ impl Mail {
             Mail::PaymentReceived => "payment_received",
             Mail::InfoNeeded => "info_needed",
             Mail::DeadlineExtended => "deadline_extended",
+            Mail::DeliveryChanged => "delivery_changed",
             Mail::Completed => "completed",
             Mail::Refused => "refused",
             Mail::Withdrawn => "withdrawn",

@@ -9,7 +9,7 @@ use crate::event::{
 };
 use crate::fee::{FeeSchedule, Yen};
 use crate::ground::PaymentMethod;
-use crate::kind::{RequestKind, Requester};
+use crate::kind::{DeliveryMethod, RequestKind, Requester};
 use crate::policy::{IdentityMethod, Period, Policy, jst_date};
 use crate::state::State;
 
@@ -394,6 +394,43 @@ pub fn apply(
             effects.push(mail(Recipient::Subject, Mail::DeadlineExtended));
             from
         }
+        Event::ChangeDelivery {
+            from: method,
+            to: new_method,
+            reason,
+        } => {
+            require(
+                from,
+                &[
+                    State::IdentityReview,
+                    State::AwaitingIdentity,
+                    State::AwaitingPayment,
+                    State::InProgress,
+                    State::AwaitingInfo,
+                ],
+                event,
+            )?;
+            if !request.kind.is_disclosure() {
+                return Err(TransitionError::Invalid(
+                    "only a disclosure has a delivery method",
+                ));
+            }
+            if method == new_method {
+                return Err(TransitionError::Invalid(
+                    "the request already has this delivery method",
+                ));
+            }
+            non_empty(reason, "tell the subject why the method changes")?;
+            effects.push(audit(
+                "delivery.changed",
+                vec![
+                    ("from_method", method.as_str().to_owned()),
+                    ("method", new_method.as_str().to_owned()),
+                ],
+            ));
+            effects.push(mail(Recipient::Subject, Mail::DeliveryChanged));
+            from
+        }
         Event::Complete(outcome) => {
             require(from, &[State::InProgress], event)?;
             let to = match outcome {
@@ -590,6 +627,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         | Event::StartWork
         | Event::RequestInfo { .. }
         | Event::ExtendDeadline { .. }
+        | Event::ChangeDelivery { .. }
         | Event::Complete(_)
         | Event::Refuse { .. }
         | Event::Record(AuditOnly::Note) => actor.is_worker(),
@@ -691,6 +729,11 @@ pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) ->
         },
         Event::ProvideInfo,
         Event::ExtendDeadline { reason: "x".into() },
+        Event::ChangeDelivery {
+            from: DeliveryMethod::Electronic,
+            to: DeliveryMethod::Paper,
+            reason: "x".into(),
+        },
         Event::Complete(Outcome::Fulfilled),
         Event::Refuse {
             grounds: vec![crate::ground::RefusalGround::NotRetainedData],

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::{
-    Actor, Answer, CustomerMatch, Event, FeeSchedule, IdentityMethod, ItemResult, Outcome,
-    PaymentMethod, RefusalGround, Request, RequestKind, Role, State, Yen, apply, policy::Policy,
+    Actor, Answer, CustomerMatch, DeliveryMethod, Event, FeeSchedule, IdentityMethod, ItemResult,
+    Outcome, PaymentMethod, RefusalGround, Request, RequestKind, Role, State, Yen, apply,
+    policy::Policy,
 };
 
 /// One row: in `from`, `event` by any of `actors` leads to `to`.
@@ -43,6 +44,11 @@ fn sample_events() -> Vec<Event> {
             question: "x".into(),
         },
         Event::ProvideInfo,
+        Event::ChangeDelivery {
+            from: DeliveryMethod::Electronic,
+            to: DeliveryMethod::Paper,
+            reason: "x".into(),
+        },
         Event::ExtendDeadline { reason: "x".into() },
         Event::Complete(Outcome::Fulfilled),
         Event::Complete(Outcome::PartiallyFulfilled {

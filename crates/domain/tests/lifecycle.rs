@@ -571,6 +571,69 @@ fn a_detailed_answer_is_checked_against_the_kind() {
 }
 
 #[test]
+fn a_disclosure_may_change_its_delivery_method_with_a_reason_before_it_is_answered() {
+    let change = |reason: &str| Event::ChangeDelivery {
+        from: DeliveryMethod::Electronic,
+        to: DeliveryMethod::Paper,
+        reason: reason.into(),
+    };
+    let r = in_progress(RequestKind::Disclosure);
+    let t = apply(
+        &r,
+        &change("ファイルが大きく電子的な提供が困難なため"),
+        &officer(),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(t.next.state, State::InProgress, "the work goes on");
+    assert_eq!(mails(&t), [(Recipient::Subject, Mail::DeliveryChanged)]);
+    let detail = &t
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit(a) if a.action == "delivery.changed" => Some(a.detail.clone()),
+            _ => None,
+        })
+        .expect("audited");
+    assert!(detail.contains(&("method".to_owned(), "paper".to_owned())));
+    assert!(
+        !detail.iter().any(|(_, v)| v.contains("ファイル")),
+        "the reason is for the subject, not the trail"
+    );
+    assert!(matches!(
+        apply(&r, &change("  "), &officer(), t0()),
+        Err(TransitionError::Invalid(_))
+    ));
+    let same = Event::ChangeDelivery {
+        from: DeliveryMethod::Paper,
+        to: DeliveryMethod::Paper,
+        reason: "x".into(),
+    };
+    assert!(matches!(
+        apply(&r, &same, &officer(), t0()),
+        Err(TransitionError::Invalid(_))
+    ));
+    assert!(matches!(
+        apply(
+            &in_progress(RequestKind::Correction),
+            &change("x"),
+            &officer(),
+            t0()
+        ),
+        Err(TransitionError::Invalid(_))
+    ));
+    assert!(matches!(
+        apply(&r, &change("x"), &auditor(), t0()),
+        Err(TransitionError::Forbidden { .. })
+    ));
+    let done = step(&r, Event::Complete(Outcome::Fulfilled), &officer());
+    assert!(matches!(
+        apply(&done, &change("x"), &officer(), t0()),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+}
+
+#[test]
 fn withdrawal_before_work_refunds_and_after_work_does_not() {
     let paid = step(
         &step(
@@ -765,6 +828,7 @@ fn available_events_match_what_apply_accepts() {
             "approve_identity",
             "request_more_evidence",
             "reject_identity",
+            "change_delivery",
             "withdraw"
         ]
     );
@@ -815,6 +879,11 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::ProvideInfo),
         Just(Event::ExtendDeadline {
             reason: "volume".into()
+        }),
+        Just(Event::ChangeDelivery {
+            from: madoguchi_domain::DeliveryMethod::Electronic,
+            to: madoguchi_domain::DeliveryMethod::Paper,
+            reason: "too large to send".into()
         }),
         Just(Event::Complete(Outcome::Fulfilled)),
         Just(Event::Complete(Outcome::NoData)),

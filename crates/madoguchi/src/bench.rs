@@ -39,6 +39,8 @@ pub enum Part {
     /// `audit verify` over `--audit-entries` generated entries, nothing else: no server, no
     /// floor.
     Audit,
+    /// Intake at 1, 16 and 64 clients beside its floor, and the server's memory.
+    Intake,
 }
 
 struct Row {
@@ -440,6 +442,19 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         });
     }
     let after_intake = rss_kib(pid);
+    if opts.only == Some(Part::Intake) {
+        rows.push(Row {
+            figure: "resident memory idle / after the 64-client intake".into(),
+            value: format!(
+                "{:.1} / {:.1} MiB",
+                idle as f64 / 1024.0,
+                after_intake as f64 / 1024.0
+            ),
+            floor: String::new(),
+        });
+        drop(server);
+        return finish(rows, backend, admin_url, pg_name, &dir).await;
+    }
 
     // Officer transitions through the staff API at 16 clients.
     let service = crate::Application::build_offline(config.clone()).await?;

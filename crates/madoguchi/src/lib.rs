@@ -97,6 +97,9 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let config = Arc::new(config);
         let db = open_database(&config).await?;
+        db.warm(config.db_max_connections)
+            .await
+            .context("opening the connection pool")?;
         let secret = load_secret(&config)?;
         let mut service = Service::new(db, config.clone(), secret, load_keys(&config)?);
         if let Some(stripe) = &config.stripe {

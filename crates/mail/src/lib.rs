@@ -66,6 +66,10 @@ pub struct MailContext {
     pub code: String,
     /// Where to pay by card, when card payment is offered.
     pub pay_link: String,
+    /// How a disclosure is delivered (書面の交付 / 電磁的記録の提供).
+    pub delivery_ja: String,
+    /// The same in English.
+    pub delivery_en: String,
     /// A detailed answer, one line per data set or fact (what was corrected, erased where and
     /// when), in the message's language.
     pub answer_lines: Vec<String>,
@@ -138,6 +142,7 @@ templates! {
     PaymentReceived => PaymentReceivedSubject, "email/payment_received/subject.txt", PaymentReceivedBody, "email/payment_received/body.txt";
     InfoNeeded => InfoNeededSubject, "email/info_needed/subject.txt", InfoNeededBody, "email/info_needed/body.txt";
     DeadlineExtended => DeadlineExtendedSubject, "email/deadline_extended/subject.txt", DeadlineExtendedBody, "email/deadline_extended/body.txt";
+    DeliveryChanged => DeliveryChangedSubject, "email/delivery_changed/subject.txt", DeliveryChangedBody, "email/delivery_changed/body.txt";
     Completed => CompletedSubject, "email/completed/subject.txt", CompletedBody, "email/completed/body.txt";
     Refused => RefusedSubject, "email/refused/subject.txt", RefusedBody, "email/refused/body.txt";
     Withdrawn => WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
@@ -328,6 +333,8 @@ pub fn sample(lang: &str) -> MailContext {
         code_nonce: None,
         code: "123456".into(),
         pay_link: "https://example.jp/r/abc/pay".into(),
+        delivery_ja: "書面の交付（郵送）".into(),
+        delivery_en: "paper, by post".into(),
         answer_lines: vec![
             "1. 会員情報: 開示".into(),
             "2. 購買履歴: 該当する個人データなし".into(),

@@ -156,6 +156,16 @@ pub(crate) fn build(
             (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
             _ => Vec::new(),
         },
+        delivery_ja: match row.delivery.as_deref() {
+            Some("paper") => "書面の交付（郵送）".into(),
+            Some("electronic") => "電磁的記録の提供（ダウンロード）".into(),
+            _ => String::new(),
+        },
+        delivery_en: match row.delivery.as_deref() {
+            Some("paper") => "paper, by post".into(),
+            Some("electronic") => "electronic (download)".into(),
+            _ => String::new(),
+        },
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO
             && office.card_payments

@@ -380,6 +380,23 @@ impl Service {
                 return Err(ServiceError::Conflict);
             }
             let current = requests::to_domain(&row)?;
+            let own;
+            let event = match event {
+                // The method is the request's own, whatever the caller's page showed.
+                Event::ChangeDelivery { to, reason, .. } => {
+                    own = Event::ChangeDelivery {
+                        from: row
+                            .delivery
+                            .as_deref()
+                            .and_then(domain::DeliveryMethod::parse)
+                            .unwrap_or(domain::DeliveryMethod::Electronic),
+                        to: *to,
+                        reason: reason.clone(),
+                    };
+                    &own
+                }
+                other => other,
+            };
             let mut t = domain::apply(&current, event, actor, now)?;
             let mut entries = audit_entries(&t.effects, actor, None);
             if let Some(result) = lookup {
@@ -447,6 +464,9 @@ impl Service {
             now,
         );
         let audit_only = matches!(event, Event::Record(_));
+        // Read before the transaction: a refresh inside it would wait for a second pooled
+        // connection while holding the first (and, on SQLite, the write lock).
+        let settings = self.settings().await?;
         let tx = self.db.begin_write().await?;
         if let Some(token) = confirm_token
             && let Err(e) = tokens::consume(&tx, tokens::CONFIRM_EMAIL, token, now).await?
@@ -464,6 +484,9 @@ impl Service {
             };
             requests::update_lifecycle(&tx, row, &t.next, (seq, &head), to_subject, reply, now)
                 .await?;
+            if let Event::ChangeDelivery { to, .. } = event {
+                requests::set_delivery(&tx, row.id, *to).await?;
+            }
             if let Some(recorded) = recorded {
                 requests::set_answer(&tx, row.id, recorded).await?;
             }
@@ -549,7 +572,18 @@ impl Service {
             }
             _ => {}
         }
-        let settings = self.settings().await?;
+        // The mail tells the method the request has after this transition.
+        let changed;
+        let row = match event {
+            Event::ChangeDelivery { to, .. } => {
+                changed = request::Model {
+                    delivery: Some(to.as_str().to_owned()),
+                    ..row.clone()
+                };
+                &changed
+            }
+            _ => row,
+        };
         let messages = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
         let any_mail = !messages.is_empty();
         outbox::enqueue(&tx, messages, self.mail_host(), now).await?;

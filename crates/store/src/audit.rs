@@ -342,7 +342,9 @@ fn sqlx_err(e: sea_orm::sqlx::Error) -> StoreError {
     )))
 }
 
-const HEADS_SQL: &str = "SELECT pid, audit_seq, audit_head, id FROM requests";
+/// Requests whose chain has entries. One with none has no chain to walk: were entries stored
+/// for it anyway, they would belong to no known chain, which is reported as such.
+const HEADS_SQL: &str = "SELECT pid, audit_seq, audit_head, id FROM requests WHERE audit_seq > 0";
 const CHAINS_SQL: &str = "SELECT chain, seq, head FROM audit_chains";
 const CHECKPOINTS_SQL: &str =
     "SELECT seq, at, upto_id, heads, prev_hash, hash FROM audit_checkpoints ORDER BY seq";

@@ -226,6 +226,25 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
 
 /// Moves only the audit head (an audit-only event such as a staff view). The version is left
 /// alone so that reading a request never makes an officer's open form stale.
+/// Records the delivery method a disclosure will be answered by (in the transition's
+/// transaction, after its version check).
+pub async fn set_delivery<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    method: domain::DeliveryMethod,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    Requests::update_many()
+        .col_expr(
+            request::Column::Delivery,
+            Expr::value(Some(method.as_str())),
+        )
+        .filter(request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn update_audit_head<C: ConnectionTrait>(
     db: &C,
     current: &request::Model,

@@ -14,6 +14,8 @@ use tokio::task::JoinSet;
 
 /// Attempts before a message is marked failed.
 pub const MAX_ATTEMPTS: i32 = 8;
+/// How long the sender lets commits gather after a wake-up before it claims them.
+pub const GATHER: Duration = Duration::from_millis(25);
 /// How long a claim lasts; a worker that dies mid-send releases its messages after this.
 pub const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 
@@ -148,16 +150,21 @@ impl MailWorker {
 
     /// Runs until `stop` turns true: sends when woken by a commit, and polls every second for
     /// retries and for mail enqueued by other instances.
+    ///
+    /// Woken by a commit, it waits [`GATHER`] before claiming, so that a burst of commits is
+    /// claimed and recorded in one batch: each batch is two write transactions (claim, record),
+    /// which on SQLite queue behind the same lock as intake.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let wakeup = self.service.mail_wakeup();
         loop {
             match self.deliver_batch(Utc::now()).await {
-                Ok(n) if n > 0 => continue,
+                // A full batch: more is probably waiting.
+                Ok(n) if n as u64 == self.batch => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "outbox claim failed"),
             }
             tokio::select! {
-                () = wakeup.notified() => {}
+                () = wakeup.notified() => tokio::time::sleep(GATHER).await,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => {}
             }

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::{
-    Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind, Requester,
-    State as RState, Yen, age_on, available_events, is_adult_at, jst_date,
+    DeliveryMethod, Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind,
+    Requester, State as RState, Yen, age_on, available_events, is_adult_at, jst_date,
 };
 use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
 use madoguchi_service::staff::StaffIdentity;
@@ -222,6 +222,14 @@ fn action_form(name: &'static str, en: bool) -> ActionForm {
             "Question (sent to the subject)",
             false,
         ),
+        "change_delivery" => (
+            "開示の方法を変更",
+            "Change the delivery method",
+            true,
+            "理由（本人に送付。例：多額の費用を要するため書面で交付します）",
+            "Reason (sent to the subject, e.g. the electronic form would be very costly)",
+            false,
+        ),
         "extend_deadline" => (
             "期限を延長",
             "Extend deadline",
@@ -410,6 +418,16 @@ pub fn event_from_fields(
         "start_work" => Event::StartWork,
         "request_info" => Event::RequestInfo { question: text },
         "extend_deadline" => Event::ExtendDeadline { reason: text },
+        "change_delivery" => {
+            let to = DeliveryMethod::parse(&get("delivery"))
+                .ok_or_else(|| invalid("delivery", "choose electronic or paper"))?;
+            // `from` is the request's own method; the service fills it in.
+            Event::ChangeDelivery {
+                from: to,
+                to,
+                reason: text,
+            }
+        }
         "complete" => Event::Complete(match get("outcome").as_str() {
             "fulfilled" | "" => Outcome::Fulfilled,
             "no_data" => Outcome::NoData,
