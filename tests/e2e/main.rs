@@ -20,6 +20,7 @@ mod intake;
 mod lifecycle;
 mod limits;
 mod mail;
+mod outcomes;
 mod payments;
 mod privacy;
 mod settings;
