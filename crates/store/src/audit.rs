@@ -399,7 +399,6 @@ macro_rules! walk {
         let mut content = None;
         if verdict.is_ok() {
             let mut pipe = Pipeline::start();
-            v.defer_hash = true;
             // The first row's column types are checked; the rest are decoded without the check
             // (a column's type is the same in every row, and the check costs as much as the
             // decoding).
@@ -613,7 +612,6 @@ mod sqlite_file {
             }
         }
         let mut pipe = Pipeline::start();
-        v.defer_hash = true;
         let mut at = None;
         let mut verdict = Ok(());
         let mut q = conn.prepare(ENTRIES_SQL).map_err(err)?;
@@ -675,23 +673,6 @@ struct StoredEntry<'r> {
     user_agent: Option<&'r str>,
     prev_hash: &'r str,
     hash: &'r str,
-}
-
-impl StoredEntry<'_> {
-    fn input(&self) -> HashInput<'_> {
-        HashInput {
-            chain: self.chain,
-            seq: self.seq,
-            at: self.at,
-            actor_kind: self.actor_kind,
-            actor_id: self.actor_id,
-            role: self.role,
-            action: self.action,
-            detail: self.detail,
-            ip: self.ip,
-            user_agent: self.user_agent,
-        }
-    }
 }
 
 fn hashing_failed() -> StoreError {
@@ -959,11 +940,9 @@ struct Verifier {
     /// Checkpointed heads not yet met, by chain.
     promised: std::collections::HashMap<Box<str>, std::collections::HashMap<i64, Box<str>>>,
     checkpoint_prev: Option<String>,
+    /// Links are followed through the stored hashes; a [`Pipeline`] on another thread checks
+    /// that each equals its entry's recomputed hash, so wherever it passes they are the same.
     current: Option<Current>,
-    hasher: madoguchi_domain::chain::EntryHasher,
-    /// Content hashes are checked by a [`Pipeline`] on another thread; links are followed
-    /// through the stored hashes (equal to the recomputed ones wherever the pipeline passes).
-    defer_hash: bool,
     /// The last break returned by [`Verifier::entry`] is one the sequential order checks after
     /// the entry's content (so a content mismatch of the same entry wins over it).
     break_after_content: bool,
@@ -1030,7 +1009,6 @@ impl Verifier {
     }
 
     fn entry(&mut self, e: &StoredEntry<'_>) -> Result<(), Break> {
-        let computed = (!self.defer_hash).then(|| self.hasher.hash(e.prev_hash, &e.input()));
         self.summary.entries += 1;
         let (expect_seq, linked) = match &self.current {
             Some(c) if c.chain == e.chain => (c.seq + 1, e.prev_hash.as_bytes() == c.hash),
@@ -1068,11 +1046,6 @@ impl Verifier {
                 "prev_hash does not match the previous entry",
             ));
         }
-        if let Some(computed) = computed
-            && computed.as_slice() != e.hash.as_bytes()
-        {
-            return Err(content_break(e.chain, e.seq));
-        }
         if let Some(h) = c.promised.remove(&e.seq)
             && *h != *e.hash
         {
@@ -1086,8 +1059,7 @@ impl Verifier {
         c.seq = e.seq;
         // A stored hash of the wrong length can only be a content mismatch, which the
         // pipeline reports at this entry, before any break the zeros cause later.
-        c.hash =
-            computed.unwrap_or_else(|| <[u8; 64]>::try_from(e.hash.as_bytes()).unwrap_or([0; 64]));
+        c.hash = <[u8; 64]>::try_from(e.hash.as_bytes()).unwrap_or([0; 64]);
         Ok(())
     }
 
