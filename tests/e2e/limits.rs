@@ -2,6 +2,8 @@
 //! form share one count kept in the database, refuse with 429 and `Retry-After`, count only
 //! requests that would be filed, and let the address file again once the hour is over.
 
+use chrono::Utc;
+
 use crate::helpers::*;
 use crate::on_both;
 use madoguchi_service::limits::{Admission, hit};
@@ -94,8 +96,17 @@ on_both!(
         // Once the window is over (moved back an hour here), the address may file again.
         app.sql("UPDATE rate_limits SET window_start = window_start - 3600")
             .await;
+        // The sweep deletes windows that are over (their keys name client addresses): this
+        // one goes, and the address starts afresh.
+        assert_eq!(app.service.sweep_rate_limits(Utc::now()).await.unwrap(), 1);
+        assert_eq!(app.service.sweep_rate_limits(Utc::now()).await.unwrap(), 0);
         file_via_api(&app, "later@example.jp").await;
         assert_eq!(app.request_count().await, 4);
+        assert_eq!(
+            app.service.sweep_rate_limits(Utc::now()).await.unwrap(),
+            0,
+            "a window still counting stays"
+        );
     }
 );
 

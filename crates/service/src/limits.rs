@@ -66,6 +66,18 @@ pub async fn hit<C: ConnectionTrait>(
 }
 
 impl Service {
+    /// Deletes rate-limit rows whose window is over: they count nothing any more, and their
+    /// keys name client addresses, which are kept no longer than they are needed.
+    pub async fn sweep_rate_limits(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let conn = self.db().conn();
+        let stmt = Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "DELETE FROM rate_limits WHERE window_start <= $1",
+            [Value::from(now.timestamp() - INTAKE_WINDOW_SECS)],
+        );
+        Ok(conn.execute_raw(stmt).await?.rows_affected())
+    }
+
     /// Takes one of the client address's intake slots for this hour
     /// (`MADOGUCHI_INTAKE_PER_IP_PER_HOUR`; `0` admits everything). The address is the one
     /// the login throttle uses; requests without one share the key `unknown`.

@@ -229,6 +229,9 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
             Ok(n) => tracing::info!(refunds = n, "card refunds sent"),
             Err(e) => tracing::error!(error = %e, "refund sweep failed"),
         }
+        if let Err(e) = service.sweep_rate_limits(Utc::now()).await {
+            tracing::error!(error = %e, "rate-limit sweep failed");
+        }
         match service.retention_sweep(Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "documents deleted under the retention policy"),
