@@ -104,8 +104,13 @@ pub(crate) enum Also {
     Nothing,
     /// A new document.
     Attachment(attachment::ActiveModel),
-    /// A new payment row (e.g. a flagged card payment).
-    Payment(payment::ActiveModel),
+    /// A new payment row (e.g. a flagged card payment) and the mail that tells staff of it,
+    /// so the office hears of every such row and of no row that was not written.
+    Payment(
+        payment::ActiveModel,
+        Vec<madoguchi_store::outbox::NewMessage>,
+        String,
+    ),
     /// A refund still due (`due_kind`) marked as paid back by hand; refused unless the row is
     /// still due, so it is recorded once.
     RefundPaidBack {
@@ -121,14 +126,19 @@ pub(crate) enum Also {
 }
 
 impl Also {
-    async fn write<C: ConnectionTrait>(self, tx: &C) -> Result<(), ServiceError> {
+    async fn write<C: ConnectionTrait>(
+        self,
+        tx: &C,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         match self {
             Also::Nothing => {}
             Also::Attachment(am) => {
                 attachment::Entity::insert(am).exec(tx).await?;
             }
-            Also::Payment(am) => {
+            Also::Payment(am, messages, mail_host) => {
                 payment::Entity::insert(am).exec(tx).await?;
+                madoguchi_store::outbox::enqueue(tx, messages, &mail_host, now).await?;
             }
             Also::RefundPaidBack {
                 id,
@@ -293,7 +303,7 @@ impl Service {
             let tx = self.db().begin_write().await?;
             match requests::update_audit_head(&tx, &row, (seq, &head)).await {
                 Ok(()) => {
-                    also.write(&tx).await?;
+                    also.write(&tx, now).await?;
                     audit::insert(&tx, rows).await?;
                     tx.commit().await?;
                     return Ok(());

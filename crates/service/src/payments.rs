@@ -263,25 +263,29 @@ impl Service {
                 },
             )],
         };
+        let tell = self
+            .staff_message(&row, Mail::StaffPaymentFlagged, now)
+            .await?;
         self.append_with(
             pid,
             &t,
             &Actor::PaymentProvider,
             &Origin::default(),
             now,
-            Also::Payment(flagged),
+            Also::Payment(flagged, vec![tell], self.mail_host().to_owned()),
         )
         .await?;
-        self.notify_staff(&row, Mail::StaffPaymentFlagged, now)
-            .await
+        self.mail_wakeup.notify_one();
+        Ok(())
     }
 
-    async fn notify_staff(
+    /// A message to the office about `row`, to enqueue in the caller's transaction.
+    async fn staff_message(
         &self,
         row: &request::Model,
         mail: Mail,
         now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<outbox::NewMessage, ServiceError> {
         let next = requests::to_domain(row)?;
         let settings = self.settings().await?;
         let ctx = context::build(
@@ -293,21 +297,13 @@ impl Service {
             &context::Extra::default(),
             now,
         );
-        outbox::enqueue(
-            self.db().conn(),
-            vec![outbox::NewMessage {
-                request_id: Some(row.id),
-                recipient: settings.business.staff_address.clone(),
-                lang: "ja".into(),
-                template: mail.as_str().to_owned(),
-                context: serde_json::to_value(ctx).expect("a mail context serialises"),
-            }],
-            self.mail_host(),
-            now,
-        )
-        .await?;
-        self.mail_wakeup.notify_one();
-        Ok(())
+        Ok(outbox::NewMessage {
+            request_id: Some(row.id),
+            recipient: settings.business.staff_address.clone(),
+            lang: "ja".into(),
+            template: mail.as_str().to_owned(),
+            context: serde_json::to_value(ctx).expect("a mail context serialises"),
+        })
     }
 
     /// Sends card refunds that committed transitions decided. Each row is claimed before the
