@@ -384,6 +384,17 @@ on_both!(
         let status = app.client.get(&format!("/r/{pid}?lang=en")).await;
         assert!(status.body.contains("Result: Corrected"));
         assert!(!status.body.contains("東京都港区2-2"));
+        // Behind the one-time code, the subject's own page carries the content in full.
+        let browser = subject_session(&app, pid, email).await;
+        let private = browser.get(&format!("/r/{pid}/private?lang=en")).await;
+        assert_eq!(private.status, 200);
+        assert!(
+            private
+                .body
+                .contains("What was corrected: 住所を「東京都港区2-2」に訂正しました"),
+            "{}",
+            private.body
+        );
         assert_eq!(
             answer_detail(&app, pid).await,
             serde_json::json!({"correction": "corrected"})

@@ -792,17 +792,20 @@ pub async fn subject_session(app: &TestApp, pid: uuid::Uuid, email: &str) -> Cli
     browser
 }
 
-/// The code in the newest code mail to `email`.
+/// The code in the newest code mail to `email`, in either language.
 pub async fn latest_code(app: &TestApp, email: &str) -> String {
     let mail = app
         .mails_to(email)
         .await
         .into_iter()
         .rev()
-        .find(|m| m.subject.contains("確認コード"))
+        .find(|m| m.subject.contains("確認コード") || m.subject.contains("one-time code"))
         .expect("a code mail");
-    let at = mail.text.find("確認コード: ").expect("the code line") + "確認コード: ".len();
-    mail.text[at..at + 6].to_owned()
+    let (at, label) = ["確認コード: ", "Code: "]
+        .into_iter()
+        .find_map(|l| mail.text.find(l).map(|at| (at, l)))
+        .expect("the code line");
+    mail.text[at + label.len()..at + label.len() + 6].to_owned()
 }
 
 /// The configuration a test app runs with (same directory and keys).

@@ -316,6 +316,9 @@ pub struct PrivatePage {
     pub documents: Vec<(String, String, String, String)>,
     /// All files of the answer as one ZIP, when there are several.
     pub zip_link: String,
+    /// The answer in full, line by line (what was corrected, erased where and when): this
+    /// page is behind a one-time code, unlike the status page, which leaves the texts out.
+    pub answer: Vec<String>,
     /// Max MiB per file.
     pub max_mb: usize,
     /// Max files per upload.
