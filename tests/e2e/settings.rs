@@ -267,3 +267,48 @@ on_both!(
         assert_eq!(res.status, 403);
     }
 );
+
+on_both!(
+    another_instance_applies_a_change_within_the_snapshots_life,
+    |app: TestApp| async move {
+        let mut config = app_config(&app);
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let second = madoguchi::Application::build(config).await.unwrap();
+        let other = Client::new(second.local_addr());
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(second.run(stop_rx));
+        assert!(other.get("/procedures").await.body.contains("¥3,000"));
+
+        let admin = staff_client(&app, Role::Admin).await;
+        let csrf = admin.get("/staff/admin/settings").await.csrf();
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/fees",
+                &[
+                    ("csrf", &csrf),
+                    ("disclosure", "1500"),
+                    ("third_party_record_disclosure", "1500"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        // This instance at once; the other once its snapshot is older than FRESH_FOR.
+        assert!(app.client.get("/procedures").await.body.contains("¥1,500"));
+        tokio::time::sleep(
+            madoguchi_service::settings::FRESH_FOR + std::time::Duration::from_millis(300),
+        )
+        .await;
+        assert!(other.get("/procedures").await.body.contains("¥1,500"));
+        let res = other
+            .post_json("/api/v1/requests", &valid_json("fee-elsewhere@example.jp"))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            app.request(pid).await.fee,
+            1500,
+            "filed on the other instance"
+        );
+        let _ = stop.send(true);
+    }
+);
