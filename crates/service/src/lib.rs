@@ -172,9 +172,9 @@ impl Service {
             new.arrived_at.unwrap_or(now),
             now,
         );
-        let duplicate =
-            requests::find_open_duplicate(self.db.conn(), &new.email.normalized(), new.kind)
-                .await?;
+        let facts =
+            requests::intake_facts(self.db.conn(), &new.email.normalized(), new.kind, now).await?;
+        let duplicate = facts.duplicate;
         let pid = Uuid::new_v4();
         let chain = audit::request_chain(pid);
         let entries = audit_entries(
@@ -186,8 +186,11 @@ impl Service {
             audit::link(&chain, None, 0, audit::GENESIS, &entries, origin, now);
 
         let tx = self.db.begin_write().await?;
-        let number = requests::next_number(&tx, now).await?;
-        let mut am = new.to_active_model(pid, &number, duplicate.as_ref().map(|d| d.id), now);
+        let number = match facts.number {
+            Some(n) => n,
+            None => requests::next_number(&tx, now).await?,
+        };
+        let mut am = new.to_active_model(pid, &number, duplicate.as_ref().map(|d| d.0), now);
         requests::lifecycle_columns(&t.next, &mut am);
         am.audit_seq = Set(seq);
         am.audit_head = Set(head);
@@ -210,7 +213,7 @@ impl Service {
         .await?;
         let extra = context::Extra {
             confirm_nonce: Some(nonce),
-            duplicate_of: duplicate.as_ref().map(|d| d.number.clone()),
+            duplicate_of: duplicate.as_ref().map(|d| d.1.clone()),
             ..Default::default()
         };
         let messages = self.messages(&settings, &row, &t.next, &t.effects, &extra, now);
@@ -220,7 +223,7 @@ impl Service {
         Ok(Filed {
             pid,
             number,
-            duplicate_of: duplicate.map(|d| d.number),
+            duplicate_of: duplicate.map(|d| d.1),
         })
     }
 

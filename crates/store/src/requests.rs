@@ -76,7 +76,68 @@ pub async fn next_number<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| StoreError::Corrupt("request number counter".into()))?;
     let n: i64 = row.try_get("", "n")?;
-    Ok(format!("R-{}-{n:06}", domain::jst_date(now).year()))
+    Ok(format_number(n, now))
+}
+
+fn format_number(n: i64, now: DateTime<Utc>) -> String {
+    format!("R-{}-{n:06}", domain::jst_date(now).year())
+}
+
+/// What intake learns before its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeFacts {
+    /// An open request of the same kind from the same address: its row id and number.
+    pub duplicate: Option<(i64, String)>,
+    /// The new request's number, where it can be drawn outside the transaction.
+    pub number: Option<String>,
+}
+
+/// The duplicate check and, on PostgreSQL, the request number in one round trip: a sequence
+/// is not transactional, so drawing it before the transaction changes nothing but the count of
+/// round trips (which is what bounds intake there). SQLite's counter row is written inside the
+/// transaction ([`next_number`]).
+pub async fn intake_facts<C: ConnectionTrait>(
+    db: &C,
+    email_norm: &str,
+    kind: domain::RequestKind,
+    now: DateTime<Utc>,
+) -> Result<IntakeFacts, StoreError> {
+    let backend = db.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        let duplicate = find_open_duplicate(db, email_norm, kind)
+            .await?
+            .map(|d| (d.id, d.number));
+        return Ok(IntakeFacts {
+            duplicate,
+            number: None,
+        });
+    }
+    let terminal: Vec<&str> = domain::State::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .map(domain::State::as_str)
+        .collect();
+    let placeholders: Vec<String> = (0..terminal.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT nextval('request_number_seq') AS n, d.id AS dup_id, d.number AS dup_number \
+         FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT id, number FROM requests \
+         WHERE email_norm = $1 AND kind = $2 AND state NOT IN ({}) ORDER BY id LIMIT 1) AS d \
+         ON true",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![email_norm.into(), kind.as_str().into()];
+    values.extend(terminal.into_iter().map(sea_orm::Value::from));
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("request number sequence".into()))?;
+    let n: i64 = row.try_get("", "n")?;
+    let dup_id: Option<i64> = row.try_get("", "dup_id")?;
+    let dup_number: Option<String> = row.try_get("", "dup_number")?;
+    Ok(IntakeFacts {
+        duplicate: dup_id.zip(dup_number),
+        number: Some(format_number(n, now)),
+    })
 }
 
 /// Inserts a new request row and returns it.
