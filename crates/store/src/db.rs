@@ -67,9 +67,10 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Opens `n` connections at once and has each read the tables the first pages read, so
-    /// the first requests after a start do not pay for connecting and for PostgreSQL's
-    /// per-backend catalog caches. Called once before the service reports ready.
+    /// Opens `n` connections (one after another, all held until the last is open) and has
+    /// each read the tables the first pages read, so the first requests after a start do not
+    /// pay for connecting and for PostgreSQL's per-backend catalog caches. Called once before
+    /// the service reports ready; `n` is at most the pool's size.
     pub async fn warm(&self, n: u32) -> Result<(), DbErr> {
         const TOUCH: &str = "SELECT (SELECT 1 FROM requests LIMIT 1), \
              (SELECT 1 FROM audit_entries LIMIT 1), (SELECT 1 FROM api_tokens LIMIT 1), \
