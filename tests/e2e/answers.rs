@@ -246,6 +246,17 @@ on_both!(
                 "すべての項目が不開示です。本人への理由の説明（法36条）を記入してください"
             )
         );
+        // What the officer wrote comes back filled in, not emptied.
+        for filled in [
+            "value=\"会員情報\"",
+            "value=\"購買履歴\"",
+            "value=\"割賦販売法\"",
+            "<option value=\"refused\" selected>",
+            "<option value=\"under_other_law\" selected>",
+            "value=\"serious_business_interference\" id=\"ig-1-serious_business_interference\" checked",
+        ] {
+            assert!(res.body.contains(filled), "{filled} refilled");
+        }
         // A partial item without a ground is named by its row.
         let res = c
             .post_form(

@@ -216,6 +216,9 @@ pub struct AnswerView {
     pub measures: Vec<(&'static str, &'static str)>,
     /// The recorded answer, line by line, in the page's language.
     pub lines: Vec<String>,
+    /// What the officer submitted, when the page comes back with an error: the form is
+    /// filled in again rather than emptied.
+    pub submitted: Vec<(String, String)>,
 }
 
 impl AnswerView {
@@ -255,7 +258,37 @@ impl AnswerView {
                 .map(|m| (m.as_str(), m.label(en)))
                 .collect(),
             lines: recorded.map(|r| r.lines(en)).unwrap_or_default(),
+            submitted: Vec::new(),
         }
+    }
+
+    /// The same view, filled in with what the officer submitted.
+    pub fn with_submitted(mut self, fields: Vec<(String, String)>) -> Self {
+        self.submitted = fields;
+        self
+    }
+
+    /// A submitted field's value (empty when there is none).
+    pub fn field(&self, name: &str) -> &str {
+        self.submitted
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Whether `name` was submitted with `value` (a select's option, a ticked box).
+    pub fn chose(&self, name: &str, value: &str) -> bool {
+        self.submitted.iter().any(|(k, v)| k == name && v == value)
+    }
+
+    /// A submitted field of item row `n` (`label`, `result`, `law`).
+    pub fn item(&self, n: &usize, part: &str) -> &str {
+        self.field(&format!("item_{part}_{n}"))
+    }
+
+    /// Whether item row `n` was submitted with `value` for `part` (`result`, `grounds`).
+    pub fn item_chose(&self, n: &usize, part: &str, value: &str) -> bool {
+        self.chose(&format!("item_{part}_{n}"), value)
     }
 
     /// Whether the page offers item rows.

@@ -283,7 +283,7 @@ pub async fn show_request(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
-    request_page(&state, en, &who, &origin, pid, Vec::new()).await
+    request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new()).await
 }
 
 /// The request page, with the reasons the last action was refused when there are any.
@@ -294,6 +294,7 @@ async fn request_page(
     origin: &madoguchi_store::audit::Origin,
     pid: Uuid,
     errors: Vec<crate::error::FieldError>,
+    submitted: Vec<(String, String)>,
 ) -> Result<Response, PageError> {
     let now = Utc::now();
     let d = state
@@ -321,7 +322,8 @@ async fn request_page(
             kind,
             madoguchi_store::requests::answer_of(&d.request).as_ref(),
             en,
-        ),
+        )
+        .with_submitted(submitted),
         errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
         adult_subject_age,
@@ -462,7 +464,7 @@ pub async fn apply_event(
     let answer = match super::answer::answer_from_fields(&fields) {
         Ok(a) => a.filter(|_| event.name() == "complete"),
         Err(AppError::Validation(errors)) => {
-            return request_page(&state, en, &who, &origin, pid, errors).await;
+            return request_page(&state, en, &who, &origin, pid, errors, fields).await;
         }
         Err(e) => return Err(PageError(e, en)),
     };
@@ -502,7 +504,7 @@ pub async fn apply_event(
         // A broken answer rule is shown on the page, in the officer's language.
         Err(ServiceError::Transition(madoguchi_domain::TransitionError::Answer(a))) => {
             let errors = vec![super::answer::field_error(&a, en)];
-            return request_page(&state, en, &who, &origin, pid, errors).await;
+            return request_page(&state, en, &who, &origin, pid, errors, fields).await;
         }
         Err(e) => return Err(service_error(e, en)),
     }
