@@ -224,6 +224,36 @@ on_both!(
                 .count(),
             2
         );
+
+        // An officer sends the ¥300 payment back to its card, from the request page; the
+        // refund timer does it through Stripe, once, against that payment.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let flagged = madoguchi_store::entities::payment::Entity::find()
+            .filter(madoguchi_store::entities::payment::Column::ProviderRef.eq("pi_m1"))
+            .one(app.service.db().conn())
+            .await
+            .unwrap()
+            .unwrap();
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let action = format!("/staff/requests/{pid}/payments/{}/refund", flagged.id);
+        assert!(page.body.contains(&action), "offered on the page");
+        let res = officer.post_form(&action, &[("csrf", &page.csrf())]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let again = officer.post_form(&action, &[("csrf", &page.csrf())]).await;
+        assert_eq!(again.status, 422, "ordered once: {}", again.body);
+        assert_eq!(
+            app.service.process_card_refunds(Utc::now()).await.unwrap(),
+            1
+        );
+        let call = &app.stripe.calls("refund")[0];
+        assert!(call.contains(&("payment_intent".to_owned(), "pi_m1".to_owned())));
+        assert!(call.contains(&("amount".to_owned(), "300".to_owned())));
+        let trail = app.audit_actions(pid).await;
+        assert!(trail.contains(&"payment.flagged_refund_ordered".to_owned()));
+        assert!(trail.contains(&"refund.sent".to_owned()));
+        assert_eq!(app.request(pid).await.state, "awaiting_payment");
+        app.verify_audit().await;
     }
 );
 

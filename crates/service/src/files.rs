@@ -119,6 +119,13 @@ pub(crate) enum Also {
         reference: String,
         by: Option<String>,
     },
+    /// A flagged payment (`id`, still of `flagged_kind`) marked as sent back, and the refund
+    /// row that sends it; refused unless the row is still flagged, so it is ordered once.
+    FlaggedRefund {
+        id: i64,
+        flagged_kind: String,
+        refund: payment::ActiveModel,
+    },
     /// Downloads of these files, each counted only while under `limit`; refused (and the
     /// whole transaction with it) unless every one was under, so parallel downloads cannot
     /// exceed the limit and a count never goes without its audit entry.
@@ -158,6 +165,23 @@ impl Also {
                     // Another officer recorded it first; the transaction rolls back.
                     return Err(ServiceError::Invalid("this refund is not due"));
                 }
+            }
+            Also::FlaggedRefund {
+                id,
+                flagged_kind,
+                refund,
+            } => {
+                let marked = payment::Entity::update_many()
+                    .col_expr(payment::Column::Kind, Expr::value("flagged_refunded"))
+                    .filter(payment::Column::Id.eq(id))
+                    .filter(payment::Column::Kind.eq(flagged_kind))
+                    .exec(tx)
+                    .await?;
+                if marked.rows_affected != 1 {
+                    // Another officer ordered it first; the transaction rolls back.
+                    return Err(ServiceError::Invalid("this payment is no longer flagged"));
+                }
+                payment::Entity::insert(refund).exec(tx).await?;
             }
             Also::Downloads { ids, limit } => {
                 let counted = attachment::Entity::update_many()

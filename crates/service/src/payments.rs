@@ -329,14 +329,20 @@ impl Service {
             if claimed.rows_affected != 1 {
                 continue;
             }
-            let original = payment::Entity::find()
-                .filter(payment::Column::RequestId.eq(r.request_id))
-                .filter(payment::Column::Kind.eq("payment"))
-                .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
-                .order_by_desc(payment::Column::Id)
-                .one(self.db().conn())
-                .await?;
-            let Some(pi) = original.and_then(|o| o.provider_ref) else {
+            // A refund that names its payment (a flagged one) goes back to that payment;
+            // otherwise to the request's accepted card payment.
+            let original = match &r.reference {
+                Some(pi) => Some(pi.clone()),
+                None => payment::Entity::find()
+                    .filter(payment::Column::RequestId.eq(r.request_id))
+                    .filter(payment::Column::Kind.eq("payment"))
+                    .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
+                    .order_by_desc(payment::Column::Id)
+                    .one(self.db().conn())
+                    .await?
+                    .and_then(|o| o.provider_ref),
+            };
+            let Some(pi) = original else {
                 payment::Entity::update_many()
                     .col_expr(payment::Column::Kind, Expr::value("refund_manual"))
                     .filter(payment::Column::Id.eq(r.id))
@@ -452,6 +458,67 @@ impl Service {
             due_kind: refund.kind,
             reference: reference.chars().take(200).collect(),
             by: actor.staff_id().map(str::to_owned),
+        };
+        self.append_with(pid, &t, actor, origin, now, also).await
+    }
+
+    /// An officer sends a flagged card payment (wrong amount or currency) back to the card it
+    /// came from. The flagged row is marked, and a refund due on that very payment is written
+    /// beside it, with its audit entry, in one transaction; the refund timer then sends it
+    /// through Stripe like any other (idempotently, once).
+    pub async fn refund_flagged_payment(
+        &self,
+        pid: Uuid,
+        payment_id: i64,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if !actor.is_worker() {
+            return Err(ServiceError::Transition(
+                madoguchi_domain::TransitionError::Forbidden {
+                    event: "refund_flagged_payment",
+                    actor: actor.kind_str(),
+                },
+            ));
+        }
+        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let flagged = payment::Entity::find_by_id(payment_id)
+            .filter(payment::Column::RequestId.eq(row.id))
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if !flagged.kind.starts_with("flagged:") || flagged.provider_ref.is_none() {
+            return Err(ServiceError::Invalid(
+                "this payment is not a flagged card payment",
+            ));
+        }
+        let t = madoguchi_domain::Transition {
+            next: requests::to_domain(&row)?,
+            effects: vec![madoguchi_domain::Effect::Audit(
+                madoguchi_domain::AuditRecord {
+                    action: "payment.flagged_refund_ordered".into(),
+                    detail: vec![("amount".into(), flagged.amount.to_string())],
+                },
+            )],
+        };
+        let refund = payment::ActiveModel {
+            request_id: Set(row.id),
+            method: Set(PaymentMethod::Card.as_str().to_owned()),
+            amount: Set(flagged.amount),
+            kind: Set("refund_due:flagged".to_owned()),
+            // The payment to refund: this one, not the request's accepted payment.
+            reference: Set(flagged.provider_ref.clone()),
+            provider_ref: Set(None),
+            receipt_number: Set(None),
+            recorded_by: Set(actor.staff_id().map(str::to_owned)),
+            created_at: Set(now.trunc_subsecs(6)),
+            ..Default::default()
+        };
+        let also = Also::FlaggedRefund {
+            id: flagged.id,
+            flagged_kind: flagged.kind,
+            refund,
         };
         self.append_with(pid, &t, actor, origin, now, also).await
     }

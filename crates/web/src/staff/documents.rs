@@ -166,6 +166,25 @@ pub async fn record_refund(
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
+/// Sends a flagged card payment back to the card (through the refund timer and Stripe).
+pub async fn refund_flagged(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let id: i64 = id.parse().map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .refund_flagged_payment(pid, id, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
 /// The printable cover letter (Japanese), with the business's details, the request, the
 /// outcome and the contents.
 pub async fn show_letter(

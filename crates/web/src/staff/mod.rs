@@ -106,6 +106,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(documents::record_refund),
         ),
         (
+            page(
+                Method::POST,
+                "/staff/requests/{pid}/payments/{id}/refund",
+                WORKERS,
+            ),
+            post(documents::refund_flagged),
+        ),
+        (
             page(Method::GET, "/staff/requests/{pid}/letter", ANY_STAFF),
             get(documents::show_letter),
         ),
