@@ -499,6 +499,21 @@ on_both!(
             "the warning changes nothing: the officer decides"
         );
 
+        // The staff API says the same.
+        let token = staff_token(&app, Role::Officer).await;
+        let api = app
+            .client
+            .with_bearer(
+                hyper::Method::GET,
+                &format!("/api/v1/staff/requests/{pid}"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(api.status, 200, "{}", api.body);
+        assert_eq!(api.json()["subject"]["adult_subject_age"], 25);
+        assert_eq!(api.json()["subject"]["date_of_birth"], born_years_ago(25));
+
         // A subject filing for themselves with a date of birth is never flagged.
         let mut body = valid_json("adult-self@example.jp");
         body["date_of_birth"] = serde_json::json!(born_years_ago(40));

@@ -32,7 +32,7 @@ pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
-    age_on, is_adult_at, jst_date, may_sue_from,
+    age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
 pub use state::State;

@@ -313,6 +313,20 @@ pub fn is_adult_at(born: NaiveDate, at: DateTime<Utc>, minor_age: u32) -> bool {
     age_on(born, jst_date(at)).is_some_and(|age| age >= minor_age)
 }
 
+/// The subject's age on arrival when a legal representative filed for someone already of age:
+/// a parent is 法定代理人 of a minor only, so the officer is warned (and decides; a guardian
+/// acts for an adult). `None` in every other case.
+pub fn represented_adult_age(
+    requester: crate::kind::Requester,
+    born: Option<NaiveDate>,
+    arrived_at: DateTime<Utc>,
+    minor_age: u32,
+) -> Option<u32> {
+    born.filter(|_| requester == crate::kind::Requester::LegalRepresentative)
+        .filter(|b| is_adult_at(*b, arrived_at, minor_age))
+        .and_then(|b| age_on(b, jst_date(arrived_at)))
+}
+
 /// The first date from which the subject may sue: two weeks after the request arrived
 /// (APPI Art. 39(1)).
 pub fn may_sue_from(arrived_at: DateTime<Utc>) -> NaiveDate {

@@ -76,6 +76,13 @@ pub struct SubjectData {
     email: String,
     requester: String,
     details: String,
+    /// The subject's date of birth, when given (customer-record identity, minors).
+    #[schema(format = Date, example = "2012-04-01")]
+    date_of_birth: Option<String>,
+    /// Set when a legal representative filed for a subject who was already of age
+    /// (`MADOGUCHI_MINOR_AGE`) on the day of arrival: the subject's age then. The officer
+    /// decides; a parent acts for an adult only as a guardian.
+    adult_subject_age: Option<u32>,
 }
 
 /// One audit entry of a request.
@@ -348,6 +355,14 @@ pub async fn show_request(
             email: d.request.email.clone(),
             requester: d.request.requester.clone(),
             details: d.request.details.clone(),
+            date_of_birth: d.request.subject_birth_date.map(|b| b.to_string()),
+            // The same warning the request page shows.
+            adult_subject_age: madoguchi_domain::represented_adult_age(
+                d.domain.requester,
+                d.request.subject_birth_date,
+                d.request.arrived_at,
+                state.service.config().minor_age,
+            ),
         },
         fee: d.request.fee,
         paid: d.request.paid,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::{
     DeliveryMethod, Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind,
-    Requester, State as RState, Yen, age_on, available_events, is_adult_at, jst_date,
+    State as RState, Yen, available_events, jst_date, represented_adult_age,
 };
 use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
 use madoguchi_service::staff::StaffIdentity;
@@ -309,13 +309,12 @@ async fn request_page(
         .map(|n| action_form(n, en))
         .collect();
     let minor_age = state.service.config().minor_age;
-    // A parent is 法定代理人 only of a minor; for an adult it takes a guardianship.
-    let adult_subject_age = d
-        .request
-        .subject_birth_date
-        .filter(|_| d.domain.requester == Requester::LegalRepresentative)
-        .filter(|born| is_adult_at(*born, d.request.arrived_at, minor_age))
-        .and_then(|born| age_on(born, jst_date(d.request.arrived_at)));
+    let adult_subject_age = represented_adult_age(
+        d.domain.requester,
+        d.request.subject_birth_date,
+        d.request.arrived_at,
+        minor_age,
+    );
     let page = DetailPage {
         c: Chrome::new(who, en),
         answer: super::answer::AnswerView::new(
