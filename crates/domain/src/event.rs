@@ -78,8 +78,6 @@ pub enum Event {
     /// difficult), so it is answered another way, and the subject is told why (Art. 33(2),
     /// (3)); or the subject asked for another method.
     ChangeDelivery {
-        /// The method the request has now.
-        from: DeliveryMethod,
         /// The method it will be answered by.
         to: DeliveryMethod,
         /// Why, in words for the subject.

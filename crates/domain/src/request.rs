@@ -48,6 +48,10 @@ pub struct Request {
     pub expiry_warned_for: Option<DateTime<Utc>>,
     /// When it reached a terminal state; starts the retention clock.
     pub closed_at: Option<DateTime<Utc>>,
+    /// How a disclosure is delivered: the subject's choice at intake (set by the caller after
+    /// filing), changed only by [`Event::ChangeDelivery`]. `None` for the other kinds.
+    #[serde(default)]
+    pub delivery: Option<DeliveryMethod>,
 }
 
 /// The result of an accepted event.
@@ -157,6 +161,7 @@ impl Request {
             expires_at: Some(now + Duration::hours(i64::from(policy.confirm_within_hours))),
             closed_at: None,
             expiry_warned_for: None,
+            delivery: None,
         };
         let effects = vec![
             audit(
@@ -395,7 +400,6 @@ pub fn apply(
             from
         }
         Event::ChangeDelivery {
-            from: method,
             to: new_method,
             reason,
         } => {
@@ -415,19 +419,18 @@ pub fn apply(
                     "only a disclosure has a delivery method",
                 ));
             }
-            if method == new_method {
+            if request.delivery == Some(*new_method) {
                 return Err(TransitionError::Invalid(
                     "the request already has this delivery method",
                 ));
             }
             non_empty(reason, "tell the subject why the method changes")?;
-            effects.push(audit(
-                "delivery.changed",
-                vec![
-                    ("from_method", method.as_str().to_owned()),
-                    ("method", new_method.as_str().to_owned()),
-                ],
-            ));
+            let mut detail = vec![("method", new_method.as_str().to_owned())];
+            if let Some(old) = request.delivery {
+                detail.insert(0, ("from_method", old.as_str().to_owned()));
+            }
+            effects.push(audit("delivery.changed", detail));
+            next.delivery = Some(*new_method);
             effects.push(mail(Recipient::Subject, Mail::DeliveryChanged));
             from
         }
@@ -730,7 +733,6 @@ pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) ->
         Event::ProvideInfo,
         Event::ExtendDeadline { reason: "x".into() },
         Event::ChangeDelivery {
-            from: DeliveryMethod::Electronic,
             to: DeliveryMethod::Paper,
             reason: "x".into(),
         },

@@ -45,7 +45,6 @@ fn sample_events() -> Vec<Event> {
         },
         Event::ProvideInfo,
         Event::ChangeDelivery {
-            from: DeliveryMethod::Electronic,
             to: DeliveryMethod::Paper,
             reason: "x".into(),
         },

@@ -156,15 +156,16 @@ pub(crate) fn build(
             (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
             _ => Vec::new(),
         },
-        delivery_ja: match row.delivery.as_deref() {
-            Some("paper") => "書面の交付（郵送）".into(),
-            Some("electronic") => "電磁的記録の提供（ダウンロード）".into(),
-            _ => String::new(),
+        // After the transition, so a change of method is told as the new method.
+        delivery_ja: match next.delivery {
+            Some(domain::DeliveryMethod::Paper) => "書面の交付（郵送）".into(),
+            Some(domain::DeliveryMethod::Electronic) => "電磁的記録の提供（ダウンロード）".into(),
+            None => String::new(),
         },
-        delivery_en: match row.delivery.as_deref() {
-            Some("paper") => "paper, by post".into(),
-            Some("electronic") => "electronic (download)".into(),
-            _ => String::new(),
+        delivery_en: match next.delivery {
+            Some(domain::DeliveryMethod::Paper) => "paper, by post".into(),
+            Some(domain::DeliveryMethod::Electronic) => "electronic (download)".into(),
+            None => String::new(),
         },
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO

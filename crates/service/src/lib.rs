@@ -164,7 +164,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
         let settings = self.settings().await?;
-        let t = domain::Request::file_by(
+        let mut t = domain::Request::file_by(
             new.kind,
             new.requester,
             settings.policy,
@@ -172,6 +172,7 @@ impl Service {
             new.arrived_at.unwrap_or(now),
             now,
         );
+        t.next.delivery = new.delivery;
         let facts =
             requests::intake_facts(self.db.conn(), &new.email.normalized(), new.kind, now).await?;
         let duplicate = facts.duplicate;
@@ -383,23 +384,6 @@ impl Service {
                 return Err(ServiceError::Conflict);
             }
             let current = requests::to_domain(&row)?;
-            let own;
-            let event = match event {
-                // The method is the request's own, whatever the caller's page showed.
-                Event::ChangeDelivery { to, reason, .. } => {
-                    own = Event::ChangeDelivery {
-                        from: row
-                            .delivery
-                            .as_deref()
-                            .and_then(domain::DeliveryMethod::parse)
-                            .unwrap_or(domain::DeliveryMethod::Electronic),
-                        to: *to,
-                        reason: reason.clone(),
-                    };
-                    &own
-                }
-                other => other,
-            };
             let mut t = domain::apply(&current, event, actor, now)?;
             let mut entries = audit_entries(&t.effects, actor, None);
             if let Some(result) = lookup {
@@ -487,9 +471,6 @@ impl Service {
             };
             requests::update_lifecycle(&tx, row, &t.next, (seq, &head), to_subject, reply, now)
                 .await?;
-            if let Event::ChangeDelivery { to, .. } = event {
-                requests::set_delivery(&tx, row.id, *to).await?;
-            }
             if let Some(recorded) = recorded {
                 requests::set_answer(&tx, row.id, recorded).await?;
             }
@@ -575,18 +556,6 @@ impl Service {
             }
             _ => {}
         }
-        // The mail tells the method the request has after this transition.
-        let changed;
-        let row = match event {
-            Event::ChangeDelivery { to, .. } => {
-                changed = request::Model {
-                    delivery: Some(to.as_str().to_owned()),
-                    ..row.clone()
-                };
-                &changed
-            }
-            _ => row,
-        };
         let messages = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
         let any_mail = !messages.is_empty();
         outbox::enqueue(&tx, messages, self.mail_host(), now).await?;

@@ -30,6 +30,11 @@ pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
         expires_at: m.expires_at,
         expiry_warned_for: m.expiry_warned_for,
         closed_at: m.closed_at,
+        delivery: m
+            .delivery
+            .as_deref()
+            .map(|d| domain::DeliveryMethod::parse(d).ok_or_else(|| corrupt("delivery")))
+            .transpose()?,
     })
 }
 
@@ -51,6 +56,7 @@ pub fn lifecycle_columns(r: &domain::Request, am: &mut request::ActiveModel) {
     am.expires_at = Set(r.expires_at);
     am.expiry_warned_for = Set(r.expiry_warned_for);
     am.closed_at = Set(r.closed_at);
+    am.delivery = Set(r.delivery.map(|d| d.as_str().to_owned()));
 }
 
 /// The next human-friendly request number, e.g. `R-2026-000123`. PostgreSQL draws from a
@@ -287,25 +293,6 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
 
 /// Moves only the audit head (an audit-only event such as a staff view). The version is left
 /// alone so that reading a request never makes an officer's open form stale.
-/// Records the delivery method a disclosure will be answered by (in the transition's
-/// transaction, after its version check).
-pub async fn set_delivery<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    method: domain::DeliveryMethod,
-) -> Result<(), StoreError> {
-    use sea_orm::sea_query::Expr;
-    Requests::update_many()
-        .col_expr(
-            request::Column::Delivery,
-            Expr::value(Some(method.as_str())),
-        )
-        .filter(request::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn update_audit_head<C: ConnectionTrait>(
     db: &C,
     current: &request::Model,

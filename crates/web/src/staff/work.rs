@@ -422,12 +422,7 @@ pub fn event_from_fields(
         "change_delivery" => {
             let to = DeliveryMethod::parse(&get("delivery"))
                 .ok_or_else(|| invalid("delivery", "choose electronic or paper"))?;
-            // `from` is the request's own method; the service fills it in.
-            Event::ChangeDelivery {
-                from: to,
-                to,
-                reason: text,
-            }
+            Event::ChangeDelivery { to, reason: text }
         }
         "complete" => Event::Complete(match get("outcome").as_str() {
             "fulfilled" | "" => Outcome::Fulfilled,
