@@ -13,6 +13,59 @@ use madoguchi_domain::{
 
 use crate::error::{AppError, FieldError};
 
+/// An officer's action as submitted: the event, the words for the subject, and the detailed
+/// answer when a `complete` form carried one.
+#[derive(Debug)]
+pub struct Action<'a> {
+    pub event: &'a madoguchi_domain::Event,
+    pub text: &'a madoguchi_service::EventText,
+    pub answer: Option<(Answer, AnswerText)>,
+}
+
+impl Action<'_> {
+    /// Sends it: the detailed answer through `Service::answer`, anything else through `act`.
+    /// The request page and the staff API share this.
+    pub async fn send(
+        self,
+        service: &madoguchi_service::Service,
+        pid: uuid::Uuid,
+        version: i64,
+        who: &madoguchi_service::staff::StaffIdentity,
+        origin: &madoguchi_store::audit::Origin,
+    ) -> Result<madoguchi_store::entities::request::Model, madoguchi_service::ServiceError> {
+        let now = chrono::Utc::now();
+        match self.answer {
+            Some((answer, words)) => {
+                service
+                    .answer(
+                        pid,
+                        Some(version),
+                        answer,
+                        &words,
+                        &who.actor(),
+                        self.text,
+                        origin,
+                        now,
+                    )
+                    .await
+            }
+            None => {
+                service
+                    .act(
+                        pid,
+                        Some(version),
+                        self.event,
+                        &who.actor(),
+                        self.text,
+                        origin,
+                        now,
+                    )
+                    .await
+            }
+        }
+    }
+}
+
 /// Item rows on the officer's form.
 pub const FORM_ROWS: usize = 5;
 

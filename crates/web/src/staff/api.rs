@@ -433,37 +433,13 @@ pub async fn apply_event(
     let (event, text, version) = event_from_fields(&fields)?;
     let version = version.ok_or_else(|| AppError::BadRequest("`version` is required".into()))?;
     let answer = super::answer::answer_from_fields(&fields)?.filter(|_| event.name() == "complete");
-    let row = match answer {
-        Some((answer, words)) => {
-            state
-                .service
-                .answer(
-                    pid,
-                    Some(version),
-                    answer,
-                    &words,
-                    &who.actor(),
-                    &text,
-                    &origin,
-                    Utc::now(),
-                )
-                .await?
-        }
-        None => {
-            state
-                .service
-                .act(
-                    pid,
-                    Some(version),
-                    &event,
-                    &who.actor(),
-                    &text,
-                    &origin,
-                    Utc::now(),
-                )
-                .await?
-        }
-    };
+    let row = super::answer::Action {
+        event: &event,
+        text: &text,
+        answer,
+    }
+    .send(&state.service, pid, version, &who, &origin)
+    .await?;
     Ok(Json(Applied {
         request: summary(&row),
     }))

@@ -462,37 +462,13 @@ pub async fn apply_event(
         }
         Err(e) => return Err(PageError(e, en)),
     };
-    let done = match answer {
-        Some((answer, words)) => {
-            state
-                .service
-                .answer(
-                    pid,
-                    Some(version),
-                    answer,
-                    &words,
-                    &who.actor(),
-                    &text,
-                    &origin,
-                    Utc::now(),
-                )
-                .await
-        }
-        None => {
-            state
-                .service
-                .act(
-                    pid,
-                    Some(version),
-                    &event,
-                    &who.actor(),
-                    &text,
-                    &origin,
-                    Utc::now(),
-                )
-                .await
-        }
-    };
+    let done = super::answer::Action {
+        event: &event,
+        text: &text,
+        answer,
+    }
+    .send(&state.service, pid, version, &who, &origin)
+    .await;
     match done {
         Ok(_) => {}
         // A broken answer rule is shown on the page, in the officer's language.
