@@ -328,67 +328,14 @@ on_both!(
 on_both!(
     an_answer_is_downloaded_with_a_code_within_its_window_and_limit,
     |app: TestApp| async move {
-        let pid = file_and_confirm(&app, "dl@example.jp").await;
-        let officer = staff_client(&app, Role::Officer).await;
-        let o = Actor::Staff {
-            id: "o".into(),
-            role: Role::Officer,
-        };
-        let none = EventText::default();
-        let now = Utc::now();
-        app.service
-            .act(
-                pid,
-                None,
-                &Event::ApproveIdentity,
-                &o,
-                &none,
-                &Origin::default(),
-                now,
-            )
-            .await
-            .unwrap();
-        app.service
-            .act(
-                pid,
-                None,
-                &Event::RecordPayment {
-                    amount: madoguchi_domain::Yen(3000),
-                    method: madoguchi_domain::PaymentMethod::Cash,
-                },
-                &o,
-                &none,
-                &Origin::default(),
-                now,
-            )
-            .await
-            .unwrap();
-        let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
-        let (ct, body) = multipart(
-            &[("csrf", &csrf)],
+        let pid = answered_with(
+            &app,
+            "dl@example.jp",
             &[("kaiji.pdf", b"%PDF-1.7 DISCLOSED-DATA")],
-        );
-        let res = officer
-            .send(
-                Method::POST,
-                &format!("/staff/requests/{pid}/documents"),
-                Some(&ct),
-                body,
-            )
-            .await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        app.service
-            .act(
-                pid,
-                None,
-                &Event::Complete(Outcome::Fulfilled),
-                &o,
-                &none,
-                &Origin::default(),
-                now,
-            )
-            .await
-            .unwrap();
+        )
+        .await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let now = Utc::now();
         let letter = officer.get(&format!("/staff/requests/{pid}/letter")).await;
         assert!(
             letter.body.contains("kaiji.pdf")
@@ -521,53 +468,14 @@ on_both!(
 on_both!(
     the_whole_answer_downloads_as_one_zip_counted_per_file,
     |app: TestApp| async move {
-        let pid = file_and_confirm(&app, "zip@example.jp").await;
-        let officer = staff_client(&app, Role::Officer).await;
-        let o = Actor::Staff {
-            id: "o".into(),
-            role: Role::Officer,
-        };
-        let none = EventText::default();
-        let now = Utc::now();
-        for event in [
-            Event::ApproveIdentity,
-            Event::RecordPayment {
-                amount: madoguchi_domain::Yen(3000),
-                method: madoguchi_domain::PaymentMethod::Cash,
-            },
-        ] {
-            app.service
-                .act(pid, None, &event, &o, &none, &Origin::default(), now)
-                .await
-                .unwrap();
-        }
         let pdf: &[u8] = b"%PDF-1.7 FIRST-PART";
         let png = png("SECOND-PART");
-        for (name, bytes) in [("one.pdf", pdf), ("two.png", png.as_slice())] {
-            let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
-            let (ct, body) = multipart(&[("csrf", &csrf)], &[(name, bytes)]);
-            let res = officer
-                .send(
-                    Method::POST,
-                    &format!("/staff/requests/{pid}/documents"),
-                    Some(&ct),
-                    body,
-                )
-                .await;
-            assert_eq!(res.status, 303, "{}", res.body);
-        }
-        app.service
-            .act(
-                pid,
-                None,
-                &Event::Complete(Outcome::Fulfilled),
-                &o,
-                &none,
-                &Origin::default(),
-                now,
-            )
-            .await
-            .unwrap();
+        let pid = answered_with(
+            &app,
+            "zip@example.jp",
+            &[("one.pdf", pdf), ("two.png", png.as_slice())],
+        )
+        .await;
 
         assert_ne!(
             app.client
@@ -647,3 +555,52 @@ on_both!(
         app.verify_audit().await;
     }
 );
+
+/// A disclosure filed and confirmed at `email`, approved, paid in cash, with `files` attached by
+/// an officer on the request page and completed as fulfilled.
+async fn answered_with(app: &TestApp, email: &str, files: &[(&str, &[u8])]) -> uuid::Uuid {
+    let pid = file_and_confirm(app, email).await;
+    let officer = staff_client(app, Role::Officer).await;
+    let o = Actor::Staff {
+        id: "o".into(),
+        role: Role::Officer,
+    };
+    let act = |event: Event| {
+        let o = o.clone();
+        async move {
+            app.service
+                .act(
+                    pid,
+                    None,
+                    &event,
+                    &o,
+                    &EventText::default(),
+                    &Origin::default(),
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    act(Event::ApproveIdentity).await;
+    act(Event::RecordPayment {
+        amount: madoguchi_domain::Yen(3000),
+        method: madoguchi_domain::PaymentMethod::Cash,
+    })
+    .await;
+    for (name, bytes) in files {
+        let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+        let (ct, body) = multipart(&[("csrf", &csrf)], &[(name, bytes)]);
+        let res = officer
+            .send(
+                Method::POST,
+                &format!("/staff/requests/{pid}/documents"),
+                Some(&ct),
+                body,
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+    }
+    act(Event::Complete(Outcome::Fulfilled)).await;
+    pid
+}
