@@ -118,23 +118,28 @@ pub async fn intake_facts<C: ConnectionTrait>(
             number: None,
         });
     }
-    let terminal: Vec<&str> = domain::State::ALL
-        .into_iter()
-        .filter(|s| s.is_terminal())
-        .map(domain::State::as_str)
-        .collect();
-    let placeholders: Vec<String> = (0..terminal.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT nextval('request_number_seq') AS n, d.id AS dup_id, d.number AS dup_number \
-         FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT id, number FROM requests \
-         WHERE email_norm = $1 AND kind = $2 AND state NOT IN ({}) ORDER BY id LIMIT 1) AS d \
-         ON true",
-        placeholders.join(", ")
-    );
-    let mut values: Vec<sea_orm::Value> = vec![email_norm.into(), kind.as_str().into()];
-    values.extend(terminal.into_iter().map(sea_orm::Value::from));
+    // Built once: the terminal states are constants, written into the statement as literals.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let terminal: Vec<String> = domain::State::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!(
+            "SELECT nextval('request_number_seq') AS n, d.id AS dup_id, d.number AS dup_number \
+             FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT id, number FROM requests \
+             WHERE email_norm = $1 AND kind = $2 AND state NOT IN ({}) ORDER BY id LIMIT 1) \
+             AS d ON true",
+            terminal.join(", ")
+        )
+    });
+    let values: [sea_orm::Value; 2] = [email_norm.into(), kind.as_str().into()];
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            SQL.as_str(),
+            values,
+        ))
         .await?
         .ok_or_else(|| StoreError::Corrupt("request number sequence".into()))?;
     let n: i64 = row.try_get("", "n")?;
