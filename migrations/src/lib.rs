@@ -12,6 +12,7 @@ mod m20261122_000007_create_rate_limits;
 mod m20261122_000008_add_reminders_and_timer_jobs;
 mod m20261122_000009_create_customers;
 mod m20261122_000010_add_outcome_items;
+mod m20261201_000011_add_totp_replay_and_enrolment;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_add_reminders_and_timer_jobs::Migration),
             Box::new(m20261122_000009_create_customers::Migration),
             Box::new(m20261122_000010_add_outcome_items::Migration),
+            Box::new(m20261201_000011_add_totp_replay_and_enrolment::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use crate::helpers::*;
 use crate::on_both;
-use madoguchi_service::limits::{Admission, hit};
+use madoguchi_store::limits::{Admission, hit};
 
 fn form<'a>(csrf: &'a str, email: &'a str, lang: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -146,7 +146,7 @@ on_both!(
         let mut allowed = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Admission::Allowed => allowed += 1,
+                Admission::Allowed { .. } => allowed += 1,
                 Admission::Refused { retry_after } => assert!((1..=3600).contains(&retry_after)),
             }
         }
@@ -159,7 +159,7 @@ on_both!(
             hit(other.db().conn(), "intake:192.0.2.8", 5, 3600, now)
                 .await
                 .unwrap(),
-            Admission::Allowed
+            Admission::Allowed { hits: 1 }
         );
     }
 );

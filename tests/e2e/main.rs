@@ -23,6 +23,7 @@ mod mail;
 mod outcomes;
 mod payments;
 mod privacy;
+mod security;
 mod settings;
 mod staff;
 mod timers;

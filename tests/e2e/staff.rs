@@ -177,7 +177,12 @@ on_both!(
             303
         );
         let csrf = c.get("/staff/account").await.csrf();
-        let page = c.post_form("/staff/account/totp", &[("csrf", &csrf)]).await;
+        let page = c
+            .post_form(
+                "/staff/account/totp",
+                &[("csrf", &csrf), ("password", &password)],
+            )
+            .await;
         let marker = "<p><code class=\"number\">";
         let start = page.body.find(marker).unwrap() + marker.len();
         let secret = page.body[start..].split('<').next().unwrap().to_owned();
@@ -223,8 +228,11 @@ on_both!(
                 &[("email", &email), ("password", &password)],
             )
             .await;
-        let code =
-            madoguchi_service::totp::code_at(&key, (chrono::Utc::now().timestamp() / 30) as u64);
+        // The step after the one used to confirm: a code is accepted only once.
+        let code = madoguchi_service::totp::code_at(
+            &key,
+            (chrono::Utc::now().timestamp() / 30 + 1) as u64,
+        );
         assert_eq!(
             fresh
                 .post_form("/staff/login/totp", &[("code", &code)])

@@ -241,6 +241,11 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("re-encrypted {n} files");
+    let n = service
+        .reseal_totp_secrets()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("re-sealed the TOTP secrets of {n} staff accounts");
     Ok(())
 }
 

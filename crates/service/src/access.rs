@@ -7,8 +7,7 @@ use madoguchi_domain::{Actor, Mail, Recipient, State};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::subject_token;
 use madoguchi_store::sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use madoguchi_store::secrets::{constant_time_eq, hash_token, keyed, random_token};
 use madoguchi_store::{outbox, requests};
@@ -21,8 +20,10 @@ const CODE: &str = "access_code";
 const SESSION: &str = "subject_session";
 /// Wrong codes before the code is locked.
 pub const MAX_ATTEMPTS: i32 = 5;
-/// Codes a request may be sent per hour.
-pub const MAX_CODES_PER_HOUR: u64 = 5;
+/// Codes a request may be sent per hour, from all clients together. One client may ask for
+/// fewer (`limits::CODES_PER_CLIENT_PER_REQUEST`), so a stranger holding the request's public
+/// id cannot spend the subject's allowance alone.
+pub const MAX_CODES_PER_HOUR: u64 = 10;
 
 /// Why a code was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +70,13 @@ impl Service {
         let row = requests::find_by_pid(self.db().conn(), pid).await?;
         if row.state == State::Submitted.as_str() {
             return Err(ServiceError::Access(AccessError::Unconfirmed));
+        }
+        if !self
+            .admit_code_request(row.id, origin, now)
+            .await?
+            .allowed()
+        {
+            return Err(ServiceError::Access(AccessError::TooManyCodes));
         }
         let recent = subject_token::Entity::find()
             .filter(subject_token::Column::RequestId.eq(row.id))
@@ -183,17 +191,30 @@ impl Service {
         let Some(token) = live.filter(|t| t.expires_at > now) else {
             return Err(ServiceError::Access(AccessError::Expired));
         };
+        // The attempt is counted before the code is compared, in one statement: concurrent
+        // guesses cannot all read the same count and all be checked.
+        let Some(attempt) =
+            madoguchi_store::tokens::count_attempt(self.db().conn(), token.id, MAX_ATTEMPTS)
+                .await?
+        else {
+            return Err(ServiceError::Access(AccessError::Locked));
+        };
         let expected = token.token_hash.split(':').next().unwrap_or("").to_owned();
         if !constant_time_eq(&expected, &self.code_hash(row.id, code)) {
-            let attempts = token.attempts + 1;
-            let locked = attempts >= MAX_ATTEMPTS;
-            let mut am = token.into_active_model();
-            am.attempts = Set(attempts);
-            if locked {
-                am.used_at = Set(Some(now.trunc_subsecs(6)));
+            if attempt < MAX_ATTEMPTS {
+                return Err(ServiceError::Access(AccessError::Wrong));
             }
-            am.update(self.db().conn()).await?;
-            if locked {
+            let locked = subject_token::Entity::update_many()
+                .col_expr(
+                    subject_token::Column::UsedAt,
+                    madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
+                )
+                .filter(subject_token::Column::Id.eq(token.id))
+                .filter(subject_token::Column::UsedAt.is_null())
+                .exec(self.db().conn())
+                .await?;
+            // Only the attempt that locked the code writes the trail entry.
+            if locked.rows_affected == 1 {
                 let t = madoguchi_domain::Transition {
                     next: requests::to_domain(&row)?,
                     effects: vec![madoguchi_domain::Effect::Audit(
@@ -205,9 +226,8 @@ impl Service {
                 };
                 self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
                     .await?;
-                return Err(ServiceError::Access(AccessError::Locked));
             }
-            return Err(ServiceError::Access(AccessError::Wrong));
+            return Err(ServiceError::Access(AccessError::Locked));
         }
         let used = subject_token::Entity::update_many()
             .col_expr(

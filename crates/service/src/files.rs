@@ -19,6 +19,9 @@ use uuid::Uuid;
 use crate::staff::audit_entry;
 use crate::{EventText, Service, ServiceError};
 
+/// Files one staff upload of an answer package may hold.
+pub const PACKAGE_MAX_FILES: usize = 20;
+
 /// Why an upload or download was refused. Each has a message for the subject.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
@@ -236,7 +239,16 @@ impl Service {
         if files.is_empty() {
             return Err(ServiceError::File(FileError::Empty));
         }
-        if files.len() > self.config().upload_max_files {
+        // An answer package is the office's own upload, with its own (larger) limits.
+        let (max_files, max_bytes) = if purpose == DocumentPurpose::Package {
+            (PACKAGE_MAX_FILES, self.config().package_max_bytes)
+        } else {
+            (
+                self.config().upload_max_files,
+                self.config().upload_max_bytes,
+            )
+        };
+        if files.len() > max_files {
             return Err(ServiceError::File(FileError::TooMany));
         }
         let mut checked = Vec::new();
@@ -244,7 +256,7 @@ impl Service {
             if bytes.is_empty() {
                 return Err(ServiceError::File(FileError::Empty));
             }
-            if bytes.len() > self.config().upload_max_bytes {
+            if bytes.len() > max_bytes {
                 return Err(ServiceError::File(FileError::TooLarge));
             }
             let kind = domain::sniff(&bytes).ok_or(ServiceError::File(FileError::Type))?;

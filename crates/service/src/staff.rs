@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{Actor, Role};
 use madoguchi_store::audit::{self, NewEntry, Origin};
-use madoguchi_store::entities::{api_token, login_throttle, staff_session, staff_user};
+use madoguchi_store::entities::{api_token, staff_session, staff_user};
 use madoguchi_store::sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
@@ -16,17 +16,20 @@ use madoguchi_store::sea_orm::{
 use madoguchi_store::secrets::{hash_token, random_code, random_token};
 use uuid::Uuid;
 
+use madoguchi_store::limits;
+
 use crate::{Service, ServiceError, totp};
 
 /// A session is dropped after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
 /// A session is dropped this long after login, however active.
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
-/// Consecutive failures that lock an account.
-pub const ACCOUNT_FAILURES: i32 = 5;
-/// Failures from one address, within the window, that lock the address.
-pub const ADDRESS_FAILURES: i32 = 20;
-/// How long a lock lasts, and the window failures are counted in.
+/// Failed attempts (passwords and second-factor codes) on one account, known or not, within
+/// the window, that lock it until the window ends.
+pub const ACCOUNT_FAILURES: u32 = 5;
+/// Failed attempts from one address, within the window, that lock the address.
+pub const ADDRESS_FAILURES: u32 = 20;
+/// The window failures are counted in; a lock lasts until its window ends.
 pub const LOCKOUT: Duration = Duration::minutes(15);
 
 /// Who is acting on a staff page or API call.
@@ -113,15 +116,8 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        audit::append_named(
-            self.db().conn(),
-            &format!("staff:{chain_owner}"),
-            &[e],
-            origin,
-            now,
-        )
-        .await?;
-        Ok(())
+        self.audit_named(&format!("staff:{chain_owner}"), e, origin, now)
+            .await
     }
 
     /// Creates an account with a random one-time password, returned once to be handed over.
@@ -233,7 +229,50 @@ impl Service {
         Ok(user)
     }
 
-    /// Checks a password (and lockouts), starting a session or the TOTP step.
+    /// The counter keys of one login attempt: the client address, and the account named
+    /// (known or not, keyed so that the table holds no address in the clear).
+    fn login_keys(&self, email: &str, origin: &Origin) -> (String, String) {
+        let ip = format!("login-ip:{}", crate::limits::client(origin));
+        let account = format!(
+            "login-account:{}",
+            madoguchi_store::secrets::keyed(
+                &self.secret,
+                &format!("login:{}", normalize_email(email))
+            )
+        );
+        (ip, account)
+    }
+
+    /// Counts one attempt on the client address and one on the account before any secret is
+    /// checked (see `madoguchi_store::limits`): however many attempts arrive at once, no more
+    /// than the limits are ever checked. `Err(())` when either is over its limit.
+    async fn reserve_login(
+        &self,
+        ip_key: &str,
+        account_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<u32, ()>, ServiceError> {
+        let conn = self.db().conn();
+        let window = LOCKOUT.num_seconds();
+        let ip = limits::hit(conn, ip_key, ADDRESS_FAILURES, window, now).await?;
+        if !ip.allowed() {
+            return Ok(Err(()));
+        }
+        match limits::hit(conn, account_key, ACCOUNT_FAILURES, window, now).await? {
+            limits::Admission::Allowed { hits } => Ok(Ok(hits)),
+            limits::Admission::Refused { .. } => Ok(Err(())),
+        }
+    }
+
+    /// A secret was right: its attempt does not count against the limits.
+    async fn release_login(&self, ip_key: &str, account_key: &str) -> Result<(), ServiceError> {
+        limits::release(self.db().conn(), ip_key).await?;
+        limits::release(self.db().conn(), account_key).await?;
+        Ok(())
+    }
+
+    /// Checks a password (and lockouts), starting a session or the TOTP step. A known and an
+    /// unknown address are answered alike, lockout included, so accounts cannot be probed.
     pub async fn login(
         &self,
         email: &str,
@@ -241,72 +280,58 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<LoginOutcome, ServiceError> {
-        let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
-        if self.throttled(&ip_key, now).await? {
-            self.audit_named(
-                "auth",
-                entry(&Actor::System, "login.throttled", vec![]),
-                origin,
-                now,
-            )
-            .await?;
-            return Ok(LoginOutcome::Locked);
-        }
+        let (ip_key, account_key) = self.login_keys(email, origin);
         let user = staff_user::Entity::find()
             .filter(staff_user::Column::Email.eq(normalize_email(email)))
             .one(self.db().conn())
             .await?;
-        let Some(user) = user else {
-            // Spend the same time as a real check so timing does not reveal accounts.
-            let _ = password_matches(
-                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZmFrZWZha2VmYWtlZmFrZWZha2VmYWtlZmFrZWZha2U",
-                password,
-            );
-            self.note_failure(&ip_key, now).await?;
-            self.audit_named(
-                "auth",
-                entry(
-                    &Actor::System,
-                    "login.failed",
-                    vec![("reason", "unknown_account".into())],
-                ),
-                origin,
-                now,
-            )
-            .await?;
-            return Ok(LoginOutcome::Failed);
+        let actor = user.as_ref().map(|u| Actor::Staff {
+            id: u.pid.to_string(),
+            role: Role::parse(&u.role).unwrap_or(Role::Auditor),
+        });
+        let audit = |action: &'static str, detail: Vec<(&'static str, String)>| {
+            let (user, actor) = (user.clone(), actor.clone());
+            async move {
+                match (user, actor) {
+                    (Some(u), Some(a)) => {
+                        self.audit_staff(u.pid, entry(&a, action, detail), origin, now)
+                            .await
+                    }
+                    _ => {
+                        self.audit_named("auth", entry(&Actor::System, action, detail), origin, now)
+                            .await
+                    }
+                }
+            }
         };
-        let actor = Actor::Staff {
-            id: user.pid.to_string(),
-            role: Role::parse(&user.role).unwrap_or(Role::Auditor),
+        let attempt = match self.reserve_login(&ip_key, &account_key, now).await? {
+            Ok(n) => n,
+            Err(()) => {
+                audit("login.locked", vec![]).await?;
+                return Ok(LoginOutcome::Locked);
+            }
         };
-        if user.locked_until.is_some_and(|t| t > now) {
-            self.audit_staff(user.pid, entry(&actor, "login.locked", vec![]), origin, now)
-                .await?;
-            return Ok(LoginOutcome::Locked);
-        }
-        if user.disabled || !password_matches(&user.password_hash, password) {
-            let failures = user.failed_logins + 1;
-            let lock = failures >= ACCOUNT_FAILURES;
-            let mut am = user.clone().into_active_model();
-            am.failed_logins = Set(if lock { 0 } else { failures });
-            am.locked_until = Set(lock.then(|| (now + LOCKOUT).trunc_subsecs(6)));
-            am.update(self.db().conn()).await?;
-            self.note_failure(&ip_key, now).await?;
-            let reason = if user.disabled {
-                "disabled"
-            } else {
-                "bad_password"
+        let matches = match &user {
+            Some(u) => !u.disabled && password_matches(&u.password_hash, password),
+            None => {
+                // Spend the same time as a real check so timing does not reveal accounts.
+                let _ = password_matches(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZmFrZWZha2VmYWtlZmFrZWZha2VmYWtlZmFrZWZha2U",
+                    password,
+                );
+                false
+            }
+        };
+        let Some(user) = user.clone().filter(|_| matches) else {
+            let lock = attempt >= ACCOUNT_FAILURES;
+            let reason = match &user {
+                None => "unknown_account",
+                Some(u) if u.disabled => "disabled",
+                Some(_) => "bad_password",
             };
-            self.audit_staff(
-                user.pid,
-                entry(
-                    &actor,
-                    "login.failed",
-                    vec![("reason", reason.into()), ("locked", lock.to_string())],
-                ),
-                origin,
-                now,
+            audit(
+                "login.failed",
+                vec![("reason", reason.into()), ("locked", lock.to_string())],
             )
             .await?;
             return Ok(if lock {
@@ -314,7 +339,9 @@ impl Service {
             } else {
                 LoginOutcome::Failed
             });
-        }
+        };
+        self.release_login(&ip_key, &account_key).await?;
+        let actor = actor.expect("a known user has an actor");
         let pending = user.totp_enabled;
         let token = self.new_session(&user, pending, now).await?;
         if pending {
@@ -324,7 +351,9 @@ impl Service {
         Ok(LoginOutcome::Success { token })
     }
 
-    /// The second factor: a TOTP code or an unused recovery code.
+    /// The second factor: a TOTP code or an unused recovery code. Wrong codes count against
+    /// the account and the address like wrong passwords (five per account per window), and a
+    /// TOTP code is accepted once: never for a step at or before the last one accepted.
     pub async fn login_totp(
         &self,
         pending_token: &str,
@@ -352,53 +381,126 @@ impl Service {
             id: user.pid.to_string(),
             role: Role::parse(&user.role).unwrap_or(Role::Auditor),
         };
-        let by_totp = user
-            .totp_secret
-            .as_deref()
-            .is_some_and(|s| totp::verify(s, code, now.timestamp()));
-        let by_recovery = !by_totp && self.use_recovery_code(&user, code).await?;
-        if !(by_totp || by_recovery) {
-            let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
-            self.note_failure(&ip_key, now).await?;
+        let (ip_key, account_key) = self.login_keys(&user.email, origin);
+        let attempt = match self.reserve_login(&ip_key, &account_key, now).await? {
+            Ok(n) => n,
+            Err(()) => {
+                self.end_pending_logins(user.id).await?;
+                self.audit_staff(user.pid, entry(&actor, "login.locked", vec![]), origin, now)
+                    .await?;
+                return Ok(LoginOutcome::Locked);
+            }
+        };
+        let step = match user.totp_secret.as_deref() {
+            Some(stored) => {
+                let secret = self.open_totp_secret(&user, stored)?;
+                totp::verify_step(&secret, code, now.timestamp())
+            }
+            None => None,
+        };
+        let accepted = match step {
+            Some(step) => self.take_totp_step(user.id, step).await?,
+            None => self.use_recovery_code(&user, code).await?,
+        };
+        if !accepted {
+            let lock = attempt >= ACCOUNT_FAILURES;
+            if lock {
+                self.end_pending_logins(user.id).await?;
+            }
+            let reason = if step.is_some() {
+                "code_reused"
+            } else {
+                "bad_code"
+            };
             self.audit_staff(
                 user.pid,
-                entry(&actor, "login.failed", vec![("reason", "bad_code".into())]),
+                entry(
+                    &actor,
+                    "login.failed",
+                    vec![("reason", reason.into()), ("locked", lock.to_string())],
+                ),
                 origin,
                 now,
             )
             .await?;
-            return Ok(LoginOutcome::Failed);
+            return Ok(if lock {
+                LoginOutcome::Locked
+            } else {
+                LoginOutcome::Failed
+            });
         }
+        self.release_login(&ip_key, &account_key).await?;
         // The pending session is replaced, not upgraded: the full session gets a new id.
-        staff_session::Entity::delete_by_id(session.id_hash)
+        let gone = staff_session::Entity::delete_by_id(session.id_hash)
             .exec(self.db().conn())
             .await?;
+        if gone.rows_affected != 1 {
+            // A concurrent attempt on the same pending login won; this one opens nothing.
+            return Ok(LoginOutcome::Failed);
+        }
         let token = self.new_session(&user, false, now).await?;
         self.login_succeeded(&user, &actor, origin, now).await?;
         Ok(LoginOutcome::Success { token })
     }
 
+    /// Ends every login of this account still waiting for its second factor.
+    async fn end_pending_logins(&self, user_id: i64) -> Result<(), ServiceError> {
+        staff_session::Entity::delete_many()
+            .filter(staff_session::Column::UserId.eq(user_id))
+            .filter(staff_session::Column::MfaPending.eq(true))
+            .exec(self.db().conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records `step` as the last TOTP step used, if it is later than the one recorded: one
+    /// statement, so two logins presenting the same code cannot both pass.
+    async fn take_totp_step(&self, user_id: i64, step: u64) -> Result<bool, ServiceError> {
+        let step = i64::try_from(step).map_err(|_| ServiceError::Invalid("code"))?;
+        let r = staff_user::Entity::update_many()
+            .col_expr(
+                staff_user::Column::TotpLastStep,
+                madoguchi_store::sea_orm::sea_query::Expr::value(step),
+            )
+            .filter(staff_user::Column::Id.eq(user_id))
+            .filter(
+                madoguchi_store::sea_orm::Condition::any()
+                    .add(staff_user::Column::TotpLastStep.is_null())
+                    .add(staff_user::Column::TotpLastStep.lt(step)),
+            )
+            .exec(self.db().conn())
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Uses up a recovery code. The stored list is replaced only if nobody changed it since it
+    /// was read, so one code cannot serve two concurrent logins.
     async fn use_recovery_code(
         &self,
         user: &staff_user::Model,
         code: &str,
     ) -> Result<bool, ServiceError> {
-        let mut codes: Vec<String> = user
-            .recovery_codes
-            .as_deref()
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_default();
+        let Some(stored) = user.recovery_codes.clone() else {
+            return Ok(false);
+        };
+        let mut codes: Vec<String> = serde_json::from_str(&stored).unwrap_or_default();
         let h = hash_token(code.trim());
         let Some(i) = codes.iter().position(|c| *c == h) else {
             return Ok(false);
         };
         codes.remove(i);
-        let mut am = user.clone().into_active_model();
-        am.recovery_codes = Set(Some(
-            serde_json::to_string(&codes).expect("strings serialise"),
-        ));
-        am.update(self.db().conn()).await?;
-        Ok(true)
+        let r = staff_user::Entity::update_many()
+            .col_expr(
+                staff_user::Column::RecoveryCodes,
+                madoguchi_store::sea_orm::sea_query::Expr::value(
+                    serde_json::to_string(&codes).expect("strings serialise"),
+                ),
+            )
+            .filter(staff_user::Column::Id.eq(user.id))
+            .filter(staff_user::Column::RecoveryCodes.eq(stored))
+            .exec(self.db().conn())
+            .await?;
+        Ok(r.rows_affected == 1)
     }
 
     async fn login_succeeded(
@@ -408,12 +510,6 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        if user.failed_logins != 0 || user.locked_until.is_some() {
-            let mut am = user.clone().into_active_model();
-            am.failed_logins = Set(0);
-            am.locked_until = Set(None);
-            am.update(self.db().conn()).await?;
-        }
         self.audit_staff(
             user.pid,
             entry(
@@ -425,6 +521,80 @@ impl Service {
             now,
         )
         .await
+    }
+
+    /// Seals a TOTP secret for its account's row (the vault's current key; bound to the
+    /// account, so a secret copied onto another row does not open).
+    fn seal_totp_secret(&self, user_pid: Uuid, secret_b32: &str) -> String {
+        self.keys
+            .read()
+            .expect("key ring lock")
+            .seal(secret_b32.as_bytes(), format!("totp:{user_pid}").as_bytes())
+            .to_text()
+    }
+
+    /// Opens a stored TOTP secret. A secret stored before sealing was introduced is read as
+    /// it is (`madoguchi keys rotate` seals it).
+    fn open_totp_secret(
+        &self,
+        user: &staff_user::Model,
+        stored: &str,
+    ) -> Result<String, ServiceError> {
+        let Some(sealed) = madoguchi_vault::Sealed::from_text(stored) else {
+            return Ok(stored.to_owned());
+        };
+        let corrupt = |e: String| {
+            ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                "staff user {}: TOTP secret: {e}",
+                user.pid
+            )))
+        };
+        let plain = self
+            .keys
+            .read()
+            .expect("key ring lock")
+            .open(&sealed, format!("totp:{}", user.pid).as_bytes())
+            .map_err(|e| corrupt(e.to_string()))?;
+        String::from_utf8(plain).map_err(|_| corrupt("not text".into()))
+    }
+
+    /// Seals every TOTP secret not sealed under the current key (plaintext ones included).
+    /// Returns how many.
+    pub async fn reseal_totp_secrets(&self) -> Result<usize, ServiceError> {
+        let current = format!(
+            "{}{}:",
+            madoguchi_vault::TEXT_PREFIX,
+            self.keys.read().expect("key ring lock").current_id()
+        );
+        let users = staff_user::Entity::find().all(self.db().conn()).await?;
+        let mut n = 0;
+        for user in users {
+            let mut am = user.clone().into_active_model();
+            let mut changed = false;
+            if let Some(s) = user
+                .totp_secret
+                .as_deref()
+                .filter(|s| !s.starts_with(&current))
+            {
+                let plain = self.open_totp_secret(&user, s)?;
+                am.totp_secret = Set(Some(self.seal_totp_secret(user.pid, &plain)));
+                changed = true;
+            }
+            if let Some(s) = user
+                .totp_pending_secret
+                .as_deref()
+                .filter(|s| !s.starts_with(&current))
+            {
+                let plain = self.open_totp_secret(&user, s)?;
+                am.totp_pending_secret = Set(Some(self.seal_totp_secret(user.pid, &plain)));
+                changed = true;
+            }
+            if changed {
+                am.update(self.db().conn()).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn new_session(
@@ -619,23 +789,61 @@ impl Service {
         .await
     }
 
-    /// Starts TOTP enrolment: a new secret, active only once a code from it is confirmed.
-    pub async fn totp_begin(&self, who: &StaffIdentity) -> Result<String, ServiceError> {
-        let mut secret = [0u8; 20];
-        getrandom_fill(&mut secret);
-        let b32 = totp::base32_encode(&secret);
+    /// Starts TOTP enrolment: a new secret, kept beside the current one and active only once
+    /// a code from it is confirmed, so the factor in force stays in force until then. Asks for
+    /// the account's password: a session left open is not enough to change the factor.
+    pub async fn totp_begin(
+        &self,
+        who: &StaffIdentity,
+        password: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
         let user = staff_user::Entity::find_by_id(who.user_id)
             .one(self.db().conn())
             .await?
             .ok_or(ServiceError::NotFound)?;
+        let (ip_key, account_key) = self.login_keys(&user.email, origin);
+        if self
+            .reserve_login(&ip_key, &account_key, now)
+            .await?
+            .is_err()
+        {
+            return Err(ServiceError::Invalid("password"));
+        }
+        if !password_matches(&user.password_hash, password) {
+            self.audit_staff(
+                who.pid,
+                entry(
+                    &who.actor(),
+                    "totp.enrolment_refused",
+                    vec![("reason", "bad_password".into())],
+                ),
+                origin,
+                now,
+            )
+            .await?;
+            return Err(ServiceError::Invalid("password"));
+        }
+        self.release_login(&ip_key, &account_key).await?;
+        let mut secret = [0u8; 20];
+        getrandom_fill(&mut secret);
+        let b32 = totp::base32_encode(&secret);
         let mut am = user.into_active_model();
-        am.totp_secret = Set(Some(b32.clone()));
-        am.totp_enabled = Set(false);
+        am.totp_pending_secret = Set(Some(self.seal_totp_secret(who.pid, &b32)));
         am.update(self.db().conn()).await?;
+        self.audit_staff(
+            who.pid,
+            entry(&who.actor(), "totp.enrolment_started", vec![]),
+            origin,
+            now,
+        )
+        .await?;
         Ok(b32)
     }
 
-    /// Confirms enrolment with a code; returns ten single-use recovery codes, shown once.
+    /// Confirms enrolment with a code from the new secret, which then replaces the old one;
+    /// returns ten single-use recovery codes, shown once.
     pub async fn totp_confirm(
         &self,
         who: &StaffIdentity,
@@ -647,78 +855,35 @@ impl Service {
             .one(self.db().conn())
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let Some(secret) = user.totp_secret.clone() else {
+        let Some(stored) = user.totp_pending_secret.clone() else {
             return Err(ServiceError::Invalid("totp"));
         };
-        if !totp::verify(&secret, code, now.timestamp()) {
+        let secret = self.open_totp_secret(&user, &stored)?;
+        let Some(step) = totp::verify_step(&secret, code, now.timestamp()) else {
             return Err(ServiceError::Invalid("code"));
-        }
+        };
         let codes: Vec<String> = (0..10)
             .map(|_| format!("{}-{}", random_code(5), random_code(5)))
             .collect();
         let hashes: Vec<String> = codes.iter().map(|c| hash_token(c)).collect();
+        let replaced = user.totp_enabled;
         let mut am = user.into_active_model();
+        am.totp_secret = Set(Some(stored));
+        am.totp_pending_secret = Set(None);
         am.totp_enabled = Set(true);
+        am.totp_last_step = Set(i64::try_from(step).ok());
         am.recovery_codes = Set(Some(
             serde_json::to_string(&hashes).expect("strings serialise"),
         ));
         am.update(self.db().conn()).await?;
-        self.audit_staff(
-            who.pid,
-            entry(&who.actor(), "totp.enabled", vec![]),
-            origin,
-            now,
-        )
-        .await?;
+        let action = if replaced {
+            "totp.replaced"
+        } else {
+            "totp.enabled"
+        };
+        self.audit_staff(who.pid, entry(&who.actor(), action, vec![]), origin, now)
+            .await?;
         Ok(codes)
-    }
-
-    async fn throttled(&self, key: &str, now: DateTime<Utc>) -> Result<bool, ServiceError> {
-        let row = login_throttle::Entity::find_by_id(key.to_owned())
-            .one(self.db().conn())
-            .await?;
-        Ok(row.is_some_and(|r| r.locked_until.is_some_and(|t| t > now)))
-    }
-
-    async fn note_failure(&self, key: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
-        let now = now.trunc_subsecs(6);
-        let row = login_throttle::Entity::find_by_id(key.to_owned())
-            .one(self.db().conn())
-            .await?;
-        match row {
-            None => {
-                let insert = login_throttle::Entity::insert(login_throttle::ActiveModel {
-                    key: Set(key.to_owned()),
-                    failures: Set(1),
-                    window_start: Set(now),
-                    locked_until: Set(None),
-                })
-                .exec(self.db().conn())
-                .await;
-                // A concurrent first failure from the same address inserted it; count next time.
-                if let Err(e) = insert
-                    && !madoguchi_store::StoreError::from(e.clone()).is_unique_violation()
-                {
-                    return Err(e.into());
-                }
-            }
-            Some(r) => {
-                let fresh = r.window_start + LOCKOUT < now;
-                let failures = if fresh { 1 } else { r.failures + 1 };
-                let mut am = r.into_active_model();
-                am.failures = Set(failures);
-                if fresh {
-                    am.window_start = Set(now);
-                }
-                if failures >= ADDRESS_FAILURES {
-                    am.locked_until = Set(Some(now + LOCKOUT));
-                    am.failures = Set(0);
-                    am.window_start = Set(now);
-                }
-                am.update(self.db().conn()).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Appends to a named chain (settings, auth).
@@ -729,7 +894,11 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        audit::append_named(self.db().conn(), chain, &[e], origin, now).await?;
+        // The head and the entry are written in one transaction: a crash between them would
+        // leave a chain whose head names an entry that does not exist.
+        let tx = self.db().begin_write().await?;
+        audit::append_named(&tx, chain, &[e], origin, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -56,19 +56,43 @@ pub fn code_at(secret: &[u8], step: u64) -> String {
 
 /// Accepts the code of the current step or one step either side (clock drift).
 pub fn verify(secret_b32: &str, code: &str, unix_time: i64) -> bool {
-    let Some(secret) = base32_decode(secret_b32) else {
-        return false;
-    };
+    verify_step(secret_b32, code, unix_time).is_some()
+}
+
+/// The step whose code this is (the current step or one either side, for clock drift), or
+/// `None`. The caller records the step so that a code is never accepted twice.
+pub fn verify_step(secret_b32: &str, code: &str, unix_time: i64) -> Option<u64> {
+    let secret = base32_decode(secret_b32)?;
     let code = code.trim();
     let step = (unix_time / 30).max(1) as u64;
-    [step - 1, step, step + 1]
-        .into_iter()
-        .any(|s| madoguchi_store::secrets::constant_time_eq(&code_at(&secret, s), code))
+    // Every candidate is computed and compared, so timing does not tell which one matched.
+    let mut found = None;
+    for s in [step - 1, step, step + 1] {
+        if madoguchi_store::secrets::constant_time_eq(&code_at(&secret, s), code) {
+            found = Some(s);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_step_names_the_step_of_the_code() {
+        // RFC 6238's SHA-1 key; steps written down from its vectors, not from this code.
+        let b32 = base32_encode(b"12345678901234567890");
+        let t = 1_111_111_109; // step 37037036, code 081804
+        assert_eq!(verify_step(&b32, "081804", t), Some(37_037_036));
+        assert_eq!(
+            verify_step(&b32, "081804", t + 30),
+            Some(37_037_036),
+            "drift"
+        );
+        assert_eq!(verify_step(&b32, "081804", t + 60), None, "two steps late");
+        assert_eq!(verify_step(&b32, "000000", t), None);
+    }
 
     #[test]
     fn rfc6238_sha1_vectors() {

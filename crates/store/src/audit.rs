@@ -9,7 +9,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use sea_orm::sqlx::Row as _;
@@ -168,7 +168,11 @@ pub async fn append_named_for<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for _ in 0..20 {
+        // Inside a transaction on PostgreSQL the head row stays locked until commit, so
+        // concurrent appenders queue instead of racing (SQLite's write transaction already
+        // serialises them; the lock clause is not written for SQLite).
         let head = audit_chain::Entity::find_by_id(chain.to_owned())
+            .lock_exclusive()
             .one(db)
             .await?;
         let (seq, prev) = head
@@ -268,7 +272,6 @@ pub async fn write_checkpoint<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    use sea_orm::QuerySelect;
     let last = audit_checkpoint::Entity::find()
         .order_by_desc(audit_checkpoint::Column::Seq)
         .one(db)

@@ -27,6 +27,27 @@ pub enum TokenError {
     Used,
 }
 
+/// Counts one attempt on a live code before it is checked, atomically, and returns the
+/// attempt's number; `None` when the code is used, locked or has had `max` attempts already.
+/// Counting first means that however many guesses arrive at once, at most `max` are checked.
+pub async fn count_attempt<C: ConnectionTrait>(
+    db: &C,
+    token_id: i64,
+    max: i32,
+) -> Result<Option<i32>, StoreError> {
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE subject_tokens SET attempts = attempts + 1 \
+         WHERE id = $1 AND used_at IS NULL AND attempts < $2 RETURNING attempts",
+        [sea_orm::Value::from(token_id), sea_orm::Value::from(max)],
+    );
+    let row = db.query_one_raw(stmt).await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get::<i32>("", "attempts")?),
+        None => None,
+    })
+}
+
 /// Stores the hash of `token`.
 pub async fn insert<C: ConnectionTrait>(
     db: &C,

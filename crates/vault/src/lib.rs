@@ -28,6 +28,37 @@ pub struct Sealed {
     pub ciphertext: Vec<u8>,
 }
 
+/// The prefix of a sealed value kept in a text column.
+pub const TEXT_PREFIX: &str = "sealed:v1:";
+
+impl Sealed {
+    /// The sealed value as one line of text for a text column:
+    /// `sealed:v1:<key id>:<nonce hex>:<ciphertext hex>` (key ids cannot hold `:`).
+    pub fn to_text(&self) -> String {
+        format!(
+            "{TEXT_PREFIX}{}:{}:{}",
+            self.key_id,
+            hex::encode(&self.nonce),
+            hex::encode(&self.ciphertext)
+        )
+    }
+
+    /// Reads [`Sealed::to_text`]'s form; `None` for anything else (e.g. a value stored before
+    /// sealing, which the caller decides how to treat).
+    pub fn from_text(text: &str) -> Option<Sealed> {
+        let mut parts = text.strip_prefix(TEXT_PREFIX)?.split(':');
+        let (key_id, nonce, ciphertext) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || key_id.is_empty() {
+            return None;
+        }
+        Some(Sealed {
+            key_id: key_id.to_owned(),
+            nonce: hex::decode(nonce).ok()?,
+            ciphertext: hex::decode(ciphertext).ok()?,
+        })
+    }
+}
+
 /// The configured keys; the first one encrypts.
 #[derive(Clone)]
 pub struct KeyRing {
@@ -160,6 +191,25 @@ mod tests {
         let mut bad = sealed.clone();
         bad.ciphertext[0] ^= 1;
         assert_eq!(ring.open(&bad, b"file-1"), Err(VaultError::Tampered));
+    }
+
+    #[test]
+    fn text_form_round_trips_and_rejects_other_text() {
+        let ring = KeyRing::generate("k1");
+        let sealed = ring.seal(b"JBSWY3DPEHPK3PXP", b"totp:1");
+        let text = sealed.to_text();
+        assert!(text.starts_with("sealed:v1:k1:"));
+        assert!(!text.contains("JBSWY3DPEHPK3PXP"));
+        assert_eq!(Sealed::from_text(&text), Some(sealed.clone()));
+        assert_eq!(
+            ring.open(&Sealed::from_text(&text).unwrap(), b"totp:1")
+                .unwrap(),
+            b"JBSWY3DPEHPK3PXP"
+        );
+        assert_eq!(Sealed::from_text("JBSWY3DPEHPK3PXP"), None, "plaintext");
+        assert_eq!(Sealed::from_text("sealed:v1:k1:zz:00"), None, "not hex");
+        assert_eq!(Sealed::from_text("sealed:v1::00:00"), None, "no key id");
+        assert_eq!(Sealed::from_text("sealed:v1:k1:00:00:00"), None);
     }
 
     #[test]

@@ -127,6 +127,10 @@ const FIELD_ORDER: [&str; 19] = [
 
 fn message(code: &str, en: bool) -> &'static str {
     match (code, en) {
+        ("control", false) => "改行などの制御文字は使えません。1行で入力してください。",
+        ("control", true) => {
+            "Line breaks and other control characters cannot be used; enter it on one line."
+        }
         ("required", false) => "入力してください。",
         ("required", true) => "This field is required.",
         ("length", false) => "文字数が多すぎます。",
@@ -213,6 +217,21 @@ impl IntakeInput {
                         fail(&field, "length");
                     }
                 }
+            }
+        }
+        // One-line fields hold no control character at all (a line break in a name would
+        // reach a mail header); the boundary has already refused the rest everywhere, and the
+        // address parser refuses anything but an address.
+        for field in [
+            "subject_name",
+            "subject_kana",
+            "phone",
+            "agent_name",
+            "agent_kana",
+            "agent_relationship",
+        ] {
+            if self.value(field).chars().any(char::is_control) {
+                fail(field, "control");
             }
         }
         // Required text must have more than spaces in it.

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod control;
 mod cookies;
 mod csrf;
 pub mod error;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let upload_limit = state.config.upload_max_bytes * state.config.upload_max_files + 1024 * 1024;
     let hsts = state.secure_cookies();
+    let package_limit = state.config.package_max_bytes;
     let mut app = Router::new()
         .merge(routes::public::router())
         .merge(routes::subject::router(upload_limit))
@@ -41,10 +43,16 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(staff::router(state.clone()))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            control::refuse_control_characters,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         // A hard cap for bodies no extractor reads.
-        .layer(RequestBodyLimitLayer::new(body_limit.max(upload_limit)))
+        .layer(RequestBodyLimitLayer::new(
+            body_limit.max(upload_limit).max(package_limit),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -406,6 +406,26 @@ struct ErrorPage {
 
 /// The HTML page for an error.
 pub fn error_page(e: &AppError, en: bool) -> Response {
+    if let AppError::Validation(errors) = e {
+        let title = if en {
+            "Please check what you entered"
+        } else {
+            "入力内容をご確認ください"
+        };
+        let back = if en {
+            "Go back to the previous page, correct it and send it again."
+        } else {
+            "前のページに戻って修正し、もう一度送信してください。"
+        };
+        let mut message: Vec<&str> = errors.iter().map(|f| f.message.as_str()).collect();
+        message.push(back);
+        return render(&ErrorPage {
+            en,
+            business_name: String::new(),
+            title: title.to_owned(),
+            message: message.join(" "),
+        });
+    }
     let (title, message) = match (e, en) {
         (AppError::NotFound, false) => (
             "ページが見つかりません",

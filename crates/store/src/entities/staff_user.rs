@@ -22,6 +22,8 @@ pub struct Model {
     pub failed_logins: i32,
     pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    pub totp_last_step: Option<i64>,
+    pub totp_pending_secret: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

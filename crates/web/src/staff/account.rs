@@ -52,15 +52,23 @@ pub async fn show_account(
     page(&state, &who, lang.en(), None, Vec::new(), None).await
 }
 
-/// Starts TOTP enrolment.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// Starts TOTP enrolment (the account's password is asked for again).
 pub async fn begin_totp(
     State(state): State<AppState>,
     lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(f): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     let secret = state
         .service
-        .totp_begin(&who)
+        .totp_begin(&who, &f.password, &origin, Utc::now())
         .await
         .map_err(|e| PageError(e.into(), lang.en()))?;
     page(&state, &who, lang.en(), Some(secret), Vec::new(), None).await

@@ -9,7 +9,6 @@ use madoguchi_domain::{AuditOnly, DocumentPurpose, Event, RequestKind, State as 
 use madoguchi_service::EventText;
 use madoguchi_service::staff::StaffIdentity;
 use madoguchi_store::requests;
-use madoguchi_store::secrets::constant_time_eq;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -43,7 +42,7 @@ pub async fn view_document(
     Ok(file_response(&meta, bytes, "inline"))
 }
 
-/// Attaches files to the answer (multipart; the CSRF field is checked here).
+/// Attaches files to the answer (multipart; the guard has checked its CSRF field).
 pub async fn attach_package(
     State(state): State<AppState>,
     lang: PageLang,
@@ -56,30 +55,30 @@ pub async fn attach_package(
     let pid = uuid(&pid, en)?;
     let mut multipart =
         multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
-    let mut csrf = String::new();
     let mut files = Vec::new();
-    while let Ok(Some(field)) = multipart.next_field().await {
-        match field.name().unwrap_or("") {
-            "csrf" => csrf = field.text().await.unwrap_or_default(),
-            "files" => {
-                let name = field.file_name().unwrap_or("").to_owned();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|_| PageError(AppError::TooLarge, en))?;
-                if !(name.is_empty() && bytes.is_empty()) {
-                    files.push((name, bytes.to_vec()));
-                }
+    // A body the parser cannot finish is refused whole, never stored in part.
+    let too_large = || {
+        PageError(
+            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
+            en,
+        )
+    };
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_large());
             }
-            _ => {}
+            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+        };
+        if field.name() == Some("files") {
+            let name = field.file_name().unwrap_or("").to_owned();
+            let bytes = field.bytes().await.map_err(|_| too_large())?;
+            if !(name.is_empty() && bytes.is_empty()) {
+                files.push((name, bytes.to_vec()));
+            }
         }
-    }
-    if !who
-        .csrf
-        .as_deref()
-        .is_some_and(|t| constant_time_eq(t, &csrf))
-    {
-        return Err(PageError(AppError::Forbidden, en));
     }
     state
         .service

@@ -28,6 +28,9 @@ pub struct Guard {
     pub roles: &'static [Role],
     /// API routes authenticate with bearer tokens and answer problem+json.
     pub api: bool,
+    /// The route takes files: multipart bodies are admitted (and their CSRF field checked
+    /// here like any other form's); elsewhere a multipart body is refused.
+    pub uploads: bool,
 }
 
 fn deny(api: bool, e: AppError, en: bool) -> Response {
@@ -84,7 +87,12 @@ pub async fn guard(
         return deny(g.api, AppError::Forbidden, lang.en());
     }
     let req = if !g.api && req.method() != Method::GET && req.method() != Method::HEAD {
-        match check_csrf(req, &identity, state.config.body_limit).await {
+        let limit = if g.uploads {
+            state.config.package_max_bytes
+        } else {
+            state.config.body_limit
+        };
+        match check_csrf(req, &identity, g.uploads, limit).await {
             Ok(r) => r,
             Err(e) => return deny(false, e, lang.en()),
         }
@@ -96,11 +104,14 @@ pub async fn guard(
     next.run(req).await
 }
 
-/// Reads the form body (bounded), checks its `csrf` field against the session's token, and
-/// hands the body on unchanged. Multipart forms are checked by their handler.
+/// Reads the body (bounded), checks its `csrf` field against the session's token, and hands
+/// the body on unchanged. This is the one place a cookie session's CSRF token is checked,
+/// whatever the content type: urlencoded forms always, multipart only on routes that take
+/// files, anything else never (a handler that reads raw bytes must not see an unchecked body).
 async fn check_csrf(
     req: Request,
     identity: &StaffIdentity,
+    uploads: bool,
     limit: usize,
 ) -> Result<Request, AppError> {
     let content_type = req
@@ -109,26 +120,49 @@ async fn check_csrf(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    if content_type.starts_with("multipart/form-data") {
-        return Ok(req);
-    }
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(AppError::Forbidden);
-    }
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let multipart = match essence.as_str() {
+        "application/x-www-form-urlencoded" => false,
+        "multipart/form-data" if uploads => true,
+        _ => return Err(AppError::Forbidden),
+    };
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| AppError::TooLarge)?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| AppError::BadRequest("unreadable form".into()))?;
-    let submitted = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let submitted = if multipart {
+        multipart_csrf(&content_type, bytes.clone()).await?
+    } else {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| AppError::BadRequest("unreadable form".into()))?;
+        fields
+            .into_iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
     let expected = identity.csrf.as_deref().unwrap_or("");
-    if expected.is_empty() || !constant_time_eq(submitted, expected) {
+    if expected.is_empty() || !constant_time_eq(&submitted, expected) {
         return Err(AppError::Forbidden);
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The `csrf` field of a buffered multipart body (empty when it has none).
+async fn multipart_csrf(content_type: &str, bytes: axum::body::Bytes) -> Result<String, AppError> {
+    let unreadable = || AppError::BadRequest("unreadable form".into());
+    let boundary = multer::parse_boundary(content_type).map_err(|_| unreadable())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Some(field) = form.next_field().await.map_err(|_| unreadable())? {
+        if field.name() == Some("csrf") {
+            return field.text().await.map_err(|_| unreadable());
+        }
+    }
+    Ok(String::new())
 }

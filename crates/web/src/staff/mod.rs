@@ -17,6 +17,7 @@ mod pages;
 mod work;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
@@ -45,6 +46,9 @@ pub struct RouteSpec {
     pub roles: &'static [Role],
     /// Bearer-token API route.
     pub api: bool,
+    /// Takes file uploads (multipart, up to the package limit); every other route refuses
+    /// multipart bodies.
+    pub uploads: bool,
 }
 
 fn page(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
@@ -53,6 +57,15 @@ fn page(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec
         path,
         roles,
         api: false,
+        uploads: false,
+    }
+}
+
+/// A page route that takes files.
+fn upload(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
+    RouteSpec {
+        uploads: true,
+        ..page(method, path, roles)
     }
 }
 
@@ -62,6 +75,7 @@ fn api(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec 
         path,
         roles,
         api: true,
+        uploads: false,
     }
 }
 
@@ -93,9 +107,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(documents::view_document),
         ),
         (
-            page(Method::POST, "/staff/requests/{pid}/documents", WORKERS),
-            post(documents::attach_package)
-                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
+            upload(Method::POST, "/staff/requests/{pid}/documents", WORKERS),
+            post(documents::attach_package),
         ),
         (
             page(Method::POST, "/staff/requests/{pid}/posted", WORKERS),
@@ -270,6 +283,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         let guard = Guard {
             roles: spec.roles,
             api: spec.api,
+            uploads: spec.uploads,
+        };
+        let handler = if spec.uploads {
+            handler.layer(DefaultBodyLimit::max(state.config.package_max_bytes))
+        } else {
+            handler
         };
         router = router.route(
             spec.path,
