@@ -541,3 +541,140 @@ on_both!(
         assert_eq!(res.status, 422, "{}", res.body);
     }
 );
+
+/// Reads from a raw connection until the server closes it or `limit` passes; returns whether
+/// it closed, and what it sent.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> (bool, String) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (true, String::from_utf8_lossy(&got).into_owned()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (false, String::from_utf8_lossy(&got).into_owned()),
+        }
+    }
+}
+
+on_both!(
+    silent_and_idle_connections_are_closed,
+    vars = [("MADOGUCHI_HEADER_TIMEOUT_SECS", "1")],
+    |app: TestApp| async move {
+        // The whole app is moved in (an async block would capture only the fields it uses,
+        // and dropping the rest stops the server).
+        let app = app;
+        use tokio::io::AsyncWriteExt;
+        let limit = std::time::Duration::from_secs(5);
+        assert_eq!(app.client.get("/healthz").await.status, 200);
+        // Headers begun and never finished.
+        let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: madoguchi.test\r\n")
+            .await
+            .unwrap();
+        let (closed, _) = closed_within(&mut slow, limit).await;
+        assert!(closed, "a connection with unfinished headers is closed");
+        // One request answered, then nothing: the kept-alive connection is closed too.
+        let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: madoguchi.test\r\n\r\n")
+            .await
+            .unwrap();
+        let (closed, got) = closed_within(&mut idle, limit).await;
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        assert!(closed, "an idle kept-alive connection is closed");
+    }
+);
+
+on_both!(
+    oversized_bodies_and_out_of_range_values_are_refused_clearly,
+    |app: TestApp| async move {
+        let app = app;
+        use tokio::io::AsyncWriteExt;
+        // A body announced larger than any limit: refused before it is read, as a problem.
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(
+            b"POST /api/v1/requests HTTP/1.1\r\nHost: madoguchi.test\r\nContent-Type: application/json\r\nContent-Length: 80000000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        let (_, got) = closed_within(&mut s, std::time::Duration::from_secs(5)).await;
+        assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+        assert!(got.contains("application/problem+json"), "{got}");
+        // The same on a page: the visitor's language, not the framework's text.
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(
+            b"POST /requests HTTP/1.1\r\nHost: madoguchi.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 80000000\r\n\r\na",
+        )
+        .await
+        .unwrap();
+        let (_, got) = closed_within(&mut s, std::time::Duration::from_secs(5)).await;
+        assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+        assert!(got.contains("text/html"), "{got}");
+        assert!(got.contains("送信された内容が大きすぎます"), "{got}");
+
+        // A fee of i64::MAX yen.
+        let token = staff_token(&app, Role::Admin).await;
+        let res = app
+            .client
+            .with_bearer(
+                Method::PUT,
+                "/api/v1/staff/settings/fees",
+                &token,
+                Some(serde_json::json!({"disclosure": i64::MAX})),
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        let res = app
+            .client
+            .with_bearer(Method::GET, "/api/v1/staff/settings/fees", &token, None)
+            .await;
+        assert!(
+            res.body.contains("3000"),
+            "the seed fee stands: {}",
+            res.body
+        );
+
+        // A request entered by staff as received on 0001-01-01.
+        let officer = staff_client(&app, Role::Officer).await;
+        let csrf = officer.get("/staff/intake").await.csrf();
+        let res = officer
+            .post_form(
+                "/staff/intake",
+                &[
+                    ("csrf", &csrf),
+                    ("channel", "post"),
+                    ("received_on", "0001-01-01"),
+                    ("lang", "ja"),
+                    ("kind", "disclosure"),
+                    ("requester", "subject"),
+                    ("subject_name", "山田 花子"),
+                    ("subject_kana", "ヤマダ ハナコ"),
+                    ("email", "paper@example.jp"),
+                    ("delivery", "electronic"),
+                    ("details", "会員情報"),
+                    ("consent", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(res.body.contains("過去1年以内"), "{}", res.body);
+        assert_eq!(app.request_count().await, 0);
+
+        // An internationalised mail domain goes out in its ASCII form.
+        let mut body = valid_json("taro@例え.jp");
+        body["lang"] = serde_json::json!("ja");
+        let res = app.client.post_json("/api/v1/requests", &body).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        app.deliver_mail().await;
+        let mails = app.mails().await;
+        assert!(
+            mails.iter().any(|m| m.to.contains("taro@xn--r8jz45g.jp")),
+            "{:?}",
+            mails.iter().map(|m| &m.to).collect::<Vec<_>>()
+        );
+    }
+);

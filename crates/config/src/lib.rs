@@ -140,6 +140,9 @@ pub struct Config {
     pub upload_max_files: usize,
     /// Largest body of a staff upload (the files of an answer package together), in bytes.
     pub package_max_bytes: usize,
+    /// Seconds a client has to send a request's headers, and a kept-alive connection may sit
+    /// idle, before the connection is closed.
+    pub header_timeout_secs: u64,
     /// Seconds a worker holds a claimed message; a crashed worker's messages are resent after
     /// this (with the same Message-ID). Must exceed the SMTP timeout.
     pub mail_lease_secs: u32,
@@ -249,6 +252,7 @@ impl Config {
     /// | `MADOGUCHI_UPLOAD_MAX_BYTES` | `10485760` (10 MiB) per file |
     /// | `MADOGUCHI_UPLOAD_MAX_FILES` | `5` files per upload |
     /// | `MADOGUCHI_PACKAGE_MAX_BYTES` | `67108864` (64 MiB): a staff upload of answer files |
+    /// | `MADOGUCHI_HEADER_TIMEOUT_SECS` | `10`: to send headers, or to sit idle between requests |
     /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
     /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
@@ -501,6 +505,10 @@ impl Config {
             package_max_bytes: parse(
                 get("MADOGUCHI_PACKAGE_MAX_BYTES").unwrap_or("67108864"),
                 "MADOGUCHI_PACKAGE_MAX_BYTES",
+            )?,
+            header_timeout_secs: parse(
+                get("MADOGUCHI_HEADER_TIMEOUT_SECS").unwrap_or("10"),
+                "MADOGUCHI_HEADER_TIMEOUT_SECS",
             )?,
             body_limit: parse(
                 get("MADOGUCHI_BODY_LIMIT").unwrap_or("65536"),

@@ -58,11 +58,19 @@ impl EmailAddress {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
-        if local_ok && domain_ok {
-            Ok(EmailAddress(s.to_owned()))
-        } else {
-            Err(ContactError::Email)
+        if !(local_ok && domain_ok) {
+            return Err(ContactError::Email);
         }
+        if domain.is_ascii() {
+            return Ok(EmailAddress(s.to_owned()));
+        }
+        // An internationalised domain is kept in its ASCII form (IDNA), the only form a mail
+        // header can carry; one UTS 46 cannot map is refused like any other bad address.
+        let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| ContactError::Email)?;
+        if ascii.len() > 253 || local.len() + 1 + ascii.len() > 254 {
+            return Err(ContactError::Email);
+        }
+        Ok(EmailAddress(format!("{local}@{ascii}")))
     }
 
     /// The address as given.
@@ -176,6 +184,20 @@ mod tests {
         ] {
             assert!(EmailAddress::parse(ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn internationalised_domains_are_kept_in_ascii() {
+        // IANA's IDN test domain 例え.テスト is xn--r8jz45g.xn--zckzah (RFC 2606 era tables).
+        assert_eq!(
+            EmailAddress::parse("taro@例え.テスト").unwrap().as_str(),
+            "taro@xn--r8jz45g.xn--zckzah"
+        );
+        assert_eq!(
+            EmailAddress::parse("taro@例え.jp").unwrap().as_str(),
+            "taro@xn--r8jz45g.jp"
+        );
+        assert!(EmailAddress::parse("taro@ex\u{200b}ample.jp").is_err());
     }
 
     #[test]

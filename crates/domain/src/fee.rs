@@ -20,6 +20,11 @@ impl Yen {
 
     /// The seed policy's fee for each disclosure request.
     pub const DEFAULT_DISCLOSURE_FEE: Yen = Yen(3_000);
+
+    /// The highest fee accepted. Art. 38(2) allows only an amount reasonable in view of the
+    /// actual cost; disclosure fees in Japan are a few hundred to a few thousand yen, so
+    /// anything above ¥100,000 is a typing error, not a policy.
+    pub const MAXIMUM_FEE: Yen = Yen(100_000);
 }
 
 impl fmt::Display for Yen {
@@ -50,6 +55,9 @@ pub enum FeeError {
     /// Card payments below Stripe's JPY minimum would fail; set ¥0 or at least ¥50.
     #[error("a fee must be ¥0 or at least ¥50")]
     BelowMinimum,
+    /// Above [`Yen::MAXIMUM_FEE`]: no reasonable fee under Art. 38(2) is that high.
+    #[error("a fee must be at most ¥100,000 (APPI Art. 38(2): a reasonable amount)")]
+    AboveMaximum,
 }
 
 /// Fee per request kind. Kinds not listed cost nothing.
@@ -97,6 +105,9 @@ impl FeeSchedule {
         if fee.0 > 0 && fee.0 < 50 {
             return Err(FeeError::BelowMinimum);
         }
+        if fee > Yen::MAXIMUM_FEE {
+            return Err(FeeError::AboveMaximum);
+        }
         if fee == Yen::ZERO {
             self.fees.remove(&kind);
         } else {
@@ -118,6 +129,20 @@ impl FeeSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fees_above_the_maximum_are_refused() {
+        let mut s = FeeSchedule::default();
+        assert_eq!(s.set(RequestKind::Disclosure, Yen(100_000)), Ok(()));
+        assert_eq!(
+            s.set(RequestKind::Disclosure, Yen(100_001)),
+            Err(FeeError::AboveMaximum)
+        );
+        assert_eq!(
+            s.set(RequestKind::Disclosure, Yen(i64::MAX)),
+            Err(FeeError::AboveMaximum)
+        );
+    }
 
     #[test]
     fn default_is_the_seed_policy() {

@@ -162,22 +162,76 @@ impl Application {
             Duration::from_secs(30),
             stop.clone(),
         ));
-        let mut shutdown = stop.clone();
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await
-        .context("serving HTTP")?;
+        let header_timeout = Duration::from_secs(self.config.header_timeout_secs.max(1));
+        serve(self.listener, app, header_timeout, stop.clone()).await?;
         let _ = mail.await;
         let _ = timers.await;
         Ok(())
     }
+}
+
+/// How long in-flight requests may run on after shutdown is asked for.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Accepts HTTP/1.1 connections until `stop` turns true, then lets in-flight requests finish.
+/// `axum::serve` gives no way to bound header reads or idle connections; hyper's connection
+/// builder does, once it has a timer. `header_timeout` bounds both the time a client takes to
+/// send a request's headers and the time a kept-alive connection waits for its next request,
+/// so slow or silent clients cannot hold the server's connections.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client that goes away or times out is not an error of ours.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("in-flight requests did not finish before the drain timeout");
+        }
+    }
+    Ok(())
 }

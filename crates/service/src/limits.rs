@@ -14,7 +14,7 @@ pub const INTAKE_WINDOW_SECS: i64 = 3600;
 /// allowance, so that a stranger who knows a request's public id cannot spend it all.
 pub const CODES_PER_CLIENT_PER_REQUEST: u32 = 3;
 /// Access codes one client may ask for, over all requests, per hour.
-pub const CODES_PER_CLIENT: u32 = 10;
+pub const CODES_PER_CLIENT: u32 = 30;
 
 /// The client address a limit is keyed on; requests without one share the key `unknown`.
 pub(crate) fn client(origin: &Origin) -> &str {

@@ -1,3 +1,5 @@
+//! Input refused at the boundary, answered in the service's own words.
+//!
 //! Control characters are refused at the boundary, on every text input. A NUL aborted the
 //! PostgreSQL transaction (a 500) and was stored and mailed on SQLite; other control
 //! characters end up in mail headers, CSV cells and letters. One middleware reads every
@@ -146,6 +148,27 @@ pub async fn refuse_control_characters(
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Re-renders the framework's plain-text 413 (a body over a limit) as a problem document on
+/// the API and a page in the visitor's language elsewhere.
+pub async fn humane_framework_errors(lang: PageLang, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/")
+        || req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return refuse(api, AppError::TooLarge, lang.en());
+    }
+    res
 }
 
 fn refuse(api: bool, e: AppError, en: bool) -> Response {

@@ -53,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(
             body_limit.max(upload_limit).max(package_limit),
         ))
+        // The framework's own refusals (a body over the hard cap, an extractor's limit) come
+        // as plain text; they get the page or problem document every other error gets.
+        .layer(axum::middleware::from_fn(control::humane_framework_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

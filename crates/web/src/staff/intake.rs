@@ -76,16 +76,22 @@ pub async fn register_request(
         _ => return Err(PageError(AppError::BadRequest("channel".into()), en)),
     };
     let today = jst_date(Utc::now());
-    let received: Option<NaiveDate> = get("received_on").parse().ok().filter(|d| *d <= today);
+    // Within the past year: a received date sets the statutory clock, and one typed as
+    // 0001-01-01 would make every deadline long past.
+    let earliest = today - chrono::Duration::days(366);
+    let received: Option<NaiveDate> = get("received_on")
+        .parse()
+        .ok()
+        .filter(|d| *d <= today && *d >= earliest);
     let mut errors = Vec::new();
     if received.is_none() {
         errors.push(FieldError {
             field: "received_on".into(),
             code: "invalid".into(),
             message: if en {
-                "a date not in the future, like 2026-11-20".into()
+                "a date within the past year, not in the future, like 2026-11-20".into()
             } else {
-                "未来でない日付を入力してください（例: 2026-11-20）".into()
+                "過去1年以内の、未来でない日付を入力してください（例: 2026-11-20）".into()
             },
         });
     }
