@@ -566,6 +566,23 @@ impl Client {
         .await
     }
 
+    /// Posts the staff login form as a browser does: the form (and its CSRF cookie) first.
+    pub async fn post_login(&self, fields: &[(&str, &str)]) -> Response {
+        self.post_with_login_csrf("/staff/login", fields).await
+    }
+
+    /// Posts the second-factor step of the staff login, with the visitor's CSRF token.
+    pub async fn post_login_totp(&self, fields: &[(&str, &str)]) -> Response {
+        self.post_with_login_csrf("/staff/login/totp", fields).await
+    }
+
+    async fn post_with_login_csrf(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = self.get("/staff/login").await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(path, &all).await
+    }
+
     pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> Response {
         self.send(
             Method::POST,
@@ -662,14 +679,11 @@ pub async fn staff_client(app: &TestApp, role: madoguchi_domain::Role) -> Client
     let (email, password) = staff_user(app, role).await;
     let client = app.client.fresh();
     let res = client
-        .post_form(
-            "/staff/login",
-            &[
-                ("email", &email),
-                ("password", &password),
-                ("next", "/staff"),
-            ],
-        )
+        .post_login(&[
+            ("email", &email),
+            ("password", &password),
+            ("next", "/staff"),
+        ])
         .await;
     assert_eq!(res.status, 303, "login: {}", res.body);
     client

@@ -162,10 +162,7 @@ async fn debug_logs_carry_no_personal_data() {
     let staff = client.fresh();
     assert_eq!(
         staff
-            .post_form(
-                "/staff/login",
-                &[("email", "officer-log@example.jp"), ("password", &password)]
-            )
+            .post_login(&[("email", "officer-log@example.jp"), ("password", &password)])
             .await
             .status,
         303

@@ -100,20 +100,17 @@ on_both!(
         let c = app.client.fresh();
         for _ in 0..4 {
             let res = c
-                .post_form("/staff/login", &[("email", &email), ("password", "wrong")])
+                .post_login(&[("email", &email), ("password", "wrong")])
                 .await;
             assert_eq!(res.status, 401);
             assert!(res.body.contains("正しくありません"));
         }
         let res = c
-            .post_form("/staff/login", &[("email", &email), ("password", "wrong")])
+            .post_login(&[("email", &email), ("password", "wrong")])
             .await;
         assert_eq!(res.status, 429, "the fifth failure locks");
         let res = c
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         assert_eq!(
             res.status, 429,
@@ -121,10 +118,7 @@ on_both!(
         );
         // An unknown account answers like a wrong password.
         let res = c
-            .post_form(
-                "/staff/login",
-                &[("email", "nobody@example.jp"), ("password", "x")],
-            )
+            .post_login(&[("email", "nobody@example.jp"), ("password", "x")])
             .await;
         assert_eq!(res.status, 401);
         app.verify_audit().await;
@@ -149,14 +143,10 @@ on_both!(
         let c = app.client.fresh();
         for i in 0..20 {
             let e = format!("probe{i}@example.jp");
-            c.post_form("/staff/login", &[("email", &e), ("password", "guess")])
-                .await;
+            c.post_login(&[("email", &e), ("password", "guess")]).await;
         }
         let res = c
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         assert_eq!(res.status, 429);
     }
@@ -168,12 +158,9 @@ on_both!(
         let (email, password) = staff_user(&app, Role::Officer).await;
         let c = app.client.fresh();
         assert_eq!(
-            c.post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)]
-            )
-            .await
-            .status,
+            c.post_login(&[("email", &email), ("password", &password)])
+                .await
+                .status,
             303
         );
         let csrf = c.get("/staff/account").await.csrf();
@@ -206,10 +193,7 @@ on_both!(
 
         let fresh = app.client.fresh();
         let step = fresh
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         assert_eq!(step.status, 200);
         assert!(step.body.contains("name=\"code\""));
@@ -218,54 +202,37 @@ on_both!(
             303,
             "no access with the password alone"
         );
-        let bad = fresh
-            .post_form("/staff/login/totp", &[("code", "000000")])
-            .await;
+        let bad = fresh.post_login_totp(&[("code", "000000")]).await;
         assert_eq!(bad.status, 401);
         fresh
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         // The step after the one used to confirm: a code is accepted only once.
         let code = madoguchi_service::totp::code_at(
             &key,
             (chrono::Utc::now().timestamp() / 30 + 1) as u64,
         );
-        assert_eq!(
-            fresh
-                .post_form("/staff/login/totp", &[("code", &code)])
-                .await
-                .status,
-            303
-        );
+        assert_eq!(fresh.post_login_totp(&[("code", &code)]).await.status, 303);
         assert_eq!(fresh.get("/staff").await.status, 200);
 
         let other = app.client.fresh();
         other
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         assert_eq!(
             other
-                .post_form("/staff/login/totp", &[("code", &recovery[0])])
+                .post_login_totp(&[("code", &recovery[0])])
                 .await
                 .status,
             303
         );
         let again = app.client.fresh();
         again
-            .post_form(
-                "/staff/login",
-                &[("email", &email), ("password", &password)],
-            )
+            .post_login(&[("email", &email), ("password", &password)])
             .await;
         assert_eq!(
             again
-                .post_form("/staff/login/totp", &[("code", &recovery[0])])
+                .post_login_totp(&[("code", &recovery[0])])
                 .await
                 .status,
             401,
@@ -280,11 +247,8 @@ on_both!(
         let (email, password) = staff_user(&app, Role::Officer).await;
         let c = app.client.fresh();
         c.set_cookie("madoguchi_staff", "attacker-chosen-session-id");
-        c.post_form(
-            "/staff/login",
-            &[("email", &email), ("password", &password)],
-        )
-        .await;
+        c.post_login(&[("email", &email), ("password", &password)])
+            .await;
         let session = c.cookie("madoguchi_staff").unwrap();
         assert_ne!(session, "attacker-chosen-session-id");
         assert_eq!(c.get("/staff").await.status, 200);

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::guard::SESSION_COOKIE;
 use super::pages::{Chrome, LoginPage};
 use crate::cookies::{cookie, set_cookie};
+use crate::csrf;
 use crate::error::PageError;
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
@@ -38,24 +39,69 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-fn page(en: bool, error: &str, next: &str, totp_step: bool, status: StatusCode) -> Response {
+/// The login page, with the visitor's CSRF token (and its cookie when the visitor had none).
+fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    en: bool,
+    error: &str,
+    next: &str,
+    totp_step: bool,
+    status: StatusCode,
+) -> Response {
+    let (csrf, set) = csrf::issue(state, headers);
     let mut res = render(&LoginPage {
         c: Chrome::anonymous(en),
+        csrf,
         error: error.to_owned(),
         next: safe_next(next),
         totp_step,
     });
     *res.status_mut() = status;
+    if let Some(v) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
     res
 }
 
 /// Shows the login form.
-pub async fn show_login(lang: PageLang, Query(q): Query<NextQuery>) -> Response {
-    page(lang.en(), "", &q.next, false, StatusCode::OK)
+pub async fn show_login(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    page(
+        &state,
+        &headers,
+        lang.en(),
+        "",
+        &q.next,
+        false,
+        StatusCode::OK,
+    )
+}
+
+/// A login form without the visitor's token: shown again, fresh, with nothing checked.
+fn expired_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    en: bool,
+    next: &str,
+    totp: bool,
+) -> Response {
+    let msg = if en {
+        "The form has expired. Please enter your details again."
+    } else {
+        "フォームの有効期限が切れました。もう一度入力してください。"
+    };
+    page(state, headers, en, msg, next, totp, StatusCode::FORBIDDEN)
 }
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -82,11 +128,17 @@ fn session_response(state: &AppState, token: &str, next: &str) -> Response {
     res
 }
 
-fn outcome_response(state: &AppState, en: bool, outcome: LoginOutcome, next: &str) -> Response {
+fn outcome_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    en: bool,
+    outcome: LoginOutcome,
+    next: &str,
+) -> Response {
     match outcome {
         LoginOutcome::Success { token } => session_response(state, &token, next),
         LoginOutcome::NeedTotp { token } => {
-            let mut res = page(en, "", next, true, StatusCode::OK);
+            let mut res = page(state, headers, en, "", next, true, StatusCode::OK);
             let c = set_cookie(PENDING_COOKIE, &token, 300, state.secure_cookies());
             if let Ok(v) = HeaderValue::from_str(&c) {
                 res.headers_mut().append(header::SET_COOKIE, v);
@@ -99,7 +151,15 @@ fn outcome_response(state: &AppState, en: bool, outcome: LoginOutcome, next: &st
             } else {
                 "メールアドレス、パスワードまたはコードが正しくありません。"
             };
-            page(en, msg, next, false, StatusCode::UNAUTHORIZED)
+            page(
+                state,
+                headers,
+                en,
+                msg,
+                next,
+                false,
+                StatusCode::UNAUTHORIZED,
+            )
         }
         LoginOutcome::Locked => {
             let msg = if en {
@@ -107,7 +167,15 @@ fn outcome_response(state: &AppState, en: bool, outcome: LoginOutcome, next: &st
             } else {
                 "失敗が続いたため、一時的にログインできません。15分後にお試しください。"
             };
-            page(en, msg, next, false, StatusCode::TOO_MANY_REQUESTS)
+            page(
+                state,
+                headers,
+                en,
+                msg,
+                next,
+                false,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
         }
     }
 }
@@ -116,19 +184,31 @@ fn outcome_response(state: &AppState, en: bool, outcome: LoginOutcome, next: &st
 pub async fn login(
     State(state): State<AppState>,
     lang: PageLang,
+    headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, PageError> {
+    if !csrf::verify(&state, &headers, &f.csrf) {
+        return Ok(expired_form(&state, &headers, lang.en(), &f.next, false));
+    }
     let outcome = state
         .service
         .login(&f.email, &f.password, &origin, Utc::now())
         .await
         .map_err(|e| PageError(e.into(), lang.en()))?;
-    Ok(outcome_response(&state, lang.en(), outcome, &f.next))
+    Ok(outcome_response(
+        &state,
+        &headers,
+        lang.en(),
+        outcome,
+        &f.next,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TotpForm {
+    #[serde(default)]
+    csrf: String,
     #[serde(default)]
     code: String,
     #[serde(default)]
@@ -143,9 +223,13 @@ pub async fn login_totp(
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<TotpForm>,
 ) -> Result<Response, PageError> {
+    if !csrf::verify(&state, &headers, &f.csrf) {
+        return Ok(expired_form(&state, &headers, lang.en(), &f.next, true));
+    }
     let Some(pending) = cookie(&headers, PENDING_COOKIE) else {
         return Ok(outcome_response(
             &state,
+            &headers,
             lang.en(),
             LoginOutcome::Failed,
             &f.next,
@@ -156,7 +240,13 @@ pub async fn login_totp(
         .login_totp(&pending, &f.code, &origin, Utc::now())
         .await
         .map_err(|e| PageError(e.into(), lang.en()))?;
-    Ok(outcome_response(&state, lang.en(), outcome, &f.next))
+    Ok(outcome_response(
+        &state,
+        &headers,
+        lang.en(),
+        outcome,
+        &f.next,
+    ))
 }
 
 /// Ends the session.

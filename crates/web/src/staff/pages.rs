@@ -60,6 +60,9 @@ macro_rules! bilingual {
 #[template(path = "staff/login.html")]
 pub struct LoginPage {
     pub c: Chrome,
+    /// The visitor's CSRF token (login CSRF: a forged form must not log a victim into the
+    /// attacker's account).
+    pub csrf: String,
     pub error: String,
     pub next: String,
     pub totp_step: bool,
