@@ -257,7 +257,7 @@ impl TestApp {
     }
 
     pub async fn request(&self, pid: uuid::Uuid) -> request::Model {
-        madoguchi_store::requests::find_by_pid(self.service.db().conn(), pid)
+        madoguchi_store::requests::find_by_pid(self.service.db().conn(), self.service.cipher(), pid)
             .await
             .unwrap()
     }

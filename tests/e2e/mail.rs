@@ -242,6 +242,7 @@ on_both!(
         for i in 0..3 {
             madoguchi_store::outbox::enqueue(
                 app.service.db().conn(),
+                app.service.cipher(),
                 vec![madoguchi_store::outbox::NewMessage {
                     request_id: None,
                     recipient: format!("down{i}@example.jp"),
@@ -263,12 +264,16 @@ on_both!(
             ["mail.retrying"; 3]
         );
         let db = app.service.db().conn();
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let rows = madoguchi_store::entities::outbox::Entity::find()
-            .filter(madoguchi_store::entities::outbox::Column::Recipient.starts_with("down"))
+        use sea_orm::EntityTrait;
+        // Recipients are sealed at rest: open every row, then pick.
+        let rows: Vec<_> = madoguchi_store::entities::outbox::Entity::find()
             .all(db)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|r| app.service.cipher().open_message(r).unwrap())
+            .filter(|r| r.recipient.starts_with("down"))
+            .collect();
         let retrying: Vec<_> = rows
             .iter()
             .filter(|r| r.status == "pending" && r.last_error.is_some())
@@ -287,11 +292,15 @@ on_both!(
             .await;
         w.drain().await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let rows = madoguchi_store::entities::outbox::Entity::find()
-            .filter(madoguchi_store::entities::outbox::Column::Recipient.starts_with("down"))
+        // Recipients are sealed at rest: open every row, then pick.
+        let rows: Vec<_> = madoguchi_store::entities::outbox::Entity::find()
             .all(db)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|r| app.service.cipher().open_message(r).unwrap())
+            .filter(|r| r.recipient.starts_with("down"))
+            .collect();
         assert!(rows.iter().all(|r| r.status == "sent"), "{rows:?}");
         assert_eq!(maildir_messages(&server.maildir).len(), claimed);
         assert_eq!(
@@ -345,6 +354,7 @@ on_both!(
         // built fails at once in the app's own worker.
         madoguchi_store::outbox::enqueue(
             app.service.db().conn(),
+            app.service.cipher(),
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: "broken@example.jp".into(),
@@ -365,7 +375,7 @@ on_both!(
             "the failure is visible"
         );
         assert!(page.body.contains("unknown template"));
-        let id = madoguchi_store::outbox::failed(app.service.db().conn())
+        let id = madoguchi_store::outbox::failed(app.service.db().conn(), app.service.cipher())
             .await
             .unwrap()[0]
             .id;
@@ -385,6 +395,7 @@ on_both!(
         let w = worker(&app, port);
         madoguchi_store::outbox::enqueue(
             app.service.db().conn(),
+            app.service.cipher(),
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: "nobody@example.jp".into(),
@@ -400,7 +411,7 @@ on_both!(
         let before = mail_trail(&app).await.len();
         assert_eq!(w.deliver_batch(Utc::now()).await.unwrap(), 1);
         assert_eq!(actions(&mail_trail(&app).await[before..]), ["mail.failed"]);
-        let failed = madoguchi_store::outbox::failed(app.service.db().conn())
+        let failed = madoguchi_store::outbox::failed(app.service.db().conn(), app.service.cipher())
             .await
             .unwrap();
         assert_eq!(
@@ -425,7 +436,7 @@ on_both!(
             .unwrap()
         );
         assert!(
-            madoguchi_store::outbox::failed(app.service.db().conn())
+            madoguchi_store::outbox::failed(app.service.db().conn(), app.service.cipher())
                 .await
                 .unwrap()
                 .is_empty(),
@@ -450,6 +461,7 @@ on_both!(
         for chunk in messages.chunks(200) {
             madoguchi_store::outbox::enqueue(
                 app.service.db().conn(),
+                app.service.cipher(),
                 chunk.to_vec(),
                 "madoguchi.test",
                 Utc::now(),

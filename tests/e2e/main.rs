@@ -10,6 +10,7 @@ mod helpers;
 
 mod answers;
 mod api;
+mod at_rest;
 mod audit;
 mod browser;
 mod concurrency;

@@ -141,13 +141,16 @@ on_both!(
                     event.name()
                 );
                 assert!(after.closed_at.is_some(), "the retention clock starts");
-                let queued: Vec<String> =
-                    madoguchi_store::outbox::for_request(app.service.db().conn(), after.id)
-                        .await
-                        .unwrap()
-                        .into_iter()
-                        .map(|m| m.template)
-                        .collect();
+                let queued: Vec<String> = madoguchi_store::outbox::for_request(
+                    app.service.db().conn(),
+                    app.service.cipher(),
+                    after.id,
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.template)
+                .collect();
                 let new = &queued[queued.len() - mails.len()..];
                 assert_eq!(new, mails.as_slice(), "{kind:?} {}", event.name());
                 assert!(

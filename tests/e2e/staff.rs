@@ -464,9 +464,15 @@ on_both!(
     the_queue_filters_and_pages_through_thousands_of_requests,
     |app: TestApp| async move {
         let now = chrono::Utc::now();
-        madoguchi_store::seed::requests(app.service.db().conn(), 1, 2400, now)
-            .await
-            .unwrap();
+        madoguchi_store::seed::requests(
+            app.service.db().conn(),
+            app.service.cipher(),
+            1,
+            2400,
+            now,
+        )
+        .await
+        .unwrap();
         let token = staff_token(&app, Role::Auditor).await;
         let mut seen = std::collections::HashSet::new();
         let mut last_due = String::new();

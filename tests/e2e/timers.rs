@@ -6,7 +6,7 @@ use madoguchi_domain::{Actor, Event, Role};
 use madoguchi_service::EventText;
 use madoguchi_service::reminders::next_digest_at;
 use madoguchi_store::audit::Origin;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use crate::helpers::*;
 use crate::on_both;
@@ -190,11 +190,14 @@ on_both!(
         );
         // A message that failed for good at its last attempt.
         let db = app.service.db().conn();
+        // Recipients are sealed at rest: open every row, then pick.
         let bounced = madoguchi_store::entities::outbox::Entity::find()
-            .filter(madoguchi_store::entities::outbox::Column::Recipient.eq("bounce@example.jp"))
-            .one(db)
+            .all(db)
             .await
             .unwrap()
+            .into_iter()
+            .map(|r| app.service.cipher().open_message(r).unwrap())
+            .find(|r| r.recipient == "bounce@example.jp")
             .unwrap();
         madoguchi_store::outbox::mark_attempt_failed(
             db,

@@ -575,8 +575,14 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             .collect();
         drop(server);
         for chunk in msgs.chunks(500) {
-            madoguchi_store::outbox::enqueue(db.conn(), chunk.to_vec(), "bench", Utc::now())
-                .await?;
+            madoguchi_store::outbox::enqueue(
+                db.conn(),
+                mservice.cipher(),
+                chunk.to_vec(),
+                "bench",
+                Utc::now(),
+            )
+            .await?;
         }
         let worker = madoguchi_worker::MailWorker::new(mservice, sender);
         let before = delivered.load(std::sync::atomic::Ordering::SeqCst);
@@ -637,6 +643,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
 
     // The queue at each size: seed in bulk, restart, measure start-to-ready and page latency.
     let mut seeded = count as u64;
+    // Seeded rows are sealed with the server's keys, as its own rows are.
+    let sealer = crate::Application::build_offline(Config::from_vars(&vars)?).await?;
     for size in &opts.queue_sizes {
         if *size > seeded {
             let now = Utc::now();
@@ -645,7 +653,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             while left > 0 {
                 let n = left.min(20_000);
                 let tx = db.begin_write().await?;
-                madoguchi_store::seed::requests(&tx, first, n, now).await?;
+                madoguchi_store::seed::requests(&tx, sealer.cipher(), first, n, now).await?;
                 tx.commit().await?;
                 first += n;
                 left -= n;

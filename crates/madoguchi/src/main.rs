@@ -246,6 +246,11 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("re-sealed the TOTP secrets of {n} staff accounts");
+    let (requests, messages) = service
+        .reseal_personal_data()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("re-sealed {requests} requests and {messages} messages");
     Ok(())
 }
 

@@ -67,7 +67,7 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         if row.state == State::Submitted.as_str() {
             return Err(ServiceError::Access(AccessError::Unconfirmed));
         }
@@ -156,7 +156,7 @@ impl Service {
         })
         .exec(&tx)
         .await?;
-        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
+        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
         tx.commit().await?;
         self.mail_wakeup.notify_one();
         let t = madoguchi_domain::Transition {
@@ -180,7 +180,7 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<String, ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let live = subject_token::Entity::find()
             .filter(subject_token::Column::RequestId.eq(row.id))
             .filter(subject_token::Column::Purpose.eq(CODE))
@@ -275,7 +275,7 @@ impl Service {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let found = subject_token::Entity::find()
             .filter(subject_token::Column::TokenHash.eq(hash_token(token)))
             .filter(subject_token::Column::Purpose.eq(SESSION))

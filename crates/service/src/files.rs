@@ -139,6 +139,7 @@ impl Also {
     async fn write<C: ConnectionTrait>(
         self,
         tx: &C,
+        cipher: &madoguchi_store::sealed::RowCipher,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         match self {
@@ -148,7 +149,7 @@ impl Also {
             }
             Also::Payment(am, messages, mail_host) => {
                 payment::Entity::insert(am).exec(tx).await?;
-                madoguchi_store::outbox::enqueue(tx, messages, &mail_host, now).await?;
+                madoguchi_store::outbox::enqueue(tx, cipher, messages, &mail_host, now).await?;
             }
             Also::RefundPaidBack {
                 id,
@@ -225,7 +226,7 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let state = State::parse(&row.state).unwrap_or(State::Expired);
         let staff = matches!(actor, Actor::Staff { .. });
         let allowed = if purpose == DocumentPurpose::Package {
@@ -311,7 +312,7 @@ impl Service {
         also: Also,
     ) -> Result<(), ServiceError> {
         for _ in 0..5 {
-            let row = requests::find_by_pid(self.db().conn(), pid).await?;
+            let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
             let entries: Vec<_> = t
                 .effects
                 .iter()
@@ -339,7 +340,7 @@ impl Service {
             let tx = self.db().begin_write().await?;
             match requests::update_audit_head(&tx, &row, (seq, &head)).await {
                 Ok(()) => {
-                    also.write(&tx, now).await?;
+                    also.write(&tx, &self.cipher, now).await?;
                     audit::insert(&tx, rows).await?;
                     tx.commit().await?;
                     return Ok(());
@@ -424,7 +425,7 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Vec<(Document, Vec<u8>)>, ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), request_pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, request_pid).await?;
         let docs = attachment::Entity::find()
             .filter(attachment::Column::RequestId.eq(row.id))
             .filter(attachment::Column::Purpose.eq(DocumentPurpose::Package.as_str()))
@@ -484,7 +485,7 @@ impl Service {
         request_pid: Uuid,
         doc_pid: Uuid,
     ) -> Result<(request::Model, attachment::Model), ServiceError> {
-        let row = requests::find_by_pid(self.db().conn(), request_pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, request_pid).await?;
         let doc = attachment::Entity::find()
             .filter(attachment::Column::Pid.eq(doc_pid))
             .filter(attachment::Column::RequestId.eq(row.id))
@@ -545,6 +546,17 @@ impl Service {
         Ok(n)
     }
 
+    /// Re-seals personal data in request rows and the outbox under the current key (rows
+    /// stored before sealing began included). Returns (requests, messages) changed.
+    pub async fn reseal_personal_data(&self) -> Result<(usize, usize), ServiceError> {
+        let conn = self.db().conn();
+        let requests = requests::reseal_all(conn, self.cipher()).await?;
+        let messages = madoguchi_store::outbox::reseal_all(conn, self.cipher()).await?;
+        // The page images from before live on in SQLite's log until it is checkpointed.
+        self.db().checkpoint().await?;
+        Ok((requests, messages))
+    }
+
     /// Replaces the key ring (after rotation) for this process.
     pub fn set_keys(&self, keys: madoguchi_vault::KeyRing) {
         *self.keys.write().expect("key ring lock") = keys;
@@ -571,7 +583,7 @@ impl Service {
             .await?;
         let mut deleted = 0;
         for (id, doc_pid, request_id, purpose) in candidates {
-            let row = requests::find_by_id(self.db().conn(), request_id).await?;
+            let row = requests::find_by_id(self.db().conn(), &self.cipher, request_id).await?;
             let Some(closed) = row.closed_at else {
                 continue;
             };

@@ -137,6 +137,7 @@ impl NewRequest {
         pid: Uuid,
         number: &str,
         duplicate_of: Option<i64>,
+        email_index: String,
         now: DateTime<Utc>,
     ) -> request::ActiveModel {
         request::ActiveModel {
@@ -149,7 +150,8 @@ impl NewRequest {
             subject_name: Set(self.subject_name.clone()),
             subject_kana: Set(self.subject_kana.clone()),
             email: Set(self.email.as_str().to_owned()),
-            email_norm: Set(self.email.normalized()),
+            // The address's blind index (`RowCipher::email_index`), never the address.
+            email_norm: Set(email_index),
             subject_birth_date: Set(self.subject_birth_date),
             subject_email: Set(self.subject_email.as_ref().map(|e| e.as_str().to_owned())),
             phone: Set(self.phone.clone()),

@@ -44,6 +44,8 @@ pub struct Service {
     config: Arc<Config>,
     secret: Arc<[u8]>,
     keys: Arc<std::sync::RwLock<madoguchi_vault::KeyRing>>,
+    /// Seals and opens personal data columns with `keys` (shared, so a rotation applies).
+    cipher: madoguchi_store::sealed::RowCipher,
     payments: Option<madoguchi_pay::StripePayments>,
     mail_wakeup: Arc<Notify>,
     identity_source: Arc<dyn IdentitySource>,
@@ -88,12 +90,14 @@ impl Service {
         keys: madoguchi_vault::KeyRing,
     ) -> Self {
         let secret: Arc<[u8]> = secret.into();
+        let keys = Arc::new(std::sync::RwLock::new(keys));
         Service {
             identity_source: Arc::new(CustomerTable::new(db.clone(), secret.clone())),
             db,
             config,
+            cipher: madoguchi_store::sealed::RowCipher::new(keys.clone(), secret.clone()),
             secret,
-            keys: Arc::new(std::sync::RwLock::new(keys)),
+            keys,
             payments: None,
             mail_wakeup: Arc::new(Notify::new()),
             settings: Arc::default(),
@@ -135,6 +139,24 @@ impl Service {
         &self.db
     }
 
+    /// The cipher of personal data at rest (the store seals and opens with it).
+    pub fn cipher(&self) -> &madoguchi_store::sealed::RowCipher {
+        &self.cipher
+    }
+
+    /// A request by public id, its personal data opened.
+    pub async fn request_row(&self, pid: Uuid) -> Result<request::Model, ServiceError> {
+        Ok(requests::find_by_pid(self.db.conn(), &self.cipher, pid).await?)
+    }
+
+    /// A request by number, its personal data opened.
+    pub async fn request_row_by_number(
+        &self,
+        number: &str,
+    ) -> Result<request::Model, ServiceError> {
+        Ok(requests::find_by_number(self.db.conn(), &self.cipher, number).await?)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
@@ -173,8 +195,8 @@ impl Service {
             now,
         );
         t.next.delivery = new.delivery;
-        let facts =
-            requests::intake_facts(self.db.conn(), &new.email.normalized(), new.kind, now).await?;
+        let email_index = self.cipher.email_index(&new.email.normalized());
+        let facts = requests::intake_facts(self.db.conn(), &email_index, new.kind, now).await?;
         let duplicate = facts.duplicate;
         let pid = Uuid::new_v4();
         let chain = audit::request_chain(pid);
@@ -191,11 +213,17 @@ impl Service {
             Some(n) => n,
             None => requests::next_number(&tx, now).await?,
         };
-        let mut am = new.to_active_model(pid, &number, duplicate.as_ref().map(|d| d.0), now);
+        let mut am = new.to_active_model(
+            pid,
+            &number,
+            duplicate.as_ref().map(|d| d.0),
+            email_index,
+            now,
+        );
         requests::lifecycle_columns(&t.next, &mut am);
         am.audit_seq = Set(seq);
         am.audit_head = Set(head);
-        let row = requests::insert(&tx, am).await?;
+        let row = requests::insert(&tx, &self.cipher, am).await?;
         for r in &mut rows {
             r.request_id = Set(Some(row.id));
         }
@@ -218,7 +246,7 @@ impl Service {
             ..Default::default()
         };
         let messages = self.messages(&settings, &row, &t.next, &t.effects, &extra, now);
-        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
+        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.mail_wakeup.notify_one();
         Ok(Filed {
@@ -239,7 +267,7 @@ impl Service {
             Ok(t) => t,
             Err(e) => return Err(ServiceError::Token(e)),
         };
-        let row = requests::find_by_id(self.db.conn(), t.request_id).await?;
+        let row = requests::find_by_id(self.db.conn(), &self.cipher, t.request_id).await?;
         // Under the customer-record method the lookup's answer is committed with the
         // confirmation, so no request is left confirmed but never looked up.
         let lookup = match requests::to_domain(&row)? {
@@ -273,7 +301,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<request::Model, ServiceError> {
         match tokens::peek(self.db.conn(), tokens::CONFIRM_EMAIL, token, now).await? {
-            Ok(t) => Ok(requests::find_by_id(self.db.conn(), t.request_id).await?),
+            Ok(t) => Ok(requests::find_by_id(self.db.conn(), &self.cipher, t.request_id).await?),
             Err(e) => Err(ServiceError::Token(e)),
         }
     }
@@ -379,7 +407,7 @@ impl Service {
         // A write can lose only to another write of the same row; an audit-only append (a
         // staff view) moves the audit head without making the actor's page stale, so retry.
         for _ in 0..5 {
-            let row = requests::find_by_pid(self.db.conn(), pid).await?;
+            let row = requests::find_by_pid(self.db.conn(), &self.cipher, pid).await?;
             if expected_version.is_some_and(|v| v != row.version) {
                 return Err(ServiceError::Conflict);
             }
@@ -417,7 +445,7 @@ impl Service {
                 .await
             {
                 Ok(()) => {
-                    return Ok(requests::find_by_id(self.db.conn(), row.id).await?);
+                    return Ok(requests::find_by_id(self.db.conn(), &self.cipher, row.id).await?);
                 }
                 Err(ServiceError::Conflict) => continue,
                 Err(e) => return Err(e),
@@ -469,10 +497,18 @@ impl Service {
             } else {
                 (text.message.as_deref(), None)
             };
-            requests::update_lifecycle(&tx, row, &t.next, (seq, &head), to_subject, reply, now)
-                .await?;
+            requests::update_lifecycle(
+                &tx,
+                &self.cipher,
+                row,
+                &t.next,
+                (seq, &head),
+                (to_subject, reply),
+                now,
+            )
+            .await?;
             if let Some(recorded) = recorded {
-                requests::set_answer(&tx, row.id, recorded).await?;
+                requests::set_answer(&tx, &self.cipher, row, recorded).await?;
             }
         }
         audit::insert(&tx, rows).await?;
@@ -483,7 +519,10 @@ impl Service {
         };
         if let Some(dup) = row.duplicate_of {
             // Staff hear of a confirmed request with the open one it may duplicate.
-            extra.duplicate_of = requests::find_by_id(&tx, dup).await.ok().map(|d| d.number);
+            extra.duplicate_of = requests::find_by_id(&tx, &self.cipher, dup)
+                .await
+                .ok()
+                .map(|d| d.number);
         }
         for effect in &t.effects {
             match effect {
@@ -558,7 +597,7 @@ impl Service {
         }
         let messages = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
         let any_mail = !messages.is_empty();
-        outbox::enqueue(&tx, messages, self.mail_host(), now).await?;
+        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         if any_mail {
             self.mail_wakeup.notify_one();
@@ -569,7 +608,7 @@ impl Service {
     /// Expires requests whose subject did not act in time. Safe to run on every instance at
     /// once: each request's version check lets exactly one of them win.
     pub async fn expire_due(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
-        let due = requests::expired_before(self.db.conn(), now, 200).await?;
+        let due = requests::expired_before(self.db.conn(), &self.cipher, now, 200).await?;
         let mut expired = 0;
         for row in due {
             match self

@@ -42,7 +42,7 @@ impl Service {
         let Some(stripe) = &self.payments else {
             return Ok(Err(CardError::NotOffered));
         };
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let due = row.fee - row.paid;
         if row.state != State::AwaitingPayment.as_str() || due <= 0 {
             return Ok(Err(CardError::NothingDue));
@@ -186,7 +186,7 @@ impl Service {
             tracing::warn!("a paid checkout session names no request");
             return Ok(());
         };
-        let row = match requests::find_by_pid(self.db().conn(), pid).await {
+        let row = match requests::find_by_pid(self.db().conn(), &self.cipher, pid).await {
             Ok(r) => r,
             Err(madoguchi_store::StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -362,7 +362,8 @@ impl Service {
                         .filter(payment::Column::Id.eq(r.id))
                         .exec(self.db().conn())
                         .await?;
-                    let row = requests::find_by_id(self.db().conn(), r.request_id).await?;
+                    let row =
+                        requests::find_by_id(self.db().conn(), &self.cipher, r.request_id).await?;
                     let t = madoguchi_domain::Transition {
                         next: requests::to_domain(&row)?,
                         effects: vec![madoguchi_domain::Effect::Audit(
@@ -427,7 +428,7 @@ impl Service {
                 },
             ));
         }
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let refund = payment::Entity::find_by_id(payment_id)
             .filter(payment::Column::RequestId.eq(row.id))
             .one(self.db().conn())
@@ -482,7 +483,7 @@ impl Service {
                 },
             ));
         }
-        let row = requests::find_by_pid(self.db().conn(), pid).await?;
+        let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         let flagged = payment::Entity::find_by_id(payment_id)
             .filter(payment::Column::RequestId.eq(row.id))
             .one(self.db().conn())

@@ -146,7 +146,13 @@ impl Service {
         if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let mut any = Condition::any()
                 .add(request::Column::Number.eq(q.to_uppercase()))
-                .add(request::Column::EmailNorm.eq(q.to_lowercase()));
+                // By the address's blind index: the table holds no address to compare with.
+                .add(
+                    request::Column::EmailNorm.eq(self.cipher().email_index(
+                        &madoguchi_domain::EmailAddress::parse(q)
+                            .map_or_else(|_| q.to_lowercase(), |e| e.normalized()),
+                    )),
+                );
             if q.len() <= 12 && q.chars().all(|c| c.is_ascii_digit()) {
                 // "123" finds R-2026-000123: exact numbers for recent years, so the unique
                 // index answers instead of a scan of every number.
@@ -182,6 +188,7 @@ impl Service {
         } else {
             None
         };
+        let rows = madoguchi_store::requests::open_all(self.cipher(), rows)?;
         Ok(QueuePage { rows, next })
     }
 
@@ -225,7 +232,7 @@ impl Service {
         )
         .await?;
         let conn = self.db().conn();
-        let request = requests::find_by_pid(conn, pid).await?;
+        let request = requests::find_by_pid(conn, &self.cipher, pid).await?;
         let domain = requests::to_domain(&request)?;
         let audit = audit::for_request(conn, pid).await?;
         let payments = payment::Entity::find()
@@ -233,9 +240,9 @@ impl Service {
             .order_by_asc(payment::Column::Id)
             .all(conn)
             .await?;
-        let mail = madoguchi_store::outbox::for_request(conn, request.id).await?;
+        let mail = madoguchi_store::outbox::for_request(conn, &self.cipher, request.id).await?;
         let duplicate_of = match request.duplicate_of {
-            Some(id) => requests::find_by_id(conn, id)
+            Some(id) => requests::find_by_id(conn, &self.cipher, id)
                 .await
                 .ok()
                 .map(|d| (d.pid, d.number)),
@@ -282,7 +289,7 @@ impl Service {
         let mut done = 0;
         for pid in pids {
             for attempt in 0..5 {
-                let row = requests::find_by_pid(self.db().conn(), *pid).await?;
+                let row = requests::find_by_pid(self.db().conn(), &self.cipher, *pid).await?;
                 let e = entry(
                     &who.actor(),
                     "request.assigned",

@@ -49,7 +49,8 @@ impl Service {
     /// Warns each subject whose turn runs out soon, once per waiting period.
     pub async fn warn_expiring(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
         let lead = Duration::hours(i64::from(domain::policy::DEFAULT_WARNING_HOURS));
-        let rows = requests::expiring_between(self.db().conn(), now, now + lead, 200).await?;
+        let rows = requests::expiring_between(self.db().conn(), &self.cipher, now, now + lead, 200)
+            .await?;
         let mut warned = 0;
         for row in rows {
             let Ok(request) = requests::to_domain(&row) else {
@@ -184,6 +185,7 @@ impl Service {
         };
         outbox::enqueue(
             self.db().conn(),
+            &self.cipher,
             vec![outbox::NewMessage {
                 request_id: None,
                 recipient: settings.business.staff_address.clone(),

@@ -45,6 +45,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Deleted and overwritten content is zeroed, not left in free pages: a value
+                // re-sealed or erased must not survive in the file's slack.
+                .pragma("secure_delete", "ON")
                 .create_if_missing(true)
         });
     let conn = Database::connect(opts).await?;
@@ -120,6 +123,19 @@ impl Db {
                 ..TransactionOptions::default()
             })
             .await
+    }
+
+    /// On SQLite, moves the write-ahead log into the database file and truncates it, so that
+    /// page images from before a re-seal or an erasure are gone from the log too. A no-op on
+    /// PostgreSQL, whose old row versions `VACUUM` reclaims.
+    pub async fn checkpoint(&self) -> Result<(), DbErr> {
+        if self.backend() == DatabaseBackend::Sqlite {
+            use sea_orm::ConnectionTrait;
+            self.conn
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await?;
+        }
+        Ok(())
     }
 
     /// Checks that the database answers (readiness probe).

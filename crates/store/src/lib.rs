@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod limits;
 pub mod outbox;
 pub mod requests;
+pub mod sealed;
 pub mod secrets;
 pub mod seed;
 pub mod tokens;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::entities::outbox::{self, Entity as Outbox};
 use crate::error::StoreError;
+use crate::sealed::RowCipher;
 
 /// Waiting to be sent (or retried).
 pub const PENDING: &str = "pending";
@@ -38,9 +39,10 @@ pub struct NewMessage {
     pub context: serde_json::Value,
 }
 
-/// Enqueues messages in the caller's transaction.
+/// Enqueues messages in the caller's transaction, their recipient and context sealed.
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     messages: Vec<NewMessage>,
     host: &str,
     now: DateTime<Utc>,
@@ -49,30 +51,36 @@ pub async fn enqueue<C: ConnectionTrait>(
         return Ok(());
     }
     let now = now.trunc_subsecs(6);
-    let rows = messages.into_iter().map(|m| outbox::ActiveModel {
-        message_id: Set(format!("<{}@{host}>", Uuid::new_v4())),
-        request_id: Set(m.request_id),
-        recipient: Set(m.recipient),
-        lang: Set(m.lang),
-        template: Set(m.template),
-        context: Set(m.context.to_string()),
-        status: Set(PENDING.to_owned()),
-        attempts: Set(0),
-        // Due at once in real time, whatever logical time the transition ran at.
-        next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
-        claimed_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        sent_at: Set(None),
-        ..Default::default()
+    let rows = messages.into_iter().map(|m| {
+        let message_id = format!("<{}@{host}>", Uuid::new_v4());
+        let (recipient, context) =
+            cipher.seal_message(&message_id, &m.recipient, &m.context.to_string());
+        outbox::ActiveModel {
+            message_id: Set(message_id),
+            request_id: Set(m.request_id),
+            recipient: Set(recipient),
+            lang: Set(m.lang),
+            template: Set(m.template),
+            context: Set(context),
+            status: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            // Due at once in real time, whatever logical time the transition ran at.
+            next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
+            claimed_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            sent_at: Set(None),
+            ..Default::default()
+        }
     });
     Outbox::insert_many(rows).exec(db).await?;
     Ok(())
 }
 
-/// Claims up to `limit` due messages for `lease`. Expired leases are reclaimed.
+/// Claims up to `limit` due messages for `lease`, opened. Expired leases are reclaimed.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     limit: u64,
     lease: Duration,
     now: DateTime<Utc>,
@@ -106,7 +114,7 @@ pub async fn claim<C: ConnectionTrait>(
         .all(db)
         .await?;
     rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    rows.into_iter().map(|r| cipher.open_message(r)).collect()
 }
 
 /// How one delivery attempt ended.
@@ -280,13 +288,17 @@ pub async fn unsent_count<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError>
 /// A request's messages, oldest first.
 pub async fn for_request<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     request_id: i64,
 ) -> Result<Vec<outbox::Model>, StoreError> {
-    Ok(Outbox::find()
+    Outbox::find()
         .filter(outbox::Column::RequestId.eq(request_id))
         .order_by_asc(outbox::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|r| cipher.open_message(r))
+        .collect()
 }
 
 /// Delivery trouble since `since`, leaving out `except` (the alert itself): messages that
@@ -314,10 +326,54 @@ pub async fn trouble_since<C: ConnectionTrait>(
 }
 
 /// Failed messages, newest first (the admin page).
-pub async fn failed<C: ConnectionTrait>(db: &C) -> Result<Vec<outbox::Model>, StoreError> {
-    Ok(Outbox::find()
+pub async fn failed<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    Outbox::find()
         .filter(outbox::Column::Status.eq(FAILED))
         .order_by_desc(outbox::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|r| cipher.open_message(r))
+        .collect()
+}
+
+/// Re-seals every message's recipient and context not sealed under the current key. Returns
+/// how many rows changed.
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    use sea_orm::QuerySelect;
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = Outbox::find()
+            .filter(outbox::Column::Id.gt(after))
+            .order_by_asc(outbox::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for raw in rows {
+            if cipher.is_current(&raw.recipient) && cipher.is_current(&raw.context) {
+                continue;
+            }
+            let (id, message_id) = (raw.id, raw.message_id.clone());
+            let open = cipher.open_message(raw)?;
+            let (recipient, context) =
+                cipher.seal_message(&message_id, &open.recipient, &open.context);
+            Outbox::update_many()
+                .col_expr(outbox::Column::Recipient, Expr::value(recipient))
+                .col_expr(outbox::Column::Context, Expr::value(context))
+                .filter(outbox::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+            changed += 1;
+        }
+    }
 }

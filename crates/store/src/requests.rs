@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::entities::request::{self, Entity as Requests};
 use crate::error::StoreError;
+use crate::sealed::RowCipher;
 
 /// Rebuilds the domain's view of a stored request.
 pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
@@ -104,13 +105,13 @@ pub struct IntakeFacts {
 /// transaction ([`next_number`]).
 pub async fn intake_facts<C: ConnectionTrait>(
     db: &C,
-    email_norm: &str,
+    email_index: &str,
     kind: domain::RequestKind,
     now: DateTime<Utc>,
 ) -> Result<IntakeFacts, StoreError> {
     let backend = db.get_database_backend();
     if backend != DatabaseBackend::Postgres {
-        let duplicate = find_open_duplicate(db, email_norm, kind)
+        let duplicate = find_open_duplicate(db, email_index, kind)
             .await?
             .map(|d| (d.id, d.number));
         return Ok(IntakeFacts {
@@ -133,7 +134,7 @@ pub async fn intake_facts<C: ConnectionTrait>(
             terminal.join(", ")
         )
     });
-    let values: [sea_orm::Value; 2] = [email_norm.into(), kind.as_str().into()];
+    let values: [sea_orm::Value; 2] = [email_index.into(), kind.as_str().into()];
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
@@ -151,50 +152,72 @@ pub async fn intake_facts<C: ConnectionTrait>(
     })
 }
 
-/// Inserts a new request row and returns it.
+/// Inserts a new request row, its personal data sealed, and returns it opened.
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
-    row: request::ActiveModel,
+    cipher: &RowCipher,
+    mut row: request::ActiveModel,
 ) -> Result<request::Model, StoreError> {
-    Ok(Requests::insert(row).exec_with_returning(db).await?)
+    cipher.seal_request(&mut row);
+    let stored = Requests::insert(row).exec_with_returning(db).await?;
+    cipher.open_request(stored)
 }
 
 /// A request by its public id.
 pub async fn find_by_pid<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     pid: Uuid,
 ) -> Result<request::Model, StoreError> {
-    Requests::find()
+    let row = Requests::find()
         .filter(request::Column::Pid.eq(pid))
         .one(db)
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    cipher.open_request(row)
 }
 
 /// A request by its number.
 pub async fn find_by_number<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     number: &str,
 ) -> Result<request::Model, StoreError> {
-    Requests::find()
+    let row = Requests::find()
         .filter(request::Column::Number.eq(number))
         .one(db)
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    cipher.open_request(row)
 }
 
 /// A request by its key.
-pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<request::Model, StoreError> {
-    Requests::find_by_id(id)
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+    id: i64,
+) -> Result<request::Model, StoreError> {
+    let row = Requests::find_by_id(id)
         .one(db)
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    cipher.open_request(row)
 }
 
-/// An open request of the same kind from the same address, if there is one.
+/// Opens every row of a list read from the database.
+pub fn open_all(
+    cipher: &RowCipher,
+    rows: Vec<request::Model>,
+) -> Result<Vec<request::Model>, StoreError> {
+    rows.into_iter().map(|r| cipher.open_request(r)).collect()
+}
+
+/// An open request of the same kind from the same address, if there is one. `email_index` is
+/// the address's blind index ([`RowCipher::email_index`]). The row comes back sealed: only
+/// its number and ids are read.
 pub async fn find_open_duplicate<C: ConnectionTrait>(
     db: &C,
-    email_norm: &str,
+    email_index: &str,
     kind: domain::RequestKind,
 ) -> Result<Option<request::Model>, StoreError> {
     let terminal: Vec<&str> = domain::State::ALL
@@ -203,7 +226,7 @@ pub async fn find_open_duplicate<C: ConnectionTrait>(
         .map(domain::State::as_str)
         .collect();
     Ok(Requests::find()
-        .filter(request::Column::EmailNorm.eq(email_norm))
+        .filter(request::Column::EmailNorm.eq(email_index))
         .filter(request::Column::Kind.eq(kind.as_str()))
         .filter(request::Column::State.is_not_in(terminal))
         .order_by_asc(request::Column::Id)
@@ -214,29 +237,32 @@ pub async fn find_open_duplicate<C: ConnectionTrait>(
 /// Requests whose subject-side expiry has passed, oldest first (the timer sweep).
 pub async fn expired_before<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<request::Model>, StoreError> {
     use sea_orm::QuerySelect;
-    Ok(Requests::find()
+    let rows = Requests::find()
         .filter(request::Column::ExpiresAt.lte(now))
         .order_by_asc(request::Column::ExpiresAt)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?;
+    open_all(cipher, rows)
 }
 
 /// Requests whose subject's turn runs out after `now` and by `until`, not yet warned about
 /// that expiry, soonest first. The domain decides whether each one is due a warning.
 pub async fn expiring_between<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<request::Model>, StoreError> {
     use sea_orm::sea_query::Expr;
     use sea_orm::{Condition, QuerySelect};
-    Ok(Requests::find()
+    let rows = Requests::find()
         .filter(request::Column::ExpiresAt.gt(now))
         .filter(request::Column::ExpiresAt.lte(until))
         .filter(
@@ -247,29 +273,39 @@ pub async fn expiring_between<C: ConnectionTrait>(
         .order_by_asc(request::Column::ExpiresAt)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?;
+    open_all(cipher, rows)
 }
 
-/// Writes a transition: the lifecycle columns, the new audit head and a bumped version, only
+/// Writes a transition: the lifecycle columns, the words for the subject and the subject's
+/// reply (message, reply; sealed), the new audit head and a bumped version, only
 /// if the row still has the version the caller read. Otherwise nothing changes and the
 /// caller gets [`StoreError::Conflict`].
 pub async fn update_lifecycle<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     current: &request::Model,
     next: &domain::Request,
     audit: (i64, &str),
-    subject_message: Option<&str>,
-    subject_reply: Option<&str>,
+    (subject_message, subject_reply): (Option<&str>, Option<&str>),
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut am = request::ActiveModel {
         ..Default::default()
     };
     if let Some(m) = subject_message {
-        am.subject_message = Set(Some(m.to_owned()));
+        am.subject_message = Set(Some(cipher.seal_request_column(
+            current.pid,
+            "subject_message",
+            m,
+        )));
     }
     if let Some(r) = subject_reply {
-        am.subject_reply = Set(Some(r.to_owned()));
+        am.subject_reply = Set(Some(cipher.seal_request_column(
+            current.pid,
+            "subject_reply",
+            r,
+        )));
     }
     lifecycle_columns(next, &mut am);
     am.version = Set(current.version + 1);
@@ -347,14 +383,16 @@ pub async fn update_assignee<C: ConnectionTrait>(
 /// request, in the caller's transaction: the one that closes the request.
 pub async fn set_answer<C: ConnectionTrait>(
     db: &C,
-    id: i64,
+    cipher: &RowCipher,
+    row: &request::Model,
     answer: &domain::Recorded,
 ) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     let json = serde_json::to_string(answer).expect("an answer always serialises");
+    let sealed = cipher.seal_request_column(row.pid, "answer", &json);
     Requests::update_many()
-        .col_expr(request::Column::Answer, Expr::value(json))
-        .filter(request::Column::Id.eq(id))
+        .col_expr(request::Column::Answer, Expr::value(sealed))
+        .filter(request::Column::Id.eq(row.id))
         .exec(db)
         .await?;
     Ok(())
@@ -365,4 +403,36 @@ pub fn answer_of(m: &request::Model) -> Option<domain::Recorded> {
     m.answer
         .as_deref()
         .and_then(|a| serde_json::from_str(a).ok())
+}
+
+/// Re-seals every request row not sealed under the cipher's current key (rows stored before
+/// sealing began included), in batches. Returns how many rows changed.
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    use sea_orm::QuerySelect;
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = Requests::find()
+            .filter(request::Column::Id.gt(after))
+            .order_by_asc(request::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for raw in &rows {
+            if let Some(am) = cipher.reseal_request(raw)? {
+                Requests::update_many()
+                    .set(am)
+                    .filter(request::Column::Id.eq(raw.id))
+                    .exec(db)
+                    .await?;
+                changed += 1;
+            }
+        }
+    }
 }

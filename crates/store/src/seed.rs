@@ -9,11 +9,13 @@ use uuid::Uuid;
 use crate::entities::request;
 use crate::error::StoreError;
 use crate::requests::lifecycle_columns;
+use crate::sealed::RowCipher;
 
 /// Inserts `n` requests numbered from `first`, spread over kinds, states and due dates (some
 /// overdue), in batches inside the caller's connection or transaction.
 pub async fn requests<C: ConnectionTrait>(
     db: &C,
+    cipher: &RowCipher,
     first: u64,
     n: u64,
     now: DateTime<Utc>,
@@ -47,7 +49,7 @@ pub async fn requests<C: ConnectionTrait>(
             subject_name: Set(format!("試験 {i}")),
             subject_kana: Set("シケン".into()),
             email: Set(format!("seed{i}@example.jp")),
-            email_norm: Set(format!("seed{i}@example.jp")),
+            email_norm: Set(cipher.email_index(&format!("seed{i}@example.jp"))),
             phone: Set(None),
             postal_address: Set(None),
             delivery: Set(kind.is_disclosure().then(|| "electronic".to_owned())),
@@ -67,6 +69,8 @@ pub async fn requests<C: ConnectionTrait>(
             ..Default::default()
         };
         lifecycle_columns(&r, &mut am);
+        // Sealed as real rows are, so the queue and its search cost what they do in use.
+        cipher.seal_request(&mut am);
         batch.push(am);
         if batch.len() == 500 {
             request::Entity::insert_many(std::mem::take(&mut batch))

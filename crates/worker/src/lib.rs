@@ -48,7 +48,14 @@ impl MailWorker {
     /// Claims one batch, sends it, and records the outcomes (rows and trail) in one
     /// transaction. Returns how many messages were claimed.
     pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = outbox::claim(self.service.db().conn(), self.batch, self.lease, now).await?;
+        let claimed = outbox::claim(
+            self.service.db().conn(),
+            self.service.cipher(),
+            self.batch,
+            self.lease,
+            now,
+        )
+        .await?;
         let n = claimed.len();
         if n == 0 {
             return Ok(0);

@@ -11,7 +11,6 @@ use chrono::Utc;
 use madoguchi_domain::{RequestKind, State as RequestState};
 use madoguchi_service::Channel;
 use madoguchi_service::limits::Admission;
-use madoguchi_store::requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -172,9 +171,11 @@ async fn show_status(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
-    let row = requests::find_by_pid(state.service.db().conn(), pid)
+    let row = state
+        .service
+        .request_row(pid)
         .await
-        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     let kind = RequestKind::parse(&row.kind)
         .ok_or_else(|| PageError(AppError::Internal("kind".into()), en))?;
     let st = RequestState::parse(&row.state)

@@ -13,7 +13,6 @@ use madoguchi_domain::{
     Actor, DocumentPurpose, Event, PaymentMethod, RequestKind, Requester, State as RState,
 };
 use madoguchi_service::{AccessError, EventText, FileError, ServiceError};
-use madoguchi_store::requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -138,9 +137,11 @@ async fn access_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let row = requests::find_by_pid(state.service.db().conn(), pid)
+    let row = state
+        .service
+        .request_row(pid)
         .await
-        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     let (token, set) = csrf::issue(state, headers);
     let mut res = with_cookie(
         pages::render(&AccessPage {
@@ -242,9 +243,11 @@ async fn private_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let row = requests::find_by_pid(state.service.db().conn(), pid)
+    let row = state
+        .service
+        .request_row(pid)
         .await
-        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     let st = RState::parse(&row.state).unwrap_or(RState::Expired);
     let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
     let agent = Requester::parse(&row.requester).is_some_and(Requester::is_agent);
@@ -624,9 +627,11 @@ async fn show_receipt(
     if let Some(r) = require_session(&state, &headers, pid, en).await? {
         return Ok(r);
     }
-    let row = requests::find_by_pid(state.service.db().conn(), pid)
+    let row = state
+        .service
+        .request_row(pid)
         .await
-        .map_err(|e| PageError(ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     let paid = state
         .service
         .receipts(row.id)

@@ -11,7 +11,6 @@ use madoguchi_domain::policy::jst;
 use madoguchi_service::TrailFilter;
 use madoguchi_service::staff::StaffIdentity;
 use madoguchi_store::entities::audit_entry;
-use madoguchi_store::requests;
 use serde::Deserialize;
 
 use super::pages::{AuditFilterEcho, AuditPage, Chrome};
@@ -58,7 +57,9 @@ impl TrailQuery {
         } else {
             // An unknown number must match nothing, not everything.
             Some(
-                requests::find_by_number(state.service.db().conn(), self.number.trim())
+                state
+                    .service
+                    .request_row_by_number(self.number.trim())
                     .await
                     .map_or(-1, |r| r.id),
             )

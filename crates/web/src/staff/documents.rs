@@ -193,9 +193,11 @@ pub async fn show_letter(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = uuid(&pid, en)?;
-    let row = requests::find_by_pid(state.service.db().conn(), pid)
+    let row = state
+        .service
+        .request_row(pid)
         .await
-        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     let docs = state
         .service
         .documents(row.id)

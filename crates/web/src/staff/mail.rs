@@ -29,7 +29,9 @@ pub async fn show_mail(
     };
     Ok(render(&MailPage {
         c: Chrome::new(&who, en),
-        failed: outbox::failed(db).await.map_err(err)?,
+        failed: outbox::failed(db, state.service.cipher())
+            .await
+            .map_err(err)?,
         unsent: outbox::unsent_count(db).await.map_err(err)?,
         templates: Mail::ALL.iter().map(|m| m.as_str().to_owned()).collect(),
     }))
