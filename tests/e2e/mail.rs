@@ -12,10 +12,10 @@ use madoguchi_worker::MailWorker;
 use crate::helpers::*;
 use crate::on_both;
 
-struct Smtpd {
+pub(crate) struct Smtpd {
     child: Child,
-    port: u16,
-    maildir: std::path::PathBuf,
+    pub(crate) port: u16,
+    pub(crate) maildir: std::path::PathBuf,
 }
 
 impl Drop for Smtpd {
@@ -56,7 +56,7 @@ fn ensure_aiosmtpd() {
 }
 
 /// aiosmtpd writing every message into a maildir.
-async fn smtpd(port: u16) -> Smtpd {
+pub(crate) async fn smtpd(port: u16) -> Smtpd {
     ensure_aiosmtpd();
     let maildir =
         std::env::temp_dir().join(format!("madoguchi-smtpd-{}", uuid::Uuid::new_v4().simple()));
@@ -92,7 +92,7 @@ async fn smtpd(port: u16) -> Smtpd {
     panic!("aiosmtpd did not start; is it installed (pip install aiosmtpd)?");
 }
 
-fn maildir_messages(dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn maildir_messages(dir: &std::path::Path) -> Vec<String> {
     let new = dir.join("new");
     std::fs::read_dir(new)
         .map(|d| {

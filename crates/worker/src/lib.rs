@@ -45,8 +45,8 @@ impl MailWorker {
         self
     }
 
-    /// Claims one batch, sends it, and records the outcomes (rows and trail) in one
-    /// transaction. Returns how many messages were claimed.
+    /// Claims one batch, sends it, and records the outcomes (rows and trail) as they arrive,
+    /// each group in one transaction. Returns how many messages were claimed.
     pub async fn deliver_batch(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let claimed = outbox::claim(
             self.service.db().conn(),
@@ -76,19 +76,29 @@ impl MailWorker {
                 (msg, outcome)
             });
         }
-        let mut done = Vec::with_capacity(n);
-        while let Some(finished) = tasks.join_next().await {
-            match finished {
-                Ok(d) => done.push(d),
-                // The message stays claimed and goes again when its lease runs out.
-                Err(e) => tracing::error!(error = %e, "a delivery task panicked"),
+        // Outcomes are recorded as they arrive (whatever has finished by the time the last
+        // record committed, in one transaction), not once the slowest send of the batch is
+        // done: a message the server accepted is marked sent within one commit of it, which
+        // is the window in which a crash makes it go twice (docs/reliability.md).
+        while let Some(first) = tasks.join_next().await {
+            let mut finished = vec![first];
+            while let Some(more) = tasks.try_join_next() {
+                finished.push(more);
             }
-        }
-        done.sort_by_key(|(m, _)| m.id);
-        if let Err(e) = outbox::record_deliveries(self.service.db(), &done, Utc::now()).await {
-            // Sent messages go again after the lease (same Message-ID), so nothing is lost.
-            tracing::error!(error = %e, "recording delivery outcomes failed");
-            return Err(e);
+            let mut done = Vec::with_capacity(finished.len());
+            for f in finished {
+                match f {
+                    Ok(d) => done.push(d),
+                    // The message stays claimed and goes again when its lease runs out.
+                    Err(e) => tracing::error!(error = %e, "a delivery task panicked"),
+                }
+            }
+            done.sort_by_key(|(m, _)| m.id);
+            if let Err(e) = outbox::record_deliveries(self.service.db(), &done, Utc::now()).await {
+                // Sent messages go again after the lease (same Message-ID), so nothing is lost.
+                tracing::error!(error = %e, "recording delivery outcomes failed");
+                return Err(e);
+            }
         }
         Ok(n)
     }
@@ -159,8 +169,8 @@ impl MailWorker {
     /// retries and for mail enqueued by other instances.
     ///
     /// Woken by a commit, it waits [`GATHER`] before claiming, so that a burst of commits is
-    /// claimed and recorded in one batch: each batch is two write transactions (claim, record),
-    /// which on SQLite queue behind the same lock as intake.
+    /// claimed in one batch: one claim, and a record for each group of sends that finish
+    /// together (write transactions which on SQLite queue behind the same lock as intake).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let wakeup = self.service.mail_wakeup();
         loop {
