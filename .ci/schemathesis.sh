@@ -54,7 +54,10 @@ curl -fsS "$BASE/readyz" >/dev/null
 
 # An API token, the way a person makes one: log in, open the account page, create it there.
 JAR="$DIR/cookies"
-curl -fsS -o /dev/null -c "$JAR" -b "$JAR" \
+LOGIN_CSRF="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/staff/login" \
+    | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)"
+[ -n "$LOGIN_CSRF" ] || { echo "no CSRF token on the login page" >&2; exit 1; }
+curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf=$LOGIN_CSRF" \
     --data-urlencode "email=schemathesis@example.jp" --data-urlencode "password=$PASSWORD" \
     --data-urlencode "next=/staff" "$BASE/staff/login"
 CSRF="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/staff/account" \

@@ -688,3 +688,86 @@ on_both!(
         assert_eq!(res.status, 303, "{}", res.body);
     }
 );
+
+on_both!(
+    behind_tls_the_csrf_cookie_cannot_be_planted_from_a_sibling_domain,
+    vars = [("MADOGUCHI_BASE_URL", "https://madoguchi.test")],
+    |app: TestApp| async move {
+        let app = app;
+        let page = app.client.fresh().get("/").await;
+        let set = page.header("set-cookie").to_owned();
+        assert!(set.starts_with("__Host-madoguchi_csrf="), "{set}");
+        assert!(set.contains("; Secure") && set.contains("Path=/"), "{set}");
+        assert!(!set.contains("Domain="), "{set}");
+        // Cookie tossing: a sibling domain can plant `madoguchi_csrf` (no prefix) with an id
+        // whose token the attacker learned; the service no longer reads that cookie.
+        let planted = "a".repeat(64);
+        let token = app.service.csrf_token(&planted);
+        let victim = app.client.fresh();
+        victim.set_cookie("madoguchi_csrf", &planted);
+        let res = victim
+            .post_form(
+                "/requests",
+                &[
+                    ("csrf", &token),
+                    ("lang", "ja"),
+                    ("kind", "disclosure"),
+                    ("requester", "subject"),
+                    ("subject_name", "山田 花子"),
+                    ("subject_kana", "ヤマダ ハナコ"),
+                    ("email", "tossed@example.jp"),
+                    ("delivery", "electronic"),
+                    ("details", "会員情報"),
+                    ("consent", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 403, "{}", res.body);
+        assert_eq!(app.request_count().await, 0);
+    }
+);
+
+on_both!(
+    a_message_that_cannot_be_opened_fails_alone,
+    |app: TestApp| async move {
+        let app = app;
+        app.halt().await;
+        let db = app.service.db().conn();
+        for to in ["first@example.jp", "second@example.jp"] {
+            madoguchi_store::outbox::enqueue(
+                db,
+                app.service.cipher(),
+                vec![madoguchi_store::outbox::NewMessage {
+                    request_id: None,
+                    recipient: to.into(),
+                    lang: "ja".into(),
+                    template: "staff_new_request".into(),
+                    context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
+                }],
+                "madoguchi.test",
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        }
+        // The first one's context sealed under a key the ring does not hold.
+        app.sql(
+            "UPDATE outbox SET context = 'sealed:v1:gone:000000000000000000000000:00' \
+             WHERE id = (SELECT MIN(id) FROM outbox)",
+        )
+        .await;
+        app.worker.drain().await.unwrap();
+        use sea_orm::EntityTrait;
+        let rows = madoguchi_store::entities::outbox::Entity::find()
+            .all(db)
+            .await
+            .unwrap();
+        let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(
+            statuses,
+            ["failed", "sent"],
+            "the damaged one fails, the other goes"
+        );
+        assert_eq!(app.mails_to("second@example.jp").await.len(), 1);
+    }
+);

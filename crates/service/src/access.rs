@@ -7,7 +7,7 @@ use madoguchi_domain::{Actor, Mail, Recipient, State};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::subject_token;
 use madoguchi_store::sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use madoguchi_store::secrets::{constant_time_eq, hash_token, keyed, random_token};
 use madoguchi_store::{outbox, requests};
@@ -20,10 +20,11 @@ const CODE: &str = "access_code";
 const SESSION: &str = "subject_session";
 /// Wrong codes before the code is locked.
 pub const MAX_ATTEMPTS: i32 = 5;
-/// Codes a request may be sent per hour, from all clients together. One client may ask for
+/// Codes a request may be sent per hour, from all clients together (counted atomically in
+/// `rate_limits`). One client may ask for
 /// fewer (`limits::CODES_PER_CLIENT_PER_REQUEST`), so a stranger holding the request's public
 /// id cannot spend the subject's allowance alone.
-pub const MAX_CODES_PER_HOUR: u64 = 10;
+pub const MAX_CODES_PER_HOUR: u32 = 10;
 
 /// Why a code was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -76,15 +77,6 @@ impl Service {
             .await?
             .allowed()
         {
-            return Err(ServiceError::Access(AccessError::TooManyCodes));
-        }
-        let recent = subject_token::Entity::find()
-            .filter(subject_token::Column::RequestId.eq(row.id))
-            .filter(subject_token::Column::Purpose.eq(CODE))
-            .filter(subject_token::Column::CreatedAt.gt(now - Duration::hours(1)))
-            .count(self.db().conn())
-            .await?;
-        if recent >= MAX_CODES_PER_HOUR {
             return Err(ServiceError::Access(AccessError::TooManyCodes));
         }
         let nonce = random_token();

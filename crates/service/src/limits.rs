@@ -16,9 +16,24 @@ pub const CODES_PER_CLIENT_PER_REQUEST: u32 = 3;
 /// Access codes one client may ask for, over all requests, per hour.
 pub const CODES_PER_CLIENT: u32 = 30;
 
-/// The client address a limit is keyed on; requests without one share the key `unknown`.
-pub(crate) fn client(origin: &Origin) -> &str {
-    origin.ip.as_deref().unwrap_or("unknown")
+/// The client a limit is keyed on: its IPv4 address, or the /64 network of its IPv6 address
+/// (one home line or host is handed a whole /64, so counting single addresses would let it
+/// take as many quotas as it likes). Requests without an address share the key `unknown`.
+pub(crate) fn client(origin: &Origin) -> String {
+    let Some(ip) = origin.ip.as_deref() else {
+        return "unknown".to_owned();
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
 }
 
 impl Service {
@@ -48,8 +63,8 @@ impl Service {
         Ok(limits::hit(self.db().conn(), &key, limit, INTAKE_WINDOW_SECS, now).await?)
     }
 
-    /// Takes one of the client's access-code slots for this request and one of its slots
-    /// overall. The request's own hourly allowance is counted by `send_access_code`.
+    /// Takes one of the client's access-code slots for this request, one of its slots overall,
+    /// and one of the request's own (`access::MAX_CODES_PER_HOUR`), each counted atomically.
     pub(crate) async fn admit_code_request(
         &self,
         request_id: i64,
@@ -58,6 +73,7 @@ impl Service {
     ) -> Result<Admission, ServiceError> {
         let conn = self.db().conn();
         let ip = client(origin);
+        let ip = ip.as_str();
         let per_request = limits::hit(
             conn,
             &format!("code:{request_id}:{ip}"),
@@ -69,13 +85,50 @@ impl Service {
         if !per_request.allowed() {
             return Ok(per_request);
         }
-        Ok(limits::hit(
+        let per_client = limits::hit(
             conn,
             &format!("code:{ip}"),
             CODES_PER_CLIENT,
             INTAKE_WINDOW_SECS,
             now,
         )
+        .await?;
+        if !per_client.allowed() {
+            return Ok(per_client);
+        }
+        Ok(limits::hit(
+            conn,
+            &format!("code-request:{request_id}"),
+            crate::access::MAX_CODES_PER_HOUR,
+            INTAKE_WINDOW_SECS,
+            now,
+        )
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(ip: &str) -> String {
+        client(&Origin {
+            ip: Some(ip.to_owned()),
+            user_agent: None,
+        })
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(of("192.0.2.7"), "192.0.2.7");
+        assert_eq!(of("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(of("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+        assert_ne!(of("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            of("::ffff:192.0.2.7"),
+            "192.0.2.7",
+            "a mapped IPv4 is the IPv4"
+        );
+        assert_eq!(client(&Origin::default()), "unknown");
     }
 }

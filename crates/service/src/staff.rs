@@ -312,7 +312,9 @@ impl Service {
             }
         };
         let matches = match &user {
-            Some(u) => !u.disabled && password_matches(&u.password_hash, password),
+            // The hash is checked for a disabled account too: skipping it would tell by
+            // timing which accounts are disabled.
+            Some(u) => password_matches(&u.password_hash, password) && !u.disabled,
             None => {
                 // Spend the same time as a real check so timing does not reveal accounts.
                 let _ = password_matches(
@@ -559,7 +561,7 @@ impl Service {
     }
 
     /// Seals every TOTP secret not sealed under the current key (plaintext ones included).
-    /// Returns how many.
+    /// Returns how many secrets changed.
     pub async fn reseal_totp_secrets(&self) -> Result<usize, ServiceError> {
         let current = format!(
             "{}{}:",
@@ -568,30 +570,32 @@ impl Service {
         );
         let users = staff_user::Entity::find().all(self.db().conn()).await?;
         let mut n = 0;
+        // One column at a time, compare-and-set on the value read: an enrolment confirmed
+        // meanwhile is not overwritten with the older secret.
         for user in users {
-            let mut am = user.clone().into_active_model();
-            let mut changed = false;
-            if let Some(s) = user
-                .totp_secret
-                .as_deref()
-                .filter(|s| !s.starts_with(&current))
-            {
-                let plain = self.open_totp_secret(&user, s)?;
-                am.totp_secret = Set(Some(self.seal_totp_secret(user.pid, &plain)));
-                changed = true;
-            }
-            if let Some(s) = user
-                .totp_pending_secret
-                .as_deref()
-                .filter(|s| !s.starts_with(&current))
-            {
-                let plain = self.open_totp_secret(&user, s)?;
-                am.totp_pending_secret = Set(Some(self.seal_totp_secret(user.pid, &plain)));
-                changed = true;
-            }
-            if changed {
-                am.update(self.db().conn()).await?;
-                n += 1;
+            for (column, stored) in [
+                (staff_user::Column::TotpSecret, user.totp_secret.as_deref()),
+                (
+                    staff_user::Column::TotpPendingSecret,
+                    user.totp_pending_secret.as_deref(),
+                ),
+            ] {
+                let Some(old) = stored.filter(|s| !s.starts_with(&current)) else {
+                    continue;
+                };
+                let plain = self.open_totp_secret(&user, old)?;
+                let r = staff_user::Entity::update_many()
+                    .col_expr(
+                        column,
+                        madoguchi_store::sea_orm::sea_query::Expr::value(
+                            self.seal_totp_secret(user.pid, &plain),
+                        ),
+                    )
+                    .filter(staff_user::Column::Id.eq(user.id))
+                    .filter(column.eq(old))
+                    .exec(self.db().conn())
+                    .await?;
+                n += r.rows_affected as usize;
             }
         }
         Ok(n)

@@ -114,7 +114,32 @@ pub async fn claim<C: ConnectionTrait>(
         .all(db)
         .await?;
     rows.sort_by_key(|r| r.id);
-    rows.into_iter().map(|r| cipher.open_message(r)).collect()
+    let mut opened = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        match cipher.open_message(row) {
+            Ok(m) => opened.push(m),
+            // A row that does not open (its key left the ring, or it was altered) fails on
+            // its own, visibly, instead of blocking every batch it would be claimed in.
+            Err(e) => {
+                tracing::error!(message = id, error = %e, "an outbox row cannot be opened");
+                Outbox::update_many()
+                    .col_expr(outbox::Column::Status, Expr::value(FAILED))
+                    .col_expr(
+                        outbox::Column::LastError,
+                        Expr::value("the message cannot be decrypted with the configured keys"),
+                    )
+                    .col_expr(
+                        outbox::Column::ClaimedUntil,
+                        Expr::value(None::<DateTime<Utc>>),
+                    )
+                    .filter(outbox::Column::Id.eq(id))
+                    .exec(db)
+                    .await?;
+            }
+        }
+    }
+    Ok(opened)
 }
 
 /// How one delivery attempt ended.
@@ -364,16 +389,20 @@ pub async fn reseal_all<C: ConnectionTrait>(
                 continue;
             }
             let (id, message_id) = (raw.id, raw.message_id.clone());
+            let (old_recipient, old_context) = (raw.recipient.clone(), raw.context.clone());
             let open = cipher.open_message(raw)?;
             let (recipient, context) =
                 cipher.seal_message(&message_id, &open.recipient, &open.context);
-            Outbox::update_many()
+            // Compare-and-set: a row changed meanwhile is left for the next re-seal.
+            let r = Outbox::update_many()
                 .col_expr(outbox::Column::Recipient, Expr::value(recipient))
                 .col_expr(outbox::Column::Context, Expr::value(context))
                 .filter(outbox::Column::Id.eq(id))
+                .filter(outbox::Column::Recipient.eq(old_recipient))
+                .filter(outbox::Column::Context.eq(old_context))
                 .exec(db)
                 .await?;
-            changed += 1;
+            changed += r.rows_affected as usize;
         }
     }
 }

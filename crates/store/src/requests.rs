@@ -212,6 +212,20 @@ pub fn open_all(
     rows.into_iter().map(|r| cipher.open_request(r)).collect()
 }
 
+/// Opens the rows a timer works through, leaving out (and logging) any that do not open, so
+/// that one damaged row does not stop every timer behind it.
+fn open_for_timers(cipher: &RowCipher, rows: Vec<request::Model>) -> Vec<request::Model> {
+    rows.into_iter()
+        .filter_map(|r| {
+            let pid = r.pid;
+            cipher
+                .open_request(r)
+                .map_err(|e| tracing::error!(request = %pid, error = %e, "a request row cannot be opened"))
+                .ok()
+        })
+        .collect()
+}
+
 /// An open request of the same kind from the same address, if there is one. `email_index` is
 /// the address's blind index ([`RowCipher::email_index`]). The row comes back sealed: only
 /// its number and ids are read.
@@ -248,7 +262,7 @@ pub async fn expired_before<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await?;
-    open_all(cipher, rows)
+    Ok(open_for_timers(cipher, rows))
 }
 
 /// Requests whose subject's turn runs out after `now` and by `until`, not yet warned about
@@ -274,7 +288,7 @@ pub async fn expiring_between<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await?;
-    open_all(cipher, rows)
+    Ok(open_for_timers(cipher, rows))
 }
 
 /// Writes a transition: the lifecycle columns, the words for the subject and the subject's
@@ -406,7 +420,8 @@ pub fn answer_of(m: &request::Model) -> Option<domain::Recorded> {
 }
 
 /// Re-seals every request row not sealed under the cipher's current key (rows stored before
-/// sealing began included), in batches. Returns how many rows changed.
+/// sealing began included), in batches. Returns how many rows changed; a row written while it
+/// ran is left as it is (run it again).
 pub async fn reseal_all<C: ConnectionTrait>(
     db: &C,
     cipher: &RowCipher,
@@ -426,12 +441,17 @@ pub async fn reseal_all<C: ConnectionTrait>(
         after = last.id;
         for raw in &rows {
             if let Some(am) = cipher.reseal_request(raw)? {
-                Requests::update_many()
+                // Only if nobody wrote the row since it was read: a reply or answer committed
+                // meanwhile is not overwritten with the older value. Such a row keeps its
+                // old key (still on the ring) until the next re-seal.
+                let r = Requests::update_many()
                     .set(am)
                     .filter(request::Column::Id.eq(raw.id))
+                    .filter(request::Column::Version.eq(raw.version))
+                    .filter(request::Column::AuditSeq.eq(raw.audit_seq))
                     .exec(db)
                     .await?;
-                changed += 1;
+                changed += r.rows_affected as usize;
             }
         }
     }

@@ -29,6 +29,9 @@ pub use state::AppState;
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// The longest pause allowed between two pieces of a request body.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The whole application with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
@@ -52,6 +55,11 @@ pub fn router(state: AppState) -> Router {
         // A hard cap for bodies no extractor reads.
         .layer(RequestBodyLimitLayer::new(
             body_limit.max(upload_limit).max(package_limit),
+        ))
+        // A client that stops sending its body mid-way is cut off, not waited for: every
+        // reader of a body (the guards, the extractors) would hold its task forever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_IDLE_TIMEOUT,
         ))
         // The framework's own refusals (a body over the hard cap, an extractor's limit) come
         // as plain text; they get the page or problem document every other error gets.
