@@ -467,7 +467,11 @@ on_both!(
             1
         );
         let page = officer.get(&format!("/staff/requests/{pid}")).await;
-        assert!(page.body.contains("refund_recorded"));
+        // The ledger in words (the label is the domain's, written down here independently),
+        // never the stored spelling.
+        assert!(page.body.contains("返金済み（記録）"), "{}", page.body);
+        assert!(!page.body.contains("refund_recorded"));
+        assert!(!page.body.contains("refund_due:"));
         app.verify_audit().await;
     }
 );

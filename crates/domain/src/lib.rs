@@ -10,6 +10,7 @@ pub mod files;
 pub mod ground;
 pub mod holidays;
 pub mod kind;
+pub mod ledger;
 pub mod policy;
 pub mod request;
 pub mod state;
@@ -30,6 +31,7 @@ pub use fee::{FeeError, FeeSchedule, Yen};
 pub use files::{DocumentPurpose, FileType, sniff};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
+pub use ledger::{FlagReason, LedgerKind, RefundDue};
 pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
     age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age,

@@ -118,7 +118,7 @@ pub(crate) enum Also {
     /// still due, so it is recorded once.
     RefundPaidBack {
         id: i64,
-        due_kind: String,
+        due_kind: madoguchi_domain::LedgerKind,
         reference: String,
         by: Option<String>,
     },
@@ -126,7 +126,7 @@ pub(crate) enum Also {
     /// row that sends it; refused unless the row is still flagged, so it is ordered once.
     FlaggedRefund {
         id: i64,
-        flagged_kind: String,
+        flagged_kind: madoguchi_domain::LedgerKind,
         refund: payment::ActiveModel,
     },
     /// Downloads of these files, each counted only while under `limit`; refused (and the
@@ -158,11 +158,14 @@ impl Also {
                 by,
             } => {
                 let marked = payment::Entity::update_many()
-                    .col_expr(payment::Column::Kind, Expr::value("refund_recorded"))
+                    .col_expr(
+                        payment::Column::Kind,
+                        Expr::value(madoguchi_domain::LedgerKind::RefundRecorded.as_db()),
+                    )
                     .col_expr(payment::Column::Reference, Expr::value(Some(reference)))
                     .col_expr(payment::Column::RecordedBy, Expr::value(by))
                     .filter(payment::Column::Id.eq(id))
-                    .filter(payment::Column::Kind.eq(due_kind))
+                    .filter(payment::Column::Kind.eq(due_kind.as_db()))
                     .exec(tx)
                     .await?;
                 if marked.rows_affected != 1 {
@@ -176,9 +179,12 @@ impl Also {
                 refund,
             } => {
                 let marked = payment::Entity::update_many()
-                    .col_expr(payment::Column::Kind, Expr::value("flagged_refunded"))
+                    .col_expr(
+                        payment::Column::Kind,
+                        Expr::value(madoguchi_domain::LedgerKind::FlaggedRefunded.as_db()),
+                    )
                     .filter(payment::Column::Id.eq(id))
-                    .filter(payment::Column::Kind.eq(flagged_kind))
+                    .filter(payment::Column::Kind.eq(flagged_kind.as_db()))
                     .exec(tx)
                     .await?;
                 if marked.rows_affected != 1 {

@@ -531,13 +531,9 @@ impl Service {
                         request_id: Set(row.id),
                         method: Set(refund_method(&tx, row, event).await),
                         amount: Set(amount.0),
-                        kind: Set(format!(
-                            "refund_due:{}",
-                            serde_json::to_value(reason)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default()
-                        )),
+                        kind: Set(domain::LedgerKind::RefundDue((*reason).into())
+                            .as_db()
+                            .to_owned()),
                         reference: Set(None),
                         provider_ref: Set(None),
                         receipt_number: Set(None),
@@ -555,12 +551,12 @@ impl Service {
             }
         }
         if let Event::RecordPayment { amount, method } = event {
-            let receipt = format!("RC-{}", row.number.trim_start_matches("R-"));
+            let receipt = domain::ledger::receipt_number(&row.number);
             payment::Entity::insert(payment::ActiveModel {
                 request_id: Set(row.id),
                 method: Set(method.as_str().to_owned()),
                 amount: Set(amount.0),
-                kind: Set("payment".to_owned()),
+                kind: Set(domain::LedgerKind::Payment.as_db().to_owned()),
                 reference: Set(text.reference.clone()),
                 provider_ref: Set(if matches!(actor, Actor::PaymentProvider) {
                     text.reference.clone()
@@ -729,7 +725,7 @@ async fn refund_method<C: madoguchi_store::sea_orm::ConnectionTrait>(
     }
     payment::Entity::find()
         .filter(payment::Column::RequestId.eq(row.id))
-        .filter(payment::Column::Kind.eq("payment"))
+        .filter(payment::Column::Kind.eq(domain::LedgerKind::Payment.as_db()))
         .order_by_desc(payment::Column::Id)
         .one(db)
         .await

@@ -3,7 +3,9 @@
 //! and card refunds executed from committed refund rows.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use madoguchi_domain::{Actor, Event, Mail, PaymentMethod, Recipient, State, Yen};
+use madoguchi_domain::{
+    Actor, Event, FlagReason, LedgerKind, Mail, PaymentMethod, Recipient, RefundDue, State, Yen,
+};
 use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::{payment, request};
@@ -49,7 +51,7 @@ impl Service {
         }
         let previous = payment::Entity::find()
             .filter(payment::Column::RequestId.eq(row.id))
-            .filter(payment::Column::Kind.eq("checkout"))
+            .filter(payment::Column::Kind.eq(LedgerKind::Checkout.as_db()))
             .order_by_desc(payment::Column::Id)
             .all(self.db().conn())
             .await?;
@@ -83,7 +85,7 @@ impl Service {
             request_id: Set(row.id),
             method: Set(PaymentMethod::Card.as_str().to_owned()),
             amount: Set(due),
-            kind: Set("checkout".to_owned()),
+            kind: Set(LedgerKind::Checkout.as_db().to_owned()),
             reference: Set(Some(checkout.url.clone())),
             provider_ref: Set(Some(checkout.id)),
             receipt_number: Set(None),
@@ -147,8 +149,11 @@ impl Service {
                 ..
             } => {
                 payment::Entity::update_many()
-                    .col_expr(payment::Column::Kind, Expr::value("refund_done"))
-                    .filter(payment::Column::Kind.eq("refund_sent"))
+                    .col_expr(
+                        payment::Column::Kind,
+                        Expr::value(LedgerKind::RefundDone.as_db()),
+                    )
+                    .filter(payment::Column::Kind.eq(LedgerKind::RefundSent.as_db()))
                     .filter(payment::Column::Reference.eq(pi))
                     .exec(self.db().conn())
                     .await?;
@@ -235,15 +240,15 @@ impl Service {
         // Money we did not ask for, or for a request no longer waiting: never accepted as
         // payment; kept as a flagged row and sent to staff, who decide on the refund.
         let reason = if matches {
-            "not_awaiting_payment"
+            FlagReason::NotAwaitingPayment
         } else {
-            "amount_or_currency_mismatch"
+            FlagReason::AmountOrCurrencyMismatch
         };
         let flagged = payment::ActiveModel {
             request_id: Set(row.id),
             method: Set(PaymentMethod::Card.as_str().to_owned()),
             amount: Set(amount.unwrap_or(0)),
-            kind: Set(format!("flagged:{reason}")),
+            kind: Set(LedgerKind::Flagged(reason).as_db().to_owned()),
             reference: Set(currency.map(str::to_owned)),
             provider_ref: Set(Some(pi)),
             receipt_number: Set(None),
@@ -257,7 +262,7 @@ impl Service {
                 madoguchi_domain::AuditRecord {
                     action: "payment.flagged".into(),
                     detail: vec![
-                        ("reason".into(), reason.into()),
+                        ("reason".into(), reason.as_str().into()),
                         ("amount".into(), amount.unwrap_or(0).to_string()),
                     ],
                 },
@@ -314,14 +319,17 @@ impl Service {
             return Ok(0);
         };
         let due = payment::Entity::find()
-            .filter(payment::Column::Kind.starts_with("refund_due"))
+            .filter(payment::Column::Kind.is_in(LedgerKind::refunds_due()))
             .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
             .all(self.db().conn())
             .await?;
         let mut sent = 0;
         for r in due {
             let claimed = payment::Entity::update_many()
-                .col_expr(payment::Column::Kind, Expr::value("refund_processing"))
+                .col_expr(
+                    payment::Column::Kind,
+                    Expr::value(LedgerKind::RefundProcessing.as_db()),
+                )
                 .filter(payment::Column::Id.eq(r.id))
                 .filter(payment::Column::Kind.eq(r.kind.clone()))
                 .exec(self.db().conn())
@@ -335,7 +343,7 @@ impl Service {
                 Some(pi) => Some(pi.clone()),
                 None => payment::Entity::find()
                     .filter(payment::Column::RequestId.eq(r.request_id))
-                    .filter(payment::Column::Kind.eq("payment"))
+                    .filter(payment::Column::Kind.eq(LedgerKind::Payment.as_db()))
                     .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
                     .order_by_desc(payment::Column::Id)
                     .one(self.db().conn())
@@ -344,7 +352,10 @@ impl Service {
             };
             let Some(pi) = original else {
                 payment::Entity::update_many()
-                    .col_expr(payment::Column::Kind, Expr::value("refund_manual"))
+                    .col_expr(
+                        payment::Column::Kind,
+                        Expr::value(LedgerKind::RefundManual.as_db()),
+                    )
                     .filter(payment::Column::Id.eq(r.id))
                     .exec(self.db().conn())
                     .await?;
@@ -356,7 +367,10 @@ impl Service {
             {
                 Ok(refund_id) => {
                     payment::Entity::update_many()
-                        .col_expr(payment::Column::Kind, Expr::value("refund_sent"))
+                        .col_expr(
+                            payment::Column::Kind,
+                            Expr::value(LedgerKind::RefundSent.as_db()),
+                        )
                         .col_expr(payment::Column::Reference, Expr::value(Some(pi.clone())))
                         .col_expr(payment::Column::ProviderRef, Expr::value(Some(refund_id)))
                         .filter(payment::Column::Id.eq(r.id))
@@ -434,7 +448,8 @@ impl Service {
             .one(self.db().conn())
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if !refund.kind.starts_with("refund_due") {
+        let due_kind = madoguchi_store::ledger::kind_of(&refund)?;
+        if !due_kind.is_refund_due() {
             return Err(ServiceError::Invalid("this refund is not due"));
         }
         if refund.method == PaymentMethod::Card.as_str() {
@@ -456,7 +471,7 @@ impl Service {
         };
         let also = Also::RefundPaidBack {
             id: refund.id,
-            due_kind: refund.kind,
+            due_kind,
             reference: reference.chars().take(200).collect(),
             by: actor.staff_id().map(str::to_owned),
         };
@@ -489,7 +504,8 @@ impl Service {
             .one(self.db().conn())
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if !flagged.kind.starts_with("flagged:") || flagged.provider_ref.is_none() {
+        let flagged_kind = madoguchi_store::ledger::kind_of(&flagged)?;
+        if !flagged_kind.is_flagged() || flagged.provider_ref.is_none() {
             return Err(ServiceError::Invalid(
                 "this payment is not a flagged card payment",
             ));
@@ -507,7 +523,9 @@ impl Service {
             request_id: Set(row.id),
             method: Set(PaymentMethod::Card.as_str().to_owned()),
             amount: Set(flagged.amount),
-            kind: Set("refund_due:flagged".to_owned()),
+            kind: Set(LedgerKind::RefundDue(RefundDue::FlaggedPayment)
+                .as_db()
+                .to_owned()),
             // The payment to refund: this one, not the request's accepted payment.
             reference: Set(flagged.provider_ref.clone()),
             provider_ref: Set(None),
@@ -518,7 +536,7 @@ impl Service {
         };
         let also = Also::FlaggedRefund {
             id: flagged.id,
-            flagged_kind: flagged.kind,
+            flagged_kind,
             refund,
         };
         self.append_with(pid, &t, actor, origin, now, also).await
@@ -528,7 +546,7 @@ impl Service {
     pub async fn receipts(&self, request_id: i64) -> Result<Vec<payment::Model>, ServiceError> {
         Ok(payment::Entity::find()
             .filter(payment::Column::RequestId.eq(request_id))
-            .filter(payment::Column::Kind.eq("payment"))
+            .filter(payment::Column::Kind.eq(LedgerKind::Payment.as_db()))
             .filter(payment::Column::ReceiptNumber.is_not_null())
             .order_by_asc(payment::Column::Id)
             .all(self.db().conn())

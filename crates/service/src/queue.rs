@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use madoguchi_domain::{self as domain, Jurisdiction, RequestKind, State};
 use madoguchi_store::audit::{self, Origin};
-use madoguchi_store::entities::{audit_entry, outbox, payment, request, staff_user};
+use madoguchi_store::entities::{audit_entry, outbox, request, staff_user};
 use madoguchi_store::requests;
 use madoguchi_store::sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
@@ -88,7 +88,7 @@ pub struct RequestDetail {
     /// Timeline.
     pub audit: Vec<audit_entry::Model>,
     /// Payments and refunds.
-    pub payments: Vec<payment::Model>,
+    pub payments: Vec<madoguchi_store::ledger::PaymentLine>,
     /// Mail sent or queued.
     pub mail: Vec<outbox::Model>,
     /// Number of the open request this may duplicate.
@@ -235,11 +235,7 @@ impl Service {
         let request = requests::find_by_pid(conn, &self.cipher, pid).await?;
         let domain = requests::to_domain(&request)?;
         let audit = audit::for_request(conn, pid).await?;
-        let payments = payment::Entity::find()
-            .filter(payment::Column::RequestId.eq(request.id))
-            .order_by_asc(payment::Column::Id)
-            .all(conn)
-            .await?;
+        let payments = madoguchi_store::ledger::for_request(conn, request.id).await?;
         let mail = madoguchi_store::outbox::for_request(conn, &self.cipher, request.id).await?;
         let duplicate_of = match request.duplicate_of {
             Some(id) => requests::find_by_id(conn, &self.cipher, id)

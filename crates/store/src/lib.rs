@@ -6,6 +6,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod jobs;
+pub mod ledger;
 pub mod limits;
 pub mod outbox;
 pub mod requests;

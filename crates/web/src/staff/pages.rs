@@ -4,7 +4,7 @@
 use askama::Template;
 use madoguchi_domain::Role;
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::entities::{api_token, audit_entry, outbox, payment, request, staff_user};
+use madoguchi_store::entities::{api_token, audit_entry, outbox, request, staff_user};
 
 use crate::error::FieldError;
 
@@ -117,6 +117,42 @@ pub struct ActionForm {
     pub grounds: bool,
 }
 
+/// A ledger line as the request page shows it: words, not stored spellings.
+#[derive(Debug, Clone)]
+pub struct PaymentRow {
+    pub id: i64,
+    /// Japan time, to the minute.
+    pub at: String,
+    pub label: &'static str,
+    pub method: &'static str,
+    pub amount: String,
+    pub receipt_number: Option<String>,
+    /// An offline refund still owed: the officer records it as paid back.
+    pub refund_due_offline: bool,
+    /// A card payment not accepted: the officer can send it back.
+    pub flagged: bool,
+}
+
+impl PaymentRow {
+    /// The view of a ledger line.
+    pub fn of(line: &madoguchi_store::ledger::PaymentLine, en: bool) -> Self {
+        PaymentRow {
+            id: line.id,
+            at: line
+                .created_at
+                .with_timezone(&madoguchi_domain::policy::jst())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            label: line.kind.label(en),
+            method: line.method.label(en),
+            amount: line.amount.to_string(),
+            receipt_number: line.receipt_number.clone(),
+            refund_due_offline: line.kind.is_refund_due() && line.method.is_offline(),
+            flagged: line.kind.is_flagged(),
+        }
+    }
+}
+
 #[derive(Debug, Template)]
 #[template(path = "staff/detail.html")]
 pub struct DetailPage {
@@ -133,7 +169,7 @@ pub struct DetailPage {
     pub duplicate: Option<(String, String)>,
     pub actions: Vec<ActionForm>,
     pub grounds: Vec<(String, String)>,
-    pub payments: Vec<payment::Model>,
+    pub payments: Vec<PaymentRow>,
     pub mail: Vec<outbox::Model>,
     pub audit: Vec<audit_entry::Model>,
     pub documents: Vec<madoguchi_service::Document>,

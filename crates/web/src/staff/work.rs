@@ -15,7 +15,9 @@ use madoguchi_service::{EventText, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{ActionForm, Chrome, DetailPage, FilterEcho, QueuePage, QueueRow, badge};
+use super::pages::{
+    ActionForm, Chrome, DetailPage, FilterEcho, PaymentRow, QueuePage, QueueRow, badge,
+};
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
@@ -356,7 +358,7 @@ async fn request_page(
             .documents(d.request.id)
             .await
             .map_err(|e| service_error(e, en))?,
-        payments: d.payments,
+        payments: d.payments.iter().map(|p| PaymentRow::of(p, en)).collect(),
         mail: d.mail,
         audit: d.audit,
         r: d.request,
