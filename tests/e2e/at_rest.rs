@@ -22,6 +22,8 @@ const CURRENT: &str = "旧住所：封印市旧町";
 const CORRECT: &str = "新住所：封印市新町";
 const QUESTION: &str = "封印質問：どの店舗ですか";
 const REPLY: &str = "封印返信：新宿店です";
+const FILE_NAME: &str = "封印花子_運転免許証.png";
+const BIRTH_DATE: &str = "1987-06-05";
 
 /// The bytes of the database as stored: the SQLite file and its WAL, or a `pg_dump`.
 fn dump(app: &TestApp) -> Vec<u8> {
@@ -73,6 +75,7 @@ on_both!(
         body["details"] = serde_json::json!(DETAILS);
         body["current_content"] = serde_json::json!(CURRENT);
         body["correct_content"] = serde_json::json!(CORRECT);
+        body["date_of_birth"] = serde_json::json!(BIRTH_DATE);
         body.as_object_mut().unwrap().remove("delivery");
         let res = app.client.post_json("/api/v1/requests", &body).await;
         assert_eq!(res.status, 201, "{}", res.body);
@@ -81,6 +84,23 @@ on_both!(
         let page = app.client.get(&path).await;
         let res = app.client.post_form(&path, &[("csrf", &page.csrf())]).await;
         assert_eq!(res.status, 303);
+        // An identity document, under a name that names the subject.
+        let subject = subject_session(&app, pid, &email).await;
+        let csrf = subject.get(&format!("/r/{pid}/private")).await.csrf();
+        let png = png("sealed-journey-document");
+        let (ct, upload) = multipart(
+            &[("csrf", &csrf), ("purpose", "identity")],
+            &[(FILE_NAME, &png)],
+        );
+        let res = subject
+            .send(
+                hyper::Method::POST,
+                &format!("/r/{pid}/documents"),
+                Some(&ct),
+                upload,
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
         let officer = Actor::Staff {
             id: "officer".into(),
             role: Role::Officer,
@@ -149,9 +169,17 @@ on_both!(
         let row = app.request(pid).await;
         assert_eq!(row.subject_name, NAME);
         assert_eq!(row.subject_reply.as_deref(), Some(REPLY));
+        assert_eq!(
+            row.subject_birth_date.map(|d| d.to_string()).as_deref(),
+            Some(BIRTH_DATE)
+        );
         let staff = staff_client(&app, Role::Officer).await;
         let detail = staff.get(&format!("/staff/requests/{pid}")).await;
         assert!(detail.body.contains(NAME), "{}", detail.body);
+        assert!(
+            detail.body.contains(FILE_NAME),
+            "the document's name is shown"
+        );
         // The staff search finds it by address (through the blind index).
         let found = staff.get(&format!("/staff?q={email}&closed=1")).await;
         assert!(found.body.contains(&row.number), "{}", found.body);
@@ -173,6 +201,9 @@ on_both!(
             CORRECT,
             QUESTION,
             REPLY,
+            FILE_NAME,
+            "封印花子_運転",
+            BIRTH_DATE,
             secret.as_str(),
         ] {
             assert!(

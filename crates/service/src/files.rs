@@ -72,17 +72,26 @@ pub struct Document {
     pub deleted: bool,
 }
 
-fn to_document(m: &attachment::Model) -> Document {
-    Document {
+/// The associated data a document's sealed file name is bound to.
+fn filename_aad(pid: Uuid) -> String {
+    format!("attachment:{pid}:filename")
+}
+
+fn to_document(
+    cipher: &madoguchi_store::sealed::RowCipher,
+    m: &attachment::Model,
+) -> Result<Document, ServiceError> {
+    Ok(Document {
         pid: m.pid,
         purpose: DocumentPurpose::parse(&m.purpose).unwrap_or(DocumentPurpose::Other),
-        filename: m.filename.clone(),
+        // The name a subject gave a file can name them (山田花子_免許証.jpg): sealed too.
+        filename: cipher.open(&filename_aad(m.pid), &m.filename)?,
         content_type: m.content_type.clone(),
         size: m.size,
         downloads: m.downloads,
         created_at: m.created_at,
         deleted: m.deleted_at.is_some(),
-    }
+    })
 }
 
 /// Keeps only a harmless display name: no path, no control characters, bounded length.
@@ -288,7 +297,7 @@ impl Service {
                 pid: Set(doc_pid),
                 request_id: Set(row.id),
                 purpose: Set(purpose.as_str().to_owned()),
-                filename: Set(name),
+                filename: Set(self.cipher.seal(&filename_aad(doc_pid), &name)),
                 content_type: Set(kind.mime().to_owned()),
                 size: Set(bytes.len() as i64),
                 key_id: Set(sealed.key_id),
@@ -381,7 +390,7 @@ impl Service {
             .order_by_desc(attachment::Column::Id)
             .all(self.db().conn())
             .await?;
-        Ok(rows.iter().map(to_document).collect())
+        rows.iter().map(|r| to_document(&self.cipher, r)).collect()
     }
 
     /// Opens a document for staff (inline view): audited as a view of the subject's data.
@@ -401,7 +410,7 @@ impl Service {
         let t = domain::apply(&requests::to_domain(&row)?, &view, actor, now)?;
         self.append_with(request_pid, &t, actor, origin, now, Also::Nothing)
             .await?;
-        Ok((to_document(&doc), bytes))
+        Ok((to_document(&self.cipher, &doc)?, bytes))
     }
 
     /// The subject downloads a file of the answer: within the window and the limit, counted
@@ -473,7 +482,7 @@ impl Service {
         // Decrypted before counting: a file that cannot be read must not use up a download.
         let files = docs
             .iter()
-            .map(|d| Ok((to_document(d), self.decrypt(d)?)))
+            .map(|d| Ok((to_document(&self.cipher, d)?, self.decrypt(d)?)))
             .collect::<Result<Vec<_>, ServiceError>>()?;
         let event = Event::Record(AuditOnly::Downloaded { target });
         let t = domain::apply(&requests::to_domain(row)?, &event, &Actor::Subject, now)?;
@@ -558,6 +567,32 @@ impl Service {
         let conn = self.db().conn();
         let requests = requests::reseal_all(conn, self.cipher()).await?;
         let messages = madoguchi_store::outbox::reseal_all(conn, self.cipher()).await?;
+        // Document file names (the contents are re-encrypted by `reencrypt_documents`).
+        let names = attachment::Entity::find()
+            .select_only()
+            .columns([
+                attachment::Column::Id,
+                attachment::Column::Pid,
+                attachment::Column::Filename,
+            ])
+            .into_tuple::<(i64, Uuid, String)>()
+            .all(conn)
+            .await?;
+        for (id, pid, stored) in names {
+            if self.cipher.is_current(&stored) {
+                continue;
+            }
+            let plain = self.cipher.open(&filename_aad(pid), &stored)?;
+            attachment::Entity::update_many()
+                .col_expr(
+                    attachment::Column::Filename,
+                    Expr::value(self.cipher.seal(&filename_aad(pid), &plain)),
+                )
+                .filter(attachment::Column::Id.eq(id))
+                .filter(attachment::Column::Filename.eq(stored))
+                .exec(conn)
+                .await?;
+        }
         // The page images from before live on in SQLite's log until it is checkpointed.
         self.db().checkpoint().await?;
         Ok((requests, messages))

@@ -130,6 +130,14 @@ impl RowCipher {
             };
         }
         request_columns!(one, opt);
+        // The date of birth goes to its text column; the DATE column is left empty.
+        if let ActiveValue::Set(Some(d)) = am.subject_birth_date {
+            am.subject_birth_date_sealed = Set(Some(self.seal(
+                &aad("subject_birth_date"),
+                &d.format("%Y-%m-%d").to_string(),
+            )));
+            am.subject_birth_date = Set(None);
+        }
     }
 
     /// Seals one column's value for the request `pid` (updates that set a single column).
@@ -154,6 +162,14 @@ impl RowCipher {
             };
         }
         request_columns!(one, opt);
+        if let Some(sealed) = m.subject_birth_date_sealed.take() {
+            let text = self.open(&aad("subject_birth_date"), &sealed)?;
+            m.subject_birth_date = Some(
+                chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+                    StoreError::Corrupt(format!("request {pid}: subject_birth_date"))
+                })?,
+            );
+        }
         Ok(m)
     }
 
@@ -173,7 +189,10 @@ impl RowCipher {
             };
         }
         request_columns!(one, opt);
-        current && m.email_norm.starts_with("ei1:")
+        if let Some(v) = &m.subject_birth_date_sealed {
+            current &= self.is_current(v);
+        }
+        current && m.email_norm.starts_with("ei1:") && m.subject_birth_date.is_none()
     }
 
     /// The update that re-seals a stored row under the current key (a row stored before
@@ -209,6 +228,7 @@ impl RowCipher {
             };
         }
         request_columns!(one, opt);
+        am.subject_birth_date = Set(open.subject_birth_date);
         self.seal_request(&mut am);
         am.pid = ActiveValue::NotSet;
         am.email_norm = Set(email_norm);

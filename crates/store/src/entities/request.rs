@@ -56,6 +56,8 @@ pub struct Model {
     pub subject_email: Option<String>,
     /// The detailed answer as JSON (`madoguchi_domain::Recorded`), once answered in detail.
     pub answer: Option<String>,
+    /// The date of birth, sealed (rows written before sealing keep `subject_birth_date`).
+    pub subject_birth_date_sealed: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
