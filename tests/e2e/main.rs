@@ -11,6 +11,7 @@ mod helpers;
 mod answers;
 mod api;
 mod at_rest;
+mod atomicity;
 mod audit;
 mod browser;
 mod concurrency;

@@ -165,6 +165,12 @@ pub enum AuditOnly {
         /// The carrier's tracking number (not personal data).
         tracking: String,
     },
+    /// A one-time code was sent to the subject.
+    CodeSent,
+    /// The subject entered the right code: a session for this request was opened.
+    CodeAccepted,
+    /// The subject's last wrong try locked the code.
+    CodeLocked,
 }
 
 impl Event {
@@ -194,6 +200,9 @@ impl Event {
             Event::Record(AuditOnly::Uploaded { .. }) => "uploaded",
             Event::Record(AuditOnly::Attached { .. }) => "attached",
             Event::Record(AuditOnly::Posted { .. }) => "posted",
+            Event::Record(AuditOnly::CodeSent) => "code_sent",
+            Event::Record(AuditOnly::CodeAccepted) => "code_accepted",
+            Event::Record(AuditOnly::CodeLocked) => "code_locked",
         }
     }
 }

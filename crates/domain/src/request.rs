@@ -607,6 +607,9 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         AuditOnly::Uploaded { target } => ("document.uploaded", vec![("target", target.clone())]),
         AuditOnly::Attached { target } => ("document.attached", vec![("target", target.clone())]),
         AuditOnly::Posted { tracking } => ("answer.posted", vec![("tracking", tracking.clone())]),
+        AuditOnly::CodeSent => ("access_code.sent", vec![]),
+        AuditOnly::CodeAccepted => ("access_code.accepted", vec![]),
+        AuditOnly::CodeLocked => ("access_code.locked", vec![]),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -640,9 +643,13 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             matches!(actor, Actor::System)
         }
         Event::Record(AuditOnly::Viewed { .. }) => actor.role().is_some(),
-        Event::Record(AuditOnly::Downloaded { .. } | AuditOnly::Uploaded { .. }) => {
-            matches!(actor, Actor::Subject)
-        }
+        Event::Record(
+            AuditOnly::Downloaded { .. }
+            | AuditOnly::Uploaded { .. }
+            | AuditOnly::CodeSent
+            | AuditOnly::CodeAccepted
+            | AuditOnly::CodeLocked,
+        ) => matches!(actor, Actor::Subject),
         Event::Record(AuditOnly::Attached { .. } | AuditOnly::Posted { .. }) => actor.is_worker(),
     };
     if allowed {

@@ -3,7 +3,7 @@
 //! alone, for thirty minutes.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use madoguchi_domain::{Actor, Mail, Recipient, State};
+use madoguchi_domain::{self as domain, Actor, AuditOnly, Event, Mail, Recipient, State};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::entities::subject_token;
 use madoguchi_store::sea_orm::{
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::files::Also;
 use crate::{Service, ServiceError, context};
 
-const CODE: &str = "access_code";
+pub(crate) const CODE: &str = "access_code";
 const SESSION: &str = "subject_session";
 /// Wrong codes before the code is locked.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -120,19 +120,7 @@ impl Service {
                 }
             })
             .collect();
-        let tx = self.db().begin_write().await?;
-        // Older codes die when a new one is sent: only the latest works.
-        subject_token::Entity::update_many()
-            .col_expr(
-                subject_token::Column::UsedAt,
-                madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
-            )
-            .filter(subject_token::Column::RequestId.eq(row.id))
-            .filter(subject_token::Column::Purpose.eq(CODE))
-            .filter(subject_token::Column::UsedAt.is_null())
-            .exec(&tx)
-            .await?;
-        subject_token::Entity::insert(subject_token::ActiveModel {
+        let token = subject_token::ActiveModel {
             request_id: Set(row.id),
             purpose: Set(CODE.to_owned()),
             token_hash: Set(format!(
@@ -145,23 +133,25 @@ impl Service {
             attempts: Set(0),
             created_at: Set(now.trunc_subsecs(6)),
             ..Default::default()
-        })
-        .exec(&tx)
-        .await?;
-        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
-        tx.commit().await?;
-        self.mail_wakeup.notify_one();
-        let t = madoguchi_domain::Transition {
-            next,
-            effects: vec![madoguchi_domain::Effect::Audit(
-                madoguchi_domain::AuditRecord {
-                    action: "access_code.sent".into(),
-                    detail: vec![],
-                },
-            )],
         };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
-            .await
+        // The code, its mail and its entry in one transaction: a crash leaves either a code
+        // sent and on the trail, or neither.
+        let t = domain::apply(
+            &next,
+            &Event::Record(AuditOnly::CodeSent),
+            &Actor::Subject,
+            now,
+        )?;
+        let also = Also::CodeSent {
+            request_id: row.id,
+            token,
+            messages,
+            mail_host: self.mail_host().to_owned(),
+        };
+        self.append_with(pid, &t, &Actor::Subject, origin, now, also)
+            .await?;
+        self.mail_wakeup.notify_one();
+        Ok(())
     }
 
     /// Checks a code; on success returns a session token for this request only.
@@ -196,45 +186,26 @@ impl Service {
             if attempt < MAX_ATTEMPTS {
                 return Err(ServiceError::Access(AccessError::Wrong));
             }
-            let locked = subject_token::Entity::update_many()
-                .col_expr(
-                    subject_token::Column::UsedAt,
-                    madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
-                )
-                .filter(subject_token::Column::Id.eq(token.id))
-                .filter(subject_token::Column::UsedAt.is_null())
-                .exec(self.db().conn())
-                .await?;
-            // Only the attempt that locked the code writes the trail entry.
-            if locked.rows_affected == 1 {
-                let t = madoguchi_domain::Transition {
-                    next: requests::to_domain(&row)?,
-                    effects: vec![madoguchi_domain::Effect::Audit(
-                        madoguchi_domain::AuditRecord {
-                            action: "access_code.locked".into(),
-                            detail: vec![],
-                        },
-                    )],
-                };
-                self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
-                    .await?;
+            // The lock and its entry in one transaction; only the try that locked the code
+            // writes the entry (a concurrent one finds it locked and writes nothing).
+            let t = domain::apply(
+                &requests::to_domain(&row)?,
+                &Event::Record(AuditOnly::CodeLocked),
+                &Actor::Subject,
+                now,
+            )?;
+            let also = Also::CodeLocked { token_id: token.id };
+            match self
+                .append_with(pid, &t, &Actor::Subject, origin, now, also)
+                .await
+            {
+                Ok(()) | Err(ServiceError::Access(AccessError::Locked)) => {}
+                Err(e) => return Err(e),
             }
             return Err(ServiceError::Access(AccessError::Locked));
         }
-        let used = subject_token::Entity::update_many()
-            .col_expr(
-                subject_token::Column::UsedAt,
-                madoguchi_store::sea_orm::sea_query::Expr::value(now.trunc_subsecs(6)),
-            )
-            .filter(subject_token::Column::Id.eq(token.id))
-            .filter(subject_token::Column::UsedAt.is_null())
-            .exec(self.db().conn())
-            .await?;
-        if used.rows_affected != 1 {
-            return Err(ServiceError::Access(AccessError::Expired));
-        }
         let session = random_token();
-        subject_token::Entity::insert(subject_token::ActiveModel {
+        let stored = subject_token::ActiveModel {
             request_id: Set(row.id),
             purpose: Set(SESSION.to_owned()),
             token_hash: Set(hash_token(&session)),
@@ -243,19 +214,20 @@ impl Service {
             attempts: Set(0),
             created_at: Set(now.trunc_subsecs(6)),
             ..Default::default()
-        })
-        .exec(self.db().conn())
-        .await?;
-        let t = madoguchi_domain::Transition {
-            next: requests::to_domain(&row)?,
-            effects: vec![madoguchi_domain::Effect::Audit(
-                madoguchi_domain::AuditRecord {
-                    action: "access_code.accepted".into(),
-                    detail: vec![],
-                },
-            )],
         };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, Also::Nothing)
+        // The code used up, the session and the entry in one transaction; a code already used
+        // by a concurrent try rolls it all back (Expired).
+        let t = domain::apply(
+            &requests::to_domain(&row)?,
+            &Event::Record(AuditOnly::CodeAccepted),
+            &Actor::Subject,
+            now,
+        )?;
+        let also = Also::CodeAccepted {
+            token_id: token.id,
+            session: stored,
+        };
+        self.append_with(pid, &t, &Actor::Subject, origin, now, also)
             .await?;
         Ok(session)
     }

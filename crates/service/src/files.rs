@@ -114,8 +114,25 @@ fn display_name(name: &str, ext: &str) -> String {
 pub(crate) enum Also {
     /// Only the entries.
     Nothing,
-    /// A new document.
-    Attachment(attachment::ActiveModel),
+    /// New documents: an upload of several files is one transaction, all or nothing.
+    Attachments(Vec<attachment::ActiveModel>),
+    /// A new one-time code: the request's older live codes end, the new one's hash is
+    /// stored, and its mail is enqueued.
+    CodeSent {
+        request_id: i64,
+        token: madoguchi_store::entities::subject_token::ActiveModel,
+        messages: Vec<madoguchi_store::outbox::NewMessage>,
+        mail_host: String,
+    },
+    /// The right code: it is used up (refused unless still live, so one code opens one
+    /// session) and the session stored.
+    CodeAccepted {
+        token_id: i64,
+        session: madoguchi_store::entities::subject_token::ActiveModel,
+    },
+    /// The last wrong try: the code is locked (refused unless still live, so it is locked,
+    /// and its entry written, once).
+    CodeLocked { token_id: i64 },
     /// A new payment row (e.g. a flagged card payment) and the mail that tells staff of it,
     /// so the office hears of every such row and of no row that was not written.
     Payment(
@@ -153,8 +170,63 @@ impl Also {
     ) -> Result<(), ServiceError> {
         match self {
             Also::Nothing => {}
-            Also::Attachment(am) => {
-                attachment::Entity::insert(am).exec(tx).await?;
+            Also::Attachments(rows) => {
+                if !rows.is_empty() {
+                    attachment::Entity::insert_many(rows).exec(tx).await?;
+                }
+            }
+            Also::CodeSent {
+                request_id,
+                token,
+                messages,
+                mail_host,
+            } => {
+                use madoguchi_store::entities::subject_token;
+                // Older codes die when a new one is sent: only the latest works.
+                subject_token::Entity::update_many()
+                    .col_expr(
+                        subject_token::Column::UsedAt,
+                        Expr::value(now.trunc_subsecs(6)),
+                    )
+                    .filter(subject_token::Column::RequestId.eq(request_id))
+                    .filter(subject_token::Column::Purpose.eq(crate::access::CODE))
+                    .filter(subject_token::Column::UsedAt.is_null())
+                    .exec(tx)
+                    .await?;
+                subject_token::Entity::insert(token).exec(tx).await?;
+                madoguchi_store::outbox::enqueue(tx, cipher, messages, &mail_host, now).await?;
+            }
+            Also::CodeAccepted { token_id, session } => {
+                use madoguchi_store::entities::subject_token;
+                let used = subject_token::Entity::update_many()
+                    .col_expr(
+                        subject_token::Column::UsedAt,
+                        Expr::value(now.trunc_subsecs(6)),
+                    )
+                    .filter(subject_token::Column::Id.eq(token_id))
+                    .filter(subject_token::Column::UsedAt.is_null())
+                    .exec(tx)
+                    .await?;
+                if used.rows_affected != 1 {
+                    return Err(ServiceError::Access(crate::AccessError::Expired));
+                }
+                subject_token::Entity::insert(session).exec(tx).await?;
+            }
+            Also::CodeLocked { token_id } => {
+                use madoguchi_store::entities::subject_token;
+                let locked = subject_token::Entity::update_many()
+                    .col_expr(
+                        subject_token::Column::UsedAt,
+                        Expr::value(now.trunc_subsecs(6)),
+                    )
+                    .filter(subject_token::Column::Id.eq(token_id))
+                    .filter(subject_token::Column::UsedAt.is_null())
+                    .exec(tx)
+                    .await?;
+                if locked.rows_affected != 1 {
+                    // Another try locked it first and wrote the entry.
+                    return Err(ServiceError::Access(crate::AccessError::Locked));
+                }
             }
             Also::Payment(am, messages, mail_host) => {
                 payment::Entity::insert(am).exec(tx).await?;
@@ -231,7 +303,8 @@ impl Service {
     }
 
     /// Stores files: each is checked by content, sealed, and recorded on the request's trail.
-    /// All or nothing: one bad file rejects the batch.
+    /// All or nothing: one bad file rejects the batch, and the files and their entries are
+    /// written in one transaction.
     pub async fn upload(
         &self,
         pid: Uuid,
@@ -278,7 +351,13 @@ impl Service {
             let kind = domain::sniff(&bytes).ok_or(ServiceError::File(FileError::Type))?;
             checked.push((display_name(&name, kind.extension()), kind, bytes));
         }
+        // One transaction for the whole upload: every file and its entry, or none.
         let mut pids = Vec::new();
+        let mut rows = Vec::new();
+        let mut all = domain::Transition {
+            next: requests::to_domain(&row)?,
+            effects: Vec::new(),
+        };
         for (name, kind, bytes) in checked {
             let doc_pid = Uuid::new_v4();
             let sealed = self
@@ -308,10 +387,12 @@ impl Service {
                 deleted_at: Set(None),
                 ..Default::default()
             };
-            self.append_with(pid, &t, actor, origin, now, Also::Attachment(am))
-                .await?;
+            all.effects.extend(t.effects);
+            rows.push(am);
             pids.push(doc_pid);
         }
+        self.append_with(pid, &all, actor, origin, now, Also::Attachments(rows))
+            .await?;
         Ok(pids)
     }
 

@@ -1,0 +1,201 @@
+//! Proof that a change is all or nothing (issue #15, item 7): the database is made to fail at
+//! the N-th row written (a trigger on every table a change writes), for N = 1, 2, … until the
+//! change goes through; after every failure nothing of the change is visible. On SQLite and
+//! PostgreSQL.
+
+use chrono::Utc;
+use madoguchi_domain::{Actor, DocumentPurpose, Event, Role};
+use madoguchi_service::EventText;
+use madoguchi_store::audit::Origin;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::helpers::*;
+use crate::on_both;
+
+/// The tables a change to a request writes.
+const TABLES: [&str; 6] = [
+    "requests",
+    "audit_entries",
+    "outbox",
+    "subject_tokens",
+    "attachments",
+    "payments",
+];
+
+/// Installs the fault: a counter, and a trigger on each table that counts the rows written
+/// and fails the statement that writes row number `n`. Disarmed while the counter is negative.
+async fn install_fault(app: &TestApp) {
+    let db = app.service.db().conn();
+    let backend = db.get_database_backend();
+    let run = |sql: String| async move {
+        db.execute_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap();
+    };
+    run("CREATE TABLE fault (n INTEGER NOT NULL)".into()).await;
+    run("INSERT INTO fault (n) VALUES (-1)".into()).await;
+    if app.backend == Backend::Postgres {
+        run("CREATE FUNCTION fault_step() RETURNS trigger AS $$ BEGIN \
+             UPDATE fault SET n = n - 1 WHERE n > 0; \
+             IF (SELECT n FROM fault) = 0 THEN RAISE EXCEPTION 'injected fault'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql"
+            .into())
+        .await;
+        for t in TABLES {
+            run(format!(
+                "CREATE TRIGGER fault_{t} BEFORE INSERT OR UPDATE ON {t} \
+                 FOR EACH ROW EXECUTE FUNCTION fault_step()"
+            ))
+            .await;
+        }
+    } else {
+        for t in TABLES {
+            for op in ["INSERT", "UPDATE"] {
+                run(format!(
+                    "CREATE TRIGGER fault_{t}_{op} BEFORE {op} ON {t} BEGIN \
+                     UPDATE fault SET n = n - 1 WHERE n > 0; \
+                     SELECT RAISE(ABORT, 'injected fault') WHERE (SELECT n FROM fault) = 0; END"
+                ))
+                .await;
+            }
+        }
+    }
+}
+
+async fn arm(app: &TestApp, n: i64) {
+    app.sql(&format!("UPDATE fault SET n = {n}")).await;
+}
+
+/// Rows in every table a change writes, and the request's trail position: what must not move
+/// when a change fails.
+async fn snapshot(app: &TestApp, pid: uuid::Uuid) -> Vec<i64> {
+    let db = app.service.db().conn();
+    let mut counts = Vec::new();
+    for t in TABLES {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {t}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push(row.try_get::<i64>("", "n").unwrap());
+    }
+    let r = app.request(pid).await;
+    counts.extend([r.version, r.audit_seq]);
+    counts
+}
+
+/// Runs `change` with the fault at the 1st, 2nd, … row until it succeeds; every failure must
+/// leave `snapshot` as it was. Returns how many rows the change writes.
+async fn all_or_nothing<F, Fut>(app: &TestApp, pid: uuid::Uuid, mut change: F) -> i64
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for n in 1..100 {
+        let before = snapshot(app, pid).await;
+        arm(app, n).await;
+        let ok = change(n).await;
+        arm(app, -1).await;
+        if ok {
+            assert_ne!(
+                snapshot(app, pid).await,
+                before,
+                "the change wrote something"
+            );
+            return n - 1;
+        }
+        assert_eq!(
+            snapshot(app, pid).await,
+            before,
+            "failing at row {n} left part of the change behind"
+        );
+        app.verify_audit().await;
+    }
+    panic!("the change never went through");
+}
+
+on_both!(
+    a_transition_an_access_code_and_an_upload_are_all_or_nothing,
+    |app: TestApp| async move {
+        let app = app;
+        let pid = file_and_confirm(&app, "atomic@example.jp").await;
+        // Nothing else may write while the fault counts rows: the app's own mail worker and
+        // timers stop (the changes below are the service's, called directly).
+        app.deliver_mail().await;
+        app.halt().await;
+        install_fault(&app).await;
+
+        // An access code: older codes end, the new one, its mail, its entry, the trail head.
+        let rows = all_or_nothing(&app, pid, |n| {
+            let service = app.service.clone();
+            async move {
+                // A fresh client address each time: the code limits count every try.
+                let origin = Origin {
+                    ip: Some(format!("192.0.2.{n}")),
+                    user_agent: None,
+                };
+                service
+                    .send_access_code(pid, &origin, Utc::now())
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        assert!(rows >= 4, "a code writes at least 4 rows, wrote {rows}");
+
+        // An upload of five files: five documents and five entries, or none.
+        let files: Vec<(String, Vec<u8>)> = (0..5)
+            .map(|i| (format!("id-{i}.png"), png(&format!("atomic-{i}"))))
+            .collect();
+        let rows = all_or_nothing(&app, pid, |_| {
+            let (service, files) = (app.service.clone(), files.clone());
+            async move {
+                service
+                    .upload(
+                        pid,
+                        DocumentPurpose::Identity,
+                        files,
+                        &Actor::Subject,
+                        &Origin::default(),
+                        Utc::now(),
+                    )
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        assert!(
+            rows >= 11,
+            "five files and five entries and the head, wrote {rows}"
+        );
+
+        // A transition with mail: the request row, its entries, the outbox.
+        let officer = Actor::Staff {
+            id: "o".into(),
+            role: Role::Officer,
+        };
+        let rows = all_or_nothing(&app, pid, |_| {
+            let (service, officer) = (app.service.clone(), officer.clone());
+            async move {
+                service
+                    .act(
+                        pid,
+                        None,
+                        &Event::ApproveIdentity,
+                        &officer,
+                        &EventText::default(),
+                        &Origin::default(),
+                        Utc::now(),
+                    )
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        assert!(rows >= 3, "the row, an entry and a mail, wrote {rows}");
+        app.verify_audit().await;
+    }
+);
