@@ -82,6 +82,25 @@ async fn snapshot(app: &TestApp, pid: uuid::Uuid) -> Vec<i64> {
             .unwrap();
         counts.push(row.try_get::<i64>("", "n").unwrap());
     }
+    // Changes that update rather than insert: download counts, the ledger's kinds.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(COALESCE(SUM(downloads), 0) AS BIGINT) AS n FROM attachments".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    counts.push(row.try_get::<i64>("", "n").unwrap());
+    use sea_orm::EntityTrait;
+    let kinds = madoguchi_store::entities::payment::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.kind.starts_with("refund_recorded"))
+        .count();
+    counts.push(kinds as i64);
     let r = app.request(pid).await;
     counts.extend([r.version, r.audit_seq]);
     counts
@@ -196,6 +215,122 @@ on_both!(
         })
         .await;
         assert!(rows >= 3, "the row, an entry and a mail, wrote {rows}");
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    a_download_and_a_recorded_refund_are_all_or_nothing,
+    |app: TestApp| async move {
+        let app = app;
+        let officer = Actor::Staff {
+            id: "o".into(),
+            role: Role::Officer,
+        };
+        let act = |pid: uuid::Uuid, event: Event, actor: Actor| {
+            let service = app.service.clone();
+            async move {
+                service
+                    .act(
+                        pid,
+                        None,
+                        &event,
+                        &actor,
+                        &EventText::default(),
+                        &Origin::default(),
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        };
+        let paid = |pid: uuid::Uuid| {
+            let act = &act;
+            let officer = officer.clone();
+            async move {
+                act(pid, Event::ApproveIdentity, officer.clone()).await;
+                act(
+                    pid,
+                    Event::RecordPayment {
+                        amount: madoguchi_domain::Yen(3000),
+                        method: madoguchi_domain::PaymentMethod::Cash,
+                    },
+                    officer,
+                )
+                .await;
+            }
+        };
+        // An answered request with one file to download.
+        let answered = file_and_confirm(&app, "atomic-download@example.jp").await;
+        paid(answered).await;
+        let docs = app
+            .service
+            .upload(
+                answered,
+                DocumentPurpose::Package,
+                vec![("answer.pdf".into(), b"%PDF-1.7 atomic answer".to_vec())],
+                &officer,
+                &Origin::default(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        act(
+            answered,
+            Event::Complete(madoguchi_domain::Outcome::Fulfilled),
+            officer.clone(),
+        )
+        .await;
+        // A paid request withdrawn before work: a refund due, to be recorded as paid back.
+        let withdrawn = file_and_confirm(&app, "atomic-refund@example.jp").await;
+        paid(withdrawn).await;
+        act(withdrawn, Event::Withdraw, Actor::Subject).await;
+        let refund_id = {
+            use sea_orm::EntityTrait;
+            let id = app.request(withdrawn).await.id;
+            madoguchi_store::entities::payment::Entity::find()
+                .all(app.service.db().conn())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.request_id == id && p.kind.starts_with("refund_due"))
+                .expect("a refund is due")
+                .id
+        };
+        app.deliver_mail().await;
+        app.halt().await;
+        install_fault(&app).await;
+
+        let rows = all_or_nothing(&app, answered, |_| {
+            let service = app.service.clone();
+            let doc = docs[0];
+            async move {
+                service
+                    .download_package(answered, doc, &Origin::default(), Utc::now())
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        assert!(rows >= 2, "the count and the entry, wrote {rows}");
+        let rows = all_or_nothing(&app, withdrawn, |_| {
+            let (service, officer) = (app.service.clone(), officer.clone());
+            async move {
+                service
+                    .record_offline_refund(
+                        withdrawn,
+                        refund_id,
+                        "窓口で返金 0001",
+                        &officer,
+                        &Origin::default(),
+                        Utc::now(),
+                    )
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        assert!(rows >= 2, "the refund row and the entry, wrote {rows}");
         app.verify_audit().await;
     }
 );
