@@ -213,3 +213,43 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    the_core_refuses_a_filing_that_breaks_the_intake_rules_whatever_the_channel,
+    |app: TestApp| async move {
+        // A filing a channel let through without its delivery method (Art. 33(1)) or its
+        // correct content (Art. 34): the service refuses it itself, naming the fields.
+        let input: madoguchi_web::intake::IntakeInput =
+            serde_json::from_value(valid_json("core-rules@example.jp")).unwrap();
+        let policy = madoguchi_domain::Policy::appi();
+        let mut new = input
+            .parse_now(madoguchi_service::Channel::Api, &policy)
+            .unwrap();
+        new.delivery = None;
+        let err = app
+            .service
+            .file_request(new.clone(), &Default::default(), chrono::Utc::now())
+            .await
+            .unwrap_err();
+        match err {
+            madoguchi_service::ServiceError::Filing(broken) => {
+                let fields: Vec<_> = broken.iter().map(|e| (e.field, e.code)).collect();
+                assert_eq!(fields, [("delivery", "required")]);
+            }
+            other => panic!("expected the intake rules to refuse it, got {other:?}"),
+        }
+        new.kind = madoguchi_domain::RequestKind::Correction;
+        new.current_content = Some("旧住所".into());
+        new.correct_content = None;
+        let err = app
+            .service
+            .file_request(new, &Default::default(), chrono::Utc::now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, madoguchi_service::ServiceError::Filing(b) if b.len() == 1 && b[0].field == "correct_content"),
+            "{err:?}"
+        );
+        assert_eq!(app.request_count().await, 0, "nothing was filed");
+    }
+);

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod event;
 pub mod fee;
 pub mod files;
+pub mod filing;
 pub mod ground;
 pub mod holidays;
 pub mod kind;
@@ -29,6 +30,7 @@ pub use event::{
 };
 pub use fee::{FeeError, FeeSchedule, Yen};
 pub use files::{DocumentPurpose, FileType, sniff};
+pub use filing::{AgentFacts, FilingFacts, IntakeError, check_filing};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use ledger::{FlagReason, LedgerKind, RefundDue};

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// An input was refused; names the field.
     #[error("invalid {0}")]
     Invalid(&'static str),
+    /// A filing breaks the law's intake rules; names each field and rule.
+    #[error("the request is incomplete: {}", .0.iter().map(|e| e.field).collect::<Vec<_>>().join(", "))]
+    Filing(Vec<madoguchi_domain::IntakeError>),
     /// A unique value already exists; names the field.
     #[error("{0} already exists")]
     Duplicate(&'static str),

@@ -132,6 +132,25 @@ pub struct NewRequest {
 }
 
 impl NewRequest {
+    /// What the law's intake rules look at (`madoguchi_domain::check_filing`).
+    pub fn facts(&self) -> madoguchi_domain::FilingFacts<'_> {
+        madoguchi_domain::FilingFacts {
+            kind: self.kind,
+            requester: self.requester,
+            delivery: self.delivery,
+            postal_address: self.postal_address.as_deref(),
+            ground: self.ground,
+            current_content: self.current_content.as_deref(),
+            correct_content: self.correct_content.as_deref(),
+            agent: self.agent.as_ref().map(|a| madoguchi_domain::AgentFacts {
+                name: &a.name,
+                kana: &a.kana,
+                relationship: &a.relationship,
+            }),
+            birth_date_given: self.subject_birth_date.is_some(),
+        }
+    }
+
     pub(crate) fn to_active_model(
         &self,
         pid: Uuid,

@@ -186,6 +186,12 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Filed, ServiceError> {
         let settings = self.settings().await?;
+        // The core refuses a filing that breaks the law's intake rules, whichever channel
+        // brought it (the channels check the same rules first to answer in the person's words).
+        let broken = domain::check_filing(&new.facts(), &settings.policy);
+        if !broken.is_empty() {
+            return Err(ServiceError::Filing(broken));
+        }
         let mut t = domain::Request::file_by(
             new.kind,
             new.requester,

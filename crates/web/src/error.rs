@@ -163,6 +163,22 @@ impl From<ServiceError> for AppError {
                     A::Unconfirmed => AppError::Conflict(a.to_string()),
                 }
             }
+            ServiceError::Filing(broken) => AppError::Validation(
+                broken
+                    .iter()
+                    .map(|e| FieldError {
+                        field: e.field.to_owned(),
+                        code: e.code.to_owned(),
+                        message: match e.code {
+                            "ground_mismatch" => "this ground does not apply to this kind".into(),
+                            "birth_date_required" => {
+                                "the date of birth is needed to match the customer record".into()
+                            }
+                            _ => format!("{} is required for this request", e.field),
+                        },
+                    })
+                    .collect(),
+            ),
             ServiceError::Invalid(field) => AppError::Validation(vec![FieldError {
                 field: field.to_owned(),
                 code: "invalid".into(),

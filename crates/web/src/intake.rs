@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 use madoguchi_domain::{
-    ContactError, DeliveryMethod, EmailAddress, IdentityMethod, Policy, RequestKind, Requester,
-    SuspensionGround, parse_birth_date, parse_kana, parse_phone,
+    ContactError, DeliveryMethod, EmailAddress, Policy, RequestKind, Requester, SuspensionGround,
+    parse_birth_date, parse_kana, parse_phone,
 };
 use madoguchi_service::{Agent, Channel, Lang, NewRequest};
 use serde::{Deserialize, Deserializer};
@@ -279,12 +279,6 @@ impl IntakeInput {
             fail("phone", "phone");
         }
         let birth_date = if self.date_of_birth.trim().is_empty() {
-            let by_record = kind
-                .is_some_and(|k| policy.identity_for(k) == IdentityMethod::CustomerRecord)
-                && requester == Some(Requester::Subject);
-            if by_record {
-                fail("date_of_birth", "birth_date_required");
-            }
             None
         } else {
             match parse_birth_date(&self.date_of_birth, today) {
@@ -299,47 +293,20 @@ impl IntakeInput {
                 }
             }
         };
+        // Choices that do not parse; whether one is needed at all is the domain's rule.
         let mut delivery = None;
         let mut ground = None;
         if let Some(kind) = kind {
             if kind.is_disclosure() {
                 delivery = DeliveryMethod::parse(&self.delivery);
-                match delivery {
-                    None => fail(
-                        "delivery",
-                        if self.delivery.is_empty() {
-                            "required"
-                        } else {
-                            "choice"
-                        },
-                    ),
-                    Some(DeliveryMethod::Paper) if self.postal_address.trim().is_empty() => {
-                        fail("postal_address", "required");
-                    }
-                    Some(_) => {}
+                if delivery.is_none() && !self.delivery.is_empty() {
+                    fail("delivery", "choice");
                 }
             }
             if kind.needs_ground() {
                 ground = SuspensionGround::parse(&self.ground);
-                match ground {
-                    None => fail(
-                        "ground",
-                        if self.ground.is_empty() {
-                            "required"
-                        } else {
-                            "choice"
-                        },
-                    ),
-                    Some(g) if !g.applies_to(kind) => fail("ground", "ground_mismatch"),
-                    Some(_) => {}
-                }
-            }
-            if kind == RequestKind::Correction {
-                if self.current_content.trim().is_empty() {
-                    fail("current_content", "required");
-                }
-                if self.correct_content.trim().is_empty() {
-                    fail("correct_content", "required");
+                if ground.is_none() && !self.ground.is_empty() {
+                    fail("ground", "choice");
                 }
             }
         }
@@ -352,22 +319,35 @@ impl IntakeInput {
                     Err(_) => fail("subject_email", "email"),
                 }
             }
-            if self.agent_name.trim().is_empty() {
-                fail("agent_name", "required");
-            }
-            match parse_kana(&self.agent_kana) {
-                Ok(_) => {}
-                Err(_) if self.agent_kana.trim().is_empty() => fail("agent_kana", "required"),
-                Err(_) => fail("agent_kana", "kana"),
-            }
-            if self.agent_relationship.trim().is_empty() {
-                fail("agent_relationship", "required");
+            if !self.agent_kana.trim().is_empty() && parse_kana(&self.agent_kana).is_err() {
+                fail("agent_kana", "kana");
             }
             agent = Some(Agent {
                 name: self.agent_name.trim().to_owned(),
                 kana: self.agent_kana.trim().to_owned(),
                 relationship: self.agent_relationship.trim().to_owned(),
             });
+        }
+        // The law's intake rules, as the service will check them again for every channel.
+        if let (Some(kind), Some(requester)) = (kind, requester) {
+            let facts = madoguchi_domain::FilingFacts {
+                kind,
+                requester,
+                delivery,
+                postal_address: Some(self.postal_address.as_str()),
+                ground,
+                current_content: Some(self.current_content.as_str()),
+                correct_content: Some(self.correct_content.as_str()),
+                agent: agent.as_ref().map(|a| madoguchi_domain::AgentFacts {
+                    name: &a.name,
+                    kana: &a.kana,
+                    relationship: &a.relationship,
+                }),
+                birth_date_given: birth_date.is_some() || !self.date_of_birth.trim().is_empty(),
+            };
+            for e in madoguchi_domain::check_filing(&facts, policy) {
+                fail(e.field, e.code);
+            }
         }
         if !self.consent {
             fail("consent", "consent");
@@ -587,7 +567,7 @@ mod tests {
         let mut policy = Policy::appi();
         policy.identity_by_kind.set(
             RequestKind::Disclosure,
-            Some(IdentityMethod::CustomerRecord),
+            Some(madoguchi_domain::IdentityMethod::CustomerRecord),
         );
         let mut input = valid();
         let errors = input.parse(Channel::Api, &policy, today()).unwrap_err();
