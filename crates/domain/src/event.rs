@@ -171,6 +171,36 @@ pub enum AuditOnly {
     CodeAccepted,
     /// The subject's last wrong try locked the code.
     CodeLocked,
+    /// A card payment was not accepted as the fee (wrong amount or currency, or a request
+    /// not waiting for payment): kept for an officer to decide on.
+    PaymentFlagged {
+        /// Why (`FlagReason::as_str`).
+        reason: String,
+        /// How much arrived, in yen.
+        amount: i64,
+    },
+    /// An officer ordered a flagged card payment sent back.
+    FlaggedRefundOrdered {
+        /// How much, in yen.
+        amount: i64,
+    },
+    /// A card refund was accepted by the provider.
+    RefundSent {
+        /// How much, in yen.
+        amount: i64,
+    },
+    /// An officer recorded an offline refund as paid back.
+    RefundRecorded {
+        /// How much, in yen.
+        amount: i64,
+        /// How it had been paid (`PaymentMethod::as_str`).
+        method: String,
+    },
+    /// A document was deleted at the end of its retention period.
+    DocumentDeleted {
+        /// Which file (`document:<pid>`).
+        target: String,
+    },
 }
 
 impl Event {
@@ -203,6 +233,11 @@ impl Event {
             Event::Record(AuditOnly::CodeSent) => "code_sent",
             Event::Record(AuditOnly::CodeAccepted) => "code_accepted",
             Event::Record(AuditOnly::CodeLocked) => "code_locked",
+            Event::Record(AuditOnly::PaymentFlagged { .. }) => "payment_flagged",
+            Event::Record(AuditOnly::FlaggedRefundOrdered { .. }) => "flagged_refund_ordered",
+            Event::Record(AuditOnly::RefundSent { .. }) => "refund_sent",
+            Event::Record(AuditOnly::RefundRecorded { .. }) => "refund_recorded",
+            Event::Record(AuditOnly::DocumentDeleted { .. }) => "document_deleted",
         }
     }
 }

@@ -610,6 +610,26 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         AuditOnly::CodeSent => ("access_code.sent", vec![]),
         AuditOnly::CodeAccepted => ("access_code.accepted", vec![]),
         AuditOnly::CodeLocked => ("access_code.locked", vec![]),
+        AuditOnly::PaymentFlagged { reason, amount } => (
+            "payment.flagged",
+            vec![("reason", reason.clone()), ("amount", amount.to_string())],
+        ),
+        AuditOnly::FlaggedRefundOrdered { amount } => (
+            "payment.flagged_refund_ordered",
+            vec![("amount", amount.to_string())],
+        ),
+        AuditOnly::RefundSent { amount } => (
+            "refund.sent",
+            vec![("amount", amount.to_string()), ("method", "card".to_owned())],
+        ),
+        AuditOnly::RefundRecorded { amount, method } => (
+            "refund.recorded",
+            vec![("amount", amount.to_string()), ("method", method.clone())],
+        ),
+        AuditOnly::DocumentDeleted { target } => (
+            "document.deleted",
+            vec![("target", target.clone()), ("reason", "retention".to_owned())],
+        ),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -650,7 +670,18 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::CodeAccepted
             | AuditOnly::CodeLocked,
         ) => matches!(actor, Actor::Subject),
-        Event::Record(AuditOnly::Attached { .. } | AuditOnly::Posted { .. }) => actor.is_worker(),
+        Event::Record(
+            AuditOnly::Attached { .. }
+            | AuditOnly::Posted { .. }
+            | AuditOnly::FlaggedRefundOrdered { .. }
+            | AuditOnly::RefundRecorded { .. },
+        ) => actor.is_worker(),
+        Event::Record(AuditOnly::PaymentFlagged { .. }) => {
+            matches!(actor, Actor::PaymentProvider)
+        }
+        Event::Record(AuditOnly::RefundSent { .. } | AuditOnly::DocumentDeleted { .. }) => {
+            matches!(actor, Actor::System)
+        }
     };
     if allowed {
         Ok(())

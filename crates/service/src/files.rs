@@ -133,6 +133,9 @@ pub(crate) enum Also {
     /// The last wrong try: the code is locked (refused unless still live, so it is locked,
     /// and its entry written, once).
     CodeLocked { token_id: i64 },
+    /// A document's content deleted at the end of its retention period (refused unless still
+    /// there, so it is deleted, and its entry written, once).
+    DocumentDeleted { id: i64 },
     /// A new payment row (e.g. a flagged card payment) and the mail that tells staff of it,
     /// so the office hears of every such row and of no row that was not written.
     Payment(
@@ -211,6 +214,24 @@ impl Also {
                     return Err(ServiceError::Access(crate::AccessError::Expired));
                 }
                 subject_token::Entity::insert(session).exec(tx).await?;
+            }
+            Also::DocumentDeleted { id } => {
+                let gone = attachment::Entity::update_many()
+                    .col_expr(
+                        attachment::Column::Ciphertext,
+                        Expr::value(Option::<Vec<u8>>::None),
+                    )
+                    .col_expr(
+                        attachment::Column::DeletedAt,
+                        Expr::value(Some(now.trunc_subsecs(6))),
+                    )
+                    .filter(attachment::Column::Id.eq(id))
+                    .filter(attachment::Column::DeletedAt.is_null())
+                    .exec(tx)
+                    .await?;
+                if gone.rows_affected != 1 {
+                    return Err(ServiceError::File(FileError::Deleted));
+                }
             }
             Also::CodeLocked { token_id } => {
                 use madoguchi_store::entities::subject_token;
@@ -719,38 +740,31 @@ impl Service {
             if due > now {
                 continue;
             }
-            attachment::Entity::update_many()
-                .col_expr(
-                    attachment::Column::Ciphertext,
-                    Expr::value(Option::<Vec<u8>>::None),
-                )
-                .col_expr(
-                    attachment::Column::DeletedAt,
-                    Expr::value(Some(now.trunc_subsecs(6))),
-                )
-                .filter(attachment::Column::Id.eq(id))
-                .filter(attachment::Column::DeletedAt.is_null())
-                .exec(self.db().conn())
-                .await?;
-            let t = domain::Transition {
-                next: requests::to_domain(&row)?,
-                effects: vec![domain::Effect::Audit(domain::AuditRecord {
-                    action: "document.deleted".into(),
-                    detail: vec![
-                        ("target".into(), format!("document:{doc_pid}")),
-                        ("reason".into(), "retention".into()),
-                    ],
-                })],
-            };
-            self.append_with(
-                row.pid,
-                &t,
+            // The content goes and the trail says so in one transaction; a document another
+            // instance deleted first is skipped (its entry is that instance's).
+            let t = domain::apply(
+                &requests::to_domain(&row)?,
+                &Event::Record(AuditOnly::DocumentDeleted {
+                    target: format!("document:{doc_pid}"),
+                }),
                 &Actor::System,
-                &Origin::default(),
                 now,
-                Also::Nothing,
-            )
-            .await?;
+            )?;
+            match self
+                .append_with(
+                    row.pid,
+                    &t,
+                    &Actor::System,
+                    &Origin::default(),
+                    now,
+                    Also::DocumentDeleted { id },
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(ServiceError::File(FileError::Deleted)) => continue,
+                Err(e) => return Err(e),
+            }
             deleted += 1;
         }
         Ok(deleted)

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{
-    Actor, Event, FlagReason, LedgerKind, Mail, PaymentMethod, Recipient, RefundDue, State, Yen,
+    Actor, AuditOnly, Event, FlagReason, LedgerKind, Mail, PaymentMethod, Recipient, RefundDue,
+    State, Yen,
 };
 use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
 use madoguchi_store::audit::Origin;
@@ -256,18 +257,15 @@ impl Service {
             created_at: Set(now.trunc_subsecs(6)),
             ..Default::default()
         };
-        let t = madoguchi_domain::Transition {
-            next: requests::to_domain(&row)?,
-            effects: vec![madoguchi_domain::Effect::Audit(
-                madoguchi_domain::AuditRecord {
-                    action: "payment.flagged".into(),
-                    detail: vec![
-                        ("reason".into(), reason.as_str().into()),
-                        ("amount".into(), amount.unwrap_or(0).to_string()),
-                    ],
-                },
-            )],
-        };
+        let t = madoguchi_domain::apply(
+            &requests::to_domain(&row)?,
+            &Event::Record(AuditOnly::PaymentFlagged {
+                reason: reason.as_str().to_owned(),
+                amount: amount.unwrap_or(0),
+            }),
+            &Actor::PaymentProvider,
+            now,
+        )?;
         let tell = self
             .staff_message(&row, Mail::StaffPaymentFlagged, now)
             .await?;
@@ -378,18 +376,12 @@ impl Service {
                         .await?;
                     let row =
                         requests::find_by_id(self.db().conn(), &self.cipher, r.request_id).await?;
-                    let t = madoguchi_domain::Transition {
-                        next: requests::to_domain(&row)?,
-                        effects: vec![madoguchi_domain::Effect::Audit(
-                            madoguchi_domain::AuditRecord {
-                                action: "refund.sent".into(),
-                                detail: vec![
-                                    ("amount".into(), r.amount.to_string()),
-                                    ("method".into(), "card".into()),
-                                ],
-                            },
-                        )],
-                    };
+                    let t = madoguchi_domain::apply(
+                        &requests::to_domain(&row)?,
+                        &Event::Record(AuditOnly::RefundSent { amount: r.amount }),
+                        &Actor::System,
+                        now,
+                    )?;
                     self.append_with(
                         row.pid,
                         &t,
@@ -457,18 +449,15 @@ impl Service {
                 "card refunds go back through Stripe by themselves",
             ));
         }
-        let t = madoguchi_domain::Transition {
-            next: requests::to_domain(&row)?,
-            effects: vec![madoguchi_domain::Effect::Audit(
-                madoguchi_domain::AuditRecord {
-                    action: "refund.recorded".into(),
-                    detail: vec![
-                        ("amount".into(), refund.amount.to_string()),
-                        ("method".into(), refund.method.clone()),
-                    ],
-                },
-            )],
-        };
+        let t = madoguchi_domain::apply(
+            &requests::to_domain(&row)?,
+            &Event::Record(AuditOnly::RefundRecorded {
+                amount: refund.amount,
+                method: refund.method.clone(),
+            }),
+            actor,
+            now,
+        )?;
         let also = Also::RefundPaidBack {
             id: refund.id,
             due_kind,
@@ -510,15 +499,14 @@ impl Service {
                 "this payment is not a flagged card payment",
             ));
         }
-        let t = madoguchi_domain::Transition {
-            next: requests::to_domain(&row)?,
-            effects: vec![madoguchi_domain::Effect::Audit(
-                madoguchi_domain::AuditRecord {
-                    action: "payment.flagged_refund_ordered".into(),
-                    detail: vec![("amount".into(), flagged.amount.to_string())],
-                },
-            )],
-        };
+        let t = madoguchi_domain::apply(
+            &requests::to_domain(&row)?,
+            &Event::Record(AuditOnly::FlaggedRefundOrdered {
+                amount: flagged.amount,
+            }),
+            actor,
+            now,
+        )?;
         let refund = payment::ActiveModel {
             request_id: Set(row.id),
             method: Set(PaymentMethod::Card.as_str().to_owned()),
