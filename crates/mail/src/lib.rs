@@ -352,6 +352,22 @@ mod tests {
         sample_fn(lang)
     }
 
+    /// Every mail's subject and text, in both languages, as the recipient reads them: a change
+    /// of wording shows as a diff of `src/snapshots/` in review (`cargo insta review`, or
+    /// `INSTA_UPDATE=always cargo test -p madoguchi-mail` to accept).
+    #[test]
+    fn every_mail_reads_as_reviewed() {
+        for mail in Mail::ALL {
+            for lang in ["ja", "en"] {
+                let r = render(mail, &sample(lang)).unwrap();
+                insta::assert_snapshot!(
+                    format!("{}-{lang}", mail.as_str()),
+                    format!("Subject: {}\n\n{}", r.subject, r.text)
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_template_renders_in_both_languages_with_its_fields() {
         for mail in Mail::ALL {
