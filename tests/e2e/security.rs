@@ -325,11 +325,14 @@ on_both!(
         }
         let failed = staff_actions(&app, "login.failed").await - failed_before;
         let succeeded = statuses.iter().filter(|s| **s == 303).count();
+        // At most five wrong passwords are ever checked. The right one, if it got a turn,
+        // gives its turn back (a right secret does not count against the account), which can
+        // let one more wrong guess be checked, never a sixth.
         assert!(
-            failed + succeeded <= 5,
+            failed <= 5 && succeeded <= 1,
             "{failed} wrong and {succeeded} right passwords were checked: {statuses:?}"
         );
-        assert!(statuses.iter().filter(|s| **s == 429).count() >= 25);
+        assert!(statuses.iter().filter(|s| **s == 429).count() >= 24);
     }
 );
 

@@ -620,7 +620,10 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         ),
         AuditOnly::RefundSent { amount } => (
             "refund.sent",
-            vec![("amount", amount.to_string()), ("method", "card".to_owned())],
+            vec![
+                ("amount", amount.to_string()),
+                ("method", "card".to_owned()),
+            ],
         ),
         AuditOnly::RefundRecorded { amount, method } => (
             "refund.recorded",
@@ -628,7 +631,10 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         ),
         AuditOnly::DocumentDeleted { target } => (
             "document.deleted",
-            vec![("target", target.clone()), ("reason", "retention".to_owned())],
+            vec![
+                ("target", target.clone()),
+                ("reason", "retention".to_owned()),
+            ],
         ),
     };
     let mut detail = detail;

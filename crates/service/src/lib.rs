@@ -20,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use madoguchi_config::Config;
 use madoguchi_domain::{self as domain, Actor, Effect, Event, Mail, Recipient};
-use madoguchi_store::audit::{self, NewEntry, Origin};
+use madoguchi_store::audit::{self, NewEntry};
 use madoguchi_store::entities::{payment, request};
 use madoguchi_store::sea_orm::{ActiveValue::Set, EntityTrait};
 use madoguchi_store::secrets::keyed;
@@ -36,6 +36,20 @@ pub use files::{Document, FileError};
 pub use identity::{CustomerTable, IdentitySource, ImportError, ImportReport, LineError};
 pub use intake::{Agent, Channel, Lang, NewRequest};
 pub use payments::CardError;
+
+/// What the web layer renders and passes back, re-exported so that it depends on this crate
+/// alone: the rows it shows, the ledger's lines, the origin of an action, token errors.
+pub mod rows {
+    pub use madoguchi_store::entities::{api_token, audit_entry, outbox, request, staff_user};
+    pub use madoguchi_store::ledger::PaymentLine;
+}
+pub use madoguchi_store::audit::Origin;
+pub use madoguchi_store::tokens::TokenError;
+
+/// Constant-time comparison and random tokens, for the web layer's CSRF tokens.
+pub mod secrets {
+    pub use madoguchi_store::secrets::{constant_time_eq, random_token};
+}
 
 /// The application: database, configuration and the key that derives link tokens.
 #[derive(Clone)]
@@ -137,6 +151,60 @@ impl Service {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether the database answers (the readiness probe).
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        self.db
+            .ping()
+            .await
+            .map_err(|e| ServiceError::Store(StoreError::Db(e)))
+    }
+
+    /// The detailed answer stored with a request, if it was answered in detail.
+    pub fn answer_of(row: &request::Model) -> Option<domain::Recorded> {
+        requests::answer_of(row)
+    }
+
+    /// Failed messages, newest first, opened (the mail page).
+    pub async fn failed_mail(
+        &self,
+    ) -> Result<Vec<madoguchi_store::entities::outbox::Model>, ServiceError> {
+        Ok(outbox::failed(self.db.conn(), &self.cipher).await?)
+    }
+
+    /// Messages not yet sent or failed.
+    pub async fn unsent_mail(&self) -> Result<u64, ServiceError> {
+        Ok(outbox::unsent_count(self.db.conn()).await?)
+    }
+
+    /// Puts a failed message back in the queue; `false` when there was no such failed message.
+    pub async fn retry_mail(&self, id: i64, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let ok = outbox::retry_failed(self.db.conn(), id, now).await?;
+        if ok {
+            self.mail_wakeup.notify_one();
+        }
+        Ok(ok)
+    }
+
+    /// The newest audit checkpoint, if any (the auditor's page).
+    pub async fn latest_checkpoint(
+        &self,
+    ) -> Result<Option<madoguchi_store::entities::audit_checkpoint::Model>, ServiceError> {
+        Ok(audit::latest_checkpoint(self.db.conn()).await?)
+    }
+
+    /// A one-word kind of a store failure, for logs (database messages can quote stored
+    /// values; the kind never does).
+    pub fn store_failure_kind(e: &StoreError) -> String {
+        match e {
+            StoreError::Db(
+                madoguchi_store::sea_orm::DbErr::Conn(_)
+                | madoguchi_store::sea_orm::DbErr::ConnectionAcquire(_),
+            ) => "connection".into(),
+            StoreError::Db(_) => "query".into(),
+            other => other.to_string(),
+        }
     }
 
     /// The cipher of personal data at rest (the store seals and opens with it).

@@ -6,7 +6,7 @@
 //! tossing). Over plain HTTP (development) the prefix cannot be used.
 
 use axum::http::HeaderMap;
-use madoguchi_store::secrets::{constant_time_eq, random_token};
+use madoguchi_service::secrets::{constant_time_eq, random_token};
 
 use crate::cookies::{cookie, set_cookie};
 use crate::state::AppState;

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use madoguchi_domain::TransitionError;
 use madoguchi_service::ServiceError;
-use madoguchi_store::tokens::TokenError;
+use madoguchi_service::TokenError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -190,19 +190,11 @@ impl From<ServiceError> for AppError {
                 code: "invalid".into(),
                 message: e.to_string(),
             }]),
-            ServiceError::Store(s) => AppError::Internal(format!("store: {}", store_kind(&s))),
+            ServiceError::Store(s) => AppError::Internal(format!(
+                "store: {}",
+                madoguchi_service::Service::store_failure_kind(&s)
+            )),
         }
-    }
-}
-
-fn store_kind(e: &madoguchi_store::StoreError) -> String {
-    match e {
-        madoguchi_store::StoreError::Db(d) => match d {
-            madoguchi_store::sea_orm::DbErr::Conn(_)
-            | madoguchi_store::sea_orm::DbErr::ConnectionAcquire(_) => "connection".into(),
-            _ => "query".into(),
-        },
-        other => other.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use madoguchi_config::Network;
-use madoguchi_store::audit::Origin;
+use madoguchi_service::Origin;
 
 use crate::state::AppState;
 

@@ -21,7 +21,7 @@ async fn liveness() -> &'static str {
 
 /// The database answers.
 async fn readiness(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.service.db().ping().await {
+    match state.service.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
     }

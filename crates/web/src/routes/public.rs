@@ -182,7 +182,7 @@ async fn show_status(
         .ok_or_else(|| PageError(AppError::Internal("state".into()), en))?;
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let awaiting_payment = st == RequestState::AwaitingPayment;
-    let answer = madoguchi_store::requests::answer_of(&row)
+    let answer = madoguchi_service::Service::answer_of(&row)
         .map(|a| a.lines_without_text(en))
         .unwrap_or_default();
     let page = StatusPage {

@@ -331,7 +331,7 @@ async fn private_page(
                 .collect(),
             documents,
             zip_link,
-            answer: madoguchi_store::requests::answer_of(&row)
+            answer: madoguchi_service::Service::answer_of(&row)
                 .map(|a| a.lines(en))
                 .unwrap_or_default(),
             max_mb: state.config.upload_max_bytes / (1024 * 1024),

@@ -31,8 +31,8 @@ impl Action<'_> {
         pid: uuid::Uuid,
         version: i64,
         who: &madoguchi_service::staff::StaffIdentity,
-        origin: &madoguchi_store::audit::Origin,
-    ) -> Result<madoguchi_store::entities::request::Model, madoguchi_service::ServiceError> {
+        origin: &madoguchi_service::Origin,
+    ) -> Result<madoguchi_service::rows::request::Model, madoguchi_service::ServiceError> {
         let now = chrono::Utc::now();
         match self.answer {
             Some((answer, words)) => {

@@ -46,7 +46,7 @@ pub struct RequestSummary {
     version: i64,
 }
 
-fn summary(r: &madoguchi_store::entities::request::Model) -> RequestSummary {
+fn summary(r: &madoguchi_service::rows::request::Model) -> RequestSummary {
     RequestSummary {
         id: r.pid,
         number: r.number.clone(),

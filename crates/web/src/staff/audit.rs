@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use madoguchi_domain::policy::jst;
 use madoguchi_service::TrailFilter;
+use madoguchi_service::rows::audit_entry;
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::entities::audit_entry;
 use serde::Deserialize;
 
 use super::pages::{AuditFilterEcho, AuditPage, Chrome};
@@ -107,9 +107,11 @@ async fn page(
         .audit_trail(&q.filter(state).await)
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let checkpoint = madoguchi_store::audit::latest_checkpoint(state.service.db().conn())
+    let checkpoint = state
+        .service
+        .latest_checkpoint()
         .await
-        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?
+        .map_err(|e| PageError(e.into(), en))?
         .map_or_else(
             || "—".to_owned(),
             |c| format!("#{} {} {}", c.seq, c.at, c.hash),

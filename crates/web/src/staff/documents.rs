@@ -8,7 +8,6 @@ use chrono::Utc;
 use madoguchi_domain::{AuditOnly, DocumentPurpose, Event, RequestKind, State as RState, jst_date};
 use madoguchi_service::EventText;
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -218,7 +217,7 @@ pub async fn show_letter(
         arrived_on: jst_date(row.arrived_at).format("%Y年%m月%d日").to_string(),
         kind: kind.label_ja().to_owned(),
         outcome: st.label_ja().to_owned(),
-        answer: requests::answer_of(&row)
+        answer: madoguchi_service::Service::answer_of(&row)
             .map(|a| a.lines(row.lang == "en"))
             .unwrap_or_default(),
         message: row.subject_message.clone().unwrap_or_default(),

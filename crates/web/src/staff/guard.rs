@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::Role;
+use madoguchi_service::secrets::constant_time_eq;
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::secrets::constant_time_eq;
 
 use crate::cookies::cookie;
 use crate::error::{ApiError, AppError, PageError};

@@ -7,7 +7,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::Mail;
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::outbox;
 use serde::Deserialize;
 
 use super::pages::{Chrome, MailPage};
@@ -23,16 +22,18 @@ pub async fn show_mail(
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let db = state.service.db().conn();
-    let err = |e: madoguchi_store::StoreError| {
-        PageError(madoguchi_service::ServiceError::from(e).into(), en)
-    };
     Ok(render(&MailPage {
         c: Chrome::new(&who, en),
-        failed: outbox::failed(db, state.service.cipher())
+        failed: state
+            .service
+            .failed_mail()
             .await
-            .map_err(err)?,
-        unsent: outbox::unsent_count(db).await.map_err(err)?,
+            .map_err(|e| PageError(e.into(), en))?,
+        unsent: state
+            .service
+            .unsent_mail()
+            .await
+            .map_err(|e| PageError(e.into(), en))?,
         templates: Mail::ALL.iter().map(|m| m.as_str().to_owned()).collect(),
     }))
 }
@@ -44,13 +45,14 @@ pub async fn retry_mail(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let ok = outbox::retry_failed(state.service.db().conn(), id, Utc::now())
+    let ok = state
+        .service
+        .retry_mail(id, Utc::now())
         .await
-        .map_err(|e| PageError(madoguchi_service::ServiceError::from(e).into(), en))?;
+        .map_err(|e| PageError(e.into(), en))?;
     if !ok {
         return Err(PageError(AppError::NotFound, en));
     }
-    state.service.mail_wakeup().notify_one();
     Ok(Redirect::to("/staff/admin/mail").into_response())
 }
 

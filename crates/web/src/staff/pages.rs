@@ -3,8 +3,8 @@
 
 use askama::Template;
 use madoguchi_domain::Role;
+use madoguchi_service::rows::{api_token, audit_entry, outbox, request, staff_user};
 use madoguchi_service::staff::StaffIdentity;
-use madoguchi_store::entities::{api_token, audit_entry, outbox, request, staff_user};
 
 use crate::error::FieldError;
 
@@ -135,7 +135,7 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     /// The view of a ledger line.
-    pub fn of(line: &madoguchi_store::ledger::PaymentLine, en: bool) -> Self {
+    pub fn of(line: &madoguchi_service::rows::PaymentLine, en: bool) -> Self {
         PaymentRow {
             id: line.id,
             at: line

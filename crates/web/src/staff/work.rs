@@ -293,7 +293,7 @@ async fn request_page(
     state: &AppState,
     en: bool,
     who: &StaffIdentity,
-    origin: &madoguchi_store::audit::Origin,
+    origin: &madoguchi_service::Origin,
     pid: Uuid,
     errors: Vec<crate::error::FieldError>,
     submitted: Vec<(String, String)>,
@@ -321,7 +321,7 @@ async fn request_page(
         c: Chrome::new(who, en),
         answer: super::answer::AnswerView::new(
             kind,
-            madoguchi_store::requests::answer_of(&d.request).as_ref(),
+            madoguchi_service::Service::answer_of(&d.request).as_ref(),
             en,
         )
         .with_submitted(submitted),
