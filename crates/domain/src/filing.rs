@@ -21,10 +21,11 @@ pub struct AgentFacts<'a> {
 /// What the intake rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FilingFacts<'a> {
-    /// What is asked.
-    pub kind: RequestKind,
-    /// Who asks.
-    pub requester: Requester,
+    /// What is asked (`None` when the form's choice did not parse: the kind's rules are
+    /// skipped, the others still apply, so every error comes back at once).
+    pub kind: Option<RequestKind>,
+    /// Who asks (`None` likewise).
+    pub requester: Option<Requester>,
     /// How a disclosure is to be delivered.
     pub delivery: Option<DeliveryMethod>,
     /// Where paper goes.
@@ -59,14 +60,15 @@ fn blank(s: Option<&str>) -> bool {
 pub fn check_filing(f: &FilingFacts<'_>, policy: &Policy) -> Vec<IntakeError> {
     let mut errors = Vec::new();
     let mut fail = |field, code| errors.push(IntakeError { field, code });
-    if f.requester == Requester::Subject
-        && policy.identity_for(f.kind) == IdentityMethod::CustomerRecord
+    if let (Some(kind), Some(Requester::Subject)) = (f.kind, f.requester)
+        && policy.identity_for(kind) == IdentityMethod::CustomerRecord
         && !f.birth_date_given
     {
         // Matched against the customer record: without the date there is nothing to match.
         fail("date_of_birth", "birth_date_required");
     }
-    if f.kind.is_disclosure() {
+    let kind = f.kind;
+    if kind.is_some_and(RequestKind::is_disclosure) {
         // Art. 33(1): the subject chooses how the data is delivered.
         match f.delivery {
             None => fail("delivery", "required"),
@@ -76,15 +78,15 @@ pub fn check_filing(f: &FilingFacts<'_>, policy: &Policy) -> Vec<IntakeError> {
             Some(_) => {}
         }
     }
-    if f.kind.needs_ground() {
+    if let Some(kind) = kind.filter(|k| k.needs_ground()) {
         // Art. 35: a suspension, erasure or third-party stop is granted on a ground.
         match f.ground {
             None => fail("ground", "required"),
-            Some(g) if !g.applies_to(f.kind) => fail("ground", "ground_mismatch"),
+            Some(g) if !g.applies_to(kind) => fail("ground", "ground_mismatch"),
             Some(_) => {}
         }
     }
-    if f.kind == RequestKind::Correction {
+    if kind == Some(RequestKind::Correction) {
         // Art. 34: what is held, and what is true.
         if blank(f.current_content) {
             fail("current_content", "required");
@@ -93,7 +95,7 @@ pub fn check_filing(f: &FilingFacts<'_>, policy: &Policy) -> Vec<IntakeError> {
             fail("correct_content", "required");
         }
     }
-    if f.requester.is_agent() {
+    if f.requester.is_some_and(Requester::is_agent) {
         // Art. 37(3): who the agent is, and by what right.
         let a = f.agent.unwrap_or(AgentFacts {
             name: "",
@@ -119,8 +121,8 @@ mod tests {
 
     fn facts(kind: RequestKind) -> FilingFacts<'static> {
         FilingFacts {
-            kind,
-            requester: Requester::Subject,
+            kind: Some(kind),
+            requester: Some(Requester::Subject),
             delivery: None,
             postal_address: None,
             ground: None,
@@ -180,6 +182,24 @@ mod tests {
     }
 
     #[test]
+    fn rules_whose_choice_did_not_parse_are_skipped_not_the_others() {
+        let p = Policy::appi();
+        let mut f = facts(RequestKind::Disclosure);
+        f.requester = None;
+        assert_eq!(fields(&check_filing(&f, &p)), [("delivery", "required")]);
+        f.kind = None;
+        f.requester = Requester::ALL.into_iter().find(|r| r.is_agent());
+        assert_eq!(
+            fields(&check_filing(&f, &p)),
+            [
+                ("agent_name", "required"),
+                ("agent_kana", "required"),
+                ("agent_relationship", "required")
+            ]
+        );
+    }
+
+    #[test]
     fn a_correction_needs_both_contents() {
         let p = Policy::appi();
         let mut f = facts(RequestKind::Correction);
@@ -201,10 +221,7 @@ mod tests {
         let mut f = facts(RequestKind::Correction);
         f.current_content = Some("a");
         f.correct_content = Some("b");
-        f.requester = Requester::ALL
-            .into_iter()
-            .find(|r| r.is_agent())
-            .expect("an agent kind of requester");
+        f.requester = Requester::ALL.into_iter().find(|r| r.is_agent());
         assert_eq!(
             fields(&check_filing(&f, &p)),
             [

@@ -7,10 +7,8 @@ use madoguchi_store::audit::{self, Origin};
 use madoguchi_store::entities::{attachment, payment, request};
 use madoguchi_store::requests;
 use madoguchi_store::sea_orm::{
-    ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use madoguchi_vault::Sealed;
@@ -654,11 +652,20 @@ impl Service {
                 .read()
                 .expect("key ring lock")
                 .seal(&plain, doc.pid.as_bytes());
-            let mut am = doc.into_active_model();
-            am.key_id = Set(sealed.key_id);
-            am.nonce = Set(sealed.nonce);
-            am.ciphertext = Set(Some(sealed.ciphertext));
-            am.update(self.db().conn()).await?;
+            // Only if still there under the key it was read with: a document that retention
+            // deleted meanwhile must not get its content back.
+            attachment::Entity::update_many()
+                .col_expr(attachment::Column::KeyId, Expr::value(sealed.key_id))
+                .col_expr(attachment::Column::Nonce, Expr::value(sealed.nonce))
+                .col_expr(
+                    attachment::Column::Ciphertext,
+                    Expr::value(Some(sealed.ciphertext)),
+                )
+                .filter(attachment::Column::Id.eq(doc.id))
+                .filter(attachment::Column::KeyId.eq(doc.key_id.clone()))
+                .filter(attachment::Column::DeletedAt.is_null())
+                .exec(self.db().conn())
+                .await?;
         }
         Ok(n)
     }

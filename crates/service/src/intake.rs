@@ -135,8 +135,8 @@ impl NewRequest {
     /// What the law's intake rules look at (`madoguchi_domain::check_filing`).
     pub fn facts(&self) -> madoguchi_domain::FilingFacts<'_> {
         madoguchi_domain::FilingFacts {
-            kind: self.kind,
-            requester: self.requester,
+            kind: Some(self.kind),
+            requester: Some(self.requester),
             delivery: self.delivery,
             postal_address: self.postal_address.as_deref(),
             ground: self.ground,

@@ -603,7 +603,7 @@ impl Service {
                 Effect::Refund { amount, reason } => {
                     payment::Entity::insert(payment::ActiveModel {
                         request_id: Set(row.id),
-                        method: Set(refund_method(&tx, row, event).await),
+                        method: Set(refund_method(&tx, row, event).await?),
                         amount: Set(amount.0),
                         kind: Set(domain::LedgerKind::RefundDue((*reason).into())
                             .as_db()
@@ -788,24 +788,30 @@ impl Service {
 }
 
 /// Money goes back the way it came: the method of the payment being refunded.
+/// How a refund goes back: the way the fee came in. A refund with no payment before it is a
+/// corrupt ledger, an error naming the request, never a made-up method.
 async fn refund_method<C: madoguchi_store::sea_orm::ConnectionTrait>(
     db: &C,
     row: &request::Model,
     event: &Event,
-) -> String {
+) -> Result<String, ServiceError> {
     use madoguchi_store::sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     if let Event::RecordPayment { method, .. } = event {
-        return method.as_str().to_owned();
+        return Ok(method.as_str().to_owned());
     }
-    payment::Entity::find()
+    let paid = payment::Entity::find()
         .filter(payment::Column::RequestId.eq(row.id))
         .filter(payment::Column::Kind.eq(domain::LedgerKind::Payment.as_db()))
         .order_by_desc(payment::Column::Id)
         .one(db)
         .await
-        .ok()
-        .flatten()
-        .map_or_else(|| "as_paid".to_owned(), |p| p.method)
+        .map_err(StoreError::from)?;
+    paid.map(|p| p.method).ok_or_else(|| {
+        ServiceError::Store(StoreError::Corrupt(format!(
+            "request {}: a refund is due but no payment is recorded",
+            row.pid
+        )))
+    })
 }
 
 /// Turns the domain's audit effects into entries, naming the mail each transition queued so

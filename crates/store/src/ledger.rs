@@ -15,8 +15,9 @@ pub struct PaymentLine {
     pub id: i64,
     /// What the line is.
     pub kind: LedgerKind,
-    /// How the money moved.
-    pub method: PaymentMethod,
+    /// How the money moved; `None` for a method no version of the domain knows (older rows
+    /// wrote `as_paid` when a refund had no payment before it): shown as unknown, not fatal.
+    pub method: Option<PaymentMethod>,
     /// How much.
     pub amount: Yen,
     /// The receipt's number, for payments.
@@ -37,12 +38,7 @@ pub fn line(row: &payment::Model) -> Result<PaymentLine, StoreError> {
     Ok(PaymentLine {
         id: row.id,
         kind: kind_of(row)?,
-        method: PaymentMethod::parse(&row.method).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "payment {}: unknown method {:?}",
-                row.id, row.method
-            ))
-        })?,
+        method: PaymentMethod::parse(&row.method),
         amount: Yen(row.amount),
         receipt_number: row.receipt_number.clone(),
         created_at: row.created_at,

@@ -328,8 +328,9 @@ impl IntakeInput {
                 relationship: self.agent_relationship.trim().to_owned(),
             });
         }
-        // The law's intake rules, as the service will check them again for every channel.
-        if let (Some(kind), Some(requester)) = (kind, requester) {
+        // The law's intake rules, as the service will check them again for every channel
+        // (a choice that did not parse skips its own rules, not the others').
+        {
             let facts = madoguchi_domain::FilingFacts {
                 kind,
                 requester,
@@ -560,6 +561,19 @@ mod tests {
                 "{field}/{code}: got {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_error_comes_back_at_once_even_when_a_choice_does_not_parse() {
+        let mut input = valid();
+        input.requester = String::new();
+        input.delivery = String::new();
+        let errors = input
+            .parse(Channel::Api, &Policy::appi(), today())
+            .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"requester"), "{fields:?}");
+        assert!(fields.contains(&"delivery"), "{fields:?}");
     }
 
     #[test]

@@ -144,10 +144,13 @@ impl PaymentRow {
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
             label: line.kind.label(en),
-            method: line.method.label(en),
+            method: line
+                .method
+                .map_or(if en { "unknown" } else { "不明" }, |m| m.label(en)),
             amount: line.amount.to_string(),
             receipt_number: line.receipt_number.clone(),
-            refund_due_offline: line.kind.is_refund_due() && line.method.is_offline(),
+            refund_due_offline: line.kind.is_refund_due()
+                && line.method.is_none_or(|m| m.is_offline()),
             flagged: line.kind.is_flagged(),
         }
     }
