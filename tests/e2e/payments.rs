@@ -472,6 +472,9 @@ on_both!(
         assert!(page.body.contains("返金済み（記録）"), "{}", page.body);
         assert!(!page.body.contains("refund_recorded"));
         assert!(!page.body.contains("refund_due:"));
+        // Times in Japan time, statuses in words: no UTC, no outbox spelling.
+        assert!(!page.body.contains(" UTC"), "{}", page.body);
+        assert!(!page.body.contains(">pending<") && !page.body.contains(">sent<"));
         app.verify_audit().await;
     }
 );

@@ -389,3 +389,27 @@ pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) 
         "ok"
     }
 }
+
+impl DetailPage {
+    /// A moment in Japan time, to the second: what staff read, never UTC.
+    pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        at.with_timezone(&madoguchi_domain::policy::jst())
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// An outbox status in words.
+    pub fn mail_status<'a>(&self, status: &'a str) -> &'a str {
+        match (status, self.c.en) {
+            ("pending", false) => "送信待ち",
+            ("pending", true) => "waiting",
+            ("sending", false) => "送信中",
+            ("sending", true) => "sending",
+            ("sent", false) => "送信済み",
+            ("sent", true) => "sent",
+            ("failed", false) => "送信失敗",
+            ("failed", true) => "failed",
+            (other, _) => other,
+        }
+    }
+}
