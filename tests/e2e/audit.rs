@@ -290,6 +290,10 @@ on_both!(
         let page = auditor.get("/staff/audit").await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("request.confirm_email"));
+        assert!(
+            !page.body.contains(" UTC"),
+            "times are Japan time on the page"
+        );
         let number = app.request(a).await.number;
         let who = auditor
             .get(&format!("/staff/audit?number={number}&action=data.viewed"))

@@ -114,7 +114,7 @@ async fn page(
         .map_err(|e| PageError(e.into(), en))?
         .map_or_else(
             || "—".to_owned(),
-            |c| format!("#{} {} {}", c.seq, c.at, c.hash),
+            |c| format!("#{} {} {}", c.seq, super::pages::jst_time(&c.at), c.hash),
         );
     let next = if entries.len() == 100 {
         entries

@@ -390,14 +390,27 @@ pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) 
     }
 }
 
-impl DetailPage {
-    /// A moment in Japan time, to the second: what staff read, never UTC.
-    pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        at.with_timezone(&madoguchi_domain::policy::jst())
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    }
+/// A moment in Japan time, to the second: what staff read, never UTC.
+pub(crate) fn jst_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&madoguchi_domain::policy::jst())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
 
+macro_rules! japan_time {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// A moment in Japan time, to the second: what staff read, never UTC.
+            pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+                jst_time(at)
+            }
+        }
+    )*};
+}
+
+japan_time!(DetailPage, AuditPage, AccountPage);
+
+impl DetailPage {
     /// An outbox status in words.
     pub fn mail_status<'a>(&self, status: &'a str) -> &'a str {
         match (status, self.c.en) {
