@@ -616,6 +616,36 @@ pub fn pid_from_location(location: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(id).unwrap()
 }
 
+/// A valid intake form (a disclosure, delivered electronically); tests change one field at a
+/// time with [`with_field`].
+pub fn intake_form<'a>(csrf: &'a str, email: &'a str, lang: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("lang", lang),
+        ("kind", "disclosure"),
+        ("requester", "subject"),
+        ("subject_name", "山田 花子"),
+        ("subject_kana", "ヤマダ ハナコ"),
+        ("email", email),
+        ("delivery", "electronic"),
+        ("details", "通販サイトの会員情報と購入履歴"),
+        ("consent", "on"),
+    ]
+}
+
+/// `fields` with `name` set to `value` (added when absent).
+pub fn with_field<'a>(
+    mut fields: Vec<(&'a str, &'a str)>,
+    name: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    match fields.iter_mut().find(|(k, _)| *k == name) {
+        Some(f) => f.1 = value,
+        None => fields.push((name, value)),
+    }
+    fields
+}
+
 /// A valid API body; tests change one field at a time.
 pub fn valid_json(email: &str) -> serde_json::Value {
     serde_json::json!({

@@ -8,21 +8,6 @@ use crate::helpers::*;
 use crate::on_both;
 use madoguchi_store::limits::{Admission, hit};
 
-fn form<'a>(csrf: &'a str, email: &'a str, lang: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("csrf", csrf),
-        ("lang", lang),
-        ("kind", "disclosure"),
-        ("requester", "subject"),
-        ("subject_name", "山田 花子"),
-        ("subject_kana", "ヤマダ ハナコ"),
-        ("email", email),
-        ("delivery", "electronic"),
-        ("details", "通販サイトの会員情報と購入履歴"),
-        ("consent", "on"),
-    ]
-}
-
 fn retry_after(res: &Response) -> u64 {
     let v: u64 = res
         .header("retry-after")
@@ -52,7 +37,7 @@ on_both!(
         let csrf = app.client.get("/").await.csrf();
         let res = app
             .client
-            .post_form("/requests", &form(&csrf, "three@example.jp", "ja"))
+            .post_form("/requests", &intake_form(&csrf, "three@example.jp", "ja"))
             .await;
         assert_eq!(res.status, 303, "{}", res.body);
         assert_eq!(app.request_count().await, 3);
@@ -75,7 +60,7 @@ on_both!(
             let csrf = app.client.get("/").await.csrf();
             let res = app
                 .client
-                .post_form("/requests", &form(&csrf, "five@example.jp", lang))
+                .post_form("/requests", &intake_form(&csrf, "five@example.jp", lang))
                 .await;
             assert_eq!(res.status, 429, "{}", res.body);
             assert!(res.header("content-type").starts_with("text/html"));

@@ -460,18 +460,11 @@ on_both!(
                 .client
                 .post_form(
                     "/requests",
-                    &[
-                        ("csrf", &csrf),
-                        ("lang", lang),
-                        ("kind", "disclosure"),
-                        ("requester", "subject"),
-                        ("subject_name", "山田\0花子"),
-                        ("subject_kana", "ヤマダ ハナコ"),
-                        ("email", "nul@example.jp"),
-                        ("delivery", "electronic"),
-                        ("details", "会員情報"),
-                        ("consent", "on"),
-                    ],
+                    &with_field(
+                        intake_form(&csrf, "nul@example.jp", lang),
+                        "subject_name",
+                        "山田\0花子",
+                    ),
                 )
                 .await;
             assert_eq!(res.status, 422, "{}", res.body);
@@ -483,18 +476,11 @@ on_both!(
             .client
             .post_form(
                 "/requests",
-                &[
-                    ("csrf", &csrf),
-                    ("lang", "ja"),
-                    ("kind", "disclosure"),
-                    ("requester", "subject"),
-                    ("subject_name", "山田\r\nBcc: x@example.com"),
-                    ("subject_kana", "ヤマダ ハナコ"),
-                    ("email", "crlf@example.jp"),
-                    ("delivery", "electronic"),
-                    ("details", "会員情報"),
-                    ("consent", "on"),
-                ],
+                &with_field(
+                    intake_form(&csrf, "crlf@example.jp", "ja"),
+                    "subject_name",
+                    "山田\r\nBcc: x@example.com",
+                ),
             )
             .await;
         assert_eq!(res.status, 422, "{}", res.body);
@@ -633,20 +619,15 @@ on_both!(
         let res = officer
             .post_form(
                 "/staff/intake",
-                &[
-                    ("csrf", &csrf),
-                    ("channel", "post"),
-                    ("received_on", "0001-01-01"),
-                    ("lang", "ja"),
-                    ("kind", "disclosure"),
-                    ("requester", "subject"),
-                    ("subject_name", "山田 花子"),
-                    ("subject_kana", "ヤマダ ハナコ"),
-                    ("email", "paper@example.jp"),
-                    ("delivery", "electronic"),
-                    ("details", "会員情報"),
-                    ("consent", "on"),
-                ],
+                &with_field(
+                    with_field(
+                        intake_form(&csrf, "paper@example.jp", "ja"),
+                        "channel",
+                        "post",
+                    ),
+                    "received_on",
+                    "0001-01-01",
+                ),
             )
             .await;
         assert_eq!(res.status, 422, "{}", res.body);
@@ -709,21 +690,7 @@ on_both!(
         let victim = app.client.fresh();
         victim.set_cookie("madoguchi_csrf", &planted);
         let res = victim
-            .post_form(
-                "/requests",
-                &[
-                    ("csrf", &token),
-                    ("lang", "ja"),
-                    ("kind", "disclosure"),
-                    ("requester", "subject"),
-                    ("subject_name", "山田 花子"),
-                    ("subject_kana", "ヤマダ ハナコ"),
-                    ("email", "tossed@example.jp"),
-                    ("delivery", "electronic"),
-                    ("details", "会員情報"),
-                    ("consent", "on"),
-                ],
-            )
+            .post_form("/requests", &intake_form(&token, "tossed@example.jp", "ja"))
             .await;
         assert_eq!(res.status, 403, "{}", res.body);
         assert_eq!(app.request_count().await, 0);

@@ -525,49 +525,25 @@ impl Service {
         .await
     }
 
-    /// Seals a TOTP secret for its account's row (the vault's current key; bound to the
-    /// account, so a secret copied onto another row does not open).
+    /// Seals a TOTP secret for its account's row, through the one cipher of personal data
+    /// (bound to the account: a secret copied onto another row does not open).
     fn seal_totp_secret(&self, user_pid: Uuid, secret_b32: &str) -> String {
-        self.keys
-            .read()
-            .expect("key ring lock")
-            .seal(secret_b32.as_bytes(), format!("totp:{user_pid}").as_bytes())
-            .to_text()
+        self.cipher.seal(&format!("totp:{user_pid}"), secret_b32)
     }
 
-    /// Opens a stored TOTP secret. A secret stored before sealing was introduced is read as
-    /// it is (`madoguchi keys rotate` seals it).
+    /// Opens a stored TOTP secret; one stored before sealing is read as it is
+    /// (`madoguchi keys rotate` seals it).
     fn open_totp_secret(
         &self,
         user: &staff_user::Model,
         stored: &str,
     ) -> Result<String, ServiceError> {
-        let Some(sealed) = madoguchi_vault::Sealed::from_text(stored) else {
-            return Ok(stored.to_owned());
-        };
-        let corrupt = |e: String| {
-            ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
-                "staff user {}: TOTP secret: {e}",
-                user.pid
-            )))
-        };
-        let plain = self
-            .keys
-            .read()
-            .expect("key ring lock")
-            .open(&sealed, format!("totp:{}", user.pid).as_bytes())
-            .map_err(|e| corrupt(e.to_string()))?;
-        String::from_utf8(plain).map_err(|_| corrupt("not text".into()))
+        Ok(self.cipher.open(&format!("totp:{}", user.pid), stored)?)
     }
 
     /// Seals every TOTP secret not sealed under the current key (plaintext ones included).
     /// Returns how many secrets changed.
     pub async fn reseal_totp_secrets(&self) -> Result<usize, ServiceError> {
-        let current = format!(
-            "{}{}:",
-            madoguchi_vault::TEXT_PREFIX,
-            self.keys.read().expect("key ring lock").current_id()
-        );
         let users = staff_user::Entity::find().all(self.db().conn()).await?;
         let mut n = 0;
         // One column at a time, compare-and-set on the value read: an enrolment confirmed
@@ -580,7 +556,7 @@ impl Service {
                     user.totp_pending_secret.as_deref(),
                 ),
             ] {
-                let Some(old) = stored.filter(|s| !s.starts_with(&current)) else {
+                let Some(old) = stored.filter(|s| !self.cipher.is_current(s)) else {
                     continue;
                 };
                 let plain = self.open_totp_secret(&user, old)?;

@@ -121,7 +121,7 @@ pub struct ActionForm {
 #[derive(Debug, Clone)]
 pub struct PaymentRow {
     pub id: i64,
-    /// Japan time, to the minute.
+    /// Japan time.
     pub at: String,
     pub label: &'static str,
     pub method: &'static str,
@@ -138,11 +138,7 @@ impl PaymentRow {
     pub fn of(line: &madoguchi_service::rows::PaymentLine, en: bool) -> Self {
         PaymentRow {
             id: line.id,
-            at: line
-                .created_at
-                .with_timezone(&madoguchi_domain::policy::jst())
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
+            at: jst_time(&line.created_at),
             label: line.kind.label(en),
             method: line
                 .method
