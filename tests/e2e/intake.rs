@@ -3,19 +3,9 @@
 use crate::helpers::*;
 use crate::on_both;
 
+/// The helpers' valid form, in Japanese.
 fn form<'a>(csrf: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("csrf", csrf),
-        ("lang", "ja"),
-        ("kind", "disclosure"),
-        ("requester", "subject"),
-        ("subject_name", "山田 花子"),
-        ("subject_kana", "ヤマダ ハナコ"),
-        ("email", email),
-        ("delivery", "electronic"),
-        ("details", "通販サイトの会員情報と購入履歴"),
-        ("consent", "on"),
-    ]
+    intake_form(csrf, email, "ja")
 }
 
 on_both!(
