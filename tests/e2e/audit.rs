@@ -138,7 +138,10 @@ on_both!(
             &Origin::default(),
             Utc::now(),
         );
-        madoguchi_store::audit::insert(app.service.db().conn(), rows)
+        // Straight into the table, as an attacker with database access would.
+        use madoguchi_store::sea_orm::EntityTrait;
+        madoguchi_store::entities::audit_entry::Entity::insert_many(rows)
+            .exec(app.service.db().conn())
             .await
             .unwrap();
         let b = broken(&app).await;

@@ -240,8 +240,8 @@ on_both!(
         let port = free_port();
         let w = worker(&app, port);
         for i in 0..3 {
-            madoguchi_store::outbox::enqueue(
-                app.service.db().conn(),
+            madoguchi_store::change::commit_office_mail(
+                app.service.db(),
                 app.service.cipher(),
                 vec![madoguchi_store::outbox::NewMessage {
                     request_id: None,
@@ -352,8 +352,8 @@ on_both!(
     |app: TestApp| async move {
         // Staff see failures on the mail page while the app runs: a message that cannot even be
         // built fails at once in the app's own worker.
-        madoguchi_store::outbox::enqueue(
-            app.service.db().conn(),
+        madoguchi_store::change::commit_office_mail(
+            app.service.db(),
             app.service.cipher(),
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
@@ -393,8 +393,8 @@ on_both!(
         quiet_outbox(&app).await;
         let port = refusing_smtp().await;
         let w = worker(&app, port);
-        madoguchi_store::outbox::enqueue(
-            app.service.db().conn(),
+        madoguchi_store::change::commit_office_mail(
+            app.service.db(),
             app.service.cipher(),
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
@@ -459,8 +459,8 @@ on_both!(
             })
             .collect();
         for chunk in messages.chunks(200) {
-            madoguchi_store::outbox::enqueue(
-                app.service.db().conn(),
+            madoguchi_store::change::commit_office_mail(
+                app.service.db(),
                 app.service.cipher(),
                 chunk.to_vec(),
                 "madoguchi.test",

@@ -704,8 +704,8 @@ on_both!(
         app.halt().await;
         let db = app.service.db().conn();
         for to in ["first@example.jp", "second@example.jp"] {
-            madoguchi_store::outbox::enqueue(
-                db,
+            madoguchi_store::change::commit_office_mail(
+                app.service.db(),
                 app.service.cipher(),
                 vec![madoguchi_store::outbox::NewMessage {
                     request_id: None,

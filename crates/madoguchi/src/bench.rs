@@ -575,8 +575,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             .collect();
         drop(server);
         for chunk in msgs.chunks(500) {
-            madoguchi_store::outbox::enqueue(
-                db.conn(),
+            madoguchi_store::change::commit_office_mail(
+                &db,
                 mservice.cipher(),
                 chunk.to_vec(),
                 "bench",
@@ -715,7 +715,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
 
 /// Seeds `entries` audit entries in chains of ten and times one full `audit verify`.
 async fn audit_verify(db: &madoguchi_store::Db, entries: u64) -> anyhow::Result<Row> {
-    crate::bench_audit::seed(db, entries).await?;
+    madoguchi_store::seed::audit_chains(db, entries).await?;
     let started = Instant::now();
     let summary = madoguchi_store::audit::verify(db.conn())
         .await?

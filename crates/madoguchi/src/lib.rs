@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod bench;
-mod bench_audit;
 
 use anyhow::Context;
 use madoguchi_config::{Config, MailTransport};

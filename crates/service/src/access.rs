@@ -2,18 +2,16 @@
 //! the confirmed address, five tries, ten minutes; then a session scoped to that request
 //! alone, for thirty minutes.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
-use madoguchi_domain::{self as domain, Actor, AuditOnly, Event, Mail, Recipient, State};
+use chrono::{DateTime, Duration, Utc};
+use madoguchi_domain::{Actor, AuditOnly, Mail, Recipient, State};
 use madoguchi_store::audit::Origin;
+use madoguchi_store::change::Write;
 use madoguchi_store::entities::subject_token;
-use madoguchi_store::sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use madoguchi_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use madoguchi_store::secrets::{constant_time_eq, hash_token, keyed, random_token};
 use madoguchi_store::{outbox, requests};
 use uuid::Uuid;
 
-use crate::files::Also;
 use crate::{Service, ServiceError, context};
 
 pub(crate) const CODE: &str = "access_code";
@@ -120,37 +118,23 @@ impl Service {
                 }
             })
             .collect();
-        let token = subject_token::ActiveModel {
-            request_id: Set(row.id),
-            purpose: Set(CODE.to_owned()),
-            token_hash: Set(format!(
-                "{}:{}",
-                self.code_hash(row.id, &code),
-                random_token()
-            )),
-            expires_at: Set((now + Duration::minutes(10)).trunc_subsecs(6)),
-            used_at: Set(None),
-            attempts: Set(0),
-            created_at: Set(now.trunc_subsecs(6)),
-            ..Default::default()
+        // The code, its mail and its entry in one change: a crash leaves either a code sent
+        // and on the trail, or neither.
+        let code = Write::ReplaceCode {
+            purpose: CODE,
+            stored: format!("{}:{}", self.code_hash(row.id, &code), random_token()),
+            expires_at: now + Duration::minutes(10),
         };
-        // The code, its mail and its entry in one transaction: a crash leaves either a code
-        // sent and on the trail, or neither.
-        let t = domain::apply(
-            &next,
-            &Event::Record(AuditOnly::CodeSent),
+        self.record(
+            pid,
+            vec![AuditOnly::CodeSent],
             &Actor::Subject,
-            now,
-        )?;
-        let also = Also::CodeSent {
-            request_id: row.id,
-            token,
+            vec![code],
             messages,
-            mail_host: self.mail_host().to_owned(),
-        };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, also)
-            .await?;
-        self.mail_wakeup.notify_one();
+            origin,
+            now,
+        )
+        .await?;
         Ok(())
     }
 
@@ -188,47 +172,43 @@ impl Service {
             }
             // The lock and its entry in one transaction; only the try that locked the code
             // writes the entry (a concurrent one finds it locked and writes nothing).
-            let t = domain::apply(
-                &requests::to_domain(&row)?,
-                &Event::Record(AuditOnly::CodeLocked),
-                &Actor::Subject,
-                now,
-            )?;
-            let also = Also::CodeLocked { token_id: token.id };
+            let lock = Write::LockCode { token_id: token.id };
             match self
-                .append_with(pid, &t, &Actor::Subject, origin, now, also)
+                .record(
+                    pid,
+                    vec![AuditOnly::CodeLocked],
+                    &Actor::Subject,
+                    vec![lock],
+                    Vec::new(),
+                    origin,
+                    now,
+                )
                 .await
             {
-                Ok(()) | Err(ServiceError::Access(AccessError::Locked)) => {}
+                Ok(_) | Err(ServiceError::Access(AccessError::Locked)) => {}
                 Err(e) => return Err(e),
             }
             return Err(ServiceError::Access(AccessError::Locked));
         }
         let session = random_token();
-        let stored = subject_token::ActiveModel {
-            request_id: Set(row.id),
-            purpose: Set(SESSION.to_owned()),
-            token_hash: Set(hash_token(&session)),
-            expires_at: Set((now + Duration::minutes(30)).trunc_subsecs(6)),
-            used_at: Set(None),
-            attempts: Set(0),
-            created_at: Set(now.trunc_subsecs(6)),
-            ..Default::default()
-        };
-        // The code used up, the session and the entry in one transaction; a code already used
-        // by a concurrent try rolls it all back (Expired).
-        let t = domain::apply(
-            &requests::to_domain(&row)?,
-            &Event::Record(AuditOnly::CodeAccepted),
-            &Actor::Subject,
-            now,
-        )?;
-        let also = Also::CodeAccepted {
+        // The code used up, the session and the entry in one change; a code already used by a
+        // concurrent try refuses it all (Expired).
+        let accept = Write::AcceptCode {
             token_id: token.id,
-            session: stored,
+            session_purpose: SESSION,
+            session: session.clone(),
+            expires_at: now + Duration::minutes(30),
         };
-        self.append_with(pid, &t, &Actor::Subject, origin, now, also)
-            .await?;
+        self.record(
+            pid,
+            vec![AuditOnly::CodeAccepted],
+            &Actor::Subject,
+            vec![accept],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
         Ok(session)
     }
 

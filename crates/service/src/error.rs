@@ -1,8 +1,9 @@
 //! The service's one error type.
 
+use madoguchi_domain::LedgerKind;
 use madoguchi_domain::TransitionError;
-use madoguchi_store::StoreError;
 use madoguchi_store::tokens::TokenError;
+use madoguchi_store::{Refused, StoreError};
 
 /// Why a service call failed. The web crate maps each variant to a status and a message.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,24 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict => ServiceError::Conflict,
+            // A change's precondition, in the words its caller's users get.
+            StoreError::Refused(why) => match why {
+                Refused::Token(e) => ServiceError::Token(e),
+                Refused::CodeUsed => ServiceError::Access(crate::AccessError::Expired),
+                Refused::CodeLocked => ServiceError::Access(crate::AccessError::Locked),
+                Refused::DocumentGone => ServiceError::File(crate::FileError::Deleted),
+                Refused::DownloadLimit => ServiceError::File(crate::FileError::LimitReached),
+                Refused::LineMoved {
+                    to: LedgerKind::FlaggedRefunded,
+                    ..
+                } => ServiceError::Invalid("this payment is no longer flagged"),
+                Refused::LineMoved {
+                    to: LedgerKind::RefundRecorded,
+                    ..
+                } => ServiceError::Invalid("this refund is not due"),
+                // A claim another instance made first.
+                Refused::LineMoved { .. } => ServiceError::Conflict,
+            },
             other => ServiceError::Store(other),
         }
     }

@@ -1,20 +1,18 @@
 //! Documents: uploads checked by content and sealed with AES-256-GCM before they reach the
 //! database, officer and subject reads (each one audited), key rotation and retention.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use madoguchi_domain::{self as domain, Actor, AuditOnly, DocumentPurpose, Event, State};
-use madoguchi_store::audit::{self, Origin};
-use madoguchi_store::entities::{attachment, payment, request};
+use madoguchi_store::audit::Origin;
+use madoguchi_store::change::{NewDocument, Write};
+use madoguchi_store::entities::{attachment, request};
 use madoguchi_store::requests;
 use madoguchi_store::sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use madoguchi_vault::Sealed;
 use uuid::Uuid;
 
-use crate::staff::audit_entry;
 use crate::{EventText, Service, ServiceError};
 
 /// Files one staff upload of an answer package may hold.
@@ -107,211 +105,6 @@ fn display_name(name: &str, ext: &str) -> String {
     }
 }
 
-/// A row written in the same transaction as the audit entries that explain it.
-#[derive(Debug, Clone)]
-pub(crate) enum Also {
-    /// Only the entries.
-    Nothing,
-    /// New documents: an upload of several files is one transaction, all or nothing.
-    Attachments(Vec<attachment::ActiveModel>),
-    /// A new one-time code: the request's older live codes end, the new one's hash is
-    /// stored, and its mail is enqueued.
-    CodeSent {
-        request_id: i64,
-        token: madoguchi_store::entities::subject_token::ActiveModel,
-        messages: Vec<madoguchi_store::outbox::NewMessage>,
-        mail_host: String,
-    },
-    /// The right code: it is used up (refused unless still live, so one code opens one
-    /// session) and the session stored.
-    CodeAccepted {
-        token_id: i64,
-        session: madoguchi_store::entities::subject_token::ActiveModel,
-    },
-    /// The last wrong try: the code is locked (refused unless still live, so it is locked,
-    /// and its entry written, once).
-    CodeLocked { token_id: i64 },
-    /// A document's content deleted at the end of its retention period (refused unless still
-    /// there, so it is deleted, and its entry written, once).
-    DocumentDeleted { id: i64 },
-    /// A new payment row (e.g. a flagged card payment) and the mail that tells staff of it,
-    /// so the office hears of every such row and of no row that was not written.
-    Payment(
-        payment::ActiveModel,
-        Vec<madoguchi_store::outbox::NewMessage>,
-        String,
-    ),
-    /// A refund still due (`due_kind`) marked as paid back by hand; refused unless the row is
-    /// still due, so it is recorded once.
-    RefundPaidBack {
-        id: i64,
-        due_kind: madoguchi_domain::LedgerKind,
-        reference: String,
-        by: Option<String>,
-    },
-    /// A flagged payment (`id`, still of `flagged_kind`) marked as sent back, and the refund
-    /// row that sends it; refused unless the row is still flagged, so it is ordered once.
-    FlaggedRefund {
-        id: i64,
-        flagged_kind: madoguchi_domain::LedgerKind,
-        refund: payment::ActiveModel,
-    },
-    /// Downloads of these files, each counted only while under `limit`; refused (and the
-    /// whole transaction with it) unless every one was under, so parallel downloads cannot
-    /// exceed the limit and a count never goes without its audit entry.
-    Downloads { ids: Vec<i64>, limit: i32 },
-}
-
-impl Also {
-    async fn write<C: ConnectionTrait>(
-        self,
-        tx: &C,
-        cipher: &madoguchi_store::sealed::RowCipher,
-        now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        match self {
-            Also::Nothing => {}
-            Also::Attachments(rows) => {
-                if !rows.is_empty() {
-                    attachment::Entity::insert_many(rows).exec(tx).await?;
-                }
-            }
-            Also::CodeSent {
-                request_id,
-                token,
-                messages,
-                mail_host,
-            } => {
-                use madoguchi_store::entities::subject_token;
-                // Older codes die when a new one is sent: only the latest works.
-                subject_token::Entity::update_many()
-                    .col_expr(
-                        subject_token::Column::UsedAt,
-                        Expr::value(now.trunc_subsecs(6)),
-                    )
-                    .filter(subject_token::Column::RequestId.eq(request_id))
-                    .filter(subject_token::Column::Purpose.eq(crate::access::CODE))
-                    .filter(subject_token::Column::UsedAt.is_null())
-                    .exec(tx)
-                    .await?;
-                subject_token::Entity::insert(token).exec(tx).await?;
-                madoguchi_store::outbox::enqueue(tx, cipher, messages, &mail_host, now).await?;
-            }
-            Also::CodeAccepted { token_id, session } => {
-                use madoguchi_store::entities::subject_token;
-                let used = subject_token::Entity::update_many()
-                    .col_expr(
-                        subject_token::Column::UsedAt,
-                        Expr::value(now.trunc_subsecs(6)),
-                    )
-                    .filter(subject_token::Column::Id.eq(token_id))
-                    .filter(subject_token::Column::UsedAt.is_null())
-                    .exec(tx)
-                    .await?;
-                if used.rows_affected != 1 {
-                    return Err(ServiceError::Access(crate::AccessError::Expired));
-                }
-                subject_token::Entity::insert(session).exec(tx).await?;
-            }
-            Also::DocumentDeleted { id } => {
-                let gone = attachment::Entity::update_many()
-                    .col_expr(
-                        attachment::Column::Ciphertext,
-                        Expr::value(Option::<Vec<u8>>::None),
-                    )
-                    .col_expr(
-                        attachment::Column::DeletedAt,
-                        Expr::value(Some(now.trunc_subsecs(6))),
-                    )
-                    .filter(attachment::Column::Id.eq(id))
-                    .filter(attachment::Column::DeletedAt.is_null())
-                    .exec(tx)
-                    .await?;
-                if gone.rows_affected != 1 {
-                    return Err(ServiceError::File(FileError::Deleted));
-                }
-            }
-            Also::CodeLocked { token_id } => {
-                use madoguchi_store::entities::subject_token;
-                let locked = subject_token::Entity::update_many()
-                    .col_expr(
-                        subject_token::Column::UsedAt,
-                        Expr::value(now.trunc_subsecs(6)),
-                    )
-                    .filter(subject_token::Column::Id.eq(token_id))
-                    .filter(subject_token::Column::UsedAt.is_null())
-                    .exec(tx)
-                    .await?;
-                if locked.rows_affected != 1 {
-                    // Another try locked it first and wrote the entry.
-                    return Err(ServiceError::Access(crate::AccessError::Locked));
-                }
-            }
-            Also::Payment(am, messages, mail_host) => {
-                payment::Entity::insert(am).exec(tx).await?;
-                madoguchi_store::outbox::enqueue(tx, cipher, messages, &mail_host, now).await?;
-            }
-            Also::RefundPaidBack {
-                id,
-                due_kind,
-                reference,
-                by,
-            } => {
-                let marked = payment::Entity::update_many()
-                    .col_expr(
-                        payment::Column::Kind,
-                        Expr::value(madoguchi_domain::LedgerKind::RefundRecorded.as_db()),
-                    )
-                    .col_expr(payment::Column::Reference, Expr::value(Some(reference)))
-                    .col_expr(payment::Column::RecordedBy, Expr::value(by))
-                    .filter(payment::Column::Id.eq(id))
-                    .filter(payment::Column::Kind.eq(due_kind.as_db()))
-                    .exec(tx)
-                    .await?;
-                if marked.rows_affected != 1 {
-                    // Another officer recorded it first; the transaction rolls back.
-                    return Err(ServiceError::Invalid("this refund is not due"));
-                }
-            }
-            Also::FlaggedRefund {
-                id,
-                flagged_kind,
-                refund,
-            } => {
-                let marked = payment::Entity::update_many()
-                    .col_expr(
-                        payment::Column::Kind,
-                        Expr::value(madoguchi_domain::LedgerKind::FlaggedRefunded.as_db()),
-                    )
-                    .filter(payment::Column::Id.eq(id))
-                    .filter(payment::Column::Kind.eq(flagged_kind.as_db()))
-                    .exec(tx)
-                    .await?;
-                if marked.rows_affected != 1 {
-                    // Another officer ordered it first; the transaction rolls back.
-                    return Err(ServiceError::Invalid("this payment is no longer flagged"));
-                }
-                payment::Entity::insert(refund).exec(tx).await?;
-            }
-            Also::Downloads { ids, limit } => {
-                let counted = attachment::Entity::update_many()
-                    .col_expr(
-                        attachment::Column::Downloads,
-                        Expr::col(attachment::Column::Downloads).add(1),
-                    )
-                    .filter(attachment::Column::Id.is_in(ids.iter().copied()))
-                    .filter(attachment::Column::Downloads.lt(limit))
-                    .exec(tx)
-                    .await?;
-                if counted.rows_affected != ids.len() as u64 {
-                    return Err(ServiceError::File(FileError::LimitReached));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Service {
     /// The files a subject may upload now, by state.
     pub fn accepts_uploads(state: State) -> bool {
@@ -334,7 +127,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, ServiceError> {
         let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
-        let state = State::parse(&row.state).unwrap_or(State::Expired);
+        let state = requests::to_domain(&row)?.state;
         let staff = matches!(actor, Actor::Staff { .. });
         let allowed = if purpose == DocumentPurpose::Package {
             staff && state == State::InProgress
@@ -370,13 +163,10 @@ impl Service {
             let kind = domain::sniff(&bytes).ok_or(ServiceError::File(FileError::Type))?;
             checked.push((display_name(&name, kind.extension()), kind, bytes));
         }
-        // One transaction for the whole upload: every file and its entry, or none.
+        // One change for the whole upload: every file and its entry, or none.
         let mut pids = Vec::new();
-        let mut rows = Vec::new();
-        let mut all = domain::Transition {
-            next: requests::to_domain(&row)?,
-            effects: Vec::new(),
-        };
+        let mut docs = Vec::new();
+        let mut events = Vec::new();
         for (name, kind, bytes) in checked {
             let doc_pid = Uuid::new_v4();
             let sealed = self
@@ -385,86 +175,27 @@ impl Service {
                 .expect("key ring lock")
                 .seal(&bytes, doc_pid.as_bytes());
             let target = format!("document:{doc_pid}");
-            let event = if staff {
-                Event::Record(AuditOnly::Attached { target })
+            events.push(if staff {
+                AuditOnly::Attached { target }
             } else {
-                Event::Record(AuditOnly::Uploaded { target })
-            };
-            let t = domain::apply(&requests::to_domain(&row)?, &event, actor, now)?;
-            let am = attachment::ActiveModel {
-                pid: Set(doc_pid),
-                request_id: Set(row.id),
-                purpose: Set(purpose.as_str().to_owned()),
-                filename: Set(self.cipher.seal(&filename_aad(doc_pid), &name)),
-                content_type: Set(kind.mime().to_owned()),
-                size: Set(bytes.len() as i64),
-                key_id: Set(sealed.key_id),
-                nonce: Set(sealed.nonce),
-                ciphertext: Set(Some(sealed.ciphertext)),
-                downloads: Set(0),
-                created_at: Set(now.trunc_subsecs(6)),
-                deleted_at: Set(None),
-                ..Default::default()
-            };
-            all.effects.extend(t.effects);
-            rows.push(am);
+                AuditOnly::Uploaded { target }
+            });
+            docs.push(NewDocument {
+                pid: doc_pid,
+                purpose: purpose.as_str().to_owned(),
+                filename: self.cipher.seal(&filename_aad(doc_pid), &name),
+                content_type: kind.mime().to_owned(),
+                size: bytes.len() as i64,
+                key_id: sealed.key_id,
+                nonce: sealed.nonce,
+                ciphertext: sealed.ciphertext,
+            });
             pids.push(doc_pid);
         }
-        self.append_with(pid, &all, actor, origin, now, Also::Attachments(rows))
+        let writes = vec![Write::AddDocuments(docs)];
+        self.record(pid, events, actor, writes, Vec::new(), origin, now)
             .await?;
         Ok(pids)
-    }
-
-    /// Appends audit-only effects to a request's chain (retrying if the head moved), in the
-    /// same transaction as the row they explain.
-    pub(crate) async fn append_with(
-        &self,
-        pid: Uuid,
-        t: &domain::Transition,
-        actor: &Actor,
-        origin: &Origin,
-        now: DateTime<Utc>,
-        also: Also,
-    ) -> Result<(), ServiceError> {
-        for _ in 0..5 {
-            let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
-            let entries: Vec<_> = t
-                .effects
-                .iter()
-                .filter_map(|e| match e {
-                    domain::Effect::Audit(a) => Some(audit_entry(
-                        actor,
-                        &a.action,
-                        a.detail
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.clone()))
-                            .collect(),
-                    )),
-                    _ => None,
-                })
-                .collect();
-            let (rows, seq, head) = audit::link(
-                &audit::request_chain(pid),
-                Some(row.id),
-                row.audit_seq,
-                &row.audit_head,
-                &entries,
-                origin,
-                now,
-            );
-            let tx = self.db().begin_write().await?;
-            match requests::update_audit_head(&tx, &row, (seq, &head)).await {
-                Ok(()) => {
-                    also.write(&tx, &self.cipher, now).await?;
-                    audit::insert(&tx, rows).await?;
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                Err(madoguchi_store::StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict)
     }
 
     /// A request's documents, newest first, without their content.
@@ -504,12 +235,19 @@ impl Service {
     ) -> Result<(Document, Vec<u8>), ServiceError> {
         let (row, doc) = self.document_row(request_pid, doc_pid).await?;
         let bytes = self.decrypt(&doc)?;
-        let view = Event::Record(AuditOnly::Viewed {
+        let view = AuditOnly::Viewed {
             target: format!("document:{doc_pid}"),
-        });
-        let t = domain::apply(&requests::to_domain(&row)?, &view, actor, now)?;
-        self.append_with(request_pid, &t, actor, origin, now, Also::Nothing)
-            .await?;
+        };
+        self.record(
+            row.pid,
+            vec![view],
+            actor,
+            Vec::new(),
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
         Ok((to_document(&self.cipher, &doc)?, bytes))
     }
 
@@ -570,7 +308,7 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Vec<(Document, Vec<u8>)>, ServiceError> {
-        let state = State::parse(&row.state).unwrap_or(State::Expired);
+        let state = requests::to_domain(row)?.state;
         if !state.is_fulfilment() {
             return Err(ServiceError::NotFound);
         }
@@ -584,14 +322,21 @@ impl Service {
             .iter()
             .map(|d| Ok((to_document(&self.cipher, d)?, self.decrypt(d)?)))
             .collect::<Result<Vec<_>, ServiceError>>()?;
-        let event = Event::Record(AuditOnly::Downloaded { target });
-        let t = domain::apply(&requests::to_domain(row)?, &event, &Actor::Subject, now)?;
-        let also = Also::Downloads {
+        let count = Write::CountDownloads {
             ids: docs.iter().map(|d| d.id).collect(),
             limit: i32::try_from(retention.download_limit).unwrap_or(i32::MAX),
         };
-        self.append_with(row.pid, &t, &Actor::Subject, origin, now, also)
-            .await?;
+        let event = AuditOnly::Downloaded { target };
+        self.record(
+            row.pid,
+            vec![event],
+            &Actor::Subject,
+            vec![count],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
         Ok(files)
     }
 
@@ -749,26 +494,22 @@ impl Service {
             }
             // The content goes and the trail says so in one transaction; a document another
             // instance deleted first is skipped (its entry is that instance's).
-            let t = domain::apply(
-                &requests::to_domain(&row)?,
-                &Event::Record(AuditOnly::DocumentDeleted {
-                    target: format!("document:{doc_pid}"),
-                }),
-                &Actor::System,
-                now,
-            )?;
+            let event = AuditOnly::DocumentDeleted {
+                target: format!("document:{doc_pid}"),
+            };
             match self
-                .append_with(
+                .record(
                     row.pid,
-                    &t,
+                    vec![event],
                     &Actor::System,
+                    vec![Write::DeleteDocument { id }],
+                    Vec::new(),
                     &Origin::default(),
                     now,
-                    Also::DocumentDeleted { id },
                 )
                 .await
             {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(ServiceError::File(FileError::Deleted)) => continue,
                 Err(e) => return Err(e),
             }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use madoguchi_domain::{EmailAddress, normalize_name, parse_birth_date};
-use madoguchi_store::audit::{self, NewEntry, Origin};
+use madoguchi_store::audit::{NewEntry, Origin};
 use madoguchi_store::customers::{self, NewCustomer, Upserted};
 use madoguchi_store::secrets::{constant_time_eq, keyed};
 use madoguchi_store::{Db, StoreError};
@@ -381,7 +381,7 @@ impl Service {
                 ("updated".to_owned(), updated.to_string()),
             ],
         };
-        audit::append_named(&tx, "customers", &[entry], origin, now)
+        madoguchi_store::change::record_office(&tx, "customers", &[entry], origin, now)
             .await
             .map_err(ServiceError::from)?;
         tx.commit()

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use madoguchi_config::Config;
 use madoguchi_domain::{self as domain, Actor, Effect, Event, Mail, Recipient};
-use madoguchi_store::audit::{self, NewEntry};
-use madoguchi_store::entities::{payment, request};
-use madoguchi_store::sea_orm::{ActiveValue::Set, EntityTrait};
+use madoguchi_store::audit::NewEntry;
+use madoguchi_store::change::{self, Change, NewLine, Update, Write};
+use madoguchi_store::entities::request;
 use madoguchi_store::secrets::keyed;
 use madoguchi_store::{Db, StoreError, outbox, requests, tokens};
 use tokio::sync::Notify;
@@ -161,6 +161,12 @@ impl Service {
             .map_err(|e| ServiceError::Store(StoreError::Db(e)))
     }
 
+    /// A stored request's lifecycle (kind, state, deadlines): corruption is an error naming
+    /// the row, never a default.
+    pub fn lifecycle_of(row: &request::Model) -> Result<domain::Request, ServiceError> {
+        Ok(requests::to_domain(row)?)
+    }
+
     /// The detailed answer stored with a request, if it was answered in detail.
     pub fn answer_of(row: &request::Model) -> Option<domain::Recorded> {
         requests::answer_of(row)
@@ -191,7 +197,7 @@ impl Service {
     pub async fn latest_checkpoint(
         &self,
     ) -> Result<Option<madoguchi_store::entities::audit_checkpoint::Model>, ServiceError> {
-        Ok(audit::latest_checkpoint(self.db.conn()).await?)
+        Ok(madoguchi_store::audit::latest_checkpoint(self.db.conn()).await?)
     }
 
     /// A one-word kind of a store failure, for logs (database messages can quote stored
@@ -235,6 +241,26 @@ impl Service {
         self.mail_wakeup.clone()
     }
 
+    /// How a refund goes back: the way the fee came (the payment being recorded, or the
+    /// request's accepted payment).
+    async fn refund_method(
+        &self,
+        row: &request::Model,
+        event: &Event,
+    ) -> Result<domain::PaymentMethod, ServiceError> {
+        if let Event::RecordPayment { method, .. } = event {
+            return Ok(*method);
+        }
+        madoguchi_store::ledger::accepted_payment_method(self.db.conn(), row.id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Store(StoreError::Corrupt(format!(
+                    "request {}: a refund is due but no payment is recorded",
+                    row.pid
+                )))
+            })
+    }
+
     /// The confirmation token for a nonce (what the e-mail link carries).
     pub fn confirmation_token(&self, nonce: &str) -> String {
         keyed(&self.secret, &format!("confirm:{nonce}"))
@@ -273,56 +299,40 @@ impl Service {
         let facts = requests::intake_facts(self.db.conn(), &email_index, new.kind, now).await?;
         let duplicate = facts.duplicate;
         let pid = Uuid::new_v4();
-        let chain = audit::request_chain(pid);
         let entries = audit_entries(
             &t.effects,
             &Actor::Subject,
             Some(("channel", new.channel.as_str())),
         );
-        let (mut rows, seq, head) =
-            audit::link(&chain, None, 0, audit::GENESIS, &entries, origin, now);
-
-        let tx = self.db.begin_write().await?;
-        let number = match facts.number {
-            Some(n) => n,
-            None => requests::next_number(&tx, now).await?,
-        };
-        let mut am = new.to_active_model(
-            pid,
-            &number,
-            duplicate.as_ref().map(|d| d.0),
-            email_index,
-            now,
-        );
+        let mut am =
+            new.to_active_model(pid, "", duplicate.as_ref().map(|d| d.0), email_index, now);
         requests::lifecycle_columns(&t.next, &mut am);
-        am.audit_seq = Set(seq);
-        am.audit_head = Set(head);
-        let row = requests::insert(&tx, &self.cipher, am).await?;
-        for r in &mut rows {
-            r.request_id = Set(Some(row.id));
-        }
-        audit::insert(&tx, rows).await?;
-
         let nonce = madoguchi_store::secrets::random_token();
         let expires = t.next.expires_at.unwrap_or(now);
-        tokens::insert(
-            &tx,
-            row.id,
-            tokens::CONFIRM_EMAIL,
-            &self.confirmation_token(&nonce),
-            expires,
-            now,
-        )
-        .await?;
         let extra = context::Extra {
-            confirm_nonce: Some(nonce),
+            confirm_nonce: Some(nonce.clone()),
             duplicate_of: duplicate.as_ref().map(|d| d.1.clone()),
             ..Default::default()
         };
-        let messages = self.messages(&settings, &row, &t.next, &t.effects, &extra, now);
-        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.mail_wakeup.notify_one();
+        let mail: change::MailFor<'_> =
+            Box::new(|row| self.messages(&settings, row, &t.next, &t.effects, &extra, now));
+        let filed = Change {
+            update: Update::New {
+                row: Box::new(am),
+                pid,
+                number: facts.number,
+                mail,
+            },
+            entries,
+            writes: vec![Write::IssueToken {
+                purpose: tokens::CONFIRM_EMAIL,
+                token: self.confirmation_token(&nonce),
+                expires_at: expires,
+            }],
+            mail: Vec::new(),
+        };
+        let committed = self.commit_change(filed, origin, now).await?;
+        let number = committed.number;
         Ok(Filed {
             pid,
             number,
@@ -528,6 +538,7 @@ impl Service {
         Err(ServiceError::Conflict)
     }
 
+    /// Builds a transition's change (row, entries, ledger lines, mail) and commits it.
     #[expect(clippy::too_many_arguments, reason = "the parts of one transaction")]
     async fn commit(
         &self,
@@ -542,50 +553,31 @@ impl Service {
         recorded: Option<&domain::Recorded>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let chain = audit::request_chain(row.pid);
-        let (rows, seq, head) = audit::link(
-            &chain,
-            Some(row.id),
-            row.audit_seq,
-            &row.audit_head,
-            &entries,
-            origin,
-            now,
-        );
-        let audit_only = matches!(event, Event::Record(_));
-        // Read before the transaction: a refresh inside it would wait for a second pooled
-        // connection while holding the first (and, on SQLite, the write lock).
         let settings = self.settings().await?;
-        let tx = self.db.begin_write().await?;
-        if let Some(token) = confirm_token
-            && let Err(e) = tokens::consume(&tx, tokens::CONFIRM_EMAIL, token, now).await?
-        {
-            return Err(ServiceError::Token(e));
+        let mut writes = Vec::new();
+        if let Some(token) = confirm_token {
+            writes.push(Write::ConsumeToken {
+                purpose: tokens::CONFIRM_EMAIL,
+                token: token.to_owned(),
+            });
         }
-        if audit_only {
-            requests::update_audit_head(&tx, row, (seq, &head)).await?;
+        let update = if matches!(event, Event::Record(_)) {
+            Update::Trail(row)
         } else {
             // The subject's answer is theirs, not a message to them.
             let (to_subject, reply) = if matches!(event, Event::ProvideInfo) {
-                (None, text.message.as_deref())
+                (None, text.message.clone())
             } else {
-                (text.message.as_deref(), None)
+                (text.message.clone(), None)
             };
-            requests::update_lifecycle(
-                &tx,
-                &self.cipher,
-                row,
-                &t.next,
-                (seq, &head),
-                (to_subject, reply),
-                now,
-            )
-            .await?;
-            if let Some(recorded) = recorded {
-                requests::set_answer(&tx, &self.cipher, row, recorded).await?;
+            Update::Lifecycle {
+                current: row,
+                next: Box::new(t.next.clone()),
+                to_subject,
+                reply,
+                answer: recorded.cloned().map(Box::new),
             }
-        }
-        audit::insert(&tx, rows).await?;
+        };
         let mut extra = context::Extra {
             message: text.message.clone(),
             answer: recorded.cloned(),
@@ -593,7 +585,7 @@ impl Service {
         };
         if let Some(dup) = row.duplicate_of {
             // Staff hear of a confirmed request with the open one it may duplicate.
-            extra.duplicate_of = requests::find_by_id(&tx, &self.cipher, dup)
+            extra.duplicate_of = requests::find_by_id(self.db.conn(), &self.cipher, dup)
                 .await
                 .ok()
                 .map(|d| d.number);
@@ -601,23 +593,15 @@ impl Service {
         for effect in &t.effects {
             match effect {
                 Effect::Refund { amount, reason } => {
-                    payment::Entity::insert(payment::ActiveModel {
-                        request_id: Set(row.id),
-                        method: Set(refund_method(&tx, row, event).await?),
-                        amount: Set(amount.0),
-                        kind: Set(domain::LedgerKind::RefundDue((*reason).into())
-                            .as_db()
-                            .to_owned()),
-                        reference: Set(None),
-                        provider_ref: Set(None),
-                        receipt_number: Set(None),
-                        recorded_by: Set(actor.staff_id().map(str::to_owned)),
-                        created_at: Set(now),
-                        ..Default::default()
-                    })
-                    .exec(&tx)
-                    .await
-                    .map_err(StoreError::from)?;
+                    writes.push(Write::AddLine(NewLine {
+                        kind: domain::LedgerKind::RefundDue((*reason).into()),
+                        method: self.refund_method(row, event).await?,
+                        amount: *amount,
+                        reference: None,
+                        provider_ref: None,
+                        receipt_number: None,
+                        recorded_by: actor.staff_id().map(str::to_owned),
+                    }));
                     extra.amount = Some(*amount);
                 }
                 Effect::RequestPayment { amount } => extra.amount = Some(*amount),
@@ -626,25 +610,19 @@ impl Service {
         }
         if let Event::RecordPayment { amount, method } = event {
             let receipt = domain::ledger::receipt_number(&row.number);
-            payment::Entity::insert(payment::ActiveModel {
-                request_id: Set(row.id),
-                method: Set(method.as_str().to_owned()),
-                amount: Set(amount.0),
-                kind: Set(domain::LedgerKind::Payment.as_db().to_owned()),
-                reference: Set(text.reference.clone()),
-                provider_ref: Set(if matches!(actor, Actor::PaymentProvider) {
+            writes.push(Write::AddLine(NewLine {
+                kind: domain::LedgerKind::Payment,
+                method: *method,
+                amount: *amount,
+                reference: text.reference.clone(),
+                provider_ref: if matches!(actor, Actor::PaymentProvider) {
                     text.reference.clone()
                 } else {
                     None
-                }),
-                receipt_number: Set(Some(receipt.clone())),
-                recorded_by: Set(actor.staff_id().map(str::to_owned)),
-                created_at: Set(now),
-                ..Default::default()
-            })
-            .exec(&tx)
-            .await
-            .map_err(StoreError::from)?;
+                },
+                receipt_number: Some(receipt.clone()),
+                recorded_by: actor.staff_id().map(str::to_owned),
+            }));
             extra.receipt_number = Some(receipt);
             extra.payment_method = Some(*method);
             extra.amount = Some(*amount);
@@ -665,14 +643,77 @@ impl Service {
             }
             _ => {}
         }
-        let messages = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
-        let any_mail = !messages.is_empty();
-        outbox::enqueue(&tx, &self.cipher, messages, self.mail_host(), now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        if any_mail {
+        let mail = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
+        let change = Change {
+            update,
+            entries,
+            writes,
+            mail,
+        };
+        self.commit_change(change, origin, now).await?;
+        Ok(())
+    }
+
+    /// The one commit: every change to a request goes through here into
+    /// `madoguchi_store::change::commit`, and the mail sender is woken when it queued mail.
+    pub(crate) async fn commit_change(
+        &self,
+        change: Change<'_>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<change::Committed, ServiceError> {
+        let committed = change::commit(
+            &self.db,
+            &self.cipher,
+            change,
+            origin,
+            self.mail_host(),
+            now,
+        )
+        .await?;
+        if committed.mailed {
             self.mail_wakeup.notify_one();
         }
-        Ok(())
+        Ok(committed)
+    }
+
+    /// Records audit-only events on a request's trail with the rows they explain (`writes`)
+    /// and their mail, in one change; when another change moved the trail first, the events
+    /// are applied again to the row as it is now.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "who, what, with what, from where, when"
+    )]
+    pub(crate) async fn record(
+        &self,
+        pid: Uuid,
+        events: Vec<domain::AuditOnly>,
+        actor: &Actor,
+        writes: Vec<Write>,
+        mail: Vec<outbox::NewMessage>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<change::Committed, ServiceError> {
+        let events: Vec<Event> = events.into_iter().map(Event::Record).collect();
+        for _ in 0..5 {
+            let row = requests::find_by_pid(self.db.conn(), &self.cipher, pid).await?;
+            let current = requests::to_domain(&row)?;
+            let mut effects = Vec::new();
+            for event in &events {
+                effects.extend(domain::apply(&current, event, actor, now)?.effects);
+            }
+            let change = Change {
+                update: Update::Trail(&row),
+                entries: audit_entries(&effects, actor, None),
+                writes: writes.clone(),
+                mail: mail.clone(),
+            };
+            match self.commit_change(change, origin, now).await {
+                Err(ServiceError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(ServiceError::Conflict)
     }
 
     /// Expires requests whose subject did not act in time. Safe to run on every instance at
@@ -790,30 +831,6 @@ impl Service {
 /// Money goes back the way it came: the method of the payment being refunded.
 /// How a refund goes back: the way the fee came in. A refund with no payment before it is a
 /// corrupt ledger, an error naming the request, never a made-up method.
-async fn refund_method<C: madoguchi_store::sea_orm::ConnectionTrait>(
-    db: &C,
-    row: &request::Model,
-    event: &Event,
-) -> Result<String, ServiceError> {
-    use madoguchi_store::sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-    if let Event::RecordPayment { method, .. } = event {
-        return Ok(method.as_str().to_owned());
-    }
-    let paid = payment::Entity::find()
-        .filter(payment::Column::RequestId.eq(row.id))
-        .filter(payment::Column::Kind.eq(domain::LedgerKind::Payment.as_db()))
-        .order_by_desc(payment::Column::Id)
-        .one(db)
-        .await
-        .map_err(StoreError::from)?;
-    paid.map(|p| p.method).ok_or_else(|| {
-        ServiceError::Store(StoreError::Corrupt(format!(
-            "request {}: a refund is due but no payment is recorded",
-            row.pid
-        )))
-    })
-}
-
 /// Turns the domain's audit effects into entries, naming the mail each transition queued so
 /// the trail shows every message decided without a row per message.
 fn audit_entries(effects: &[Effect], actor: &Actor, extra: Option<(&str, &str)>) -> Vec<NewEntry> {

@@ -2,22 +2,19 @@
 //! event applied once, out-of-order and duplicate deliveries harmless, wrong amounts flagged)
 //! and card refunds executed from committed refund rows.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use madoguchi_domain::{
     Actor, AuditOnly, Event, FlagReason, LedgerKind, Mail, PaymentMethod, Recipient, RefundDue,
     State, Yen,
 };
 use madoguchi_pay::{CheckoutRequest, PayError, WebhookEvent};
 use madoguchi_store::audit::Origin;
+use madoguchi_store::change::{Change, LineMove, LineRef, NewLine, Write};
 use madoguchi_store::entities::{payment, request};
-use madoguchi_store::sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
-};
+use madoguchi_store::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use madoguchi_store::{outbox, requests};
 use uuid::Uuid;
 
-use crate::files::Also;
 use crate::{EventText, Service, ServiceError, context};
 
 /// Why a card payment could not start.
@@ -64,8 +61,7 @@ impl Service {
             return Ok(Ok(url.clone()));
         }
         let base = &self.config().base_url;
-        let kind = madoguchi_domain::RequestKind::parse(&row.kind)
-            .unwrap_or(madoguchi_domain::RequestKind::Disclosure);
+        let kind = requests::to_domain(&row)?.kind;
         let req = CheckoutRequest {
             request_pid: pid.to_string(),
             number: row.number.clone(),
@@ -82,19 +78,21 @@ impl Service {
                 return Ok(Err(CardError::Provider));
             }
         };
-        payment::Entity::insert(payment::ActiveModel {
-            request_id: Set(row.id),
-            method: Set(PaymentMethod::Card.as_str().to_owned()),
-            amount: Set(due),
-            kind: Set(LedgerKind::Checkout.as_db().to_owned()),
-            reference: Set(Some(checkout.url.clone())),
-            provider_ref: Set(Some(checkout.id)),
-            receipt_number: Set(None),
-            recorded_by: Set(None),
-            created_at: Set(now.trunc_subsecs(6)),
-            ..Default::default()
-        })
-        .exec(self.db().conn())
+        // An open checkout is no event of the request's (no money moved): a ledger line only.
+        let opened = Write::AddLine(NewLine {
+            kind: LedgerKind::Checkout,
+            method: PaymentMethod::Card,
+            amount: Yen(due),
+            reference: Some(checkout.url.clone()),
+            provider_ref: Some(checkout.id),
+            receipt_number: None,
+            recorded_by: None,
+        });
+        self.commit_change(
+            Change::trail(&row, Vec::new()).with(opened),
+            &Origin::default(),
+            now,
+        )
         .await?;
         Ok(Ok(checkout.url))
     }
@@ -122,10 +120,7 @@ impl Service {
             WebhookEvent::Refunded { event_id, .. } => (event_id.clone(), "refunded"),
             WebhookEvent::Other { event_id, .. } => (event_id.clone(), "other"),
         };
-        let seen = madoguchi_store::entities::provider_event::Entity::find_by_id(event_id.clone())
-            .one(self.db().conn())
-            .await?;
-        if seen.is_some() {
+        if madoguchi_store::ledger::provider_event_seen(self.db().conn(), &event_id).await? {
             return Ok(Ok(()));
         }
         match event {
@@ -149,34 +144,29 @@ impl Service {
                 payment_intent: Some(pi),
                 ..
             } => {
-                payment::Entity::update_many()
-                    .col_expr(
-                        payment::Column::Kind,
-                        Expr::value(LedgerKind::RefundDone.as_db()),
-                    )
-                    .filter(payment::Column::Kind.eq(LedgerKind::RefundSent.as_db()))
-                    .filter(payment::Column::Reference.eq(pi))
-                    .exec(self.db().conn())
-                    .await?;
+                let refunded =
+                    madoguchi_store::ledger::request_of_reference(self.db().conn(), &pi).await?;
+                if let Some(request_id) = refunded {
+                    let row =
+                        requests::find_by_id(self.db().conn(), &self.cipher, request_id).await?;
+                    let done = Write::MoveLine(LineMove {
+                        line: LineRef::Reference(pi),
+                        from: LedgerKind::RefundSent,
+                        to: LedgerKind::RefundDone,
+                        reference: None,
+                        provider_ref: None,
+                        recorded_by: None,
+                    });
+                    let change = Change::trail(&row, Vec::new()).with(done);
+                    self.commit_change(change, &Origin::default(), now).await?;
+                }
             }
             // Expired or not-yet-paid sessions change nothing: the next click makes a new one,
             // and a late "expired" after "paid" must not undo the payment.
             _ => {}
         }
-        let insert = madoguchi_store::entities::provider_event::Entity::insert(
-            madoguchi_store::entities::provider_event::ActiveModel {
-                id: Set(event_id),
-                kind: Set(kind.to_owned()),
-                received_at: Set(now.trunc_subsecs(6)),
-            },
-        )
-        .exec(self.db().conn())
-        .await;
-        if let Err(e) = insert
-            && !madoguchi_store::StoreError::from(e.clone()).is_unique_violation()
-        {
-            return Err(e.into());
-        }
+        madoguchi_store::ledger::remember_provider_event(self.db().conn(), &event_id, kind, now)
+            .await?;
         Ok(Ok(()))
     }
 
@@ -245,40 +235,34 @@ impl Service {
         } else {
             FlagReason::AmountOrCurrencyMismatch
         };
-        let flagged = payment::ActiveModel {
-            request_id: Set(row.id),
-            method: Set(PaymentMethod::Card.as_str().to_owned()),
-            amount: Set(amount.unwrap_or(0)),
-            kind: Set(LedgerKind::Flagged(reason).as_db().to_owned()),
-            reference: Set(currency.map(str::to_owned)),
-            provider_ref: Set(Some(pi)),
-            receipt_number: Set(None),
-            recorded_by: Set(None),
-            created_at: Set(now.trunc_subsecs(6)),
-            ..Default::default()
+        // The row and the mail that tells staff of it in one change: the office hears of
+        // every such row and of no row that was not written.
+        let flagged = Write::AddLine(NewLine {
+            kind: LedgerKind::Flagged(reason),
+            method: PaymentMethod::Card,
+            amount: Yen(amount.unwrap_or(0)),
+            reference: currency.map(str::to_owned),
+            provider_ref: Some(pi),
+            receipt_number: None,
+            recorded_by: None,
+        });
+        let event = AuditOnly::PaymentFlagged {
+            reason: reason.as_str().to_owned(),
+            amount: amount.unwrap_or(0),
         };
-        let t = madoguchi_domain::apply(
-            &requests::to_domain(&row)?,
-            &Event::Record(AuditOnly::PaymentFlagged {
-                reason: reason.as_str().to_owned(),
-                amount: amount.unwrap_or(0),
-            }),
-            &Actor::PaymentProvider,
-            now,
-        )?;
         let tell = self
             .staff_message(&row, Mail::StaffPaymentFlagged, now)
             .await?;
-        self.append_with(
+        self.record(
             pid,
-            &t,
+            vec![event],
             &Actor::PaymentProvider,
+            vec![flagged],
+            vec![tell],
             &Origin::default(),
             now,
-            Also::Payment(flagged, vec![tell], self.mail_host().to_owned()),
         )
         .await?;
-        self.mail_wakeup.notify_one();
         Ok(())
     }
 
@@ -316,47 +300,46 @@ impl Service {
         let Some(stripe) = &self.payments else {
             return Ok(0);
         };
-        let due = payment::Entity::find()
-            .filter(payment::Column::Kind.is_in(LedgerKind::refunds_due()))
-            .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
-            .all(self.db().conn())
-            .await?;
+        let due = madoguchi_store::ledger::card_refunds_due(self.db().conn()).await?;
         let mut sent = 0;
         for r in due {
-            let claimed = payment::Entity::update_many()
-                .col_expr(
-                    payment::Column::Kind,
-                    Expr::value(LedgerKind::RefundProcessing.as_db()),
-                )
-                .filter(payment::Column::Id.eq(r.id))
-                .filter(payment::Column::Kind.eq(r.kind.clone()))
-                .exec(self.db().conn())
-                .await?;
-            if claimed.rows_affected != 1 {
-                continue;
+            let row = requests::find_by_id(self.db().conn(), &self.cipher, r.request_id).await?;
+            let kind = madoguchi_store::ledger::kind_of(&r)?;
+            let moved = |to: LedgerKind, from: LedgerKind| LineMove {
+                line: LineRef::Id(r.id),
+                from,
+                to,
+                reference: None,
+                provider_ref: None,
+                recorded_by: None,
+            };
+            // Claimed before the call: of two instances, one moves the line and sends it.
+            let claim = Write::MoveLine(moved(LedgerKind::RefundProcessing, kind));
+            let origin = Origin::default();
+            match self
+                .commit_change(Change::trail(&row, Vec::new()).with(claim), &origin, now)
+                .await
+            {
+                Ok(_) => {}
+                Err(ServiceError::Conflict) => continue,
+                Err(e) => return Err(e),
             }
             // A refund that names its payment (a flagged one) goes back to that payment;
             // otherwise to the request's accepted card payment.
             let original = match &r.reference {
                 Some(pi) => Some(pi.clone()),
-                None => payment::Entity::find()
-                    .filter(payment::Column::RequestId.eq(r.request_id))
-                    .filter(payment::Column::Kind.eq(LedgerKind::Payment.as_db()))
-                    .filter(payment::Column::Method.eq(PaymentMethod::Card.as_str()))
-                    .order_by_desc(payment::Column::Id)
-                    .one(self.db().conn())
-                    .await?
-                    .and_then(|o| o.provider_ref),
+                None => {
+                    madoguchi_store::ledger::accepted_card_payment(self.db().conn(), r.request_id)
+                        .await?
+                }
             };
             let Some(pi) = original else {
-                payment::Entity::update_many()
-                    .col_expr(
-                        payment::Column::Kind,
-                        Expr::value(LedgerKind::RefundManual.as_db()),
-                    )
-                    .filter(payment::Column::Id.eq(r.id))
-                    .exec(self.db().conn())
-                    .await?;
+                let manual = Write::MoveLine(moved(
+                    LedgerKind::RefundManual,
+                    LedgerKind::RefundProcessing,
+                ));
+                let change = Change::trail(&row, Vec::new()).with(manual);
+                self.commit_change(change, &origin, now).await?;
                 continue;
             };
             match stripe
@@ -364,42 +347,29 @@ impl Service {
                 .await
             {
                 Ok(refund_id) => {
-                    payment::Entity::update_many()
-                        .col_expr(
-                            payment::Column::Kind,
-                            Expr::value(LedgerKind::RefundSent.as_db()),
-                        )
-                        .col_expr(payment::Column::Reference, Expr::value(Some(pi.clone())))
-                        .col_expr(payment::Column::ProviderRef, Expr::value(Some(refund_id)))
-                        .filter(payment::Column::Id.eq(r.id))
-                        .exec(self.db().conn())
-                        .await?;
-                    let row =
-                        requests::find_by_id(self.db().conn(), &self.cipher, r.request_id).await?;
-                    let t = madoguchi_domain::apply(
-                        &requests::to_domain(&row)?,
-                        &Event::Record(AuditOnly::RefundSent { amount: r.amount }),
-                        &Actor::System,
-                        now,
-                    )?;
-                    self.append_with(
+                    // The provider's answer and its entry in one change.
+                    let done = Write::MoveLine(LineMove {
+                        reference: Some(pi.clone()),
+                        provider_ref: Some(refund_id),
+                        ..moved(LedgerKind::RefundSent, LedgerKind::RefundProcessing)
+                    });
+                    self.record(
                         row.pid,
-                        &t,
+                        vec![AuditOnly::RefundSent { amount: r.amount }],
                         &Actor::System,
-                        &Origin::default(),
+                        vec![done],
+                        Vec::new(),
+                        &origin,
                         now,
-                        Also::Nothing,
                     )
                     .await?;
                     sent += 1;
                 }
                 Err(e) => {
                     tracing::warn!(payment = r.id, error = %e, "card refund failed; will retry");
-                    payment::Entity::update_many()
-                        .col_expr(payment::Column::Kind, Expr::value(r.kind.clone()))
-                        .filter(payment::Column::Id.eq(r.id))
-                        .exec(self.db().conn())
-                        .await?;
+                    let back = Write::MoveLine(moved(kind, LedgerKind::RefundProcessing));
+                    let change = Change::trail(&row, Vec::new()).with(back);
+                    self.commit_change(change, &origin, now).await?;
                 }
             }
         }
@@ -449,22 +419,30 @@ impl Service {
                 "card refunds go back through Stripe by themselves",
             ));
         }
-        let t = madoguchi_domain::apply(
-            &requests::to_domain(&row)?,
-            &Event::Record(AuditOnly::RefundRecorded {
-                amount: refund.amount,
-                method: refund.method.clone(),
-            }),
-            actor,
-            now,
-        )?;
-        let also = Also::RefundPaidBack {
-            id: refund.id,
-            due_kind,
-            reference: reference.chars().take(200).collect(),
-            by: actor.staff_id().map(str::to_owned),
+        let event = AuditOnly::RefundRecorded {
+            amount: refund.amount,
+            method: refund.method.clone(),
         };
-        self.append_with(pid, &t, actor, origin, now, also).await
+        // Refused unless the line is still due, so it is recorded once.
+        let paid_back = Write::MoveLine(LineMove {
+            line: LineRef::Id(refund.id),
+            from: due_kind,
+            to: LedgerKind::RefundRecorded,
+            reference: Some(reference.chars().take(200).collect()),
+            provider_ref: None,
+            recorded_by: actor.staff_id().map(str::to_owned),
+        });
+        self.record(
+            pid,
+            vec![event],
+            actor,
+            vec![paid_back],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
     }
 
     /// An officer sends a flagged card payment (wrong amount or currency) back to the card it
@@ -499,35 +477,39 @@ impl Service {
                 "this payment is not a flagged card payment",
             ));
         }
-        let t = madoguchi_domain::apply(
-            &requests::to_domain(&row)?,
-            &Event::Record(AuditOnly::FlaggedRefundOrdered {
-                amount: flagged.amount,
-            }),
-            actor,
-            now,
-        )?;
-        let refund = payment::ActiveModel {
-            request_id: Set(row.id),
-            method: Set(PaymentMethod::Card.as_str().to_owned()),
-            amount: Set(flagged.amount),
-            kind: Set(LedgerKind::RefundDue(RefundDue::FlaggedPayment)
-                .as_db()
-                .to_owned()),
+        let event = AuditOnly::FlaggedRefundOrdered {
+            amount: flagged.amount,
+        };
+        // Refused unless the line is still flagged, so the refund is ordered once.
+        let marked = Write::MoveLine(LineMove {
+            line: LineRef::Id(flagged.id),
+            from: flagged_kind,
+            to: LedgerKind::FlaggedRefunded,
+            reference: None,
+            provider_ref: None,
+            recorded_by: None,
+        });
+        let refund = Write::AddLine(NewLine {
+            kind: LedgerKind::RefundDue(RefundDue::FlaggedPayment),
+            method: PaymentMethod::Card,
+            amount: Yen(flagged.amount),
             // The payment to refund: this one, not the request's accepted payment.
-            reference: Set(flagged.provider_ref.clone()),
-            provider_ref: Set(None),
-            receipt_number: Set(None),
-            recorded_by: Set(actor.staff_id().map(str::to_owned)),
-            created_at: Set(now.trunc_subsecs(6)),
-            ..Default::default()
-        };
-        let also = Also::FlaggedRefund {
-            id: flagged.id,
-            flagged_kind,
-            refund,
-        };
-        self.append_with(pid, &t, actor, origin, now, also).await
+            reference: flagged.provider_ref.clone(),
+            provider_ref: None,
+            receipt_number: None,
+            recorded_by: actor.staff_id().map(str::to_owned),
+        });
+        self.record(
+            pid,
+            vec![event],
+            actor,
+            vec![marked, refund],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The payments a subject holds receipts for, oldest first.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use madoguchi_domain::{self as domain, Jurisdiction, RequestKind, State};
 use madoguchi_store::audit::{self, Origin};
+use madoguchi_store::change::{Change, Update};
 use madoguchi_store::entities::{audit_entry, outbox, request, staff_user};
 use madoguchi_store::requests;
 use madoguchi_store::sea_orm::{
@@ -294,25 +295,22 @@ impl Service {
                         assignee.map_or("none".into(), |a| a.to_string()),
                     )],
                 );
-                let (rows, seq, head) = audit::link(
-                    &audit::request_chain(row.pid),
-                    Some(row.id),
-                    row.audit_seq,
-                    &row.audit_head,
-                    &[e],
-                    origin,
-                    now,
-                );
-                let tx = self.db().begin_write().await?;
-                match requests::update_assignee(&tx, &row, assignee, (seq, &head), now).await {
-                    Ok(()) => {
-                        audit::insert(&tx, rows).await?;
-                        tx.commit().await?;
+                let change = Change {
+                    update: Update::Assignee {
+                        current: &row,
+                        assignee,
+                    },
+                    entries: vec![e],
+                    writes: Vec::new(),
+                    mail: Vec::new(),
+                };
+                match self.commit_change(change, origin, now).await {
+                    Ok(_) => {
                         done += 1;
                         break;
                     }
-                    Err(madoguchi_store::StoreError::Conflict) if attempt < 4 => continue,
-                    Err(e) => return Err(e.into()),
+                    Err(ServiceError::Conflict) if attempt < 4 => continue,
+                    Err(e) => return Err(e),
                 }
             }
         }

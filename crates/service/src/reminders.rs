@@ -183,8 +183,8 @@ impl Service {
             today: domain::jst_date(now).to_string(),
             ..MailContext::default()
         };
-        outbox::enqueue(
-            self.db().conn(),
+        madoguchi_store::change::commit_office_mail(
+            self.db(),
             &self.cipher,
             vec![outbox::NewMessage {
                 request_id: None,

@@ -412,7 +412,7 @@ impl Service {
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        madoguchi_store::audit::append_named(
+        madoguchi_store::change::record_office(
             &tx,
             "settings",
             &[audit_entry(&who.actor(), action, detail)],

@@ -7,7 +7,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{Actor, Role};
-use madoguchi_store::audit::{self, NewEntry, Origin};
+use madoguchi_store::audit::{NewEntry, Origin};
 use madoguchi_store::entities::{api_token, staff_session, staff_user};
 use madoguchi_store::sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -877,7 +877,7 @@ impl Service {
         // The head and the entry are written in one transaction: a crash between them would
         // leave a chain whose head names an entry that does not exist.
         let tx = self.db().begin_write().await?;
-        audit::append_named(&tx, chain, &[e], origin, now).await?;
+        madoguchi_store::change::record_office(&tx, chain, &[e], origin, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -14,9 +14,42 @@ pub enum StoreError {
     /// A stored value does not parse; the database was edited by hand or is corrupt.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A write's own precondition failed (a token already used, a ledger line that moved);
+    /// the change it belonged to wrote nothing.
+    #[error("refused: {0}")]
+    Refused(Refused),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+/// Which precondition of a change failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A one-time link token was not live.
+    #[error("{0}")]
+    Token(crate::tokens::TokenError),
+    /// An access code was already used (another try won).
+    #[error("the code was already used")]
+    CodeUsed,
+    /// An access code was already locked (another try locked it).
+    #[error("the code is locked")]
+    CodeLocked,
+    /// A document's content was already deleted.
+    #[error("the document was already deleted")]
+    DocumentGone,
+    /// A document reached its download limit.
+    #[error("the download limit was reached")]
+    DownloadLimit,
+    /// A ledger line no longer had the kind it was read with (`from`), so it did not move to
+    /// `to`.
+    #[error("the ledger line is no longer {}", .from.as_db())]
+    LineMoved {
+        /// The kind it was read with.
+        from: madoguchi_domain::LedgerKind,
+        /// The kind it was to get.
+        to: madoguchi_domain::LedgerKind,
+    },
 }
 
 impl StoreError {

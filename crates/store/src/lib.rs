@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod change;
 pub mod customers;
 pub mod db;
 pub mod entities;
@@ -18,5 +19,5 @@ pub mod tokens;
 pub use uuid;
 
 pub use db::{Db, connect};
-pub use error::StoreError;
+pub use error::{Refused, StoreError};
 pub use sea_orm;

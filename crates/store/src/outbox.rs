@@ -40,7 +40,7 @@ pub struct NewMessage {
 }
 
 /// Enqueues messages in the caller's transaction, their recipient and context sealed.
-pub async fn enqueue<C: ConnectionTrait>(
+pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     cipher: &RowCipher,
     messages: Vec<NewMessage>,
@@ -168,7 +168,7 @@ pub async fn record_deliveries(
     done: &[(outbox::Model, Delivery)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    use crate::audit::{self, NewEntry, Origin};
+    use crate::audit::{NewEntry, Origin};
     if done.is_empty() {
         return Ok(());
     }
@@ -212,7 +212,7 @@ pub async fn record_deliveries(
         });
         requests.push(m.request_id);
     }
-    audit::append_named_for(
+    crate::change::record_office_for(
         &tx,
         MAIL_CHAIN,
         &entries,

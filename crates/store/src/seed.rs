@@ -6,7 +6,8 @@ use madoguchi_domain::{self as domain, FeeSchedule, Policy, RequestKind, State};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
-use crate::entities::request;
+use crate::audit::{self, NewEntry, Origin};
+use crate::entities::{audit_chain, request};
 use crate::error::StoreError;
 use crate::requests::lifecycle_columns;
 use crate::sealed::RowCipher;
@@ -81,5 +82,57 @@ pub async fn requests<C: ConnectionTrait>(
     if !batch.is_empty() {
         request::Entity::insert_many(batch).exec(db).await?;
     }
+    Ok(())
+}
+
+/// Generated audit chains for the verification benchmark: valid links, real hashes, inserted
+/// in bulk under named chains with their heads. Adds about `entries` entries in chains of ten.
+pub async fn audit_chains(db: &crate::Db, entries: u64) -> Result<(), StoreError> {
+    let chains = entries / 10;
+    let entry = NewEntry {
+        actor_kind: "staff".into(),
+        actor_id: Some("bench".into()),
+        role: Some("officer".into()),
+        action: "data.viewed".into(),
+        detail: vec![("target".into(), "details".into())],
+    };
+    let ten = vec![entry; 10];
+    let origin = Origin {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("bench".into()),
+    };
+    let mut rows = Vec::new();
+    let mut heads = Vec::new();
+    for c in 0..chains {
+        let chain = format!("bench:{c:08}");
+        let (linked, seq, head) =
+            audit::link(&chain, None, 0, audit::GENESIS, &ten, &origin, Utc::now());
+        rows.extend(linked);
+        heads.push(audit_chain::ActiveModel {
+            chain: Set(chain),
+            seq: Set(seq),
+            head: Set(head),
+        });
+        if rows.len() >= 2000 {
+            let tx = db.begin_write().await?;
+            for chunk in std::mem::take(&mut rows).chunks(1000) {
+                audit::insert(&tx, chunk.to_vec()).await?;
+            }
+            for chunk in std::mem::take(&mut heads).chunks(1000) {
+                audit_chain::Entity::insert_many(chunk.to_vec())
+                    .exec(&tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    let tx = db.begin_write().await?;
+    if !rows.is_empty() {
+        audit::insert(&tx, rows).await?;
+    }
+    if !heads.is_empty() {
+        audit_chain::Entity::insert_many(heads).exec(&tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

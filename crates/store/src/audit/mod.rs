@@ -132,7 +132,7 @@ pub fn link(
 }
 
 /// Inserts linked rows.
-pub async fn insert<C: ConnectionTrait>(
+pub(crate) async fn insert<C: ConnectionTrait>(
     db: &C,
     rows: Vec<audit_entry::ActiveModel>,
 ) -> Result<(), StoreError> {
@@ -145,7 +145,7 @@ pub async fn insert<C: ConnectionTrait>(
 
 /// Appends entries to a named chain (not a request's). The head row is updated with a compare
 /// on its sequence, so two writers of the same chain cannot fork it; the loser retries.
-pub async fn append_named<C: ConnectionTrait>(
+pub(crate) async fn append_named<C: ConnectionTrait>(
     db: &C,
     chain: &str,
     entries: &[NewEntry],
@@ -159,7 +159,7 @@ pub async fn append_named<C: ConnectionTrait>(
 /// missing ones are `None`), so the auditor's per-request filter finds entries of a named
 /// chain too. The request id is not part of the hash: the chain is what is proven, and the
 /// entry's detail names the request where that matters.
-pub async fn append_named_for<C: ConnectionTrait>(
+pub(crate) async fn append_named_for<C: ConnectionTrait>(
     db: &C,
     chain: &str,
     entries: &[NewEntry],

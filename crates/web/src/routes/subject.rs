@@ -9,9 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
-use madoguchi_domain::{
-    Actor, DocumentPurpose, Event, PaymentMethod, RequestKind, Requester, State as RState,
-};
+use madoguchi_domain::{Actor, DocumentPurpose, Event, PaymentMethod, Requester, State as RState};
 use madoguchi_service::{AccessError, EventText, FileError, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -248,8 +246,9 @@ async fn private_page(
         .request_row(pid)
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let st = RState::parse(&row.state).unwrap_or(RState::Expired);
-    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let lifecycle =
+        madoguchi_service::Service::lifecycle_of(&row).map_err(|e| PageError(e.into(), en))?;
+    let (st, kind) = (lifecycle.state, lifecycle.kind);
     let agent = Requester::parse(&row.requester).is_some_and(Requester::is_agent);
     let docs = state
         .service
@@ -640,7 +639,9 @@ async fn show_receipt(
         .into_iter()
         .find(|p| p.receipt_number.as_deref() == Some(number.as_str()))
         .ok_or(PageError(AppError::NotFound, en))?;
-    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let kind = madoguchi_service::Service::lifecycle_of(&row)
+        .map_err(|e| PageError(e.into(), en))?
+        .kind;
     let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
         en,

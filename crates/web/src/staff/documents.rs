@@ -5,7 +5,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use chrono::Utc;
-use madoguchi_domain::{AuditOnly, DocumentPurpose, Event, RequestKind, State as RState, jst_date};
+use madoguchi_domain::{AuditOnly, DocumentPurpose, Event, jst_date};
 use madoguchi_service::EventText;
 use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
@@ -202,8 +202,9 @@ pub async fn show_letter(
         .documents(row.id)
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let st = RState::parse(&row.state).unwrap_or(RState::InProgress);
-    let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure);
+    let lifecycle =
+        madoguchi_service::Service::lifecycle_of(&row).map_err(|e| PageError(e.into(), en))?;
+    let (st, kind) = (lifecycle.state, lifecycle.kind);
     let c = &state.business().await;
     Ok(render(&LetterPage {
         business_name: c.name.clone(),

@@ -1,0 +1,652 @@
+//! The one way a request changes. A [`Change`] names everything one change writes — the
+//! request row, the trail entries that explain it, ledger lines, documents, subject tokens and
+//! mail — and [`commit`] writes it in one transaction, or nothing of it.
+//!
+//! Nothing else writes audit entries, ledger rows or outbox rows: `audit::insert`,
+//! `audit::append_named` and `outbox::enqueue` are private to this crate and called from this
+//! module alone (and from `seed`, which generates benchmark chains). Office-wide trails (staff
+//! accounts, settings, customer records, mail deliveries) append through [`record_office`] in
+//! the transaction of the change they record, and office-wide mail goes through
+//! [`commit_office_mail`]. `grep -rnE "audit::insert|append_named|outbox::enqueue|
+//! payment::Entity::(insert|update)" crates/` shows it.
+//! Each write that can lose a race carries its own precondition (a version, a still-live
+//! token, a ledger line still of the kind read) and refuses with [`Refused`], which rolls the
+//! whole change back.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use madoguchi_domain::{self as domain, LedgerKind};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use crate::audit::{self, NewEntry, Origin};
+use crate::entities::{attachment, payment, request, subject_token};
+use crate::error::{Refused, StoreError};
+use crate::outbox::{self, NewMessage};
+use crate::sealed::RowCipher;
+use crate::secrets::hash_token;
+use crate::{Db, requests, tokens};
+
+/// The mail of a new request, made from the row as inserted (its number is taken inside the
+/// transaction).
+pub type MailFor<'a> = Box<dyn FnOnce(&request::Model) -> Vec<NewMessage> + Send + 'a>;
+
+/// What happens to the request row.
+pub enum Update<'a> {
+    /// A new request (intake). `row` holds its filing columns; the number is taken in the
+    /// transaction unless given (a request filed again the same day keeps its number).
+    New {
+        /// The filing columns.
+        row: Box<request::ActiveModel>,
+        /// Its public id (the chain is named by it).
+        pid: Uuid,
+        /// A number already chosen, if any.
+        number: Option<String>,
+        /// Its mail.
+        mail: MailFor<'a>,
+    },
+    /// Only the trail grows (a view, a download, a code, a ledger event). With no entries the
+    /// row is not touched at all: the change's other writes carry their own preconditions.
+    Trail(&'a request::Model),
+    /// A lifecycle transition: refused unless the row still has the version it was read with.
+    Lifecycle {
+        /// The row as read.
+        current: &'a request::Model,
+        /// The core's next state.
+        next: Box<domain::Request>,
+        /// Words for the subject (sealed).
+        to_subject: Option<String>,
+        /// The subject's own reply (sealed).
+        reply: Option<String>,
+        /// The officer's detailed answer, on the transition that closes the request.
+        answer: Option<Box<domain::Recorded>>,
+    },
+    /// A new assignee.
+    Assignee {
+        /// The row as read.
+        current: &'a request::Model,
+        /// Who works it now.
+        assignee: Option<i64>,
+    },
+}
+
+/// A row written beside the request's, in the same transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Uses a one-time link token (the subject's confirmation); refused unless live.
+    ConsumeToken {
+        /// What the token is for.
+        purpose: &'static str,
+        /// The token as the link carried it (only its hash is compared).
+        token: String,
+    },
+    /// Stores a one-time link token's hash.
+    IssueToken {
+        /// What the token is for.
+        purpose: &'static str,
+        /// The token (only its hash is stored).
+        token: String,
+        /// Until when it works.
+        expires_at: DateTime<Utc>,
+    },
+    /// A new access code: the request's older live codes end (only the latest works).
+    ReplaceCode {
+        /// The codes' purpose.
+        purpose: &'static str,
+        /// What is stored for the code (a keyed hash; the caller compares it).
+        stored: String,
+        /// Until when it works.
+        expires_at: DateTime<Utc>,
+    },
+    /// The right code: used up (refused unless still live, so one code opens one session)
+    /// and a session stored.
+    AcceptCode {
+        /// The code's row.
+        token_id: i64,
+        /// The session's purpose.
+        session_purpose: &'static str,
+        /// The session token (only its hash is stored).
+        session: String,
+        /// Until when the session works.
+        expires_at: DateTime<Utc>,
+    },
+    /// The last wrong try locks the code (refused unless still live, so it is locked, and
+    /// its entry written, once).
+    LockCode {
+        /// The code's row.
+        token_id: i64,
+    },
+    /// New documents: an upload of several files is one change.
+    AddDocuments(Vec<NewDocument>),
+    /// Downloads of these documents, each counted only while under `limit`; refused unless
+    /// every one was, so parallel downloads cannot pass the limit.
+    CountDownloads {
+        /// The documents' rows.
+        ids: Vec<i64>,
+        /// The most downloads a document allows.
+        limit: i32,
+    },
+    /// A document's content deleted at the end of its retention (refused unless still there,
+    /// so it is deleted, and its entry written, once).
+    DeleteDocument {
+        /// The document's row.
+        id: i64,
+    },
+    /// A new ledger line.
+    AddLine(NewLine),
+    /// A ledger line moves from one kind to another (refused unless still `from`).
+    MoveLine(LineMove),
+}
+
+/// A document to store, already sealed by the caller (the key ring lives in the service).
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Public id (the content's associated data).
+    pub pid: Uuid,
+    /// Why it is kept.
+    pub purpose: String,
+    /// The display name, sealed.
+    pub filename: String,
+    /// From sniffing.
+    pub content_type: String,
+    /// Plain size in bytes.
+    pub size: i64,
+    /// The key it is sealed under.
+    pub key_id: String,
+    /// The nonce.
+    pub nonce: Vec<u8>,
+    /// The sealed content.
+    pub ciphertext: Vec<u8>,
+}
+
+/// A new ledger line; the row's columns are filled here and nowhere else.
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    /// What the line is.
+    pub kind: LedgerKind,
+    /// How the money moved.
+    pub method: domain::PaymentMethod,
+    /// How much.
+    pub amount: domain::Yen,
+    /// The officer's or provider's reference (a transfer's name, a checkout's URL).
+    pub reference: Option<String>,
+    /// The provider's id of the payment, when it came through one.
+    pub provider_ref: Option<String>,
+    /// The receipt's number (payments only).
+    pub receipt_number: Option<String>,
+    /// The staff member who recorded it.
+    pub recorded_by: Option<String>,
+}
+
+/// A ledger line's move from one kind to another.
+#[derive(Debug, Clone)]
+pub struct LineMove {
+    /// Which line(s).
+    pub line: LineRef,
+    /// The kind it must still have.
+    pub from: LedgerKind,
+    /// The kind it gets.
+    pub to: LedgerKind,
+    /// A new reference, if it changes.
+    pub reference: Option<String>,
+    /// A new provider id, if it changes.
+    pub provider_ref: Option<String>,
+    /// Who recorded the move, if it changes.
+    pub recorded_by: Option<String>,
+}
+
+/// Which ledger line a move is about.
+#[derive(Debug, Clone)]
+pub enum LineRef {
+    /// By row key; exactly one line must move.
+    Id(i64),
+    /// Every line of the request whose reference is this provider payment (a refund the
+    /// provider confirmed); none moving is not a refusal.
+    Reference(String),
+}
+
+/// Everything one change writes.
+pub struct Change<'a> {
+    /// The request row.
+    pub update: Update<'a>,
+    /// The trail entries, linked onto the request's chain here.
+    pub entries: Vec<NewEntry>,
+    /// The other rows.
+    pub writes: Vec<Write>,
+    /// Mail to send after it commits.
+    pub mail: Vec<NewMessage>,
+}
+
+impl<'a> Change<'a> {
+    /// A change to an existing request's trail only (plus `writes`).
+    pub fn trail(row: &'a request::Model, entries: Vec<NewEntry>) -> Self {
+        Change {
+            update: Update::Trail(row),
+            entries,
+            writes: Vec::new(),
+            mail: Vec::new(),
+        }
+    }
+
+    /// Adds a write.
+    pub fn with(mut self, write: Write) -> Self {
+        self.writes.push(write);
+        self
+    }
+
+    /// Adds mail.
+    pub fn mailing(mut self, mail: Vec<NewMessage>) -> Self {
+        self.mail.extend(mail);
+        self
+    }
+}
+
+impl std::fmt::Debug for Update<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the row's columns: they hold personal data.
+        match self {
+            Update::New { pid, .. } => write!(f, "New({pid})"),
+            Update::Trail(r) => write!(f, "Trail({})", r.pid),
+            Update::Lifecycle { current, next, .. } => {
+                write!(f, "Lifecycle({} -> {})", current.pid, next.state.as_str())
+            }
+            Update::Assignee { current, assignee } => {
+                write!(f, "Assignee({} -> {assignee:?})", current.pid)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Change<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change")
+            .field("update", &self.update)
+            .field("entries", &self.entries.len())
+            .field("writes", &self.writes.len())
+            .field("mail", &self.mail.len())
+            .finish()
+    }
+}
+
+/// What a committed change left behind.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The request's row key.
+    pub request_id: i64,
+    /// The request's number.
+    pub number: String,
+    /// Whether mail was enqueued (the sender is woken).
+    pub mailed: bool,
+}
+
+/// Commits one change in one transaction. `Conflict` when the request moved since it was
+/// read (the caller reads again and retries); `Refused` when another precondition failed.
+pub async fn commit(
+    db: &Db,
+    cipher: &RowCipher,
+    change: Change<'_>,
+    origin: &Origin,
+    mail_host: &str,
+    now: DateTime<Utc>,
+) -> Result<Committed, StoreError> {
+    let Change {
+        update,
+        entries,
+        writes,
+        mut mail,
+    } = change;
+    let tx = db.begin_write().await?;
+    // A link already used refuses as such, before the row's version is even compared.
+    let (first, writes): (Vec<_>, Vec<_>) = writes
+        .into_iter()
+        .partition(|w| matches!(w, Write::ConsumeToken { .. }));
+    for write in first {
+        apply(&tx, 0, write, now).await?;
+    }
+    let (request_id, number) = match update {
+        Update::New {
+            row,
+            pid,
+            number,
+            mail: mail_for,
+        } => {
+            let (mut rows, seq, head) = audit::link(
+                &audit::request_chain(pid),
+                None,
+                0,
+                audit::GENESIS,
+                &entries,
+                origin,
+                now,
+            );
+            let number = match number {
+                Some(n) => n,
+                None => requests::next_number(&tx, now).await?,
+            };
+            let mut am = *row;
+            am.number = Set(number.clone());
+            am.audit_seq = Set(seq);
+            am.audit_head = Set(head);
+            let inserted = requests::insert(&tx, cipher, am).await?;
+            for r in &mut rows {
+                r.request_id = Set(Some(inserted.id));
+            }
+            audit::insert(&tx, rows).await?;
+            mail.extend(mail_for(&inserted));
+            (inserted.id, number)
+        }
+        Update::Trail(current) => {
+            if !entries.is_empty() {
+                let rows = link_onto(current, &entries, origin, now);
+                requests::update_audit_head(&tx, current, (rows.1, &rows.2)).await?;
+                audit::insert(&tx, rows.0).await?;
+            }
+            (current.id, current.number.clone())
+        }
+        Update::Lifecycle {
+            current,
+            next,
+            to_subject,
+            reply,
+            answer,
+        } => {
+            let rows = link_onto(current, &entries, origin, now);
+            requests::update_lifecycle(
+                &tx,
+                cipher,
+                current,
+                &next,
+                (rows.1, &rows.2),
+                (to_subject.as_deref(), reply.as_deref()),
+                now,
+            )
+            .await?;
+            if let Some(answer) = &answer {
+                requests::set_answer(&tx, cipher, current, answer).await?;
+            }
+            audit::insert(&tx, rows.0).await?;
+            (current.id, current.number.clone())
+        }
+        Update::Assignee { current, assignee } => {
+            let rows = link_onto(current, &entries, origin, now);
+            requests::update_assignee(&tx, current, assignee, (rows.1, &rows.2), now).await?;
+            audit::insert(&tx, rows.0).await?;
+            (current.id, current.number.clone())
+        }
+    };
+    for write in writes {
+        apply(&tx, request_id, write, now).await?;
+    }
+    let mailed = !mail.is_empty();
+    let mail = mail
+        .into_iter()
+        .map(|m| NewMessage {
+            request_id: Some(request_id),
+            ..m
+        })
+        .collect();
+    outbox::enqueue(&tx, cipher, mail, mail_host, now).await?;
+    tx.commit().await?;
+    Ok(Committed {
+        request_id,
+        number,
+        mailed,
+    })
+}
+
+/// Entries linked onto a request's chain at its head as read.
+fn link_onto(
+    current: &request::Model,
+    entries: &[NewEntry],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> (Vec<crate::entities::audit_entry::ActiveModel>, i64, String) {
+    audit::link(
+        &audit::request_chain(current.pid),
+        Some(current.id),
+        current.audit_seq,
+        &current.audit_head,
+        entries,
+        origin,
+        now,
+    )
+}
+
+fn refused_unless(rows_affected: u64, expected: u64, why: Refused) -> Result<(), StoreError> {
+    if rows_affected == expected {
+        Ok(())
+    } else {
+        Err(StoreError::Refused(why))
+    }
+}
+
+async fn apply<C: ConnectionTrait>(
+    tx: &C,
+    request_id: i64,
+    write: Write,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let at = now.trunc_subsecs(6);
+    match write {
+        Write::ConsumeToken { purpose, token } => {
+            if let Err(e) = tokens::consume(tx, purpose, &token, now).await? {
+                return Err(StoreError::Refused(Refused::Token(e)));
+            }
+        }
+        Write::IssueToken {
+            purpose,
+            token,
+            expires_at,
+        } => tokens::insert(tx, request_id, purpose, &token, expires_at, now).await?,
+        Write::ReplaceCode {
+            purpose,
+            stored,
+            expires_at,
+        } => {
+            subject_token::Entity::update_many()
+                .col_expr(subject_token::Column::UsedAt, Expr::value(at))
+                .filter(subject_token::Column::RequestId.eq(request_id))
+                .filter(subject_token::Column::Purpose.eq(purpose))
+                .filter(subject_token::Column::UsedAt.is_null())
+                .exec(tx)
+                .await?;
+            subject_token::Entity::insert(subject_token::ActiveModel {
+                request_id: Set(request_id),
+                purpose: Set(purpose.to_owned()),
+                token_hash: Set(stored),
+                expires_at: Set(expires_at.trunc_subsecs(6)),
+                used_at: Set(None),
+                attempts: Set(0),
+                created_at: Set(at),
+                ..Default::default()
+            })
+            .exec(tx)
+            .await?;
+        }
+        Write::AcceptCode {
+            token_id,
+            session_purpose,
+            session,
+            expires_at,
+        } => {
+            let used = use_token(tx, token_id, at).await?;
+            refused_unless(used, 1, Refused::CodeUsed)?;
+            subject_token::Entity::insert(subject_token::ActiveModel {
+                request_id: Set(request_id),
+                purpose: Set(session_purpose.to_owned()),
+                token_hash: Set(hash_token(&session)),
+                expires_at: Set(expires_at.trunc_subsecs(6)),
+                used_at: Set(None),
+                attempts: Set(0),
+                created_at: Set(at),
+                ..Default::default()
+            })
+            .exec(tx)
+            .await?;
+        }
+        Write::LockCode { token_id } => {
+            let locked = use_token(tx, token_id, at).await?;
+            // Another try locked it first and wrote the entry.
+            refused_unless(locked, 1, Refused::CodeLocked)?;
+        }
+        Write::AddDocuments(docs) => {
+            if !docs.is_empty() {
+                let rows = docs.into_iter().map(|d| attachment::ActiveModel {
+                    pid: Set(d.pid),
+                    request_id: Set(request_id),
+                    purpose: Set(d.purpose),
+                    filename: Set(d.filename),
+                    content_type: Set(d.content_type),
+                    size: Set(d.size),
+                    key_id: Set(d.key_id),
+                    nonce: Set(d.nonce),
+                    ciphertext: Set(Some(d.ciphertext)),
+                    downloads: Set(0),
+                    created_at: Set(at),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                });
+                attachment::Entity::insert_many(rows).exec(tx).await?;
+            }
+        }
+        Write::CountDownloads { ids, limit } => {
+            let counted = attachment::Entity::update_many()
+                .col_expr(
+                    attachment::Column::Downloads,
+                    Expr::col(attachment::Column::Downloads).add(1),
+                )
+                .filter(attachment::Column::Id.is_in(ids.iter().copied()))
+                .filter(attachment::Column::RequestId.eq(request_id))
+                .filter(attachment::Column::Downloads.lt(limit))
+                .exec(tx)
+                .await?;
+            refused_unless(
+                counted.rows_affected,
+                ids.len() as u64,
+                Refused::DownloadLimit,
+            )?;
+        }
+        Write::DeleteDocument { id } => {
+            let gone = attachment::Entity::update_many()
+                .col_expr(
+                    attachment::Column::Ciphertext,
+                    Expr::value(Option::<Vec<u8>>::None),
+                )
+                .col_expr(attachment::Column::DeletedAt, Expr::value(Some(at)))
+                .filter(attachment::Column::Id.eq(id))
+                .filter(attachment::Column::RequestId.eq(request_id))
+                .filter(attachment::Column::DeletedAt.is_null())
+                .exec(tx)
+                .await?;
+            refused_unless(gone.rows_affected, 1, Refused::DocumentGone)?;
+        }
+        Write::AddLine(line) => {
+            payment::Entity::insert(payment::ActiveModel {
+                request_id: Set(request_id),
+                method: Set(line.method.as_str().to_owned()),
+                amount: Set(line.amount.0),
+                kind: Set(line.kind.as_db().to_owned()),
+                reference: Set(line.reference),
+                provider_ref: Set(line.provider_ref),
+                receipt_number: Set(line.receipt_number),
+                recorded_by: Set(line.recorded_by),
+                created_at: Set(at),
+                ..Default::default()
+            })
+            .exec(tx)
+            .await?;
+        }
+        Write::MoveLine(m) => {
+            let mut q = payment::Entity::update_many()
+                .col_expr(payment::Column::Kind, Expr::value(m.to.as_db()))
+                .filter(payment::Column::RequestId.eq(request_id))
+                .filter(payment::Column::Kind.eq(m.from.as_db()));
+            if let Some(r) = m.reference {
+                q = q.col_expr(payment::Column::Reference, Expr::value(Some(r)));
+            }
+            if let Some(p) = m.provider_ref {
+                q = q.col_expr(payment::Column::ProviderRef, Expr::value(Some(p)));
+            }
+            if let Some(by) = m.recorded_by {
+                q = q.col_expr(payment::Column::RecordedBy, Expr::value(Some(by)));
+            }
+            match m.line {
+                LineRef::Id(id) => {
+                    let moved = q.filter(payment::Column::Id.eq(id)).exec(tx).await?;
+                    refused_unless(
+                        moved.rows_affected,
+                        1,
+                        Refused::LineMoved {
+                            from: m.from,
+                            to: m.to,
+                        },
+                    )?;
+                }
+                LineRef::Reference(r) => {
+                    q.filter(payment::Column::Reference.eq(r)).exec(tx).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn use_token<C: ConnectionTrait>(
+    tx: &C,
+    token_id: i64,
+    at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(subject_token::Entity::update_many()
+        .col_expr(subject_token::Column::UsedAt, Expr::value(at))
+        .filter(subject_token::Column::Id.eq(token_id))
+        .filter(subject_token::Column::UsedAt.is_null())
+        .exec(tx)
+        .await?
+        .rows_affected)
+}
+
+/// Appends entries to an office-wide chain (staff accounts, settings, customer records) in
+/// the caller's transaction: the one that makes the change they record.
+pub async fn record_office<C: ConnectionTrait>(
+    tx: &C,
+    chain: &str,
+    entries: &[NewEntry],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    audit::append_named(tx, chain, entries, origin, now).await
+}
+
+/// [`record_office`], with the request each entry is about (`requests[i]` for `entries[i]`),
+/// so the auditor's per-request filter finds them (the `mail` chain's deliveries).
+pub async fn record_office_for<C: ConnectionTrait>(
+    tx: &C,
+    chain: &str,
+    entries: &[NewEntry],
+    requests: &[Option<i64>],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    audit::append_named_for(tx, chain, entries, requests, origin, now).await
+}
+
+/// Enqueues mail to the office that is about the whole service, not one request.
+pub async fn commit_office_mail(
+    db: &Db,
+    cipher: &RowCipher,
+    mail: Vec<NewMessage>,
+    mail_host: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mail = mail
+        .into_iter()
+        .map(|m| NewMessage {
+            request_id: None,
+            ..m
+        })
+        .collect();
+    outbox::enqueue(db.conn(), cipher, mail, mail_host, now).await
+}
