@@ -14,6 +14,7 @@ mod m20261122_000009_create_customers;
 mod m20261122_000010_add_outcome_items;
 mod m20261201_000011_add_totp_replay_and_enrolment;
 mod m20261201_000012_add_sealed_birth_date;
+mod m20261201_000013_create_datamap_and_register;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_add_outcome_items::Migration),
             Box::new(m20261201_000011_add_totp_replay_and_enrolment::Migration),
             Box::new(m20261201_000012_add_sealed_birth_date::Migration),
+            Box::new(m20261201_000013_create_datamap_and_register::Migration),
         ]
     }
 }

@@ -124,6 +124,8 @@ pub struct Config {
     pub policy: Policy,
     /// Production refuses unsafe defaults (mail to files, missing secret).
     pub production: bool,
+    /// The data map file installed at start (`MADOGUCHI_DATAMAP`), if any.
+    pub datamap: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Keys for files at rest, `id:hex,…`, newest first; generated into the data dir if unset.
@@ -254,6 +256,7 @@ impl Config {
     /// | `MADOGUCHI_PACKAGE_MAX_BYTES` | `67108864` (64 MiB): a staff upload of answer files |
     /// | `MADOGUCHI_HEADER_TIMEOUT_SECS` | `10`: to send headers, or to sit idle between requests |
     /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
+    /// | `MADOGUCHI_DATAMAP` | unset: no data map; a path installs that file at start (`docs/datamap.md`) |
     /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
     /// | `STRIPE_API_BASE` | Stripe's own; tests point it at a fake |
@@ -477,6 +480,9 @@ impl Config {
                     ));
                 }
             },
+            datamap: get("MADOGUCHI_DATAMAP")
+                .filter(|p| !p.trim().is_empty())
+                .map(PathBuf::from),
             file_keys: get("MADOGUCHI_FILE_KEYS").map(|s| SecretString::from(s.to_owned())),
             retention_days: parse(
                 get("MADOGUCHI_RETENTION_DAYS").unwrap_or("30"),

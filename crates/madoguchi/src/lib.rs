@@ -109,6 +109,24 @@ impl Application {
             };
             service = service.with_payments(madoguchi_pay::StripePayments::new(&settings)?);
         }
+        if let Some(path) = &config.datamap {
+            // A map with problems stops the start: answers must not be built on it.
+            let loaded = service
+                .load_datamap_file(path, chrono::Utc::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match loaded {
+                Ok(true) => tracing::info!(path = %path.display(), "data map installed"),
+                Ok(false) => {}
+                Err(problems) => {
+                    let list: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}:{}: {}", path.display(), p.line, p.kind.message(true)))
+                        .collect();
+                    anyhow::bail!("MADOGUCHI_DATAMAP has problems:\n{}", list.join("\n"));
+                }
+            }
+        }
         let worker = MailWorker::new(service.clone(), mail_sender(&config)?)
             .with_lease(chrono::Duration::seconds(i64::from(config.mail_lease_secs)));
         let listener = TcpListener::bind(config.listen)

@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The data map (保有個人データの台帳, docs/datamap.md).
+    Datamap {
+        #[command(subcommand)]
+        command: DatamapCommand,
+    },
     /// Customer records for identity by record (MADOGUCHI_IDENTITY…=customer_record).
     Customers {
         #[command(subcommand)]
@@ -80,6 +85,21 @@ enum CustomersCommand {
     },
     /// Print how many customer records are stored.
     Count,
+}
+
+#[derive(Debug, Subcommand)]
+enum DatamapCommand {
+    /// Check a map file: prints every problem as FILE:LINE: message and exits 1 if there is
+    /// any. Nothing is installed (MADOGUCHI_DATAMAP or the console does that).
+    Check {
+        /// The TOML file.
+        file: std::path::PathBuf,
+        /// Messages in English (Japanese by default).
+        #[arg(long)]
+        en: bool,
+    },
+    /// Print the JSON Schema of the format (also served at /api/datamap.schema.json).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +195,18 @@ async fn main() -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(config, &email, &name, &role).await,
+        Command::Datamap {
+            command: DatamapCommand::Check { file, en },
+        } => check_datamap(&file, en),
+        Command::Datamap {
+            command: DatamapCommand::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&madoguchi_datamap::json_schema())?
+            );
+            Ok(())
+        }
         Command::Customers {
             command: CustomersCommand::Import { csv },
         } => import_customers(config, &csv).await,
@@ -188,6 +220,32 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{n} customer records");
             Ok(())
+        }
+    }
+}
+
+fn check_datamap(path: &std::path::Path, en: bool) -> anyhow::Result<()> {
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} (a UTF-8 TOML file)", path.display()))?;
+    match madoguchi_datamap::DataMap::load(&source) {
+        Ok(map) => {
+            println!(
+                "{}: OK — version {}, {} systems, {} datasets, {} recipients, sha256 {}",
+                path.display(),
+                map.version,
+                map.systems.len(),
+                map.datasets.len(),
+                map.recipients.len(),
+                madoguchi_datamap::version_hash(&source)
+            );
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{}:{}: {}", path.display(), p.line, p.kind.message(en));
+            }
+            eprintln!("{} problem(s)", problems.len());
+            std::process::exit(1);
         }
     }
 }

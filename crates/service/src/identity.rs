@@ -247,7 +247,7 @@ pub fn parse_customers_csv(
 }
 
 /// Splits CSV text into records of fields, each with the line it starts on.
-fn split_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, LineError> {
+pub(crate) fn split_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, LineError> {
     let mut records = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();

@@ -3,6 +3,7 @@
 mod access;
 pub mod audit_jobs;
 mod context;
+pub mod datamap;
 mod error;
 mod files;
 pub mod identity;
@@ -10,6 +11,7 @@ mod intake;
 pub mod limits;
 mod payments;
 pub mod queue;
+pub mod register;
 pub mod reminders;
 pub mod settings;
 pub mod staff;
@@ -64,6 +66,7 @@ pub struct Service {
     mail_wakeup: Arc<Notify>,
     identity_source: Arc<dyn IdentitySource>,
     settings: Arc<settings::SettingsCache>,
+    datamap: Arc<datamap::MapCache>,
 }
 
 impl std::fmt::Debug for Service {
@@ -115,6 +118,7 @@ impl Service {
             payments: None,
             mail_wakeup: Arc::new(Notify::new()),
             settings: Arc::default(),
+            datamap: Arc::default(),
         }
     }
 
@@ -128,6 +132,10 @@ impl Service {
 
     pub(crate) fn settings_cache(&self) -> &settings::SettingsCache {
         &self.settings
+    }
+
+    pub(crate) fn map_cache(&self) -> &datamap::MapCache {
+        &self.datamap
     }
 
     /// Looks customers up somewhere other than the `customers` table (a CRM, say) for the
@@ -576,6 +584,13 @@ impl Service {
                 to_subject,
                 reply,
                 answer: recorded.cloned().map(Box::new),
+                // The answer is read against the map it was given under.
+                datamap: match event {
+                    Event::Complete(_) | Event::Refuse { .. } => {
+                        self.datamap().await?.map(|m| m.hash.clone())
+                    }
+                    _ => None,
+                },
             }
         };
         let mut extra = context::Extra {

@@ -63,6 +63,8 @@ pub enum Update<'a> {
         reply: Option<String>,
         /// The officer's detailed answer, on the transition that closes the request.
         answer: Option<Box<domain::Recorded>>,
+        /// The hash of the data map in force, on the transition that answers the request.
+        datamap: Option<String>,
     },
     /// A new assignee.
     Assignee {
@@ -352,6 +354,7 @@ pub async fn commit(
             to_subject,
             reply,
             answer,
+            datamap,
         } => {
             let rows = link_onto(current, &entries, origin, now);
             requests::update_lifecycle(
@@ -366,6 +369,13 @@ pub async fn commit(
             .await?;
             if let Some(answer) = &answer {
                 requests::set_answer(&tx, cipher, current, answer).await?;
+            }
+            if let Some(hash) = datamap {
+                request::Entity::update_many()
+                    .col_expr(request::Column::DatamapHash, Expr::value(Some(hash)))
+                    .filter(request::Column::Id.eq(current.id))
+                    .exec(&tx)
+                    .await?;
             }
             audit::insert(&tx, rows.0).await?;
             (current.id, current.number.clone())

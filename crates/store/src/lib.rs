@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod change;
 pub mod customers;
+pub mod datamap;
 pub mod db;
 pub mod entities;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod limits;
 pub mod outbox;
+pub mod provisions;
 pub mod requests;
 pub mod sealed;
 pub mod secrets;

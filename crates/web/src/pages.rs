@@ -393,6 +393,43 @@ pub struct ProceduresPage {
     pub fees: Vec<FeeRow>,
     /// The deadline target, worded.
     pub deadline: String,
+    /// What the data map makes known (purposes, categories, measures, countries, recipients
+    /// abroad, joint use), when a map is installed.
+    pub notice: Option<madoguchi_datamap::Notice>,
+}
+
+impl ProceduresPage {
+    /// A country's name in the page's language.
+    pub fn country(&self, code: &str) -> String {
+        madoguchi_datamap::country_name(code, self.en)
+    }
+
+    /// Words in the page's language.
+    pub fn w<'a>(&self, text: &'a madoguchi_datamap::Text) -> &'a str {
+        text.get(self.en)
+    }
+
+    /// The categories a recipient receives, joined.
+    pub fn joined(&self, texts: &[madoguchi_datamap::Text]) -> String {
+        texts
+            .iter()
+            .map(|t| t.get(self.en))
+            .collect::<Vec<_>>()
+            .join(if self.en { ", " } else { "、" })
+    }
+
+    /// A recipient's kind, worded.
+    pub fn recipient_kind(&self, kind: &madoguchi_datamap::RecipientKind) -> &'static str {
+        use madoguchi_datamap::RecipientKind as K;
+        match (kind, self.en) {
+            (K::ThirdParty, false) => "第三者提供",
+            (K::ThirdParty, true) => "Provision to a third party",
+            (K::Processor, false) => "取扱いの委託",
+            (K::Processor, true) => "Processing on our behalf",
+            (K::JointUse, false) => "共同利用",
+            (K::JointUse, true) => "Joint use",
+        }
+    }
 }
 
 #[derive(Debug, Template)]

@@ -249,6 +249,11 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
         if let Err(e) = service.sweep_rate_limits(Utc::now()).await {
             tracing::error!(error = %e, "rate-limit sweep failed");
         }
+        match service.purge_register(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "provision records past their period deleted"),
+            Err(e) => tracing::error!(error = %e, "register purge failed"),
+        }
         match service.retention_sweep(Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "documents deleted under the retention policy"),

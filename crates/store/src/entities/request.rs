@@ -58,6 +58,8 @@ pub struct Model {
     pub answer: Option<String>,
     /// The date of birth, sealed (rows written before sealing keep `subject_birth_date`).
     pub subject_birth_date_sealed: Option<String>,
+    /// The SHA-256 of the data map the request was answered under (`datamap_versions`).
+    pub datamap_hash: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

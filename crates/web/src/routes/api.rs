@@ -137,6 +137,7 @@ pub(crate) fn with_retry_after(mut res: Response, seconds: u64) -> Response {
         staff_api::apply_event,
         staff_api::show_fees,
         staff_api::update_fees,
+        crate::staff::datamap::import_register_api,
     ),
     components(schemas(
         IntakeInput,
@@ -153,6 +154,7 @@ pub(crate) fn with_retry_after(mut res: Response, seconds: u64) -> Response {
         staff_api::ItemInput,
         staff_api::FeeTable,
         staff_api::FeeUpdate,
+        crate::staff::datamap::Imported,
     )),
     modifiers(&BearerAuth),
     tags(

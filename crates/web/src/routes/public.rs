@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::csrf;
-use crate::error::{AppError, PageError};
+use crate::error::{ApiError, AppError, PageError};
 use crate::extract::ClientOrigin;
 use crate::intake::IntakeInput;
 use crate::lang::PageLang;
@@ -33,6 +33,11 @@ pub fn router() -> Router<AppState> {
             get(show_confirmation).post(confirm_email),
         )
         .route("/procedures", get(show_procedures))
+        .route("/procedures.json", get(procedures_json))
+        .route(
+            "/api/datamap.schema.json",
+            get(crate::staff::datamap::datamap_schema),
+        )
         .route("/static/app.css", get(stylesheet))
 }
 
@@ -306,7 +311,47 @@ async fn show_procedures(
         business_contact: c.contact.clone(),
         fees: pages::fee_rows(fees),
         deadline,
+        notice: state
+            .service
+            .datamap()
+            .await
+            .map_err(|e| PageError(e.into(), en))?
+            .map(|m| m.map.notice(&m.hash)),
     }))
+}
+
+/// The Art. 32(1) publication, machine-readable: the business, the fees and the data map's
+/// notice (`null` without a map).
+async fn procedures_json(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let settings = state.service.settings().await?;
+    let c = &settings.business;
+    let fees: Vec<serde_json::Value> = madoguchi_domain::RequestKind::ALL
+        .into_iter()
+        .map(|k| {
+            serde_json::json!({
+                "kind": k.as_str(),
+                "label_ja": k.label_ja(),
+                "label_en": k.label_en(),
+                "yen": settings.fees.fee(k).0,
+            })
+        })
+        .collect();
+    let notice = state
+        .service
+        .datamap()
+        .await?
+        .map(|m| m.map.notice(&m.hash));
+    Ok(axum::Json(serde_json::json!({
+        "business": {
+            "name": c.name,
+            "address": c.address,
+            "representative": c.representative,
+            "contact": c.contact,
+        },
+        "fees": fees,
+        "notice": notice,
+    }))
+    .into_response())
 }
 
 /// The one stylesheet, compiled into the binary.

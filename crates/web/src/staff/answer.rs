@@ -270,8 +270,12 @@ pub struct AnswerView {
     /// The recorded answer, line by line, in the page's language.
     pub lines: Vec<String>,
     /// What the officer submitted, when the page comes back with an error: the form is
-    /// filled in again rather than emptied.
+    /// filled in again rather than emptied. Otherwise what the data map or the provision
+    /// register suggests.
     pub submitted: Vec<(String, String)>,
+    /// Where the suggested answer came from, for the officer (empty when nothing was
+    /// suggested).
+    pub suggested_from: String,
 }
 
 impl AnswerView {
@@ -312,7 +316,21 @@ impl AnswerView {
                 .collect(),
             lines: recorded.map(|r| r.lines(en)).unwrap_or_default(),
             submitted: Vec::new(),
+            suggested_from: String::new(),
         }
+    }
+
+    /// The same view, filled in with a suggested answer (`fields` as the form names them)
+    /// and the words that say where it came from; enough rows are offered for every item.
+    pub fn with_suggestion(mut self, fields: Vec<(String, String)>, from: String) -> Self {
+        let items = fields
+            .iter()
+            .filter(|(k, _)| k.starts_with("item_label_"))
+            .count();
+        self.rows = (1..=(items + 1).clamp(FORM_ROWS, MAX_ITEMS)).collect();
+        self.submitted = fields;
+        self.suggested_from = from;
+        self
     }
 
     /// The same view, filled in with what the officer submitted.

@@ -9,6 +9,7 @@ pub mod api;
 mod audit;
 mod auth;
 mod dashboard;
+pub mod datamap;
 mod documents;
 pub mod guard;
 mod intake;
@@ -221,6 +222,26 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/admin/settings/business", ADMINS),
             post(admin::update_business),
+        ),
+        (
+            page(Method::GET, "/staff/admin/datamap", ADMINS_AND_AUDITORS),
+            get(datamap::show_datamap),
+        ),
+        (
+            page(Method::POST, "/staff/admin/datamap", ADMINS),
+            post(datamap::replace_datamap),
+        ),
+        (
+            page(Method::GET, "/staff/register", WORKERS),
+            get(datamap::show_register),
+        ),
+        (
+            page(Method::POST, "/staff/register", WORKERS),
+            post(datamap::import_register_form),
+        ),
+        (
+            api(Method::POST, "/api/v1/staff/register", WORKERS),
+            post(datamap::import_register_api),
         ),
         (
             page(Method::GET, "/staff/account", ANY_STAFF),

@@ -422,3 +422,39 @@ impl DetailPage {
         }
     }
 }
+
+/// The data map: the version in force, its file, its history, and the form that replaces it.
+#[derive(Debug, Template)]
+#[template(path = "staff/datamap.html")]
+pub struct DatamapPage {
+    pub c: Chrome,
+    /// (label, hash, installed at JST), when a map is installed.
+    pub current: Option<(String, String, String)>,
+    /// What the form shows: the file in force, or what was submitted with problems.
+    pub source: String,
+    /// Problems of the submitted file: (line, message).
+    pub problems: Vec<(usize, String)>,
+    /// (label, short hash, installed at JST, by whom).
+    pub history: Vec<(String, String, String, String)>,
+    /// (dataset, system, purposes, categories, erase summary).
+    pub datasets: Vec<(String, String, String, String)>,
+}
+
+/// The third-party provision register.
+#[derive(Debug, Template)]
+#[template(path = "staff/register.html")]
+pub struct RegisterPage {
+    pub c: Chrome,
+    /// (date, direction, counterparty, person, items, basis, kept until).
+    pub records: Vec<[String; 7]>,
+    pub total: u64,
+    pub page: u64,
+    pub pages: u64,
+    /// Import problems: (line, message).
+    pub problems: Vec<(usize, String)>,
+    /// What was submitted, when it had problems.
+    pub submitted: String,
+    pub format: String,
+}
+
+bilingual!(DatamapPage, RegisterPage);

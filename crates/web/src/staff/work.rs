@@ -275,6 +275,87 @@ fn action_form(name: &'static str, en: bool) -> ActionForm {
     }
 }
 
+/// What the answer form starts from, in the subject's language (the answer is theirs): a
+/// disclosure's items from the data map's datasets, an Art. 33(5) answer from the provision
+/// register's records about them, a purpose notification's message from the map's purposes.
+/// With the words for the officer that say where it came from.
+async fn suggested_answer(
+    state: &AppState,
+    row: &madoguchi_service::rows::request::Model,
+    kind: madoguchi_domain::RequestKind,
+    page_en: bool,
+) -> Result<(Vec<(String, String)>, String), madoguchi_service::ServiceError> {
+    use madoguchi_domain::RequestKind as K;
+    let en = row.lang == "en";
+    let mut fields = Vec::new();
+    let mut item = |n: usize, label: String, result: &str, grounds: Vec<&str>| {
+        fields.push((format!("item_label_{n}"), label));
+        fields.push((format!("item_result_{n}"), result.to_owned()));
+        for g in grounds {
+            fields.push((format!("item_grounds_{n}"), g.to_owned()));
+        }
+    };
+    let from = match kind {
+        K::Disclosure => {
+            let items = state.service.suggested_items(kind, en).await?;
+            for (i, it) in items.iter().take(MAX_SUGGESTED).enumerate() {
+                let result = if it.partial {
+                    "partially_disclosed"
+                } else {
+                    "disclosed"
+                };
+                item(
+                    i + 1,
+                    it.label.clone(),
+                    result,
+                    it.grounds.iter().map(|g| g.as_str()).collect(),
+                );
+            }
+            if items.is_empty() {
+                String::new()
+            } else if page_en {
+                "Filled in from the data map's datasets; check each against what was found.".into()
+            } else {
+                "データマップのデータセットから記入しています。調査の結果に合わせて確認してください。".into()
+            }
+        }
+        K::ThirdPartyRecordDisclosure => {
+            let records = state.service.register_for(row).await?;
+            for (i, r) in records.iter().take(MAX_SUGGESTED).enumerate() {
+                let label: String = r.record.answer_line(en).chars().take(100).collect();
+                item(i + 1, label, "disclosed", Vec::new());
+            }
+            match (records.len(), page_en) {
+                (0, true) => "The provision register holds no record matching the person's address or phone number.".into(),
+                (0, false) => "第三者提供記録には、本人のメールアドレス・電話番号に一致する記録がありません。".into(),
+                (n, true) => format!("Filled in from the {n} provision record(s) matching the person's address or phone number."),
+                (n, false) => format!("本人のメールアドレス・電話番号に一致する第三者提供記録 {n} 件から記入しています。"),
+            }
+        }
+        K::PurposeNotification => match state.service.suggested_purposes(en).await? {
+            Some(purposes) => {
+                let intro = if en {
+                    "We use your personal data for the following purposes:"
+                } else {
+                    "当社は、お客様の個人情報を次の目的で利用しています。"
+                };
+                fields.push(("text".to_owned(), format!("{intro}\n{purposes}")));
+                if page_en {
+                    "The message is filled in from the data map's purposes.".into()
+                } else {
+                    "本人へのご連絡欄を、データマップの利用目的から記入しています。".into()
+                }
+            }
+            None => String::new(),
+        },
+        _ => String::new(),
+    };
+    Ok((fields, from))
+}
+
+/// Items an answer is filled in with at most (the form's limit).
+const MAX_SUGGESTED: usize = madoguchi_domain::answer::MAX_ITEMS;
+
 /// The request page. Opening it is recorded as a view of the subject's data.
 pub async fn show_request(
     State(state): State<AppState>,
@@ -317,14 +398,22 @@ async fn request_page(
         d.request.arrived_at,
         minor_age,
     );
+    let answer = super::answer::AnswerView::new(
+        kind,
+        madoguchi_service::Service::answer_of(&d.request).as_ref(),
+        en,
+    );
+    let answer = if submitted.is_empty() && !d.domain.state.is_terminal() {
+        let (fields, from) = suggested_answer(state, &d.request, kind, en)
+            .await
+            .map_err(|e| service_error(e, en))?;
+        answer.with_suggestion(fields, from)
+    } else {
+        answer.with_submitted(submitted)
+    };
     let page = DetailPage {
         c: Chrome::new(who, en),
-        answer: super::answer::AnswerView::new(
-            kind,
-            madoguchi_service::Service::answer_of(&d.request).as_ref(),
-            en,
-        )
-        .with_submitted(submitted),
+        answer,
         errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
         adult_subject_age,
