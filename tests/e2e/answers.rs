@@ -10,7 +10,7 @@ use crate::on_both;
 
 /// Files a request of `kind` (with what the kind needs), confirms it, approves identity and
 /// pays the fee where there is one: the request is in progress.
-async fn in_progress(app: &TestApp, email: &str, kind: &str, lang: &str) -> uuid::Uuid {
+pub(crate) async fn in_progress(app: &TestApp, email: &str, kind: &str, lang: &str) -> uuid::Uuid {
     let mut body = valid_json(email);
     body["kind"] = kind.into();
     body["current_content"] = "住所: 東京都千代田区1-1".into();
@@ -19,6 +19,19 @@ async fn in_progress(app: &TestApp, email: &str, kind: &str, lang: &str) -> uuid
     let res = app.client.post_json("/api/v1/requests", &body).await;
     assert_eq!(res.status, 201, "{}", res.body);
     let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(app, pid, email).await;
+    // The language the subject chose (set here rather than at filing: the helper reads links
+    // from plain text, which English mail wraps).
+    let number = app.request(pid).await.number;
+    app.sql(&format!(
+        "UPDATE requests SET lang = '{lang}' WHERE number = '{number}'"
+    ))
+    .await;
+    pid
+}
+
+/// Confirms a filed request, approves identity and pays the fee where there is one.
+pub(crate) async fn bring_in_progress(app: &TestApp, pid: uuid::Uuid, email: &str) {
     let path = app.confirmation_path(email).await;
     let page = app.client.get(&path).await;
     assert_eq!(page.status, 200, "{path}: {}", page.body);
@@ -51,18 +64,10 @@ async fn in_progress(app: &TestApp, email: &str, kind: &str, lang: &str) -> uuid
         .await;
     }
     assert_eq!(app.request(pid).await.state, "in_progress");
-    // The language the subject chose (set here rather than at filing: the helper reads links
-    // from plain text, which English mail wraps).
-    let number = app.request(pid).await.number;
-    app.sql(&format!(
-        "UPDATE requests SET lang = '{lang}' WHERE number = '{number}'"
-    ))
-    .await;
-    pid
 }
 
 /// A quoted-printable body as text (lettre picks QP for mostly-ASCII English mail).
-fn unqp(text: &str) -> String {
+pub(crate) fn unqp(text: &str) -> String {
     let joined = text.replace("=\r\n", "").replace("=\n", "");
     let bytes = joined.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

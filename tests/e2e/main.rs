@@ -16,6 +16,7 @@ mod audit;
 mod browser;
 mod concurrency;
 mod crash;
+mod datamap;
 mod documents;
 mod identity;
 mod intake;

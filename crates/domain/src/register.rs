@@ -144,8 +144,42 @@ fn three() -> u8 {
 pub struct RecordError {
     /// The field's name, as the import file spells it.
     pub field: &'static str,
-    /// Why, in English (the staff console and the API show it with the line).
-    pub problem: &'static str,
+    /// Why, in Japanese.
+    pub ja: &'static str,
+    /// Why, in English.
+    pub en: &'static str,
+}
+
+impl RecordError {
+    /// Why, in the reader's language.
+    pub fn problem(&self, en: bool) -> &'static str {
+        if en { self.en } else { self.ja }
+    }
+}
+
+/// The Japanese of each problem [`ProvisionRecord::check`] states in English.
+fn japanese(en: &str) -> &'static str {
+    match en {
+        "is in the future" => "未来の日付です",
+        "must be 1 to 500 characters on one line" => "1行で500文字以内で入力してください",
+        "must name the items, up to 500 characters" => {
+            "提供した項目を500文字以内で入力してください"
+        }
+        "is longer than 500 characters or holds control characters" => {
+            "500文字以内で、制御文字を含めずに入力してください"
+        }
+        "is not an e-mail address" => "メールアドレスの形式ではありません",
+        "is not a telephone number" => "電話番号の形式ではありません",
+        "a receipt must say how the provider acquired the data" => {
+            "受領の記録には提供元の取得の経緯が必要です"
+        }
+        "a receipt must give the provider's address" => "受領の記録には提供元の住所が必要です",
+        "a provision rests on consent, opt-out or foreign consent" => {
+            "提供の根拠は consent、opt_out、foreign_consent のいずれかです"
+        }
+        "must be 1 or 3" => "1 か 3 を入力してください",
+        _ => "本人からの請求で記録を探せるよう、メールアドレスか電話番号を入力してください",
+    }
 }
 
 const MAX_TEXT: usize = 500;
@@ -154,7 +188,13 @@ impl ProvisionRecord {
     /// Every problem with the record, given today's date (JST).
     pub fn check(&self, today: NaiveDate) -> Vec<RecordError> {
         let mut out = Vec::new();
-        let mut bad = |field, problem| out.push(RecordError { field, problem });
+        let mut bad = |field, en: &'static str| {
+            out.push(RecordError {
+                field,
+                ja: japanese(en),
+                en,
+            })
+        };
         let text = |s: &str| !s.trim().is_empty() && s.chars().count() <= MAX_TEXT;
         let clean = |s: &str| !s.chars().any(|c| c.is_control() && c != '\n');
         if self.occurred_on > today {

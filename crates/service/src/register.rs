@@ -35,18 +35,40 @@ pub const CSV_HEADER: [&str; 12] = [
     "retention_years",
 ];
 
-/// Reads a JSON array of records; each problem names the record (1-based) and the field.
-pub fn parse_json(body: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, Vec<LineError>> {
+/// A message in the reader's language.
+fn say(en: bool, ja: &str, english: &str) -> String {
+    if en {
+        english.to_owned()
+    } else {
+        ja.to_owned()
+    }
+}
+
+/// Reads a JSON array of records; each problem names the record (1-based) and the field, in
+/// the reader's language.
+pub fn parse_json(
+    body: &str,
+    today: NaiveDate,
+    en: bool,
+) -> Result<Vec<ProvisionRecord>, Vec<LineError>> {
     let values: Vec<serde_json::Value> = serde_json::from_str(body).map_err(|e| {
         vec![LineError {
             line: e.line(),
-            message: format!("not a JSON array of records: {e}"),
+            message: say(
+                en,
+                &format!("記録の JSON 配列として読めません: {e}"),
+                &format!("not a JSON array of records: {e}"),
+            ),
         }]
     })?;
     if values.len() > MAX_IMPORT {
         return Err(vec![LineError {
             line: 1,
-            message: format!("at most {MAX_IMPORT} records per import"),
+            message: say(
+                en,
+                &format!("一度に取り込めるのは {MAX_IMPORT} 件までです"),
+                &format!("at most {MAX_IMPORT} records per import"),
+            ),
         }]);
     }
     let mut out = Vec::new();
@@ -60,12 +82,12 @@ pub fn parse_json(body: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, 
                 }
                 errors.extend(problems.into_iter().map(|p| LineError {
                     line: i + 1,
-                    message: format!("record {}: {}: {}", i + 1, p.field, p.problem),
+                    message: format!("{}: {}", p.field, p.problem(en)),
                 }));
             }
             Err(e) => errors.push(LineError {
                 line: i + 1,
-                message: format!("record {}: {e}", i + 1),
+                message: say(en, &format!("読めません: {e}"), &format!("unreadable: {e}")),
             }),
         }
     }
@@ -77,7 +99,11 @@ pub fn parse_json(body: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, 
 }
 
 /// Reads CSV with [`CSV_HEADER`] (RFC 4180); each problem names its line and field.
-pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, Vec<LineError>> {
+pub fn parse_csv(
+    text: &str,
+    today: NaiveDate,
+    en: bool,
+) -> Result<Vec<ProvisionRecord>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let records = crate::identity::split_records(text).map_err(|e| vec![e])?;
     let mut iter = records
@@ -91,7 +117,11 @@ pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, V
     if !header_ok {
         return Err(vec![LineError {
             line: 1,
-            message: format!("the header must be {}", CSV_HEADER.join(",")),
+            message: say(
+                en,
+                &format!("1行目の見出しは {} としてください", CSV_HEADER.join(",")),
+                &format!("the header must be {}", CSV_HEADER.join(",")),
+            ),
         }]);
     }
     let mut out = Vec::new();
@@ -100,16 +130,24 @@ pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, V
         if out.len() + errors.len() >= MAX_IMPORT {
             errors.push(LineError {
                 line,
-                message: format!("at most {MAX_IMPORT} records per import"),
+                message: say(
+                    en,
+                    &format!("一度に取り込めるのは {MAX_IMPORT} 件までです"),
+                    &format!("at most {MAX_IMPORT} records per import"),
+                ),
             });
             break;
         }
         let mut fail = |message: String| errors.push(LineError { line, message });
         if f.len() != CSV_HEADER.len() {
-            fail(format!(
-                "expected {} fields, found {}",
-                CSV_HEADER.len(),
-                f.len()
+            fail(say(
+                en,
+                &format!(
+                    "{} 項目が必要ですが {} 項目あります",
+                    CSV_HEADER.len(),
+                    f.len()
+                ),
+                &format!("expected {} fields, found {}", CSV_HEADER.len(), f.len()),
             ));
             continue;
         }
@@ -127,18 +165,32 @@ pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, V
             (direction, occurred_on, basis, retention_years)
         else {
             if direction.is_none() {
-                fail("direction: must be provided or received".into());
+                fail(say(
+                    en,
+                    "direction: provided か received を入力してください",
+                    "direction: must be provided or received",
+                ));
             }
             if occurred_on.is_none() {
-                fail("occurred_on: must be a date written YYYY-MM-DD".into());
+                fail(say(
+                    en,
+                    "occurred_on: 日付を YYYY-MM-DD で入力してください",
+                    "occurred_on: must be a date written YYYY-MM-DD",
+                ));
             }
             if basis.is_none() {
-                fail(
-                    "basis: must be consent, opt_out, foreign_consent or as_provider_states".into(),
-                );
+                fail(say(
+                    en,
+                    "basis: consent、opt_out、foreign_consent、as_provider_states のいずれかです",
+                    "basis: must be consent, opt_out, foreign_consent or as_provider_states",
+                ));
             }
             if retention_years.is_none() {
-                fail("retention_years: must be 1 or 3".into());
+                fail(say(
+                    en,
+                    "retention_years: 1 か 3 を入力してください",
+                    "retention_years: must be 1 or 3",
+                ));
             }
             continue;
         };
@@ -161,7 +213,7 @@ pub fn parse_csv(text: &str, today: NaiveDate) -> Result<Vec<ProvisionRecord>, V
             out.push(r);
         }
         for p in problems {
-            fail(format!("{}: {}", p.field, p.problem));
+            fail(format!("{}: {}", p.field, p.problem(en)));
         }
     }
     if errors.is_empty() {

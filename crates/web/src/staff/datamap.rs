@@ -268,9 +268,9 @@ pub async fn import_register_form(
     let today = jst_date(Utc::now());
     let json = form.format == "json";
     let parsed = if json {
-        register::parse_json(&form.records, today)
+        register::parse_json(&form.records, today, en)
     } else {
-        register::parse_csv(&form.records, today)
+        register::parse_csv(&form.records, today, en)
     };
     let format = if json { "json" } else { "csv" };
     match parsed {
@@ -350,9 +350,9 @@ pub async fn import_register_api(
             if serde_json::from_str::<Vec<serde_json::Value>>(text).is_err() {
                 return Err(AppError::BadRequest("expected a JSON array of records".into()).into());
             }
-            register::parse_json(text, today)
+            register::parse_json(text, today, true)
         }
-        "text/csv" => register::parse_csv(text, today),
+        "text/csv" => register::parse_csv(text, today, true),
         _ => return Err(AppError::UnsupportedMediaType.into()),
     };
     let records = parsed.map_err(|errors| {
