@@ -524,6 +524,24 @@ async fn journey(app: TestApp, viewport: Viewport, name: &str) {
         "the receipt for the transfer"
     );
 
+    // The office's map goes in; the public notice shows what it holds, and the officer's
+    // provision register is held to the same checks.
+    app.service
+        .install_datamap(
+            &crate::datamap::example(),
+            None,
+            &Default::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    subject.goto("/procedures").await;
+    subject.check("procedures").await;
+    assert!(subject.text().await.contains("ご注文の商品を発送するため"));
+    officer.goto("/staff/register").await;
+    officer.check("register").await;
+
     // An auditor verifies the whole trail with one click.
     let mut auditor = Browser::open(app.addr, viewport, &shots, "auditor").await;
     staff_login(&app, &mut auditor, Role::Auditor).await;
@@ -533,6 +551,7 @@ async fn journey(app: TestApp, viewport: Viewport, name: &str) {
         ("/staff/admin/users", "users"),
         ("/staff/admin/settings", "settings"),
         ("/staff/admin/mail", "mail"),
+        ("/staff/admin/datamap", "datamap"),
     ] {
         auditor.goto(path).await;
         auditor.check(step).await;

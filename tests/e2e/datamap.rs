@@ -22,7 +22,7 @@ fn example_var() -> (&'static str, &'static str) {
     )
 }
 
-fn example() -> String {
+pub(crate) fn example() -> String {
     std::fs::read_to_string(example_path()).unwrap()
 }
 
