@@ -103,6 +103,12 @@ pub enum ProblemKind {
         /// The recipient.
         recipient: String,
     },
+    /// A table or column name of a SQL system that is not a plain identifier (letters, digits
+    /// and `_`, one `.` for a schema): connectors put names into statements only in this form.
+    Identifier {
+        /// The name.
+        value: String,
+    },
     /// A dataset held for no purpose.
     NoPurpose {
         /// The dataset.
@@ -194,6 +200,12 @@ impl ProblemKind {
             ),
             (P::ForeignRegimeMissing { recipient }, true) => format!(
                 "recipient abroad {recipient:?} needs foreign_regime (the country's system and the measures taken)"
+            ),
+            (P::Identifier { value }, false) => format!(
+                "「{value}」は SQL の名前として使えません(英数字と _、スキーマ名との区切りの . のみ)"
+            ),
+            (P::Identifier { value }, true) => format!(
+                "{value:?} is not a plain SQL name (letters, digits and _, one . before a table)"
             ),
             (P::NoPurpose { dataset }, false) => {
                 format!("データセット「{dataset}」に利用目的がありません")
@@ -293,6 +305,28 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
         for r in &d.recipients {
             if !known(&recipients, r) {
                 f.at(r, unknown("recipient", r));
+            }
+        }
+        let sql = map
+            .system(d.system.get_ref())
+            .is_some_and(|s| s.connector.kind.is_sql());
+        if sql {
+            if let Some(loc) = &d.location
+                && !is_sql_name(loc, true)
+            {
+                f.at(&d.id, ProblemKind::Identifier { value: loc.clone() });
+            }
+            for field in d
+                .fields
+                .iter()
+                .filter(|x| !is_sql_name(x.name.get_ref(), false))
+            {
+                f.at(
+                    &field.name,
+                    ProblemKind::Identifier {
+                        value: field.name.get_ref().clone(),
+                    },
+                );
             }
         }
         let mut names = BTreeSet::new();
@@ -448,6 +482,22 @@ fn country(f: &mut Found<'_>, c: &Spanned<String>) {
     let v = c.get_ref();
     if v.len() != 2 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
         f.at(c, ProblemKind::Country { value: v.clone() });
+    }
+}
+
+/// A plain SQL name: letters, digits and `_`, not starting with a digit; with `qualified`, one
+/// `schema.` before it.
+fn is_sql_name(s: &str, qualified: bool) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    match s.split_once('.') {
+        Some((schema, table)) if qualified => part(schema) && part(table),
+        Some(_) => false,
+        None => part(s),
     }
 }
 

@@ -406,6 +406,33 @@ categories = ["contact", "health"]
 }
 
 #[test]
+fn names_that_could_break_a_statement_are_refused_for_sql_systems() {
+    let bad = BASE
+        .replace(
+            "purposes = [\"svc\"]",
+            "location = \"people; DROP TABLE x\"\npurposes = [\"svc\"]",
+        )
+        .replace("name = \"id\"", "name = \"id\\\" OR 1=1\"");
+    assert_eq!(
+        problems(&bad),
+        vec![
+            (
+                16,
+                ProblemKind::Identifier {
+                    value: "people; DROP TABLE x".into()
+                }
+            ),
+            (
+                29,
+                ProblemKind::Identifier {
+                    value: "id\" OR 1=1".into()
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
 fn a_dataset_for_no_purpose_is_refused() {
     let none = BASE.replace("purposes = [\"svc\"]", "purposes = []");
     assert_eq!(

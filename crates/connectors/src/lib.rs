@@ -1,0 +1,562 @@
+//! Connectors: read a subject's rows from the business's own systems, as the data map declares
+//! them. SQL systems (PostgreSQL, MySQL/MariaDB, SQLite) are read through sqlx: table and
+//! column names come only from the checked map (plain identifiers, quoted), every value is a
+//! bound parameter, each statement has a timeout and each dataset a row cap that fails rather
+//! than returning half.
+//!
+//! Traversal starts from the subject's identity keys and follows the map's references; a row
+//! is returned only if a finder of its dataset matches it with values that themselves came
+//! from the subject (their keys, or rows already found for them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use madoguchi_datamap::{ConnectorKind, DataMap, Dataset, IdentityKey, System};
+use serde::{Deserialize, Serialize};
+
+/// What Madoguchi knows of the subject to look them up by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The confirmed e-mail address, as given.
+    pub email: Option<String>,
+    /// The telephone number, as given.
+    pub phone: Option<String>,
+    /// The customer number, when known.
+    pub customer_number: Option<String>,
+    /// The name.
+    pub name: Option<String>,
+    /// The date of birth, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+}
+
+impl Subject {
+    fn key(&self, k: IdentityKey) -> Option<&str> {
+        match k {
+            IdentityKey::Email => self.email.as_deref(),
+            IdentityKey::Phone => self.phone.as_deref(),
+            IdentityKey::CustomerNumber => self.customer_number.as_deref(),
+            IdentityKey::Name => self.name.as_deref(),
+            IdentityKey::BirthDate => self.birth_date.as_deref(),
+        }
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    }
+}
+
+/// The subject's rows of one dataset: every declared field, as text (NULL as `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rows {
+    /// The dataset's id.
+    pub dataset: String,
+    /// The fields, in the map's order.
+    pub fields: Vec<String>,
+    /// The rows, each value in field order.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    /// The values of one field, NULLs left out.
+    pub fn values(&self, field: &str) -> Vec<String> {
+        let Some(i) = self.fields.iter().position(|f| f == field) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = self
+            .rows
+            .iter()
+            .filter_map(|r| r.get(i).cloned().flatten())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Why a system could not be read. Never holds a credential or a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The map names no such system, or it cannot be read by a connector.
+    #[error("system {0}: no connector can read it")]
+    NotReadable(String),
+    /// The environment variable the map names is not set.
+    #[error("system {system}: the environment variable {variable} is not set")]
+    MissingCredentials {
+        /// The system.
+        system: String,
+        /// The variable.
+        variable: String,
+    },
+    /// The system could not be reached or refused the connection.
+    #[error("system {system}: could not connect ({reason})")]
+    Unreachable {
+        /// The system.
+        system: String,
+        /// What went wrong, without the URL.
+        reason: String,
+    },
+    /// A statement took longer than the system's timeout.
+    #[error("dataset {dataset}: no answer within {secs} s")]
+    Timeout {
+        /// The dataset.
+        dataset: String,
+        /// The timeout.
+        secs: u64,
+    },
+    /// More rows than the cap for one subject: refused rather than half returned.
+    #[error("dataset {dataset}: more than {limit} rows for one person; check its finders")]
+    TooManyRows {
+        /// The dataset.
+        dataset: String,
+        /// The cap.
+        limit: u32,
+    },
+    /// The system refused a statement (a missing table or column, say).
+    #[error("dataset {dataset}: the system refused the query ({reason})")]
+    Query {
+        /// The dataset.
+        dataset: String,
+        /// What the system said, without values.
+        reason: String,
+    },
+}
+
+/// Default statement timeout.
+pub const DEFAULT_TIMEOUT_SECS: u32 = 30;
+/// Default row cap per dataset and subject.
+pub const DEFAULT_ROW_LIMIT: u32 = 10_000;
+/// Values bound in one `IN` list at most; longer lists are read in chunks.
+const IN_CHUNK: usize = 500;
+
+/// The systems a system's datasets find rows through (other systems only), so that a job
+/// for it runs after theirs.
+pub fn depends_on(map: &DataMap, system: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for d in map.datasets.iter().filter(|d| d.system.get_ref() == system) {
+        for f in &d.find_by {
+            for c in &f.conditions {
+                if let Some(from) = &c.from
+                    && let Some((ds, _)) = from.get_ref().split_once('.')
+                    && let Some(other) = map.dataset(ds)
+                    && other.system.get_ref() != system
+                {
+                    out.insert(other.system.get_ref().clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The systems a connector reads (every kind but `manual`), in the map's order.
+pub fn readable_systems(map: &DataMap) -> Vec<String> {
+    map.systems
+        .iter()
+        .filter(|s| s.connector.kind.is_sql())
+        .filter(|s| {
+            map.datasets
+                .iter()
+                .any(|d| d.system.get_ref() == s.id.get_ref())
+        })
+        .map(|s| s.id.get_ref().clone())
+        .collect()
+}
+
+enum Pool {
+    Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// The URL the system's variable holds.
+fn url_of(system: &System, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConnectorError> {
+    let var = system
+        .connector
+        .url_env
+        .as_ref()
+        .ok_or_else(|| ConnectorError::NotReadable(system.id.get_ref().clone()))?;
+    env(var.get_ref()).ok_or_else(|| ConnectorError::MissingCredentials {
+        system: system.id.get_ref().clone(),
+        variable: var.get_ref().clone(),
+    })
+}
+
+/// An error's words with the URL (and so any password in it) taken out.
+fn redact(e: &dyn std::fmt::Display, url: &str) -> String {
+    let mut text = e.to_string().replace(url, "<url>");
+    if let Some((_, rest)) = url.split_once("://")
+        && let Some((userinfo, _)) = rest.split_once('@')
+    {
+        for part in userinfo.split(':').filter(|p| p.len() >= 3) {
+            text = text.replace(part, "<redacted>");
+        }
+    }
+    text.chars().take(300).collect()
+}
+
+async fn connect(
+    system: &System,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Pool, ConnectorError> {
+    use sqlx::pool::PoolOptions;
+    let url = url_of(system, env)?;
+    let id = system.id.get_ref().clone();
+    let secs = u64::from(
+        system
+            .connector
+            .timeout_secs
+            .unwrap_or(DEFAULT_TIMEOUT_SECS),
+    );
+    let fail = |e: sqlx::Error| ConnectorError::Unreachable {
+        system: id.clone(),
+        reason: redact(&e, &url),
+    };
+    let acquire = Duration::from_secs(secs);
+    Ok(match system.connector.kind {
+        ConnectorKind::Postgres => Pool::Postgres(
+            PoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(acquire)
+                .connect(&url)
+                .await
+                .map_err(fail)?,
+        ),
+        ConnectorKind::Mysql => Pool::Mysql(
+            PoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(acquire)
+                .connect(&url)
+                .await
+                .map_err(fail)?,
+        ),
+        ConnectorKind::Sqlite => {
+            // Read-only: a connector never writes to a business system it only gathers from.
+            let opts: sqlx::sqlite::SqliteConnectOptions =
+                url.parse()
+                    .map_err(|e: sqlx::Error| ConnectorError::Unreachable {
+                        system: id.clone(),
+                        reason: redact(&e, &url),
+                    })?;
+            Pool::Sqlite(
+                PoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(acquire)
+                    .connect_with(opts.read_only(true))
+                    .await
+                    .map_err(fail)?,
+            )
+        }
+        ConnectorKind::Http | ConnectorKind::Manual => return Err(ConnectorError::NotReadable(id)),
+    })
+}
+
+/// Checks that a system can be reached and each of its tables read, without reading a row.
+pub async fn test_system(
+    map: &DataMap,
+    system_id: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<usize, ConnectorError> {
+    let system = map
+        .system(system_id)
+        .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
+    let pool = connect(system, env).await?;
+    let mut checked = 0;
+    for d in map
+        .datasets
+        .iter()
+        .filter(|d| d.system.get_ref() == system_id)
+    {
+        let sql = select_sql(&pool, d, None, 0);
+        let sql = format!("{sql} LIMIT 0");
+        run(&pool, system, d, &sql, &[]).await?;
+        checked += 1;
+    }
+    close(pool).await;
+    Ok(checked)
+}
+
+async fn close(pool: Pool) {
+    match pool {
+        Pool::Postgres(p) => p.close().await,
+        Pool::Mysql(p) => p.close().await,
+        Pool::Sqlite(p) => p.close().await,
+    }
+}
+
+fn quote(pool: &Pool, ident: &str) -> String {
+    // Identifiers are checked plain by the map (letters, digits, `_`, one `.` for a schema);
+    // quoting keeps reserved words working.
+    let q = if matches!(pool, Pool::Mysql(_)) {
+        '`'
+    } else {
+        '"'
+    };
+    ident
+        .split('.')
+        .map(|part| format!("{q}{part}{q}"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn as_text(pool: &Pool, column: &str) -> String {
+    match pool {
+        Pool::Postgres(_) => format!("{column}::text"),
+        Pool::Mysql(_) => format!("CAST({column} AS CHAR)"),
+        Pool::Sqlite(_) => format!("CAST({column} AS TEXT)"),
+    }
+}
+
+fn placeholder(pool: &Pool, n: usize) -> String {
+    match pool {
+        Pool::Postgres(_) => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// `SELECT <every field as text> FROM <location>`, and a `WHERE` from `conditions`: each a
+/// column and how many values it is compared with (`= ?` for one, `IN (…)` for more).
+fn select_sql(
+    pool: &Pool,
+    d: &Dataset,
+    conditions: Option<&[(String, usize)]>,
+    _limit: u32,
+) -> String {
+    let table = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
+    let columns: Vec<String> = d
+        .fields
+        .iter()
+        .map(|f| as_text(pool, &quote(pool, f.name.get_ref())))
+        .collect();
+    let mut sql = format!("SELECT {} FROM {}", columns.join(", "), quote(pool, &table));
+    if let Some(conditions) = conditions {
+        let mut n = 0;
+        let clauses: Vec<String> = conditions
+            .iter()
+            .map(|(column, count)| {
+                let col = quote(pool, column);
+                // Compared as text on PostgreSQL (whose columns may be integers, dates, uuids);
+                // MySQL and SQLite convert a text value to the column's type themselves.
+                let col = match pool {
+                    Pool::Postgres(_) => format!("{col}::text"),
+                    _ => col,
+                };
+                let marks: Vec<String> = (0..*count)
+                    .map(|_| {
+                        n += 1;
+                        placeholder(pool, n)
+                    })
+                    .collect();
+                if *count == 1 {
+                    format!("{col} = {}", marks[0])
+                } else {
+                    format!("{col} IN ({})", marks.join(", "))
+                }
+            })
+            .collect();
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql
+}
+
+async fn run(
+    pool: &Pool,
+    system: &System,
+    d: &Dataset,
+    sql: &str,
+    values: &[String],
+) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
+    use sqlx::Row;
+    let secs = u64::from(
+        system
+            .connector
+            .timeout_secs
+            .unwrap_or(DEFAULT_TIMEOUT_SECS),
+    );
+    let dataset = d.id.get_ref().clone();
+    let width = d.fields.len();
+    let refused = |e: sqlx::Error| ConnectorError::Query {
+        dataset: dataset.clone(),
+        reason: match &e {
+            // The database's own words name tables and columns, not values (all bound).
+            sqlx::Error::Database(db) => db.message().chars().take(300).collect(),
+            other => other.to_string().chars().take(300).collect(),
+        },
+    };
+    let work = async {
+        macro_rules! fetch {
+            ($p:expr) => {{
+                // Built from the checked map's plain names only; every value is bound.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+                for v in values {
+                    q = q.bind(v.clone());
+                }
+                let rows = q.fetch_all($p).await.map_err(refused)?;
+                rows.iter()
+                    .map(|r| {
+                        (0..width)
+                            .map(|i| r.try_get::<Option<String>, _>(i).map_err(refused))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            }};
+        }
+        match pool {
+            Pool::Postgres(p) => fetch!(p),
+            Pool::Mysql(p) => fetch!(p),
+            Pool::Sqlite(p) => fetch!(p),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(secs), work)
+        .await
+        .map_err(|_| ConnectorError::Timeout {
+            dataset: d.id.get_ref().clone(),
+            secs,
+        })?
+}
+
+/// Reads the subject's rows of every dataset of `system_id`. `known` holds rows already
+/// found in other systems (for references across systems). Datasets are read in the order
+/// their references allow; a finder whose referenced values are not known finds nothing.
+pub async fn gather_system(
+    map: &DataMap,
+    system_id: &str,
+    subject: &Subject,
+    known: &BTreeMap<String, Rows>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Rows>, ConnectorError> {
+    let system = map
+        .system(system_id)
+        .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
+    let pool = connect(system, env).await?;
+    let result = gather_with(&pool, map, system, subject, known).await;
+    close(pool).await;
+    result
+}
+
+async fn gather_with(
+    pool: &Pool,
+    map: &DataMap,
+    system: &System,
+    subject: &Subject,
+    known: &BTreeMap<String, Rows>,
+) -> Result<Vec<Rows>, ConnectorError> {
+    let mine: Vec<&Dataset> = map
+        .datasets
+        .iter()
+        .filter(|d| d.system.get_ref() == system.id.get_ref())
+        .collect();
+    let mut found: BTreeMap<String, Rows> = known.clone();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    // Each pass reads the datasets whose references are all settled; the map's checks
+    // exclude cycles, so every dataset is read within as many passes as there are datasets.
+    for _ in 0..=mine.len() {
+        let ready: Vec<&&Dataset> = mine
+            .iter()
+            .filter(|d| !done.contains(d.id.get_ref()))
+            .filter(|d| {
+                d.find_by.iter().flat_map(|f| &f.conditions).all(|c| {
+                    c.from.as_ref().is_none_or(|from| {
+                        let ds = from.get_ref().split('.').next().unwrap_or("");
+                        found.contains_key(ds)
+                            || done.contains(ds)
+                            || map
+                                .dataset(ds)
+                                .is_none_or(|o| o.system.get_ref() != system.id.get_ref())
+                    })
+                })
+            })
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for d in ready {
+            let rows = read_dataset(pool, map, system, d, subject, &found).await?;
+            done.insert(d.id.get_ref().clone());
+            found.insert(d.id.get_ref().clone(), rows);
+        }
+    }
+    Ok(mine
+        .iter()
+        .filter_map(|d| found.remove(d.id.get_ref()))
+        .collect())
+}
+
+async fn read_dataset(
+    pool: &Pool,
+    _map: &DataMap,
+    system: &System,
+    d: &Dataset,
+    subject: &Subject,
+    found: &BTreeMap<String, Rows>,
+) -> Result<Rows, ConnectorError> {
+    let limit = system.connector.row_limit.unwrap_or(DEFAULT_ROW_LIMIT);
+    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+    let mut seen: BTreeSet<Vec<Option<String>>> = BTreeSet::new();
+    for finder in &d.find_by {
+        // The values each condition compares with; a condition with none finds nothing.
+        let mut conditions: Vec<(String, Vec<String>)> = Vec::new();
+        let mut empty = false;
+        for c in &finder.conditions {
+            let values = match (&c.key, &c.from) {
+                (Some(k), None) => subject
+                    .key(*k)
+                    .map(|v| vec![v.to_owned()])
+                    .unwrap_or_default(),
+                (None, Some(from)) => {
+                    let (ds, field) = from.get_ref().split_once('.').unwrap_or(("", ""));
+                    found.get(ds).map(|r| r.values(field)).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            if values.is_empty() {
+                empty = true;
+                break;
+            }
+            conditions.push((c.field.get_ref().clone(), values));
+        }
+        if empty || conditions.is_empty() {
+            continue;
+        }
+        // Long reference lists are read in chunks (the first multi-valued condition).
+        let split = conditions.iter().position(|(_, v)| v.len() > IN_CHUNK);
+        let chunks: Vec<Vec<(String, Vec<String>)>> = match split {
+            None => vec![conditions],
+            Some(i) => conditions[i]
+                .1
+                .chunks(IN_CHUNK)
+                .map(|chunk| {
+                    let mut c = conditions.clone();
+                    c[i].1 = chunk.to_vec();
+                    c
+                })
+                .collect(),
+        };
+        for conditions in chunks {
+            let shape: Vec<(String, usize)> = conditions
+                .iter()
+                .map(|(c, v)| (c.clone(), v.len()))
+                .collect();
+            let values: Vec<String> = conditions.into_iter().flat_map(|(_, v)| v).collect();
+            let sql = format!(
+                "{} LIMIT {}",
+                select_sql(pool, d, Some(&shape), limit),
+                u64::from(limit) + 1
+            );
+            for row in run(pool, system, d, &sql, &values).await? {
+                if seen.insert(row.clone()) {
+                    rows.push(row);
+                }
+            }
+            if rows.len() > limit as usize {
+                return Err(ConnectorError::TooManyRows {
+                    dataset: d.id.get_ref().clone(),
+                    limit,
+                });
+            }
+        }
+    }
+    Ok(Rows {
+        dataset: d.id.get_ref().clone(),
+        fields: d.fields.iter().map(|f| f.name.get_ref().clone()).collect(),
+        rows,
+    })
+}
