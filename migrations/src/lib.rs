@@ -15,6 +15,7 @@ mod m20261122_000010_add_outcome_items;
 mod m20261201_000011_add_totp_replay_and_enrolment;
 mod m20261201_000012_add_sealed_birth_date;
 mod m20261201_000013_create_datamap_and_register;
+mod m20261201_000014_create_gather_jobs;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_add_totp_replay_and_enrolment::Migration),
             Box::new(m20261201_000012_add_sealed_birth_date::Migration),
             Box::new(m20261201_000013_create_datamap_and_register::Migration),
+            Box::new(m20261201_000014_create_gather_jobs::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod atomicity;
 mod audit;
 mod browser;
 mod concurrency;
+mod connectors;
 mod crash;
 mod datamap;
 mod documents;

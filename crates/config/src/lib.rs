@@ -93,6 +93,27 @@ pub struct Business {
     pub contact: String,
 }
 
+/// Variables beside the configuration (connector credentials): their values never appear in
+/// `Debug` output, only their names.
+#[derive(Clone, Default)]
+pub struct OtherVars(BTreeMap<String, String>);
+
+impl OtherVars {
+    /// A variable's value: given with the configuration, else from the process environment.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
+impl std::fmt::Debug for OtherVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
 /// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -126,6 +147,9 @@ pub struct Config {
     pub production: bool,
     /// The data map file installed at start (`MADOGUCHI_DATAMAP`), if any.
     pub datamap: Option<PathBuf>,
+    /// Variables given beside the configuration that are not its own (tests pass connector
+    /// credentials this way); connectors look a name up here, then in the process environment.
+    pub other_vars: OtherVars,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Keys for files at rest, `id:hex,…`, newest first; generated into the data dir if unset.
@@ -480,6 +504,16 @@ impl Config {
                     ));
                 }
             },
+            other_vars: OtherVars(
+                vars.iter()
+                    .filter(|(k, _)| {
+                        !(k.as_str() == "DATABASE_URL"
+                            || k.starts_with("MADOGUCHI_")
+                            || k.starts_with("STRIPE_"))
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             datamap: get("MADOGUCHI_DATAMAP")
                 .filter(|p| !p.trim().is_empty())
                 .map(PathBuf::from),

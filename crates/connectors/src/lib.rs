@@ -167,7 +167,10 @@ enum Pool {
 }
 
 /// The URL the system's variable holds.
-fn url_of(system: &System, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConnectorError> {
+fn url_of(
+    system: &System,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<String, ConnectorError> {
     let var = system
         .connector
         .url_env
@@ -194,7 +197,7 @@ fn redact(e: &dyn std::fmt::Display, url: &str) -> String {
 
 async fn connect(
     system: &System,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Pool, ConnectorError> {
     use sqlx::pool::PoolOptions;
     let url = url_of(system, env)?;
@@ -252,7 +255,7 @@ async fn connect(
 pub async fn test_system(
     map: &DataMap,
     system_id: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<usize, ConnectorError> {
     let system = map
         .system(system_id)
@@ -421,7 +424,7 @@ pub async fn gather_system(
     system_id: &str,
     subject: &Subject,
     known: &BTreeMap<String, Rows>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<Rows>, ConnectorError> {
     let system = map
         .system(system_id)

@@ -201,6 +201,31 @@ pub enum AuditOnly {
         /// Which file (`document:<pid>`).
         target: String,
     },
+    /// An officer asked the connectors to gather the subject's data (again).
+    GatherRequested {
+        /// How many systems will be read.
+        systems: u32,
+    },
+    /// A connector read the subject's rows in one system: counts and a hash, never the data.
+    Gathered {
+        /// The system's id in the data map.
+        system: String,
+        /// Datasets read.
+        datasets: u32,
+        /// Rows found.
+        rows: u32,
+        /// SHA-256 of what was found, as stored.
+        hash: String,
+    },
+    /// A connector could not read a system; `last` when it will not try again.
+    GatherFailed {
+        /// The system's id in the data map.
+        system: String,
+        /// Tries so far.
+        attempts: u32,
+        /// No more tries: the officer gathers by hand.
+        last: bool,
+    },
 }
 
 impl Event {
@@ -238,6 +263,9 @@ impl Event {
             Event::Record(AuditOnly::RefundSent { .. }) => "refund_sent",
             Event::Record(AuditOnly::RefundRecorded { .. }) => "refund_recorded",
             Event::Record(AuditOnly::DocumentDeleted { .. }) => "document_deleted",
+            Event::Record(AuditOnly::GatherRequested { .. }) => "gather_requested",
+            Event::Record(AuditOnly::Gathered { .. }) => "gathered",
+            Event::Record(AuditOnly::GatherFailed { .. }) => "gather_failed",
         }
     }
 }

@@ -636,6 +636,35 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
                 ("reason", "retention".to_owned()),
             ],
         ),
+        AuditOnly::GatherRequested { systems } => {
+            ("gather.requested", vec![("systems", systems.to_string())])
+        }
+        AuditOnly::Gathered {
+            system,
+            datasets,
+            rows,
+            hash,
+        } => (
+            "data.gathered",
+            vec![
+                ("system", system.clone()),
+                ("datasets", datasets.to_string()),
+                ("rows", rows.to_string()),
+                ("sha256", hash.clone()),
+            ],
+        ),
+        AuditOnly::GatherFailed {
+            system,
+            attempts,
+            last,
+        } => (
+            "gather.failed",
+            vec![
+                ("system", system.clone()),
+                ("attempts", attempts.to_string()),
+                ("final", last.to_string()),
+            ],
+        ),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -680,14 +709,18 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             AuditOnly::Attached { .. }
             | AuditOnly::Posted { .. }
             | AuditOnly::FlaggedRefundOrdered { .. }
-            | AuditOnly::RefundRecorded { .. },
+            | AuditOnly::RefundRecorded { .. }
+            | AuditOnly::GatherRequested { .. },
         ) => actor.is_worker(),
         Event::Record(AuditOnly::PaymentFlagged { .. }) => {
             matches!(actor, Actor::PaymentProvider)
         }
-        Event::Record(AuditOnly::RefundSent { .. } | AuditOnly::DocumentDeleted { .. }) => {
-            matches!(actor, Actor::System)
-        }
+        Event::Record(
+            AuditOnly::RefundSent { .. }
+            | AuditOnly::DocumentDeleted { .. }
+            | AuditOnly::Gathered { .. }
+            | AuditOnly::GatherFailed { .. },
+        ) => matches!(actor, Actor::System),
     };
     if allowed {
         Ok(())

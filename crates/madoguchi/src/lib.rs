@@ -179,10 +179,15 @@ impl Application {
             Duration::from_secs(30),
             stop.clone(),
         ));
+        let gatherer = tokio::spawn(madoguchi_worker::run_gatherer(
+            self.service.clone(),
+            stop.clone(),
+        ));
         let header_timeout = Duration::from_secs(self.config.header_timeout_secs.max(1));
         serve(self.listener, app, header_timeout, stop.clone()).await?;
         let _ = mail.await;
         let _ = timers.await;
+        let _ = gatherer.await;
         Ok(())
     }
 }

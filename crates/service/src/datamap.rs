@@ -14,6 +14,17 @@ use madoguchi_store::datamap as store;
 use crate::staff::StaffIdentity;
 use crate::{Service, ServiceError};
 
+/// The Art. 33(2) ground a map's withheld field names, as the answer records it.
+pub fn ground_of(g: madoguchi_datamap::WithholdGround) -> RefusalGround {
+    match g {
+        madoguchi_datamap::WithholdGround::HarmToPerson => RefusalGround::HarmToPersons,
+        madoguchi_datamap::WithholdGround::SeriousInterference => {
+            RefusalGround::SeriousBusinessInterference
+        }
+        madoguchi_datamap::WithholdGround::OtherLaw => RefusalGround::ViolatesOtherLaw,
+    }
+}
+
 /// How long an instance trusts its snapshot before it asks which version is in force.
 const FRESH_FOR: Duration = Duration::from_secs(2);
 
@@ -203,17 +214,7 @@ impl Service {
             .map(|d| {
                 let mut grounds: Vec<RefusalGround> = Vec::new();
                 for (_, g) in d.withheld() {
-                    let g = match g {
-                        madoguchi_datamap::WithholdGround::HarmToPerson => {
-                            RefusalGround::HarmToPersons
-                        }
-                        madoguchi_datamap::WithholdGround::SeriousInterference => {
-                            RefusalGround::SeriousBusinessInterference
-                        }
-                        madoguchi_datamap::WithholdGround::OtherLaw => {
-                            RefusalGround::ViolatesOtherLaw
-                        }
-                    };
+                    let g = ground_of(g);
                     if !grounds.contains(&g) {
                         grounds.push(g);
                     }

@@ -64,7 +64,7 @@ impl From<StoreError> for ServiceError {
                     ..
                 } => ServiceError::Invalid("this refund is not due"),
                 // A claim another instance made first.
-                Refused::LineMoved { .. } => ServiceError::Conflict,
+                Refused::LineMoved { .. } | Refused::JobTakenOver => ServiceError::Conflict,
             },
             other => ServiceError::Store(other),
         }

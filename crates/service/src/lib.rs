@@ -6,6 +6,7 @@ mod context;
 pub mod datamap;
 mod error;
 mod files;
+pub mod gather;
 pub mod identity;
 mod intake;
 pub mod limits;
@@ -622,6 +623,13 @@ impl Service {
                 Effect::RequestPayment { amount } => extra.amount = Some(*amount),
                 Effect::Audit(_) | Effect::Email { .. } => {}
             }
+        }
+        // A disclosure put to work has its data gathered: the jobs are part of the change.
+        if t.next.state == domain::State::InProgress
+            && row.state != domain::State::InProgress.as_str()
+            && let Some((queue, _)) = self.gather_write(t.next.kind, 1).await?
+        {
+            writes.push(queue);
         }
         if let Event::RecordPayment { amount, method } = event {
             let receipt = domain::ledger::receipt_number(&row.number);

@@ -141,6 +141,40 @@ pub enum Write {
     AddLine(NewLine),
     /// A ledger line moves from one kind to another (refused unless still `from`).
     MoveLine(LineMove),
+    /// Connector jobs for these systems, as run `run` (a new run when an officer asks again).
+    QueueGather {
+        /// The systems, by id in the data map.
+        systems: Vec<String>,
+        /// The run.
+        run: i32,
+    },
+    /// A job's rows, stored sealed (refused unless the job is still running under the claim
+    /// it was given, so a job taken over after a crash is finished once).
+    FinishGather {
+        /// The job.
+        job_id: i64,
+        /// Its attempts when claimed.
+        attempts: i32,
+        /// The rows, as JSON.
+        result: String,
+        /// How many rows.
+        rows: i32,
+        /// SHA-256 of `result`.
+        hash: String,
+    },
+    /// A job's failed try: due again at `retry_at`, or given up when there is none.
+    FailGather {
+        /// The job.
+        job_id: i64,
+        /// Its attempts when claimed.
+        attempts: i32,
+        /// What went wrong (never a credential or a row).
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+        /// Not a failure (it waits on another system): the try does not count.
+        give_back: bool,
+    },
 }
 
 /// A document to store, already sealed by the caller (the key ring lives in the service).
@@ -306,7 +340,7 @@ pub async fn commit(
         .into_iter()
         .partition(|w| matches!(w, Write::ConsumeToken { .. }));
     for write in first {
-        apply(&tx, 0, write, now).await?;
+        apply(&tx, cipher, 0, write, now).await?;
     }
     let (request_id, number) = match update {
         Update::New {
@@ -388,7 +422,7 @@ pub async fn commit(
         }
     };
     for write in writes {
-        apply(&tx, request_id, write, now).await?;
+        apply(&tx, cipher, request_id, write, now).await?;
     }
     let mailed = !mail.is_empty();
     let mail = mail
@@ -435,6 +469,7 @@ fn refused_unless(rows_affected: u64, expected: u64, why: Refused) -> Result<(),
 
 async fn apply<C: ConnectionTrait>(
     tx: &C,
+    cipher: &RowCipher,
     request_id: i64,
     write: Write,
     now: DateTime<Utc>,
@@ -568,6 +603,96 @@ async fn apply<C: ConnectionTrait>(
             })
             .exec(tx)
             .await?;
+        }
+        Write::QueueGather { systems, run } => {
+            use crate::entities::gather_job;
+            let rows = systems.into_iter().map(|system| gather_job::ActiveModel {
+                request_id: Set(request_id),
+                run: Set(run),
+                system: Set(system),
+                state: Set(crate::gather::PENDING.to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(at),
+                claimed_until: Set(None),
+                error: Set(None),
+                result: Set(None),
+                rows: Set(0),
+                hash: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            });
+            gather_job::Entity::insert_many(rows).exec(tx).await?;
+        }
+        Write::FinishGather {
+            job_id,
+            attempts,
+            result,
+            rows,
+            hash,
+        } => {
+            use crate::entities::gather_job;
+            let done = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::State, Expr::value(crate::gather::DONE))
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Some(
+                        cipher.seal(&crate::gather::result_aad(job_id), &result),
+                    )),
+                )
+                .col_expr(gather_job::Column::Rows, Expr::value(rows))
+                .col_expr(gather_job::Column::Hash, Expr::value(Some(hash)))
+                .col_expr(
+                    gather_job::Column::Error,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    gather_job::Column::ClaimedUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::RUNNING))
+                .filter(gather_job::Column::Attempts.eq(attempts))
+                .exec(tx)
+                .await?;
+            refused_unless(done.rows_affected, 1, Refused::JobTakenOver)?;
+        }
+        Write::FailGather {
+            job_id,
+            attempts,
+            error,
+            retry_at,
+            give_back,
+        } => {
+            use crate::entities::gather_job;
+            let state = if retry_at.is_some() {
+                crate::gather::PENDING
+            } else {
+                crate::gather::FAILED
+            };
+            let spent = if give_back { attempts - 1 } else { attempts };
+            let failed = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::State, Expr::value(state))
+                .col_expr(gather_job::Column::Attempts, Expr::value(spent))
+                .col_expr(gather_job::Column::Error, Expr::value(Some(error)))
+                .col_expr(
+                    gather_job::Column::NextAttemptAt,
+                    Expr::value(retry_at.unwrap_or(now).trunc_subsecs(6)),
+                )
+                .col_expr(
+                    gather_job::Column::ClaimedUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::RUNNING))
+                .filter(gather_job::Column::Attempts.eq(attempts))
+                .exec(tx)
+                .await?;
+            refused_unless(failed.rows_affected, 1, Refused::JobTakenOver)?;
         }
         Write::MoveLine(m) => {
             let mut q = payment::Entity::update_many()

@@ -41,6 +41,10 @@ pub enum Refused {
     /// A document reached its download limit.
     #[error("the download limit was reached")]
     DownloadLimit,
+    /// A connector job was no longer this instance's to finish (its claim expired and another
+    /// took it).
+    #[error("the gathering job was taken over")]
+    JobTakenOver,
     /// A ledger line no longer had the kind it was read with (`from`), so it did not move to
     /// `to`.
     #[error("the ledger line is no longer {}", .from.as_db())]

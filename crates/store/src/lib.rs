@@ -7,6 +7,7 @@ pub mod datamap;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod gather;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;

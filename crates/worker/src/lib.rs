@@ -269,6 +269,34 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
     }
 }
 
+/// Runs connector jobs until `stop`: every due job in turn, then a second's pause. Any number
+/// of instances may run this; each job is claimed by one.
+pub async fn run_gatherer(service: Service, mut stop: watch::Receiver<bool>) {
+    loop {
+        loop {
+            match service.run_gather_job(Utc::now()).await {
+                Ok(true) => {
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "a connector job could not be run");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod customer;
 pub mod datamap_version;
+pub mod gather_job;
 pub mod login_throttle;
 pub mod outbox;
 pub mod payment;

@@ -132,6 +132,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(documents::show_letter),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/gather", WORKERS),
+            post(work::gather_again),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

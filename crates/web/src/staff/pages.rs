@@ -183,6 +183,35 @@ pub struct DetailPage {
     pub answer: super::answer::AnswerView,
     /// Why the last action was refused, shown above the actions.
     pub errors: Vec<crate::error::FieldError>,
+    /// What the connectors gathered, and how each system fared.
+    pub gathering: madoguchi_service::gather::Gathering,
+    /// Whether the officer may ask the connectors to gather again.
+    pub can_gather: bool,
+}
+
+impl DetailPage {
+    /// A connector job's state in words.
+    pub fn gather_state(&self, state: &str) -> &'static str {
+        match (state, self.c.en) {
+            ("pending", false) => "待機中",
+            ("pending", true) => "Waiting",
+            ("running", false) => "収集中",
+            ("running", true) => "Reading",
+            ("done", false) => "完了",
+            ("done", true) => "Done",
+            (_, false) => "失敗（手作業で確認してください）",
+            (_, true) => "Failed (check this system by hand)",
+        }
+    }
+
+    /// A ground's label, in the page's language.
+    pub fn ground_label(&self, g: &madoguchi_domain::RefusalGround) -> &'static str {
+        if self.c.en {
+            g.label_en()
+        } else {
+            g.label_ja()
+        }
+    }
 }
 
 #[derive(Debug, Template)]

@@ -287,6 +287,7 @@ async fn suggested_answer(
 ) -> Result<(Vec<(String, String)>, String), madoguchi_service::ServiceError> {
     use madoguchi_domain::RequestKind as K;
     let en = row.lang == "en";
+    let gathered = state.service.gathering(row, en).await?;
     let mut fields = Vec::new();
     let mut item = |n: usize, label: String, result: &str, grounds: Vec<&str>| {
         fields.push((format!("item_label_{n}"), label));
@@ -296,6 +297,31 @@ async fn suggested_answer(
         }
     };
     let from = match kind {
+        K::Disclosure if !gathered.datasets.is_empty() => {
+            // What the connectors found: a dataset with rows is disclosed (in part when
+            // fields are withheld), one without is "no data".
+            for (i, d) in gathered.datasets.iter().take(MAX_SUGGESTED).enumerate() {
+                let mut grounds: Vec<&str> = d.withheld.iter().map(|(_, g)| g.as_str()).collect();
+                grounds.dedup();
+                let result = match (d.rows.is_empty(), grounds.is_empty()) {
+                    (true, _) => "no_data",
+                    (false, true) => "disclosed",
+                    (false, false) => "partially_disclosed",
+                };
+                let grounds = if d.rows.is_empty() {
+                    Vec::new()
+                } else {
+                    grounds
+                };
+                item(i + 1, d.label.chars().take(100).collect(), result, grounds);
+            }
+            if page_en {
+                "Filled in from what the connectors gathered; check it against the data below."
+                    .into()
+            } else {
+                "コネクタが収集したデータから記入しています。下の収集結果と照らして確認してください。".into()
+            }
+        }
         K::Disclosure => {
             let items = state.service.suggested_items(kind, en).await?;
             for (i, it) in items.iter().take(MAX_SUGGESTED).enumerate() {
@@ -411,8 +437,24 @@ async fn request_page(
     } else {
         answer.with_submitted(submitted)
     };
+    let gathering = state
+        .service
+        .gathering(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let can_gather = who.role.can_work_requests()
+        && d.domain.state == madoguchi_domain::State::InProgress
+        && madoguchi_service::gather::gathers_for(kind)
+        && state
+            .service
+            .datamap()
+            .await
+            .map_err(|e| service_error(e, en))?
+            .is_some();
     let page = DetailPage {
         c: Chrome::new(who, en),
+        gathering,
+        can_gather,
         answer,
         errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
@@ -586,6 +628,25 @@ pub async fn claim_request(
     state
         .service
         .assign(&[pid], Some(who.user_id), &who, &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+/// Asks the connectors to gather the subject's data again (a new run); the page shows the
+/// progress.
+pub async fn gather_again(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .request_gathering(pid, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())

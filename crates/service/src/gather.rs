@@ -1,0 +1,369 @@
+//! Gathering the subject's data with the connectors: jobs queued in the change that puts a
+//! disclosure to work (or when an officer asks again), run by any instance, each outcome
+//! committed with its trail entry (systems, counts and hashes, never the data); and what the
+//! officer reviews.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use madoguchi_connectors::{Rows, Subject};
+use madoguchi_datamap::DataMap;
+use madoguchi_domain::{Actor, AuditOnly, RequestKind, Requester, State};
+use madoguchi_store::audit::Origin;
+use madoguchi_store::change::Write;
+use madoguchi_store::entities::{gather_job, request};
+use madoguchi_store::gather as store;
+use madoguchi_store::requests;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{Service, ServiceError};
+
+/// Tries before a system is left to the officer.
+pub const MAX_ATTEMPTS: i32 = 4;
+/// How long a claimed job is this instance's.
+const LEASE_SECS: i64 = 300;
+
+/// One system's part of the latest gathering, as the request page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemProgress {
+    /// The system's name, in the page's language.
+    pub system: String,
+    /// Waiting, running, done or failed (the store's spelling; pages word it).
+    pub state: String,
+    /// Rows found, when done.
+    pub rows: i32,
+    /// Tries so far.
+    pub attempts: i32,
+    /// Why the last try failed (never a credential or a row).
+    pub error: Option<String>,
+}
+
+/// One dataset of what was gathered, labelled for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatheredDataset {
+    /// The dataset's id.
+    pub id: String,
+    /// Its name.
+    pub label: String,
+    /// The disclosed fields' names.
+    pub columns: Vec<String>,
+    /// The rows, disclosed fields only.
+    pub rows: Vec<Vec<String>>,
+    /// Withheld fields: name and ground.
+    pub withheld: Vec<(String, madoguchi_domain::RefusalGround)>,
+}
+
+/// What the officer sees of the latest gathering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gathering {
+    /// Each system's progress.
+    pub systems: Vec<SystemProgress>,
+    /// Each dataset read so far.
+    pub datasets: Vec<GatheredDataset>,
+    /// Whether every system is done.
+    pub complete: bool,
+}
+
+/// The kinds whose answer the connectors gather for.
+pub fn gathers_for(kind: RequestKind) -> bool {
+    kind == RequestKind::Disclosure
+}
+
+/// The subject's keys a request gives: the subject's own address and phone (an agent's are
+/// not theirs), name and date of birth.
+fn subject_of(row: &request::Model) -> Subject {
+    let by_subject = Requester::parse(&row.requester).is_some_and(|r| !r.is_agent());
+    Subject {
+        email: row
+            .subject_email
+            .clone()
+            .or_else(|| by_subject.then(|| row.email.clone())),
+        phone: row.phone.clone().filter(|_| by_subject),
+        customer_number: None,
+        name: Some(row.subject_name.clone()),
+        birth_date: row.subject_birth_date.map(|d| d.to_string()),
+    }
+}
+
+impl Service {
+    /// The jobs a request entering work needs, as a write of its change: one per system a
+    /// connector reads, as run `run`. `None` without a map or a system to read.
+    pub(crate) async fn gather_write(
+        &self,
+        kind: RequestKind,
+        run: i32,
+    ) -> Result<Option<(Write, u32)>, ServiceError> {
+        if !gathers_for(kind) {
+            return Ok(None);
+        }
+        let Some(m) = self.datamap().await? else {
+            return Ok(None);
+        };
+        let systems = madoguchi_connectors::readable_systems(&m.map);
+        if systems.is_empty() {
+            return Ok(None);
+        }
+        let n = u32::try_from(systems.len()).unwrap_or(u32::MAX);
+        Ok(Some((Write::QueueGather { systems, run }, n)))
+    }
+
+    /// An officer asks the connectors to gather again (after a failure, or after the business
+    /// fixed a system): a new run, recorded on the trail.
+    pub async fn request_gathering(
+        &self,
+        pid: Uuid,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<u32, ServiceError> {
+        let row = self.request_row(pid).await?;
+        let current = requests::to_domain(&row)?;
+        if current.state != State::InProgress || !gathers_for(current.kind) {
+            return Err(ServiceError::Invalid("gathering"));
+        }
+        let run = store::latest_run(self.db().conn(), row.id)
+            .await?
+            .first()
+            .map_or(1, |j| j.run + 1);
+        let Some((write, systems)) = self.gather_write(current.kind, run).await? else {
+            return Err(ServiceError::Invalid("gathering"));
+        };
+        self.record(
+            pid,
+            vec![AuditOnly::GatherRequested { systems }],
+            actor,
+            vec![write],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(systems)
+    }
+
+    /// Runs one due job, if there is one: reads its system and commits the rows, or the
+    /// failure (retried with backoff, given up after [`MAX_ATTEMPTS`]). Returns whether a job
+    /// ran. A job whose references wait on another system's unfinished job is put back.
+    pub async fn run_gather_job(&self, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let Some(job) = store::claim(self.db().conn(), Duration::seconds(LEASE_SECS), now).await?
+        else {
+            return Ok(false);
+        };
+        let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
+        let Some(m) = self.datamap().await? else {
+            self.fail_job(&row, &job, "there is no data map".into(), None, now)
+                .await?;
+            return Ok(true);
+        };
+        // Rows other systems already found for this run, for references across systems.
+        let siblings = store::latest_run(self.db().conn(), row.id).await?;
+        let deps = madoguchi_connectors::depends_on(&m.map, &job.system);
+        let waiting = siblings
+            .iter()
+            .filter(|s| s.run == job.run && deps.contains(&s.system))
+            .any(|s| s.state != store::DONE && s.state != store::FAILED);
+        if waiting {
+            let retry = now + Duration::seconds(2);
+            // Not a failure: the try is given back.
+            self.fail_job(
+                &row,
+                &job,
+                "waiting for another system".into(),
+                Some(retry),
+                now,
+            )
+            .await?;
+            return Ok(true);
+        }
+        let mut known: BTreeMap<String, Rows> = BTreeMap::new();
+        for s in siblings
+            .iter()
+            .filter(|s| s.run == job.run && s.state == store::DONE)
+        {
+            for r in self.job_rows(s)? {
+                known.insert(r.dataset.clone(), r);
+            }
+        }
+        let vars = self.config().other_vars.clone();
+        let env = move |name: &str| vars.get(name);
+        let subject = subject_of(&row);
+        match madoguchi_connectors::gather_system(&m.map, &job.system, &subject, &known, &env).await
+        {
+            Ok(found) => {
+                let result = serde_json::to_string(&found).expect("rows serialise");
+                let hash = hex::encode(Sha256::digest(result.as_bytes()));
+                let rows: usize = found.iter().map(|r| r.rows.len()).sum();
+                let event = AuditOnly::Gathered {
+                    system: job.system.clone(),
+                    datasets: u32::try_from(found.len()).unwrap_or(u32::MAX),
+                    rows: u32::try_from(rows).unwrap_or(u32::MAX),
+                    hash: hash.clone(),
+                };
+                let finish = Write::FinishGather {
+                    job_id: job.id,
+                    attempts: job.attempts,
+                    result,
+                    rows: i32::try_from(rows).unwrap_or(i32::MAX),
+                    hash,
+                };
+                match self
+                    .record(
+                        row.pid,
+                        vec![event],
+                        &Actor::System,
+                        vec![finish],
+                        Vec::new(),
+                        &Origin::default(),
+                        now,
+                    )
+                    .await
+                {
+                    // Taken over after this instance's claim expired: the other one finishes.
+                    Ok(_) | Err(ServiceError::Conflict) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(request = %row.pid, system = %job.system, error = %e, "a connector failed");
+                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
+                    now + Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
+                });
+                self.fail_job(&row, &job, e.to_string(), retry, now).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn fail_job(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let waiting = error == "waiting for another system";
+        let write = Write::FailGather {
+            job_id: job.id,
+            attempts: job.attempts,
+            error,
+            retry_at,
+            give_back: waiting,
+        };
+        let events = if waiting {
+            Vec::new()
+        } else {
+            vec![AuditOnly::GatherFailed {
+                system: job.system.clone(),
+                attempts: u32::try_from(job.attempts).unwrap_or(0),
+                last: retry_at.is_none(),
+            }]
+        };
+        let result = if events.is_empty() {
+            let change = madoguchi_store::change::Change::trail(row, Vec::new()).with(write);
+            self.commit_change(change, &Origin::default(), now)
+                .await
+                .map(|_| ())
+        } else {
+            self.record(
+                row.pid,
+                events,
+                &Actor::System,
+                vec![write],
+                Vec::new(),
+                &Origin::default(),
+                now,
+            )
+            .await
+            .map(|_| ())
+        };
+        match result {
+            Ok(()) | Err(ServiceError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn job_rows(&self, job: &gather_job::Model) -> Result<Vec<Rows>, ServiceError> {
+        let Some(json) = store::open_result(self.cipher(), job)? else {
+            return Ok(Vec::new());
+        };
+        serde_json::from_str(&json).map_err(|e| {
+            ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                "gather job {}: {e}",
+                job.id
+            )))
+        })
+    }
+
+    /// The latest gathering of a request, labelled from the map in the page's language.
+    pub async fn gathering(
+        &self,
+        row: &request::Model,
+        en: bool,
+    ) -> Result<Gathering, ServiceError> {
+        let jobs = store::latest_run(self.db().conn(), row.id).await?;
+        if jobs.is_empty() {
+            return Ok(Gathering::default());
+        }
+        let map = self.datamap().await?;
+        let map: Option<&DataMap> = map.as_deref().map(|m| &m.map);
+        let mut out = Gathering {
+            complete: jobs.iter().all(|j| j.state == store::DONE),
+            ..Default::default()
+        };
+        for job in &jobs {
+            out.systems.push(SystemProgress {
+                system: map
+                    .and_then(|m| m.system(&job.system))
+                    .map_or_else(|| job.system.clone(), |s| s.name.get(en).to_owned()),
+                state: job.state.clone(),
+                rows: job.rows,
+                attempts: job.attempts,
+                error: job.error.clone(),
+            });
+            if job.state != store::DONE {
+                continue;
+            }
+            for found in self.job_rows(job)? {
+                out.datasets.push(label(map, &found, en));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A dataset's rows as the officer and the subject read them: labels from the map, withheld
+/// fields left out with their ground.
+fn label(map: Option<&DataMap>, found: &Rows, en: bool) -> GatheredDataset {
+    let d = map.and_then(|m| m.dataset(&found.dataset));
+    let mut keep = Vec::new();
+    let mut columns = Vec::new();
+    let mut withheld = Vec::new();
+    for (i, name) in found.fields.iter().enumerate() {
+        let field = d.and_then(|d| d.fields.iter().find(|f| f.name.get_ref() == name));
+        let label = field.map_or_else(|| name.clone(), |f| f.label.get(en).to_owned());
+        match field.and_then(|f| f.withhold) {
+            Some(g) => withheld.push((label, crate::datamap::ground_of(g))),
+            None => {
+                keep.push(i);
+                columns.push(label);
+            }
+        }
+    }
+    GatheredDataset {
+        id: found.dataset.clone(),
+        label: d.map_or_else(|| found.dataset.clone(), |d| d.label.get(en).to_owned()),
+        columns,
+        rows: found
+            .rows
+            .iter()
+            .map(|r| {
+                keep.iter()
+                    .map(|i| r.get(*i).cloned().flatten().unwrap_or_default())
+                    .collect()
+            })
+            .collect(),
+        withheld,
+    }
+}

@@ -1,0 +1,110 @@
+//! Connector jobs (`gather_jobs`): claimed like outbox rows (`SKIP LOCKED` on PostgreSQL, one
+//! atomic `UPDATE … RETURNING` on SQLite), an expired claim taken again after a crash. Queuing,
+//! finishing and failing a job are writes of a request's change (`change::Write`), committed
+//! with their trail entries.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+};
+
+use crate::StoreError;
+use crate::entities::gather_job::{self, Entity as Jobs};
+use crate::sealed::RowCipher;
+
+/// Waiting to run (first time or after a failure).
+pub const PENDING: &str = "pending";
+/// Claimed by an instance.
+pub const RUNNING: &str = "running";
+/// Finished: `result` holds the rows.
+pub const DONE: &str = "done";
+/// Given up after its last try.
+pub const FAILED: &str = "failed";
+
+/// The associated data a job's sealed result is bound to.
+pub(crate) fn result_aad(job_id: i64) -> String {
+    format!("gather:{job_id}")
+}
+
+/// Claims one due job for `lease`: a pending one whose time has come, or a running one whose
+/// claim expired (its instance died). `None` when there is none.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<gather_job::Model>, StoreError> {
+    let backend = db.get_database_backend();
+    let now = now.trunc_subsecs(6);
+    let until = now + lease;
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => (
+            "UPDATE gather_jobs SET state = 'running', claimed_until = $1, \
+                attempts = attempts + 1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM gather_jobs \
+                WHERE (state = 'pending' AND next_attempt_at <= $2) \
+                   OR (state = 'running' AND claimed_until < $2) \
+                ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+            vec![until.into(), now.into()],
+        ),
+        _ => (
+            "UPDATE gather_jobs SET state = 'running', claimed_until = ?, \
+                attempts = attempts + 1, updated_at = ? \
+             WHERE id IN (SELECT id FROM gather_jobs \
+                WHERE (state = 'pending' AND next_attempt_at <= ?) \
+                   OR (state = 'running' AND claimed_until < ?) \
+                ORDER BY next_attempt_at, id LIMIT 1) \
+             RETURNING *",
+            vec![until.into(), now.into(), now.into(), now.into()],
+        ),
+    };
+    Ok(Jobs::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .one(db)
+        .await?)
+}
+
+/// The jobs of a request's latest run, in system order of creation.
+pub async fn latest_run<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<gather_job::Model>, StoreError> {
+    let Some(last) = Jobs::find()
+        .filter(gather_job::Column::RequestId.eq(request_id))
+        .order_by_desc(gather_job::Column::Run)
+        .one(db)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(Jobs::find()
+        .filter(gather_job::Column::RequestId.eq(request_id))
+        .filter(gather_job::Column::Run.eq(last.run))
+        .order_by_asc(gather_job::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A finished job's rows (the JSON the service stored), opened.
+pub fn open_result(
+    cipher: &RowCipher,
+    job: &gather_job::Model,
+) -> Result<Option<String>, StoreError> {
+    job.result
+        .as_deref()
+        .map(|r| cipher.open(&result_aad(job.id), r))
+        .transpose()
+}
+
+/// Systems with jobs that gave up, with how many, for the dashboard.
+pub async fn failing<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = Jobs::find()
+        .filter(gather_job::Column::State.eq(FAILED))
+        .all(db)
+        .await?;
+    let mut out: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in rows {
+        *out.entry(r.system).or_default() += 1;
+    }
+    Ok(out.into_iter().collect())
+}

@@ -1,0 +1,422 @@
+//! Connectors that gather (issue 17): a disclosure put to work has the subject's rows read
+//! from a shop on PostgreSQL, support tickets on MariaDB and a newsletter list on SQLite,
+//! following the map's references; exactly the subject's rows, none of a namesake's; each
+//! system's outcome on the trail as counts and a hash; credentials nowhere; a system that
+//! cannot be reached is retried and shown to the officer.
+
+use madoguchi_domain::Role;
+use sqlx::Connection;
+
+use crate::answers::bring_in_progress;
+use crate::helpers::*;
+use crate::on_both;
+
+const MAP: &str = r#"version = "connectors-test"
+safety_measures = { ja = "暗号化しています。", en = "Encrypted." }
+
+[[purposes]]
+id = "service"
+label = { ja = "サービスの提供", en = "Providing the service" }
+
+[[categories]]
+id = "contact"
+label = { ja = "連絡先", en = "Contact details" }
+
+[[categories]]
+id = "order"
+label = { ja = "購入履歴", en = "Purchases" }
+
+[[systems]]
+id = "shop"
+name = { ja = "通販サイト", en = "Shop" }
+owner = "shop@example.jp"
+country = "JP"
+connector = { kind = "postgres", url_env = "TEST_SHOP_URL", timeout_secs = 10 }
+
+[[systems]]
+id = "support"
+name = { ja = "サポート", en = "Support" }
+owner = "cs@example.jp"
+country = "JP"
+connector = { kind = "mysql", url_env = "TEST_SUPPORT_URL", timeout_secs = 10 }
+
+[[systems]]
+id = "news"
+name = { ja = "メールマガジン", en = "Newsletter" }
+owner = "news@example.jp"
+country = "JP"
+connector = { kind = "sqlite", url_env = "TEST_NEWS_URL" }
+
+[[datasets]]
+id = "customers"
+system = "shop"
+label = { ja = "会員情報", en = "Member account" }
+location = "customers"
+purposes = ["service"]
+retention = { period = { ja = "退会後1年", en = "A year after leaving" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email" }] }]
+fields = [
+  { name = "id", label = { ja = "会員番号", en = "Member number" }, category = "contact", erase = "delete_row" },
+  { name = "email", label = { ja = "メールアドレス", en = "E-mail" }, category = "contact", erase = "delete_row" },
+  { name = "name", label = { ja = "氏名", en = "Name" }, category = "contact", erase = "delete_row" },
+  { name = "fraud_score", label = { ja = "不正利用スコア", en = "Fraud score" }, category = "order", erase = "delete_row", withhold = "serious_interference" },
+]
+
+[[datasets]]
+id = "orders"
+system = "shop"
+label = { ja = "ご注文", en = "Orders" }
+location = "orders"
+purposes = ["service"]
+retention = { period = { ja = "3年", en = "3 years" }, basis = "規程" }
+find_by = [{ match = [{ field = "customer_id", from = "customers.id" }] }]
+fields = [
+  { name = "customer_id", label = { ja = "会員番号", en = "Member number" }, category = "contact", erase = "delete_row" },
+  { name = "items", label = { ja = "ご注文の品", en = "Items" }, category = "order", erase = "delete_row" },
+]
+
+[[datasets]]
+id = "tickets"
+system = "support"
+label = { ja = "お問い合わせ", en = "Enquiries" }
+location = "tickets"
+purposes = ["service"]
+retention = { period = { ja = "2年", en = "2 years" }, basis = "規程" }
+find_by = [
+  { match = [{ field = "email", key = "email" }] },
+  { match = [{ field = "customer_id", from = "customers.id" }] },
+]
+fields = [
+  { name = "email", label = { ja = "メールアドレス", en = "E-mail" }, category = "contact", erase = "clear" },
+  { name = "customer_id", label = { ja = "会員番号", en = "Member number" }, category = "contact", erase = "clear" },
+  { name = "body", label = { ja = "内容", en = "What was asked" }, category = "contact", erase = "clear" },
+]
+
+[[datasets]]
+id = "subscribers"
+system = "news"
+label = { ja = "メールマガジン購読", en = "Newsletter subscription" }
+location = "subscribers"
+purposes = ["service"]
+retention = { period = { ja = "解除まで", en = "Until unsubscribed" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email" }] }]
+fields = [
+  { name = "email", label = { ja = "メールアドレス", en = "E-mail" }, category = "contact", erase = "delete_row" },
+  { name = "topics", label = { ja = "購読テーマ", en = "Topics" }, category = "contact", erase = "delete_row" },
+]
+"#;
+
+const SUBJECT: &str = "hanako@example.jp";
+
+/// A fresh PostgreSQL database for the shop, seeded; its URL.
+async fn shop(tag: &str) -> String {
+    let admin = std::env::var("MADOGUCHI_TEST_POSTGRES")
+        .ok()
+        .filter(|v| v != "skip")
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("shop_{tag}");
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => unreachable!(),
+    };
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE customers (id serial PRIMARY KEY, email text, name text, fraud_score int);
+         CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, items text);
+         INSERT INTO customers (email, name, fraud_score) VALUES
+           ('hanako@example.jp', '山田 花子', 12),
+           ('other.hanako@example.jp', '山田 花子', 3),
+           (NULL, '名無し', 0);
+         INSERT INTO orders (customer_id, items) VALUES
+           (1, '緑茶 2袋'), (1, '急須'), (2, '別人の注文'), (3, '名無しの注文'), (NULL, '持ち主なし');",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    url
+}
+
+/// A fresh MariaDB database for support tickets, seeded; its URL.
+async fn support(tag: &str) -> String {
+    let name = format!("support_{tag}");
+    let mut c = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test")
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let url = format!("mysql://root@127.0.0.1:3306/{name}");
+    let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tickets (id int AUTO_INCREMENT PRIMARY KEY, email varchar(200), customer_id int, body text);
+         INSERT INTO tickets (email, customer_id, body) VALUES
+           ('hanako@example.jp', NULL, '配送日を変えたい'),
+           (NULL, 1, '電話での問い合わせ: 急須が割れていた'),
+           ('other.hanako@example.jp', 2, '別人の問い合わせ'),
+           (NULL, NULL, '誰のでもない');",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    url
+}
+
+/// A SQLite newsletter list, seeded; its URL.
+async fn news(dir: &std::path::Path) -> String {
+    let path = dir.join("news.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE subscribers (email TEXT, topics TEXT);
+         INSERT INTO subscribers VALUES ('hanako@example.jp', '新茶の案内'), ('other.hanako@example.jp', '別人');",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    format!("sqlite://{}", path.display())
+}
+
+/// Waits until the request's latest gathering has no job pending or running.
+async fn settled(app: &TestApp, pid: uuid::Uuid) -> madoguchi_service::gather::Gathering {
+    for _ in 0..300 {
+        let row = app.request(pid).await;
+        let g = app.service.gathering(&row, false).await.unwrap();
+        if !g.systems.is_empty()
+            && g.systems.iter().all(|s| {
+                s.state == "done"
+                    || (s.state == "pending"
+                        && s.error.is_some()
+                        && s.error.as_deref() != Some("waiting for another system"))
+                    || s.state == "failed"
+            })
+        {
+            return g;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the gathering did not settle");
+}
+
+/// The business's three systems, seeded, and the app started with their variables and map.
+async fn with_business(backend: Backend, tag: &str) -> (TestApp, Vec<(&'static str, String)>) {
+    let dir = std::env::temp_dir().join(format!("madoguchi-business-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map_path = dir.join("map.toml");
+    std::fs::write(&map_path, MAP).unwrap();
+    let vars = vec![
+        ("TEST_SHOP_URL", shop(tag).await),
+        ("TEST_SUPPORT_URL", support(tag).await),
+        ("TEST_NEWS_URL", news(&dir).await),
+        ("MADOGUCHI_DATAMAP", map_path.display().to_string()),
+    ];
+    let leaked: Vec<(&'static str, &'static str)> = vars
+        .iter()
+        .map(|(k, v)| (*k, &*Box::leak(v.clone().into_boxed_str())))
+        .collect();
+    let app = match backend {
+        Backend::Sqlite => TestApp::spawn_with(Backend::Sqlite, &leaked).await,
+        Backend::Postgres => TestApp::spawn_postgres_with(&leaked).await.unwrap(),
+    };
+    (app, vars)
+}
+
+async fn a_disclosure_is_gathered_from_three_databases(backend: Backend, tag: &str) {
+    let (app, vars) = with_business(backend, tag).await;
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(&app, pid, SUBJECT).await;
+
+    let g = settled(&app, pid).await;
+    let states: Vec<(&str, &str, i32)> = g
+        .systems
+        .iter()
+        .map(|s| (s.system.as_str(), s.state.as_str(), s.rows))
+        .collect();
+    // The subject's rows: their account; its two orders (none of the namesake's, none with a
+    // NULL owner); the ticket by their address and the one by their member number; their
+    // subscription.
+    assert_eq!(
+        states,
+        [
+            ("通販サイト", "done", 3),
+            ("サポート", "done", 2),
+            ("メールマガジン", "done", 1)
+        ]
+    );
+    let rows = |id: &str| -> Vec<Vec<String>> {
+        g.datasets.iter().find(|d| d.id == id).unwrap().rows.clone()
+    };
+    assert_eq!(rows("customers"), [["1", SUBJECT, "山田 花子"]]);
+    let mut orders = rows("orders");
+    orders.sort();
+    assert_eq!(orders, [["1", "急須"], ["1", "緑茶 2袋"]]);
+    let mut tickets = rows("tickets");
+    tickets.sort();
+    assert_eq!(
+        tickets,
+        [
+            ["", "1", "電話での問い合わせ: 急須が割れていた"],
+            [SUBJECT, "", "配送日を変えたい"]
+        ]
+    );
+    assert_eq!(rows("subscribers"), [[SUBJECT, "新茶の案内"]]);
+    // The fraud score is withheld on its ground, not shown.
+    let customers = g.datasets.iter().find(|d| d.id == "customers").unwrap();
+    assert_eq!(customers.columns, ["会員番号", "メールアドレス", "氏名"]);
+    assert_eq!(customers.withheld.len(), 1);
+
+    // The officer sees it, and the answer form starts from it.
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let b = &page.body;
+    assert!(b.contains("保有データの収集（コネクタ）"));
+    assert!(b.contains("緑茶 2袋"));
+    assert!(!b.contains("別人"), "nothing of the namesake");
+    assert!(
+        b.contains("不正利用スコア（当社の業務の適正な実施に著しい支障を及ぼすおそれがあるため）"),
+        "{b}"
+    );
+    assert!(b.contains("コネクタが収集したデータから記入しています。"));
+    assert!(b.contains("id=\"item-label-1\" maxlength=\"100\" value=\"会員情報\""));
+
+    // The trail has counts and hashes, never the data or a credential.
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(actions.iter().filter(|a| *a == "data.gathered").count(), 3);
+    let trail: String = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(trail.contains("\"sha256\""));
+    assert!(!trail.contains("緑茶") && !trail.contains(SUBJECT));
+    for (_, url) in &vars {
+        assert!(!b.contains(url.as_str()) && !trail.contains(url.as_str()));
+    }
+    // What was gathered is sealed at rest.
+    let stored: Vec<Option<String>> = {
+        use madoguchi_store::sea_orm::EntityTrait;
+        madoguchi_store::entities::gather_job::Entity::find()
+            .all(app.service.db().conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.result)
+            .collect()
+    };
+    assert_eq!(stored.len(), 3);
+    assert!(stored.iter().flatten().all(|r| !r.contains("緑茶")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disclosure_is_gathered_from_three_databases_on_sqlite() {
+    a_disclosure_is_gathered_from_three_databases(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disclosure_is_gathered_from_three_databases_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    a_disclosure_is_gathered_from_three_databases(Backend::Postgres, &tag()).await;
+}
+
+fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+on_both!(
+    a_system_that_cannot_be_reached_is_retried_and_shown_without_its_password,
+    |app: TestApp| async move {
+        // The map, with the newsletter pointing at a database server that is not there.
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/datamap").await;
+        let map = MAP.replace(
+            "connector = { kind = \"sqlite\", url_env = \"TEST_NEWS_URL\" }",
+            "connector = { kind = \"postgres\", url_env = \"TEST_NOWHERE_URL\", timeout_secs = 2 }",
+        );
+        // Only the unreachable system's datasets stay, so the run has one job.
+        let map = map
+            .split("[[datasets]]")
+            .enumerate()
+            .filter(|(i, part)| *i == 0 || part.contains("system = \"news\""))
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.to_owned()
+                } else {
+                    format!("[[datasets]]{part}")
+                }
+            })
+            .collect::<String>();
+        let map = map
+            .replace("connector = { kind = \"postgres\", url_env = \"TEST_SHOP_URL\", timeout_secs = 10 }", "connector = { kind = \"manual\" }")
+            .replace("connector = { kind = \"mysql\", url_env = \"TEST_SUPPORT_URL\", timeout_secs = 10 }", "connector = { kind = \"manual\" }");
+        let res = admin
+            .post_form(
+                "/staff/admin/datamap",
+                &[("csrf", &page.csrf()), ("source", &map)],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let pid = file_via_api(&app, SUBJECT).await;
+        bring_in_progress(&app, pid, SUBJECT).await;
+        // TEST_NOWHERE_URL is not set: the job fails on its first try, visibly.
+        let g = settled(&app, pid).await;
+        assert_eq!(g.systems.len(), 1);
+        assert_eq!(g.systems[0].state, "pending");
+        assert_eq!(g.systems[0].attempts, 1);
+        assert_eq!(
+            g.systems[0].error.as_deref(),
+            Some("system news: the environment variable TEST_NOWHERE_URL is not set")
+        );
+        let actions = app.audit_actions(pid).await;
+        assert!(actions.contains(&"gather.failed".to_owned()), "{actions:?}");
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(
+            page.body
+                .contains("the environment variable TEST_NOWHERE_URL is not set")
+        );
+        // The officer asks again: a new run, on the trail.
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/gather"),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(
+            app.audit_actions(pid)
+                .await
+                .contains(&"gather.requested".to_owned())
+        );
+        // An auditor cannot.
+        let auditor = staff_client(&app, Role::Auditor).await;
+        let page = auditor.get(&format!("/staff/requests/{pid}")).await;
+        let res = auditor
+            .post_form(
+                &format!("/staff/requests/{pid}/gather"),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(res.status, 403);
+    }
+);
