@@ -324,6 +324,98 @@ async fn a_disclosure_is_gathered_from_three_databases(backend: Backend, tag: &s
     };
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().flatten().all(|r| !r.contains("緑茶")));
+
+    // Each system can be checked without reading a row.
+    let map = madoguchi_datamap::DataMap::load(MAP).unwrap();
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    for system in ["shop", "support", "news"] {
+        assert!(
+            madoguchi_connectors::test_system(&map, system, &env)
+                .await
+                .is_ok(),
+            "{system}"
+        );
+    }
+
+    // The officer builds the answer from the gathered data and sends it as suggested; the
+    // subject downloads it: nobody typed any of the data.
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/package"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let number = app.request(pid).await.number;
+    assert!(
+        page.body.contains(&format!("{number}-disclosure.zip")),
+        "{}",
+        page.body
+    );
+    let v = app.request(pid).await.version.to_string();
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/events"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &v),
+                ("event", "complete"),
+                ("outcome", "fulfilled"),
+                ("item_label_1", "会員情報"),
+                ("item_result_1", "partially_disclosed"),
+                ("item_grounds_1", "serious_business_interference"),
+                ("item_label_2", "ご注文"),
+                ("item_result_2", "disclosed"),
+                ("item_label_3", "お問い合わせ"),
+                ("item_result_3", "disclosed"),
+                ("item_label_4", "メールマガジン購読"),
+                ("item_result_4", "disclosed"),
+                ("text", "ご請求の保有個人データを開示します"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let subject = subject_session(&app, pid, SUBJECT).await;
+    let private = subject.get(&format!("/r/{pid}/private")).await;
+    let link = private
+        .body
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap_or(""))
+        .find(|h| h.contains("/files/"))
+        .unwrap_or_else(|| panic!("a download link: {}", private.body))
+        .to_owned();
+    let file = subject.get(&link).await;
+    assert_eq!(file.status, 200);
+    assert_eq!(file.header("content-type"), "application/zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.bytes.clone())).unwrap();
+    let mut read = |name: &str| {
+        use std::io::Read as _;
+        let mut s = String::new();
+        zip.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let report = read("report.html");
+    assert!(report.contains("<td>緑茶 2袋</td>"), "{report}");
+    assert!(
+        report.contains(
+            "不正利用スコア（当社の業務の適正な実施に著しい支障を及ぼすおそれがあるため）"
+        )
+    );
+    assert!(!report.contains("別人") && !report.contains("12</td>"));
+    let orders = read("orders.csv");
+    assert!(
+        orders.starts_with("\u{feff}会員番号,ご注文の品\r\n"),
+        "{orders}"
+    );
+    assert!(orders.contains("1,急須\r\n"));
+    let data: serde_json::Value = serde_json::from_str(&read("data.json")).unwrap();
+    assert_eq!(data["request"], number.as_str());
+    assert_eq!(data["datasets"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,9 @@ pub enum FileType {
     Jpeg,
     /// PNG image.
     Png,
+    /// A ZIP archive: only the package Madoguchi builds from gathered data (never accepted
+    /// from an upload: [`sniff`] does not recognise it).
+    Zip,
 }
 
 impl FileType {
@@ -20,6 +23,7 @@ impl FileType {
             FileType::Pdf => "application/pdf",
             FileType::Jpeg => "image/jpeg",
             FileType::Png => "image/png",
+            FileType::Zip => "application/zip",
         }
     }
 
@@ -29,6 +33,7 @@ impl FileType {
             FileType::Pdf => "pdf",
             FileType::Jpeg => "jpg",
             FileType::Png => "png",
+            FileType::Zip => "zip",
         }
     }
 }

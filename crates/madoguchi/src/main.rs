@@ -100,6 +100,12 @@ enum DatamapCommand {
     },
     /// Print the JSON Schema of the format (also served at /api/datamap.schema.json).
     Schema,
+    /// Check that each system a connector reads can be reached and each of its tables read,
+    /// without reading a row. Credentials come from the environment variables the map names.
+    Test {
+        /// The TOML file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +205,9 @@ async fn main() -> anyhow::Result<()> {
             command: DatamapCommand::Check { file, en },
         } => check_datamap(&file, en),
         Command::Datamap {
+            command: DatamapCommand::Test { file },
+        } => test_datamap(&file).await,
+        Command::Datamap {
             command: DatamapCommand::Schema,
         } => {
             println!(
@@ -248,6 +257,35 @@ fn check_datamap(path: &std::path::Path, en: bool) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+async fn test_datamap(path: &std::path::Path) -> anyhow::Result<()> {
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} (a UTF-8 TOML file)", path.display()))?;
+    let map = match madoguchi_datamap::DataMap::load(&source) {
+        Ok(m) => m,
+        Err(problems) => {
+            for p in &problems {
+                println!("{}:{}: {}", path.display(), p.line, p.kind.message(true));
+            }
+            std::process::exit(1);
+        }
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let mut failed = 0;
+    for system in madoguchi_connectors::readable_systems(&map) {
+        match madoguchi_connectors::test_system(&map, &system, &env).await {
+            Ok(n) => println!("{system}: OK ({n} datasets readable)"),
+            Err(e) => {
+                failed += 1;
+                println!("{system}: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn import_customers(config: Config, path: &std::path::Path) -> anyhow::Result<()> {

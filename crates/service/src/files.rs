@@ -163,6 +163,21 @@ impl Service {
             let kind = domain::sniff(&bytes).ok_or(ServiceError::File(FileError::Type))?;
             checked.push((display_name(&name, kind.extension()), kind, bytes));
         }
+        self.store_files(pid, purpose, checked, actor, origin, now)
+            .await
+    }
+
+    /// Seals checked files and records them on the request's trail, all in one change.
+    pub(crate) async fn store_files(
+        &self,
+        pid: Uuid,
+        purpose: DocumentPurpose,
+        checked: Vec<(String, madoguchi_domain::FileType, Vec<u8>)>,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, ServiceError> {
+        let staff = matches!(actor, Actor::Staff { .. });
         // One change for the whole upload: every file and its entry, or none.
         let mut pids = Vec::new();
         let mut docs = Vec::new();

@@ -10,6 +10,7 @@ pub mod gather;
 pub mod identity;
 mod intake;
 pub mod limits;
+mod package;
 mod payments;
 pub mod queue;
 pub mod register;

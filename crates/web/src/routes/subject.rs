@@ -737,6 +737,7 @@ fn download_name(meta: &madoguchi_service::Document) -> String {
     let ext = match meta.content_type.as_str() {
         "application/pdf" => "pdf",
         "image/png" => "png",
+        "application/zip" => "zip",
         _ => "jpg",
     };
     format!("document-{}.{ext}", meta.pid)

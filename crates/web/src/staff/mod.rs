@@ -136,6 +136,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::gather_again),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/package", WORKERS),
+            post(work::attach_package),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

@@ -652,6 +652,24 @@ pub async fn gather_again(
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
+/// Builds the answer package from the gathered data and attaches it.
+pub async fn attach_package(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .attach_gathered_package(pid, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
 /// Assigns the selected requests to one officer (or nobody).
 pub async fn assign_requests(
     State(state): State<AppState>,
