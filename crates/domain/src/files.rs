@@ -133,6 +133,8 @@ mod tests {
         assert_eq!(sniff(b"MZ\x90\0\x03"), None, "a Windows executable");
         assert_eq!(sniff(b"\x7fELF\x02\x01"), None);
         assert_eq!(sniff(b""), None);
+        // A ZIP is only ever the package Madoguchi builds itself.
+        assert_eq!(sniff(b"PK\x03\x04\x14\0"), None);
     }
 
     proptest! {
@@ -143,6 +145,8 @@ mod tests {
                     FileType::Pdf => bytes.starts_with(b"%PDF-"),
                     FileType::Jpeg => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
                     FileType::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                    // Never from an upload.
+                    FileType::Zip => false,
                 };
                 prop_assert!(ok);
             }
