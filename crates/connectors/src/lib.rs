@@ -267,7 +267,7 @@ pub async fn test_system(
         .iter()
         .filter(|d| d.system.get_ref() == system_id)
     {
-        let sql = select_sql(&pool, d, None, 0);
+        let sql = select_sql(&pool, d, None, &BTreeMap::new());
         let sql = format!("{sql} LIMIT 0");
         run(&pool, system, d, &sql, &[]).await?;
         checked += 1;
@@ -320,7 +320,7 @@ fn select_sql(
     pool: &Pool,
     d: &Dataset,
     conditions: Option<&[(String, usize)]>,
-    _limit: u32,
+    types: &BTreeMap<String, String>,
 ) -> String {
     let table = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
     let columns: Vec<String> = d
@@ -335,16 +335,25 @@ fn select_sql(
             .iter()
             .map(|(column, count)| {
                 let col = quote(pool, column);
-                // Compared as text on PostgreSQL (whose columns may be integers, dates, uuids);
-                // MySQL and SQLite convert a text value to the column's type themselves.
-                let col = match pool {
-                    Pool::Postgres(_) => format!("{col}::text"),
+                // PostgreSQL compares a text parameter cast to the column's own type, so an
+                // index on the column is used; a type it cannot name (an array, a type of the
+                // business's own) is compared as text. MySQL and SQLite convert a text value
+                // to the column's type themselves.
+                let cast = match pool {
+                    Pool::Postgres(_) => types.get(column).cloned(),
+                    _ => None,
+                };
+                let col = match (pool, &cast) {
+                    (Pool::Postgres(_), None) => format!("{col}::text"),
                     _ => col,
                 };
                 let marks: Vec<String> = (0..*count)
                     .map(|_| {
                         n += 1;
-                        placeholder(pool, n)
+                        match &cast {
+                            Some(t) => format!("{}::{t}", placeholder(pool, n)),
+                            None => placeholder(pool, n),
+                        }
                     })
                     .collect();
                 if *count == 1 {
@@ -358,6 +367,49 @@ fn select_sql(
         sql.push_str(&clauses.join(" AND "));
     }
     sql
+}
+
+/// PostgreSQL: the type of each of the dataset's columns, as a cast can name it (built-in
+/// types only: letters, digits, spaces and `_`). Empty elsewhere.
+async fn column_types(
+    pool: &Pool,
+    system: &System,
+    d: &Dataset,
+) -> Result<BTreeMap<String, String>, ConnectorError> {
+    let Pool::Postgres(p) = pool else {
+        return Ok(BTreeMap::new());
+    };
+    let location = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
+    let (schema, table) = match location.split_once('.') {
+        Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
+        None => (None, location),
+    };
+    let secs = u64::from(system.connector.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let query = sqlx::query_as::<_, (String, String)>(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns \
+         WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())",
+    )
+    .bind(table)
+    .bind(schema)
+    .fetch_all(p);
+    let rows = tokio::time::timeout(Duration::from_secs(secs), query)
+        .await
+        .map_err(|_| ConnectorError::Timeout {
+            dataset: d.id.get_ref().clone(),
+            secs,
+        })?
+        .map_err(|e| ConnectorError::Query {
+            dataset: d.id.get_ref().clone(),
+            reason: e.to_string().chars().take(300).collect(),
+        })?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, t)| {
+            t != "ARRAY"
+                && t != "USER-DEFINED"
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'_')
+        })
+        .collect())
 }
 
 async fn run(
@@ -492,6 +544,7 @@ async fn read_dataset(
     found: &BTreeMap<String, Rows>,
 ) -> Result<Rows, ConnectorError> {
     let limit = system.connector.row_limit.unwrap_or(DEFAULT_ROW_LIMIT);
+    let types = column_types(pool, system, d).await?;
     let mut rows: Vec<Vec<Option<String>>> = Vec::new();
     let mut seen: BTreeSet<Vec<Option<String>>> = BTreeSet::new();
     for finder in &d.find_by {
@@ -541,7 +594,7 @@ async fn read_dataset(
             let values: Vec<String> = conditions.into_iter().flat_map(|(_, v)| v).collect();
             let sql = format!(
                 "{} LIMIT {}",
-                select_sql(pool, d, Some(&shape), limit),
+                select_sql(pool, d, Some(&shape), &types),
                 u64::from(limit) + 1
             );
             for row in run(pool, system, d, &sql, &values).await? {
