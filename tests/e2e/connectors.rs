@@ -416,6 +416,21 @@ async fn a_disclosure_is_gathered_from_three_databases(backend: Backend, tag: &s
     let data: serde_json::Value = serde_json::from_str(&read("data.json")).unwrap();
     assert_eq!(data["request"], number.as_str());
     assert_eq!(data["datasets"].as_array().unwrap().len(), 4);
+
+    // The administrator checks the connections from the console.
+    let admin = staff_client(&app, Role::Admin).await;
+    let page = admin.get("/staff/admin/datamap").await;
+    let res = admin
+        .post_form("/staff/admin/datamap/test", &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    for line in [
+        "通販サイト: OK（2 テーブルを読み取れます）",
+        "サポート: OK（1 テーブルを読み取れます）",
+        "メールマガジン: OK（1 テーブルを読み取れます）",
+    ] {
+        assert!(res.body.contains(line), "{line}: {}", res.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,6 +514,19 @@ on_both!(
             app.audit_actions(pid)
                 .await
                 .contains(&"gather.requested".to_owned())
+        );
+        // A system given up on is on the dashboard until it is dealt with.
+        app.sql("UPDATE gather_jobs SET state = 'failed'").await;
+        let dashboard = officer.get("/staff/dashboard").await;
+        assert!(
+            dashboard
+                .body
+                .contains("収集に失敗したシステムがあります。")
+        );
+        assert!(
+            dashboard.body.contains("<li>メールマガジン: 2 件</li>"),
+            "{}",
+            dashboard.body
         );
         // An auditor cannot.
         let auditor = staff_client(&app, Role::Auditor).await;

@@ -384,7 +384,12 @@ async fn column_types(
         Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
         None => (None, location),
     };
-    let secs = u64::from(system.connector.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let secs = u64::from(
+        system
+            .connector
+            .timeout_secs
+            .unwrap_or(DEFAULT_TIMEOUT_SECS),
+    );
     let query = sqlx::query_as::<_, (String, String)>(
         "SELECT column_name::text, data_type::text FROM information_schema.columns \
          WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())",
@@ -407,7 +412,8 @@ async fn column_types(
         .filter(|(_, t)| {
             t != "ARRAY"
                 && t != "USER-DEFINED"
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'_')
         })
         .collect())
 }

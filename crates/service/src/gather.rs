@@ -296,6 +296,48 @@ impl Service {
         })
     }
 
+    /// Systems whose connector gave up on some request, with how many requests (the
+    /// dashboard's warning), by the system's name in the page's language.
+    pub async fn failing_connectors(&self, en: bool) -> Result<Vec<(String, u64)>, ServiceError> {
+        let failing = store::failing(self.db().conn()).await?;
+        let map = self.datamap().await?;
+        Ok(failing
+            .into_iter()
+            .map(|(system, n)| {
+                let name = map
+                    .as_deref()
+                    .and_then(|m| m.map.system(&system))
+                    .map_or(system, |s| s.name.get(en).to_owned());
+                (name, n)
+            })
+            .collect())
+    }
+
+    /// Checks each system a connector reads, without reading a row: `(system, Ok(datasets) or
+    /// the reason)`. Empty without a map.
+    pub async fn test_connectors(
+        &self,
+        en: bool,
+    ) -> Result<Vec<(String, Result<usize, String>)>, ServiceError> {
+        let Some(m) = self.datamap().await? else {
+            return Ok(Vec::new());
+        };
+        let vars = self.config().other_vars.clone();
+        let env = move |name: &str| vars.get(name);
+        let mut out = Vec::new();
+        for system in madoguchi_connectors::readable_systems(&m.map) {
+            let name = m
+                .map
+                .system(&system)
+                .map_or_else(|| system.clone(), |s| s.name.get(en).to_owned());
+            let result = madoguchi_connectors::test_system(&m.map, &system, &env)
+                .await
+                .map_err(|e| e.to_string());
+            out.push((name, result));
+        }
+        Ok(out)
+    }
+
     /// The latest gathering of a request, labelled from the map in the page's language.
     pub async fn gathering(
         &self,

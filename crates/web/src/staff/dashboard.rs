@@ -153,7 +153,9 @@ pub async fn show_dashboard(
             .map(|(k, n)| (if en { k.label_en() } else { k.label_ja() }.to_owned(), *n))
             .collect::<Vec<_>>(),
     );
+    let failing_connectors = state.service.failing_connectors(en).await.map_err(err)?;
     Ok(render(&DashboardPage {
+        failing_connectors,
         c: Chrome::new(&who, en),
         open,
         due_week,

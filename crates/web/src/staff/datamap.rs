@@ -26,7 +26,42 @@ pub async fn show_datamap(
     lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    datamap_page(&state, &who, lang.en(), None, Vec::new(), String::new()).await
+    datamap_page(
+        &state,
+        &who,
+        lang.en(),
+        None,
+        Vec::new(),
+        String::new(),
+        Vec::new(),
+    )
+    .await
+}
+
+/// Checks each connector's system without reading a row, and shows the result.
+pub async fn test_connections(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let results = state
+        .service
+        .test_connectors(en)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let tested = results
+        .into_iter()
+        .map(|(system, r)| {
+            let said = match (r, en) {
+                (Ok(n), true) => format!("OK ({n} tables readable)"),
+                (Ok(n), false) => format!("OK（{n} テーブルを読み取れます）"),
+                (Err(e), _) => e,
+            };
+            (system, said)
+        })
+        .collect();
+    datamap_page(&state, &who, en, None, Vec::new(), String::new(), tested).await
 }
 
 async fn datamap_page(
@@ -36,6 +71,7 @@ async fn datamap_page(
     submitted: Option<String>,
     problems: Vec<(usize, String)>,
     flash: String,
+    tested: Vec<(String, String)>,
 ) -> Result<Response, PageError> {
     let fail = |e: madoguchi_service::ServiceError| PageError(e.into(), en);
     let current = state.service.datamap().await.map_err(fail)?;
@@ -101,6 +137,7 @@ async fn datamap_page(
             })
             .collect(),
         datasets,
+        tested,
     });
     if failed {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -139,14 +176,23 @@ pub async fn replace_datamap(
                 (false, true) => "This is the data map already in force; nothing changed.",
                 (false, false) => "現在の版と同じ内容のため、変更はありません。",
             };
-            datamap_page(&state, &who, en, None, Vec::new(), flash.into()).await
+            datamap_page(&state, &who, en, None, Vec::new(), flash.into(), Vec::new()).await
         }
         Err(problems) => {
             let problems = problems
                 .into_iter()
                 .map(|p| (p.line, p.kind.message(en)))
                 .collect();
-            datamap_page(&state, &who, en, Some(form.source), problems, String::new()).await
+            datamap_page(
+                &state,
+                &who,
+                en,
+                Some(form.source),
+                problems,
+                String::new(),
+                Vec::new(),
+            )
+            .await
         }
     }
 }

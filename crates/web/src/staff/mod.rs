@@ -240,6 +240,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(datamap::replace_datamap),
         ),
         (
+            page(Method::POST, "/staff/admin/datamap/test", ADMINS),
+            post(datamap::test_connections),
+        ),
+        (
             page(Method::GET, "/staff/register", WORKERS),
             get(datamap::show_register),
         ),

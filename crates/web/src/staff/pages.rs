@@ -314,6 +314,8 @@ pub struct DashboardPage {
     pub by_state_svg: String,
     pub by_kind_svg: String,
     pub close_stats: Vec<CloseStat>,
+    /// Systems whose connector gave up, with how many requests.
+    pub failing_connectors: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Template)]
@@ -467,6 +469,8 @@ pub struct DatamapPage {
     pub history: Vec<(String, String, String, String)>,
     /// (dataset, system, purposes, categories, erase summary).
     pub datasets: Vec<(String, String, String, String)>,
+    /// The last connection check: (system, "OK …" or the reason).
+    pub tested: Vec<(String, String)>,
 }
 
 /// The third-party provision register.
