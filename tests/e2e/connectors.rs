@@ -515,6 +515,32 @@ on_both!(
                 .await
                 .contains(&"gather.requested".to_owned())
         );
+        // The officer asks the subject something and the subject answers: back in progress,
+        // the gathering is kept (not queued a second time).
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let v = app.request(pid).await.version.to_string();
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("version", &v),
+                    ("event", "request_info"),
+                    ("text", "ご利用のサービス名を教えてください"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        app.service
+            .provide_info(
+                pid,
+                "通販サイトです",
+                &madoguchi_service::Origin::default(),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(app.request(pid).await.state, "in_progress");
         // A system given up on is on the dashboard until it is dealt with.
         app.sql("UPDATE gather_jobs SET state = 'failed'").await;
         let dashboard = officer.get("/staff/dashboard").await;

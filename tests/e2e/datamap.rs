@@ -523,7 +523,8 @@ on_both!(
     |app: TestApp| async move {
         let officer = staff_client(&app, Role::Officer).await;
         let page = officer.get("/staff/register").await;
-        // A one-year record from 2024 ended in 2025; a three-year one from 2024 is kept.
+        // Periods count from the day a record is made (規則21条・25条): a one-year record made
+        // today is purged after a year, a three-year one is kept.
         let csv = format!(
             "{CSV_HEADER}\n\
              provided,2024-05-01,古い会社,,,山田 太郎,old@example.jp,,氏名,consent,,1\n\
@@ -536,19 +537,12 @@ on_both!(
             )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
-        let gone = app
-            .service
-            .purge_register(chrono::Utc::now())
-            .await
-            .unwrap();
-        assert_eq!(gone, 1);
-        assert_eq!(
-            app.service
-                .purge_register(chrono::Utc::now())
-                .await
-                .unwrap(),
-            0
-        );
+        // Nothing is due today; in 400 days the one-year record is.
+        let now = chrono::Utc::now();
+        assert_eq!(app.service.purge_register(now).await.unwrap(), 0);
+        let later = now + chrono::Duration::days(400);
+        assert_eq!(app.service.purge_register(later).await.unwrap(), 1);
+        assert_eq!(app.service.purge_register(later).await.unwrap(), 0);
         let page = officer.get("/staff/register").await;
         assert!(page.body.contains("新しい会社"));
         assert!(!page.body.contains("古い会社"));

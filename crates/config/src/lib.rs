@@ -101,6 +101,10 @@ pub struct OtherVars(BTreeMap<String, String>);
 impl OtherVars {
     /// A variable's value: given with the configuration, else from the process environment.
     pub fn get(&self, name: &str) -> Option<String> {
+        // Never Madoguchi's own secrets: a map naming DATABASE_URL would open its own store.
+        if name == "DATABASE_URL" || name.starts_with("MADOGUCHI_") || name.starts_with("STRIPE_") {
+            return None;
+        }
         self.0
             .get(name)
             .cloned()

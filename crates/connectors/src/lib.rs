@@ -52,6 +52,18 @@ pub struct Rows {
     pub fields: Vec<String>,
     /// The rows, each value in field order.
     pub rows: Vec<Vec<Option<String>>>,
+    /// Whether a finder could run at all: without the keys it needs, a dataset is not
+    /// searched, which is not the same as holding nothing about the person.
+    #[serde(default = "searched")]
+    pub searched: bool,
+    /// The fields withheld from disclosure when the rows were read, with their ground (the
+    /// map may change before the answer is sent).
+    #[serde(default)]
+    pub withheld: Vec<(String, madoguchi_datamap::WithholdGround)>,
+}
+
+fn searched() -> bool {
+    true
 }
 
 impl Rows {
@@ -60,10 +72,13 @@ impl Rows {
         let Some(i) = self.fields.iter().position(|f| f == field) else {
             return Vec::new();
         };
+        // NULLs and blanks are no key: `IN ('')` would match every row with a blank.
         let mut out: Vec<String> = self
             .rows
             .iter()
             .filter_map(|r| r.get(i).cloned().flatten())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
             .collect();
         out.sort();
         out.dedup();
@@ -214,22 +229,50 @@ async fn connect(
     };
     let acquire = Duration::from_secs(secs);
     Ok(match system.connector.kind {
-        ConnectorKind::Postgres => Pool::Postgres(
-            PoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(acquire)
-                .connect(&url)
-                .await
-                .map_err(fail)?,
-        ),
-        ConnectorKind::Mysql => Pool::Mysql(
-            PoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(acquire)
-                .connect(&url)
-                .await
-                .map_err(fail)?,
-        ),
+        // The server stops a statement at the timeout too: dropping the future alone would
+        // leave it running and the connection busy.
+        ConnectorKind::Postgres => {
+            let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(fail)?;
+            let opts = opts.options([("statement_timeout", format!("{}s", secs))]);
+            Pool::Postgres(
+                PoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(acquire)
+                    .connect_with(opts)
+                    .await
+                    .map_err(fail)?,
+            )
+        }
+        ConnectorKind::Mysql => {
+            let ms = secs * 1000;
+            Pool::Mysql(
+                PoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(acquire)
+                    .after_connect(move |conn: &mut sqlx::MySqlConnection, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor as _;
+                            // MySQL names it max_execution_time, MariaDB max_statement_time
+                            // (seconds); each ignores the other's with a warning only.
+                            let _ = conn
+                                .execute(sqlx::AssertSqlSafe(format!(
+                                    "SET SESSION max_execution_time = {ms}"
+                                )))
+                                .await;
+                            let _ = conn
+                                .execute(sqlx::AssertSqlSafe(format!(
+                                    "SET SESSION max_statement_time = {}",
+                                    ms / 1000
+                                )))
+                                .await;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(fail)?,
+            )
+        }
         ConnectorKind::Sqlite => {
             // Read-only: a connector never writes to a business system it only gathers from.
             let opts: sqlx::sqlite::SqliteConnectOptions =
@@ -276,12 +319,17 @@ pub async fn test_system(
     Ok(checked)
 }
 
+/// Closes the pool, waiting a few seconds at most: a connection stuck on a dead link is
+/// dropped rather than waited for.
 async fn close(pool: Pool) {
-    match pool {
-        Pool::Postgres(p) => p.close().await,
-        Pool::Mysql(p) => p.close().await,
-        Pool::Sqlite(p) => p.close().await,
-    }
+    let closing = async {
+        match pool {
+            Pool::Postgres(p) => p.close().await,
+            Pool::Mysql(p) => p.close().await,
+            Pool::Sqlite(p) => p.close().await,
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
 }
 
 fn quote(pool: &Pool, ident: &str) -> String {
@@ -292,9 +340,10 @@ fn quote(pool: &Pool, ident: &str) -> String {
     } else {
         '"'
     };
+    // Doubling the quote character is belt and braces: the map's check refuses it already.
     ident
         .split('.')
-        .map(|part| format!("{q}{part}{q}"))
+        .map(|part| format!("{q}{}{q}", part.replace(q, &format!("{q}{q}"))))
         .collect::<Vec<_>>()
         .join(".")
 }
@@ -339,12 +388,16 @@ fn select_sql(
                 // index on the column is used; a type it cannot name (an array, a type of the
                 // business's own) is compared as text. MySQL and SQLite convert a text value
                 // to the column's type themselves.
+                // `character` would cast to char(1) and cut the value: compared as text.
                 let cast = match pool {
-                    Pool::Postgres(_) => types.get(column).cloned(),
+                    Pool::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
                     _ => None,
                 };
+                // MySQL compares a string with a number as a number ('12abc' = 12): the
+                // column is compared as text there.
                 let col = match (pool, &cast) {
                     (Pool::Postgres(_), None) => format!("{col}::text"),
+                    (Pool::Mysql(_), _) => format!("CAST({col} AS CHAR)"),
                     _ => col,
                 };
                 let marks: Vec<String> = (0..*count)
@@ -437,8 +490,17 @@ async fn run(
     let refused = |e: sqlx::Error| ConnectorError::Query {
         dataset: dataset.clone(),
         reason: match &e {
-            // The database's own words name tables and columns, not values (all bound).
-            sqlx::Error::Database(db) => db.message().chars().take(300).collect(),
+            // A missing table or column, or a permission (SQLSTATE classes 42 and 28): the
+            // database's words name tables and columns. Any other error may quote a value
+            // (PostgreSQL's "invalid input syntax … \"090-…\""): only its code is kept.
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                if code.starts_with("42") || code.starts_with("28") {
+                    db.message().chars().take(300).collect()
+                } else {
+                    format!("database error {code}")
+                }
+            }
             other => other.to_string().chars().take(300).collect(),
         },
     };
@@ -553,7 +615,21 @@ async fn read_dataset(
     let types = column_types(pool, system, d).await?;
     let mut rows: Vec<Vec<Option<String>>> = Vec::new();
     let mut seen: BTreeSet<Vec<Option<String>>> = BTreeSet::new();
+    let mut searched = false;
     for finder in &d.find_by {
+        // A finder of unverified keys alone (a phone number, a name, a date of birth) could
+        // find another person who shares them: it must hold the confirmed address, the
+        // customer number, or a reference to rows found that way.
+        let anchored = finder.conditions.iter().any(|c| {
+            c.from.is_some()
+                || matches!(
+                    c.key,
+                    Some(IdentityKey::Email | IdentityKey::CustomerNumber)
+                )
+        });
+        if !anchored {
+            continue;
+        }
         // The values each condition compares with; a condition with none finds nothing.
         let mut conditions: Vec<(String, Vec<String>)> = Vec::new();
         let mut empty = false;
@@ -578,6 +654,7 @@ async fn read_dataset(
         if empty || conditions.is_empty() {
             continue;
         }
+        searched = true;
         // Long reference lists are read in chunks (the first multi-valued condition).
         let split = conditions.iter().position(|(_, v)| v.len() > IN_CHUNK);
         let chunks: Vec<Vec<(String, Vec<String>)>> = match split {
@@ -620,5 +697,35 @@ async fn read_dataset(
         dataset: d.id.get_ref().clone(),
         fields: d.fields.iter().map(|f| f.name.get_ref().clone()).collect(),
         rows,
+        searched,
+        withheld: d
+            .fields
+            .iter()
+            .filter_map(|f| f.withhold.map(|g| (f.name.get_ref().clone(), g)))
+            .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_and_null_values_are_no_key() {
+        let rows = Rows {
+            dataset: "customers".into(),
+            fields: vec!["id".into(), "code".into()],
+            rows: vec![
+                vec![Some("1".into()), Some(" ".into())],
+                vec![Some("1".into()), None],
+                vec![Some("2".into()), Some("".into())],
+                vec![Some(" 3 ".into()), Some("A".into())],
+            ],
+            searched: true,
+            withheld: vec![],
+        };
+        assert_eq!(rows.values("id"), ["1", "2", "3"]);
+        assert_eq!(rows.values("code"), ["A"]);
+        assert_eq!(rows.values("missing"), Vec::<String>::new());
+    }
 }

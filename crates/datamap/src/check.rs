@@ -311,10 +311,10 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
             .system(d.system.get_ref())
             .is_some_and(|s| s.connector.kind.is_sql());
         if sql {
-            if let Some(loc) = &d.location
-                && !is_sql_name(loc, true)
-            {
-                f.at(&d.id, ProblemKind::Identifier { value: loc.clone() });
+            // Without a location the dataset's id names the table.
+            let table = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
+            if !is_sql_name(&table, true) {
+                f.at(&d.id, ProblemKind::Identifier { value: table });
             }
             for field in d
                 .fields

@@ -284,12 +284,14 @@ impl ProvisionRecord {
         out
     }
 
-    /// The last day it is kept: the anniversary of the date, `retention_years` on (29 February
-    /// falls to 28 February).
-    pub fn retain_until(&self) -> NaiveDate {
-        let year = self.occurred_on.year() + i32::from(self.retention_years);
-        NaiveDate::from_ymd_opt(year, self.occurred_on.month(), self.occurred_on.day())
-            .or_else(|| NaiveDate::from_ymd_opt(year, self.occurred_on.month(), 28))
+    /// The last day it is kept: `retention_years` from the day the record was made (規則
+    /// 21条・25条 count from the record's making), which is never before the provision itself
+    /// (29 February falls to 28 February).
+    pub fn retain_until(&self, recorded_on: NaiveDate) -> NaiveDate {
+        let from = self.occurred_on.max(recorded_on);
+        let year = from.year() + i32::from(self.retention_years);
+        NaiveDate::from_ymd_opt(year, from.month(), from.day())
+            .or_else(|| NaiveDate::from_ymd_opt(year, from.month(), 28))
             .expect("the 28th exists in every month")
     }
 
@@ -357,10 +359,16 @@ mod tests {
     #[test]
     fn a_complete_provision_is_accepted_and_kept_three_years() {
         assert_eq!(record().check(today()), vec![]);
-        // 2024-02-29 + 3 years: 2027 has no 29 February.
+        // Recorded the same day: 2024-02-29 + 3 years, and 2027 has no 29 February.
+        let same_day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
         assert_eq!(
-            record().retain_until(),
+            record().retain_until(same_day),
             NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()
+        );
+        // Recorded later (imported today): counted from the day it was recorded.
+        assert_eq!(
+            record().retain_until(today()),
+            NaiveDate::from_ymd_opt(2029, 12, 1).unwrap()
         );
         let one = ProvisionRecord {
             retention_years: 1,
@@ -368,7 +376,7 @@ mod tests {
             ..record()
         };
         assert_eq!(
-            one.retain_until(),
+            one.retain_until(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()),
             NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()
         );
         assert_eq!(

@@ -21,6 +21,9 @@ use crate::{Service, ServiceError};
 
 /// Tries before a system is left to the officer.
 pub const MAX_ATTEMPTS: i32 = 4;
+/// What a job waiting on another system's job says.
+const WAITING: &str = "waiting for another system";
+
 /// How long a claimed job is this instance's.
 const LEASE_SECS: i64 = 300;
 
@@ -52,6 +55,8 @@ pub struct GatheredDataset {
     pub rows: Vec<Vec<String>>,
     /// Withheld fields: name and ground.
     pub withheld: Vec<(String, madoguchi_domain::RefusalGround)>,
+    /// Whether it could be searched (its finders had the keys they need).
+    pub searched: bool,
 }
 
 /// What the officer sees of the latest gathering.
@@ -151,10 +156,49 @@ impl Service {
             return Ok(false);
         };
         let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
+        match self.run_claimed(&row, &job, now).await {
+            Ok(()) => Ok(true),
+            // Anything else that went wrong (the store, a result that does not open) ends
+            // this try like a connector's failure, so no job stays claimed for ever.
+            Err(e) => {
+                tracing::error!(request = %row.pid, system = %job.system, error = %e, "a connector job failed");
+                let retry = (job.attempts < MAX_ATTEMPTS).then(|| now + Duration::seconds(30));
+                self.fail_job(
+                    &row,
+                    &job,
+                    "internal error; see the service log".into(),
+                    retry,
+                    now,
+                )
+                .await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn run_claimed(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        // Claimed again and again (an instance dying mid-job each time): given up.
+        if job.attempts > MAX_ATTEMPTS * 3 {
+            return self
+                .fail_job(
+                    row,
+                    job,
+                    "the job was interrupted too often".into(),
+                    None,
+                    now,
+                )
+                .await;
+        }
+        let (row, job) = (row.clone(), job.clone());
         let Some(m) = self.datamap().await? else {
             self.fail_job(&row, &job, "there is no data map".into(), None, now)
                 .await?;
-            return Ok(true);
+            return Ok(());
         };
         // Rows other systems already found for this run, for references across systems.
         let siblings = store::latest_run(self.db().conn(), row.id).await?;
@@ -164,17 +208,15 @@ impl Service {
             .filter(|s| s.run == job.run && deps.contains(&s.system))
             .any(|s| s.state != store::DONE && s.state != store::FAILED);
         if waiting {
-            let retry = now + Duration::seconds(2);
-            // Not a failure: the try is given back.
-            self.fail_job(
-                &row,
-                &job,
-                "waiting for another system".into(),
-                Some(retry),
-                now,
-            )
-            .await?;
-            return Ok(true);
+            // Not a failure, and the try is given back, for two minutes at most: a system
+            // that never finishes must not hold this one forever.
+            let (error, retry) = if now - job.created_at < Duration::minutes(2) {
+                (WAITING.to_owned(), Some(now + Duration::seconds(2)))
+            } else {
+                ("waited too long for another system".to_owned(), None)
+            };
+            self.fail_job(&row, &job, error, retry, now).await?;
+            return Ok(());
         }
         let mut known: BTreeMap<String, Rows> = BTreeMap::new();
         for s in siblings
@@ -232,7 +274,7 @@ impl Service {
                 self.fail_job(&row, &job, e.to_string(), retry, now).await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn fail_job(
@@ -243,7 +285,7 @@ impl Service {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let waiting = error == "waiting for another system";
+        let waiting = error == WAITING;
         let write = Write::FailGather {
             job_id: job.id,
             attempts: job.attempts,
@@ -385,7 +427,13 @@ fn label(map: Option<&DataMap>, found: &Rows, en: bool) -> GatheredDataset {
     for (i, name) in found.fields.iter().enumerate() {
         let field = d.and_then(|d| d.fields.iter().find(|f| f.name.get_ref() == name));
         let label = field.map_or_else(|| name.clone(), |f| f.label.get(en).to_owned());
-        match field.and_then(|f| f.withhold) {
+        // Withheld as decided when the rows were read, whatever the map says now.
+        let stored = found
+            .withheld
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, g)| *g);
+        match stored.or_else(|| field.and_then(|f| f.withhold)) {
             Some(g) => withheld.push((label, crate::datamap::ground_of(g))),
             None => {
                 keep.push(i);
@@ -407,5 +455,6 @@ fn label(map: Option<&DataMap>, found: &Rows, en: bool) -> GatheredDataset {
             })
             .collect(),
         withheld,
+        searched: found.searched,
     }
 }

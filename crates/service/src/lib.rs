@@ -626,8 +626,13 @@ impl Service {
             }
         }
         // A disclosure put to work has its data gathered: the jobs are part of the change.
+        // Once: a request back from waiting on the subject keeps its gathering (an officer
+        // asks again if needed).
         if t.next.state == domain::State::InProgress
             && row.state != domain::State::InProgress.as_str()
+            && madoguchi_store::gather::latest_run(self.db.conn(), row.id)
+                .await?
+                .is_empty()
             && let Some((queue, _)) = self.gather_write(t.next.kind, 1).await?
         {
             writes.push(queue);

@@ -98,7 +98,8 @@ pub fn report_html(
             format!("{business}が保有するお客様の個人データは次のとおりです。")
         }),
     ));
-    for d in &g.datasets {
+    // A dataset that could not be searched is not "no data": it stays out of the package.
+    for d in g.datasets.iter().filter(|d| d.searched) {
         out.push_str(&format!(
             "<h2>{} ({})</h2>\n",
             escape(&d.label),
@@ -177,7 +178,7 @@ impl Service {
             "request": row.number,
             "business": settings.business.name,
             "prepared_on": jst_date(now).to_string(),
-            "datasets": g.datasets.iter().map(|d| serde_json::json!({
+            "datasets": g.datasets.iter().filter(|d| d.searched).map(|d| serde_json::json!({
                 "id": d.id,
                 "label": d.label,
                 "columns": d.columns,
@@ -197,6 +198,7 @@ impl Service {
                 .chain(
                     g.datasets
                         .iter()
+                        .filter(|d| d.searched)
                         .map(|d| (format!("{}.csv", d.id), csv_of(d).into_bytes())),
                 ),
         )
@@ -242,6 +244,7 @@ mod tests {
             columns: vec!["氏名".into(), "メモ".into()],
             rows: vec![vec!["山田, 花子".into(), "=HYPERLINK(\"evil\")".into()]],
             withheld: vec![],
+            searched: true,
         };
         assert_eq!(
             csv_of(&d),
@@ -259,6 +262,7 @@ mod tests {
                 columns: vec!["氏名".into()],
                 rows: vec![vec!["<script>alert(1)</script>".into()]],
                 withheld: vec![],
+                searched: true,
             }],
             complete: true,
         };

@@ -283,13 +283,20 @@ impl Service {
 
     /// The records about a request's subject: by their address and their phone number.
     pub async fn register_for(&self, row: &request::Model) -> Result<Vec<Stored>, ServiceError> {
-        let email = row.subject_email.as_deref().unwrap_or(&row.email);
-        let email_index = EmailAddress::parse(email)
-            .ok()
+        // The subject's own keys: an agent's address and phone are the agent's.
+        let by_subject =
+            madoguchi_domain::Requester::parse(&row.requester).is_some_and(|r| !r.is_agent());
+        let email = row
+            .subject_email
+            .as_deref()
+            .or(by_subject.then_some(row.email.as_str()));
+        let email_index = email
+            .and_then(|e| EmailAddress::parse(e).ok())
             .map(|e| self.cipher().email_index(&e.normalized()));
         let phone_index = row
             .phone
             .as_deref()
+            .filter(|_| by_subject)
             .and_then(phone_digits)
             .map(|d| provisions::phone_index(self.cipher(), &d));
         Ok(provisions::for_person(

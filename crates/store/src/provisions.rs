@@ -80,7 +80,7 @@ pub async fn import(
                 email_index: Set(r.email_normalized().map(|e| cipher.email_index(&e))),
                 phone_index: Set(r.phone_digits().map(|d| phone_index(cipher, &d))),
                 record: Set(cipher.seal(&aad(pid), &json)),
-                retain_until: Set(r.retain_until()),
+                retain_until: Set(r.retain_until(madoguchi_domain::jst_date(now))),
                 created_at: Set(now.trunc_subsecs(6)),
                 created_by: Set(by.map(str::to_owned)),
                 ..Default::default()

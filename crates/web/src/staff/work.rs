@@ -297,10 +297,13 @@ async fn suggested_answer(
         }
     };
     let from = match kind {
-        K::Disclosure if !gathered.datasets.is_empty() => {
+        // Only a finished gathering is an answer; a dataset that could not be searched is
+        // left to the officer, never told to the subject as "no data".
+        K::Disclosure if gathered.complete && !gathered.datasets.is_empty() => {
             // What the connectors found: a dataset with rows is disclosed (in part when
             // fields are withheld), one without is "no data".
-            for (i, d) in gathered.datasets.iter().take(MAX_SUGGESTED).enumerate() {
+            let searched = gathered.datasets.iter().filter(|d| d.searched);
+            for (i, d) in searched.take(MAX_SUGGESTED).enumerate() {
                 let mut grounds: Vec<&str> = d.withheld.iter().map(|(_, g)| g.as_str()).collect();
                 grounds.dedup();
                 let result = match (d.rows.is_empty(), grounds.is_empty()) {
