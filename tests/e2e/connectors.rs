@@ -325,6 +325,30 @@ async fn a_disclosure_is_gathered_from_three_databases(backend: Backend, tag: &s
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().flatten().all(|r| !r.contains("緑茶")));
 
+    // A key rotation re-seals what was gathered; it still opens.
+    let mut ring = madoguchi::load_keys(&app_config(&app)).unwrap();
+    ring.rotate("k2");
+    app.service.set_keys(ring);
+    app.service.reseal_personal_data().await.unwrap();
+    let resealed: Vec<String> = {
+        use madoguchi_store::sea_orm::EntityTrait;
+        madoguchi_store::entities::gather_job::Entity::find()
+            .all(app.service.db().conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|j| j.result)
+            .collect()
+    };
+    assert_eq!(resealed.len(), 3);
+    assert!(resealed.iter().all(|r| r.contains(":k2:")), "{resealed:?}");
+    let again = app
+        .service
+        .gathering(&app.request(pid).await, false)
+        .await
+        .unwrap();
+    assert_eq!(again, g);
+
     // Each system can be checked without reading a row.
     let map = madoguchi_datamap::DataMap::load(MAP).unwrap();
     let env = |name: &str| {

@@ -537,6 +537,32 @@ on_both!(
             )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
+        // A key rotation re-seals the register; it still reads.
+        let mut ring = madoguchi::load_keys(&app_config(&app)).unwrap();
+        ring.rotate("k2");
+        app.service.set_keys(ring);
+        app.service.reseal_personal_data().await.unwrap();
+        let records: Vec<String> = {
+            use madoguchi_store::sea_orm::EntityTrait;
+            madoguchi_store::entities::provision_record::Entity::find()
+                .all(app.service.db().conn())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.record)
+                .collect()
+        };
+        assert!(
+            records.iter().all(|r| r.starts_with("sealed:v1:k2:")),
+            "{records:?}"
+        );
+        assert!(
+            officer
+                .get("/staff/register")
+                .await
+                .body
+                .contains("新しい会社")
+        );
         // Nothing is due today; in 400 days the one-year record is.
         let now = chrono::Utc::now();
         assert_eq!(app.service.purge_register(now).await.unwrap(), 0);

@@ -436,6 +436,9 @@ impl Service {
         let conn = self.db().conn();
         let requests = requests::reseal_all(conn, self.cipher()).await?;
         let messages = madoguchi_store::outbox::reseal_all(conn, self.cipher()).await?;
+        // What connectors gathered and the provision register are sealed the same way.
+        madoguchi_store::gather::reseal_all(conn, self.cipher()).await?;
+        madoguchi_store::provisions::reseal_all(conn, self.cipher()).await?;
         // Document file names (the contents are re-encrypted by `reencrypt_documents`).
         let names = attachment::Entity::find()
             .select_only()

@@ -108,3 +108,46 @@ pub async fn failing<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, u64)>, S
     }
     Ok(out.into_iter().collect())
 }
+
+/// Re-seals every job result not sealed under the current key. Returns how many changed; a
+/// result written meanwhile is left for the next run (compare-and-set).
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::Expr;
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = Jobs::find()
+            .filter(gather_job::Column::Id.gt(after))
+            .filter(gather_job::Column::Result.is_not_null())
+            .order_by_asc(gather_job::Column::Id)
+            .limit(200)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for job in rows {
+            let Some(stored) = job.result.clone() else {
+                continue;
+            };
+            if cipher.is_current(&stored) {
+                continue;
+            }
+            let plain = cipher.open(&result_aad(job.id), &stored)?;
+            let r = Jobs::update_many()
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Some(cipher.seal(&result_aad(job.id), &plain))),
+                )
+                .filter(gather_job::Column::Id.eq(job.id))
+                .filter(gather_job::Column::Result.eq(stored))
+                .exec(db)
+                .await?;
+            changed += r.rows_affected as usize;
+        }
+    }
+}

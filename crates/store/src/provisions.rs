@@ -168,3 +168,40 @@ pub async fn purge(
     tx.commit().await?;
     Ok(gone)
 }
+
+/// Re-seals every record not sealed under the current key. Returns how many changed.
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = provision_record::Entity::find()
+            .filter(provision_record::Column::Id.gt(after))
+            .order_by_asc(provision_record::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for r in rows {
+            if cipher.is_current(&r.record) {
+                continue;
+            }
+            let plain = cipher.open(&aad(r.pid), &r.record)?;
+            let done = provision_record::Entity::update_many()
+                .col_expr(
+                    provision_record::Column::Record,
+                    Expr::value(cipher.seal(&aad(r.pid), &plain)),
+                )
+                .filter(provision_record::Column::Id.eq(r.id))
+                .filter(provision_record::Column::Record.eq(r.record.clone()))
+                .exec(db)
+                .await?;
+            changed += done.rows_affected as usize;
+        }
+    }
+}
