@@ -194,9 +194,8 @@ impl Service {
                 )
                 .await;
         }
-        let (row, job) = (row.clone(), job.clone());
         let Some(m) = self.datamap().await? else {
-            self.fail_job(&row, &job, "there is no data map".into(), None, now)
+            self.fail_job(row, job, "there is no data map".into(), None, now)
                 .await?;
             return Ok(());
         };
@@ -210,13 +209,18 @@ impl Service {
         if waiting {
             // Not a failure, and the try is given back, for two minutes at most: a system
             // that never finishes must not hold this one forever.
-            let (error, retry) = if now - job.created_at < Duration::minutes(2) {
-                (WAITING.to_owned(), Some(now + Duration::seconds(2)))
-            } else {
-                ("waited too long for another system".to_owned(), None)
-            };
-            self.fail_job(&row, &job, error, retry, now).await?;
-            return Ok(());
+            if now - job.created_at < Duration::minutes(2) {
+                return self.wait_for_others(row, job, now).await;
+            }
+            return self
+                .fail_job(
+                    row,
+                    job,
+                    "waited too long for another system".into(),
+                    None,
+                    now,
+                )
+                .await;
         }
         let mut known: BTreeMap<String, Rows> = BTreeMap::new();
         for s in siblings
@@ -229,7 +233,7 @@ impl Service {
         }
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
-        let subject = subject_of(&row);
+        let subject = subject_of(row);
         match madoguchi_connectors::gather_system(&m.map, &job.system, &subject, &known, &env).await
         {
             Ok(found) => {
@@ -271,10 +275,32 @@ impl Service {
                 let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
                     now + Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
                 });
-                self.fail_job(&row, &job, e.to_string(), retry, now).await?;
+                self.fail_job(row, job, e.to_string(), retry, now).await?;
             }
         }
         Ok(())
+    }
+
+    /// Puts a job back to wait for the systems it refers to: not a failure, so the try is
+    /// given back and nothing goes on the trail.
+    async fn wait_for_others(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let write = Write::FailGather {
+            job_id: job.id,
+            attempts: job.attempts,
+            error: WAITING.to_owned(),
+            retry_at: Some(now + Duration::seconds(2)),
+            give_back: true,
+        };
+        let change = madoguchi_store::change::Change::trail(row, Vec::new()).with(write);
+        match self.commit_change(change, &Origin::default(), now).await {
+            Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn fail_job(
@@ -285,43 +311,31 @@ impl Service {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let waiting = error == WAITING;
         let write = Write::FailGather {
             job_id: job.id,
             attempts: job.attempts,
             error,
             retry_at,
-            give_back: waiting,
+            give_back: false,
         };
-        let events = if waiting {
-            Vec::new()
-        } else {
-            vec![AuditOnly::GatherFailed {
-                system: job.system.clone(),
-                attempts: u32::try_from(job.attempts).unwrap_or(0),
-                last: retry_at.is_none(),
-            }]
+        let event = AuditOnly::GatherFailed {
+            system: job.system.clone(),
+            attempts: u32::try_from(job.attempts).unwrap_or(0),
+            last: retry_at.is_none(),
         };
-        let result = if events.is_empty() {
-            let change = madoguchi_store::change::Change::trail(row, Vec::new()).with(write);
-            self.commit_change(change, &Origin::default(), now)
-                .await
-                .map(|_| ())
-        } else {
-            self.record(
+        let result = self
+            .record(
                 row.pid,
-                events,
+                vec![event],
                 &Actor::System,
                 vec![write],
                 Vec::new(),
                 &Origin::default(),
                 now,
             )
-            .await
-            .map(|_| ())
-        };
+            .await;
         match result {
-            Ok(()) | Err(ServiceError::Conflict) => Ok(()),
+            Ok(_) | Err(ServiceError::Conflict) => Ok(()),
             Err(e) => Err(e),
         }
     }
