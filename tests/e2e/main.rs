@@ -19,6 +19,7 @@ mod connectors;
 mod crash;
 mod datamap;
 mod documents;
+mod http_connector;
 mod identity;
 mod intake;
 mod lifecycle;

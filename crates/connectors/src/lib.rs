@@ -2,7 +2,7 @@
 //! them. SQL systems (PostgreSQL, MySQL/MariaDB, SQLite) are read through sqlx: table and
 //! column names come only from the checked map (plain identifiers, quoted), every value is a
 //! bound parameter, each statement has a timeout and each dataset a row cap that fails rather
-//! than returning half.
+//! than returning half. HTTP systems are read by declared requests ([`http`]).
 //!
 //! Traversal starts from the subject's identity keys and follows the map's references; a row
 //! is returned only if a finder of its dataset matches it with values that themselves came
@@ -11,8 +11,34 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use madoguchi_datamap::{ConnectorKind, DataMap, Dataset, IdentityKey, System};
+use madoguchi_datamap::{Condition, ConnectorKind, DataMap, Dataset, Finder, IdentityKey, System};
 use serde::{Deserialize, Serialize};
+
+mod http;
+
+pub use http::DEFAULT_RATE_PER_SEC;
+
+/// How a connector reads the environment variables the map names.
+pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// One value an HTTP lookup sends and checks: the record's `field` must equal `value`, sent
+/// as the query parameter `param`.
+#[derive(Clone)]
+pub(crate) struct Lookup {
+    field: String,
+    param: String,
+    value: String,
+}
+
+/// What a connection check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// A database: connected, and this many tables read with `LIMIT 0`.
+    Tables(usize),
+    /// A web service: it answered with the credentials given. Its datasets cannot be asked
+    /// for without a person's values, so they are first read when a request is gathered.
+    Reached,
+}
 
 /// What Madoguchi knows of the subject to look them up by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,7 +191,7 @@ pub fn depends_on(map: &DataMap, system: &str) -> BTreeSet<String> {
 pub fn readable_systems(map: &DataMap) -> Vec<String> {
     map.systems
         .iter()
-        .filter(|s| s.connector.kind.is_sql())
+        .filter(|s| s.connector.kind != ConnectorKind::Manual)
         .filter(|s| {
             map.datasets
                 .iter()
@@ -179,13 +205,11 @@ enum Pool {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
     Sqlite(sqlx::SqlitePool),
+    Http(Box<http::Client>),
 }
 
 /// The URL the system's variable holds.
-fn url_of(
-    system: &System,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<String, ConnectorError> {
+fn url_of(system: &System, env: Env<'_>) -> Result<String, ConnectorError> {
     let var = system
         .connector
         .url_env
@@ -210,11 +234,11 @@ fn redact(e: &dyn std::fmt::Display, url: &str) -> String {
     text.chars().take(300).collect()
 }
 
-async fn connect(
-    system: &System,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Pool, ConnectorError> {
+async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> {
     use sqlx::pool::PoolOptions;
+    if system.connector.kind == ConnectorKind::Http {
+        return Ok(Pool::Http(Box::new(http::Client::new(system, env)?)));
+    }
     let url = url_of(system, env)?;
     let id = system.id.get_ref().clone();
     let secs = u64::from(
@@ -298,12 +322,15 @@ async fn connect(
 pub async fn test_system(
     map: &DataMap,
     system_id: &str,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<usize, ConnectorError> {
+    env: Env<'_>,
+) -> Result<Checked, ConnectorError> {
     let system = map
         .system(system_id)
         .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
     let pool = connect(system, env).await?;
+    if let Pool::Http(client) = &pool {
+        return client.check().await.map(|()| Checked::Reached);
+    }
     let mut checked = 0;
     for d in map
         .datasets
@@ -316,7 +343,7 @@ pub async fn test_system(
         checked += 1;
     }
     close(pool).await;
-    Ok(checked)
+    Ok(Checked::Tables(checked))
 }
 
 /// Closes the pool, waiting a few seconds at most: a connection stuck on a dead link is
@@ -327,6 +354,7 @@ async fn close(pool: Pool) {
             Pool::Postgres(p) => p.close().await,
             Pool::Mysql(p) => p.close().await,
             Pool::Sqlite(p) => p.close().await,
+            Pool::Http(_) => {}
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
@@ -352,7 +380,7 @@ fn as_text(pool: &Pool, column: &str) -> String {
     match pool {
         Pool::Postgres(_) => format!("{column}::text"),
         Pool::Mysql(_) => format!("CAST({column} AS CHAR)"),
-        Pool::Sqlite(_) => format!("CAST({column} AS TEXT)"),
+        Pool::Sqlite(_) | Pool::Http(_) => format!("CAST({column} AS TEXT)"),
     }
 }
 
@@ -526,6 +554,7 @@ async fn run(
             Pool::Postgres(p) => fetch!(p),
             Pool::Mysql(p) => fetch!(p),
             Pool::Sqlite(p) => fetch!(p),
+            Pool::Http(_) => Ok(Vec::new()),
         }
     };
     tokio::time::timeout(Duration::from_secs(secs), work)
@@ -544,7 +573,7 @@ pub async fn gather_system(
     system_id: &str,
     subject: &Subject,
     known: &BTreeMap<String, Rows>,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    env: Env<'_>,
 ) -> Result<Vec<Rows>, ConnectorError> {
     let system = map
         .system(system_id)
@@ -592,7 +621,7 @@ async fn gather_with(
             break;
         }
         for d in ready {
-            let rows = read_dataset(pool, map, system, d, subject, &found).await?;
+            let rows = read_dataset(pool, system, d, subject, &found).await?;
             done.insert(d.id.get_ref().clone());
             found.insert(d.id.get_ref().clone(), rows);
         }
@@ -603,58 +632,132 @@ async fn gather_with(
         .collect())
 }
 
+/// A finder can run only if it is anchored: a finder of unverified keys alone (a phone
+/// number, a name, a date of birth) could find another person who shares them, so it must
+/// hold the confirmed address, the customer number, or a reference to rows found that way.
+fn anchored(finder: &Finder) -> bool {
+    finder.conditions.iter().any(|c| {
+        c.from.is_some()
+            || matches!(
+                c.key,
+                Some(IdentityKey::Email | IdentityKey::CustomerNumber)
+            )
+    })
+}
+
+/// The values each condition of a finder compares with; `None` when one has none (the
+/// finder then finds nothing and does not run).
+fn finder_values<'f>(
+    finder: &'f Finder,
+    subject: &Subject,
+    found: &BTreeMap<String, Rows>,
+) -> Option<Vec<(&'f Condition, Vec<String>)>> {
+    let mut out = Vec::new();
+    for c in &finder.conditions {
+        let values = match (&c.key, &c.from) {
+            (Some(k), None) => subject
+                .key(*k)
+                .map(|v| vec![v.to_owned()])
+                .unwrap_or_default(),
+            (None, Some(from)) => {
+                let (ds, field) = from.get_ref().split_once('.').unwrap_or(("", ""));
+                found.get(ds).map(|r| r.values(field)).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        if values.is_empty() {
+            return None;
+        }
+        out.push((c, values));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Lookups of one HTTP dataset at most: each combination of values is one request (or more,
+/// with pages).
+const MAX_LOOKUPS: usize = 1000;
+
 async fn read_dataset(
     pool: &Pool,
-    _map: &DataMap,
     system: &System,
     d: &Dataset,
     subject: &Subject,
     found: &BTreeMap<String, Rows>,
 ) -> Result<Rows, ConnectorError> {
     let limit = system.connector.row_limit.unwrap_or(DEFAULT_ROW_LIMIT);
+    let runnable: Vec<Vec<(&Condition, Vec<String>)>> = d
+        .find_by
+        .iter()
+        .filter(|f| anchored(f))
+        .filter_map(|f| finder_values(f, subject, found))
+        .collect();
+    let searched = !runnable.is_empty();
+    let rows = match pool {
+        Pool::Http(client) => {
+            let mut lookups: Vec<Vec<Lookup>> = Vec::new();
+            for conditions in runnable {
+                // Every combination of the conditions' values (most have one value each;
+                // a reference brings one per row found).
+                let mut combos: Vec<Vec<Lookup>> = vec![Vec::new()];
+                for (c, values) in conditions {
+                    let field = c.field.get_ref();
+                    let param = c.param.clone().unwrap_or_else(|| field.clone());
+                    let mut next = Vec::with_capacity(combos.len() * values.len());
+                    for combo in &combos {
+                        for v in &values {
+                            let mut more = combo.clone();
+                            more.push(Lookup {
+                                field: field.clone(),
+                                param: param.clone(),
+                                value: v.clone(),
+                            });
+                            next.push(more);
+                        }
+                    }
+                    combos = next;
+                    if combos.len() > MAX_LOOKUPS {
+                        return Err(ConnectorError::Query {
+                            dataset: d.id.get_ref().clone(),
+                            reason: format!(
+                                "more than {MAX_LOOKUPS} lookups for one person; check its finders"
+                            ),
+                        });
+                    }
+                }
+                lookups.extend(combos);
+            }
+            http::read_dataset(client, d, lookups, limit).await?
+        }
+        _ => read_sql(pool, system, d, runnable, limit).await?,
+    };
+    Ok(Rows {
+        dataset: d.id.get_ref().clone(),
+        fields: d.fields.iter().map(|f| f.name.get_ref().clone()).collect(),
+        rows,
+        searched,
+        withheld: d
+            .fields
+            .iter()
+            .filter_map(|f| f.withhold.map(|g| (f.name.get_ref().clone(), g)))
+            .collect(),
+    })
+}
+
+async fn read_sql(
+    pool: &Pool,
+    system: &System,
+    d: &Dataset,
+    runnable: Vec<Vec<(&Condition, Vec<String>)>>,
+    limit: u32,
+) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
     let types = column_types(pool, system, d).await?;
     let mut rows: Vec<Vec<Option<String>>> = Vec::new();
     let mut seen: BTreeSet<Vec<Option<String>>> = BTreeSet::new();
-    let mut searched = false;
-    for finder in &d.find_by {
-        // A finder of unverified keys alone (a phone number, a name, a date of birth) could
-        // find another person who shares them: it must hold the confirmed address, the
-        // customer number, or a reference to rows found that way.
-        let anchored = finder.conditions.iter().any(|c| {
-            c.from.is_some()
-                || matches!(
-                    c.key,
-                    Some(IdentityKey::Email | IdentityKey::CustomerNumber)
-                )
-        });
-        if !anchored {
-            continue;
-        }
-        // The values each condition compares with; a condition with none finds nothing.
-        let mut conditions: Vec<(String, Vec<String>)> = Vec::new();
-        let mut empty = false;
-        for c in &finder.conditions {
-            let values = match (&c.key, &c.from) {
-                (Some(k), None) => subject
-                    .key(*k)
-                    .map(|v| vec![v.to_owned()])
-                    .unwrap_or_default(),
-                (None, Some(from)) => {
-                    let (ds, field) = from.get_ref().split_once('.').unwrap_or(("", ""));
-                    found.get(ds).map(|r| r.values(field)).unwrap_or_default()
-                }
-                _ => Vec::new(),
-            };
-            if values.is_empty() {
-                empty = true;
-                break;
-            }
-            conditions.push((c.field.get_ref().clone(), values));
-        }
-        if empty || conditions.is_empty() {
-            continue;
-        }
-        searched = true;
+    for finder in runnable {
+        let conditions: Vec<(String, Vec<String>)> = finder
+            .into_iter()
+            .map(|(c, v)| (c.field.get_ref().clone(), v))
+            .collect();
         // Long reference lists are read in chunks (the first multi-valued condition).
         let split = conditions.iter().position(|(_, v)| v.len() > IN_CHUNK);
         let chunks: Vec<Vec<(String, Vec<String>)>> = match split {
@@ -693,17 +796,7 @@ async fn read_dataset(
             }
         }
     }
-    Ok(Rows {
-        dataset: d.id.get_ref().clone(),
-        fields: d.fields.iter().map(|f| f.name.get_ref().clone()).collect(),
-        rows,
-        searched,
-        withheld: d
-            .fields
-            .iter()
-            .filter_map(|f| f.withhold.map(|g| (f.name.get_ref().clone(), g)))
-            .collect(),
-    })
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -114,6 +114,25 @@ pub enum ProblemKind {
         /// The dataset.
         dataset: String,
     },
+    /// An HTTP dataset's location that is not a plain path (`/v1/points`): no query, no
+    /// host, no `..`; values go in query parameters the connector encodes.
+    HttpPath {
+        /// The value.
+        value: String,
+    },
+    /// A JSON key, dotted path, query parameter or header name of an HTTP dataset that is
+    /// not plain (letters, digits, `_` and `-`; `.` between keys of a path).
+    HttpName {
+        /// The value.
+        value: String,
+    },
+    /// A setting that only an HTTP dataset or connector takes, on another kind.
+    HttpOnly {
+        /// The dataset or system.
+        owner: String,
+        /// The setting.
+        setting: &'static str,
+    },
 }
 
 impl ProblemKind {
@@ -211,6 +230,24 @@ impl ProblemKind {
                 format!("データセット「{dataset}」に利用目的がありません")
             }
             (P::NoPurpose { dataset }, true) => format!("dataset {dataset:?} has no purpose"),
+            (P::HttpPath { value }, false) => format!(
+                "「{value}」は HTTP のパスとして使えません(/ で始まる英数字と - _ . ~ / のみ。クエリや .. は不可)"
+            ),
+            (P::HttpPath { value }, true) => format!(
+                "{value:?} is not a plain HTTP path (starts with /; letters, digits, - _ . ~ /; no query, no ..)"
+            ),
+            (P::HttpName { value }, false) => format!(
+                "「{value}」は HTTP の名前として使えません(英数字と _ -、パスの区切りの . のみ)"
+            ),
+            (P::HttpName { value }, true) => format!(
+                "{value:?} is not a plain HTTP name (letters, digits, _ and -; . between keys)"
+            ),
+            (P::HttpOnly { owner, setting }, false) => {
+                format!("「{owner}」の {setting} は HTTP の接続にだけ指定できます")
+            }
+            (P::HttpOnly { owner, setting }, true) => {
+                format!("{setting} of {owner:?} applies to HTTP connectors only")
+            }
         }
     }
 }
@@ -272,6 +309,40 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
                 f.at(v, ProblemKind::NotAnEnvName { setting });
             }
         }
+        for (name, var) in &c.headers_env {
+            if !is_http_name(name, false) {
+                f.at(
+                    &s.id,
+                    ProblemKind::HttpName {
+                        value: name.clone(),
+                    },
+                );
+            }
+            if !is_env_name(var.get_ref()) {
+                f.at(
+                    var,
+                    ProblemKind::NotAnEnvName {
+                        setting: "headers_env",
+                    },
+                );
+            }
+        }
+        if c.kind != ConnectorKind::Http {
+            for (setting, set) in [
+                ("headers_env", !c.headers_env.is_empty()),
+                ("rate_per_sec", c.rate_per_sec.is_some()),
+            ] {
+                if set {
+                    f.at(
+                        &s.id,
+                        ProblemKind::HttpOnly {
+                            owner: s.id.get_ref().clone(),
+                            setting,
+                        },
+                    );
+                }
+            }
+        }
         if (c.kind.is_sql() || c.kind == ConnectorKind::Http) && c.url_env.is_none() {
             f.at(
                 &s.id,
@@ -307,10 +378,32 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
                 f.at(r, unknown("recipient", r));
             }
         }
-        let sql = map
-            .system(d.system.get_ref())
-            .is_some_and(|s| s.connector.kind.is_sql());
-        if sql {
+        let kind = map.system(d.system.get_ref()).map(|s| s.connector.kind);
+        if kind == Some(ConnectorKind::Http) {
+            http_dataset(&mut f, d);
+        } else {
+            let param = d
+                .find_by
+                .iter()
+                .flat_map(|x| &x.conditions)
+                .any(|c| c.param.is_some());
+            for (setting, set) in [
+                ("records", d.records.is_some()),
+                ("pages", d.pages.is_some()),
+                ("match.param", param),
+            ] {
+                if set {
+                    f.at(
+                        &d.id,
+                        ProblemKind::HttpOnly {
+                            owner: did.clone(),
+                            setting,
+                        },
+                    );
+                }
+            }
+        }
+        if kind.is_some_and(ConnectorKind::is_sql) {
             // Without a location the dataset's id names the table.
             let table = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
             if !is_sql_name(&table, true) {
@@ -498,6 +591,80 @@ fn is_sql_name(s: &str, qualified: bool) -> bool {
         Some((schema, table)) if qualified => part(schema) && part(table),
         Some(_) => false,
         None => part(s),
+    }
+}
+
+/// An HTTP dataset's names: its location a plain path, its fields and records JSON keys or
+/// dotted paths, its page parameters plain names.
+fn http_dataset(f: &mut Found<'_>, d: &crate::Dataset) {
+    let location = d.location.clone().unwrap_or_default();
+    if !is_http_path(&location) {
+        f.at(&d.id, ProblemKind::HttpPath { value: location });
+    }
+    for field in d
+        .fields
+        .iter()
+        .filter(|x| !is_http_name(x.name.get_ref(), true))
+    {
+        f.at(
+            &field.name,
+            ProblemKind::HttpName {
+                value: field.name.get_ref().clone(),
+            },
+        );
+    }
+    let mut names: Vec<(&str, bool)> = Vec::new();
+    for c in d.find_by.iter().flat_map(|x| &x.conditions) {
+        if let Some(p) = &c.param {
+            names.push((p, false));
+        }
+    }
+    if let Some(r) = &d.records {
+        names.push((r, true));
+    }
+    match &d.pages {
+        Some(crate::Pages::Cursor { param, next }) => {
+            names.push((param, false));
+            names.push((next, true));
+        }
+        Some(crate::Pages::Number { param }) => names.push((param, false)),
+        Some(crate::Pages::Link) | None => {}
+    }
+    for (name, dotted) in names {
+        if !is_http_name(name, dotted) {
+            f.at(
+                &d.id,
+                ProblemKind::HttpName {
+                    value: name.to_owned(),
+                },
+            );
+        }
+    }
+}
+
+/// A path below the service's base URL: `/` then letters, digits, `-_.~/`, no `..`.
+fn is_http_path(s: &str) -> bool {
+    s.starts_with('/')
+        && s.len() <= 200
+        && !s.contains("..")
+        && !s.contains("//")
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
+}
+
+/// A JSON key, query parameter or header name: letters, digits, `_` and `-`; with `dotted`,
+/// several joined by `.` (a path into nested objects).
+fn is_http_name(s: &str, dotted: bool) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if dotted {
+        s.split('.').all(part)
+    } else {
+        part(s)
     }
 }
 

@@ -9,6 +9,8 @@
 mod check;
 mod publish;
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -128,6 +130,14 @@ pub struct Connector {
     /// The most rows one dataset may return for one subject (default 10,000).
     #[serde(default)]
     pub row_limit: Option<u32>,
+    /// HTTP: more headers sent with every request, each naming the environment variable
+    /// that holds its value (`{ "X-Api-Key" = "POINTS_API_KEY" }`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers_env: BTreeMap<String, Spanned<String>>,
+    /// HTTP: the most requests per second sent to the system (default 5).
+    #[serde(default)]
+    pub rate_per_sec: Option<u32>,
 }
 
 /// The kinds of system a connector reaches.
@@ -186,6 +196,34 @@ pub struct Dataset {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub recipients: Vec<Spanned<String>>,
+    /// HTTP: where the records are in the JSON answer, as a dotted path (`data.items`);
+    /// absent when the answer is the list itself.
+    #[serde(default)]
+    pub records: Option<String>,
+    /// HTTP: how further pages of the answer are asked for; absent when there is one page.
+    #[serde(default)]
+    pub pages: Option<Pages>,
+}
+
+/// How an HTTP dataset's further pages are asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Pages {
+    /// The answer holds the next page's cursor at the dotted path `next`; it is sent back in
+    /// the query parameter `param`. No cursor (absent, null or empty) ends the list.
+    Cursor {
+        /// The query parameter.
+        param: String,
+        /// Where the next cursor is in the answer.
+        next: String,
+    },
+    /// Pages numbered from 1 in the query parameter `param`, until a page comes back empty.
+    Number {
+        /// The query parameter.
+        param: String,
+    },
+    /// The answer's `Link` header names the next page (`rel="next"`, same origin only).
+    Link,
 }
 
 /// How long a dataset is kept.
@@ -226,6 +264,11 @@ pub struct Condition {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub from: Option<Spanned<String>>,
+    /// HTTP: the query parameter that carries the value (default: the field's name). The
+    /// connector also checks each record's field against it, so a service that ignores the
+    /// parameter cannot hand over other people's records.
+    #[serde(default)]
+    pub param: Option<String>,
 }
 
 /// What Madoguchi knows of a subject to look them up by.

@@ -52,6 +52,11 @@ fn with(extra: &str) -> String {
 fn the_base_map_and_the_documented_example_are_valid() {
     assert_eq!(problems(BASE), vec![]);
     assert_eq!(problems(EXAMPLE), vec![]);
+    // The example shop of `examples/shop` (its systems are real in the end-to-end tests).
+    assert_eq!(
+        problems(include_str!("../../../examples/shop/datamap.toml")),
+        vec![]
+    );
 }
 
 #[test]
@@ -548,4 +553,100 @@ fn the_schema_names_every_top_level_section_and_the_hash_is_sha256() {
     // The check is independent of how the file was parsed (a map's own problems only).
     let map = DataMap::parse(BASE).unwrap();
     assert!(check(&map, BASE).is_empty());
+}
+
+/// An HTTP system and dataset appended to [`BASE`], with every HTTP-only name broken once.
+const HTTP: &str = r#"[[systems]]
+id = "api"
+name = { ja = "API", en = "API" }
+owner = "o@example.jp"
+country = "JP"
+connector = { kind = "http", url_env = "API_URL", headers_env = { "X Key" = "api-key" } }
+[[datasets]]
+id = "points"
+system = "api"
+label = { ja = "ポイント", en = "Points" }
+location = "/v1/points?email=x"
+records = "data..items"
+pages = { by = "cursor", param = "cursor", next = "meta.next" }
+purposes = ["svc"]
+retention = { period = { ja = "1年", en = "1 year" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email", param = "e mail" }] }]
+[[datasets.fields]]
+name = "email"
+label = { ja = "メール", en = "E-mail" }
+category = "contact"
+erase = "delete_row"
+[[datasets.fields]]
+name = "reason.label"
+label = { ja = "理由", en = "Why" }
+category = "contact"
+erase = "delete_row"
+"#;
+
+#[test]
+fn http_datasets_take_plain_paths_and_names_only() {
+    // BASE is 31 lines; HTTP's first line is line 32. Names are reported at the system's or
+    // the dataset's id, an environment variable at its own place.
+    assert_eq!(
+        problems(&with(HTTP)),
+        vec![
+            (
+                33,
+                ProblemKind::HttpName {
+                    value: "X Key".into()
+                }
+            ),
+            (
+                37,
+                ProblemKind::NotAnEnvName {
+                    setting: "headers_env"
+                }
+            ),
+            (
+                39,
+                ProblemKind::HttpPath {
+                    value: "/v1/points?email=x".into()
+                }
+            ),
+            (
+                39,
+                ProblemKind::HttpName {
+                    value: "e mail".into()
+                }
+            ),
+            (
+                39,
+                ProblemKind::HttpName {
+                    value: "data..items".into()
+                }
+            ),
+        ]
+    );
+    // Mended, it is valid: a nested field (`reason.label`) and a cursor at a nested key.
+    let mended = HTTP
+        .replace("\"X Key\" = \"api-key\"", "\"X-Key\" = \"API_KEY\"")
+        .replace("/v1/points?email=x", "/v1/points")
+        .replace("e mail", "email")
+        .replace("data..items", "data.items");
+    assert_eq!(problems(&with(&mended)), vec![]);
+    // The same settings on a SQL system or dataset are refused.
+    let sql = with(&mended.replace("kind = \"http\"", "kind = \"postgres\""));
+    let kinds: Vec<ProblemKind> = problems(&sql).into_iter().map(|(_, k)| k).collect();
+    for setting in ["headers_env", "records", "pages", "match.param"] {
+        assert!(
+            kinds
+                .iter()
+                .any(|k| matches!(k, ProblemKind::HttpOnly { setting: s, .. } if *s == setting)),
+            "{setting}: {kinds:?}"
+        );
+    }
+    assert_eq!(
+        ProblemKind::HttpOnly {
+            owner: "points".into(),
+            setting: "records"
+        }
+        .message(false),
+        "「points」の records は HTTP の接続にだけ指定できます"
+    );
 }

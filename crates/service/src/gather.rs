@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+pub use madoguchi_connectors::Checked;
 use madoguchi_connectors::{Rows, Subject};
 use madoguchi_datamap::DataMap;
 use madoguchi_domain::{Actor, AuditOnly, RequestKind, Requester, State};
@@ -374,7 +375,7 @@ impl Service {
     pub async fn test_connectors(
         &self,
         en: bool,
-    ) -> Result<Vec<(String, Result<usize, String>)>, ServiceError> {
+    ) -> Result<Vec<(String, Result<Checked, String>)>, ServiceError> {
         let Some(m) = self.datamap().await? else {
             return Ok(Vec::new());
         };

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use madoguchi_domain::jst_date;
+use madoguchi_service::gather::Checked;
 use madoguchi_service::register::{self, ProvisionRow};
 use madoguchi_service::staff::StaffIdentity;
 use serde::{Deserialize, Serialize};
@@ -54,8 +55,14 @@ pub async fn test_connections(
         .into_iter()
         .map(|(system, r)| {
             let said = match (r, en) {
-                (Ok(n), true) => format!("OK ({n} tables readable)"),
-                (Ok(n), false) => format!("OK（{n} テーブルを読み取れます）"),
+                (Ok(Checked::Tables(n)), true) => format!("OK ({n} tables readable)"),
+                (Ok(Checked::Tables(n)), false) => format!("OK（{n} テーブルを読み取れます）"),
+                (Ok(Checked::Reached), true) => {
+                    "OK (the service answers; its data is first read for a request)".to_owned()
+                }
+                (Ok(Checked::Reached), false) => {
+                    "OK（接続できました。データは請求の処理時に初めて読み取ります）".to_owned()
+                }
                 (Err(e), _) => e,
             };
             (system, said)
