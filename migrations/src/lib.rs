@@ -16,6 +16,7 @@ mod m20261201_000011_add_totp_replay_and_enrolment;
 mod m20261201_000012_add_sealed_birth_date;
 mod m20261201_000013_create_datamap_and_register;
 mod m20261201_000014_create_gather_jobs;
+mod m20261202_000015_add_owner_tasks;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_add_sealed_birth_date::Migration),
             Box::new(m20261201_000013_create_datamap_and_register::Migration),
             Box::new(m20261201_000014_create_gather_jobs::Migration),
+            Box::new(m20261202_000015_add_owner_tasks::Migration),
         ]
     }
 }

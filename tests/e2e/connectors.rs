@@ -11,7 +11,7 @@ use crate::answers::bring_in_progress;
 use crate::helpers::*;
 use crate::on_both;
 
-const MAP: &str = r#"version = "connectors-test"
+pub(crate) const MAP: &str = r#"version = "connectors-test"
 safety_measures = { ja = "暗号化しています。", en = "Encrypted." }
 
 [[purposes]]
@@ -106,7 +106,7 @@ fields = [
 ]
 "#;
 
-const SUBJECT: &str = "hanako@example.jp";
+pub(crate) const SUBJECT: &str = "hanako@example.jp";
 
 /// A fresh PostgreSQL database for the shop, seeded; its URL.
 async fn shop(tag: &str) -> String {
@@ -192,7 +192,10 @@ async fn news(dir: &std::path::Path) -> String {
 }
 
 /// Waits until the request's latest gathering has no job pending or running.
-async fn settled(app: &TestApp, pid: uuid::Uuid) -> madoguchi_service::gather::Gathering {
+pub(crate) async fn settled(
+    app: &TestApp,
+    pid: uuid::Uuid,
+) -> madoguchi_service::gather::Gathering {
     for _ in 0..300 {
         let row = app.request(pid).await;
         let g = app.service.gathering(&row, false).await.unwrap();
@@ -203,6 +206,7 @@ async fn settled(app: &TestApp, pid: uuid::Uuid) -> madoguchi_service::gather::G
                         && s.error.is_some()
                         && s.error.as_deref() != Some("waiting for another system"))
                     || s.state == "failed"
+                    || s.state == "owner"
             })
         {
             return g;
@@ -214,10 +218,19 @@ async fn settled(app: &TestApp, pid: uuid::Uuid) -> madoguchi_service::gather::G
 
 /// The business's three systems, seeded, and the app started with their variables and map.
 async fn with_business(backend: Backend, tag: &str) -> (TestApp, Vec<(&'static str, String)>) {
+    with_business_map(backend, tag, MAP).await
+}
+
+/// The business's three systems, seeded, and the app started with `map`.
+pub(crate) async fn with_business_map(
+    backend: Backend,
+    tag: &str,
+    map: &str,
+) -> (TestApp, Vec<(&'static str, String)>) {
     let dir = std::env::temp_dir().join(format!("madoguchi-business-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     let map_path = dir.join("map.toml");
-    std::fs::write(&map_path, MAP).unwrap();
+    std::fs::write(&map_path, map).unwrap();
     let vars = vec![
         ("TEST_SHOP_URL", shop(tag).await),
         ("TEST_SUPPORT_URL", support(tag).await),
@@ -470,7 +483,7 @@ async fn a_disclosure_is_gathered_from_three_databases_on_postgres() {
     a_disclosure_is_gathered_from_three_databases(Backend::Postgres, &tag()).await;
 }
 
-fn tag() -> String {
+pub(crate) fn tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 

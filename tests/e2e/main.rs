@@ -26,6 +26,7 @@ mod lifecycle;
 mod limits;
 mod mail;
 mod outcomes;
+mod owner_tasks;
 mod payments;
 mod privacy;
 mod security;

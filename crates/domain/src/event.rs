@@ -226,6 +226,30 @@ pub enum AuditOnly {
         /// No more tries: the officer gathers by hand.
         last: bool,
     },
+    /// A system's owner was asked to search it by hand (a manual system, or one whose
+    /// connector gave up), with a link that needs no staff account.
+    OwnerAsked {
+        /// The system's id in the data map.
+        system: String,
+        /// The day the answer is asked for (`YYYY-MM-DD`, Japan).
+        due_on: String,
+    },
+    /// A system's owner answered through their link: what they found, as counts and a hash.
+    OwnerAnswered {
+        /// The system's id in the data map.
+        system: String,
+        /// Datasets reported.
+        datasets: u32,
+        /// Rows reported.
+        rows: u32,
+        /// SHA-256 of what was stored.
+        hash: String,
+    },
+    /// A system's owner was reminded of an unanswered task.
+    OwnerReminded {
+        /// The system's id in the data map.
+        system: String,
+    },
 }
 
 impl Event {
@@ -266,6 +290,9 @@ impl Event {
             Event::Record(AuditOnly::GatherRequested { .. }) => "gather_requested",
             Event::Record(AuditOnly::Gathered { .. }) => "gathered",
             Event::Record(AuditOnly::GatherFailed { .. }) => "gather_failed",
+            Event::Record(AuditOnly::OwnerAsked { .. }) => "owner_asked",
+            Event::Record(AuditOnly::OwnerAnswered { .. }) => "owner_answered",
+            Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
         }
     }
 }
@@ -334,11 +361,15 @@ pub enum Mail {
     StaffDigest,
     /// To staff: outgoing mail keeps failing.
     StaffMailFailing,
+    /// To a system's owner: search the system for a request's subject (a link, no data).
+    OwnerTask,
+    /// To a system's owner: the search is still awaited.
+    OwnerReminder,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 25] = [
+    pub const ALL: [Mail; 27] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -364,6 +395,8 @@ impl Mail {
         Mail::ExpiryWarning,
         Mail::StaffDigest,
         Mail::StaffMailFailing,
+        Mail::OwnerTask,
+        Mail::OwnerReminder,
     ];
 
     /// Stable identifier (the template folder's name).
@@ -394,6 +427,8 @@ impl Mail {
             Mail::ExpiryWarning => "expiry_warning",
             Mail::StaffDigest => "staff_digest",
             Mail::StaffMailFailing => "staff_mail_failing",
+            Mail::OwnerTask => "owner_task",
+            Mail::OwnerReminder => "owner_reminder",
         }
     }
 

@@ -37,7 +37,7 @@ pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use ledger::{FlagReason, LedgerKind, RefundDue};
 pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
-    age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age,
+    age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
 pub use state::State;

@@ -19,6 +19,15 @@ pub fn jst_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&jst()).date_naive()
 }
 
+/// A date as people read it: `2026年12月10日`, or `10 December 2026` in English.
+pub fn written_date(d: NaiveDate, en: bool) -> String {
+    if en {
+        d.format("%-d %B %Y").to_string()
+    } else {
+        d.format("%Y年%-m月%-d日").to_string()
+    }
+}
+
 /// The legal regime whose deadlines apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -382,6 +391,13 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_people_read_them() {
+        let d = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        assert_eq!(written_date(d, false), "2026年1月5日");
+        assert_eq!(written_date(d, true), "5 January 2026");
+    }
     use chrono::TimeZone;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

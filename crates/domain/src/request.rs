@@ -665,6 +665,25 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
                 ("final", last.to_string()),
             ],
         ),
+        AuditOnly::OwnerAsked { system, due_on } => (
+            "owner.asked",
+            vec![("system", system.clone()), ("due_on", due_on.clone())],
+        ),
+        AuditOnly::OwnerAnswered {
+            system,
+            datasets,
+            rows,
+            hash,
+        } => (
+            "owner.answered",
+            vec![
+                ("system", system.clone()),
+                ("datasets", datasets.to_string()),
+                ("rows", rows.to_string()),
+                ("sha256", hash.clone()),
+            ],
+        ),
+        AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -719,8 +738,13 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             AuditOnly::RefundSent { .. }
             | AuditOnly::DocumentDeleted { .. }
             | AuditOnly::Gathered { .. }
-            | AuditOnly::GatherFailed { .. },
+            | AuditOnly::GatherFailed { .. }
+            | AuditOnly::OwnerAsked { .. }
+            | AuditOnly::OwnerReminded { .. },
         ) => matches!(actor, Actor::System),
+        // The owner answers through a link: the service records it for them (the owner has
+        // no account; the entry names the system).
+        Event::Record(AuditOnly::OwnerAnswered { .. }) => matches!(actor, Actor::System),
     };
     if allowed {
         Ok(())

@@ -73,6 +73,10 @@ pub struct MailContext {
     /// A detailed answer, one line per data set or fact (what was corrected, erased where and
     /// when), in the message's language.
     pub answer_lines: Vec<String>,
+    /// The business system a task is about, by its name (owner mail).
+    pub system_name: String,
+    /// A nonce from which the sender derives an owner's task link; never the link itself.
+    pub owner_nonce: Option<String>,
 }
 
 impl MailContext {
@@ -158,6 +162,8 @@ templates! {
     ExpiryWarning => ExpiryWarningSubject, "email/expiry_warning/subject.txt", ExpiryWarningBody, "email/expiry_warning/body.txt";
     StaffDigest => StaffDigestSubject, "email/staff_digest/subject.txt", StaffDigestBody, "email/staff_digest/body.txt";
     StaffMailFailing => StaffMailFailingSubject, "email/staff_mail_failing/subject.txt", StaffMailFailingBody, "email/staff_mail_failing/body.txt";
+    OwnerTask => OwnerTaskSubject, "email/owner_task/subject.txt", OwnerTaskBody, "email/owner_task/body.txt";
+    OwnerReminder => OwnerReminderSubject, "email/owner_reminder/subject.txt", OwnerReminderBody, "email/owner_reminder/body.txt";
 }
 
 #[derive(Template)]
@@ -339,6 +345,8 @@ pub fn sample(lang: &str) -> MailContext {
             "1. 会員情報: 開示".into(),
             "2. 購買履歴: 該当する個人データなし".into(),
         ],
+        system_name: "通販サイト".into(),
+        owner_nonce: None,
     }
 }
 

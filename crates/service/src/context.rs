@@ -22,6 +22,11 @@ impl MailLinks {
         format!("{base}/confirm/{token}")
     }
 
+    /// An owner's task page for a token.
+    pub fn owner(base: &str, token: &str) -> String {
+        format!("{base}/owner/{token}")
+    }
+
     /// The staff view of a request.
     pub fn staff(base: &str, pid: uuid::Uuid) -> String {
         format!("{base}/staff/requests/{pid}")
@@ -152,6 +157,8 @@ pub(crate) fn build(
             None
         },
         code: String::new(),
+        system_name: String::new(),
+        owner_nonce: None,
         answer_lines: match (&extra.answer, mail) {
             (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
             _ => Vec::new(),

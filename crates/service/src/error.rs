@@ -65,6 +65,9 @@ impl From<StoreError> for ServiceError {
                 } => ServiceError::Invalid("this refund is not due"),
                 // A claim another instance made first.
                 Refused::LineMoved { .. } | Refused::JobTakenOver => ServiceError::Conflict,
+                Refused::TaskClosed => {
+                    ServiceError::Token(madoguchi_store::tokens::TokenError::Used)
+                }
             },
             other => ServiceError::Store(other),
         }

@@ -71,6 +71,15 @@ pub struct Gathering {
     pub complete: bool,
 }
 
+/// A gathering queued as part of a change: the write, how many systems, the owners' mail
+/// and the trail entries that say they were asked.
+pub(crate) struct Queued {
+    pub write: Write,
+    pub systems: u32,
+    pub mail: Vec<madoguchi_store::outbox::NewMessage>,
+    pub events: Vec<AuditOnly>,
+}
+
 /// The kinds whose answer the connectors gather for.
 pub fn gathers_for(kind: RequestKind) -> bool {
     kind == RequestKind::Disclosure
@@ -94,12 +103,15 @@ fn subject_of(row: &request::Model) -> Subject {
 
 impl Service {
     /// The jobs a request entering work needs, as a write of its change: one per system a
-    /// connector reads, as run `run`. `None` without a map or a system to read.
+    /// connector reads, and a task for the owner of each manual system (with its mail and
+    /// trail entries), as run `run`. `None` without a map or a system to read.
     pub(crate) async fn gather_write(
         &self,
+        row: &request::Model,
         kind: RequestKind,
         run: i32,
-    ) -> Result<Option<(Write, u32)>, ServiceError> {
+        now: DateTime<Utc>,
+    ) -> Result<Option<Queued>, ServiceError> {
         if !gathers_for(kind) {
             return Ok(None);
         }
@@ -107,11 +119,22 @@ impl Service {
             return Ok(None);
         };
         let systems = madoguchi_connectors::readable_systems(&m.map);
-        if systems.is_empty() {
+        let manual = crate::owner::manual_systems(&m.map);
+        if systems.is_empty() && manual.is_empty() {
             return Ok(None);
         }
-        let n = u32::try_from(systems.len()).unwrap_or(u32::MAX);
-        Ok(Some((Write::QueueGather { systems, run }, n)))
+        let asked = self.ask_owners(row, &manual, now).await?;
+        let n = u32::try_from(systems.len() + manual.len()).unwrap_or(u32::MAX);
+        Ok(Some(Queued {
+            write: Write::QueueGather {
+                systems,
+                tasks: asked.tasks,
+                run,
+            },
+            systems: n,
+            mail: asked.mail,
+            events: asked.events,
+        }))
     }
 
     /// An officer asks the connectors to gather again (after a failure, or after the business
@@ -132,20 +155,24 @@ impl Service {
             .await?
             .first()
             .map_or(1, |j| j.run + 1);
-        let Some((write, systems)) = self.gather_write(current.kind, run).await? else {
+        let Some(queued) = self.gather_write(&row, current.kind, run, now).await? else {
             return Err(ServiceError::Invalid("gathering"));
         };
+        let mut events = vec![AuditOnly::GatherRequested {
+            systems: queued.systems,
+        }];
+        events.extend(queued.events);
         self.record(
             pid,
-            vec![AuditOnly::GatherRequested { systems }],
+            events,
             actor,
-            vec![write],
-            Vec::new(),
+            vec![queued.write],
+            queued.mail,
             origin,
             now,
         )
         .await?;
-        Ok(systems)
+        Ok(queued.systems)
     }
 
     /// Runs one due job, if there is one: reads its system and commits the rows, or the
@@ -296,6 +323,7 @@ impl Service {
             error: WAITING.to_owned(),
             retry_at: Some(now + Duration::seconds(2)),
             give_back: true,
+            hand_to_owner: None,
         };
         let change = madoguchi_store::change::Change::trail(row, Vec::new()).with(write);
         match self.commit_change(change, &Origin::default(), now).await {
@@ -304,6 +332,8 @@ impl Service {
         }
     }
 
+    /// A failed try: due again at `retry_at`; without one, the system is handed to its
+    /// owner (a task with a link, mailed) when the map names it, and left failed otherwise.
     async fn fail_job(
         &self,
         row: &request::Model,
@@ -312,25 +342,37 @@ impl Service {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let mut events = vec![AuditOnly::GatherFailed {
+            system: job.system.clone(),
+            attempts: u32::try_from(job.attempts).unwrap_or(0),
+            last: retry_at.is_none(),
+        }];
+        let mut mail = Vec::new();
+        let mut hand_to_owner = None;
+        if retry_at.is_none() {
+            let map = self.datamap().await?;
+            if let Some(system) = map.as_deref().and_then(|m| m.map.system(&job.system)) {
+                let asked = self.ask_owners(row, &[system], now).await?;
+                events.extend(asked.events);
+                mail = asked.mail;
+                hand_to_owner = asked.tasks.into_iter().next().map(|(_, t)| t);
+            }
+        }
         let write = Write::FailGather {
             job_id: job.id,
             attempts: job.attempts,
             error,
             retry_at,
             give_back: false,
-        };
-        let event = AuditOnly::GatherFailed {
-            system: job.system.clone(),
-            attempts: u32::try_from(job.attempts).unwrap_or(0),
-            last: retry_at.is_none(),
+            hand_to_owner,
         };
         let result = self
             .record(
                 row.pid,
-                vec![event],
+                events,
                 &Actor::System,
                 vec![write],
-                Vec::new(),
+                mail,
                 &Origin::default(),
                 now,
             )

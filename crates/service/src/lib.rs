@@ -10,6 +10,7 @@ pub mod gather;
 pub mod identity;
 mod intake;
 pub mod limits;
+pub mod owner;
 mod package;
 mod payments;
 pub mod queue;
@@ -565,6 +566,8 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let settings = self.settings().await?;
         let mut writes = Vec::new();
+        let mut entries = entries;
+        let mut owner_mail = Vec::new();
         if let Some(token) = confirm_token {
             writes.push(Write::ConsumeToken {
                 purpose: tokens::CONFIRM_EMAIL,
@@ -633,9 +636,18 @@ impl Service {
             && madoguchi_store::gather::latest_run(self.db.conn(), row.id)
                 .await?
                 .is_empty()
-            && let Some((queue, _)) = self.gather_write(t.next.kind, 1).await?
+            && let Some(queued) = self.gather_write(row, t.next.kind, 1, now).await?
         {
-            writes.push(queue);
+            writes.push(queued.write);
+            // The owners asked are the service's doing, whoever moved the request.
+            let mut effects = Vec::new();
+            for asked in queued.events {
+                effects.extend(
+                    domain::apply(&t.next, &Event::Record(asked), &Actor::System, now)?.effects,
+                );
+            }
+            entries.extend(audit_entries(&effects, &Actor::System, None));
+            owner_mail = queued.mail;
         }
         if let Event::RecordPayment { amount, method } = event {
             let receipt = domain::ledger::receipt_number(&row.number);
@@ -672,7 +684,8 @@ impl Service {
             }
             _ => {}
         }
-        let mail = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
+        let mut mail = self.messages(&settings, row, &t.next, &t.effects, &extra, now);
+        mail.extend(owner_mail);
         let change = Change {
             update,
             entries,

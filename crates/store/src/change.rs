@@ -143,8 +143,10 @@ pub enum Write {
     MoveLine(LineMove),
     /// Connector jobs for these systems, as run `run` (a new run when an officer asks again).
     QueueGather {
-        /// The systems, by id in the data map.
+        /// The systems a connector reads, by id in the data map.
         systems: Vec<String>,
+        /// The systems whose owners search by hand, each with its link.
+        tasks: Vec<(String, TaskLink)>,
         /// The run.
         run: i32,
     },
@@ -174,7 +176,41 @@ pub enum Write {
         retry_at: Option<DateTime<Utc>>,
         /// Not a failure (it waits on another system): the try does not count.
         give_back: bool,
+        /// Given up, and handed to the system's owner with this link.
+        hand_to_owner: Option<TaskLink>,
     },
+    /// An owner's answer through their link: the rows they reported, stored sealed; the link
+    /// stops working (refused unless the task is open under this token).
+    AnswerTask {
+        /// The job.
+        job_id: i64,
+        /// The token the link carried (only its hash is compared).
+        token: String,
+        /// The rows, as JSON.
+        result: String,
+        /// How many rows.
+        rows: i32,
+        /// SHA-256 of `result`.
+        hash: String,
+    },
+    /// An owner's task reminded (refused unless open and not reminded yet, so one reminder
+    /// goes out however many instances look).
+    RemindTask {
+        /// The job.
+        job_id: i64,
+    },
+}
+
+/// The link of an owner's task: the nonce its token is derived from, the token (only its
+/// hash is stored) and when the answer is asked for.
+#[derive(Debug, Clone)]
+pub struct TaskLink {
+    /// The nonce.
+    pub nonce: String,
+    /// The token.
+    pub token: String,
+    /// When the answer is due.
+    pub due_at: DateTime<Utc>,
 }
 
 /// A document to store, already sealed by the caller (the key ring lives in the service).
@@ -604,13 +640,26 @@ async fn apply<C: ConnectionTrait>(
             .exec(tx)
             .await?;
         }
-        Write::QueueGather { systems, run } => {
+        Write::QueueGather {
+            systems,
+            tasks,
+            run,
+        } => {
             use crate::entities::gather_job;
-            let rows = systems.into_iter().map(|system| gather_job::ActiveModel {
+            let jobs = systems
+                .into_iter()
+                .map(|s| (s, None))
+                .chain(tasks.into_iter().map(|(s, t)| (s, Some(t))));
+            let rows = jobs.map(|(system, task)| gather_job::ActiveModel {
                 request_id: Set(request_id),
                 run: Set(run),
                 system: Set(system),
-                state: Set(crate::gather::PENDING.to_owned()),
+                state: Set(if task.is_some() {
+                    crate::gather::OWNER
+                } else {
+                    crate::gather::PENDING
+                }
+                .to_owned()),
                 attempts: Set(0),
                 next_attempt_at: Set(at),
                 claimed_until: Set(None),
@@ -620,9 +669,61 @@ async fn apply<C: ConnectionTrait>(
                 hash: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
+                task_token_hash: Set(task.as_ref().map(|t| hash_token(&t.token))),
+                task_nonce: Set(task.as_ref().map(|t| t.nonce.clone())),
+                task_due_at: Set(task.as_ref().map(|t| t.due_at.trunc_subsecs(6))),
+                task_reminded_at: Set(None),
                 ..Default::default()
             });
             gather_job::Entity::insert_many(rows).exec(tx).await?;
+        }
+        Write::AnswerTask {
+            job_id,
+            token,
+            result,
+            rows,
+            hash,
+        } => {
+            use crate::entities::gather_job;
+            let done = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::State, Expr::value(crate::gather::DONE))
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Some(
+                        cipher.seal(&crate::gather::result_aad(job_id), &result),
+                    )),
+                )
+                .col_expr(gather_job::Column::Rows, Expr::value(rows))
+                .col_expr(gather_job::Column::Hash, Expr::value(Some(hash)))
+                .col_expr(
+                    gather_job::Column::Error,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
+                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)))
+                .exec(tx)
+                .await?;
+            refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
+        }
+        Write::RemindTask { job_id } => {
+            use crate::entities::gather_job;
+            let reminded = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::TaskRemindedAt, Expr::value(Some(at)))
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
+                .filter(gather_job::Column::TaskRemindedAt.is_null())
+                .exec(tx)
+                .await?;
+            refused_unless(reminded.rows_affected, 1, Refused::TaskClosed)?;
         }
         Write::FinishGather {
             job_id,
@@ -665,12 +766,13 @@ async fn apply<C: ConnectionTrait>(
             error,
             retry_at,
             give_back,
+            hand_to_owner,
         } => {
             use crate::entities::gather_job;
-            let state = if retry_at.is_some() {
-                crate::gather::PENDING
-            } else {
-                crate::gather::FAILED
+            let state = match (retry_at, &hand_to_owner) {
+                (Some(_), _) => crate::gather::PENDING,
+                (None, Some(_)) => crate::gather::OWNER,
+                (None, None) => crate::gather::FAILED,
             };
             let spent = if give_back { attempts - 1 } else { attempts };
             let failed = gather_job::Entity::update_many()
@@ -684,6 +786,18 @@ async fn apply<C: ConnectionTrait>(
                 .col_expr(
                     gather_job::Column::ClaimedUntil,
                     Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(hand_to_owner.as_ref().map(|t| hash_token(&t.token))),
+                )
+                .col_expr(
+                    gather_job::Column::TaskNonce,
+                    Expr::value(hand_to_owner.as_ref().map(|t| t.nonce.clone())),
+                )
+                .col_expr(
+                    gather_job::Column::TaskDueAt,
+                    Expr::value(hand_to_owner.as_ref().map(|t| t.due_at.trunc_subsecs(6))),
                 )
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
                 .filter(gather_job::Column::Id.eq(job_id))

@@ -45,6 +45,9 @@ pub enum Refused {
     /// took it).
     #[error("the gathering job was taken over")]
     JobTakenOver,
+    /// An owner's task was no longer open (answered already, or its link replaced).
+    #[error("the owner's task is no longer open")]
+    TaskClosed,
     /// A ledger line no longer had the kind it was read with (`from`), so it did not move to
     /// `to`.
     #[error("the ledger line is no longer {}", .from.as_db())]

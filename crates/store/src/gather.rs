@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use crate::StoreError;
@@ -20,6 +21,35 @@ pub const RUNNING: &str = "running";
 pub const DONE: &str = "done";
 /// Given up after its last try.
 pub const FAILED: &str = "failed";
+/// Waiting for the system's owner to answer through their link.
+pub const OWNER: &str = "owner";
+
+/// The open owner's task a link's token belongs to.
+pub async fn task_by_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<gather_job::Model>, StoreError> {
+    Ok(Jobs::find()
+        .filter(gather_job::Column::TaskTokenHash.eq(crate::secrets::hash_token(token)))
+        .filter(gather_job::Column::State.eq(OWNER))
+        .one(db)
+        .await?)
+}
+
+/// Open owners' tasks due before `before` and not yet reminded.
+pub async fn tasks_to_remind<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+) -> Result<Vec<gather_job::Model>, StoreError> {
+    Ok(Jobs::find()
+        .filter(gather_job::Column::State.eq(OWNER))
+        .filter(gather_job::Column::TaskRemindedAt.is_null())
+        .filter(gather_job::Column::TaskDueAt.lte(before.trunc_subsecs(6)))
+        .order_by_asc(gather_job::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?)
+}
 
 /// The associated data a job's sealed result is bound to.
 pub(crate) fn result_aad(job_id: i64) -> String {

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(routes::public::router())
         .merge(routes::subject::router(upload_limit))
+        .merge(routes::owner::router(upload_limit))
         .merge(routes::payments::router())
         .merge(routes::api::router())
         .merge(routes::health::router())

@@ -375,6 +375,102 @@ pub struct ConfirmPage {
     pub number: String,
 }
 
+/// A system owner's task: whom to look for, which data, and the answer form; or the thanks
+/// once answered.
+#[derive(Debug, Template)]
+#[template(path = "pages/owner_task.html")]
+pub struct OwnerTaskPage {
+    /// English?
+    pub en: bool,
+    /// Business name.
+    pub business_name: String,
+    /// The task, while open.
+    pub task: Option<madoguchi_service::owner::OwnerTask>,
+    /// Its due date, written for people.
+    pub due: String,
+    /// The kind of request, in words.
+    pub kind: String,
+    /// The date of birth, written for people.
+    pub birth_date: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// The link's token.
+    pub token: String,
+    /// Why the last answer was not taken.
+    pub errors: Vec<madoguchi_service::owner::TaskError>,
+    /// Rows taken, once answered.
+    pub answered: Option<u32>,
+}
+
+impl OwnerTaskPage {
+    /// The open task.
+    pub fn open(
+        en: bool,
+        task: madoguchi_service::owner::OwnerTask,
+        csrf: String,
+        token: String,
+        errors: Vec<madoguchi_service::owner::TaskError>,
+    ) -> Self {
+        let due = madoguchi_domain::written_date(madoguchi_domain::jst_date(task.due_at), en);
+        let kind = if en {
+            task.kind.label_en()
+        } else {
+            task.kind.label_ja()
+        }
+        .to_owned();
+        let birth_date = task
+            .subject
+            .birth_date
+            .map(|d| madoguchi_domain::written_date(d, en))
+            .unwrap_or_default();
+        OwnerTaskPage {
+            en,
+            business_name: task.business.clone(),
+            task: Some(task),
+            due,
+            kind,
+            birth_date,
+            csrf,
+            token,
+            errors,
+            answered: None,
+        }
+    }
+
+    /// The thanks after an answer.
+    pub fn answered(en: bool, business_name: String, rows: u32) -> Self {
+        OwnerTaskPage {
+            en,
+            business_name,
+            task: None,
+            due: String::new(),
+            kind: String::new(),
+            birth_date: String::new(),
+            csrf: String::new(),
+            token: String::new(),
+            errors: Vec::new(),
+            answered: Some(rows),
+        }
+    }
+
+    /// The label of a dataset an error is about.
+    pub fn dataset_label(&self, id: &str) -> String {
+        self.task
+            .as_ref()
+            .and_then(|t| t.datasets.iter().find(|d| d.id == id))
+            .map_or_else(String::new, |d| d.label.clone())
+    }
+
+    /// The CSV header a dataset's file starts with.
+    pub fn header(&self, d: &madoguchi_service::owner::TaskDataset) -> String {
+        d.fields
+            .iter()
+            .map(|f| f.0.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 /// The Art. 32(1) publication: who we are, the procedure and the fees.
 #[derive(Debug, Template)]
 #[template(path = "pages/procedures.html")]

@@ -159,6 +159,10 @@ impl MailWorker {
             let token = self.service.confirmation_token(&nonce);
             ctx.link = MailLinks::confirm(&self.service.config().base_url, &token);
         }
+        if let Some(nonce) = ctx.owner_nonce.take() {
+            let token = self.service.owner_token(&nonce);
+            ctx.link = MailLinks::owner(&self.service.config().base_url, &token);
+        }
         let rendered = madoguchi_mail::render(mail, &ctx)?;
         let message =
             madoguchi_mail::build_message(from, &msg.recipient, &msg.message_id, &rendered)?;
@@ -270,9 +274,18 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
 }
 
 /// Runs connector jobs until `stop`: every due job in turn, then a second's pause. Any number
-/// of instances may run this; each job is claimed by one.
+/// of instances may run this; each job is claimed by one. Once a minute it also reminds the
+/// owners of tasks due within two days.
 pub async fn run_gatherer(service: Service, mut stop: watch::Receiver<bool>) {
+    let mut tick: u64 = 0;
     loop {
+        // Owners' reminders are a matter of days: once a minute is plenty.
+        if tick.is_multiple_of(60)
+            && let Err(e) = service.remind_owners(Utc::now()).await
+        {
+            tracing::error!(error = %e, "owners could not be reminded");
+        }
+        tick = tick.wrapping_add(1);
         loop {
             match service.run_gather_job(Utc::now()).await {
                 Ok(true) => {

@@ -23,6 +23,15 @@ pub struct Model {
     pub hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// An owner's task: the link token's hash (while the task is open).
+    pub task_token_hash: Option<String>,
+    /// An owner's task: the nonce its link's token is derived from (useless without the
+    /// service's secret).
+    pub task_nonce: Option<String>,
+    /// An owner's task: when the answer is asked for.
+    pub task_due_at: Option<DateTimeUtc>,
+    /// An owner's task: when the reminder went out.
+    pub task_reminded_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod health;
+pub mod owner;
 pub mod payments;
 pub mod public;
 pub mod subject;

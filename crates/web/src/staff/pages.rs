@@ -199,6 +199,8 @@ impl DetailPage {
             ("running", true) => "Reading",
             ("done", false) => "完了",
             ("done", true) => "Done",
+            ("owner", false) => "担当者の回答待ち（依頼メール送信済み）",
+            ("owner", true) => "Waiting for the system's owner (asked by e-mail)",
             (_, false) => "失敗（手作業で確認してください）",
             (_, true) => "Failed (check this system by hand)",
         }

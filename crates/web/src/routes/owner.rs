@@ -1,0 +1,175 @@
+//! A system owner's task, behind the link their e-mail carries (no staff account): whom to
+//! look for and which data, and a form to answer with a CSV per dataset or "nothing held".
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::Utc;
+use madoguchi_service::owner::TaskError;
+
+use super::public::with_cookie;
+use crate::csrf;
+use crate::error::{AppError, PageError};
+use crate::lang::PageLang;
+use crate::pages::{self, OwnerTaskPage};
+use crate::state::AppState;
+
+/// The owner's routes.
+pub fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new().route(
+        "/owner/{token}",
+        get(show_task)
+            .post(answer_task)
+            .layer(DefaultBodyLimit::max(upload_limit)),
+    )
+}
+
+async fn show_task(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    task_page(
+        &state,
+        lang,
+        &headers,
+        token,
+        Vec::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn task_page(
+    state: &AppState,
+    lang: PageLang,
+    headers: &HeaderMap,
+    token: String,
+    errors: Vec<TaskError>,
+    done: Option<u32>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let (csrf_token, set) = csrf::issue(state, headers);
+    let page = match done {
+        Some(rows) => OwnerTaskPage::answered(en, state.business().await.name, rows),
+        None => {
+            let task = state
+                .service
+                .owner_task(&token, en)
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
+            OwnerTaskPage::open(en, task, csrf_token, token, errors)
+        }
+    };
+    let mut res = with_cookie(pages::render(&page), set, lang);
+    *res.status_mut() = status;
+    // The page names a person: never cached, never indexed.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    Ok(res)
+}
+
+/// The owner's answer: every dataset's CSV (none for a dataset where nothing was found),
+/// and the box that says they searched all of them.
+async fn answer_task(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let mut multipart =
+        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+    let mut csrf_value = String::new();
+    let mut searched = false;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(PageError(AppError::TooLarge, en));
+            }
+            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "csrf" => csrf_value = field.text().await.unwrap_or_default(),
+            "searched" => searched = field.text().await.unwrap_or_default() == "yes",
+            _ => {
+                if let Some(dataset) = name.strip_prefix("csv_") {
+                    let bytes = field
+                        .bytes()
+                        .await
+                        .map_err(|_| PageError(AppError::TooLarge, en))?;
+                    if !bytes.is_empty() {
+                        files.push((dataset.to_owned(), bytes.to_vec()));
+                    }
+                }
+            }
+        }
+    }
+    if !csrf::verify(&state, &headers, &csrf_value) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    if !searched {
+        let error = TaskError {
+            dataset: String::new(),
+            line: None,
+            message: if en {
+                "Tick the box to say you searched every dataset listed.".into()
+            } else {
+                "一覧のすべてのデータを確認したことをチェックしてください。".into()
+            },
+        };
+        return task_page(
+            &state,
+            lang,
+            &headers,
+            token,
+            vec![error],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .service
+        .answer_owner_task(&token, files, en, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+    {
+        Ok(rows) => {
+            task_page(
+                &state,
+                lang,
+                &headers,
+                token,
+                Vec::new(),
+                Some(rows),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(errors) => {
+            task_page(
+                &state,
+                lang,
+                &headers,
+                token,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

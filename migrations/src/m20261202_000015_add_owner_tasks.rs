@@ -1,0 +1,75 @@
+//! Tasks for a system's owner: a gather job a person answers instead of a connector (a manual
+//! system, or one whose connector gave up). The link's token is the service's keyed hash of
+//! the job's nonce, so a reminder carries the same link; the token itself is stored as its
+//! hash only, for lookup. The due time and the reminder sent are the job's.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one at a time.
+        for col in [
+            string_len_null(GatherJobs::TaskTokenHash, 64),
+            string_len_null(GatherJobs::TaskNonce, 64),
+            timestamp_with_time_zone_null(GatherJobs::TaskDueAt),
+            timestamp_with_time_zone_null(GatherJobs::TaskRemindedAt),
+        ] {
+            let mut col = col;
+            m.alter_table(
+                Table::alter()
+                    .table(GatherJobs::Table)
+                    .add_column(&mut col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_index(
+            Index::create()
+                .name("uq_gather_jobs_task_token")
+                .table(GatherJobs::Table)
+                .col(GatherJobs::TaskTokenHash)
+                .unique()
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("uq_gather_jobs_task_token")
+                .table(GatherJobs::Table)
+                .to_owned(),
+        )
+        .await?;
+        for col in [
+            GatherJobs::TaskTokenHash,
+            GatherJobs::TaskNonce,
+            GatherJobs::TaskDueAt,
+            GatherJobs::TaskRemindedAt,
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(GatherJobs::Table)
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum GatherJobs {
+    Table,
+    TaskTokenHash,
+    TaskNonce,
+    TaskDueAt,
+    TaskRemindedAt,
+}
