@@ -943,3 +943,79 @@ pub fn multipart_named(
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
+
+/// The fields a browser would send for the form on `html` whose hidden `event` is `event`,
+/// submitted as it stands: hidden and text inputs with their values, each select's selected
+/// option (or its first), checked boxes, textareas. An officer who changes nothing sends this.
+pub fn form_as_is(html: &str, event: &str) -> Vec<(String, String)> {
+    let marker = format!("name=\"event\" value=\"{event}\"");
+    let form = html
+        .split("<form ")
+        .find(|f| f.split("</form>").next().unwrap_or("").contains(&marker))
+        .unwrap_or_else(|| panic!("no form for {event}"));
+    let form = form.split("</form>").next().unwrap();
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key)? + key.len();
+        let end = tag[start..].find('"')? + start;
+        Some(unescape(&tag[start..end]))
+    };
+    let mut out = Vec::new();
+    for tag in form.split("<input").skip(1) {
+        let tag = tag.split('>').next().unwrap();
+        let Some(name) = attr(tag, "name") else {
+            continue;
+        };
+        match attr(tag, "type").as_deref().unwrap_or("text") {
+            "checkbox" | "radio" => {
+                if tag.contains(" checked") {
+                    out.push((name, attr(tag, "value").unwrap_or_else(|| "on".into())));
+                }
+            }
+            "submit" | "file" | "button" => {}
+            _ => out.push((name, attr(tag, "value").unwrap_or_default())),
+        }
+    }
+    for select in form.split("<select").skip(1) {
+        let open = select.split('>').next().unwrap();
+        let Some(name) = attr(open, "name") else {
+            continue;
+        };
+        let options: Vec<&str> = select
+            .split("</select>")
+            .next()
+            .unwrap()
+            .split("<option")
+            .skip(1)
+            .map(|o| o.split('>').next().unwrap())
+            .collect();
+        let chosen = options
+            .iter()
+            .find(|o| o.contains(" selected"))
+            .or(options.first());
+        if let Some(o) = chosen {
+            out.push((name, attr(o, "value").unwrap_or_default()));
+        }
+    }
+    for area in form.split("<textarea").skip(1) {
+        let open = area.split('>').next().unwrap();
+        let Some(name) = attr(open, "name") else {
+            continue;
+        };
+        let text = area
+            .split_once('>')
+            .map(|(_, rest)| rest.split("</textarea>").next().unwrap_or(""))
+            .unwrap_or("");
+        out.push((name, unescape(text)));
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use madoguchi_connectors::{Checked, ConnectorError, Subject};
 use madoguchi_datamap::DataMap;
 
-const TOKEN: &str = "points-test-token-7f3a";
+pub(crate) const TOKEN: &str = "points-test-token-7f3a";
 const SUBJECT: &str = "hanako@example.jp";
 
 /// The example's points service, on a free port; killed when dropped.

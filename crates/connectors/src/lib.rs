@@ -261,6 +261,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
             Pool::Postgres(
                 PoolOptions::new()
                     .max_connections(2)
+                    .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(acquire)
                     .connect_with(opts)
                     .await
@@ -272,6 +273,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
             Pool::Mysql(
                 PoolOptions::new()
                     .max_connections(2)
+                    .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(acquire)
                     .after_connect(move |conn: &mut sqlx::MySqlConnection, _| {
                         Box::pin(async move {
@@ -308,6 +310,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
             Pool::Sqlite(
                 PoolOptions::new()
                     .max_connections(1)
+                    .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(acquire)
                     .connect_with(opts.read_only(true))
                     .await
@@ -578,10 +581,43 @@ pub async fn gather_system(
     let system = map
         .system(system_id)
         .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
-    let pool = connect(system, env).await?;
-    let result = gather_with(&pool, map, system, subject, known).await;
-    close(pool).await;
-    result
+    let pool = pooled(system, env).await?;
+    gather_with(&pool, map, system, subject, known).await
+}
+
+/// Connections kept between jobs, by everything that makes one (kind, limits, URL and
+/// credentials): a subject's gathering does not pay for connecting, and an HTTP system's pace
+/// holds across jobs. Idle database connections close after a minute.
+static POOLS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, std::sync::Arc<Pool>>>> =
+    std::sync::OnceLock::new();
+
+/// Pools kept at most; past it the cache starts again (old pools close when their jobs end).
+const MAX_POOLS: usize = 64;
+
+async fn pooled(system: &System, env: Env<'_>) -> Result<std::sync::Arc<Pool>, ConnectorError> {
+    let c = &system.connector;
+    let mut key = format!(
+        "{}|{:?}|{:?}|{:?}|{:?}",
+        system.id.get_ref(),
+        c.kind,
+        c.timeout_secs,
+        c.rate_per_sec,
+        url_of(system, env)?
+    );
+    for var in c.token_env.iter().chain(c.headers_env.values()) {
+        key.push('|');
+        key.push_str(&env(var.get_ref()).unwrap_or_default());
+    }
+    let cache = POOLS.get_or_init(Default::default);
+    if let Some(p) = cache.lock().expect("pool cache").get(&key) {
+        return Ok(p.clone());
+    }
+    let pool = std::sync::Arc::new(connect(system, env).await?);
+    let mut cache = cache.lock().expect("pool cache");
+    if cache.len() >= MAX_POOLS {
+        cache.clear();
+    }
+    Ok(cache.entry(key).or_insert(pool).clone())
 }
 
 async fn gather_with(

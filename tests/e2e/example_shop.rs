@@ -1,0 +1,230 @@
+//! The example shop of `examples/shop` (issue 17), with its own map, seed files and points
+//! service: a disclosure request goes from intake to a downloaded package, every value in it
+//! the subject's and none of anyone else's, with no officer typing any data (the officer
+//! builds the package and sends the answer form as the connectors filled it).
+
+use std::path::PathBuf;
+
+use madoguchi_domain::Role;
+use sqlx::Connection;
+
+use crate::answers::bring_in_progress;
+use crate::connectors::{settled, tag};
+use crate::helpers::*;
+use crate::http_connector::{PointsServer, TOKEN};
+
+const SUBJECT: &str = "hanako@example.jp";
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
+}
+
+fn seed(name: &str) -> String {
+    std::fs::read_to_string(example().join("seed").join(name)).unwrap()
+}
+
+/// The example's systems, each in a fresh database seeded from its file; the variables the
+/// example's map names.
+async fn systems(tag: &str, points: &PointsServer) -> Vec<(&'static str, String)> {
+    let admin = std::env::var("MADOGUCHI_TEST_POSTGRES")
+        .ok()
+        .filter(|v| v != "skip")
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let shop = format!("exshop_{tag}");
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {shop}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let shop_url = format!("{}/{shop}", admin.rsplit_once('/').unwrap().0);
+    let mut c = sqlx::PgConnection::connect(&shop_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed("shop.sql")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+
+    let support = format!("exsupport_{tag}");
+    let mut c = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test")
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {support} CHARACTER SET utf8mb4"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let support_url = format!("mysql://root@127.0.0.1:3306/{support}");
+    let mut c = sqlx::MySqlConnection::connect(&support_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed("support.sql")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(format!("madoguchi-example-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let news = dir.join("news.db");
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", news.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed("news.sql")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+
+    vec![
+        ("SHOP_DATABASE_URL", shop_url),
+        ("SUPPORT_DATABASE_URL", support_url),
+        ("NEWS_DATABASE_URL", format!("sqlite://{}", news.display())),
+        ("POINTS_BASE_URL", points.url.clone()),
+        ("POINTS_TOKEN", TOKEN.to_owned()),
+        (
+            "MADOGUCHI_DATAMAP",
+            example().join("datamap.toml").display().to_string(),
+        ),
+    ]
+}
+
+async fn a_disclosure_goes_from_intake_to_a_downloaded_package(backend: Backend, tag: &str) {
+    let points = PointsServer::start(0, 503);
+    let vars = systems(tag, &points).await;
+    let leaked: Vec<(&'static str, &'static str)> = vars
+        .iter()
+        .map(|(k, v)| (*k, &*Box::leak(v.clone().into_boxed_str())))
+        .collect();
+    let app = match backend {
+        Backend::Sqlite => TestApp::spawn_with(Backend::Sqlite, &leaked).await,
+        Backend::Postgres => TestApp::spawn_postgres_with(&leaked).await.unwrap(),
+    };
+
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(&app, pid, SUBJECT).await;
+    let g = settled(&app, pid).await;
+    assert!(g.complete, "{:?}", g.systems);
+
+    // The officer builds the package and sends the answer form as it was filled in.
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/package"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let fields = form_as_is(&page.body, "complete");
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &fields)
+        .await;
+    assert_eq!(res.status, 303, "{fields:?}: {}", res.body);
+    // The fraud score is withheld (Art. 33(2)(ii)): answered in part.
+    assert_eq!(app.request(pid).await.state, "partially_fulfilled");
+
+    // The subject downloads it.
+    let subject = subject_session(&app, pid, SUBJECT).await;
+    let private = subject.get(&format!("/r/{pid}/private")).await;
+    let link = private
+        .body
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap_or(""))
+        .find(|h| h.contains("/files/"))
+        .unwrap_or_else(|| panic!("a download link: {}", private.body))
+        .to_owned();
+    let file = subject.get(&link).await;
+    assert_eq!(file.status, 200);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.bytes.clone())).unwrap();
+    let mut data = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("data.json").unwrap(), &mut data).unwrap();
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+
+    // Exactly the seeded data of the subject (examples/shop/seed), written out here: the
+    // account (fraud score withheld), the two orders, the ticket by address and the one by
+    // member number, the subscription, the three point grants. Nothing of the namesake at
+    // another address, nothing whose owner is NULL.
+    let datasets: Vec<(String, Vec<Vec<String>>)> = data["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let mut rows: Vec<Vec<String>> = serde_json::from_value(d["rows"].clone()).unwrap();
+            rows.sort();
+            (d["id"].as_str().unwrap().to_owned(), rows)
+        })
+        .collect();
+    let v = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        datasets,
+        vec![
+            (
+                "customers".to_owned(),
+                vec![v(&["1", SUBJECT, "山田 花子", "東京都千代田区丸の内1-1-1"])]
+            ),
+            (
+                "orders".to_owned(),
+                vec![
+                    v(&["1", "1", "2026-04-01", "新茶 八十八夜 2袋"]),
+                    v(&["2", "1", "2026-05-10", "急須（常滑焼）"]),
+                ]
+            ),
+            (
+                "tickets".to_owned(),
+                vec![
+                    v(&["", "1", "電話での問い合わせ: 急須の蓋が欠けていた"]),
+                    v(&[SUBJECT, "", "配送日を変えたい"]),
+                ]
+            ),
+            ("subscribers".to_owned(), vec![v(&[SUBJECT, "新茶の案内"])]),
+            (
+                "points".to_owned(),
+                vec![
+                    v(&[SUBJECT, "2026-04-01", "120", "ご購入"]),
+                    v(&[SUBJECT, "2026-05-10", "80", "ご購入"]),
+                    v(&[SUBJECT, "2026-06-01", "500", "誕生日"]),
+                ]
+            ),
+        ]
+    );
+    assert_eq!(
+        data["datasets"][0]["withheld"][0]["field"],
+        "不正利用スコア"
+    );
+    let text = data.to_string();
+    for other in [
+        "hanako.yamada@example.com",
+        "別人",
+        "名無し",
+        "持ち主",
+        "誰のもの",
+    ] {
+        assert!(!text.contains(other), "{other}");
+    }
+    // The answer the subject was mailed lists each dataset as the connectors found it.
+    let mails = app.mails_to(SUBJECT).await;
+    let answer = mails
+        .iter()
+        .find(|m| m.text.contains("回答の内容:"))
+        .expect("the answer mail");
+    assert!(answer.text.contains("ポイント履歴: 開示"), "{}", answer.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_shop_answers_a_disclosure_on_sqlite() {
+    a_disclosure_goes_from_intake_to_a_downloaded_package(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_shop_answers_a_disclosure_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    a_disclosure_goes_from_intake_to_a_downloaded_package(Backend::Postgres, &tag()).await;
+}
