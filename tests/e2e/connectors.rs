@@ -603,3 +603,106 @@ on_both!(
         assert_eq!(res.status, 403);
     }
 );
+
+/// A reference value that is not an integer never reaches an integer column: MySQL would
+/// compare `1abc` with 1 and hand over member 1's tickets; PostgreSQL would refuse the
+/// statement and fail the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_is_not_an_integer_matches_no_integer_column() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let tag = tag();
+    let vars = [
+        ("TEST_SHOP_URL", shop(&tag).await),
+        ("TEST_SUPPORT_URL", support(&tag).await),
+    ];
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    // Tickets (MariaDB) and orders (PostgreSQL), both found by a member number another
+    // system knows (`members.id`, read elsewhere).
+    let map = MAP.split("[[datasets]]").next().unwrap().to_owned()
+        + r#"
+[[datasets]]
+id = "members"
+system = "news"
+label = { ja = "会員", en = "Members" }
+purposes = ["service"]
+retention = { period = { ja = "1年", en = "1 year" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email" }] }]
+fields = [{ name = "id", label = { ja = "番号", en = "Number" }, category = "contact", erase = "delete_row" }, { name = "email", label = { ja = "メール", en = "E-mail" }, category = "contact", erase = "delete_row" }]
+
+[[datasets]]
+id = "tickets"
+system = "support"
+label = { ja = "問い合わせ", en = "Tickets" }
+location = "tickets"
+purposes = ["service"]
+retention = { period = { ja = "2年", en = "2 years" }, basis = "規程" }
+find_by = [{ match = [{ field = "customer_id", from = "members.id" }] }]
+fields = [{ name = "customer_id", label = { ja = "会員番号", en = "Member" }, category = "contact", erase = "clear" }, { name = "body", label = { ja = "内容", en = "Body" }, category = "contact", erase = "clear" }]
+
+[[datasets]]
+id = "orders"
+system = "shop"
+label = { ja = "注文", en = "Orders" }
+location = "orders"
+purposes = ["service"]
+retention = { period = { ja = "3年", en = "3 years" }, basis = "規程" }
+find_by = [{ match = [{ field = "customer_id", from = "members.id" }] }]
+fields = [{ name = "customer_id", label = { ja = "会員番号", en = "Member" }, category = "contact", erase = "delete_row" }, { name = "items", label = { ja = "品", en = "Items" }, category = "order", erase = "delete_row" }]
+"#;
+    let map = madoguchi_datamap::DataMap::load(&map).unwrap_or_else(|p| panic!("{p:?}"));
+    let known_as = |id: &str| {
+        std::collections::BTreeMap::from([(
+            "members".to_owned(),
+            madoguchi_connectors::Rows {
+                dataset: "members".into(),
+                fields: vec!["id".into(), "email".into()],
+                rows: vec![vec![Some(id.to_owned()), None]],
+                searched: true,
+                withheld: vec![],
+            },
+        )])
+    };
+    let nobody = madoguchi_connectors::Subject::default();
+    for system in ["support", "shop"] {
+        let found =
+            madoguchi_connectors::gather_system(&map, system, &nobody, &known_as("1abc"), &env)
+                .await
+                .unwrap_or_else(|e| panic!("{system}: {e}"));
+        assert!(
+            found.iter().all(|r| r.rows.is_empty()),
+            "{system}: {found:?}"
+        );
+    }
+    // The same reference as an integer finds member 1's rows in both.
+    let tickets =
+        madoguchi_connectors::gather_system(&map, "support", &nobody, &known_as("1"), &env)
+            .await
+            .unwrap();
+    assert_eq!(
+        tickets[0].rows,
+        [[
+            Some("1".to_owned()),
+            Some("電話での問い合わせ: 急須が割れていた".to_owned())
+        ]]
+    );
+    let mut orders =
+        madoguchi_connectors::gather_system(&map, "shop", &nobody, &known_as("1"), &env)
+            .await
+            .unwrap()[0]
+            .rows
+            .clone();
+    orders.sort();
+    assert_eq!(
+        orders,
+        [
+            [Some("1".to_owned()), Some("急須".to_owned())],
+            [Some("1".to_owned()), Some("緑茶 2袋".to_owned())]
+        ]
+    );
+}

@@ -213,7 +213,11 @@ async fn a_disclosure_goes_from_intake_to_a_downloaded_package(backend: Backend,
         .iter()
         .find(|m| m.text.contains("回答の内容:"))
         .expect("the answer mail");
-    assert!(answer.text.contains("ポイント履歴: 開示"), "{}", answer.text);
+    assert!(
+        answer.text.contains("ポイント履歴: 開示"),
+        "{}",
+        answer.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

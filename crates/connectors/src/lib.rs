@@ -201,11 +201,28 @@ pub fn readable_systems(map: &DataMap) -> Vec<String> {
         .collect()
 }
 
-enum Pool {
+/// A connection to one system, with the column types of the tables it read (read once per
+/// pool: a table's types do not change under a running service, and asking again for every
+/// subject would double the statements).
+struct Pool {
+    driver: Driver,
+    types: std::sync::Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+enum Driver {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
     Sqlite(sqlx::SqlitePool),
     Http(Box<http::Client>),
+}
+
+impl From<Driver> for Pool {
+    fn from(driver: Driver) -> Pool {
+        Pool {
+            driver,
+            types: Default::default(),
+        }
+    }
 }
 
 /// The URL the system's variable holds.
@@ -237,7 +254,7 @@ fn redact(e: &dyn std::fmt::Display, url: &str) -> String {
 async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> {
     use sqlx::pool::PoolOptions;
     if system.connector.kind == ConnectorKind::Http {
-        return Ok(Pool::Http(Box::new(http::Client::new(system, env)?)));
+        return Ok(Driver::Http(Box::new(http::Client::new(system, env)?)).into());
     }
     let url = url_of(system, env)?;
     let id = system.id.get_ref().clone();
@@ -252,13 +269,13 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
         reason: redact(&e, &url),
     };
     let acquire = Duration::from_secs(secs);
-    Ok(match system.connector.kind {
+    let driver = match system.connector.kind {
         // The server stops a statement at the timeout too: dropping the future alone would
         // leave it running and the connection busy.
         ConnectorKind::Postgres => {
             let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(fail)?;
             let opts = opts.options([("statement_timeout", format!("{}s", secs))]);
-            Pool::Postgres(
+            Driver::Postgres(
                 PoolOptions::new()
                     .max_connections(2)
                     .idle_timeout(Duration::from_secs(60))
@@ -270,7 +287,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
         }
         ConnectorKind::Mysql => {
             let ms = secs * 1000;
-            Pool::Mysql(
+            Driver::Mysql(
                 PoolOptions::new()
                     .max_connections(2)
                     .idle_timeout(Duration::from_secs(60))
@@ -307,7 +324,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
                         system: id.clone(),
                         reason: redact(&e, &url),
                     })?;
-            Pool::Sqlite(
+            Driver::Sqlite(
                 PoolOptions::new()
                     .max_connections(1)
                     .idle_timeout(Duration::from_secs(60))
@@ -318,7 +335,8 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
             )
         }
         ConnectorKind::Http | ConnectorKind::Manual => return Err(ConnectorError::NotReadable(id)),
-    })
+    };
+    Ok(driver.into())
 }
 
 /// Checks that a system can be reached and each of its tables read, without reading a row.
@@ -331,7 +349,7 @@ pub async fn test_system(
         .system(system_id)
         .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
     let pool = connect(system, env).await?;
-    if let Pool::Http(client) = &pool {
+    if let Driver::Http(client) = &pool.driver {
         return client.check().await.map(|()| Checked::Reached);
     }
     let mut checked = 0;
@@ -353,11 +371,11 @@ pub async fn test_system(
 /// dropped rather than waited for.
 async fn close(pool: Pool) {
     let closing = async {
-        match pool {
-            Pool::Postgres(p) => p.close().await,
-            Pool::Mysql(p) => p.close().await,
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Http(_) => {}
+        match pool.driver {
+            Driver::Postgres(p) => p.close().await,
+            Driver::Mysql(p) => p.close().await,
+            Driver::Sqlite(p) => p.close().await,
+            Driver::Http(_) => {}
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
@@ -366,7 +384,7 @@ async fn close(pool: Pool) {
 fn quote(pool: &Pool, ident: &str) -> String {
     // Identifiers are checked plain by the map (letters, digits, `_`, one `.` for a schema);
     // quoting keeps reserved words working.
-    let q = if matches!(pool, Pool::Mysql(_)) {
+    let q = if matches!(pool.driver, Driver::Mysql(_)) {
         '`'
     } else {
         '"'
@@ -380,16 +398,16 @@ fn quote(pool: &Pool, ident: &str) -> String {
 }
 
 fn as_text(pool: &Pool, column: &str) -> String {
-    match pool {
-        Pool::Postgres(_) => format!("{column}::text"),
-        Pool::Mysql(_) => format!("CAST({column} AS CHAR)"),
-        Pool::Sqlite(_) | Pool::Http(_) => format!("CAST({column} AS TEXT)"),
+    match pool.driver {
+        Driver::Postgres(_) => format!("{column}::text"),
+        Driver::Mysql(_) => format!("CAST({column} AS CHAR)"),
+        Driver::Sqlite(_) | Driver::Http(_) => format!("CAST({column} AS TEXT)"),
     }
 }
 
 fn placeholder(pool: &Pool, n: usize) -> String {
-    match pool {
-        Pool::Postgres(_) => format!("${n}"),
+    match pool.driver {
+        Driver::Postgres(_) => format!("${n}"),
         _ => "?".to_owned(),
     }
 }
@@ -417,18 +435,26 @@ fn select_sql(
                 let col = quote(pool, column);
                 // PostgreSQL compares a text parameter cast to the column's own type, so an
                 // index on the column is used; a type it cannot name (an array, a type of the
-                // business's own) is compared as text. MySQL and SQLite convert a text value
-                // to the column's type themselves.
+                // business's own) is compared as text. SQLite converts a text value to the
+                // column's type itself.
                 // `character` would cast to char(1) and cut the value: compared as text.
-                let cast = match pool {
-                    Pool::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
+                let cast = match pool.driver {
+                    Driver::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
                     _ => None,
                 };
-                // MySQL compares a string with a number as a number ('12abc' = 12): the
-                // column is compared as text there.
-                let col = match (pool, &cast) {
-                    (Pool::Postgres(_), None) => format!("{col}::text"),
-                    (Pool::Mysql(_), _) => format!("CAST({col} AS CHAR)"),
+                // MySQL compares a string column with a string and an integer column with
+                // an integer natively (indexes used; values that are not integers never reach
+                // an integer column, see `fits`). Any other type is compared as text, since
+                // MySQL would compare '12abc' with a number as 12.
+                let col = match (&pool.driver, &cast) {
+                    (Driver::Postgres(_), None) => format!("{col}::text"),
+                    (Driver::Mysql(_), _)
+                        if types
+                            .get(column)
+                            .is_none_or(|t| !is_mysql_text(t) && !is_integer(t)) =>
+                    {
+                        format!("CAST({col} AS CHAR)")
+                    }
                     _ => col,
                 };
                 let marks: Vec<String> = (0..*count)
@@ -453,20 +479,49 @@ fn select_sql(
     sql
 }
 
-/// PostgreSQL: the type of each of the dataset's columns, as a cast can name it (built-in
-/// types only: letters, digits, spaces and `_`). Empty elsewhere.
+/// Whether a column type is an integer (on PostgreSQL or MySQL).
+fn is_integer(t: &str) -> bool {
+    matches!(
+        t,
+        "smallint" | "integer" | "bigint" | "tinyint" | "mediumint" | "int"
+    )
+}
+
+/// Whether a MySQL column type holds text.
+fn is_mysql_text(t: &str) -> bool {
+    matches!(
+        t,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+    )
+}
+
+/// Whether a value can equal anything in a column of this type: an integer column holds no
+/// `12abc` (MySQL would compare it as 12, PostgreSQL would refuse the statement).
+fn fits(types: &BTreeMap<String, String>, column: &str, value: &str) -> bool {
+    match types.get(column) {
+        Some(t) if is_integer(t) => {
+            let v = value.strip_prefix('-').unwrap_or(value);
+            !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => true,
+    }
+}
+
+/// The type of each of the dataset's columns: on PostgreSQL as a cast can name it (built-in
+/// types only: letters, digits, spaces and `_`), on MySQL its `DATA_TYPE`. Empty on SQLite.
+/// Read once per pool and table.
 async fn column_types(
     pool: &Pool,
     system: &System,
     d: &Dataset,
 ) -> Result<BTreeMap<String, String>, ConnectorError> {
-    let Pool::Postgres(p) = pool else {
-        return Ok(BTreeMap::new());
-    };
     let location = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
+    if let Some(known) = pool.types.lock().expect("types cache").get(&location) {
+        return Ok(known.clone());
+    }
     let (schema, table) = match location.split_once('.') {
         Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
-        None => (None, location),
+        None => (None, location.clone()),
     };
     let secs = u64::from(
         system
@@ -474,13 +529,32 @@ async fn column_types(
             .timeout_secs
             .unwrap_or(DEFAULT_TIMEOUT_SECS),
     );
-    let query = sqlx::query_as::<_, (String, String)>(
-        "SELECT column_name::text, data_type::text FROM information_schema.columns \
-         WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())",
-    )
-    .bind(table)
-    .bind(schema)
-    .fetch_all(p);
+    let query = async {
+        match &pool.driver {
+            Driver::Postgres(p) => {
+                sqlx::query_as::<_, (String, String)>(
+                    "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                     WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())",
+                )
+                .bind(&table)
+                .bind(&schema)
+                .fetch_all(p)
+                .await
+            }
+            Driver::Mysql(p) => {
+                sqlx::query_as::<_, (String, String)>(
+                    "SELECT CAST(COLUMN_NAME AS CHAR), CAST(LOWER(DATA_TYPE) AS CHAR) \
+                     FROM information_schema.columns \
+                     WHERE TABLE_NAME = ? AND TABLE_SCHEMA = COALESCE(?, DATABASE())",
+                )
+                .bind(&table)
+                .bind(&schema)
+                .fetch_all(p)
+                .await
+            }
+            Driver::Sqlite(_) | Driver::Http(_) => Ok(Vec::new()),
+        }
+    };
     let rows = tokio::time::timeout(Duration::from_secs(secs), query)
         .await
         .map_err(|_| ConnectorError::Timeout {
@@ -491,7 +565,7 @@ async fn column_types(
             dataset: d.id.get_ref().clone(),
             reason: e.to_string().chars().take(300).collect(),
         })?;
-    Ok(rows
+    let types: BTreeMap<String, String> = rows
         .into_iter()
         .filter(|(_, t)| {
             t != "ARRAY"
@@ -499,7 +573,12 @@ async fn column_types(
                 && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'_')
         })
-        .collect())
+        .collect();
+    pool.types
+        .lock()
+        .expect("types cache")
+        .insert(location, types.clone());
+    Ok(types)
 }
 
 async fn run(
@@ -553,11 +632,11 @@ async fn run(
                     .collect::<Result<Vec<_>, _>>()
             }};
         }
-        match pool {
-            Pool::Postgres(p) => fetch!(p),
-            Pool::Mysql(p) => fetch!(p),
-            Pool::Sqlite(p) => fetch!(p),
-            Pool::Http(_) => Ok(Vec::new()),
+        match &pool.driver {
+            Driver::Postgres(p) => fetch!(p),
+            Driver::Mysql(p) => fetch!(p),
+            Driver::Sqlite(p) => fetch!(p),
+            Driver::Http(_) => Ok(Vec::new()),
         }
     };
     tokio::time::timeout(Duration::from_secs(secs), work)
@@ -728,8 +807,8 @@ async fn read_dataset(
         .filter_map(|f| finder_values(f, subject, found))
         .collect();
     let searched = !runnable.is_empty();
-    let rows = match pool {
-        Pool::Http(client) => {
+    let rows = match &pool.driver {
+        Driver::Http(client) => {
             let mut lookups: Vec<Vec<Lookup>> = Vec::new();
             for conditions in runnable {
                 // Every combination of the conditions' values (most have one value each;
@@ -792,8 +871,19 @@ async fn read_sql(
     for finder in runnable {
         let conditions: Vec<(String, Vec<String>)> = finder
             .into_iter()
-            .map(|(c, v)| (c.field.get_ref().clone(), v))
+            .map(|(c, v)| {
+                let column = c.field.get_ref().clone();
+                let v = v.into_iter().filter(|x| fits(&types, &column, x)).collect();
+                (column, v)
+            })
             .collect();
+        // A condition left without a value that could match finds nothing.
+        if conditions
+            .iter()
+            .any(|(_, v): &(String, Vec<String>)| v.is_empty())
+        {
+            continue;
+        }
         // Long reference lists are read in chunks (the first multi-valued condition).
         let split = conditions.iter().position(|(_, v)| v.len() > IN_CHUNK);
         let chunks: Vec<Vec<(String, Vec<String>)>> = match split {

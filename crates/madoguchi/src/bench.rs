@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub mails: usize,
     /// Run only this part (default: everything).
     pub only: Option<Part>,
+    /// Customers in each business system (`--only connectors`).
+    pub customers: u64,
 }
 
 /// A part of the bench that can be run alone.
@@ -41,15 +43,18 @@ pub enum Part {
     Audit,
     /// Intake at 1, 16 and 64 clients beside its floor, and the server's memory.
     Intake,
+    /// Connectors: one subject's data across the example systems beside the same lookups
+    /// sent directly, and 100 subjects at once (needs PostgreSQL and MariaDB).
+    Connectors,
 }
 
-struct Row {
-    figure: String,
-    value: String,
-    floor: String,
+pub(crate) struct Row {
+    pub(crate) figure: String,
+    pub(crate) value: String,
+    pub(crate) floor: String,
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -397,6 +402,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let config = Config::from_vars(&vars)?;
     let db = crate::open_database(&config).await?;
     let mut rows: Vec<Row> = Vec::new();
+    if opts.only == Some(Part::Connectors) {
+        rows.extend(crate::bench_connectors::run(opts.customers, 300).await?);
+        return finish(rows, backend, admin_url, pg_name, &dir).await;
+    }
     if opts.only == Some(Part::Audit) {
         rows.push(audit_verify(&db, opts.audit_entries).await?);
         return finish(rows, backend, admin_url, pg_name, &dir).await;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod bench;
+mod bench_connectors;
 
 use anyhow::Context;
 use madoguchi_config::{Config, MailTransport};

@@ -55,6 +55,9 @@ enum Command {
         /// Run only this part.
         #[arg(long, value_enum)]
         only: Option<madoguchi::bench::Part>,
+        /// Customers in each business system, for `--only connectors`.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
     },
     /// Staff accounts.
     User {
@@ -188,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
             audit_entries,
             mails,
             only,
+            customers,
         } => {
             madoguchi::bench::run(madoguchi::bench::BenchOptions {
                 intake,
@@ -195,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
                 audit_entries,
                 mails,
                 only,
+                customers,
             })
             .await
         }
