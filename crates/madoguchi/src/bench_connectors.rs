@@ -246,6 +246,9 @@ async fn through_connectors(
         .sum())
 }
 
+/// A row of four text columns.
+type Text4 = (Option<String>, Option<String>, Option<String>, Option<String>);
+
 /// The same subject's lookups as a developer would write them by hand, sent directly on open
 /// connections: the floor a connector's generic statements are measured against.
 struct Direct {
@@ -257,12 +260,7 @@ struct Direct {
 impl Direct {
     async fn one(&self, n: u64) -> anyhow::Result<usize> {
         let email = format!("c{n}@example.jp");
-        let customers: Vec<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let customers: Vec<Text4> = sqlx::query_as(
             "SELECT id::text, email, name, address FROM customers WHERE email = $1 LIMIT 10001",
         )
         .bind(&email)
