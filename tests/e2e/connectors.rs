@@ -109,7 +109,7 @@ fields = [
 pub(crate) const SUBJECT: &str = "hanako@example.jp";
 
 /// A fresh PostgreSQL database for the shop, seeded; its URL.
-async fn shop(tag: &str) -> String {
+pub(crate) async fn shop(tag: &str) -> String {
     let admin = std::env::var("MADOGUCHI_TEST_POSTGRES")
         .ok()
         .filter(|v| v != "skip")
@@ -148,7 +148,7 @@ async fn shop(tag: &str) -> String {
 }
 
 /// A fresh MariaDB database for support tickets, seeded; its URL.
-async fn support(tag: &str) -> String {
+pub(crate) async fn support(tag: &str) -> String {
     let name = format!("support_{tag}");
     let mut c = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test")
         .await
@@ -176,7 +176,7 @@ async fn support(tag: &str) -> String {
 }
 
 /// A SQLite newsletter list, seeded; its URL.
-async fn news(dir: &std::path::Path) -> String {
+pub(crate) async fn news(dir: &std::path::Path) -> String {
     let path = dir.join("news.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();

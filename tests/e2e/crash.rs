@@ -186,3 +186,148 @@ async fn sigkill_during_intake_loses_and_duplicates_nothing() {
     assert!(requests >= accepted.len() as u64);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A connector job whose instance is SIGKILLed mid-read is taken again once its claim
+/// expires, by the next instance, and ends in exactly the rows an uninterrupted run finds,
+/// recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_gathering_resumes_and_ends_in_the_same_rows() {
+    use crate::connectors::{MAP, SUBJECT, news, shop, support, tag};
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let tag = tag();
+    let shop_url = shop(&tag).await;
+    // The shop's members behind a view that takes two seconds to read: time to kill.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&shop_url).await.unwrap();
+        sqlx::raw_sql(
+            "ALTER TABLE customers RENAME TO customers_data;
+             CREATE VIEW customers AS SELECT * FROM customers_data
+               WHERE (SELECT pg_sleep(2)) IS NOT NULL;",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("madoguchi-gather-crash-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map_path = dir.join("map.toml");
+    std::fs::write(&map_path, MAP).unwrap();
+    let support_url = support(&tag).await;
+    let news_url = news(&dir).await;
+    let map_var = map_path.display().to_string();
+    // The first instance (in process) takes the request to work; it cannot reach the shop
+    // (its variable is unset there), so the shop's job waits for a retry.
+    let app = TestApp::spawn_postgres_with(&[
+        ("MADOGUCHI_DATAMAP", &map_var),
+        ("TEST_SUPPORT_URL", &support_url),
+        ("TEST_NEWS_URL", &news_url),
+    ])
+    .await
+    .unwrap();
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    crate::answers::bring_in_progress(&app, pid, SUBJECT).await;
+    let job_state = |system: &'static str| {
+        let app = &app;
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            madoguchi_store::entities::gather_job::Entity::find()
+                .filter(madoguchi_store::entities::gather_job::Column::System.eq(system))
+                .one(app.service.db().conn())
+                .await
+                .unwrap()
+                .map(|j| (j.state, j.attempts))
+        }
+    };
+    for _ in 0..200 {
+        if job_state("shop").await.is_some_and(|(_, a)| a >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.halt().await;
+
+    // The second instance is the real binary, with the shop's variable and a short lease.
+    let env = [
+        ("DATABASE_URL", app.database_url.clone()),
+        ("MADOGUCHI_DATA_DIR", app.dir.display().to_string()),
+        (
+            "MADOGUCHI_SECRET",
+            "test-secret-test-secret-test-secret-0123".to_owned(),
+        ),
+        ("MADOGUCHI_GATHER_LEASE_SECS", "3".to_owned()),
+        ("MADOGUCHI_DATAMAP", map_var.clone()),
+        ("TEST_SHOP_URL", shop_url.clone()),
+        ("TEST_SUPPORT_URL", support_url.clone()),
+        ("TEST_NEWS_URL", news_url.clone()),
+    ];
+    let exe = env!("CARGO_BIN_EXE_madoguchi");
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(exe, &env, port);
+    wait_ready(&Client::new(addr), addr).await;
+    // Killed while it reads the shop (the retry comes five seconds after the first try).
+    let mut running = false;
+    for _ in 0..400 {
+        if job_state("shop").await.is_some_and(|(s, _)| s == "running") {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the binary claimed the shop's job");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(job_state("shop").await.unwrap().0, "running");
+
+    // The next instance takes it again once the claim has run out.
+    let mut child = start(exe, &env, port);
+    wait_ready(&Client::new(addr), addr).await;
+    let mut done = false;
+    for _ in 0..600 {
+        let (s, su) = (job_state("shop").await, job_state("support").await);
+        if s.is_some_and(|(s, _)| s == "done") && su.is_some_and(|(s, _)| s == "done") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        done,
+        "{:?} {:?}",
+        job_state("shop").await,
+        job_state("support").await
+    );
+
+    // Exactly what an uninterrupted run finds (tests/e2e/connectors.rs), each system once.
+    let g = app
+        .service
+        .gathering(&app.request(pid).await, false)
+        .await
+        .unwrap();
+    let rows = |id: &str| -> Vec<Vec<String>> {
+        let mut r = g.datasets.iter().find(|d| d.id == id).unwrap().rows.clone();
+        r.sort();
+        r
+    };
+    assert_eq!(rows("customers"), [["1", SUBJECT, "山田 花子"]]);
+    assert_eq!(rows("orders"), [["1", "急須"], ["1", "緑茶 2袋"]]);
+    assert_eq!(rows("tickets").len(), 2);
+    assert_eq!(rows("subscribers"), [[SUBJECT, "新茶の案内"]]);
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "data.gathered").count(),
+        3,
+        "{actions:?}"
+    );
+    app.verify_audit().await;
+}

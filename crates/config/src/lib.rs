@@ -176,6 +176,9 @@ pub struct Config {
     /// Seconds a worker holds a claimed message; a crashed worker's messages are resent after
     /// this (with the same Message-ID). Must exceed the SMTP timeout.
     pub mail_lease_secs: u32,
+    /// Seconds an instance holds a claimed connector job; a crashed instance's job is taken
+    /// again after this. Must exceed the slowest system's read.
+    pub gather_lease_secs: u32,
     /// Stripe, when `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set; otherwise card
     /// payment is simply not offered.
     pub stripe: Option<StripeConfig>,
@@ -284,6 +287,7 @@ impl Config {
     /// | `MADOGUCHI_PACKAGE_MAX_BYTES` | `67108864` (64 MiB): a staff upload of answer files |
     /// | `MADOGUCHI_HEADER_TIMEOUT_SECS` | `10`: to send headers, or to sit idle between requests |
     /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
+    /// | `MADOGUCHI_GATHER_LEASE_SECS` | `300`: a crashed instance's connector job is taken again after this |
     /// | `MADOGUCHI_DATAMAP` | unset: no data map; a path installs that file at start (`docs/datamap.md`) |
     /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
@@ -541,6 +545,10 @@ impl Config {
             mail_lease_secs: parse(
                 get("MADOGUCHI_MAIL_LEASE_SECS").unwrap_or("120"),
                 "MADOGUCHI_MAIL_LEASE_SECS",
+            )?,
+            gather_lease_secs: parse(
+                get("MADOGUCHI_GATHER_LEASE_SECS").unwrap_or("300"),
+                "MADOGUCHI_GATHER_LEASE_SECS",
             )?,
             upload_max_files: parse(
                 get("MADOGUCHI_UPLOAD_MAX_FILES").unwrap_or("5"),

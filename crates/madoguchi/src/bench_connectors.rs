@@ -247,7 +247,12 @@ async fn through_connectors(
 }
 
 /// A row of four text columns.
-type Text4 = (Option<String>, Option<String>, Option<String>, Option<String>);
+type Text4 = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// The same subject's lookups as a developer would write them by hand, sent directly on open
 /// connections: the floor a connector's generic statements are measured against.

@@ -25,9 +25,6 @@ pub const MAX_ATTEMPTS: i32 = 4;
 /// What a job waiting on another system's job says.
 const WAITING: &str = "waiting for another system";
 
-/// How long a claimed job is this instance's.
-const LEASE_SECS: i64 = 300;
-
 /// One system's part of the latest gathering, as the request page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemProgress {
@@ -179,8 +176,8 @@ impl Service {
     /// failure (retried with backoff, given up after [`MAX_ATTEMPTS`]). Returns whether a job
     /// ran. A job whose references wait on another system's unfinished job is put back.
     pub async fn run_gather_job(&self, now: DateTime<Utc>) -> Result<bool, ServiceError> {
-        let Some(job) = store::claim(self.db().conn(), Duration::seconds(LEASE_SECS), now).await?
-        else {
+        let lease = Duration::seconds(i64::from(self.config().gather_lease_secs));
+        let Some(job) = store::claim(self.db().conn(), lease, now).await? else {
             return Ok(false);
         };
         let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
