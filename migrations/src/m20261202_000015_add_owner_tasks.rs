@@ -2,6 +2,9 @@
 //! system, or one whose connector gave up). The link's token is the service's keyed hash of
 //! the job's nonce, so a reminder carries the same link; the token itself is stored as its
 //! hash only, for lookup. The due time and the reminder sent are the job's.
+//!
+//! Also the officer's review of a job's fields (`review`, JSON: `dataset.field` → decision),
+//! which is not personal data.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -18,6 +21,7 @@ impl MigrationTrait for Migration {
             string_len_null(GatherJobs::TaskNonce, 64),
             timestamp_with_time_zone_null(GatherJobs::TaskDueAt),
             timestamp_with_time_zone_null(GatherJobs::TaskRemindedAt),
+            text_null(GatherJobs::Review),
         ] {
             let mut col = col;
             m.alter_table(
@@ -52,6 +56,7 @@ impl MigrationTrait for Migration {
             GatherJobs::TaskNonce,
             GatherJobs::TaskDueAt,
             GatherJobs::TaskRemindedAt,
+            GatherJobs::Review,
         ] {
             m.alter_table(
                 Table::alter()
@@ -72,4 +77,5 @@ enum GatherJobs {
     TaskNonce,
     TaskDueAt,
     TaskRemindedAt,
+    Review,
 }

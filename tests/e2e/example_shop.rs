@@ -232,3 +232,146 @@ async fn the_example_shop_answers_a_disclosure_on_postgres() {
     }
     a_disclosure_goes_from_intake_to_a_downloaded_package(Backend::Postgres, &tag()).await;
 }
+
+/// The officer reviews the gathered fields before the package: a field left out, one
+/// withheld on a ground the map did not give, one the map withheld disclosed after all. The
+/// page, the suggested answer and the package follow; each change is on the trail.
+async fn an_officer_reviews_fields_before_the_package(backend: Backend, tag: &str) {
+    let points = PointsServer::start(0, 503);
+    let vars = systems(tag, &points).await;
+    let leaked: Vec<(&'static str, &'static str)> = vars
+        .iter()
+        .map(|(k, v)| (*k, &*Box::leak(v.clone().into_boxed_str())))
+        .collect();
+    let app = match backend {
+        Backend::Sqlite => TestApp::spawn_with(Backend::Sqlite, &leaked).await,
+        Backend::Postgres => TestApp::spawn_postgres_with(&leaked).await.unwrap(),
+    };
+    let pid = file_via_api(&app, SUBJECT).await;
+    bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(settled(&app, pid).await.complete);
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        page.body
+            .contains("項目ごとの扱い（開示する・開示しない・回答に含めない）")
+    );
+    let review = |fields: Vec<(&'static str, &'static str)>| {
+        let officer = &officer;
+        let csrf = page.csrf();
+        async move {
+            let mut form = vec![("csrf", csrf.as_str()), ("dataset", "customers")];
+            form.extend(fields);
+            officer
+                .post_form(&format!("/staff/requests/{pid}/review"), &form)
+                .await
+        }
+    };
+    // A choice that is not one of the form's: refused, nothing stored.
+    let res = review(vec![("field_id", "withhold:not_justified")]).await;
+    assert_eq!(res.status, 400);
+    let res = review(vec![
+        ("field_id", "drop"),
+        ("field_email", "disclose"),
+        ("field_name", "disclose"),
+        ("field_address", "withhold:harm_to_persons"),
+        ("field_fraud_score", "disclose"),
+    ])
+    .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let g = settled(&app, pid).await;
+    let customers = g.datasets.iter().find(|d| d.id == "customers").unwrap();
+    assert_eq!(
+        customers.columns,
+        ["メールアドレス", "氏名", "不正利用スコア"]
+    );
+    assert_eq!(customers.rows, [[SUBJECT, "山田 花子", "12"]]);
+    assert_eq!(customers.withheld.len(), 1);
+    assert_eq!(customers.withheld[0].0, "住所");
+    // Three decisions changed (email and name were disclosed already): three entries.
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "data.field_reviewed")
+            .count(),
+        3
+    );
+    // The suggested answer follows: in part, on the ground chosen.
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let fields = form_as_is(&page.body, "complete");
+    let item = |k: &str| {
+        fields
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(item("item_label_1"), ["会員情報"]);
+    assert_eq!(item("item_result_1"), ["partially_disclosed"]);
+    assert_eq!(item("item_grounds_1"), ["harm_to_persons"]);
+    // The package follows.
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/package"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let docs = app
+        .service
+        .documents(app.request(pid).await.id)
+        .await
+        .unwrap();
+    let (_, bytes) = app
+        .service
+        .read_document_as_staff(
+            pid,
+            docs[0].pid,
+            &madoguchi_domain::Actor::Staff {
+                id: "reviewer".into(),
+                role: Role::Officer,
+            },
+            &madoguchi_service::Origin::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut data = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("data.json").unwrap(), &mut data).unwrap();
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        data["datasets"][0]["columns"],
+        serde_json::json!(["メールアドレス", "氏名", "不正利用スコア"])
+    );
+    assert_eq!(data["datasets"][0]["withheld"][0]["field"], "住所");
+    assert!(!data.to_string().contains("東京都千代田区"));
+    // An auditor reads but does not decide.
+    let auditor = staff_client(&app, Role::Auditor).await;
+    let page = auditor.get(&format!("/staff/requests/{pid}")).await;
+    let res = auditor
+        .post_form(
+            &format!("/staff/requests/{pid}/review"),
+            &[
+                ("csrf", &page.csrf()),
+                ("dataset", "customers"),
+                ("field_id", "disclose"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_reviews_fields_before_the_package_on_sqlite() {
+    an_officer_reviews_fields_before_the_package(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_reviews_fields_before_the_package_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    an_officer_reviews_fields_before_the_package(Backend::Postgres, &tag()).await;
+}

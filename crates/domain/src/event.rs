@@ -250,6 +250,15 @@ pub enum AuditOnly {
         /// The system's id in the data map.
         system: String,
     },
+    /// An officer decided what the answer does with a gathered field.
+    FieldReviewed {
+        /// The dataset's id.
+        dataset: String,
+        /// The field's name.
+        field: String,
+        /// `FieldDecision::as_str`.
+        decision: String,
+    },
 }
 
 impl Event {
@@ -293,6 +302,7 @@ impl Event {
             Event::Record(AuditOnly::OwnerAsked { .. }) => "owner_asked",
             Event::Record(AuditOnly::OwnerAnswered { .. }) => "owner_answered",
             Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
+            Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
         }
     }
 }

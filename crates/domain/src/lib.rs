@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod policy;
 pub mod register;
 pub mod request;
+pub mod review;
 pub mod state;
 pub mod table;
 
@@ -40,4 +41,5 @@ pub use policy::{
     age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
+pub use review::{FieldDecision, Review, decision_for, review_key};
 pub use state::State;

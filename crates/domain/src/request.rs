@@ -684,6 +684,18 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             ],
         ),
         AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
+        AuditOnly::FieldReviewed {
+            dataset,
+            field,
+            decision,
+        } => (
+            "data.field_reviewed",
+            vec![
+                ("dataset", dataset.clone()),
+                ("field", field.clone()),
+                ("decision", decision.clone()),
+            ],
+        ),
     };
     let mut detail = detail;
     if let Some(role) = actor.role() {
@@ -729,7 +741,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::Posted { .. }
             | AuditOnly::FlaggedRefundOrdered { .. }
             | AuditOnly::RefundRecorded { .. }
-            | AuditOnly::GatherRequested { .. },
+            | AuditOnly::GatherRequested { .. }
+            | AuditOnly::FieldReviewed { .. },
         ) => actor.is_worker(),
         Event::Record(AuditOnly::PaymentFlagged { .. }) => {
             matches!(actor, Actor::PaymentProvider)

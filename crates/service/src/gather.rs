@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 pub use madoguchi_connectors::Checked;
 use madoguchi_connectors::{Rows, Subject};
 use madoguchi_datamap::DataMap;
-use madoguchi_domain::{Actor, AuditOnly, RequestKind, Requester, State};
+use madoguchi_domain::{
+    Actor, AuditOnly, FieldDecision, RequestKind, Requester, Review, State, review_key,
+};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::change::Write;
 use madoguchi_store::entities::{gather_job, request};
@@ -55,6 +57,19 @@ pub struct GatheredDataset {
     pub withheld: Vec<(String, madoguchi_domain::RefusalGround)>,
     /// Whether it could be searched (its finders had the keys they need).
     pub searched: bool,
+    /// Every field read, with what the answer does with it (for the officer's review).
+    pub fields: Vec<ReviewedField>,
+}
+
+/// A gathered field and the decision in force for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewedField {
+    /// Its name in the system.
+    pub name: String,
+    /// Its label.
+    pub label: String,
+    /// Disclosed, withheld (on a ground) or left out.
+    pub decision: FieldDecision,
 }
 
 /// What the officer sees of the latest gathering.
@@ -434,6 +449,71 @@ impl Service {
         Ok(out)
     }
 
+    /// An officer's decisions on the fields of one gathered dataset: each disclosed, withheld
+    /// on an Art. 33(2) ground, or left out of the answer. One change; a trail entry for each
+    /// field whose decision changed. Returns how many changed.
+    pub async fn review_fields(
+        &self,
+        pid: Uuid,
+        dataset: &str,
+        decisions: Vec<(String, FieldDecision)>,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let row = self.request_row(pid).await?;
+        let current = requests::to_domain(&row)?;
+        if current.state != State::InProgress || !gathers_for(current.kind) {
+            return Err(ServiceError::Invalid("review"));
+        }
+        let jobs = store::latest_run(self.db().conn(), row.id).await?;
+        let mut target = None;
+        for job in jobs.iter().filter(|j| j.state == store::DONE) {
+            if let Some(found) = self
+                .job_rows(job)?
+                .into_iter()
+                .find(|r| r.dataset == dataset)
+            {
+                target = Some((job, found));
+                break;
+            }
+        }
+        let Some((job, found)) = target else {
+            return Err(ServiceError::Invalid("dataset"));
+        };
+        let map = self.datamap().await?;
+        let map = map.as_deref().map(|m| &m.map);
+        let mut review = review_of(job)?;
+        let before = label(map, &found, &review, false);
+        let mut events = Vec::new();
+        for (field, decision) in decisions {
+            let Some(was) = before.fields.iter().find(|f| f.name == field) else {
+                return Err(ServiceError::Invalid("field"));
+            };
+            review.insert(review_key(dataset, &field), decision);
+            if was.decision != decision {
+                events.push(AuditOnly::FieldReviewed {
+                    dataset: dataset.to_owned(),
+                    field,
+                    decision: decision.as_str().to_owned(),
+                });
+            }
+        }
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let stored: BTreeMap<&String, &str> = review.iter().map(|(k, d)| (k, d.as_str())).collect();
+        let write = Write::ReviewFields {
+            job_id: job.id,
+            old: job.review.clone(),
+            new: serde_json::to_string(&stored).expect("a review serialises"),
+        };
+        let changed = events.len();
+        self.record(pid, events, actor, vec![write], Vec::new(), origin, now)
+            .await?;
+        Ok(changed)
+    }
+
     /// The latest gathering of a request, labelled from the map in the page's language.
     pub async fn gathering(
         &self,
@@ -463,37 +543,73 @@ impl Service {
             if job.state != store::DONE {
                 continue;
             }
+            let review = review_of(job)?;
             for found in self.job_rows(job)? {
-                out.datasets.push(label(map, &found, en));
+                out.datasets.push(label(map, &found, &review, en));
             }
         }
         Ok(out)
     }
 }
 
-/// A dataset's rows as the officer and the subject read them: labels from the map, withheld
-/// fields left out with their ground.
-fn label(map: Option<&DataMap>, found: &Rows, en: bool) -> GatheredDataset {
+/// A job's review, as stored.
+fn review_of(job: &gather_job::Model) -> Result<Review, ServiceError> {
+    let Some(text) = &job.review else {
+        return Ok(Review::new());
+    };
+    let raw: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| {
+        ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+            "gather job {} review: {e}",
+            job.id
+        )))
+    })?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            FieldDecision::parse(&v).map(|d| (k, d)).ok_or_else(|| {
+                ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                    "gather job {} review: {v:?}",
+                    job.id
+                )))
+            })
+        })
+        .collect()
+}
+
+/// A dataset's rows as the officer and the subject read them: labels from the map, each
+/// field disclosed, withheld with its ground, or left out, as the officer decided or else as
+/// the map says.
+fn label(map: Option<&DataMap>, found: &Rows, review: &Review, en: bool) -> GatheredDataset {
     let d = map.and_then(|m| m.dataset(&found.dataset));
     let mut keep = Vec::new();
     let mut columns = Vec::new();
     let mut withheld = Vec::new();
+    let mut fields = Vec::new();
     for (i, name) in found.fields.iter().enumerate() {
         let field = d.and_then(|d| d.fields.iter().find(|f| f.name.get_ref() == name));
         let label = field.map_or_else(|| name.clone(), |f| f.label.get(en).to_owned());
-        // Withheld as decided when the rows were read, whatever the map says now.
+        // Withheld by the map as it was when the rows were read, whatever it says now.
         let stored = found
             .withheld
             .iter()
             .find(|(f, _)| f == name)
             .map(|(_, g)| *g);
-        match stored.or_else(|| field.and_then(|f| f.withhold)) {
-            Some(g) => withheld.push((label, crate::datamap::ground_of(g))),
-            None => {
+        let by_map = stored
+            .or_else(|| field.and_then(|f| f.withhold))
+            .map(crate::datamap::ground_of);
+        let decision = madoguchi_domain::decision_for(review, &found.dataset, name, by_map);
+        match decision {
+            FieldDecision::Withhold(g) => withheld.push((label.clone(), g)),
+            FieldDecision::Disclose => {
                 keep.push(i);
-                columns.push(label);
+                columns.push(label.clone());
             }
+            FieldDecision::Drop => {}
         }
+        fields.push(ReviewedField {
+            name: name.clone(),
+            label,
+            decision,
+        });
     }
     GatheredDataset {
         id: found.dataset.clone(),
@@ -510,5 +626,6 @@ fn label(map: Option<&DataMap>, found: &Rows, en: bool) -> GatheredDataset {
             .collect(),
         withheld,
         searched: found.searched,
+        fields,
     }
 }

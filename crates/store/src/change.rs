@@ -193,6 +193,16 @@ pub enum Write {
         /// SHA-256 of `result`.
         hash: String,
     },
+    /// An officer's decisions on a finished job's fields (refused unless the review is still
+    /// the one they read, so two officers' reviews do not silently overwrite each other).
+    ReviewFields {
+        /// The job.
+        job_id: i64,
+        /// The review as read.
+        old: Option<String>,
+        /// The review to store.
+        new: String,
+    },
     /// An owner's task reminded (refused unless open and not reminded yet, so one reminder
     /// goes out however many instances look).
     RemindTask {
@@ -711,6 +721,20 @@ async fn apply<C: ConnectionTrait>(
                 .exec(tx)
                 .await?;
             refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
+        }
+        Write::ReviewFields { job_id, old, new } => {
+            use crate::entities::gather_job;
+            let mut q = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::Review, Expr::value(Some(new)))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::DONE));
+            q = match old {
+                Some(old) => q.filter(gather_job::Column::Review.eq(old)),
+                None => q.filter(gather_job::Column::Review.is_null()),
+            };
+            let reviewed = q.exec(tx).await?;
+            refused_unless(reviewed.rows_affected, 1, Refused::JobTakenOver)?;
         }
         Write::RemindTask { job_id } => {
             use crate::entities::gather_job;

@@ -32,6 +32,9 @@ pub struct Model {
     pub task_due_at: Option<DateTimeUtc>,
     /// An owner's task: when the reminder went out.
     pub task_reminded_at: Option<DateTimeUtc>,
+    /// The officer's decisions on the job's fields (JSON), when any.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub review: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -140,6 +140,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::attach_package),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/review", WORKERS),
+            post(work::review_fields),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

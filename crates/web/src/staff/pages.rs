@@ -206,6 +206,14 @@ impl DetailPage {
         }
     }
 
+    /// The choices for a gathered field, with their words.
+    pub fn decisions(&self) -> Vec<(&'static str, String)> {
+        madoguchi_domain::FieldDecision::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label(self.c.en)))
+            .collect()
+    }
+
     /// A ground's label, in the page's language.
     pub fn ground_label(&self, g: &madoguchi_domain::RefusalGround) -> &'static str {
         if self.c.en {

@@ -305,6 +305,7 @@ async fn suggested_answer(
             let searched = gathered.datasets.iter().filter(|d| d.searched);
             for (i, d) in searched.take(MAX_SUGGESTED).enumerate() {
                 let mut grounds: Vec<&str> = d.withheld.iter().map(|(_, g)| g.as_str()).collect();
+                grounds.sort_unstable();
                 grounds.dedup();
                 let result = match (d.rows.is_empty(), grounds.is_empty()) {
                     (true, _) => "no_data",
@@ -653,6 +654,42 @@ pub async fn gather_again(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+}
+
+/// The officer's decisions on one gathered dataset's fields (`dataset`, and `field_<name>`
+/// for each field: `disclose`, `withhold:<ground>` or `drop`).
+pub async fn review_fields(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let dataset = fields
+        .iter()
+        .find(|(k, _)| k == "dataset")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut decisions = Vec::new();
+    for (key, value) in &fields {
+        let Some(field) = key.strip_prefix("field_") else {
+            continue;
+        };
+        let decision = madoguchi_domain::FieldDecision::parse(value)
+            .ok_or_else(|| PageError(AppError::BadRequest("decision".into()), en))?;
+        decisions.push((field.to_owned(), decision));
+    }
+    state
+        .service
+        .review_fields(pid, &dataset, decisions, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}#gather-h")).into_response())
 }
 
 /// Builds the answer package from the gathered data and attaches it.
