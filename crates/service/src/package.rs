@@ -245,6 +245,7 @@ mod tests {
             rows: vec![vec!["山田, 花子".into(), "=HYPERLINK(\"evil\")".into()]],
             withheld: vec![],
             searched: true,
+            fields: vec![],
         };
         assert_eq!(
             csv_of(&d),
@@ -263,6 +264,7 @@ mod tests {
                 rows: vec![vec!["<script>alert(1)</script>".into()]],
                 withheld: vec![],
                 searched: true,
+                fields: vec![],
             }],
             complete: true,
         };
