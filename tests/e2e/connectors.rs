@@ -706,3 +706,42 @@ fields = [{ name = "customer_id", label = { ja = "会員番号", en = "Member" }
         ]
     );
 }
+
+/// A correction is gathered too (the officer sees what is held before changing it), but its
+/// answer is not a disclosure package.
+async fn a_correction_shows_what_is_held_without_a_package(backend: Backend, tag: &str) {
+    let (app, _vars) = with_business(backend, tag).await;
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = serde_json::json!("correction");
+    body["current_content"] = serde_json::json!("登録住所が旧住所のまま");
+    body["correct_content"] = serde_json::json!("大阪府大阪市北区梅田1-1-1");
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(&app, pid, SUBJECT).await;
+    let g = settled(&app, pid).await;
+    assert!(g.complete);
+    let customers = g.datasets.iter().find(|d| d.id == "customers").unwrap();
+    assert_eq!(customers.rows, [["1", SUBJECT, "山田 花子"]]);
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(page.body.contains("保有データの収集（コネクタ）"));
+    assert!(
+        !page.body.contains("/package\""),
+        "no package for a correction"
+    );
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/package"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_ne!(res.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_shows_what_is_held_without_a_package_on_sqlite() {
+    a_correction_shows_what_is_held_without_a_package(Backend::Sqlite, &tag()).await;
+}

@@ -92,8 +92,18 @@ pub(crate) struct Queued {
     pub events: Vec<AuditOnly>,
 }
 
-/// The kinds whose answer the connectors gather for.
+/// The kinds the connectors gather for: a disclosure is answered from what they find; a
+/// correction and a suspension or erasure need to know what is held and where (the officer
+/// sees the current values before changing them).
 pub fn gathers_for(kind: RequestKind) -> bool {
+    matches!(
+        kind,
+        RequestKind::Disclosure | RequestKind::Correction | RequestKind::SuspensionOrErasure
+    )
+}
+
+/// The kinds whose answer is a package of what was gathered: a disclosure only.
+pub fn packages_for(kind: RequestKind) -> bool {
     kind == RequestKind::Disclosure
 }
 
@@ -463,7 +473,7 @@ impl Service {
     ) -> Result<usize, ServiceError> {
         let row = self.request_row(pid).await?;
         let current = requests::to_domain(&row)?;
-        if current.state != State::InProgress || !gathers_for(current.kind) {
+        if current.state != State::InProgress || !packages_for(current.kind) {
             return Err(ServiceError::Invalid("review"));
         }
         let jobs = store::latest_run(self.db().conn(), row.id).await?;

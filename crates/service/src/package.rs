@@ -156,7 +156,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Uuid, ServiceError> {
         let row = self.request_row(pid).await?;
-        if madoguchi_store::requests::to_domain(&row)?.state != State::InProgress {
+        let current = madoguchi_store::requests::to_domain(&row)?;
+        if current.state != State::InProgress || !crate::gather::packages_for(current.kind) {
             return Err(ServiceError::Invalid("package"));
         }
         let en = row.lang == "en";

@@ -187,6 +187,8 @@ pub struct DetailPage {
     pub gathering: madoguchi_service::gather::Gathering,
     /// Whether the officer may ask the connectors to gather again.
     pub can_gather: bool,
+    /// Whether the answer can be built from the gathering (a disclosure).
+    pub can_package: bool,
 }
 
 impl DetailPage {

@@ -455,10 +455,12 @@ async fn request_page(
             .await
             .map_err(|e| service_error(e, en))?
             .is_some();
+    let can_package = can_gather && madoguchi_service::gather::packages_for(kind);
     let page = DetailPage {
         c: Chrome::new(who, en),
         gathering,
         can_gather,
+        can_package,
         answer,
         errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
