@@ -250,6 +250,11 @@ pub enum AuditOnly {
         /// The system's id in the data map.
         system: String,
     },
+    /// What connectors gathered for a closed request was deleted at the end of its retention.
+    GatheredDeleted {
+        /// The system's id in the data map.
+        system: String,
+    },
     /// An officer decided what the answer does with a gathered field.
     FieldReviewed {
         /// The dataset's id.
@@ -303,6 +308,7 @@ impl Event {
             Event::Record(AuditOnly::OwnerAnswered { .. }) => "owner_answered",
             Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
             Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
+            Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
         }
     }
 }

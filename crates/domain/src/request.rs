@@ -684,6 +684,13 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             ],
         ),
         AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
+        AuditOnly::GatheredDeleted { system } => (
+            "data.gathered_deleted",
+            vec![
+                ("system", system.clone()),
+                ("reason", "retention".to_owned()),
+            ],
+        ),
         AuditOnly::FieldReviewed {
             dataset,
             field,
@@ -753,7 +760,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::Gathered { .. }
             | AuditOnly::GatherFailed { .. }
             | AuditOnly::OwnerAsked { .. }
-            | AuditOnly::OwnerReminded { .. },
+            | AuditOnly::OwnerReminded { .. }
+            | AuditOnly::GatheredDeleted { .. },
         ) => matches!(actor, Actor::System),
         // The owner answers through a link: the service records it for them (the owner has
         // no account; the entry names the system).

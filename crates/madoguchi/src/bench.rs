@@ -404,7 +404,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     if opts.only == Some(Part::Connectors) {
         rows.extend(crate::bench_connectors::run(opts.customers, 300).await?);
-        return finish(rows, backend, admin_url, pg_name, &dir).await;
+        let systems = "connectors on PostgreSQL, MariaDB and SQLite business systems";
+        return finish(rows, systems, admin_url, pg_name, &dir).await;
     }
     if opts.only == Some(Part::Audit) {
         rows.push(audit_verify(&db, opts.audit_entries).await?);

@@ -476,8 +476,9 @@ impl Service {
     }
 
     /// Deletes identity documents of requests closed more than the retention period ago
-    /// (rejected requests at once). Answers stay until their download window ends. Each
-    /// deletion is on the request's trail; the trail never held the content.
+    /// (rejected requests at once), and what connectors gathered for them. Answers stay until
+    /// their download window ends. Each deletion is on the request's trail; the trail never
+    /// held the content.
     pub async fn retention_sweep(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
         let retention = self.settings().await?.retention;
         let keep = Duration::days(i64::from(retention.documents_days));
@@ -533,7 +534,7 @@ impl Service {
             }
             deleted += 1;
         }
-        Ok(deleted)
+        Ok(deleted + self.purge_gathered(keep, now).await?)
     }
 
     /// The subject marks their evidence complete (moves an `awaiting_identity` request back

@@ -524,6 +524,43 @@ impl Service {
         Ok(changed)
     }
 
+    /// Deletes the rows connectors gathered for requests closed more than `keep` ago (they
+    /// were working material; the answer sent is its own document). Returns how many jobs.
+    pub(crate) async fn purge_gathered(
+        &self,
+        keep: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let mut purged = 0;
+        for (job_id, request_id, system) in store::with_results(self.db().conn()).await? {
+            let row = requests::find_by_id(self.db().conn(), self.cipher(), request_id).await?;
+            let Some(closed) = row.closed_at else {
+                continue;
+            };
+            if closed + keep > now {
+                continue;
+            }
+            match self
+                .record(
+                    row.pid,
+                    vec![AuditOnly::GatheredDeleted { system }],
+                    &Actor::System,
+                    vec![Write::PurgeGather { job_id }],
+                    Vec::new(),
+                    &Origin::default(),
+                    now,
+                )
+                .await
+            {
+                Ok(_) => purged += 1,
+                // Another instance deleted it first.
+                Err(ServiceError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(purged)
+    }
+
     /// The latest gathering of a request, labelled from the map in the page's language.
     pub async fn gathering(
         &self,

@@ -193,6 +193,12 @@ pub enum Write {
         /// SHA-256 of `result`.
         hash: String,
     },
+    /// A job's gathered rows deleted at the end of their retention (refused unless still
+    /// there, so the deletion and its entry are written once); an open owner's link ends too.
+    PurgeGather {
+        /// The job.
+        job_id: i64,
+    },
     /// An officer's decisions on a finished job's fields (refused unless the review is still
     /// the one they read, so two officers' reviews do not silently overwrite each other).
     ReviewFields {
@@ -721,6 +727,25 @@ async fn apply<C: ConnectionTrait>(
                 .exec(tx)
                 .await?;
             refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
+        }
+        Write::PurgeGather { job_id } => {
+            use crate::entities::gather_job;
+            let purged = gather_job::Entity::update_many()
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::Result.is_not_null())
+                .exec(tx)
+                .await?;
+            refused_unless(purged.rows_affected, 1, Refused::JobTakenOver)?;
         }
         Write::ReviewFields { job_id, old, new } => {
             use crate::entities::gather_job;

@@ -36,6 +36,23 @@ pub async fn task_by_token<C: ConnectionTrait>(
         .await?)
 }
 
+/// Jobs that still hold gathered rows: `(job, request, system)`.
+pub async fn with_results<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(i64, i64, String)>, StoreError> {
+    Ok(Jobs::find()
+        .select_only()
+        .columns([
+            gather_job::Column::Id,
+            gather_job::Column::RequestId,
+            gather_job::Column::System,
+        ])
+        .filter(gather_job::Column::Result.is_not_null())
+        .into_tuple::<(i64, i64, String)>()
+        .all(db)
+        .await?)
+}
+
 /// Open owners' tasks due before `before` and not yet reminded.
 pub async fn tasks_to_remind<C: ConnectionTrait>(
     db: &C,
