@@ -606,3 +606,211 @@ async fn phone_journey_on_sqlite() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     journey(app, Viewport::Phone, "phone-sqlite").await;
 }
+
+/// The business of the connector journey: a newsletter list in SQLite a connector reads, and
+/// paper applications their owner searches by hand.
+const CONNECTOR_MAP: &str = r#"version = "browser-connectors"
+safety_measures = { ja = "暗号化しています。", en = "Encrypted." }
+
+[[purposes]]
+id = "news"
+label = { ja = "メールマガジンの配信", en = "Sending the newsletter" }
+
+[[categories]]
+id = "contact"
+label = { ja = "連絡先", en = "Contact details" }
+
+[[systems]]
+id = "news"
+name = { ja = "メールマガジン", en = "Newsletter" }
+owner = "news@example.jp"
+country = "JP"
+connector = { kind = "sqlite", url_env = "BROWSER_NEWS_URL" }
+
+[[systems]]
+id = "paper"
+name = { ja = "紙の申込書", en = "Paper applications" }
+owner = "archive@example.jp"
+country = "JP"
+connector = { kind = "manual" }
+
+[[datasets]]
+id = "subscribers"
+system = "news"
+label = { ja = "メールマガジン購読", en = "Newsletter subscription" }
+purposes = ["news"]
+retention = { period = { ja = "解除まで", en = "Until unsubscribed" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email" }] }]
+fields = [
+  { name = "email", label = { ja = "メールアドレス", en = "E-mail" }, category = "contact", erase = "delete_row" },
+  { name = "topics", label = { ja = "購読テーマ", en = "Topics" }, category = "contact", erase = "delete_row" },
+  { name = "internal_code", label = { ja = "配信管理コード", en = "Delivery code" }, category = "contact", erase = "delete_row" },
+]
+
+[[datasets]]
+id = "applications"
+system = "paper"
+label = { ja = "入会申込書", en = "Membership applications" }
+purposes = ["news"]
+retention = { period = { ja = "5年", en = "5 years" }, basis = "規程" }
+find_by = [{ match = [{ field = "email", key = "email" }] }]
+fields = [
+  { name = "email", label = { ja = "メールアドレス", en = "E-mail" }, category = "contact", erase = "delete_row" },
+  { name = "note", label = { ja = "記載内容", en = "What it says" }, category = "contact", erase = "delete_row" },
+]
+"#;
+
+/// An answer built from the business's own systems, in the browser: the owner of a paper
+/// archive answers through their link, the officer sees what the connector read, leaves an
+/// internal field out, builds the package and sends the answer as filled in; the subject
+/// downloads it. Every page held to the same accessibility checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_journey_on_sqlite() {
+    if !browser_available() {
+        return;
+    }
+    let name = "connectors-sqlite";
+    let shots = root().join("target/browser").join(name);
+    let _ = std::fs::remove_dir_all(&shots);
+    let business = std::env::temp_dir().join(format!(
+        "madoguchi-browser-business-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&business).unwrap();
+    let email = "hanako.connectors@example.jp";
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", business.join("news.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE subscribers (email TEXT, topics TEXT, internal_code TEXT);
+             INSERT INTO subscribers VALUES ('{email}', '新茶の案内', 'NL-0042'),
+               ('someone.else@example.jp', '別人の購読', 'NL-0043');"
+        )))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+    }
+    let map_path = business.join("map.toml");
+    std::fs::write(&map_path, CONNECTOR_MAP).unwrap();
+    let news_url: &'static str =
+        Box::leak(format!("sqlite://{}", business.join("news.db").display()).into_boxed_str());
+    let map_var: &'static str = Box::leak(map_path.display().to_string().into_boxed_str());
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("BROWSER_NEWS_URL", news_url),
+            ("MADOGUCHI_DATAMAP", map_var),
+        ],
+    )
+    .await;
+    let mut body = valid_json(email);
+    body["subject_name"] = "山田 花子".into();
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = res.json()["id"].as_str().unwrap().to_owned();
+    crate::answers::bring_in_progress(&app, pid.parse().unwrap(), email).await;
+
+    // The archive's owner opens their link, searches, finds nothing, and says so.
+    let link = app
+        .mails_to("archive@example.jp")
+        .await
+        .last()
+        .and_then(|m| m.link_path("/owner/"))
+        .expect("the owner's link");
+    let mut owner = Browser::open(app.addr, Viewport::Desktop, &shots, "owner").await;
+    owner.goto(&link).await;
+    owner.check("owner-task").await;
+    assert!(
+        owner
+            .text()
+            .await
+            .contains("紙の申込書のデータ確認のお願い")
+    );
+    owner.click("#searched").await;
+    owner
+        .submit("form[action^='/owner/'] button[type=submit]")
+        .await;
+    owner.check("owner-answered").await;
+    assert!(owner.text().await.contains("ご回答を受け付けました"));
+
+    // The officer sees what was read, leaves the internal code out, builds the package.
+    let mut officer = Browser::open(app.addr, Viewport::Desktop, &shots, "officer").await;
+    staff_login(&app, &mut officer, Role::Officer).await;
+    let page = format!("/staff/requests/{pid}");
+    let mut seen = false;
+    for _ in 0..100 {
+        officer.goto(&page).await;
+        let text = officer.text().await;
+        if text.contains("NL-0042") && text.contains("入会申込書") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the gathering shows: {}", officer.text().await);
+    assert!(!officer.text().await.contains("別人"));
+    officer.check("gathered").await;
+    officer
+        .click_on(Locator::XPath(
+            "//details[.//input[@name='dataset' and @value='subscribers']]/summary",
+        ))
+        .await;
+    officer
+        .web
+        .find(Locator::Css("#review-subscribers-internal_code"))
+        .await
+        .unwrap()
+        .select_by_value("drop")
+        .await
+        .unwrap();
+    officer
+        .submit_on(Locator::XPath(
+            "//form[input[@name='dataset' and @value='subscribers']]//button[@type='submit']",
+        ))
+        .await;
+    officer.check("reviewed").await;
+    officer
+        .submit(&format!(
+            "form[action='/staff/requests/{pid}/package'] button"
+        ))
+        .await;
+    officer.check("packaged").await;
+    assert!(officer.text().await.contains("-disclosure.zip"));
+    officer.act("complete").await;
+    officer.check("completed").await;
+    assert_eq!(app.request(pid.parse().unwrap()).await.state, "fulfilled");
+
+    // The subject downloads it: their subscription, without the internal code.
+    let mut subject = Browser::open(app.addr, Viewport::Desktop, &shots, "subject").await;
+    open_private_page(&app, &mut subject, &pid, email).await;
+    subject.check("answer").await;
+    let file = subject.download(&app.client, "a[href*='/files/']").await;
+    assert_eq!(file.status, 200, "download: {}", file.body);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.bytes.clone())).unwrap();
+    let mut data = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("data.json").unwrap(), &mut data).unwrap();
+    let data: Value = serde_json::from_str(&data).unwrap();
+    let subscribers = data["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "subscribers")
+        .unwrap();
+    assert_eq!(
+        subscribers["columns"],
+        json!(["メールアドレス", "購読テーマ"])
+    );
+    assert_eq!(subscribers["rows"], json!([[email, "新茶の案内"]]));
+    assert!(!data.to_string().contains("NL-0042"));
+
+    let mut problems = owner.close().await;
+    problems.extend(officer.close().await);
+    problems.extend(subject.close().await);
+    assert!(
+        problems.is_empty(),
+        "accessibility and page problems:\n{}",
+        problems.join("\n")
+    );
+}
