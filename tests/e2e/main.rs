@@ -19,6 +19,7 @@ mod connectors;
 mod crash;
 mod datamap;
 mod documents;
+mod erase;
 mod example_shop;
 mod http_connector;
 mod identity;

@@ -14,7 +14,10 @@ use std::time::Duration;
 use madoguchi_datamap::{Condition, ConnectorKind, DataMap, Dataset, Finder, IdentityKey, System};
 use serde::{Deserialize, Serialize};
 
+mod erase;
 mod http;
+
+pub use erase::{Done, Erased, erase_system};
 
 pub use http::DEFAULT_RATE_PER_SEC;
 
@@ -225,13 +228,27 @@ impl From<Driver> for Pool {
     }
 }
 
+/// Whether a connection reads, or changes data (an erasure): the map may name other
+/// credentials for changing (`write_url_env`), so reading can keep a read-only user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    Write,
+}
+
 /// The URL the system's variable holds.
 fn url_of(system: &System, env: Env<'_>) -> Result<String, ConnectorError> {
-    let var = system
-        .connector
-        .url_env
-        .as_ref()
-        .ok_or_else(|| ConnectorError::NotReadable(system.id.get_ref().clone()))?;
+    url_for(system, env, Access::Read)
+}
+
+/// The URL for reading or for changing data.
+fn url_for(system: &System, env: Env<'_>, access: Access) -> Result<String, ConnectorError> {
+    let c = &system.connector;
+    let var = match access {
+        Access::Write => c.write_url_env.as_ref().or(c.url_env.as_ref()),
+        Access::Read => c.url_env.as_ref(),
+    }
+    .ok_or_else(|| ConnectorError::NotReadable(system.id.get_ref().clone()))?;
     env(var.get_ref()).ok_or_else(|| ConnectorError::MissingCredentials {
         system: system.id.get_ref().clone(),
         variable: var.get_ref().clone(),
@@ -251,12 +268,12 @@ fn redact(e: &dyn std::fmt::Display, url: &str) -> String {
     text.chars().take(300).collect()
 }
 
-async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> {
+async fn connect(system: &System, env: Env<'_>, access: Access) -> Result<Pool, ConnectorError> {
     use sqlx::pool::PoolOptions;
     if system.connector.kind == ConnectorKind::Http {
         return Ok(Driver::Http(Box::new(http::Client::new(system, env)?)).into());
     }
-    let url = url_of(system, env)?;
+    let url = url_for(system, env, access)?;
     let id = system.id.get_ref().clone();
     let secs = u64::from(
         system
@@ -317,7 +334,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
             )
         }
         ConnectorKind::Sqlite => {
-            // Read-only: a connector never writes to a business system it only gathers from.
+            // Read-only unless erasing: gathering never writes to a business system.
             let opts: sqlx::sqlite::SqliteConnectOptions =
                 url.parse()
                     .map_err(|e: sqlx::Error| ConnectorError::Unreachable {
@@ -329,7 +346,7 @@ async fn connect(system: &System, env: Env<'_>) -> Result<Pool, ConnectorError> 
                     .max_connections(1)
                     .idle_timeout(Duration::from_secs(60))
                     .acquire_timeout(acquire)
-                    .connect_with(opts.read_only(true))
+                    .connect_with(opts.read_only(access == Access::Read))
                     .await
                     .map_err(fail)?,
             )
@@ -348,7 +365,7 @@ pub async fn test_system(
     let system = map
         .system(system_id)
         .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
-    let pool = connect(system, env).await?;
+    let pool = connect(system, env, Access::Read).await?;
     if let Driver::Http(client) = &pool.driver {
         return client.check().await.map(|()| Checked::Reached);
     }
@@ -420,63 +437,82 @@ fn select_sql(
     conditions: Option<&[(String, usize)]>,
     types: &BTreeMap<String, String>,
 ) -> String {
-    let table = d.location.clone().unwrap_or_else(|| d.id.get_ref().clone());
     let columns: Vec<String> = d
         .fields
         .iter()
         .map(|f| as_text(pool, &quote(pool, f.name.get_ref())))
         .collect();
-    let mut sql = format!("SELECT {} FROM {}", columns.join(", "), quote(pool, &table));
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        columns.join(", "),
+        quote(pool, &table_of(d))
+    );
     if let Some(conditions) = conditions {
         let mut n = 0;
-        let clauses: Vec<String> = conditions
-            .iter()
-            .map(|(column, count)| {
-                let col = quote(pool, column);
-                // PostgreSQL compares a text parameter cast to the column's own type, so an
-                // index on the column is used; a type it cannot name (an array, a type of the
-                // business's own) is compared as text. SQLite converts a text value to the
-                // column's type itself.
-                // `character` would cast to char(1) and cut the value: compared as text.
-                let cast = match pool.driver {
-                    Driver::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
-                    _ => None,
-                };
-                // MySQL compares a string column with a string and an integer column with
-                // an integer natively (indexes used; values that are not integers never reach
-                // an integer column, see `fits`). Any other type is compared as text, since
-                // MySQL would compare '12abc' with a number as 12.
-                let col = match (&pool.driver, &cast) {
-                    (Driver::Postgres(_), None) => format!("{col}::text"),
-                    (Driver::Mysql(_), _)
-                        if types
-                            .get(column)
-                            .is_none_or(|t| !is_mysql_text(t) && !is_integer(t)) =>
-                    {
-                        format!("CAST({col} AS CHAR)")
-                    }
-                    _ => col,
-                };
-                let marks: Vec<String> = (0..*count)
-                    .map(|_| {
-                        n += 1;
-                        match &cast {
-                            Some(t) => format!("{}::{t}", placeholder(pool, n)),
-                            None => placeholder(pool, n),
-                        }
-                    })
-                    .collect();
-                if *count == 1 {
-                    format!("{col} = {}", marks[0])
-                } else {
-                    format!("{col} IN ({})", marks.join(", "))
-                }
-            })
-            .collect();
         sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
+        sql.push_str(&conditions_sql(pool, conditions, types, &mut n));
     }
     sql
+}
+
+/// The table a dataset is in (its location, or its id).
+fn table_of(d: &Dataset) -> String {
+    d.location.clone().unwrap_or_else(|| d.id.get_ref().clone())
+}
+
+/// `a = ? AND b IN (?, ?)`: each condition a column and how many values it is compared with;
+/// `n` counts the placeholders used so far (PostgreSQL numbers them).
+fn conditions_sql(
+    pool: &Pool,
+    conditions: &[(String, usize)],
+    types: &BTreeMap<String, String>,
+    n: &mut usize,
+) -> String {
+    let clauses: Vec<String> = conditions
+        .iter()
+        .map(|(column, count)| {
+            let col = quote(pool, column);
+            // PostgreSQL compares a text parameter cast to the column's own type, so an
+            // index on the column is used; a type it cannot name (an array, a type of the
+            // business's own) is compared as text. SQLite converts a text value to the
+            // column's type itself.
+            // `character` would cast to char(1) and cut the value: compared as text.
+            let cast = match pool.driver {
+                Driver::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
+                _ => None,
+            };
+            // MySQL compares a string column with a string and an integer column with
+            // an integer natively (indexes used; values that are not integers never reach
+            // an integer column, see `fits`). Any other type is compared as text, since
+            // MySQL would compare '12abc' with a number as 12.
+            let col = match (&pool.driver, &cast) {
+                (Driver::Postgres(_), None) => format!("{col}::text"),
+                (Driver::Mysql(_), _)
+                    if types
+                        .get(column)
+                        .is_none_or(|t| !is_mysql_text(t) && !is_integer(t)) =>
+                {
+                    format!("CAST({col} AS CHAR)")
+                }
+                _ => col,
+            };
+            let marks: Vec<String> = (0..*count)
+                .map(|_| {
+                    *n += 1;
+                    match &cast {
+                        Some(t) => format!("{}::{t}", placeholder(pool, *n)),
+                        None => placeholder(pool, *n),
+                    }
+                })
+                .collect();
+            if *count == 1 {
+                format!("{col} = {}", marks[0])
+            } else {
+                format!("{col} IN ({})", marks.join(", "))
+            }
+        })
+        .collect();
+    clauses.join(" AND ")
 }
 
 /// Whether a column type is an integer (on PostgreSQL or MySQL).
@@ -660,7 +696,7 @@ pub async fn gather_system(
     let system = map
         .system(system_id)
         .ok_or_else(|| ConnectorError::NotReadable(system_id.to_owned()))?;
-    let pool = pooled(system, env).await?;
+    let pool = pooled(system, env, Access::Read).await?;
     gather_with(&pool, map, system, subject, known).await
 }
 
@@ -673,15 +709,20 @@ static POOLS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, std::sync::A
 /// Pools kept at most; past it the cache starts again (old pools close when their jobs end).
 const MAX_POOLS: usize = 64;
 
-async fn pooled(system: &System, env: Env<'_>) -> Result<std::sync::Arc<Pool>, ConnectorError> {
+async fn pooled(
+    system: &System,
+    env: Env<'_>,
+    access: Access,
+) -> Result<std::sync::Arc<Pool>, ConnectorError> {
     let c = &system.connector;
     let mut key = format!(
-        "{}|{:?}|{:?}|{:?}|{:?}",
+        "{}|{:?}|{:?}|{:?}|{:?}|{:?}",
         system.id.get_ref(),
+        access,
         c.kind,
         c.timeout_secs,
         c.rate_per_sec,
-        url_of(system, env)?
+        url_for(system, env, access)?
     );
     for var in c.token_env.iter().chain(c.headers_env.values()) {
         key.push('|');
@@ -691,7 +732,7 @@ async fn pooled(system: &System, env: Env<'_>) -> Result<std::sync::Arc<Pool>, C
     if let Some(p) = cache.lock().expect("pool cache").get(&key) {
         return Ok(p.clone());
     }
-    let pool = std::sync::Arc::new(connect(system, env).await?);
+    let pool = std::sync::Arc::new(connect(system, env, access).await?);
     let mut cache = cache.lock().expect("pool cache");
     if cache.len() >= MAX_POOLS {
         cache.clear();

@@ -302,7 +302,11 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
             }
         }
         let c = &s.connector;
-        for (setting, value) in [("url_env", &c.url_env), ("token_env", &c.token_env)] {
+        for (setting, value) in [
+            ("url_env", &c.url_env),
+            ("token_env", &c.token_env),
+            ("write_url_env", &c.write_url_env),
+        ] {
             if let Some(v) = value
                 && !is_env_name(v.get_ref())
             {

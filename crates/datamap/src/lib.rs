@@ -7,6 +7,7 @@
 //! the systems and datasets.
 
 mod check;
+pub mod plan;
 mod publish;
 
 use std::collections::BTreeMap;
@@ -120,6 +121,11 @@ pub struct Connector {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub url_env: Option<Spanned<String>>,
+    /// The environment variable holding the database URL connectors change data with
+    /// (erasure), when reading uses a read-only user; `url_env` when absent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub write_url_env: Option<Spanned<String>>,
     /// The environment variable holding an API token (http).
     #[serde(default)]
     #[schemars(with = "Option<String>")]

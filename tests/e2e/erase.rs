@@ -1,0 +1,270 @@
+//! Connectors that erase (issue 18), on real PostgreSQL, MariaDB and SQLite: the map's plan
+//! carried out in each system in one transaction, exactly the subject's rows changed (every
+//! other row compared before and after), retained fields kept, a second try after a crash
+//! doing nothing twice, and a system whose data changed since it was gathered left untouched.
+
+use std::collections::BTreeMap;
+
+use madoguchi_connectors::{Done, Erased, Rows, Subject};
+use sqlx::Connection;
+
+use crate::connectors::{MAP, SUBJECT, news, shop, support, tag};
+
+/// Every row of a table, as text, sorted.
+async fn table(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    use sqlx::Row;
+    macro_rules! read {
+        ($c:expr) => {{
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(&mut $c)
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i).unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        }};
+    }
+    let mut out = if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        read!(c)
+    } else if url.starts_with("mysql") {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+        read!(c)
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        read!(c)
+    };
+    out.sort();
+    out
+}
+
+fn t(v: &[Option<&str>]) -> Vec<Option<String>> {
+    v.iter().map(|x| x.map(str::to_owned)).collect()
+}
+
+struct Business {
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Business {
+    async fn new() -> Business {
+        let tag = tag();
+        let dir = std::env::temp_dir().join(format!("madoguchi-erase-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Business {
+            vars: vec![
+                ("TEST_SHOP_URL", shop(&tag).await),
+                ("TEST_SUPPORT_URL", support(&tag).await),
+                ("TEST_NEWS_URL", news(&dir).await),
+            ],
+        }
+    }
+
+    fn url(&self, name: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .unwrap()
+            .1
+            .clone()
+    }
+
+    fn env(&self) -> impl Fn(&str) -> Option<String> + Sync + '_ {
+        |name: &str| {
+            self.vars
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    /// What the connectors gather for the subject, every system.
+    async fn gather(&self, map: &madoguchi_datamap::DataMap) -> BTreeMap<String, Rows> {
+        let subject = subject();
+        let env = self.env();
+        let mut found: BTreeMap<String, Rows> = BTreeMap::new();
+        for system in ["shop", "support", "news"] {
+            for r in madoguchi_connectors::gather_system(map, system, &subject, &found, &env)
+                .await
+                .unwrap()
+            {
+                found.insert(r.dataset.clone(), r);
+            }
+        }
+        found
+    }
+}
+
+fn subject() -> Subject {
+    Subject {
+        email: Some(SUBJECT.into()),
+        ..Subject::default()
+    }
+}
+
+fn erased(dataset: &str, done: Done, rows: u64) -> Erased {
+    Erased {
+        dataset: dataset.into(),
+        done,
+        rows,
+        retained: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_changes_exactly_the_subjects_rows_in_each_system_once() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let b = Business::new().await;
+    let map = madoguchi_datamap::DataMap::load(MAP).unwrap();
+    let found = b.gather(&map).await;
+    let env = b.env();
+    let subject = subject();
+
+    let shop = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, false, &env)
+        .await
+        .unwrap();
+    // Orders before the member they were found through.
+    assert_eq!(
+        shop,
+        [
+            erased("orders", Done::Deleted, 2),
+            erased("customers", Done::Deleted, 1)
+        ]
+    );
+    let support =
+        madoguchi_connectors::erase_system(&map, "support", &subject, &found, false, &env)
+            .await
+            .unwrap();
+    assert_eq!(support, [erased("tickets", Done::Cleared, 2)]);
+    let news = madoguchi_connectors::erase_system(&map, "news", &subject, &found, false, &env)
+        .await
+        .unwrap();
+    assert_eq!(news, [erased("subscribers", Done::Deleted, 1)]);
+
+    // Every table afterwards, written out from the seeds in connectors.rs: the namesake's,
+    // the nameless and the ownerless rows untouched; the subject's gone or cleared.
+    assert_eq!(
+        table(
+            &b.url("TEST_SHOP_URL"),
+            "SELECT id::text, email, name, fraud_score::text FROM customers"
+        )
+        .await,
+        [
+            t(&[
+                Some("2"),
+                Some("other.hanako@example.jp"),
+                Some("山田 花子"),
+                Some("3")
+            ]),
+            t(&[Some("3"), None, Some("名無し"), Some("0")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &b.url("TEST_SHOP_URL"),
+            "SELECT customer_id::text, items FROM orders"
+        )
+        .await,
+        [
+            t(&[None, Some("持ち主なし")]),
+            t(&[Some("2"), Some("別人の注文")]),
+            t(&[Some("3"), Some("名無しの注文")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &b.url("TEST_SUPPORT_URL"),
+            "SELECT CAST(id AS CHAR), email, CAST(customer_id AS CHAR), body FROM tickets"
+        )
+        .await,
+        [
+            t(&[Some("1"), None, None, None]),
+            t(&[Some("2"), None, None, None]),
+            t(&[
+                Some("3"),
+                Some("other.hanako@example.jp"),
+                Some("2"),
+                Some("別人の問い合わせ")
+            ]),
+            t(&[Some("4"), None, None, Some("誰のでもない")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &b.url("TEST_NEWS_URL"),
+            "SELECT email, topics FROM subscribers"
+        )
+        .await,
+        [t(&[Some("other.hanako@example.jp"), Some("別人")])]
+    );
+
+    // A second try after a crash (the first committed, then died) finds nothing left and
+    // changes nothing; a first try that finds the data gone refuses.
+    let again = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, true, &env)
+        .await
+        .unwrap();
+    assert_eq!(again, shop);
+    let e = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, false, &env)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "dataset orders: the system refused the query (0 rows match now where 2 were gathered; nothing was changed in this system (gather again))"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_whose_data_changed_since_it_was_gathered_is_left_untouched() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let b = Business::new().await;
+    let map = madoguchi_datamap::DataMap::load(MAP).unwrap();
+    let found = b.gather(&map).await;
+    let before = table(
+        &b.url("TEST_SHOP_URL"),
+        "SELECT id::text, email FROM customers",
+    )
+    .await;
+    // The subject orders again after the gathering.
+    {
+        let mut c = sqlx::PgConnection::connect(&b.url("TEST_SHOP_URL"))
+            .await
+            .unwrap();
+        sqlx::raw_sql("INSERT INTO orders (customer_id, items) VALUES (1, '新しい注文')")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let env = b.env();
+    let e = madoguchi_connectors::erase_system(&map, "shop", &subject(), &found, false, &env)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 rows match now where 2 were gathered"), "{e}");
+    // Nothing of the system changed: not the orders, not the member.
+    assert_eq!(
+        table(
+            &b.url("TEST_SHOP_URL"),
+            "SELECT id::text, email FROM customers"
+        )
+        .await,
+        before
+    );
+    assert_eq!(
+        table(
+            &b.url("TEST_SHOP_URL"),
+            "SELECT items FROM orders WHERE customer_id = 1"
+        )
+        .await
+        .len(),
+        3
+    );
+}
