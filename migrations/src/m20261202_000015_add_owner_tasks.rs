@@ -4,7 +4,8 @@
 //! hash only, for lookup. The due time and the reminder sent are the job's.
 //!
 //! Also the officer's review of a job's fields (`review`, JSON: `dataset.field` → decision),
-//! which is not personal data.
+//! which is not personal data, and what a job does (`purpose`: `gather`, or `erase` for a job
+//! that carries out an erasure in the system).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -22,6 +23,9 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null(GatherJobs::TaskDueAt),
             timestamp_with_time_zone_null(GatherJobs::TaskRemindedAt),
             text_null(GatherJobs::Review),
+            string_len(GatherJobs::Purpose, 16)
+                .default("gather")
+                .to_owned(),
         ] {
             let mut col = col;
             m.alter_table(
@@ -32,6 +36,26 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        // A run is numbered per purpose: an erasure's run 1 beside the gathering's.
+        m.drop_index(
+            Index::drop()
+                .name("uq_gather_jobs_request_run_system")
+                .table(GatherJobs::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("uq_gather_jobs_request_purpose_run_system")
+                .table(GatherJobs::Table)
+                .col(GatherJobs::RequestId)
+                .col(GatherJobs::Purpose)
+                .col(GatherJobs::Run)
+                .col(GatherJobs::System)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
         m.create_index(
             Index::create()
                 .name("uq_gather_jobs_task_token")
@@ -46,6 +70,24 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_index(
             Index::drop()
+                .name("uq_gather_jobs_request_purpose_run_system")
+                .table(GatherJobs::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("uq_gather_jobs_request_run_system")
+                .table(GatherJobs::Table)
+                .col(GatherJobs::RequestId)
+                .col(GatherJobs::Run)
+                .col(GatherJobs::System)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.drop_index(
+            Index::drop()
                 .name("uq_gather_jobs_task_token")
                 .table(GatherJobs::Table)
                 .to_owned(),
@@ -57,6 +99,7 @@ impl MigrationTrait for Migration {
             GatherJobs::TaskDueAt,
             GatherJobs::TaskRemindedAt,
             GatherJobs::Review,
+            GatherJobs::Purpose,
         ] {
             m.alter_table(
                 Table::alter()
@@ -73,9 +116,13 @@ impl MigrationTrait for Migration {
 #[derive(DeriveIden)]
 enum GatherJobs {
     Table,
+    RequestId,
+    Run,
+    System,
     TaskTokenHash,
     TaskNonce,
     TaskDueAt,
     TaskRemindedAt,
     Review,
+    Purpose,
 }

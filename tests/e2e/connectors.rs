@@ -227,6 +227,16 @@ pub(crate) async fn with_business_map(
     tag: &str,
     map: &str,
 ) -> (TestApp, Vec<(&'static str, String)>) {
+    with_business_vars(backend, tag, map, &[]).await
+}
+
+/// The business's three systems, seeded, and the app started with `map` and `extra`.
+pub(crate) async fn with_business_vars(
+    backend: Backend,
+    tag: &str,
+    map: &str,
+    extra: &[(&'static str, &'static str)],
+) -> (TestApp, Vec<(&'static str, String)>) {
     let dir = std::env::temp_dir().join(format!("madoguchi-business-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     let map_path = dir.join("map.toml");
@@ -237,10 +247,11 @@ pub(crate) async fn with_business_map(
         ("TEST_NEWS_URL", news(&dir).await),
         ("MADOGUCHI_DATAMAP", map_path.display().to_string()),
     ];
-    let leaked: Vec<(&'static str, &'static str)> = vars
+    let mut leaked: Vec<(&'static str, &'static str)> = vars
         .iter()
         .map(|(k, v)| (*k, &*Box::leak(v.clone().into_boxed_str())))
         .collect();
+    leaked.extend_from_slice(extra);
     let app = match backend {
         Backend::Sqlite => TestApp::spawn_with(Backend::Sqlite, &leaked).await,
         Backend::Postgres => TestApp::spawn_postgres_with(&leaked).await.unwrap(),

@@ -9,6 +9,7 @@ use madoguchi_connectors::{Done, Erased, Rows, Subject};
 use sqlx::Connection;
 
 use crate::connectors::{MAP, SUBJECT, news, shop, support, tag};
+use crate::helpers::*;
 
 /// Every row of a table, as text, sorted.
 async fn table(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -267,4 +268,148 @@ async fn a_system_whose_data_changed_since_it_was_gathered_is_left_untouched() {
         .len(),
         3
     );
+}
+
+/// An erasure request from intake to the subject's notice: the plan shown before anything
+/// changes, ordered by one officer and approved by another (the office requires four eyes;
+/// the one who ordered it cannot approve), carried out and checked in each system, and the
+/// answer's message filled in from what was done.
+async fn an_erasure_request_is_planned_approved_carried_out_and_told(backend: Backend, tag: &str) {
+    use madoguchi_domain::Role;
+    let (app, vars) = crate::connectors::with_business_vars(
+        backend,
+        tag,
+        MAP,
+        &[("MADOGUCHI_ERASURE_APPROVAL", "two")],
+    )
+    .await;
+    let url = |k: &str| vars.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "suspension_or_erasure".into();
+    body["ground"] = "no_longer_needed".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    crate::answers::bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(crate::connectors::settled(&app, pid).await.complete);
+
+    // The dry run: counts per dataset, nothing changed yet.
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    for text in [
+        "消去の計画（実行前の確認）",
+        "<td>ご注文</td><td>通販サイト</td><td>行を削除</td><td>2</td>",
+        "<td>会員情報</td><td>通販サイト</td><td>行を削除</td><td>1</td>",
+        "<td>お問い合わせ</td><td>サポート</td><td>項目を消去（3 項目）</td><td>2</td>",
+        "<td>メールマガジン購読</td><td>メールマガジン</td><td>行を削除</td><td>1</td>",
+    ] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    let shop_before = table(&url("TEST_SHOP_URL"), "SELECT id::text FROM customers").await;
+    assert_eq!(shop_before.len(), 3);
+
+    // Ordered by one officer: recorded, not carried out; the same officer cannot approve.
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/erase"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(page.body.contains("別の担当者の承認を待っています"));
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/erase/approve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(
+        table(&url("TEST_SHOP_URL"), "SELECT id::text FROM customers").await,
+        shop_before
+    );
+    // Another officer approves: the connectors carry it out.
+    let second = staff_client(&app, Role::Admin).await;
+    let page = second.get(&format!("/staff/requests/{pid}")).await;
+    let res = second
+        .post_form(
+            &format!("/staff/requests/{pid}/erase/approve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let mut progress = Default::default();
+    for _ in 0..200 {
+        progress = app
+            .service
+            .erasure(&app.request(pid).await, false)
+            .await
+            .unwrap();
+        if progress.complete {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(progress.complete, "{progress:?}");
+    assert_eq!(
+        table(&url("TEST_SHOP_URL"), "SELECT email FROM customers").await,
+        [t(&[None]), t(&[Some("other.hanako@example.jp")])]
+    );
+    assert_eq!(
+        table(&url("TEST_NEWS_URL"), "SELECT email FROM subscribers").await,
+        [t(&[Some("other.hanako@example.jp")])]
+    );
+    let actions = app.audit_actions(pid).await;
+    for a in ["erasure.ordered", "erasure.approved"] {
+        assert_eq!(
+            actions.iter().filter(|x| *x == a).count(),
+            1,
+            "{a}: {actions:?}"
+        );
+    }
+    assert_eq!(actions.iter().filter(|x| *x == "data.erased").count(), 3);
+
+    // The answer's message lists what was done, where and when.
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let fields = crate::helpers::form_as_is(&page.body, "complete");
+    let text = fields
+        .iter()
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    for line in [
+        "ご請求に基づき、次のとおりお客様の個人データを消去しました。".to_owned(),
+        format!("ご注文（通販サイト）: 2 件を削除しました（{today}）"),
+        format!("会員情報（通販サイト）: 1 件を削除しました（{today}）"),
+        format!("お問い合わせ（サポート）: 2 件の記録からお客様の情報を消去しました（{today}）"),
+        format!("メールマガジン購読（メールマガジン）: 1 件を削除しました（{today}）"),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    let trail: String = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(!trail.contains(SUBJECT) && !trail.contains("急須"));
+    app.verify_audit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_request_is_planned_approved_carried_out_and_told_on_sqlite() {
+    an_erasure_request_is_planned_approved_carried_out_and_told(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_request_is_planned_approved_carried_out_and_told_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    an_erasure_request_is_planned_approved_carried_out_and_told(Backend::Postgres, &tag()).await;
 }

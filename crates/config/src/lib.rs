@@ -179,6 +179,9 @@ pub struct Config {
     /// Seconds an instance holds a claimed connector job; a crashed instance's job is taken
     /// again after this. Must exceed the slowest system's read.
     pub gather_lease_secs: u32,
+    /// Whether an erasure in the business's systems needs a second officer's approval
+    /// (`MADOGUCHI_ERASURE_APPROVAL=two`) or the ordering officer's alone (`one`).
+    pub erasure_needs_two: bool,
     /// Stripe, when `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set; otherwise card
     /// payment is simply not offered.
     pub stripe: Option<StripeConfig>,
@@ -288,6 +291,7 @@ impl Config {
     /// | `MADOGUCHI_HEADER_TIMEOUT_SECS` | `10`: to send headers, or to sit idle between requests |
     /// | `MADOGUCHI_MAIL_LEASE_SECS` | `120`: a crashed worker's messages are resent after this |
     /// | `MADOGUCHI_GATHER_LEASE_SECS` | `300`: a crashed instance's connector job is taken again after this |
+    /// | `MADOGUCHI_ERASURE_APPROVAL` | `one`: an officer orders an erasure alone; `two`: a second officer approves it |
     /// | `MADOGUCHI_DATAMAP` | unset: no data map; a path installs that file at start (`docs/datamap.md`) |
     /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
@@ -550,6 +554,16 @@ impl Config {
                 get("MADOGUCHI_GATHER_LEASE_SECS").unwrap_or("300"),
                 "MADOGUCHI_GATHER_LEASE_SECS",
             )?,
+            erasure_needs_two: match get("MADOGUCHI_ERASURE_APPROVAL").unwrap_or("one") {
+                "one" => false,
+                "two" => true,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key: "MADOGUCHI_ERASURE_APPROVAL".into(),
+                        message: format!("{other:?} is neither one nor two"),
+                    });
+                }
+            },
             upload_max_files: parse(
                 get("MADOGUCHI_UPLOAD_MAX_FILES").unwrap_or("5"),
                 "MADOGUCHI_UPLOAD_MAX_FILES",

@@ -250,6 +250,39 @@ pub enum AuditOnly {
         /// The system's id in the data map.
         system: String,
     },
+    /// An officer ordered the erasure the plan shows (carried out at once, or after a second
+    /// officer's approval where the office requires one).
+    ErasureOrdered {
+        /// Systems the connectors change.
+        systems: u32,
+        /// Rows affected, as planned.
+        rows: u32,
+    },
+    /// A second officer approved an ordered erasure; it is carried out.
+    ErasureApproved {
+        /// Systems the connectors change.
+        systems: u32,
+    },
+    /// A connector carried out the erasure in one system and checked it: counts only.
+    Erased {
+        /// The system's id in the data map.
+        system: String,
+        /// Rows deleted.
+        deleted: u32,
+        /// Rows whose fields were cleared or masked.
+        cleared: u32,
+        /// Rows kept under their basis.
+        kept: u32,
+    },
+    /// A connector could not carry out the erasure in one system; nothing changed there.
+    EraseFailed {
+        /// The system's id in the data map.
+        system: String,
+        /// Tries so far.
+        attempts: u32,
+        /// No more tries: the officer sees to it.
+        last: bool,
+    },
     /// What connectors gathered for a closed request was deleted at the end of its retention.
     GatheredDeleted {
         /// The system's id in the data map.
@@ -309,6 +342,10 @@ impl Event {
             Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
             Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
             Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
+            Event::Record(AuditOnly::ErasureOrdered { .. }) => "erasure_ordered",
+            Event::Record(AuditOnly::ErasureApproved { .. }) => "erasure_approved",
+            Event::Record(AuditOnly::Erased { .. }) => "erased",
+            Event::Record(AuditOnly::EraseFailed { .. }) => "erase_failed",
         }
     }
 }

@@ -41,5 +41,5 @@ pub use policy::{
     age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
-pub use review::{FieldDecision, Review, decision_for, review_key};
+pub use review::{FieldDecision, Review, check_second_officer, decision_for, review_key};
 pub use state::State;

@@ -684,6 +684,39 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             ],
         ),
         AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
+        AuditOnly::ErasureOrdered { systems, rows } => (
+            "erasure.ordered",
+            vec![("systems", systems.to_string()), ("rows", rows.to_string())],
+        ),
+        AuditOnly::ErasureApproved { systems } => {
+            ("erasure.approved", vec![("systems", systems.to_string())])
+        }
+        AuditOnly::Erased {
+            system,
+            deleted,
+            cleared,
+            kept,
+        } => (
+            "data.erased",
+            vec![
+                ("system", system.clone()),
+                ("deleted", deleted.to_string()),
+                ("cleared", cleared.to_string()),
+                ("kept", kept.to_string()),
+            ],
+        ),
+        AuditOnly::EraseFailed {
+            system,
+            attempts,
+            last,
+        } => (
+            "erasure.failed",
+            vec![
+                ("system", system.clone()),
+                ("attempts", attempts.to_string()),
+                ("final", last.to_string()),
+            ],
+        ),
         AuditOnly::GatheredDeleted { system } => (
             "data.gathered_deleted",
             vec![
@@ -749,7 +782,9 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::FlaggedRefundOrdered { .. }
             | AuditOnly::RefundRecorded { .. }
             | AuditOnly::GatherRequested { .. }
-            | AuditOnly::FieldReviewed { .. },
+            | AuditOnly::FieldReviewed { .. }
+            | AuditOnly::ErasureOrdered { .. }
+            | AuditOnly::ErasureApproved { .. },
         ) => actor.is_worker(),
         Event::Record(AuditOnly::PaymentFlagged { .. }) => {
             matches!(actor, Actor::PaymentProvider)
@@ -761,7 +796,9 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::GatherFailed { .. }
             | AuditOnly::OwnerAsked { .. }
             | AuditOnly::OwnerReminded { .. }
-            | AuditOnly::GatheredDeleted { .. },
+            | AuditOnly::GatheredDeleted { .. }
+            | AuditOnly::Erased { .. }
+            | AuditOnly::EraseFailed { .. },
         ) => matches!(actor, Actor::System),
         // The owner answers through a link: the service records it for them (the owner has
         // no account; the entry names the system).

@@ -94,9 +94,38 @@ pub fn decision_for(
         })
 }
 
+/// Four eyes: an erasure ordered by one officer is approved by another. `ordered_by` is the
+/// staff id the order was recorded under.
+pub fn check_second_officer(
+    ordered_by: &str,
+    approver: &crate::Actor,
+) -> Result<(), crate::TransitionError> {
+    match approver.staff_id() {
+        Some(id) if id != ordered_by && approver.is_worker() => Ok(()),
+        _ => Err(crate::TransitionError::Forbidden {
+            event: "approve_erasure",
+            actor: "the officer who ordered it",
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_erasure_is_approved_by_another_officer_only() {
+        use crate::{Actor, Role};
+        let officer = |id: &str, role| Actor::Staff {
+            id: id.into(),
+            role,
+        };
+        assert!(check_second_officer("a", &officer("b", Role::Officer)).is_ok());
+        assert!(check_second_officer("a", &officer("b", Role::Admin)).is_ok());
+        assert!(check_second_officer("a", &officer("a", Role::Officer)).is_err());
+        assert!(check_second_officer("a", &officer("b", Role::Auditor)).is_err());
+        assert!(check_second_officer("a", &Actor::System).is_err());
+    }
 
     #[test]
     fn every_choice_reads_back_and_nothing_else_does() {

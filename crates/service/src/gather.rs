@@ -109,7 +109,7 @@ pub fn packages_for(kind: RequestKind) -> bool {
 
 /// The subject's keys a request gives: the subject's own address and phone (an agent's are
 /// not theirs), name and date of birth.
-fn subject_of(row: &request::Model) -> Subject {
+pub(crate) fn subject_of(row: &request::Model) -> Subject {
     let by_subject = Requester::parse(&row.requester).is_some_and(|r| !r.is_agent());
     Subject {
         email: row
@@ -206,6 +206,21 @@ impl Service {
             return Ok(false);
         };
         let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
+        if job.purpose == store::ERASE {
+            if let Err(e) = self.run_erase(&row, &job, now).await {
+                tracing::error!(request = %row.pid, system = %job.system, error = %e, "an erasure job failed");
+                let retry = (job.attempts < MAX_ATTEMPTS).then(|| now + Duration::seconds(30));
+                self.fail_erase(
+                    &row,
+                    &job,
+                    "internal error; see the service log".into(),
+                    retry,
+                    now,
+                )
+                .await?;
+            }
+            return Ok(true);
+        }
         match self.run_claimed(&row, &job, now).await {
             Ok(()) => Ok(true),
             // Anything else that went wrong (the store, a result that does not open) ends
@@ -405,7 +420,7 @@ impl Service {
         }
     }
 
-    fn job_rows(&self, job: &gather_job::Model) -> Result<Vec<Rows>, ServiceError> {
+    pub(crate) fn job_rows(&self, job: &gather_job::Model) -> Result<Vec<Rows>, ServiceError> {
         let Some(json) = store::open_result(self.cipher(), job)? else {
             return Ok(Vec::new());
         };

@@ -4,6 +4,7 @@ mod access;
 pub mod audit_jobs;
 mod context;
 pub mod datamap;
+pub mod erasure;
 mod error;
 mod files;
 pub mod gather;

@@ -193,6 +193,13 @@ pub enum Write {
         /// SHA-256 of `result`.
         hash: String,
     },
+    /// Queues one erasure job per system, as run `run` of the request's erasures.
+    QueueErase {
+        /// The systems, by id in the data map.
+        systems: Vec<String>,
+        /// The run.
+        run: i32,
+    },
     /// A job's gathered rows deleted at the end of their retention (refused unless still
     /// there, so the deletion and its entry are written once); an open owner's link ends too.
     PurgeGather {
@@ -689,9 +696,29 @@ async fn apply<C: ConnectionTrait>(
                 task_nonce: Set(task.as_ref().map(|t| t.nonce.clone())),
                 task_due_at: Set(task.as_ref().map(|t| t.due_at.trunc_subsecs(6))),
                 task_reminded_at: Set(None),
+                purpose: Set(crate::gather::GATHER.to_owned()),
                 ..Default::default()
             });
             gather_job::Entity::insert_many(rows).exec(tx).await?;
+        }
+        Write::QueueErase { systems, run } => {
+            use crate::entities::gather_job;
+            if !systems.is_empty() {
+                let rows = systems.into_iter().map(|system| gather_job::ActiveModel {
+                    request_id: Set(request_id),
+                    run: Set(run),
+                    system: Set(system),
+                    state: Set(crate::gather::PENDING.to_owned()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(at),
+                    rows: Set(0),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    purpose: Set(crate::gather::ERASE.to_owned()),
+                    ..Default::default()
+                });
+                gather_job::Entity::insert_many(rows).exec(tx).await?;
+            }
         }
         Write::AnswerTask {
             job_id,

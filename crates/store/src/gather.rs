@@ -23,6 +23,10 @@ pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 /// Waiting for the system's owner to answer through their link.
 pub const OWNER: &str = "owner";
+/// A job that reads the subject's rows.
+pub const GATHER: &str = "gather";
+/// A job that carries out an erasure.
+pub const ERASE: &str = "erase";
 
 /// The open owner's task a link's token belongs to.
 pub async fn task_by_token<C: ConnectionTrait>(
@@ -116,8 +120,25 @@ pub async fn latest_run<C: ConnectionTrait>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<gather_job::Model>, StoreError> {
+    latest_of(db, request_id, GATHER).await
+}
+
+/// The jobs of a request's latest erasure, in system order.
+pub async fn latest_erasure<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<gather_job::Model>, StoreError> {
+    latest_of(db, request_id, ERASE).await
+}
+
+async fn latest_of<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+    purpose: &str,
+) -> Result<Vec<gather_job::Model>, StoreError> {
     let Some(last) = Jobs::find()
         .filter(gather_job::Column::RequestId.eq(request_id))
+        .filter(gather_job::Column::Purpose.eq(purpose))
         .order_by_desc(gather_job::Column::Run)
         .one(db)
         .await?
@@ -126,6 +147,7 @@ pub async fn latest_run<C: ConnectionTrait>(
     };
     Ok(Jobs::find()
         .filter(gather_job::Column::RequestId.eq(request_id))
+        .filter(gather_job::Column::Purpose.eq(purpose))
         .filter(gather_job::Column::Run.eq(last.run))
         .order_by_asc(gather_job::Column::Id)
         .all(db)

@@ -35,6 +35,8 @@ pub struct Model {
     /// The officer's decisions on the job's fields (JSON), when any.
     #[sea_orm(column_type = "Text", nullable)]
     pub review: Option<String>,
+    /// `gather` (read the subject's rows) or `erase` (carry out an erasure).
+    pub purpose: String,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

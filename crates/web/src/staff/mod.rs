@@ -144,6 +144,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::review_fields),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/erase", WORKERS),
+            post(work::order_erasure),
+        ),
+        (
+            page(Method::POST, "/staff/requests/{pid}/erase/approve", WORKERS),
+            post(work::approve_erasure),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

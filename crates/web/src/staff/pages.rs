@@ -189,6 +189,12 @@ pub struct DetailPage {
     pub can_gather: bool,
     /// Whether the answer can be built from the gathering (a disclosure).
     pub can_package: bool,
+    /// Whether this staff member may order or approve an erasure.
+    pub can_erase: bool,
+    /// The dry run of an erasure, for a suspension or erasure at work.
+    pub erasure_plan: Option<madoguchi_service::erasure::ErasurePlan>,
+    /// Where an ordered erasure stands.
+    pub erasure: madoguchi_service::erasure::ErasureProgress,
 }
 
 impl DetailPage {

@@ -362,6 +362,27 @@ async fn suggested_answer(
                 (n, false) => format!("本人のメールアドレス・電話番号に一致する第三者提供記録 {n} 件から記入しています。"),
             }
         }
+        K::SuspensionOrErasure => {
+            let erasure = state.service.erasure(row, en).await?;
+            if erasure.complete && !erasure.lines.is_empty() {
+                let intro = if en {
+                    "We erased your personal data as follows:"
+                } else {
+                    "ご請求に基づき、次のとおりお客様の個人データを消去しました。"
+                };
+                fields.push((
+                    "text".to_owned(),
+                    format!("{intro}\n{}", erasure.lines.join("\n")),
+                ));
+                if page_en {
+                    "The message is filled in from what the connectors erased.".into()
+                } else {
+                    "本人へのご連絡欄を、コネクタが実施した消去の記録から記入しています。".into()
+                }
+            } else {
+                String::new()
+            }
+        }
         K::PurposeNotification => match state.service.suggested_purposes(en).await? {
             Some(purposes) => {
                 let intro = if en {
@@ -456,11 +477,24 @@ async fn request_page(
             .map_err(|e| service_error(e, en))?
             .is_some();
     let can_package = can_gather && madoguchi_service::gather::packages_for(kind);
+    let erasure_plan = state
+        .service
+        .erasure_plan(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let erasure = state
+        .service
+        .erasure(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
     let page = DetailPage {
         c: Chrome::new(who, en),
         gathering,
         can_gather,
         can_package,
+        can_erase: who.role.can_work_requests(),
+        erasure_plan,
+        erasure,
         answer,
         errors,
         identity_method: d.domain.policy.identity_for(kind).as_str(),
@@ -692,6 +726,43 @@ pub async fn review_fields(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}#gather-h")).into_response())
+}
+
+/// Orders the erasure the plan shows (carried out at once, or left for a second officer's
+/// approval where the office requires one).
+pub async fn order_erasure(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .order_erasure(pid, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}#erase-h")).into_response())
+}
+
+/// A second officer approves an ordered erasure.
+pub async fn approve_erasure(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    state
+        .service
+        .approve_erasure(pid, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}#erase-h")).into_response())
 }
 
 /// Builds the answer package from the gathered data and attaches it.

@@ -1,0 +1,489 @@
+//! Erasure carried out in the business's systems (Art. 35): the plan from the map and what
+//! was gathered (a dry run the officer reads before anything changes), the order (and a
+//! second officer's approval where the office requires it), one job per SQL system that
+//! changes it in one transaction and checks it, and the record the answer is written from.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use madoguchi_connectors::{Done, Erased, Rows};
+use madoguchi_datamap::plan::{RowAction, erasure_all};
+use madoguchi_datamap::{ConnectorKind, DataMap};
+use madoguchi_domain::{Actor, AuditOnly, RequestKind, State};
+use madoguchi_store::audit::Origin;
+use madoguchi_store::change::Write;
+use madoguchi_store::entities::{gather_job, request};
+use madoguchi_store::gather as store;
+use madoguchi_store::requests;
+use uuid::Uuid;
+
+use crate::gather::{MAX_ATTEMPTS, SystemProgress};
+use crate::{Service, ServiceError};
+
+/// One dataset of the plan, as the officer reads it (no personal data: counts and names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDataset {
+    /// The dataset's name.
+    pub label: String,
+    /// Its system's name.
+    pub system: String,
+    /// What happens, in words.
+    pub action: String,
+    /// The subject's rows found in it.
+    pub rows: usize,
+    /// Fields kept, with their basis.
+    pub retained: Vec<(String, String)>,
+    /// Whether a connector carries it out (else the system's owner does, by hand).
+    pub by_connector: bool,
+}
+
+/// The dry run of an erasure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasurePlan {
+    /// Each dataset with rows of the subject.
+    pub datasets: Vec<PlannedDataset>,
+    /// The systems a connector changes, by id.
+    pub systems: Vec<String>,
+    /// Rows the connectors change.
+    pub rows: usize,
+}
+
+/// Where an erasure stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureProgress {
+    /// Ordered and waiting for a second officer (their staff id is not shown).
+    pub awaiting_approval: bool,
+    /// Each system's job.
+    pub systems: Vec<SystemProgress>,
+    /// What was done, line by line, in the subject's language (for the answer).
+    pub lines: Vec<String>,
+    /// Whether every job is done.
+    pub complete: bool,
+}
+
+fn action_words(action: &RowAction, en: bool) -> String {
+    match (action, en) {
+        (RowAction::Delete, false) => "行を削除".into(),
+        (RowAction::Delete, true) => "Delete the rows".into(),
+        (RowAction::Update { clear, mask }, false) => {
+            format!("項目を消去（{} 項目）", clear.len() + mask.len())
+        }
+        (RowAction::Update { clear, mask }, true) => {
+            format!("Erase fields ({})", clear.len() + mask.len())
+        }
+        (RowAction::Keep, false) => "保存（消去しない）".into(),
+        (RowAction::Keep, true) => "Keep (not erased)".into(),
+    }
+}
+
+impl Service {
+    /// The rows of the request's latest gathering, by dataset, when it is complete.
+    async fn gathered_rows(
+        &self,
+        row: &request::Model,
+    ) -> Result<Option<BTreeMap<String, Rows>>, ServiceError> {
+        let jobs = store::latest_run(self.db().conn(), row.id).await?;
+        if jobs.is_empty() || jobs.iter().any(|j| j.state != store::DONE) {
+            return Ok(None);
+        }
+        let mut found = BTreeMap::new();
+        for job in &jobs {
+            for r in self.job_rows(job)? {
+                found.insert(r.dataset.clone(), r);
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// The dry run: what an erasure would do to each dataset holding the subject's rows.
+    /// `None` unless the request is a suspension or erasure at work whose gathering is
+    /// complete.
+    pub async fn erasure_plan(
+        &self,
+        row: &request::Model,
+        en: bool,
+    ) -> Result<Option<ErasurePlan>, ServiceError> {
+        let current = requests::to_domain(row)?;
+        if current.kind != RequestKind::SuspensionOrErasure || current.state != State::InProgress {
+            return Ok(None);
+        }
+        let Some(m) = self.datamap().await? else {
+            return Ok(None);
+        };
+        let Some(found) = self.gathered_rows(row).await? else {
+            return Ok(None);
+        };
+        Ok(Some(plan_of(&m.map, &found, en)))
+    }
+
+    /// Orders the erasure the plan shows: carried out at once, or, where the office requires
+    /// a second officer, recorded for their approval. Returns whether it was queued.
+    pub async fn order_erasure(
+        &self,
+        pid: Uuid,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let row = self.request_row(pid).await?;
+        let plan = self
+            .erasure_plan(&row, false)
+            .await?
+            .filter(|p| !p.systems.is_empty())
+            .ok_or(ServiceError::Invalid("erasure"))?;
+        if self.erasure_state(&row).await?.0 {
+            return Err(ServiceError::Invalid("erasure already ordered"));
+        }
+        let ordered = AuditOnly::ErasureOrdered {
+            systems: u32::try_from(plan.systems.len()).unwrap_or(u32::MAX),
+            rows: u32::try_from(plan.rows).unwrap_or(u32::MAX),
+        };
+        if self.config().erasure_needs_two {
+            self.record(
+                pid,
+                vec![ordered],
+                actor,
+                Vec::new(),
+                Vec::new(),
+                origin,
+                now,
+            )
+            .await?;
+            return Ok(false);
+        }
+        let queue = self.queue_erasure(&row, &plan).await?;
+        self.record(
+            pid,
+            vec![ordered],
+            actor,
+            vec![queue],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// A second officer approves an ordered erasure; it is carried out.
+    pub async fn approve_erasure(
+        &self,
+        pid: Uuid,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let row = self.request_row(pid).await?;
+        let (ordered, approved, ordered_by) = self.erasure_state(&row).await?;
+        if !ordered || approved {
+            return Err(ServiceError::Invalid("erasure approval"));
+        }
+        madoguchi_domain::check_second_officer(ordered_by.as_deref().unwrap_or(""), actor)?;
+        let plan = self
+            .erasure_plan(&row, false)
+            .await?
+            .filter(|p| !p.systems.is_empty())
+            .ok_or(ServiceError::Invalid("erasure"))?;
+        let queue = self.queue_erasure(&row, &plan).await?;
+        let approved = AuditOnly::ErasureApproved {
+            systems: u32::try_from(plan.systems.len()).unwrap_or(u32::MAX),
+        };
+        self.record(
+            pid,
+            vec![approved],
+            actor,
+            vec![queue],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn queue_erasure(
+        &self,
+        row: &request::Model,
+        plan: &ErasurePlan,
+    ) -> Result<Write, ServiceError> {
+        let run = store::latest_erasure(self.db().conn(), row.id)
+            .await?
+            .first()
+            .map_or(1, |j| j.run + 1);
+        Ok(Write::QueueErase {
+            systems: plan.systems.clone(),
+            run,
+        })
+    }
+
+    /// From the trail: whether an erasure was ordered, whether it was approved or queued,
+    /// and who ordered it (staff id).
+    async fn erasure_state(
+        &self,
+        row: &request::Model,
+    ) -> Result<(bool, bool, Option<String>), ServiceError> {
+        let trail = madoguchi_store::audit::for_request(self.db().conn(), row.pid).await?;
+        let ordered = trail.iter().rev().find(|e| e.action == "erasure.ordered");
+        let queued = !store::latest_erasure(self.db().conn(), row.id)
+            .await?
+            .is_empty();
+        Ok((
+            ordered.is_some(),
+            queued,
+            ordered.and_then(|e| e.actor_id.clone()),
+        ))
+    }
+
+    /// Where the request's erasure stands, and what was done (in the subject's language).
+    pub async fn erasure(
+        &self,
+        row: &request::Model,
+        en: bool,
+    ) -> Result<ErasureProgress, ServiceError> {
+        let (ordered, queued, _) = self.erasure_state(row).await?;
+        let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
+        let map = self.datamap().await?;
+        let map = map.as_deref().map(|m| &m.map);
+        let subject_en = row.lang == "en";
+        let mut out = ErasureProgress {
+            awaiting_approval: ordered && !queued,
+            complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
+            ..Default::default()
+        };
+        for job in &jobs {
+            let name = |en: bool| {
+                map.and_then(|m| m.system(&job.system))
+                    .map_or_else(|| job.system.clone(), |s| s.name.get(en).to_owned())
+            };
+            out.systems.push(SystemProgress {
+                system: name(en),
+                state: job.state.clone(),
+                rows: job.rows,
+                attempts: job.attempts,
+                error: job.error.clone(),
+            });
+            if job.state != store::DONE {
+                continue;
+            }
+            let Some(json) = store::open_result(self.cipher(), job)? else {
+                continue;
+            };
+            let done: Vec<Erased> = serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                    "erase job {}: {e}",
+                    job.id
+                )))
+            })?;
+            let on = madoguchi_domain::written_date(
+                madoguchi_domain::jst_date(job.updated_at),
+                subject_en,
+            );
+            for e in done {
+                let label = map
+                    .and_then(|m| m.dataset(&e.dataset))
+                    .map_or_else(|| e.dataset.clone(), |d| d.label.get(subject_en).to_owned());
+                let system = name(subject_en);
+                let line = match (e.done, subject_en) {
+                    (Done::Deleted, false) => {
+                        format!("{label}（{system}）: {} 件を削除しました（{on}）", e.rows)
+                    }
+                    (Done::Deleted, true) => {
+                        format!("{label} ({system}): {} record(s) deleted on {on}", e.rows)
+                    }
+                    (Done::Cleared, false) => format!(
+                        "{label}（{system}）: {} 件の記録からお客様の情報を消去しました（{on}）",
+                        e.rows
+                    ),
+                    (Done::Cleared, true) => format!(
+                        "{label} ({system}): your data erased from {} record(s) on {on}",
+                        e.rows
+                    ),
+                    (Done::Kept, false) => format!(
+                        "{label}（{system}）: 法令等により保存しています（{}）",
+                        e.retained
+                            .iter()
+                            .map(|r| r.1.as_str())
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                    (Done::Kept, true) => format!(
+                        "{label} ({system}): kept as required ({})",
+                        e.retained
+                            .iter()
+                            .map(|r| r.1.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    (Done::NoRows, _) => continue,
+                };
+                out.lines.push(line);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a claimed erasure job: changes the system and checks it, then commits the record
+    /// (counts per dataset, sealed) with its `data.erased` entry; a failure is retried with
+    /// backoff and, after the last try, left for the officer (nothing changed in the system).
+    pub(crate) async fn run_erase(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let Some(m) = self.datamap().await? else {
+            return self
+                .fail_erase(row, job, "there is no data map".into(), None, now)
+                .await;
+        };
+        let Some(found) = self.gathered_rows(row).await? else {
+            return self
+                .fail_erase(row, job, "the gathering is not complete".into(), None, now)
+                .await;
+        };
+        let vars = self.config().other_vars.clone();
+        let env = move |name: &str| vars.get(name);
+        let subject = crate::gather::subject_of(row);
+        // A later try may follow one that committed and died before saying so.
+        let resumed = job.attempts > 1;
+        match madoguchi_connectors::erase_system(
+            &m.map,
+            &job.system,
+            &subject,
+            &found,
+            resumed,
+            &env,
+        )
+        .await
+        {
+            Ok(done) => {
+                let count = |d: Done| -> u32 {
+                    done.iter()
+                        .filter(|e| e.done == d)
+                        .map(|e| u32::try_from(e.rows).unwrap_or(u32::MAX))
+                        .sum()
+                };
+                let event = AuditOnly::Erased {
+                    system: job.system.clone(),
+                    deleted: count(Done::Deleted),
+                    cleared: count(Done::Cleared),
+                    kept: count(Done::Kept),
+                };
+                let result = serde_json::to_string(&done).expect("outcomes serialise");
+                let rows =
+                    i32::try_from(count(Done::Deleted) + count(Done::Cleared)).unwrap_or(i32::MAX);
+                let finish = Write::FinishGather {
+                    job_id: job.id,
+                    attempts: job.attempts,
+                    hash: hex::encode(sha2::Sha256::digest(result.as_bytes())),
+                    result,
+                    rows,
+                };
+                match self
+                    .record(
+                        row.pid,
+                        vec![event],
+                        &Actor::System,
+                        vec![finish],
+                        Vec::new(),
+                        &Origin::default(),
+                        now,
+                    )
+                    .await
+                {
+                    Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(request = %row.pid, system = %job.system, error = %e, "an erasure failed");
+                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
+                    now + chrono::Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
+                });
+                self.fail_erase(row, job, e.to_string(), retry, now).await
+            }
+        }
+    }
+
+    pub(crate) async fn fail_erase(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let event = AuditOnly::EraseFailed {
+            system: job.system.clone(),
+            attempts: u32::try_from(job.attempts).unwrap_or(0),
+            last: retry_at.is_none(),
+        };
+        let write = Write::FailGather {
+            job_id: job.id,
+            attempts: job.attempts,
+            error,
+            retry_at,
+            give_back: false,
+            hand_to_owner: None,
+        };
+        match self
+            .record(
+                row.pid,
+                vec![event],
+                &Actor::System,
+                vec![write],
+                Vec::new(),
+                &Origin::default(),
+                now,
+            )
+            .await
+        {
+            Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+use sha2::Digest as _;
+
+/// The plan of every dataset holding the subject's rows, in the order they change.
+fn plan_of(map: &DataMap, found: &BTreeMap<String, Rows>, en: bool) -> ErasurePlan {
+    let mut out = ErasurePlan::default();
+    for p in erasure_all(map) {
+        let rows = found.get(&p.dataset).map_or(0, |r| r.rows.len());
+        if rows == 0 {
+            continue;
+        }
+        let Some(d) = map.dataset(&p.dataset) else {
+            continue;
+        };
+        let system = map.system(&p.system);
+        let by_connector = system.is_some_and(|s| s.connector.kind.is_sql())
+            && !system.is_some_and(|s| s.connector.kind == ConnectorKind::Http);
+        if by_connector && p.action != RowAction::Keep {
+            if !out.systems.contains(&p.system) {
+                out.systems.push(p.system.clone());
+            }
+            out.rows += rows;
+        }
+        let field_label = |name: &str| {
+            d.fields
+                .iter()
+                .find(|f| f.name.get_ref() == name)
+                .map_or_else(|| name.to_owned(), |f| f.label.get(en).to_owned())
+        };
+        out.datasets.push(PlannedDataset {
+            label: d.label.get(en).to_owned(),
+            system: system.map_or_else(|| p.system.clone(), |s| s.name.get(en).to_owned()),
+            action: action_words(&p.action, en),
+            rows,
+            retained: p
+                .retained
+                .iter()
+                .map(|(f, basis)| (field_label(f), basis.clone()))
+                .collect(),
+            by_connector,
+        });
+    }
+    out
+}
