@@ -413,3 +413,128 @@ async fn an_erasure_request_is_planned_approved_carried_out_and_told_on_postgres
     }
     an_erasure_request_is_planned_approved_carried_out_and_told(Backend::Postgres, &tag()).await;
 }
+
+/// A correction request: the officer enters the new value of a field; the connector sets it
+/// on exactly the subject's rows, in the system, and the answer's message says what was
+/// corrected, where and when. The trail names the field, never the value.
+async fn a_correction_changes_exactly_the_named_field(backend: Backend, tag: &str) {
+    use madoguchi_domain::Role;
+    let (app, vars) = crate::connectors::with_business_vars(backend, tag, MAP, &[]).await;
+    let url = |k: &str| vars.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "correction".into();
+    body["current_content"] = "氏名: 山田 花子".into();
+    body["correct_content"] = "氏名: 山本 花子（結婚により改姓）".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    crate::answers::bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(crate::connectors::settled(&app, pid).await.complete);
+    let before = table(
+        &url("TEST_SHOP_URL"),
+        "SELECT id::text, email, name, fraud_score::text FROM customers",
+    )
+    .await;
+
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(page.body.contains("訂正の実施（コネクタ）"));
+    assert!(page.body.contains("現在の値: 山田 花子"), "{}", page.body);
+    // Nothing entered: refused, saying what to do.
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/correct"),
+            &[
+                ("csrf", &page.csrf()),
+                ("dataset", "customers"),
+                ("value_name", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("訂正後の値を1つ以上入力してください"));
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/correct"),
+            &[
+                ("csrf", &page.csrf()),
+                ("dataset", "customers"),
+                ("value_name", "山本 花子"),
+                ("value_email", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let mut done = Default::default();
+    for _ in 0..200 {
+        done = app
+            .service
+            .corrections(&app.request(pid).await, false)
+            .await
+            .unwrap();
+        if done.complete {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done.complete, "{done:?}");
+    // Exactly the subject's name changed; every other value and row as before.
+    let expected: Vec<Vec<Option<String>>> = before
+        .into_iter()
+        .map(|mut r| {
+            if r[0].as_deref() == Some("1") {
+                r[2] = Some("山本 花子".into());
+            }
+            r
+        })
+        .collect();
+    assert_eq!(
+        table(
+            &url("TEST_SHOP_URL"),
+            "SELECT id::text, email, name, fraud_score::text FROM customers",
+        )
+        .await,
+        expected
+    );
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let fields = crate::helpers::form_as_is(&page.body, "complete");
+    let text = fields
+        .iter()
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        text.contains(&format!(
+            "会員情報（通販サイト）: 氏名を訂正しました（{today}）"
+        )),
+        "{text}"
+    );
+    let actions = app.audit_actions(pid).await;
+    assert!(actions.contains(&"correction.ordered".to_owned()));
+    assert!(actions.contains(&"data.corrected".to_owned()));
+    let trail: String = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(trail.contains("\"name\""), "{trail}");
+    assert!(!trail.contains("山本"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_changes_exactly_the_named_field_on_sqlite() {
+    a_correction_changes_exactly_the_named_field(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_changes_exactly_the_named_field_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    a_correction_changes_exactly_the_named_field(Backend::Postgres, &tag()).await;
+}

@@ -314,3 +314,157 @@ async fn verify(pool: &Pool, changes: &[Change<'_>]) -> Result<(), ConnectorErro
     }
     Ok(())
 }
+
+/// What correcting did in one dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Corrected {
+    /// The dataset's id.
+    pub dataset: String,
+    /// The fields corrected.
+    pub fields: Vec<String>,
+    /// Rows corrected.
+    pub rows: u64,
+}
+
+/// Corrects the subject's rows of one dataset in its SQL system: every field in `values`
+/// set to its new value, on exactly the rows gathered (found again with the gathered keys),
+/// in one transaction with the same count check as an erasure; afterwards no gathered row
+/// holds another value. A resumed try sets the same values again (harmless).
+pub async fn correct_dataset(
+    map: &DataMap,
+    dataset_id: &str,
+    subject: &Subject,
+    found: &BTreeMap<String, Rows>,
+    values: &[(String, String)],
+    env: Env<'_>,
+) -> Result<Corrected, ConnectorError> {
+    let d = map
+        .dataset(dataset_id)
+        .ok_or_else(|| ConnectorError::NotReadable(dataset_id.to_owned()))?;
+    let system = map
+        .system(d.system.get_ref())
+        .ok_or_else(|| ConnectorError::NotReadable(d.system.get_ref().clone()))?;
+    if !system.connector.kind.is_sql() {
+        return Err(ConnectorError::NotReadable(system.id.get_ref().clone()));
+    }
+    let pool = pooled(system, env, Access::Write).await?;
+    let types = column_types(&pool, system, d).await?;
+    let expected = found.get(dataset_id).map_or(0, |r| r.rows.len()) as u64;
+    let mut n = 0;
+    let mut clauses = Vec::new();
+    let mut filter_values = Vec::new();
+    for finder in d.find_by.iter().filter(|f| anchored(f)) {
+        let Some(conditions) = finder_values(finder, subject, found) else {
+            continue;
+        };
+        let conditions: Vec<(String, Vec<String>)> = conditions
+            .into_iter()
+            .map(|(c, v)| {
+                let column = c.field.get_ref().clone();
+                let v = v.into_iter().filter(|x| fits(&types, &column, x)).collect();
+                (column, v)
+            })
+            .collect();
+        if conditions.iter().any(|(_, v)| v.is_empty()) {
+            continue;
+        }
+        let shape: Vec<(String, usize)> = conditions
+            .iter()
+            .map(|(c, v)| (c.clone(), v.len()))
+            .collect();
+        clauses.push(format!(
+            "({})",
+            conditions_sql(&pool, &shape, &types, &mut n)
+        ));
+        filter_values.extend(conditions.into_iter().flat_map(|(_, v)| v));
+    }
+    if clauses.is_empty() || expected == 0 {
+        return Err(ConnectorError::Query {
+            dataset: dataset_id.to_owned(),
+            reason: "no gathered rows to correct".into(),
+        });
+    }
+    let filter = clauses.join(" OR ");
+    // `SET a = ?, b = ?`: on PostgreSQL numbered after the filter's values and cast to the
+    // column's type; elsewhere bound first (they come first in the statement).
+    let set: Vec<String> = values
+        .iter()
+        .map(|(field, _)| {
+            let col = quote(&pool, field);
+            match &pool.driver {
+                Driver::Postgres(_) => {
+                    n += 1;
+                    match types.get(field).filter(|t| *t != "character") {
+                        Some(t) => format!("{col} = ${n}::{t}"),
+                        None => format!("{col} = ${n}"),
+                    }
+                }
+                _ => format!("{col} = ?"),
+            }
+        })
+        .collect();
+    let table = quote(&pool, &table_of(d));
+    let update = format!("UPDATE {table} SET {} WHERE {filter}", set.join(", "));
+    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {filter}");
+    let new_values: Vec<String> = values.iter().map(|(_, v)| v.clone()).collect();
+    let ordered: Vec<String> = match &pool.driver {
+        Driver::Postgres(_) => filter_values.iter().chain(&new_values).cloned().collect(),
+        _ => new_values.iter().chain(&filter_values).cloned().collect(),
+    };
+    let failed = |e: sqlx::Error| ConnectorError::Query {
+        dataset: dataset_id.to_owned(),
+        reason: match &e {
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                if code.starts_with("42") || code.starts_with("28") {
+                    db.message().chars().take(300).collect()
+                } else {
+                    format!("database error {code}")
+                }
+            }
+            other => other.to_string().chars().take(300).collect(),
+        },
+    };
+    macro_rules! run {
+        ($p:expr) => {{
+            let mut tx = $p.begin().await.map_err(failed)?;
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql.clone()));
+            for v in &filter_values {
+                q = q.bind(v.clone());
+            }
+            let now = u64::try_from(q.fetch_one(&mut *tx).await.map_err(failed)?).unwrap_or(0);
+            if now != expected {
+                return Err(ConnectorError::Query {
+                    dataset: dataset_id.to_owned(),
+                    reason: format!(
+                        "{now} rows match now where {expected} were gathered; nothing was changed (gather again)"
+                    ),
+                });
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(update.clone()));
+            for v in &ordered {
+                q = q.bind(v.clone());
+            }
+            let changed = q.execute(&mut *tx).await.map_err(failed)?.rows_affected();
+            if changed != now {
+                return Err(ConnectorError::Query {
+                    dataset: dataset_id.to_owned(),
+                    reason: format!("{changed} rows changed where {now} were expected; nothing was changed"),
+                });
+            }
+            tx.commit().await.map_err(failed)?;
+            changed
+        }};
+    }
+    let rows = match &pool.driver {
+        Driver::Postgres(p) => run!(p),
+        Driver::Mysql(p) => run!(p),
+        Driver::Sqlite(p) => run!(p),
+        Driver::Http(_) => return Err(ConnectorError::NotReadable(system.id.get_ref().clone())),
+    };
+    Ok(Corrected {
+        dataset: dataset_id.to_owned(),
+        fields: values.iter().map(|(f, _)| f.clone()).collect(),
+        rows,
+    })
+}

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 mod erase;
 mod http;
 
-pub use erase::{Done, Erased, erase_system};
+pub use erase::{Corrected, Done, Erased, correct_dataset, erase_system};
 
 pub use http::DEFAULT_RATE_PER_SEC;
 

@@ -283,6 +283,22 @@ pub enum AuditOnly {
         /// No more tries: the officer sees to it.
         last: bool,
     },
+    /// An officer ordered a correction in a dataset: which fields (never the values).
+    CorrectionOrdered {
+        /// The dataset's id.
+        dataset: String,
+        /// The fields, comma-separated.
+        fields: String,
+    },
+    /// A connector corrected a dataset: which fields, how many rows.
+    Corrected {
+        /// The dataset's id.
+        dataset: String,
+        /// The fields, comma-separated.
+        fields: String,
+        /// Rows corrected.
+        rows: u32,
+    },
     /// What connectors gathered for a closed request was deleted at the end of its retention.
     GatheredDeleted {
         /// The system's id in the data map.
@@ -343,6 +359,8 @@ impl Event {
             Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
             Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
             Event::Record(AuditOnly::ErasureOrdered { .. }) => "erasure_ordered",
+            Event::Record(AuditOnly::CorrectionOrdered { .. }) => "correction_ordered",
+            Event::Record(AuditOnly::Corrected { .. }) => "corrected",
             Event::Record(AuditOnly::ErasureApproved { .. }) => "erasure_approved",
             Event::Record(AuditOnly::Erased { .. }) => "erased",
             Event::Record(AuditOnly::EraseFailed { .. }) => "erase_failed",

@@ -688,6 +688,22 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             "erasure.ordered",
             vec![("systems", systems.to_string()), ("rows", rows.to_string())],
         ),
+        AuditOnly::CorrectionOrdered { dataset, fields } => (
+            "correction.ordered",
+            vec![("dataset", dataset.clone()), ("fields", fields.clone())],
+        ),
+        AuditOnly::Corrected {
+            dataset,
+            fields,
+            rows,
+        } => (
+            "data.corrected",
+            vec![
+                ("dataset", dataset.clone()),
+                ("fields", fields.clone()),
+                ("rows", rows.to_string()),
+            ],
+        ),
         AuditOnly::ErasureApproved { systems } => {
             ("erasure.approved", vec![("systems", systems.to_string())])
         }
@@ -784,7 +800,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::GatherRequested { .. }
             | AuditOnly::FieldReviewed { .. }
             | AuditOnly::ErasureOrdered { .. }
-            | AuditOnly::ErasureApproved { .. },
+            | AuditOnly::ErasureApproved { .. }
+            | AuditOnly::CorrectionOrdered { .. },
         ) => actor.is_worker(),
         Event::Record(AuditOnly::PaymentFlagged { .. }) => {
             matches!(actor, Actor::PaymentProvider)
@@ -798,7 +815,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::OwnerReminded { .. }
             | AuditOnly::GatheredDeleted { .. }
             | AuditOnly::Erased { .. }
-            | AuditOnly::EraseFailed { .. },
+            | AuditOnly::EraseFailed { .. }
+            | AuditOnly::Corrected { .. },
         ) => matches!(actor, Actor::System),
         // The owner answers through a link: the service records it for them (the owner has
         // no account; the entry names the system).

@@ -487,3 +487,296 @@ fn plan_of(map: &DataMap, found: &BTreeMap<String, Rows>, en: bool) -> ErasurePl
     }
     out
 }
+
+/// A gathered dataset whose fields a correction can change, as the officer's form shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrectableDataset {
+    /// The dataset's id.
+    pub id: String,
+    /// Its name.
+    pub label: String,
+    /// Its system's name.
+    pub system: String,
+    /// The correctable fields: name, label and the values held now (distinct).
+    pub fields: Vec<(String, String, Vec<String>)>,
+}
+
+/// What a correction job is told to do (sealed until it is done).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CorrectionPlan {
+    dataset: String,
+    values: Vec<(String, String)>,
+}
+
+impl Service {
+    /// The datasets a correction can change: gathered rows of the subject in a SQL system,
+    /// fields the map says are correctable. `None` unless the request is a correction at work
+    /// whose gathering is complete.
+    pub async fn correction_targets(
+        &self,
+        row: &request::Model,
+        en: bool,
+    ) -> Result<Option<Vec<CorrectableDataset>>, ServiceError> {
+        let current = requests::to_domain(row)?;
+        if current.kind != RequestKind::Correction || current.state != State::InProgress {
+            return Ok(None);
+        }
+        let Some(m) = self.datamap().await? else {
+            return Ok(None);
+        };
+        let Some(found) = self.gathered_rows(row).await? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for d in &m.map.datasets {
+            let Some(rows) = found.get(d.id.get_ref()).filter(|r| !r.rows.is_empty()) else {
+                continue;
+            };
+            let Some(system) = m.map.system(d.system.get_ref()) else {
+                continue;
+            };
+            if !system.connector.kind.is_sql() {
+                continue;
+            }
+            let fields = d
+                .fields
+                .iter()
+                .filter(|f| f.correctable)
+                .map(|f| {
+                    let mut now = rows.values(f.name.get_ref());
+                    now.dedup();
+                    (f.name.get_ref().clone(), f.label.get(en).to_owned(), now)
+                })
+                .collect::<Vec<_>>();
+            if fields.is_empty() {
+                continue;
+            }
+            out.push(CorrectableDataset {
+                id: d.id.get_ref().clone(),
+                label: d.label.get(en).to_owned(),
+                system: system.name.get(en).to_owned(),
+                fields,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// Orders a correction of one dataset: each named field set to its new value on the
+    /// subject's gathered rows, carried out by a job in the dataset's system. The trail names
+    /// the fields, never the values.
+    pub async fn order_correction(
+        &self,
+        pid: Uuid,
+        dataset: &str,
+        values: Vec<(String, String)>,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let row = self.request_row(pid).await?;
+        let targets = self
+            .correction_targets(&row, false)
+            .await?
+            .ok_or(ServiceError::Invalid("correction"))?;
+        let target = targets
+            .iter()
+            .find(|t| t.id == dataset)
+            .ok_or(ServiceError::Invalid("dataset"))?;
+        let values: Vec<(String, String)> = values
+            .into_iter()
+            .map(|(f, v)| (f, v.trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        if values.is_empty()
+            || values.iter().any(|(f, v)| {
+                !target.fields.iter().any(|t| &t.0 == f)
+                    || v.chars().count() > 1000
+                    || v.chars().any(char::is_control)
+            })
+        {
+            return Err(ServiceError::Invalid("correction values"));
+        }
+        let map = self.datamap().await?.ok_or(ServiceError::Invalid("map"))?;
+        let system = map
+            .map
+            .dataset(dataset)
+            .map(|d| d.system.get_ref().clone())
+            .ok_or(ServiceError::Invalid("dataset"))?;
+        let run = store::corrections(self.db().conn(), row.id)
+            .await?
+            .last()
+            .map_or(1, |j| j.run + 1);
+        let fields = values
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let plan = serde_json::to_string(&CorrectionPlan {
+            dataset: dataset.to_owned(),
+            values,
+        })
+        .expect("a plan serialises");
+        self.record(
+            pid,
+            vec![AuditOnly::CorrectionOrdered {
+                dataset: dataset.to_owned(),
+                fields,
+            }],
+            actor,
+            vec![Write::QueueCorrect { system, run, plan }],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Runs a claimed correction job; the record of what it did replaces its plan.
+    pub(crate) async fn run_correct(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let plan: CorrectionPlan = match store::open_result(self.cipher(), job)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                    "correction job {}: {e}",
+                    job.id
+                )))
+            })?,
+            None => {
+                return self
+                    .fail_erase(row, job, "the correction has no plan".into(), None, now)
+                    .await;
+            }
+        };
+        let (Some(m), Some(found)) = (self.datamap().await?, self.gathered_rows(row).await?) else {
+            return self
+                .fail_erase(row, job, "the gathering is not complete".into(), None, now)
+                .await;
+        };
+        let vars = self.config().other_vars.clone();
+        let env = move |name: &str| vars.get(name);
+        let subject = crate::gather::subject_of(row);
+        match madoguchi_connectors::correct_dataset(
+            &m.map,
+            &plan.dataset,
+            &subject,
+            &found,
+            &plan.values,
+            &env,
+        )
+        .await
+        {
+            Ok(done) => {
+                let event = AuditOnly::Corrected {
+                    dataset: done.dataset.clone(),
+                    fields: done.fields.join(","),
+                    rows: u32::try_from(done.rows).unwrap_or(u32::MAX),
+                };
+                let result = serde_json::to_string(&done).expect("outcomes serialise");
+                let finish = Write::FinishGather {
+                    job_id: job.id,
+                    attempts: job.attempts,
+                    hash: hex::encode(sha2::Sha256::digest(result.as_bytes())),
+                    result,
+                    rows: i32::try_from(done.rows).unwrap_or(i32::MAX),
+                };
+                match self
+                    .record(
+                        row.pid,
+                        vec![event],
+                        &Actor::System,
+                        vec![finish],
+                        Vec::new(),
+                        &Origin::default(),
+                        now,
+                    )
+                    .await
+                {
+                    Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(request = %row.pid, system = %job.system, error = %e, "a correction failed");
+                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
+                    now + chrono::Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
+                });
+                self.fail_erase(row, job, e.to_string(), retry, now).await
+            }
+        }
+    }
+
+    /// The corrections carried out, line by line in the subject's language, and each job's
+    /// progress.
+    pub async fn corrections(
+        &self,
+        row: &request::Model,
+        en: bool,
+    ) -> Result<ErasureProgress, ServiceError> {
+        let jobs = store::corrections(self.db().conn(), row.id).await?;
+        let map = self.datamap().await?;
+        let map = map.as_deref().map(|m| &m.map);
+        let subject_en = row.lang == "en";
+        let mut out = ErasureProgress {
+            complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
+            ..Default::default()
+        };
+        for job in &jobs {
+            let system = |en: bool| {
+                map.and_then(|m| m.system(&job.system))
+                    .map_or_else(|| job.system.clone(), |s| s.name.get(en).to_owned())
+            };
+            out.systems.push(SystemProgress {
+                system: system(en),
+                state: job.state.clone(),
+                rows: job.rows,
+                attempts: job.attempts,
+                error: job.error.clone(),
+            });
+            if job.state != store::DONE {
+                continue;
+            }
+            let Some(json) = store::open_result(self.cipher(), job)? else {
+                continue;
+            };
+            let Ok(done) = serde_json::from_str::<madoguchi_connectors::Corrected>(&json) else {
+                continue;
+            };
+            let d = map.and_then(|m| m.dataset(&done.dataset));
+            let label = d.map_or_else(
+                || done.dataset.clone(),
+                |d| d.label.get(subject_en).to_owned(),
+            );
+            let fields: Vec<String> = done
+                .fields
+                .iter()
+                .map(|f| {
+                    d.and_then(|d| d.fields.iter().find(|x| x.name.get_ref() == f))
+                        .map_or_else(|| f.clone(), |x| x.label.get(subject_en).to_owned())
+                })
+                .collect();
+            let on = madoguchi_domain::written_date(
+                madoguchi_domain::jst_date(job.updated_at),
+                subject_en,
+            );
+            out.lines.push(if subject_en {
+                format!(
+                    "{label} ({}): {} corrected on {on}",
+                    system(true),
+                    fields.join(", ")
+                )
+            } else {
+                format!(
+                    "{label}（{}）: {}を訂正しました（{on}）",
+                    system(false),
+                    fields.join("・")
+                )
+            });
+        }
+        Ok(out)
+    }
+}

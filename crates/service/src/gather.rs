@@ -206,8 +206,13 @@ impl Service {
             return Ok(false);
         };
         let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
-        if job.purpose == store::ERASE {
-            if let Err(e) = self.run_erase(&row, &job, now).await {
+        if job.purpose == store::ERASE || job.purpose == store::CORRECT {
+            let ran = if job.purpose == store::ERASE {
+                self.run_erase(&row, &job, now).await
+            } else {
+                self.run_correct(&row, &job, now).await
+            };
+            if let Err(e) = ran {
                 tracing::error!(request = %row.pid, system = %job.system, error = %e, "an erasure job failed");
                 let retry = (job.attempts < MAX_ATTEMPTS).then(|| now + Duration::seconds(30));
                 self.fail_erase(

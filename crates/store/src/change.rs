@@ -200,6 +200,16 @@ pub enum Write {
         /// The run.
         run: i32,
     },
+    /// Queues a correction job for one system: its plan (the new values, personal data)
+    /// stored sealed until the job replaces it with what it did.
+    QueueCorrect {
+        /// The system, by id in the data map.
+        system: String,
+        /// The run (one per correction ordered).
+        run: i32,
+        /// The plan, as JSON.
+        plan: String,
+    },
     /// A job's gathered rows deleted at the end of their retention (refused unless still
     /// there, so the deletion and its entry are written once); an open owner's link ends too.
     PurgeGather {
@@ -754,6 +764,35 @@ async fn apply<C: ConnectionTrait>(
                 .exec(tx)
                 .await?;
             refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
+        }
+        Write::QueueCorrect { system, run, plan } => {
+            use crate::entities::gather_job;
+            let row = gather_job::ActiveModel {
+                request_id: Set(request_id),
+                run: Set(run),
+                system: Set(system),
+                state: Set(crate::gather::PENDING.to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(at),
+                rows: Set(0),
+                created_at: Set(at),
+                updated_at: Set(at),
+                purpose: Set(crate::gather::CORRECT.to_owned()),
+                ..Default::default()
+            };
+            let id = gather_job::Entity::insert(row)
+                .exec(tx)
+                .await?
+                .last_insert_id;
+            // Sealed under the job's own id, like every job's result.
+            gather_job::Entity::update_many()
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Some(cipher.seal(&crate::gather::result_aad(id), &plan))),
+                )
+                .filter(gather_job::Column::Id.eq(id))
+                .exec(tx)
+                .await?;
         }
         Write::PurgeGather { job_id } => {
             use crate::entities::gather_job;

@@ -27,6 +27,21 @@ pub const OWNER: &str = "owner";
 pub const GATHER: &str = "gather";
 /// A job that carries out an erasure.
 pub const ERASE: &str = "erase";
+/// A job that carries out a correction.
+pub const CORRECT: &str = "correct";
+
+/// Every correction job of a request, in order.
+pub async fn corrections<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<gather_job::Model>, StoreError> {
+    Ok(Jobs::find()
+        .filter(gather_job::Column::RequestId.eq(request_id))
+        .filter(gather_job::Column::Purpose.eq(CORRECT))
+        .order_by_asc(gather_job::Column::Id)
+        .all(db)
+        .await?)
+}
 
 /// The open owner's task a link's token belongs to.
 pub async fn task_by_token<C: ConnectionTrait>(

@@ -148,6 +148,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::order_erasure),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/correct", WORKERS),
+            post(work::order_correction),
+        ),
+        (
             page(Method::POST, "/staff/requests/{pid}/erase/approve", WORKERS),
             post(work::approve_erasure),
         ),

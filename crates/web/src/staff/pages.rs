@@ -195,6 +195,10 @@ pub struct DetailPage {
     pub erasure_plan: Option<madoguchi_service::erasure::ErasurePlan>,
     /// Where an ordered erasure stands.
     pub erasure: madoguchi_service::erasure::ErasureProgress,
+    /// What a correction at work can change.
+    pub correction_targets: Option<Vec<madoguchi_service::erasure::CorrectableDataset>>,
+    /// The corrections carried out.
+    pub corrections: madoguchi_service::erasure::ErasureProgress,
 }
 
 impl DetailPage {

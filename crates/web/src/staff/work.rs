@@ -362,6 +362,27 @@ async fn suggested_answer(
                 (n, false) => format!("本人のメールアドレス・電話番号に一致する第三者提供記録 {n} 件から記入しています。"),
             }
         }
+        K::Correction => {
+            let done = state.service.corrections(row, en).await?;
+            if done.complete && !done.lines.is_empty() {
+                let intro = if en {
+                    "We corrected your personal data as follows:"
+                } else {
+                    "ご請求に基づき、次のとおりお客様の個人データを訂正しました。"
+                };
+                fields.push((
+                    "text".to_owned(),
+                    format!("{intro}\n{}", done.lines.join("\n")),
+                ));
+                if page_en {
+                    "The message is filled in from what the connectors corrected.".into()
+                } else {
+                    "本人へのご連絡欄を、コネクタが実施した訂正の記録から記入しています。".into()
+                }
+            } else {
+                String::new()
+            }
+        }
         K::SuspensionOrErasure => {
             let erasure = state.service.erasure(row, en).await?;
             if erasure.complete && !erasure.lines.is_empty() {
@@ -487,8 +508,20 @@ async fn request_page(
         .erasure(&d.request, en)
         .await
         .map_err(|e| service_error(e, en))?;
+    let correction_targets = state
+        .service
+        .correction_targets(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let corrections = state
+        .service
+        .corrections(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
     let page = DetailPage {
         c: Chrome::new(who, en),
+        correction_targets,
+        corrections,
         gathering,
         can_gather,
         can_package,
@@ -745,6 +778,52 @@ pub async fn order_erasure(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}#erase-h")).into_response())
+}
+
+/// Orders a correction of one gathered dataset (`dataset`, and `value_<field>` for each
+/// field to change; blank fields stay as they are).
+pub async fn order_correction(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let dataset = fields
+        .iter()
+        .find(|(k, _)| k == "dataset")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let values: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("value_").map(|f| (f.to_owned(), v.clone())))
+        .collect();
+    match state
+        .service
+        .order_correction(pid, &dataset, values, &who.actor(), &origin, Utc::now())
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/requests/{pid}#correct-h")).into_response()),
+        Err(madoguchi_service::ServiceError::Invalid(_)) => {
+            let message = if en {
+                "Enter at least one new value (no line breaks, at most 1,000 characters)."
+            } else {
+                "訂正後の値を1つ以上入力してください（改行なし、1,000文字以内）。"
+            };
+            let error = crate::error::FieldError {
+                field: "correction".into(),
+                code: "invalid".into(),
+                message: message.into(),
+            };
+            request_page(&state, en, &who, &origin, pid, vec![error], Vec::new()).await
+        }
+        Err(e) => Err(service_error(e, en)),
+    }
 }
 
 /// A second officer approves an ordered erasure.
