@@ -331,3 +331,148 @@ async fn sigkill_during_gathering_resumes_and_ends_in_the_same_rows() {
     );
     app.verify_audit().await;
 }
+
+/// An erasure whose instance is SIGKILLed in the middle of the business system's
+/// transaction: the system rolls it back, the job is taken again after its lease, and the end
+/// state is the one an uninterrupted erasure leaves, recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_erasure_resumes_to_the_same_end_state() {
+    use crate::connectors::{MAP, SUBJECT, news, shop, support, tag};
+    use madoguchi_domain::Role;
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let tag = tag();
+    let shop_url = shop(&tag).await;
+    // Each order deleted takes a second: time to kill inside the transaction.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&shop_url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(1); RETURN OLD; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER slow_delete BEFORE DELETE ON orders FOR EACH ROW EXECUTE FUNCTION slow();",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("madoguchi-erase-crash-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map_path = dir.join("map.toml");
+    std::fs::write(&map_path, MAP).unwrap();
+    let support_url = support(&tag).await;
+    let news_url = news(&dir).await;
+    let map_var = map_path.display().to_string();
+    let app = TestApp::spawn_postgres_with(&[
+        ("MADOGUCHI_DATAMAP", &map_var),
+        ("TEST_SHOP_URL", &shop_url),
+        ("TEST_SUPPORT_URL", &support_url),
+        ("TEST_NEWS_URL", &news_url),
+    ])
+    .await
+    .unwrap();
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "suspension_or_erasure".into();
+    body["ground"] = "no_longer_needed".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    crate::answers::bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(crate::connectors::settled(&app, pid).await.complete);
+    // The in-process instance stops before anything is ordered; the binary carries it out.
+    app.halt().await;
+    let env = [
+        ("DATABASE_URL", app.database_url.clone()),
+        ("MADOGUCHI_DATA_DIR", app.dir.display().to_string()),
+        (
+            "MADOGUCHI_SECRET",
+            "test-secret-test-secret-test-secret-0123".to_owned(),
+        ),
+        ("MADOGUCHI_GATHER_LEASE_SECS", "3".to_owned()),
+        ("MADOGUCHI_DATAMAP", map_var.clone()),
+        ("TEST_SHOP_URL", shop_url.clone()),
+        ("TEST_SUPPORT_URL", support_url.clone()),
+        ("TEST_NEWS_URL", news_url.clone()),
+    ];
+    let exe = env!("CARGO_BIN_EXE_madoguchi");
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(exe, &env, port);
+    wait_ready(&Client::new(addr), addr).await;
+    // The officer orders it (service call; the binary's worker claims the jobs).
+    app.service
+        .order_erasure(
+            pid,
+            &madoguchi_domain::Actor::Staff {
+                id: "officer".into(),
+                role: Role::Officer,
+            },
+            &madoguchi_service::Origin::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let shop_job = || {
+        let app = &app;
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            madoguchi_store::entities::gather_job::Entity::find()
+                .filter(madoguchi_store::entities::gather_job::Column::System.eq("shop"))
+                .filter(madoguchi_store::entities::gather_job::Column::Purpose.eq("erase"))
+                .one(app.service.db().conn())
+                .await
+                .unwrap()
+                .map(|j| j.state)
+        }
+    };
+    let mut running = false;
+    for _ in 0..200 {
+        if shop_job().await.as_deref() == Some("running") {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the binary claimed the shop's erasure");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap(); // SIGKILL, mid-transaction
+    child.wait().unwrap();
+    // Rolled back: the subject's orders are all still there.
+    let orders = |url: String| async move {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders WHERE customer_id = 1")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(orders(shop_url.clone()).await, 2);
+
+    let mut child = start(exe, &env, port);
+    wait_ready(&Client::new(addr), addr).await;
+    let mut progress = Default::default();
+    for _ in 0..400 {
+        progress = app
+            .service
+            .erasure(&app.request(pid).await, false)
+            .await
+            .unwrap();
+        if progress.complete {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(progress.complete, "{progress:?}");
+    assert_eq!(orders(shop_url.clone()).await, 0);
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "data.erased").count(),
+        3,
+        "{actions:?}"
+    );
+    app.verify_audit().await;
+}
