@@ -814,3 +814,132 @@ async fn connector_journey_on_sqlite() {
         problems.join("\n")
     );
 }
+
+/// An erasure in the browser: the officer reads the plan (nothing changed yet), orders it,
+/// the connector carries it out in the newsletter's database, and the officer sends the
+/// answer as it was filled in from what was done. The pages pass the same checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_journey_on_sqlite() {
+    if !browser_available() {
+        return;
+    }
+    let name = "erasure-sqlite";
+    let shots = root().join("target/browser").join(name);
+    let _ = std::fs::remove_dir_all(&shots);
+    let business = std::env::temp_dir().join(format!(
+        "madoguchi-browser-erasure-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&business).unwrap();
+    let email = "hanako.erasure@example.jp";
+    let news = business.join("news.db");
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", news.display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE subscribers (email TEXT, topics TEXT, internal_code TEXT);
+             INSERT INTO subscribers VALUES ('{email}', '新茶の案内', 'NL-0042'),
+               ('someone.else@example.jp', '別人の購読', 'NL-0043');"
+        )))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+    }
+    // Only the newsletter: no owner to wait for.
+    let map = CONNECTOR_MAP
+        .split("[[systems]]\nid = \"paper\"")
+        .next()
+        .unwrap()
+        .to_owned()
+        + &CONNECTOR_MAP
+            .split("[[datasets]]")
+            .nth(1)
+            .map(|d| format!("[[datasets]]{d}"))
+            .unwrap();
+    let map_path = business.join("map.toml");
+    std::fs::write(&map_path, &map).unwrap();
+    let news_url: &'static str = Box::leak(format!("sqlite://{}", news.display()).into_boxed_str());
+    let map_var: &'static str = Box::leak(map_path.display().to_string().into_boxed_str());
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("BROWSER_NEWS_URL", news_url),
+            ("MADOGUCHI_DATAMAP", map_var),
+        ],
+    )
+    .await;
+    let mut body = valid_json(email);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "suspension_or_erasure".into();
+    body["ground"] = "no_longer_needed".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = res.json()["id"].as_str().unwrap().to_owned();
+    crate::answers::bring_in_progress(&app, pid.parse().unwrap(), email).await;
+
+    let mut officer = Browser::open(app.addr, Viewport::Desktop, &shots, "officer").await;
+    staff_login(&app, &mut officer, Role::Officer).await;
+    let page = format!("/staff/requests/{pid}");
+    let mut planned = false;
+    for _ in 0..100 {
+        officer.goto(&page).await;
+        if officer.text().await.contains("消去の計画（実行前の確認）") {
+            planned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(planned, "the plan shows: {}", officer.text().await);
+    officer.check("plan").await;
+    officer
+        .submit(&format!(
+            "form[action='/staff/requests/{pid}/erase'] button"
+        ))
+        .await;
+    let mut done = false;
+    for _ in 0..100 {
+        officer.goto(&page).await;
+        if officer.text().await.contains("1 件を削除しました") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "the erasure is carried out: {}", officer.text().await);
+    officer.check("erased").await;
+    officer.act("complete").await;
+    officer.check("completed").await;
+    let state = app.request(pid.parse().unwrap()).await.state;
+    assert_eq!(state, "fulfilled", "{}", officer.text().await);
+    let rest = {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(news_url).await.unwrap();
+        sqlx::query_scalar::<_, String>("SELECT email FROM subscribers")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rest, ["someone.else@example.jp"]);
+    let mail = app
+        .mails_to(email)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.text.contains("消去しました"))
+        .expect("the notice");
+    assert!(
+        mail.text
+            .contains("メールマガジン購読（メールマガジン）: 1 件を削除しました"),
+        "{}",
+        mail.text
+    );
+    let problems = officer.close().await;
+    assert!(
+        problems.is_empty(),
+        "accessibility and page problems:\n{}",
+        problems.join("\n")
+    );
+}

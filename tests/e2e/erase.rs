@@ -391,6 +391,30 @@ async fn an_erasure_request_is_planned_approved_carried_out_and_told(backend: Ba
     ] {
         assert!(text.contains(&line), "{line}: {text}");
     }
+    // The officer sends the answer as it was filled in; the subject's notice lists it.
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &form)
+        .await;
+    assert_eq!(res.status, 303, "{form:?}: {}", res.body);
+    assert_eq!(app.request(pid).await.state, "fulfilled");
+    let notice = app
+        .mails_to(SUBJECT)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.text.contains("消去しました"))
+        .expect("the notice");
+    assert!(
+        notice.text.contains(&format!(
+            "ご注文（通販サイト）: 2 件を削除しました（{today}）"
+        )),
+        "{}",
+        notice.text
+    );
     let trail: String = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
         .await
         .unwrap()
@@ -512,6 +536,29 @@ async fn a_correction_changes_exactly_the_named_field(backend: Backend, tag: &st
             "会員情報（通販サイト）: 氏名を訂正しました（{today}）"
         )),
         "{text}"
+    );
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &form)
+        .await;
+    assert_eq!(res.status, 303, "{form:?}: {}", res.body);
+    assert_eq!(app.request(pid).await.state, "fulfilled");
+    let notice = app
+        .mails_to(SUBJECT)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.text.contains("訂正しました"))
+        .expect("the notice");
+    assert!(
+        notice.text.contains(&format!(
+            "会員情報（通販サイト）: 氏名を訂正しました（{today}）"
+        )),
+        "{}",
+        notice.text
     );
     let actions = app.audit_actions(pid).await;
     assert!(actions.contains(&"correction.ordered".to_owned()));

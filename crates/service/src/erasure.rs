@@ -59,6 +59,10 @@ pub struct ErasureProgress {
     pub lines: Vec<String>,
     /// Whether every job is done.
     pub complete: bool,
+    /// The systems changed, in the subject's language.
+    pub changed_in: Vec<String>,
+    /// The day (Japan) the last job finished, `YYYY-MM-DD`.
+    pub done_on: Option<String>,
 }
 
 fn action_words(action: &RowAction, en: bool) -> String {
@@ -278,6 +282,16 @@ impl Service {
                 madoguchi_domain::jst_date(job.updated_at),
                 subject_en,
             );
+            let day = madoguchi_domain::jst_date(job.updated_at).to_string();
+            if out.done_on.as_ref().is_none_or(|d| *d < day) {
+                out.done_on = Some(day);
+            }
+            if done
+                .iter()
+                .any(|e| matches!(e.done, Done::Deleted | Done::Cleared))
+            {
+                out.changed_in.push(name(subject_en));
+            }
             for e in done {
                 let label = map
                     .and_then(|m| m.dataset(&e.dataset))
@@ -763,6 +777,13 @@ impl Service {
                 madoguchi_domain::jst_date(job.updated_at),
                 subject_en,
             );
+            let day = madoguchi_domain::jst_date(job.updated_at).to_string();
+            if out.done_on.as_ref().is_none_or(|d| *d < day) {
+                out.done_on = Some(day);
+            }
+            if !out.changed_in.contains(&system(subject_en)) {
+                out.changed_in.push(system(subject_en));
+            }
             out.lines.push(if subject_en {
                 format!(
                     "{label} ({}): {} corrected on {on}",

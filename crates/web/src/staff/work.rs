@@ -370,14 +370,27 @@ async fn suggested_answer(
                 } else {
                     "ご請求に基づき、次のとおりお客様の個人データを訂正しました。"
                 };
+                fields.push(("correction".to_owned(), "corrected".to_owned()));
+                fields.push((
+                    "investigated".to_owned(),
+                    if en {
+                        format!("The records held in {}.", done.changed_in.join(", "))
+                    } else {
+                        format!(
+                            "{}に保存されている記録を確認しました。",
+                            done.changed_in.join("、")
+                        )
+                    },
+                ));
+                fields.push(("content".to_owned(), done.lines.join("\n")));
                 fields.push((
                     "text".to_owned(),
                     format!("{intro}\n{}", done.lines.join("\n")),
                 ));
                 if page_en {
-                    "The message is filled in from what the connectors corrected.".into()
+                    "The answer is filled in from what the connectors corrected.".into()
                 } else {
-                    "本人へのご連絡欄を、コネクタが実施した訂正の記録から記入しています。".into()
+                    "回答欄を、コネクタが実施した訂正の記録から記入しています。".into()
                 }
             } else {
                 String::new()
@@ -391,14 +404,29 @@ async fn suggested_answer(
                 } else {
                     "ご請求に基づき、次のとおりお客様の個人データを消去しました。"
                 };
+                fields.push(("remedy".to_owned(), "done".to_owned()));
+                fields.push((
+                    "measure".to_owned(),
+                    madoguchi_domain::answer::Measure::Erased
+                        .as_str()
+                        .to_owned(),
+                ));
+                fields.push(("what".to_owned(), erasure.lines.join("\n")));
+                fields.push((
+                    "systems".to_owned(),
+                    erasure.changed_in.join(if en { ", " } else { "、" }),
+                ));
+                if let Some(day) = &erasure.done_on {
+                    fields.push(("done_on".to_owned(), day.clone()));
+                }
                 fields.push((
                     "text".to_owned(),
                     format!("{intro}\n{}", erasure.lines.join("\n")),
                 ));
                 if page_en {
-                    "The message is filled in from what the connectors erased.".into()
+                    "The answer is filled in from what the connectors erased.".into()
                 } else {
-                    "本人へのご連絡欄を、コネクタが実施した消去の記録から記入しています。".into()
+                    "回答欄を、コネクタが実施した消去の記録から記入しています。".into()
                 }
             } else {
                 String::new()
