@@ -404,5 +404,95 @@ async fn measure(systems: &Systems, customers: u64, subjects: usize) -> anyhow::
         value: format!("{:.2} s ({:.0} subjects/s)", all, 100.0 / all),
         floor: format!("the same 100 direct, one after another: {one_by_one:.2} s"),
     });
+    rows.push(erasure(systems, &map, &direct, customers).await?);
     Ok(rows)
+}
+
+/// Erasure of one subject across the three systems through the connectors (their count
+/// checks, one transaction per system, the check afterwards) beside the same changes sent
+/// directly, one transaction per system. Every subject is erased once, so each side gets
+/// subjects of its own.
+async fn erasure(
+    systems: &Systems,
+    map: &DataMap,
+    direct: &Direct,
+    customers: u64,
+) -> anyhow::Result<Row> {
+    let vars = systems.vars.clone();
+    let env = move |name: &str| vars.get(name).cloned();
+    let mut used = std::collections::BTreeSet::new();
+    let mut fresh = || loop {
+        let n = pick(customers);
+        if used.insert(n) {
+            return n;
+        }
+    };
+    let (mut via, mut straight) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        // Through the connectors: gathered first (not timed), as the service does.
+        let n = fresh();
+        let subject = Subject {
+            email: Some(format!("c{n}@example.jp")),
+            ..Subject::default()
+        };
+        let mut found: BTreeMap<String, Rows> = BTreeMap::new();
+        for system in ["shop", "support", "news"] {
+            for r in
+                madoguchi_connectors::gather_system(map, system, &subject, &found, &env).await?
+            {
+                found.insert(r.dataset.clone(), r);
+            }
+        }
+        let t = Instant::now();
+        for system in ["shop", "support", "news"] {
+            madoguchi_connectors::erase_system(map, system, &subject, &found, false, &env).await?;
+        }
+        via.push(t.elapsed().as_secs_f64() * 1000.0);
+        // Directly: the same changes, one transaction per system.
+        let n = fresh();
+        let email = format!("c{n}@example.jp");
+        let t = Instant::now();
+        let mut tx = direct.pg.begin().await?;
+        sqlx::query("DELETE FROM orders WHERE customer_id = $1::integer")
+            .bind(n.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM customers WHERE email = $1")
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut tx = direct.my.begin().await?;
+        sqlx::query(
+            "UPDATE tickets SET email = NULL, customer_id = NULL, body = NULL WHERE email = ? OR customer_id = ?",
+        )
+        .bind(&email)
+        .bind(n.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        sqlx::query("DELETE FROM subscribers WHERE email = ?")
+            .bind(&email)
+            .execute(&direct.lite)
+            .await?;
+        straight.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    via.sort_by(f64::total_cmp);
+    straight.sort_by(f64::total_cmp);
+    Ok(Row {
+        figure: format!(
+            "connectors: erasure of one subject across 3 systems, {customers} customers each (100 subjects)"
+        ),
+        value: format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            pct(&via, 0.5),
+            pct(&via, 0.99)
+        ),
+        floor: format!(
+            "same changes direct: p50 {:.2} ms, p99 {:.2} ms → {:.2}× at p50",
+            pct(&straight, 0.5),
+            pct(&straight, 0.99),
+            pct(&via, 0.5) / pct(&straight, 0.5)
+        ),
+    })
 }
