@@ -585,3 +585,39 @@ async fn a_correction_changes_exactly_the_named_field_on_postgres() {
     }
     a_correction_changes_exactly_the_named_field(Backend::Postgres, &tag()).await;
 }
+
+/// Two identical rows are two rows: a disclosure shows both order lines, and an erasure's
+/// count of what it changes agrees with the system's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_rows_are_counted_and_erased_as_rows() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    let b = Business::new().await;
+    {
+        let mut c = sqlx::PgConnection::connect(&b.url("TEST_SHOP_URL"))
+            .await
+            .unwrap();
+        sqlx::raw_sql("INSERT INTO orders (customer_id, items) VALUES (1, '急須')")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let map = madoguchi_datamap::DataMap::load(MAP).unwrap();
+    let found = b.gather(&map).await;
+    let mut orders = found["orders"].rows.clone();
+    orders.sort();
+    assert_eq!(
+        orders,
+        [
+            t(&[Some("1"), Some("急須")]),
+            t(&[Some("1"), Some("急須")]),
+            t(&[Some("1"), Some("緑茶 2袋")]),
+        ]
+    );
+    let env = b.env();
+    let shop = madoguchi_connectors::erase_system(&map, "shop", &subject(), &found, false, &env)
+        .await
+        .unwrap();
+    assert_eq!(shop[0], erased("orders", Done::Deleted, 3));
+}

@@ -328,14 +328,16 @@ pub struct Corrected {
 
 /// Corrects the subject's rows of one dataset in its SQL system: every field in `values`
 /// set to its new value, on exactly the rows gathered (found again with the gathered keys),
-/// in one transaction with the same count check as an erasure; afterwards no gathered row
-/// holds another value. A resumed try sets the same values again (harmless).
+/// in one transaction with the same count check as an erasure. A resumed try sets the same
+/// values again, or, when the corrected field was what found the rows and nothing matches any
+/// more, counts the crashed try's commit as done.
 pub async fn correct_dataset(
     map: &DataMap,
     dataset_id: &str,
     subject: &Subject,
     found: &BTreeMap<String, Rows>,
     values: &[(String, String)],
+    resumed: bool,
     env: Env<'_>,
 ) -> Result<Corrected, ConnectorError> {
     let d = map
@@ -349,6 +351,12 @@ pub async fn correct_dataset(
     }
     let pool = pooled(system, env, Access::Write).await?;
     let types = column_types(&pool, system, d).await?;
+    if let Some((field, _)) = values.iter().find(|(f, v)| !fits(&types, f, v)) {
+        return Err(ConnectorError::Query {
+            dataset: dataset_id.to_owned(),
+            reason: format!("the new value of {field} does not fit its column's type"),
+        });
+    }
     let expected = found.get(dataset_id).map_or(0, |r| r.rows.len()) as u64;
     let mut n = 0;
     let mut clauses = Vec::new();
@@ -394,7 +402,7 @@ pub async fn correct_dataset(
             match &pool.driver {
                 Driver::Postgres(_) => {
                     n += 1;
-                    match types.get(field).filter(|t| *t != "character") {
+                    match types.get(field).filter(|t| crate::castable(t)) {
                         Some(t) => format!("{col} = ${n}::{t}"),
                         None => format!("{col} = ${n}"),
                     }
@@ -433,6 +441,15 @@ pub async fn correct_dataset(
                 q = q.bind(v.clone());
             }
             let now = u64::try_from(q.fetch_one(&mut *tx).await.map_err(failed)?).unwrap_or(0);
+            if now == 0 && resumed {
+                // The try that crashed committed it (the corrected field found the rows).
+                tx.rollback().await.map_err(failed)?;
+                return Ok(Corrected {
+                    dataset: dataset_id.to_owned(),
+                    fields: values.iter().map(|(f, _)| f.clone()).collect(),
+                    rows: expected,
+                });
+            }
             if now != expected {
                 return Err(ConnectorError::Query {
                     dataset: dataset_id.to_owned(),

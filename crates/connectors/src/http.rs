@@ -204,8 +204,18 @@ impl Client {
                                     ),
                                 }
                             })?;
-                        let next = next_link(&parts.headers, url)
-                            .filter(|n| n.origin() == self.base.origin());
+                        let next = next_link(&parts.headers, url);
+                        if next
+                            .as_ref()
+                            .is_some_and(|n| n.origin() != self.base.origin())
+                        {
+                            // The token would go there: not followed, and not half a list.
+                            return Err(ConnectorError::Query {
+                                dataset,
+                                reason: "the next page is on another site; it is not followed"
+                                    .into(),
+                            });
+                        }
                         return Ok((json, next));
                     }
                     if status.is_redirection() {
@@ -313,17 +323,27 @@ impl ClassifyWords for serde_json::Error {
 fn next_link(headers: &hyper::HeaderMap, page: &url::Url) -> Option<url::Url> {
     for value in headers.get_all(hyper::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
-        for link in text.split(',') {
-            let mut parts = link.split(';');
-            let target = parts.next()?.trim();
-            let target = target.strip_prefix('<')?.strip_suffix('>')?;
-            let next = parts.any(|p| {
-                let p = p.trim().to_ascii_lowercase();
-                p == "rel=\"next\"" || p == "rel=next"
+        // `<url>; rel="next", <url>; rel="prev"`: a URL may itself hold commas, so each link
+        // is read from its `<` to its `>`, then its parameters up to the next `<`.
+        let mut rest = text;
+        while let Some(start) = rest.find('<') {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('>') else { break };
+            let target = &after[..end];
+            let params_all = &after[end + 1..];
+            let params = params_all
+                .find('<')
+                .map_or(params_all, |n| &params_all[..n]);
+            let next = params.split([';', ',']).any(|p| {
+                p.trim()
+                    .to_ascii_lowercase()
+                    .strip_prefix("rel=")
+                    .is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r == "next"))
             });
             if next {
                 return page.join(target).ok();
             }
+            rest = params_all;
         }
     }
     None
@@ -389,8 +409,15 @@ pub(crate) async fn read_dataset(
             let mut new = 0;
             for record in records {
                 // Only what was asked for: every condition's field equals its value.
+                // E-mail addresses are compared without case (services often match so).
                 let matches = lookup.iter().all(|l| {
-                    as_text(at(record, &l.field)).is_some_and(|v| v.trim() == l.value.trim())
+                    as_text(at(record, &l.field)).is_some_and(|v| {
+                        if l.any_case {
+                            v.trim().eq_ignore_ascii_case(l.value.trim())
+                        } else {
+                            v.trim() == l.value.trim()
+                        }
+                    })
                 });
                 if !matches {
                     continue;
@@ -481,6 +508,22 @@ mod tests {
             "https://api.example/p?page=3"
         );
         assert_eq!(next_link(&hyper::HeaderMap::new(), &page), None);
+    }
+
+    #[test]
+    fn links_with_commas_and_several_rels_are_read() {
+        let mut h = hyper::HeaderMap::new();
+        h.insert(
+            hyper::header::LINK,
+            HeaderValue::from_static(
+                "</p?ids=1,2&page=1>; rel=\"prev first\", </p?ids=1,2&page=3>; rel=\"next\"",
+            ),
+        );
+        let page = url::Url::parse("https://api.example/p?ids=1,2&page=2").unwrap();
+        assert_eq!(
+            next_link(&h, &page).unwrap().as_str(),
+            "https://api.example/p?ids=1,2&page=3"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub(crate) struct Lookup {
     field: String,
     param: String,
     value: String,
+    /// Compared without case (an e-mail address).
+    any_case: bool,
 }
 
 /// What a connection check found.
@@ -478,7 +480,7 @@ fn conditions_sql(
             // column's type itself.
             // `character` would cast to char(1) and cut the value: compared as text.
             let cast = match pool.driver {
-                Driver::Postgres(_) => types.get(column).cloned().filter(|t| t != "character"),
+                Driver::Postgres(_) => types.get(column).cloned().filter(|t| castable(t)),
                 _ => None,
             };
             // MySQL compares a string column with a string and an integer column with
@@ -532,15 +534,36 @@ fn is_mysql_text(t: &str) -> bool {
 }
 
 /// Whether a value can equal anything in a column of this type: an integer column holds no
-/// `12abc` (MySQL would compare it as 12, PostgreSQL would refuse the statement).
+/// `12abc` (MySQL would compare it as 12, PostgreSQL would refuse the statement) and nothing
+/// beyond its range; a uuid column only uuids. A value that cannot fit matches nothing.
 fn fits(types: &BTreeMap<String, String>, column: &str, value: &str) -> bool {
-    match types.get(column) {
-        Some(t) if is_integer(t) => {
-            let v = value.strip_prefix('-').unwrap_or(value);
-            !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit())
+    match types.get(column).map(String::as_str) {
+        Some("smallint") => value.parse::<i16>().is_ok(),
+        Some("integer" | "int" | "mediumint") => value.parse::<i32>().is_ok(),
+        Some("tinyint") => value.parse::<i8>().is_ok() || value.parse::<u8>().is_ok(),
+        Some("bigint") => value.parse::<i64>().is_ok() || value.parse::<u64>().is_ok(),
+        Some("uuid") => {
+            value.len() == 36
+                && value.bytes().enumerate().all(|(i, b)| {
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_hexdigit()
+                    }
+                })
         }
         _ => true,
     }
+}
+
+/// Whether PostgreSQL can cast any text to this type without refusing the statement once
+/// [`fits`] has passed the value: text types, integers, uuid. Others (dates, numerics, …)
+/// are compared as text: a free-text key never fails the job there.
+fn castable(t: &str) -> bool {
+    matches!(
+        t,
+        "text" | "character varying" | "smallint" | "integer" | "bigint" | "uuid" | "citext"
+    )
 }
 
 /// The type of each of the dataset's columns: on PostgreSQL as a cast can name it (built-in
@@ -866,6 +889,7 @@ async fn read_dataset(
                                 field: field.clone(),
                                 param: param.clone(),
                                 value: v.clone(),
+                                any_case: c.key == Some(IdentityKey::Email),
                             });
                             next.push(more);
                         }
@@ -907,9 +931,12 @@ async fn read_sql(
     limit: u32,
 ) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
     let types = column_types(pool, system, d).await?;
-    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
-    let mut seen: BTreeSet<Vec<Option<String>>> = BTreeSet::new();
+    // Rows are counted, not merged: two identical rows are two rows (two identical order
+    // lines; an erasure's count must match). A row found by two finders is one row: across
+    // finders each distinct row counts as often as the finder that found it most often.
+    let mut counts: BTreeMap<Vec<Option<String>>, usize> = BTreeMap::new();
     for finder in runnable {
+        let mut this: BTreeMap<Vec<Option<String>>, usize> = BTreeMap::new();
         let conditions: Vec<(String, Vec<String>)> = finder
             .into_iter()
             .map(|(c, v)| {
@@ -951,19 +978,30 @@ async fn read_sql(
                 u64::from(limit) + 1
             );
             for row in run(pool, system, d, &sql, &values).await? {
-                if seen.insert(row.clone()) {
-                    rows.push(row);
-                }
+                *this.entry(row).or_default() += 1;
             }
-            if rows.len() > limit as usize {
+            if this.values().sum::<usize>() > limit as usize {
                 return Err(ConnectorError::TooManyRows {
                     dataset: d.id.get_ref().clone(),
                     limit,
                 });
             }
         }
+        for (row, n) in this {
+            let c = counts.entry(row).or_default();
+            *c = (*c).max(n);
+        }
+        if counts.values().sum::<usize>() > limit as usize {
+            return Err(ConnectorError::TooManyRows {
+                dataset: d.id.get_ref().clone(),
+                limit,
+            });
+        }
     }
-    Ok(rows)
+    Ok(counts
+        .into_iter()
+        .flat_map(|(row, n)| std::iter::repeat_n(row, n))
+        .collect())
 }
 
 #[cfg(test)]

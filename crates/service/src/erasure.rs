@@ -20,6 +20,16 @@ use uuid::Uuid;
 use crate::gather::{MAX_ATTEMPTS, SystemProgress};
 use crate::{Service, ServiceError};
 
+/// What the latest gathering found: every dataset's rows (counts for the plan), the rows
+/// connectors read (the only keys a connector may change rows by), and the systems whose
+/// owner answered by hand.
+#[derive(Debug, Default)]
+struct Gathered {
+    all: BTreeMap<String, Rows>,
+    keys: BTreeMap<String, Rows>,
+    by_owner: Vec<String>,
+}
+
 /// One dataset of the plan, as the officer reads it (no personal data: counts and names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDataset {
@@ -35,6 +45,8 @@ pub struct PlannedDataset {
     pub retained: Vec<(String, String)>,
     /// Whether a connector carries it out (else the system's owner does, by hand).
     pub by_connector: bool,
+    /// Whether someone must change it by hand (rows to change that no connector changes).
+    pub by_hand: bool,
 }
 
 /// The dry run of an erasure.
@@ -53,6 +65,8 @@ pub struct ErasurePlan {
 pub struct ErasureProgress {
     /// Ordered and waiting for a second officer (their staff id is not shown).
     pub awaiting_approval: bool,
+    /// A run is underway or done (none, or one with a failed system, can be ordered again).
+    pub running: bool,
     /// Each system's job.
     pub systems: Vec<SystemProgress>,
     /// What was done, line by line, in the subject's language (for the answer).
@@ -82,21 +96,27 @@ fn action_words(action: &RowAction, en: bool) -> String {
 
 impl Service {
     /// The rows of the request's latest gathering, by dataset, when it is complete.
-    async fn gathered_rows(
-        &self,
-        row: &request::Model,
-    ) -> Result<Option<BTreeMap<String, Rows>>, ServiceError> {
+    async fn gathered_rows(&self, row: &request::Model) -> Result<Option<Gathered>, ServiceError> {
         let jobs = store::latest_run(self.db().conn(), row.id).await?;
         if jobs.is_empty() || jobs.iter().any(|j| j.state != store::DONE) {
             return Ok(None);
         }
-        let mut found = BTreeMap::new();
+        let mut out = Gathered::default();
         for job in &jobs {
+            // Rows an owner typed in are theirs to act on: never the keys a connector
+            // changes another person's rows by.
+            let by_owner = job.task_nonce.is_some();
+            if by_owner {
+                out.by_owner.push(job.system.clone());
+            }
             for r in self.job_rows(job)? {
-                found.insert(r.dataset.clone(), r);
+                if !by_owner {
+                    out.keys.insert(r.dataset.clone(), r.clone());
+                }
+                out.all.insert(r.dataset.clone(), r);
             }
         }
-        Ok(Some(found))
+        Ok(Some(out))
     }
 
     /// The dry run: what an erasure would do to each dataset holding the subject's rows.
@@ -135,7 +155,8 @@ impl Service {
             .await?
             .filter(|p| !p.systems.is_empty())
             .ok_or(ServiceError::Invalid("erasure"))?;
-        if self.erasure_state(&row).await?.0 {
+        let (pending, active, _) = self.erasure_state(&row).await?;
+        if pending || active {
             return Err(ServiceError::Invalid("erasure already ordered"));
         }
         let ordered = AuditOnly::ErasureOrdered {
@@ -178,8 +199,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let row = self.request_row(pid).await?;
-        let (ordered, approved, ordered_by) = self.erasure_state(&row).await?;
-        if !ordered || approved {
+        let (pending, _, ordered_by) = self.erasure_state(&row).await?;
+        if !pending {
             return Err(ServiceError::Invalid("erasure approval"));
         }
         madoguchi_domain::check_second_officer(ordered_by.as_deref().unwrap_or(""), actor)?;
@@ -220,21 +241,25 @@ impl Service {
         })
     }
 
-    /// From the trail: whether an erasure was ordered, whether it was approved or queued,
-    /// and who ordered it (staff id).
+    /// Where the ordering stands: an order waiting for approval (newer than the latest run),
+    /// whether a run is underway or done (a run with a failed system can be ordered again),
+    /// and who gave the waiting order (staff id).
     async fn erasure_state(
         &self,
         row: &request::Model,
     ) -> Result<(bool, bool, Option<String>), ServiceError> {
         let trail = madoguchi_store::audit::for_request(self.db().conn(), row.pid).await?;
-        let ordered = trail.iter().rev().find(|e| e.action == "erasure.ordered");
-        let queued = !store::latest_erasure(self.db().conn(), row.id)
-            .await?
-            .is_empty();
+        let last_order = trail.iter().rev().find(|e| e.action == "erasure.ordered");
+        let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
+        let run_at = jobs.first().map(|j| j.created_at);
+        let pending = last_order.is_some_and(|e| run_at.is_none_or(|t| e.at > t));
+        let active = !jobs.is_empty() && !jobs.iter().any(|j| j.state == store::FAILED);
         Ok((
-            ordered.is_some(),
-            queued,
-            ordered.and_then(|e| e.actor_id.clone()),
+            pending,
+            active,
+            last_order
+                .filter(|_| pending)
+                .and_then(|e| e.actor_id.clone()),
         ))
     }
 
@@ -244,13 +269,14 @@ impl Service {
         row: &request::Model,
         en: bool,
     ) -> Result<ErasureProgress, ServiceError> {
-        let (ordered, queued, _) = self.erasure_state(row).await?;
+        let (pending, active, _) = self.erasure_state(row).await?;
         let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
         let map = self.datamap().await?;
         let map = map.as_deref().map(|m| &m.map);
         let subject_en = row.lang == "en";
         let mut out = ErasureProgress {
-            awaiting_approval: ordered && !queued,
+            awaiting_approval: pending,
+            running: active,
             complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
             ..Default::default()
         };
@@ -345,16 +371,30 @@ impl Service {
         job: &gather_job::Model,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        if requests::to_domain(row)?.state != State::InProgress {
+            return self
+                .fail_erase(
+                    row,
+                    job,
+                    "the request is no longer in work".into(),
+                    None,
+                    now,
+                )
+                .await;
+        }
         let Some(m) = self.datamap().await? else {
             return self
                 .fail_erase(row, job, "there is no data map".into(), None, now)
                 .await;
         };
         let Some(found) = self.gathered_rows(row).await? else {
+            // Gathered again since: wait for it.
+            let retry = Some(now + chrono::Duration::seconds(30));
             return self
-                .fail_erase(row, job, "the gathering is not complete".into(), None, now)
+                .fail_erase(row, job, "the gathering is not complete".into(), retry, now)
                 .await;
         };
+        let found = found.keys;
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
         let subject = crate::gather::subject_of(row);
@@ -461,10 +501,10 @@ impl Service {
 use sha2::Digest as _;
 
 /// The plan of every dataset holding the subject's rows, in the order they change.
-fn plan_of(map: &DataMap, found: &BTreeMap<String, Rows>, en: bool) -> ErasurePlan {
+fn plan_of(map: &DataMap, found: &Gathered, en: bool) -> ErasurePlan {
     let mut out = ErasurePlan::default();
     for p in erasure_all(map) {
-        let rows = found.get(&p.dataset).map_or(0, |r| r.rows.len());
+        let rows = found.all.get(&p.dataset).map_or(0, |r| r.rows.len());
         if rows == 0 {
             continue;
         }
@@ -473,7 +513,8 @@ fn plan_of(map: &DataMap, found: &BTreeMap<String, Rows>, en: bool) -> ErasurePl
         };
         let system = map.system(&p.system);
         let by_connector = system.is_some_and(|s| s.connector.kind.is_sql())
-            && !system.is_some_and(|s| s.connector.kind == ConnectorKind::Http);
+            && !system.is_some_and(|s| s.connector.kind == ConnectorKind::Http)
+            && !found.by_owner.contains(&p.system);
         if by_connector && p.action != RowAction::Keep {
             if !out.systems.contains(&p.system) {
                 out.systems.push(p.system.clone());
@@ -497,6 +538,7 @@ fn plan_of(map: &DataMap, found: &BTreeMap<String, Rows>, en: bool) -> ErasurePl
                 .map(|(f, basis)| (field_label(f), basis.clone()))
                 .collect(),
             by_connector,
+            by_hand: !by_connector && p.action != RowAction::Keep,
         });
     }
     out
@@ -543,7 +585,11 @@ impl Service {
         };
         let mut out = Vec::new();
         for d in &m.map.datasets {
-            let Some(rows) = found.get(d.id.get_ref()).filter(|r| !r.rows.is_empty()) else {
+            let Some(rows) = found
+                .keys
+                .get(d.id.get_ref())
+                .filter(|r| !r.rows.is_empty())
+            else {
                 continue;
             };
             let Some(system) = m.map.system(d.system.get_ref()) else {
@@ -596,9 +642,13 @@ impl Service {
             .iter()
             .find(|t| t.id == dataset)
             .ok_or(ServiceError::Invalid("dataset"))?;
-        let values: Vec<(String, String)> = values
+        // One value per field (the last given), blank fields left as they are.
+        let mut by_field: BTreeMap<String, String> = BTreeMap::new();
+        for (f, v) in values {
+            by_field.insert(f, v.trim().to_owned());
+        }
+        let values: Vec<(String, String)> = by_field
             .into_iter()
-            .map(|(f, v)| (f, v.trim().to_owned()))
             .filter(|(_, v)| !v.is_empty())
             .collect();
         if values.is_empty()
@@ -666,11 +716,24 @@ impl Service {
                     .await;
             }
         };
-        let (Some(m), Some(found)) = (self.datamap().await?, self.gathered_rows(row).await?) else {
+        if requests::to_domain(row)?.state != State::InProgress {
             return self
-                .fail_erase(row, job, "the gathering is not complete".into(), None, now)
+                .fail_erase(
+                    row,
+                    job,
+                    "the request is no longer in work".into(),
+                    None,
+                    now,
+                )
+                .await;
+        }
+        let (Some(m), Some(found)) = (self.datamap().await?, self.gathered_rows(row).await?) else {
+            let retry = Some(now + chrono::Duration::seconds(30));
+            return self
+                .fail_erase(row, job, "the gathering is not complete".into(), retry, now)
                 .await;
         };
+        let found = found.keys;
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
         let subject = crate::gather::subject_of(row);
@@ -680,6 +743,7 @@ impl Service {
             &subject,
             &found,
             &plan.values,
+            job.attempts > 1,
             &env,
         )
         .await

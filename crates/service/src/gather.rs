@@ -275,7 +275,9 @@ impl Service {
         let waiting = siblings
             .iter()
             .filter(|s| s.run == job.run && deps.contains(&s.system))
-            .any(|s| s.state != store::DONE && s.state != store::FAILED);
+            // A system its owner searches by hand is settled for this purpose: its rows come
+            // later, and this system's finders that need them find nothing meanwhile.
+            .any(|s| s.state != store::DONE && s.state != store::FAILED && s.state != store::OWNER);
         if waiting {
             // Not a failure, and the try is given back, for two minutes at most: a system
             // that never finishes must not hold this one forever.

@@ -679,6 +679,22 @@ async fn apply<C: ConnectionTrait>(
             run,
         } => {
             use crate::entities::gather_job;
+            // A new run supersedes the owners' tasks of the earlier ones: their links end.
+            gather_job::Entity::update_many()
+                .col_expr(
+                    gather_job::Column::State,
+                    Expr::value(crate::gather::SUPERSEDED),
+                )
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::Purpose.eq(crate::gather::GATHER))
+                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
+                .exec(tx)
+                .await?;
             let jobs = systems
                 .into_iter()
                 .map(|s| (s, None))
@@ -808,7 +824,11 @@ async fn apply<C: ConnectionTrait>(
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
                 .filter(gather_job::Column::Id.eq(job_id))
                 .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::Result.is_not_null())
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(gather_job::Column::Result.is_not_null())
+                        .add(gather_job::Column::TaskTokenHash.is_not_null()),
+                )
                 .exec(tx)
                 .await?;
             refused_unless(purged.rows_affected, 1, Refused::JobTakenOver)?;

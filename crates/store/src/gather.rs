@@ -23,6 +23,8 @@ pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 /// Waiting for the system's owner to answer through their link.
 pub const OWNER: &str = "owner";
+/// An owner's task of an earlier run, closed when the request was gathered again.
+pub const SUPERSEDED: &str = "superseded";
 /// A job that reads the subject's rows.
 pub const GATHER: &str = "gather";
 /// A job that carries out an erasure.
@@ -55,7 +57,7 @@ pub async fn task_by_token<C: ConnectionTrait>(
         .await?)
 }
 
-/// Jobs that still hold gathered rows: `(job, request, system)`.
+/// Jobs that still hold gathered rows or an open owner's link: `(job, request, system)`.
 pub async fn with_results<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<(i64, i64, String)>, StoreError> {
@@ -66,7 +68,11 @@ pub async fn with_results<C: ConnectionTrait>(
             gather_job::Column::RequestId,
             gather_job::Column::System,
         ])
-        .filter(gather_job::Column::Result.is_not_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(gather_job::Column::Result.is_not_null())
+                .add(gather_job::Column::TaskTokenHash.is_not_null()),
+        )
         .into_tuple::<(i64, i64, String)>()
         .all(db)
         .await?)
@@ -77,10 +83,18 @@ pub async fn tasks_to_remind<C: ConnectionTrait>(
     db: &C,
     before: DateTime<Utc>,
 ) -> Result<Vec<gather_job::Model>, StoreError> {
+    use sea_orm::sea_query::Query;
+    // Only requests still at work: tasks of closed requests never crowd out current ones.
+    let at_work = Query::select()
+        .column(crate::entities::request::Column::Id)
+        .from(crate::entities::request::Entity)
+        .and_where(crate::entities::request::Column::State.eq("in_progress"))
+        .to_owned();
     Ok(Jobs::find()
         .filter(gather_job::Column::State.eq(OWNER))
         .filter(gather_job::Column::TaskRemindedAt.is_null())
         .filter(gather_job::Column::TaskDueAt.lte(before.trunc_subsecs(6)))
+        .filter(gather_job::Column::RequestId.in_subquery(at_work))
         .order_by_asc(gather_job::Column::Id)
         .limit(100)
         .all(db)

@@ -398,7 +398,19 @@ async fn suggested_answer(
         }
         K::SuspensionOrErasure => {
             let erasure = state.service.erasure(row, en).await?;
-            if erasure.complete && !erasure.lines.is_empty() {
+            let by_hand = state
+                .service
+                .erasure_plan(row, en)
+                .await?
+                .is_some_and(|p| p.datasets.iter().any(|d| d.by_hand));
+            if by_hand && erasure.complete {
+                // Not all of it is done: the officer writes the answer once the rest is.
+                if page_en {
+                    "Some data must still be erased by hand (see the plan); the answer is not filled in.".into()
+                } else {
+                    "手作業で消去が必要なデータが残っています（計画を参照）。回答欄は記入していません。".into()
+                }
+            } else if erasure.complete && !erasure.lines.is_empty() {
                 let intro = if en {
                     "We erased your personal data as follows:"
                 } else {
