@@ -267,6 +267,16 @@ async fn refused_credentials_and_missing_services_are_clear_and_leak_nothing() {
     );
     assert!(!e.contains(SUBJECT) && !e.contains("hanako"));
 
+    // Plain HTTP to another machine would carry the token and the address in clear.
+    let env = env_for("http://points.example.jp", TOKEN);
+    assert_eq!(
+        madoguchi_connectors::gather_system(&map, "points", &subject(), &BTreeMap::new(), &env)
+            .await
+            .unwrap_err()
+            .to_string(),
+        "system points: could not connect (the base URL must use https (plain http only to this machine))"
+    );
+
     // A header variable that is not set is named.
     let keyed = points_map(", headers_env = { \"X-Api-Key\" = \"T_POINTS_KEY\" }");
     let env = env_for("http://127.0.0.1:9", TOKEN);

@@ -59,6 +59,14 @@ impl Client {
                 system: id.clone(),
                 reason: "the base URL is not an http(s) URL".into(),
             })?;
+        // A token and a person's address never cross a network in clear: plain HTTP only to
+        // this machine.
+        if base.scheme() == "http" && !is_loopback(&base) {
+            return Err(ConnectorError::Unreachable {
+                system: id,
+                reason: "the base URL must use https (plain http only to this machine)".into(),
+            });
+        }
         let missing = |variable: &str| ConnectorError::MissingCredentials {
             system: id.clone(),
             variable: variable.to_owned(),
@@ -173,10 +181,16 @@ impl Client {
             let retry_after;
             match answer {
                 Err(_) => {
-                    return Err(ConnectorError::Timeout {
-                        dataset,
-                        secs: self.timeout.as_secs(),
-                    });
+                    // No answer in time: tried again like an outage, then reported as a
+                    // timeout.
+                    if attempt + 1 == TRIES {
+                        return Err(ConnectorError::Timeout {
+                            dataset,
+                            secs: self.timeout.as_secs(),
+                        });
+                    }
+                    last_reason = format!("no answer within {} s", self.timeout.as_secs());
+                    retry_after = None;
                 }
                 Ok(Err(e)) => {
                     // A connection refused or reset: the error names the host, not the path.
@@ -293,6 +307,16 @@ impl Client {
             500.. => Err(unreachable(format!("HTTP {status}"))),
             _ => Ok(()),
         }
+    }
+}
+
+/// Whether a URL's host is this machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -524,6 +548,16 @@ mod tests {
             next_link(&h, &page).unwrap().as_str(),
             "https://api.example/p?ids=1,2&page=3"
         );
+    }
+
+    #[test]
+    fn plain_http_goes_to_this_machine_only() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(is_loopback(&u("http://127.0.0.1:8091")));
+        assert!(is_loopback(&u("http://localhost/api")));
+        assert!(is_loopback(&u("http://[::1]:80")));
+        assert!(!is_loopback(&u("http://points.example.jp")));
+        assert!(!is_loopback(&u("http://10.0.0.5")));
     }
 
     #[test]

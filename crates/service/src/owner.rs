@@ -392,6 +392,11 @@ impl Service {
             let Some(system) = map.system(&job.system) else {
                 continue;
             };
+            // Not on the heels of the first mail (a task due in two days is due "soon" at
+            // once): a day after it at the earliest.
+            if job.updated_at + Duration::days(1) > now {
+                continue;
+            }
             // The same link as the first mail (derived from the job's nonce).
             let (Some(nonce), Some(due_at)) = (&job.task_nonce, job.task_due_at) else {
                 continue;
