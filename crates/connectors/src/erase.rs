@@ -101,44 +101,17 @@ pub async fn erase_system(
         }
         let types = column_types(&pool, system, d).await?;
         let mut n = 0;
-        let mut clauses = Vec::new();
-        let mut values = Vec::new();
-        for finder in d.find_by.iter().filter(|f| anchored(f)) {
-            let Some(conditions) = finder_values(finder, subject, found) else {
-                continue;
-            };
-            let conditions: Vec<(String, Vec<String>)> = conditions
-                .into_iter()
-                .map(|(c, v)| {
-                    let column = c.field.get_ref().clone();
-                    let v = v.into_iter().filter(|x| fits(&types, &column, x)).collect();
-                    (column, v)
-                })
-                .collect();
-            if conditions.iter().any(|(_, v)| v.is_empty()) {
-                continue;
-            }
-            let shape: Vec<(String, usize)> = conditions
-                .iter()
-                .map(|(c, v)| (c.clone(), v.len()))
-                .collect();
-            clauses.push(format!(
-                "({})",
-                conditions_sql(&pool, &shape, &types, &mut n)
-            ));
-            values.extend(conditions.into_iter().flat_map(|(_, v)| v));
-        }
-        if clauses.is_empty() {
+        let Some((filter, values)) = finder_filter(&pool, d, subject, found, &types, &mut n) else {
             return Err(ConnectorError::Query {
                 dataset: plan.dataset.clone(),
                 reason: "its rows cannot be found again (no finder has its keys)".into(),
             });
-        }
+        };
         changes.push(Change {
             dataset: d,
             action: plan.action.clone(),
             retained: plan.retained.clone(),
-            filter: clauses.join(" OR "),
+            filter,
             values,
             expected,
         });
@@ -146,6 +119,45 @@ pub async fn erase_system(
     out.extend(apply(&pool, system_id, &changes, resumed).await?);
     verify(&pool, &changes).await?;
     Ok(out)
+}
+
+/// The `WHERE` that finds a dataset's gathered rows again: each anchored finder with the
+/// gathered key values (those that fit their columns) as one parenthesised clause, joined
+/// by `OR`, and the values in order; `None` when no finder has its keys. `n` counts the
+/// placeholders used.
+fn finder_filter(
+    pool: &Pool,
+    d: &Dataset,
+    subject: &Subject,
+    found: &BTreeMap<String, Rows>,
+    types: &BTreeMap<String, String>,
+    n: &mut usize,
+) -> Option<(String, Vec<String>)> {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    for finder in d.find_by.iter().filter(|f| anchored(f)) {
+        let Some(conditions) = finder_values(finder, subject, found) else {
+            continue;
+        };
+        let conditions: Vec<(String, Vec<String>)> = conditions
+            .into_iter()
+            .map(|(c, v)| {
+                let column = c.field.get_ref().clone();
+                let v = v.into_iter().filter(|x| fits(types, &column, x)).collect();
+                (column, v)
+            })
+            .collect();
+        if conditions.iter().any(|(_, v)| v.is_empty()) {
+            continue;
+        }
+        let shape: Vec<(String, usize)> = conditions
+            .iter()
+            .map(|(c, v)| (c.clone(), v.len()))
+            .collect();
+        clauses.push(format!("({})", conditions_sql(pool, &shape, types, n)));
+        values.extend(conditions.into_iter().flat_map(|(_, v)| v));
+    }
+    (!clauses.is_empty()).then(|| (clauses.join(" OR "), values))
 }
 
 /// `UPDATE … SET` for the cleared and masked fields.
@@ -163,20 +175,7 @@ fn set_clause(pool: &Pool, clear: &[String], mask: &[String]) -> String {
 
 macro_rules! in_transaction {
     ($p:expr, $pool:expr, $system:expr, $changes:expr, $resumed:expr) => {{
-        let failed = |e: sqlx::Error| ConnectorError::Query {
-            dataset: $system.to_owned(),
-            reason: match &e {
-                sqlx::Error::Database(db) => {
-                    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                    if code.starts_with("42") || code.starts_with("28") {
-                        db.message().chars().take(300).collect()
-                    } else {
-                        format!("database error {code}")
-                    }
-                }
-                other => other.to_string().chars().take(300).collect(),
-            },
-        };
+        let failed = |e: sqlx::Error| crate::refused($system, &e);
         let mut tx = $p.begin().await.map_err(failed)?;
         let mut out = Vec::new();
         for c in $changes {
@@ -359,40 +358,13 @@ pub async fn correct_dataset(
     }
     let expected = found.get(dataset_id).map_or(0, |r| r.rows.len()) as u64;
     let mut n = 0;
-    let mut clauses = Vec::new();
-    let mut filter_values = Vec::new();
-    for finder in d.find_by.iter().filter(|f| anchored(f)) {
-        let Some(conditions) = finder_values(finder, subject, found) else {
-            continue;
-        };
-        let conditions: Vec<(String, Vec<String>)> = conditions
-            .into_iter()
-            .map(|(c, v)| {
-                let column = c.field.get_ref().clone();
-                let v = v.into_iter().filter(|x| fits(&types, &column, x)).collect();
-                (column, v)
-            })
-            .collect();
-        if conditions.iter().any(|(_, v)| v.is_empty()) {
-            continue;
-        }
-        let shape: Vec<(String, usize)> = conditions
-            .iter()
-            .map(|(c, v)| (c.clone(), v.len()))
-            .collect();
-        clauses.push(format!(
-            "({})",
-            conditions_sql(&pool, &shape, &types, &mut n)
-        ));
-        filter_values.extend(conditions.into_iter().flat_map(|(_, v)| v));
-    }
-    if clauses.is_empty() || expected == 0 {
+    let filter = finder_filter(&pool, d, subject, found, &types, &mut n);
+    let Some((filter, filter_values)) = filter.filter(|_| expected > 0) else {
         return Err(ConnectorError::Query {
             dataset: dataset_id.to_owned(),
             reason: "no gathered rows to correct".into(),
         });
-    }
-    let filter = clauses.join(" OR ");
+    };
     // `SET a = ?, b = ?`: on PostgreSQL numbered after the filter's values and cast to the
     // column's type; elsewhere bound first (they come first in the statement).
     let set: Vec<String> = values
@@ -419,20 +391,7 @@ pub async fn correct_dataset(
         Driver::Postgres(_) => filter_values.iter().chain(&new_values).cloned().collect(),
         _ => new_values.iter().chain(&filter_values).cloned().collect(),
     };
-    let failed = |e: sqlx::Error| ConnectorError::Query {
-        dataset: dataset_id.to_owned(),
-        reason: match &e {
-            sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                if code.starts_with("42") || code.starts_with("28") {
-                    db.message().chars().take(300).collect()
-                } else {
-                    format!("database error {code}")
-                }
-            }
-            other => other.to_string().chars().take(300).collect(),
-        },
-    };
+    let failed = |e: sqlx::Error| crate::refused(dataset_id, &e);
     macro_rules! run {
         ($p:expr) => {{
             let mut tx = $p.begin().await.map_err(failed)?;

@@ -517,6 +517,27 @@ fn conditions_sql(
     clauses.join(" AND ")
 }
 
+/// A statement the database refused, in words that hold no value.
+pub(crate) fn refused(dataset: &str, e: &sqlx::Error) -> ConnectorError {
+    ConnectorError::Query {
+        dataset: dataset.to_owned(),
+        reason: match e {
+            // A missing table or column, or a permission (SQLSTATE classes 42 and 28): the
+            // database's words name tables and columns. Any other error may quote a value
+            // (PostgreSQL's "invalid input syntax … \"090-…\""): only its code is kept.
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                if code.starts_with("42") || code.starts_with("28") {
+                    db.message().chars().take(300).collect()
+                } else {
+                    format!("database error {code}")
+                }
+            }
+            other => other.to_string().chars().take(300).collect(),
+        },
+    }
+}
+
 /// Whether a column type is an integer (on PostgreSQL or MySQL).
 fn is_integer(t: &str) -> bool {
     matches!(
@@ -656,23 +677,7 @@ async fn run(
     );
     let dataset = d.id.get_ref().clone();
     let width = d.fields.len();
-    let refused = |e: sqlx::Error| ConnectorError::Query {
-        dataset: dataset.clone(),
-        reason: match &e {
-            // A missing table or column, or a permission (SQLSTATE classes 42 and 28): the
-            // database's words name tables and columns. Any other error may quote a value
-            // (PostgreSQL's "invalid input syntax … \"090-…\""): only its code is kept.
-            sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                if code.starts_with("42") || code.starts_with("28") {
-                    db.message().chars().take(300).collect()
-                } else {
-                    format!("database error {code}")
-                }
-            }
-            other => other.to_string().chars().take(300).collect(),
-        },
-    };
+    let refused = |e: sqlx::Error| refused(&dataset, &e);
     let work = async {
         macro_rules! fetch {
             ($p:expr) => {{

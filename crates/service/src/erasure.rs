@@ -17,7 +17,7 @@ use madoguchi_store::gather as store;
 use madoguchi_store::requests;
 use uuid::Uuid;
 
-use crate::gather::{MAX_ATTEMPTS, SystemProgress};
+use crate::gather::SystemProgress;
 use crate::{Service, ServiceError};
 
 /// What the latest gathering found: every dataset's rows (counts for the plan), the rows
@@ -371,30 +371,9 @@ impl Service {
         job: &gather_job::Model,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        if requests::to_domain(row)?.state != State::InProgress {
-            return self
-                .fail_erase(
-                    row,
-                    job,
-                    "the request is no longer in work".into(),
-                    None,
-                    now,
-                )
-                .await;
-        }
-        let Some(m) = self.datamap().await? else {
-            return self
-                .fail_erase(row, job, "there is no data map".into(), None, now)
-                .await;
+        let Some((m, found)) = self.action_inputs(row, job, now).await? else {
+            return Ok(());
         };
-        let Some(found) = self.gathered_rows(row).await? else {
-            // Gathered again since: wait for it.
-            let retry = Some(now + chrono::Duration::seconds(30));
-            return self
-                .fail_erase(row, job, "the gathering is not complete".into(), retry, now)
-                .await;
-        };
-        let found = found.keys;
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
         let subject = crate::gather::subject_of(row);
@@ -423,40 +402,92 @@ impl Service {
                     cleared: count(Done::Cleared),
                     kept: count(Done::Kept),
                 };
-                let result = serde_json::to_string(&done).expect("outcomes serialise");
-                let rows =
-                    i32::try_from(count(Done::Deleted) + count(Done::Cleared)).unwrap_or(i32::MAX);
-                let finish = Write::FinishGather {
-                    job_id: job.id,
-                    attempts: job.attempts,
-                    hash: hex::encode(sha2::Sha256::digest(result.as_bytes())),
-                    result,
-                    rows,
-                };
-                match self
-                    .record(
-                        row.pid,
-                        vec![event],
-                        &Actor::System,
-                        vec![finish],
-                        Vec::new(),
-                        &Origin::default(),
-                        now,
-                    )
-                    .await
-                {
-                    Ok(_) | Err(ServiceError::Conflict) => Ok(()),
-                    Err(e) => Err(e),
-                }
+                let rows = count(Done::Deleted) + count(Done::Cleared);
+                self.finish_action(row, job, event, &done, rows, now).await
             }
-            Err(e) => {
-                tracing::warn!(request = %row.pid, system = %job.system, error = %e, "an erasure failed");
-                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
-                    now + chrono::Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
-                });
-                self.fail_erase(row, job, e.to_string(), retry, now).await
-            }
+            Err(e) => self.action_failed(row, job, e, now).await,
         }
+    }
+
+    /// What an erase or correction job works from: the map and the keys connectors
+    /// gathered. `None` when the job was ended (the request left work) or put back (the
+    /// request is being gathered again) instead.
+    async fn action_inputs(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<
+        Option<(
+            std::sync::Arc<crate::datamap::MapInForce>,
+            BTreeMap<String, Rows>,
+        )>,
+        ServiceError,
+    > {
+        if requests::to_domain(row)?.state != State::InProgress {
+            let gone = "the request is no longer in work".to_owned();
+            self.fail_erase(row, job, gone, None, now).await?;
+            return Ok(None);
+        }
+        let (Some(m), Some(found)) = (self.datamap().await?, self.gathered_rows(row).await?) else {
+            // Gathered again since: wait for it.
+            let retry = Some(now + chrono::Duration::seconds(30));
+            let waiting = "the gathering is not complete".to_owned();
+            self.fail_erase(row, job, waiting, retry, now).await?;
+            return Ok(None);
+        };
+        Ok(Some((m, found.keys)))
+    }
+
+    /// Commits what an erase or correction job did (counts and names, sealed, in place of its
+    /// plan) with its trail entry.
+    async fn finish_action<T: serde::Serialize>(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        event: AuditOnly,
+        done: &T,
+        rows: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let result = serde_json::to_string(done).expect("outcomes serialise");
+        let finish = Write::FinishGather {
+            job_id: job.id,
+            attempts: job.attempts,
+            hash: hex::encode(sha2::Sha256::digest(result.as_bytes())),
+            result,
+            rows: i32::try_from(rows).unwrap_or(i32::MAX),
+        };
+        let recorded = self
+            .record(
+                row.pid,
+                vec![event],
+                &Actor::System,
+                vec![finish],
+                Vec::new(),
+                &Origin::default(),
+                now,
+            )
+            .await;
+        match recorded {
+            // Taken over after this instance's claim expired: the other one finishes.
+            Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A connector could not carry out an erase or correction job: retried with backoff,
+    /// then left for the officer (nothing changed in the system).
+    async fn action_failed(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        e: madoguchi_connectors::ConnectorError,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        tracing::warn!(request = %row.pid, system = %job.system, purpose = %job.purpose, error = %e, "a connector could not act");
+        let retry = crate::gather::retry_at(job.attempts, now);
+        self.fail_erase(row, job, e.to_string(), retry, now).await
     }
 
     pub(crate) async fn fail_erase(
@@ -716,24 +747,9 @@ impl Service {
                     .await;
             }
         };
-        if requests::to_domain(row)?.state != State::InProgress {
-            return self
-                .fail_erase(
-                    row,
-                    job,
-                    "the request is no longer in work".into(),
-                    None,
-                    now,
-                )
-                .await;
-        }
-        let (Some(m), Some(found)) = (self.datamap().await?, self.gathered_rows(row).await?) else {
-            let retry = Some(now + chrono::Duration::seconds(30));
-            return self
-                .fail_erase(row, job, "the gathering is not complete".into(), retry, now)
-                .await;
+        let Some((m, found)) = self.action_inputs(row, job, now).await? else {
+            return Ok(());
         };
-        let found = found.keys;
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
         let subject = crate::gather::subject_of(row);
@@ -749,42 +765,15 @@ impl Service {
         .await
         {
             Ok(done) => {
+                let rows = u32::try_from(done.rows).unwrap_or(u32::MAX);
                 let event = AuditOnly::Corrected {
                     dataset: done.dataset.clone(),
                     fields: done.fields.join(","),
-                    rows: u32::try_from(done.rows).unwrap_or(u32::MAX),
+                    rows,
                 };
-                let result = serde_json::to_string(&done).expect("outcomes serialise");
-                let finish = Write::FinishGather {
-                    job_id: job.id,
-                    attempts: job.attempts,
-                    hash: hex::encode(sha2::Sha256::digest(result.as_bytes())),
-                    result,
-                    rows: i32::try_from(done.rows).unwrap_or(i32::MAX),
-                };
-                match self
-                    .record(
-                        row.pid,
-                        vec![event],
-                        &Actor::System,
-                        vec![finish],
-                        Vec::new(),
-                        &Origin::default(),
-                        now,
-                    )
-                    .await
-                {
-                    Ok(_) | Err(ServiceError::Conflict) => Ok(()),
-                    Err(e) => Err(e),
-                }
+                self.finish_action(row, job, event, &done, rows, now).await
             }
-            Err(e) => {
-                tracing::warn!(request = %row.pid, system = %job.system, error = %e, "a correction failed");
-                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
-                    now + chrono::Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
-                });
-                self.fail_erase(row, job, e.to_string(), retry, now).await
-            }
+            Err(e) => self.action_failed(row, job, e, now).await,
         }
     }
 

@@ -107,6 +107,13 @@ pub fn packages_for(kind: RequestKind) -> bool {
     kind == RequestKind::Disclosure
 }
 
+/// When a connector job that failed its try number `attempts` is tried again: after 5, 20
+/// and 80 seconds; `None` after the last try.
+pub(crate) fn retry_at(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (attempts < MAX_ATTEMPTS)
+        .then(|| now + Duration::seconds(5 * 4_i64.pow(attempts.max(1) as u32 - 1)))
+}
+
 /// The subject's keys a request gives: the subject's own address and phone (an agent's are
 /// not theirs), name and date of birth.
 pub(crate) fn subject_of(row: &request::Model) -> Subject {
@@ -344,9 +351,7 @@ impl Service {
             }
             Err(e) => {
                 tracing::warn!(request = %row.pid, system = %job.system, error = %e, "a connector failed");
-                let retry = (job.attempts < MAX_ATTEMPTS).then(|| {
-                    now + Duration::seconds(5 * 4_i64.pow(job.attempts.max(1) as u32 - 1))
-                });
+                let retry = retry_at(job.attempts, now);
                 self.fail_job(row, job, e.to_string(), retry, now).await?;
             }
         }

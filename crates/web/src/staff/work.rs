@@ -477,7 +477,7 @@ pub async fn show_request(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new()).await
 }
 
@@ -696,7 +696,7 @@ pub async fn apply_event(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
     let (event, text, version) = event_from_fields(&fields).map_err(|e| PageError(e, en))?;
@@ -725,7 +725,7 @@ pub async fn apply_event(
         Err(e) => return Err(service_error(e, en)),
     }
     tracing::info!(request = %pid, event = event.name(), "officer action");
-    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+    Ok(back_to(pid, ""))
 }
 
 /// Assigns the request to the acting officer.
@@ -737,13 +737,23 @@ pub async fn claim_request(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     state
         .service
         .assign(&[pid], Some(who.user_id), &who, &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+    Ok(back_to(pid, ""))
+}
+
+/// A request's public id from the path; an id that is not one is a page not found.
+fn request_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+}
+
+/// Back to the request's page (at a section), after an action.
+fn back_to(pid: Uuid, section: &str) -> Response {
+    Redirect::to(&format!("/staff/requests/{pid}{section}")).into_response()
 }
 
 /// Asks the connectors to gather the subject's data again (a new run); the page shows the
@@ -756,13 +766,13 @@ pub async fn gather_again(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     state
         .service
         .request_gathering(pid, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+    Ok(back_to(pid, ""))
 }
 
 /// The officer's decisions on one gathered dataset's fields (`dataset`, and `field_<name>`
@@ -776,7 +786,7 @@ pub async fn review_fields(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
     let dataset = fields
@@ -798,7 +808,7 @@ pub async fn review_fields(
         .review_fields(pid, &dataset, decisions, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}#gather-h")).into_response())
+    Ok(back_to(pid, "#gather-h"))
 }
 
 /// Orders the erasure the plan shows (carried out at once, or left for a second officer's
@@ -811,13 +821,13 @@ pub async fn order_erasure(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     state
         .service
         .order_erasure(pid, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}#erase-h")).into_response())
+    Ok(back_to(pid, "#erase-h"))
 }
 
 /// Orders a correction of one gathered dataset (`dataset`, and `value_<field>` for each
@@ -831,7 +841,7 @@ pub async fn order_correction(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
     let dataset = fields
@@ -848,7 +858,7 @@ pub async fn order_correction(
         .order_correction(pid, &dataset, values, &who.actor(), &origin, Utc::now())
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/staff/requests/{pid}#correct-h")).into_response()),
+        Ok(()) => Ok(back_to(pid, "#correct-h")),
         Err(madoguchi_service::ServiceError::Invalid(_)) => {
             let message = if en {
                 "Enter at least one new value (no line breaks, at most 1,000 characters)."
@@ -875,13 +885,13 @@ pub async fn approve_erasure(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     state
         .service
         .approve_erasure(pid, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}#erase-h")).into_response())
+    Ok(back_to(pid, "#erase-h"))
 }
 
 /// Builds the answer package from the gathered data and attaches it.
@@ -893,13 +903,13 @@ pub async fn attach_package(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = request_pid(&pid, en)?;
     state
         .service
         .attach_gathered_package(pid, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
+    Ok(back_to(pid, ""))
 }
 
 /// Assigns the selected requests to one officer (or nobody).
