@@ -405,6 +405,7 @@ async fn sigkill_during_an_erasure_resumes_to_the_same_end_state() {
     app.service
         .order_erasure(
             pid,
+            madoguchi_service::erasure::Measure::Erase,
             &madoguchi_domain::Actor::Staff {
                 id: "officer".into(),
                 role: Role::Officer,

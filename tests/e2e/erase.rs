@@ -12,7 +12,7 @@ use crate::connectors::{MAP, SUBJECT, news, shop, support, tag};
 use crate::helpers::*;
 
 /// Every row of a table, as text, sorted.
-async fn table(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) async fn table(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     use sqlx::Row;
     macro_rules! read {
         ($c:expr) => {{
@@ -43,7 +43,25 @@ async fn table(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     out
 }
 
-fn t(v: &[Option<&str>]) -> Vec<Option<String>> {
+/// Erases in one system as an erasure job would (a first try unless `resumed`).
+async fn erase_in(
+    map: &madoguchi_datamap::DataMap,
+    system: &str,
+    subject: &Subject,
+    found: &BTreeMap<String, Rows>,
+    resumed: bool,
+    env: madoguchi_connectors::Env<'_>,
+) -> Result<Vec<Erased>, madoguchi_connectors::ConnectorError> {
+    let act = madoguchi_connectors::Act {
+        measure: madoguchi_datamap::plan::Measure::Erase,
+        system,
+        job_key: "test",
+        resumed,
+    };
+    madoguchi_connectors::erase_system(map, act, subject, found, env).await
+}
+
+pub(crate) fn t(v: &[Option<&str>]) -> Vec<Option<String>> {
     v.iter().map(|x| x.map(str::to_owned)).collect()
 }
 
@@ -127,7 +145,7 @@ async fn an_erasure_changes_exactly_the_subjects_rows_in_each_system_once() {
     let env = b.env();
     let subject = subject();
 
-    let shop = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, false, &env)
+    let shop = erase_in(&map, "shop", &subject, &found, false, &env)
         .await
         .unwrap();
     // Orders before the member they were found through.
@@ -138,12 +156,11 @@ async fn an_erasure_changes_exactly_the_subjects_rows_in_each_system_once() {
             erased("customers", Done::Deleted, 1)
         ]
     );
-    let support =
-        madoguchi_connectors::erase_system(&map, "support", &subject, &found, false, &env)
-            .await
-            .unwrap();
+    let support = erase_in(&map, "support", &subject, &found, false, &env)
+        .await
+        .unwrap();
     assert_eq!(support, [erased("tickets", Done::Cleared, 2)]);
-    let news = madoguchi_connectors::erase_system(&map, "news", &subject, &found, false, &env)
+    let news = erase_in(&map, "news", &subject, &found, false, &env)
         .await
         .unwrap();
     assert_eq!(news, [erased("subscribers", Done::Deleted, 1)]);
@@ -207,11 +224,11 @@ async fn an_erasure_changes_exactly_the_subjects_rows_in_each_system_once() {
 
     // A second try after a crash (the first committed, then died) finds nothing left and
     // changes nothing; a first try that finds the data gone refuses.
-    let again = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, true, &env)
+    let again = erase_in(&map, "shop", &subject, &found, true, &env)
         .await
         .unwrap();
     assert_eq!(again, shop);
-    let e = madoguchi_connectors::erase_system(&map, "shop", &subject, &found, false, &env)
+    let e = erase_in(&map, "shop", &subject, &found, false, &env)
         .await
         .unwrap_err()
         .to_string();
@@ -245,7 +262,7 @@ async fn a_system_whose_data_changed_since_it_was_gathered_is_left_untouched() {
             .unwrap();
     }
     let env = b.env();
-    let e = madoguchi_connectors::erase_system(&map, "shop", &subject(), &found, false, &env)
+    let e = erase_in(&map, "shop", &subject(), &found, false, &env)
         .await
         .unwrap_err()
         .to_string();
@@ -616,7 +633,7 @@ async fn identical_rows_are_counted_and_erased_as_rows() {
         ]
     );
     let env = b.env();
-    let shop = madoguchi_connectors::erase_system(&map, "shop", &subject(), &found, false, &env)
+    let shop = erase_in(&map, "shop", &subject(), &found, false, &env)
         .await
         .unwrap();
     assert_eq!(shop[0], erased("orders", Done::Deleted, 3));

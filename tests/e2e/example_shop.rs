@@ -10,6 +10,7 @@ use sqlx::Connection;
 
 use crate::answers::bring_in_progress;
 use crate::connectors::{settled, tag};
+use crate::erase::{t, table};
 use crate::helpers::*;
 use crate::http_connector::{PointsServer, TOKEN};
 
@@ -374,4 +375,367 @@ async fn an_officer_reviews_fields_before_the_package_on_postgres() {
         return;
     }
     an_officer_reviews_fields_before_the_package(Backend::Postgres, &tag()).await;
+}
+
+/// The example's systems and an app that reads them, for the requests that change data.
+async fn shop_app(
+    backend: Backend,
+    tag: &str,
+) -> (TestApp, PointsServer, Vec<(&'static str, String)>) {
+    let points = PointsServer::start(0, 503);
+    let vars = systems(tag, &points).await;
+    let leaked: Vec<(&'static str, &'static str)> = vars
+        .iter()
+        .map(|(k, v)| (*k, &*Box::leak(v.clone().into_boxed_str())))
+        .collect();
+    let app = match backend {
+        Backend::Sqlite => TestApp::spawn_with(Backend::Sqlite, &leaked).await,
+        Backend::Postgres => TestApp::spawn_postgres_with(&leaked).await.unwrap(),
+    };
+    (app, points, vars)
+}
+
+/// Files a request of `kind` for the subject and brings it to work with its gathering done.
+async fn filed(app: &TestApp, kind: &str) -> uuid::Uuid {
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = kind.into();
+    match kind {
+        "correction" => {
+            body["current_content"] = "メールアドレス: hanako@example.jp".into();
+            body["correct_content"] = "メールアドレス: hanako.new@example.jp".into();
+        }
+        _ => body["ground"] = "no_longer_needed".into(),
+    }
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(app, pid, SUBJECT).await;
+    let g = settled(app, pid).await;
+    assert!(g.complete, "{:?}", g.systems);
+    pid
+}
+
+/// Waits until the latest erasure or suspension (`corrections`: the corrections) is done.
+async fn carried_out(app: &TestApp, pid: uuid::Uuid, corrections: bool) {
+    let mut progress = Default::default();
+    for _ in 0..300 {
+        let row = app.request(pid).await;
+        progress = if corrections {
+            app.service.corrections(&row, false).await.unwrap()
+        } else {
+            app.service.erasure(&row, false).await.unwrap()
+        };
+        if progress.complete {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("not carried out: {progress:?}");
+}
+
+/// The officer sends the answer as it was filled in; returns the message's text.
+async fn answered(app: &TestApp, officer: &Client, pid: uuid::Uuid) -> String {
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let fields = form_as_is(&page.body, "complete");
+    let text = fields
+        .iter()
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &form)
+        .await;
+    assert_eq!(res.status, 303, "{form:?}: {}", res.body);
+    assert_eq!(app.request(pid).await.state, "fulfilled");
+    text
+}
+
+fn var(vars: &[(&'static str, String)], k: &str) -> String {
+    vars.iter().find(|(n, _)| *n == k).unwrap().1.clone()
+}
+
+/// The points records of people other than the subject, as seeded (examples/shop/seed).
+fn others_points() -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({"email": "hanako.yamada@example.com", "granted_on": "2026-04-02", "points": 30, "reason": {"label": "別人"}}),
+        serde_json::json!({"email": "", "granted_on": "2026-04-03", "points": 1, "reason": null}),
+    ]
+}
+
+/// An erasure request in the example shop: the officer orders the plan once; the
+/// connectors delete and clear in all four systems (the points service by its declared
+/// call), check that nothing is left, and the answer and the subject's notice list it. No
+/// one touches a system; everyone else's data stays as seeded.
+async fn an_erasure_in_every_system_of_the_example(backend: Backend, tag: &str) {
+    let (app, points, vars) = shop_app(backend, tag).await;
+    let pid = filed(&app, "suspension_or_erasure").await;
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        page.body
+            .contains("<td>ポイント履歴</td><td>ポイントサービス</td><td>行を削除</td><td>3</td>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("担当者が手作業で実施"));
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/erase"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    carried_out(&app, pid, false).await;
+
+    let shop = var(&vars, "SHOP_DATABASE_URL");
+    assert_eq!(
+        table(&shop, "SELECT id::text, email, name FROM customers").await,
+        [
+            t(&[
+                Some("2"),
+                Some("hanako.yamada@example.com"),
+                Some("山田 花子")
+            ]),
+            t(&[Some("3"), None, Some("名無し")]),
+        ]
+    );
+    assert_eq!(
+        table(&shop, "SELECT customer_id::text, items FROM orders").await,
+        [
+            t(&[None, Some("持ち主のない注文")]),
+            t(&[Some("2"), Some("別人の注文")]),
+            t(&[Some("3"), Some("名無しの注文")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &var(&vars, "SUPPORT_DATABASE_URL"),
+            "SELECT CAST(id AS CHAR), email, CAST(customer_id AS CHAR), body FROM tickets"
+        )
+        .await,
+        [
+            t(&[Some("1"), None, None, None]),
+            t(&[Some("2"), None, None, None]),
+            t(&[
+                Some("3"),
+                Some("hanako.yamada@example.com"),
+                Some("2"),
+                Some("別人の問い合わせ")
+            ]),
+            t(&[Some("4"), None, None, Some("誰のものでもない問い合わせ")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &var(&vars, "NEWS_DATABASE_URL"),
+            "SELECT email, topics FROM subscribers"
+        )
+        .await,
+        [t(&[Some("hanako.yamada@example.com"), Some("別人の購読")])]
+    );
+    assert_eq!(points.records(), others_points());
+
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    let text = answered(&app, &officer, pid).await;
+    for line in [
+        format!("ご注文（通販サイト）: 2 件を削除しました（{today}）"),
+        format!("会員情報（通販サイト）: 1 件を削除しました（{today}）"),
+        format!(
+            "お問い合わせ履歴（お問い合わせ管理）: 2 件の記録からお客様の情報を消去しました（{today}）"
+        ),
+        format!("メールマガジン購読（メールマガジン）: 1 件を削除しました（{today}）"),
+        format!("ポイント履歴（ポイントサービス）: 3 件を削除しました（{today}）"),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    let notice = app
+        .mails_to(SUBJECT)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.text.contains("消去しました"))
+        .expect("the notice");
+    assert!(
+        notice.text.contains(&format!(
+            "ポイント履歴（ポイントサービス）: 3 件を削除しました（{today}）"
+        )),
+        "{}",
+        notice.text
+    );
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(actions.iter().filter(|a| *a == "data.erased").count(), 4);
+    app.verify_audit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_in_every_system_of_the_example_on_sqlite() {
+    an_erasure_in_every_system_of_the_example(Backend::Sqlite, &tag()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_in_every_system_of_the_example_on_postgres() {
+    if std::env::var("MADOGUCHI_TEST_POSTGRES").as_deref() == Ok("skip") {
+        return;
+    }
+    an_erasure_in_every_system_of_the_example(Backend::Postgres, &tag()).await;
+}
+
+/// A suspension of use in the example shop: the member is marked not to be contacted, the
+/// enquiries archived, the subscription ended and the points frozen; the orders stay as they
+/// are (not used for anything a suspension stops). The answer says use was stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_marks_archives_unsubscribes_and_freezes() {
+    let (app, points, vars) = shop_app(Backend::Sqlite, &tag()).await;
+    let pid = filed(&app, "suspension_or_erasure").await;
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    for text in [
+        "利用停止の計画（実行前の確認）",
+        "<td>会員情報</td><td>通販サイト</td><td>利用停止の印を付ける</td><td>1</td>",
+        "<td>ご注文</td><td>通販サイト</td><td>変更しない</td><td>2</td>",
+        "<td>メールマガジン購読</td><td>メールマガジン</td><td>行を削除</td><td>1</td>",
+        "<td>ポイント履歴</td><td>ポイントサービス</td><td>利用停止の印を付ける</td><td>3</td>",
+    ] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/erase"),
+            &[("csrf", &page.csrf()), ("measure", "suspend")],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    carried_out(&app, pid, false).await;
+
+    let shop = var(&vars, "SHOP_DATABASE_URL");
+    assert_eq!(
+        table(
+            &shop,
+            "SELECT id::text, email, do_not_contact::text FROM customers"
+        )
+        .await,
+        [
+            t(&[Some("1"), Some(SUBJECT), Some("true")]),
+            t(&[Some("2"), Some("hanako.yamada@example.com"), Some("false")]),
+            t(&[Some("3"), None, Some("false")]),
+        ]
+    );
+    assert_eq!(table(&shop, "SELECT id::text FROM orders").await.len(), 5);
+    assert_eq!(
+        table(
+            &var(&vars, "SUPPORT_DATABASE_URL"),
+            "SELECT CAST(id AS CHAR), CAST(archived AS CHAR), body FROM tickets"
+        )
+        .await,
+        [
+            t(&[Some("1"), Some("1"), Some("配送日を変えたい")]),
+            t(&[
+                Some("2"),
+                Some("1"),
+                Some("電話での問い合わせ: 急須の蓋が欠けていた")
+            ]),
+            t(&[Some("3"), Some("0"), Some("別人の問い合わせ")]),
+            t(&[Some("4"), Some("0"), Some("誰のものでもない問い合わせ")]),
+        ]
+    );
+    assert_eq!(
+        table(
+            &var(&vars, "NEWS_DATABASE_URL"),
+            "SELECT email FROM subscribers"
+        )
+        .await,
+        [t(&[Some("hanako.yamada@example.com")])]
+    );
+    let records = points.records();
+    let frozen: Vec<bool> = records
+        .iter()
+        .map(|r| r["frozen"] == serde_json::json!(true))
+        .collect();
+    assert_eq!(frozen, [true, true, true, false, false], "{records:?}");
+
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    let text = answered(&app, &officer, pid).await;
+    for line in [
+        "ご請求に基づき、次のとおりお客様の個人データの利用を停止しました。".to_owned(),
+        format!("会員情報（通販サイト）: 1 件の記録の利用を停止しました（{today}）"),
+        format!("お問い合わせ履歴（お問い合わせ管理）: 2 件の記録の利用を停止しました（{today}）"),
+        format!("メールマガジン購読（メールマガジン）: 1 件を削除しました（{today}）"),
+        format!("ポイント履歴（ポイントサービス）: 3 件の記録の利用を停止しました（{today}）"),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    let actions = app.audit_actions(pid).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "suspension.ordered")
+            .count(),
+        1
+    );
+    assert_eq!(actions.iter().filter(|a| *a == "data.suspended").count(), 4);
+    app.verify_audit().await;
+}
+
+/// A correction of the e-mail address in the example shop: the officer enters the new
+/// address for the member account and for the points history; the shop's database and the
+/// points service are changed (by its declared call), found again by the new address and
+/// checked; nothing else changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_reaches_the_database_and_the_points_service() {
+    const NEW: &str = "hanako.new@example.jp";
+    let (app, points, vars) = shop_app(Backend::Sqlite, &tag()).await;
+    let pid = filed(&app, "correction").await;
+    let officer = staff_client(&app, Role::Officer).await;
+    for dataset in ["customers", "points"] {
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/correct"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("dataset", dataset),
+                    ("value_email", NEW),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{dataset}: {}", res.body);
+        carried_out(&app, pid, true).await;
+    }
+    assert_eq!(
+        table(
+            &var(&vars, "SHOP_DATABASE_URL"),
+            "SELECT id::text, email FROM customers"
+        )
+        .await,
+        [
+            t(&[Some("1"), Some(NEW)]),
+            t(&[Some("2"), Some("hanako.yamada@example.com")]),
+            t(&[Some("3"), None]),
+        ]
+    );
+    let mut expected = vec![
+        serde_json::json!({"email": NEW, "granted_on": "2026-04-01", "points": 120, "reason": {"label": "ご購入"}}),
+        serde_json::json!({"email": NEW, "granted_on": "2026-05-10", "points": 80, "reason": {"label": "ご購入"}}),
+        serde_json::json!({"email": NEW, "granted_on": "2026-06-01", "points": 500, "reason": {"label": "誕生日"}}),
+    ];
+    expected.extend(others_points());
+    assert_eq!(points.records(), expected);
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    let text = answered(&app, &officer, pid).await;
+    for line in [
+        format!("会員情報（通販サイト）: メールアドレスを訂正しました（{today}）"),
+        format!("ポイント履歴（ポイントサービス）: メールアドレスを訂正しました（{today}）"),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    app.verify_audit().await;
 }

@@ -52,17 +52,27 @@ impl PointsServer {
 
     /// Requests to `/v1` it has answered so far.
     pub async fn requests(&self) -> u64 {
+        self.get("/_stats")["requests"].as_u64().unwrap()
+    }
+
+    /// Every record the service holds now.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        serde_json::from_value(self.get("/_records")).unwrap()
+    }
+
+    /// A JSON answer of the service, asked for by a process of its own (not the connector).
+    fn get(&self, path: &str) -> serde_json::Value {
         let out = Command::new("python3")
             .args([
                 "-c",
-                "import sys,urllib.request as u;r=u.Request(sys.argv[1]+'/_stats',headers={'Authorization':'Bearer '+sys.argv[2]});print(u.urlopen(r).read().decode())",
+                "import sys,urllib.request as u;r=u.Request(sys.argv[1]+sys.argv[3],headers={'Authorization':'Bearer '+sys.argv[2]});print(u.urlopen(r).read().decode())",
                 &self.url,
                 TOKEN,
+                path,
             ])
             .output()
             .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["requests"].as_u64().unwrap()
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 }
 

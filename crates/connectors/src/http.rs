@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -39,7 +39,7 @@ type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 /// A connection to one HTTP system.
 pub(crate) struct Client {
     system: String,
-    inner: HyperClient<Https, Empty<Bytes>>,
+    inner: HyperClient<Https, Full<Bytes>>,
     base: url::Url,
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Duration,
@@ -134,6 +134,19 @@ impl Client {
         url
     }
 
+    /// The URL of a path below the base (the base's own path kept); `path` is already
+    /// percent-encoded.
+    pub(crate) fn url_at(&self, path: &str) -> url::Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}{}",
+            self.base.path().trim_end_matches('/'),
+            path
+        ));
+        url.set_query(None);
+        url
+    }
+
     /// Waits until the next request may be sent.
     async fn pace(&self) {
         let mut last = self.last.lock().await;
@@ -155,22 +168,84 @@ impl Client {
         url: &url::Url,
     ) -> Result<(Value, Option<url::Url>), ConnectorError> {
         let dataset = d.id.get_ref().clone();
+        let (parts, body) = self
+            .exchange(&dataset, hyper::Method::GET, url, None, None)
+            .await?;
+        let json: Value = serde_json::from_slice(&body).map_err(|e| ConnectorError::Query {
+            dataset: dataset.clone(),
+            // serde_json's words name a line and column, never the text.
+            reason: format!("the answer is not JSON ({})", e.classify_words()),
+        })?;
+        let next = next_link(&parts.headers, url);
+        if next
+            .as_ref()
+            .is_some_and(|n| n.origin() != self.base.origin())
+        {
+            // The token would go there: not followed, and not half a list.
+            return Err(ConnectorError::Query {
+                dataset,
+                reason: "the next page is on another site; it is not followed".into(),
+            });
+        }
+        Ok((json, next))
+    }
+
+    /// A call that changes records (a declared `delete_call` or `update_call`), with an
+    /// `Idempotency-Key` that stays the same when the call is tried again (by this job after
+    /// an outage, or by the job resumed after a crash), so a service that honours it does the
+    /// change once. Whether the record was there (`false`: 404 or 410, already gone).
+    pub(crate) async fn call(
+        &self,
+        dataset: &str,
+        method: madoguchi_datamap::CallMethod,
+        url: &url::Url,
+        body: Option<&Value>,
+        idempotency: &str,
+    ) -> Result<bool, ConnectorError> {
+        let method = hyper::Method::from_bytes(method.as_str().as_bytes())
+            .expect("declared methods are valid");
+        let body = body.map(|b| serde_json::to_vec(b).expect("JSON serialises"));
+        let (parts, _) = self
+            .exchange(dataset, method, url, body.as_deref(), Some(idempotency))
+            .await?;
+        Ok(parts.status.is_success())
+    }
+
+    /// Sends one request, retried on 429, 5xx, timeouts and lost connections; the answer of
+    /// a success, or of 404/410 to a `DELETE` (gone already). Every other status is an error
+    /// that names no URL.
+    async fn exchange(
+        &self,
+        dataset: &str,
+        method: hyper::Method,
+        url: &url::Url,
+        body: Option<&[u8]>,
+        idempotency: Option<&str>,
+    ) -> Result<(hyper::http::response::Parts, Bytes), ConnectorError> {
+        let dataset = dataset.to_owned();
         let mut last_reason = String::new();
         for attempt in 0..TRIES {
             self.pace().await;
-            let mut request = hyper::Request::get(url.as_str())
+            let mut request = hyper::Request::builder()
+                .method(method.clone())
+                .uri(url.as_str())
                 .header(hyper::header::ACCEPT, "application/json")
                 .header(hyper::header::USER_AGENT, "madoguchi-connector");
+            if body.is_some() {
+                request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+            }
+            if let Some(key) = idempotency {
+                request = request.header("Idempotency-Key", key);
+            }
             for (name, value) in &self.headers {
                 request = request.header(name, value);
             }
-            let request =
-                request
-                    .body(Empty::<Bytes>::new())
-                    .map_err(|e| ConnectorError::Query {
-                        dataset: dataset.clone(),
-                        reason: format!("the request could not be built ({e})"),
-                    })?;
+            let request = request
+                .body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default())))
+                .map_err(|e| ConnectorError::Query {
+                    dataset: dataset.clone(),
+                    reason: format!("the request could not be built ({e})"),
+                })?;
             let answer = tokio::time::timeout(self.timeout, async {
                 let response = self.inner.request(request).await?;
                 let (parts, body) = response.into_parts();
@@ -199,7 +274,9 @@ impl Client {
                 }
                 Ok(Ok((parts, body))) => {
                     let status = parts.status;
-                    if status.is_success() {
+                    let gone =
+                        method == hyper::Method::DELETE && matches!(status.as_u16(), 404 | 410);
+                    if status.is_success() || gone {
                         let body = body.map_err(|_| ConnectorError::Query {
                             dataset: dataset.clone(),
                             reason: format!(
@@ -207,30 +284,7 @@ impl Client {
                                 MAX_BODY >> 20
                             ),
                         })?;
-                        let json: Value =
-                            serde_json::from_slice(&body.to_bytes()).map_err(|e| {
-                                ConnectorError::Query {
-                                    dataset: dataset.clone(),
-                                    // serde_json's words name a line and column, never the text.
-                                    reason: format!(
-                                        "the answer is not JSON ({})",
-                                        e.classify_words()
-                                    ),
-                                }
-                            })?;
-                        let next = next_link(&parts.headers, url);
-                        if next
-                            .as_ref()
-                            .is_some_and(|n| n.origin() != self.base.origin())
-                        {
-                            // The token would go there: not followed, and not half a list.
-                            return Err(ConnectorError::Query {
-                                dataset,
-                                reason: "the next page is on another site; it is not followed"
-                                    .into(),
-                            });
-                        }
-                        return Ok((json, next));
+                        return Ok((parts, body.to_bytes()));
                     }
                     if status.is_redirection() {
                         return Err(ConnectorError::Query {
@@ -286,7 +340,7 @@ impl Client {
         }
         let request =
             request
-                .body(Empty::<Bytes>::new())
+                .body(Full::new(Bytes::new()))
                 .map_err(|e| ConnectorError::Unreachable {
                     system: self.system.clone(),
                     reason: e.to_string(),

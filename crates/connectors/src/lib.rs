@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 mod erase;
 mod http;
 
-pub use erase::{Corrected, Done, Erased, correct_dataset, erase_system};
+pub use erase::{Act, Corrected, Done, Erased, can_act, correct_dataset, erase_system};
 
 pub use http::DEFAULT_RATE_PER_SEC;
 

@@ -126,6 +126,17 @@ pub enum ProblemKind {
         /// The value.
         value: String,
     },
+    /// A declared call whose path is not a plain path once its `{field}`s are filled, or
+    /// names a field the dataset does not have.
+    CallPath {
+        /// The path.
+        value: String,
+    },
+    /// A suspension mark whose value is not plain (letters, digits, space, `_ - . :`).
+    MarkValue {
+        /// The dataset.
+        dataset: String,
+    },
     /// A setting that only an HTTP dataset or connector takes, on another kind.
     HttpOnly {
         /// The dataset or system.
@@ -241,6 +252,18 @@ impl ProblemKind {
             ),
             (P::HttpName { value }, true) => format!(
                 "{value:?} is not a plain HTTP name (letters, digits, _ and -; . between keys)"
+            ),
+            (P::CallPath { value }, false) => format!(
+                "「{value}」は呼び出しのパスとして使えません({{}} の中はデータセットの項目名、ほかは / で始まる英数字と - _ . ~ / のみ)"
+            ),
+            (P::CallPath { value }, true) => format!(
+                "{value:?} is not a plain call path ({{}} must name a field of the dataset; otherwise starts with /, letters, digits, - _ . ~ /)"
+            ),
+            (P::MarkValue { dataset }, false) => format!(
+                "データセット「{dataset}」の suspend_mark の値は短い英数字(空白と _ - . : を含む)にしてください"
+            ),
+            (P::MarkValue { dataset }, true) => format!(
+                "the suspend_mark value of dataset {dataset:?} must be a short plain word (letters, digits, space, _ - . :)"
             ),
             (P::HttpOnly { owner, setting }, false) => {
                 format!("「{owner}」の {setting} は HTTP の接続にだけ指定できます")
@@ -395,6 +418,8 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
                 ("records", d.records.is_some()),
                 ("pages", d.pages.is_some()),
                 ("match.param", param),
+                ("delete_call", d.delete_call.is_some()),
+                ("update_call", d.update_call.is_some()),
             ] {
                 if set {
                     f.at(
@@ -405,6 +430,29 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
                         },
                     );
                 }
+            }
+        }
+        if let Some(mark) = &d.suspend_mark {
+            if !mark.value.is_plain() {
+                f.at(
+                    &mark.field,
+                    ProblemKind::MarkValue {
+                        dataset: did.clone(),
+                    },
+                );
+            }
+            let plain = match kind {
+                Some(ConnectorKind::Http) => is_http_name(mark.field.get_ref(), true),
+                Some(k) if k.is_sql() => is_sql_name(mark.field.get_ref(), false),
+                _ => true,
+            };
+            if !plain {
+                f.at(
+                    &mark.field,
+                    ProblemKind::Identifier {
+                        value: mark.field.get_ref().clone(),
+                    },
+                );
             }
         }
         if kind.is_some_and(ConnectorKind::is_sql) {
@@ -633,6 +681,24 @@ fn http_dataset(f: &mut Found<'_>, d: &crate::Dataset) {
         }
         Some(crate::Pages::Number { param }) => names.push((param, false)),
         Some(crate::Pages::Link) | None => {}
+    }
+    for call in d.delete_call.iter().chain(&d.update_call) {
+        let names = call.placeholders();
+        let mut filled = call.path.clone();
+        for n in &names {
+            filled = filled.replacen(&format!("{{{n}}}"), "x", 1);
+        }
+        let known = names
+            .iter()
+            .all(|n| d.fields.iter().any(|x| x.name.get_ref() == n));
+        if !known || !is_http_path(&filled) {
+            f.at(
+                &d.id,
+                ProblemKind::CallPath {
+                    value: call.path.clone(),
+                },
+            );
+        }
     }
     for (name, dotted) in names {
         if !is_http_name(name, dotted) {

@@ -209,6 +209,125 @@ pub struct Dataset {
     /// HTTP: how further pages of the answer are asked for; absent when there is one page.
     #[serde(default)]
     pub pages: Option<Pages>,
+    /// HTTP: the call that deletes one of the subject's records (an erasure that deletes
+    /// rows), `{field}` in its path replaced by that record's value. A path without
+    /// placeholders is called once (a service that erases a whole person in one call).
+    /// Without it the system's owner deletes the records by hand.
+    #[serde(default)]
+    pub delete_call: Option<Call>,
+    /// HTTP: the call that changes fields of one record (erasure by clearing or masking, a
+    /// correction, the suspension mark); the new values go in a JSON object.
+    #[serde(default)]
+    pub update_call: Option<Call>,
+    /// How a suspension of use (利用停止) marks the subject's rows so the system stops using
+    /// them: a column (or JSON key) set to a value. Without it the owner marks them by hand.
+    #[serde(default)]
+    pub suspend_mark: Option<Mark>,
+}
+
+/// A declared HTTP call that changes records.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    /// The method.
+    pub method: CallMethod,
+    /// A path below the base URL; `{field}` is replaced by the record's value of that field.
+    pub path: String,
+}
+
+impl Call {
+    /// The fields its path names, in order.
+    pub fn placeholders(&self) -> Vec<&str> {
+        placeholders(&self.path)
+    }
+}
+
+/// The `{field}`s a call's path names, in order.
+pub fn placeholders(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some((_, after)) = rest.split_once('{') {
+        let Some((name, tail)) = after.split_once('}') else {
+            break;
+        };
+        out.push(name);
+        rest = tail;
+    }
+    out
+}
+
+/// The methods a declared call may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CallMethod {
+    /// `DELETE`.
+    Delete,
+    /// `PATCH`.
+    Patch,
+    /// `PUT`.
+    Put,
+    /// `POST`.
+    Post,
+}
+
+impl CallMethod {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallMethod::Delete => "DELETE",
+            CallMethod::Patch => "PATCH",
+            CallMethod::Put => "PUT",
+            CallMethod::Post => "POST",
+        }
+    }
+}
+
+/// The mark a suspension of use sets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// The column or JSON key (not one of the dataset's fields: the mark is not personal
+    /// data).
+    #[schemars(with = "String")]
+    pub field: Spanned<String>,
+    /// The value that means "do not use".
+    pub value: MarkValue,
+}
+
+/// A mark's value: plain, so that it can be written into a statement as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MarkValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A short word: letters, digits, space and `_ - . :` (checked).
+    Text(String),
+}
+
+impl MarkValue {
+    /// Whether a text value is plain enough to write into a statement.
+    pub fn is_plain(&self) -> bool {
+        match self {
+            MarkValue::Text(t) => {
+                !t.is_empty()
+                    && t.len() <= 64
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b" _-.:".contains(&b))
+            }
+            _ => true,
+        }
+    }
+
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            MarkValue::Bool(b) => serde_json::Value::Bool(*b),
+            MarkValue::Int(i) => serde_json::Value::from(*i),
+            MarkValue::Text(t) => serde_json::Value::String(t.clone()),
+        }
+    }
 }
 
 /// How an HTTP dataset's further pages are asked for.

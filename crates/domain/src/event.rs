@@ -257,22 +257,29 @@ pub enum AuditOnly {
         systems: u32,
         /// Rows affected, as planned.
         rows: u32,
+        /// A suspension of use (利用停止) rather than an erasure.
+        suspend: bool,
     },
-    /// A second officer approved an ordered erasure; it is carried out.
+    /// A second officer approved an ordered erasure or suspension; it is carried out.
     ErasureApproved {
         /// Systems the connectors change.
         systems: u32,
+        /// A suspension of use rather than an erasure.
+        suspend: bool,
     },
-    /// A connector carried out the erasure in one system and checked it: counts only.
+    /// A connector carried out the erasure or suspension in one system and checked it:
+    /// counts only.
     Erased {
         /// The system's id in the data map.
         system: String,
         /// Rows deleted.
         deleted: u32,
-        /// Rows whose fields were cleared or masked.
+        /// Rows whose fields were cleared or masked, or that were marked.
         cleared: u32,
         /// Rows kept under their basis.
         kept: u32,
+        /// A suspension of use rather than an erasure.
+        suspend: bool,
     },
     /// A connector could not carry out the erasure in one system; nothing changed there.
     EraseFailed {

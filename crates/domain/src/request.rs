@@ -684,8 +684,16 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             ],
         ),
         AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
-        AuditOnly::ErasureOrdered { systems, rows } => (
-            "erasure.ordered",
+        AuditOnly::ErasureOrdered {
+            systems,
+            rows,
+            suspend,
+        } => (
+            if *suspend {
+                "suspension.ordered"
+            } else {
+                "erasure.ordered"
+            },
             vec![("systems", systems.to_string()), ("rows", rows.to_string())],
         ),
         AuditOnly::CorrectionOrdered { dataset, fields } => (
@@ -704,16 +712,26 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
                 ("rows", rows.to_string()),
             ],
         ),
-        AuditOnly::ErasureApproved { systems } => {
-            ("erasure.approved", vec![("systems", systems.to_string())])
-        }
+        AuditOnly::ErasureApproved { systems, suspend } => (
+            if *suspend {
+                "suspension.approved"
+            } else {
+                "erasure.approved"
+            },
+            vec![("systems", systems.to_string())],
+        ),
         AuditOnly::Erased {
             system,
             deleted,
             cleared,
             kept,
+            suspend,
         } => (
-            "data.erased",
+            if *suspend {
+                "data.suspended"
+            } else {
+                "data.erased"
+            },
             vec![
                 ("system", system.clone()),
                 ("deleted", deleted.to_string()),

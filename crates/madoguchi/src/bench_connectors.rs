@@ -445,7 +445,13 @@ async fn erasure(
         }
         let t = Instant::now();
         for system in ["shop", "support", "news"] {
-            madoguchi_connectors::erase_system(map, system, &subject, &found, false, &env).await?;
+            let act = madoguchi_connectors::Act {
+                measure: madoguchi_datamap::plan::Measure::Erase,
+                system,
+                job_key: "bench",
+                resumed: false,
+            };
+            madoguchi_connectors::erase_system(map, act, &subject, &found, &env).await?;
         }
         via.push(t.elapsed().as_secs_f64() * 1000.0);
         // Directly: the same changes, one transaction per system.

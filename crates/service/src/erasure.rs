@@ -1,14 +1,17 @@
-//! Erasure carried out in the business's systems (Art. 35): the plan from the map and what
-//! was gathered (a dry run the officer reads before anything changes), the order (and a
-//! second officer's approval where the office requires it), one job per SQL system that
-//! changes it in one transaction and checks it, and the record the answer is written from.
+//! Erasure and suspension of use carried out in the business's systems (Art. 35), and
+//! corrections (Art. 34): the plan from the map and what was gathered (a dry run the officer
+//! reads before anything changes), the order (and a second officer's approval where the
+//! office requires it), one job per system that changes it (a SQL system in one transaction,
+//! an HTTP system by its declared calls) and checks it, and the record the answer is written
+//! from.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use madoguchi_connectors::{Done, Erased, Rows};
-use madoguchi_datamap::plan::{RowAction, erasure_all};
-use madoguchi_datamap::{ConnectorKind, DataMap};
+use madoguchi_connectors::{Act, Done, Erased, Rows};
+use madoguchi_datamap::DataMap;
+pub use madoguchi_datamap::plan::Measure;
+use madoguchi_datamap::plan::{RowAction, plan_all};
 use madoguchi_domain::{Actor, AuditOnly, RequestKind, State};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::change::Write;
@@ -49,9 +52,11 @@ pub struct PlannedDataset {
     pub by_hand: bool,
 }
 
-/// The dry run of an erasure.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The dry run of an erasure or a suspension.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErasurePlan {
+    /// Erase or suspend.
+    pub measure: Measure,
     /// Each dataset with rows of the subject.
     pub datasets: Vec<PlannedDataset>,
     /// The systems a connector changes, by id.
@@ -60,11 +65,20 @@ pub struct ErasurePlan {
     pub rows: usize,
 }
 
+impl ErasurePlan {
+    /// Whether it suspends use (else it erases).
+    pub fn suspends(&self) -> bool {
+        self.measure == Measure::Suspend
+    }
+}
+
 /// Where an erasure stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErasureProgress {
     /// Ordered and waiting for a second officer (their staff id is not shown).
     pub awaiting_approval: bool,
+    /// What the waiting order or the latest run does: a suspension of use (else erasure).
+    pub suspend: bool,
     /// A run is underway or done (none, or one with a failed system, can be ordered again).
     pub running: bool,
     /// Each system's job.
@@ -79,19 +93,42 @@ pub struct ErasureProgress {
     pub done_on: Option<String>,
 }
 
-fn action_words(action: &RowAction, en: bool) -> String {
-    match (action, en) {
-        (RowAction::Delete, false) => "行を削除".into(),
-        (RowAction::Delete, true) => "Delete the rows".into(),
-        (RowAction::Update { clear, mask }, false) => {
-            format!("項目を消去（{} 項目）", clear.len() + mask.len())
+fn action_words(action: &RowAction, unmarked: bool, en: bool) -> String {
+    let mut out = match (action, en) {
+        (RowAction::Delete, false) => "行を削除".to_owned(),
+        (RowAction::Delete, true) => "Delete the rows".to_owned(),
+        (RowAction::Update { clear, mask, set }, false) => {
+            let mut parts = Vec::new();
+            if !clear.is_empty() || !mask.is_empty() {
+                parts.push(format!("項目を消去（{} 項目）", clear.len() + mask.len()));
+            }
+            if !set.is_empty() {
+                parts.push("利用停止の印を付ける".to_owned());
+            }
+            parts.join("・")
         }
-        (RowAction::Update { clear, mask }, true) => {
-            format!("Erase fields ({})", clear.len() + mask.len())
+        (RowAction::Update { clear, mask, set }, true) => {
+            let mut parts = Vec::new();
+            if !clear.is_empty() || !mask.is_empty() {
+                parts.push(format!("Erase fields ({})", clear.len() + mask.len()));
+            }
+            if !set.is_empty() {
+                parts.push("Mark as not to be used".to_owned());
+            }
+            parts.join("; ")
         }
-        (RowAction::Keep, false) => "保存（消去しない）".into(),
-        (RowAction::Keep, true) => "Keep (not erased)".into(),
+        (RowAction::Keep, false) => "変更しない".to_owned(),
+        (RowAction::Keep, true) => "No change".to_owned(),
+    };
+    if unmarked {
+        // The map names no mark: the owner stops the use by hand.
+        out = if en {
+            "Stop using the rows".to_owned()
+        } else {
+            "利用を停止する".to_owned()
+        };
     }
+    out
 }
 
 impl Service {
@@ -119,12 +156,13 @@ impl Service {
         Ok(Some(out))
     }
 
-    /// The dry run: what an erasure would do to each dataset holding the subject's rows.
-    /// `None` unless the request is a suspension or erasure at work whose gathering is
-    /// complete.
+    /// The dry run: what an erasure or a suspension would do to each dataset holding the
+    /// subject's rows. `None` unless the request is a suspension or erasure at work whose
+    /// gathering is complete.
     pub async fn erasure_plan(
         &self,
         row: &request::Model,
+        measure: Measure,
         en: bool,
     ) -> Result<Option<ErasurePlan>, ServiceError> {
         let current = requests::to_domain(row)?;
@@ -137,7 +175,7 @@ impl Service {
         let Some(found) = self.gathered_rows(row).await? else {
             return Ok(None);
         };
-        Ok(Some(plan_of(&m.map, &found, en)))
+        Ok(Some(plan_of(&m.map, &found, measure, en)))
     }
 
     /// Orders the erasure the plan shows: carried out at once, or, where the office requires
@@ -145,23 +183,25 @@ impl Service {
     pub async fn order_erasure(
         &self,
         pid: Uuid,
+        measure: Measure,
         actor: &Actor,
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
         let row = self.request_row(pid).await?;
         let plan = self
-            .erasure_plan(&row, false)
+            .erasure_plan(&row, measure, false)
             .await?
             .filter(|p| !p.systems.is_empty())
             .ok_or(ServiceError::Invalid("erasure"))?;
-        let (pending, active, _) = self.erasure_state(&row).await?;
-        if pending || active {
+        let state = self.erasure_state(&row).await?;
+        if state.pending.is_some() || state.active {
             return Err(ServiceError::Invalid("erasure already ordered"));
         }
         let ordered = AuditOnly::ErasureOrdered {
             systems: u32::try_from(plan.systems.len()).unwrap_or(u32::MAX),
             rows: u32::try_from(plan.rows).unwrap_or(u32::MAX),
+            suspend: plan.suspends(),
         };
         if self.config().erasure_needs_two {
             self.record(
@@ -199,19 +239,20 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let row = self.request_row(pid).await?;
-        let (pending, _, ordered_by) = self.erasure_state(&row).await?;
-        if !pending {
+        let state = self.erasure_state(&row).await?;
+        let Some(measure) = state.pending else {
             return Err(ServiceError::Invalid("erasure approval"));
-        }
-        madoguchi_domain::check_second_officer(ordered_by.as_deref().unwrap_or(""), actor)?;
+        };
+        madoguchi_domain::check_second_officer(state.ordered_by.as_deref().unwrap_or(""), actor)?;
         let plan = self
-            .erasure_plan(&row, false)
+            .erasure_plan(&row, measure, false)
             .await?
             .filter(|p| !p.systems.is_empty())
             .ok_or(ServiceError::Invalid("erasure"))?;
         let queue = self.queue_erasure(&row, &plan).await?;
         let approved = AuditOnly::ErasureApproved {
             systems: u32::try_from(plan.systems.len()).unwrap_or(u32::MAX),
+            suspend: plan.suspends(),
         };
         self.record(
             pid,
@@ -238,29 +279,32 @@ impl Service {
         Ok(Write::QueueErase {
             systems: plan.systems.clone(),
             run,
+            suspend: plan.suspends(),
         })
     }
 
-    /// Where the ordering stands: an order waiting for approval (newer than the latest run),
-    /// whether a run is underway or done (a run with a failed system can be ordered again),
-    /// and who gave the waiting order (staff id).
-    async fn erasure_state(
-        &self,
-        row: &request::Model,
-    ) -> Result<(bool, bool, Option<String>), ServiceError> {
+    /// Where the ordering stands.
+    async fn erasure_state(&self, row: &request::Model) -> Result<OrderState, ServiceError> {
         let trail = madoguchi_store::audit::for_request(self.db().conn(), row.pid).await?;
-        let last_order = trail.iter().rev().find(|e| e.action == "erasure.ordered");
+        let last_order = trail
+            .iter()
+            .rev()
+            .find(|e| e.action == "erasure.ordered" || e.action == "suspension.ordered");
         let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
         let run_at = jobs.first().map(|j| j.created_at);
-        let pending = last_order.is_some_and(|e| run_at.is_none_or(|t| e.at > t));
-        let active = !jobs.is_empty() && !jobs.iter().any(|j| j.state == store::FAILED);
-        Ok((
-            pending,
-            active,
-            last_order
-                .filter(|_| pending)
-                .and_then(|e| e.actor_id.clone()),
-        ))
+        let pending = last_order.filter(|e| run_at.is_none_or(|t| e.at > t));
+        Ok(OrderState {
+            pending: pending.map(|e| {
+                if e.action == "suspension.ordered" {
+                    Measure::Suspend
+                } else {
+                    Measure::Erase
+                }
+            }),
+            active: !jobs.is_empty() && !jobs.iter().any(|j| j.state == store::FAILED),
+            ordered_by: pending.and_then(|e| e.actor_id.clone()),
+            suspend: jobs.first().is_some_and(|j| j.purpose == store::SUSPEND),
+        })
     }
 
     /// Where the request's erasure stands, and what was done (in the subject's language).
@@ -269,14 +313,19 @@ impl Service {
         row: &request::Model,
         en: bool,
     ) -> Result<ErasureProgress, ServiceError> {
-        let (pending, active, _) = self.erasure_state(row).await?;
+        let state = self.erasure_state(row).await?;
         let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
         let map = self.datamap().await?;
         let map = map.as_deref().map(|m| &m.map);
         let subject_en = row.lang == "en";
+        let suspend = match state.pending {
+            Some(m) => m == Measure::Suspend,
+            None => state.suspend,
+        };
         let mut out = ErasureProgress {
-            awaiting_approval: pending,
-            running: active,
+            awaiting_approval: state.pending.is_some(),
+            suspend,
+            running: state.active,
             complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
             ..Default::default()
         };
@@ -330,6 +379,14 @@ impl Service {
                     (Done::Deleted, true) => {
                         format!("{label} ({system}): {} record(s) deleted on {on}", e.rows)
                     }
+                    (Done::Cleared, false) if state.suspend => format!(
+                        "{label}（{system}）: {} 件の記録の利用を停止しました（{on}）",
+                        e.rows
+                    ),
+                    (Done::Cleared, true) if state.suspend => format!(
+                        "{label} ({system}): use of {} record(s) stopped on {on}",
+                        e.rows
+                    ),
                     (Done::Cleared, false) => format!(
                         "{label}（{system}）: {} 件の記録からお客様の情報を消去しました（{on}）",
                         e.rows
@@ -379,16 +436,19 @@ impl Service {
         let subject = crate::gather::subject_of(row);
         // A later try may follow one that committed and died before saying so.
         let resumed = job.attempts > 1;
-        match madoguchi_connectors::erase_system(
-            &m.map,
-            &job.system,
-            &subject,
-            &found,
+        let suspend = job.purpose == store::SUSPEND;
+        let job_key = format!("job-{}", job.id);
+        let act = Act {
+            measure: if suspend {
+                Measure::Suspend
+            } else {
+                Measure::Erase
+            },
+            system: &job.system,
+            job_key: &job_key,
             resumed,
-            &env,
-        )
-        .await
-        {
+        };
+        match madoguchi_connectors::erase_system(&m.map, act, &subject, &found, &env).await {
             Ok(done) => {
                 let count = |d: Done| -> u32 {
                     done.iter()
@@ -401,6 +461,7 @@ impl Service {
                     deleted: count(Done::Deleted),
                     cleared: count(Done::Cleared),
                     kept: count(Done::Kept),
+                    suspend,
                 };
                 let rows = count(Done::Deleted) + count(Done::Cleared);
                 self.finish_action(row, job, event, &done, rows, now).await
@@ -531,10 +592,27 @@ impl Service {
 
 use sha2::Digest as _;
 
+/// Where the ordering of an erasure or suspension stands.
+struct OrderState {
+    /// An order waiting for approval (newer than the latest run), and what it orders.
+    pending: Option<Measure>,
+    /// A run is underway or done (a run with a failed system can be ordered again).
+    active: bool,
+    /// Who gave the waiting order (staff id).
+    ordered_by: Option<String>,
+    /// The latest run suspends use.
+    suspend: bool,
+}
+
 /// The plan of every dataset holding the subject's rows, in the order they change.
-fn plan_of(map: &DataMap, found: &Gathered, en: bool) -> ErasurePlan {
-    let mut out = ErasurePlan::default();
-    for p in erasure_all(map) {
+fn plan_of(map: &DataMap, found: &Gathered, measure: Measure, en: bool) -> ErasurePlan {
+    let mut out = ErasurePlan {
+        measure,
+        datasets: Vec::new(),
+        systems: Vec::new(),
+        rows: 0,
+    };
+    for p in plan_all(map, measure) {
         let rows = found.all.get(&p.dataset).map_or(0, |r| r.rows.len());
         if rows == 0 {
             continue;
@@ -543,8 +621,7 @@ fn plan_of(map: &DataMap, found: &Gathered, en: bool) -> ErasurePlan {
             continue;
         };
         let system = map.system(&p.system);
-        let by_connector = system.is_some_and(|s| s.connector.kind.is_sql())
-            && !system.is_some_and(|s| s.connector.kind == ConnectorKind::Http)
+        let by_connector = madoguchi_connectors::can_act(map, &p.dataset, &p.action)
             && !found.by_owner.contains(&p.system);
         if by_connector && p.action != RowAction::Keep {
             if !out.systems.contains(&p.system) {
@@ -561,7 +638,7 @@ fn plan_of(map: &DataMap, found: &Gathered, en: bool) -> ErasurePlan {
         out.datasets.push(PlannedDataset {
             label: d.label.get(en).to_owned(),
             system: system.map_or_else(|| p.system.clone(), |s| s.name.get(en).to_owned()),
-            action: action_words(&p.action, en),
+            action: action_words(&p.action, p.unmarked, en),
             rows,
             retained: p
                 .retained
@@ -569,7 +646,7 @@ fn plan_of(map: &DataMap, found: &Gathered, en: bool) -> ErasurePlan {
                 .map(|(f, basis)| (field_label(f), basis.clone()))
                 .collect(),
             by_connector,
-            by_hand: !by_connector && p.action != RowAction::Keep,
+            by_hand: (!by_connector && p.action != RowAction::Keep) || p.unmarked,
         });
     }
     out
@@ -626,7 +703,14 @@ impl Service {
             let Some(system) = m.map.system(d.system.get_ref()) else {
                 continue;
             };
-            if !system.connector.kind.is_sql() {
+            let update = RowAction::Update {
+                clear: Vec::new(),
+                mask: Vec::new(),
+                set: Vec::new(),
+            };
+            if !madoguchi_connectors::can_act(&m.map, d.id.get_ref(), &update)
+                || found.by_owner.contains(d.system.get_ref())
+            {
                 continue;
             }
             let fields = d
@@ -753,13 +837,20 @@ impl Service {
         let vars = self.config().other_vars.clone();
         let env = move |name: &str| vars.get(name);
         let subject = crate::gather::subject_of(row);
+        let job_key = format!("job-{}", job.id);
+        let act = Act {
+            measure: Measure::Erase,
+            system: &job.system,
+            job_key: &job_key,
+            resumed: job.attempts > 1,
+        };
         match madoguchi_connectors::correct_dataset(
             &m.map,
             &plan.dataset,
             &subject,
             &found,
             &plan.values,
-            job.attempts > 1,
+            act,
             &env,
         )
         .await

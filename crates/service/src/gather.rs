@@ -213,8 +213,8 @@ impl Service {
             return Ok(false);
         };
         let row = requests::find_by_id(self.db().conn(), self.cipher(), job.request_id).await?;
-        if job.purpose == store::ERASE || job.purpose == store::CORRECT {
-            let ran = if job.purpose == store::ERASE {
+        if [store::ERASE, store::SUSPEND, store::CORRECT].contains(&job.purpose.as_str()) {
+            let ran = if job.purpose != store::CORRECT {
                 self.run_erase(&row, &job, now).await
             } else {
                 self.run_correct(&row, &job, now).await

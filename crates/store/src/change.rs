@@ -199,6 +199,8 @@ pub enum Write {
         systems: Vec<String>,
         /// The run.
         run: i32,
+        /// A suspension of use rather than an erasure.
+        suspend: bool,
     },
     /// Queues a correction job for one system: its plan (the new values, personal data)
     /// stored sealed until the job replaces it with what it did.
@@ -727,7 +729,11 @@ async fn apply<C: ConnectionTrait>(
             });
             gather_job::Entity::insert_many(rows).exec(tx).await?;
         }
-        Write::QueueErase { systems, run } => {
+        Write::QueueErase {
+            systems,
+            run,
+            suspend,
+        } => {
             use crate::entities::gather_job;
             if !systems.is_empty() {
                 let rows = systems.into_iter().map(|system| gather_job::ActiveModel {
@@ -740,7 +746,12 @@ async fn apply<C: ConnectionTrait>(
                     rows: Set(0),
                     created_at: Set(at),
                     updated_at: Set(at),
-                    purpose: Set(crate::gather::ERASE.to_owned()),
+                    purpose: Set(if suspend {
+                        crate::gather::SUSPEND
+                    } else {
+                        crate::gather::ERASE
+                    }
+                    .to_owned()),
                     ..Default::default()
                 });
                 gather_job::Entity::insert_many(rows).exec(tx).await?;

@@ -31,6 +31,8 @@ pub const GATHER: &str = "gather";
 pub const ERASE: &str = "erase";
 /// A job that carries out a correction.
 pub const CORRECT: &str = "correct";
+/// A job that carries out a suspension of use (marks, and erases what suspension erases).
+pub const SUSPEND: &str = "suspend";
 
 /// Every correction job of a request, in order.
 pub async fn corrections<C: ConnectionTrait>(
@@ -149,25 +151,26 @@ pub async fn latest_run<C: ConnectionTrait>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<gather_job::Model>, StoreError> {
-    latest_of(db, request_id, GATHER).await
+    latest_of(db, request_id, &[GATHER]).await
 }
 
-/// The jobs of a request's latest erasure, in system order.
+/// The jobs of a request's latest erasure or suspension (one numbering: the officer orders
+/// one or the other), in system order.
 pub async fn latest_erasure<C: ConnectionTrait>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<gather_job::Model>, StoreError> {
-    latest_of(db, request_id, ERASE).await
+    latest_of(db, request_id, &[ERASE, SUSPEND]).await
 }
 
 async fn latest_of<C: ConnectionTrait>(
     db: &C,
     request_id: i64,
-    purpose: &str,
+    purposes: &[&str],
 ) -> Result<Vec<gather_job::Model>, StoreError> {
     let Some(last) = Jobs::find()
         .filter(gather_job::Column::RequestId.eq(request_id))
-        .filter(gather_job::Column::Purpose.eq(purpose))
+        .filter(gather_job::Column::Purpose.is_in(purposes.iter().copied()))
         .order_by_desc(gather_job::Column::Run)
         .one(db)
         .await?
@@ -176,7 +179,7 @@ async fn latest_of<C: ConnectionTrait>(
     };
     Ok(Jobs::find()
         .filter(gather_job::Column::RequestId.eq(request_id))
-        .filter(gather_job::Column::Purpose.eq(purpose))
+        .filter(gather_job::Column::Purpose.is_in(purposes.iter().copied()))
         .filter(gather_job::Column::Run.eq(last.run))
         .order_by_asc(gather_job::Column::Id)
         .all(db)

@@ -1,6 +1,7 @@
 -- The online shop (PostgreSQL). 山田 花子 <hanako@example.jp> files the requests; the
 -- namesake at another address is another person; rows without an owner belong to nobody.
-CREATE TABLE customers (id serial PRIMARY KEY, email text, name text, address text, fraud_score int);
+CREATE TABLE customers (id serial PRIMARY KEY, email text, name text, address text, fraud_score int,
+  do_not_contact boolean NOT NULL DEFAULT false);
 CREATE INDEX customers_email ON customers (email);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, ordered_on date, items text);
 CREATE INDEX orders_customer ON orders (customer_id);

@@ -192,7 +192,7 @@ pub struct DetailPage {
     /// Whether this staff member may order or approve an erasure.
     pub can_erase: bool,
     /// The dry run of an erasure, for a suspension or erasure at work.
-    pub erasure_plan: Option<madoguchi_service::erasure::ErasurePlan>,
+    pub erasure_plans: Vec<madoguchi_service::erasure::ErasurePlan>,
     /// Where an ordered erasure stands.
     pub erasure: madoguchi_service::erasure::ErasureProgress,
     /// What a correction at work can change.

@@ -398,31 +398,41 @@ async fn suggested_answer(
         }
         K::SuspensionOrErasure => {
             let erasure = state.service.erasure(row, en).await?;
+            let measure = if erasure.suspend {
+                madoguchi_service::erasure::Measure::Suspend
+            } else {
+                madoguchi_service::erasure::Measure::Erase
+            };
             let by_hand = state
                 .service
-                .erasure_plan(row, en)
+                .erasure_plan(row, measure, en)
                 .await?
                 .is_some_and(|p| p.datasets.iter().any(|d| d.by_hand));
             if by_hand && erasure.complete {
                 // Not all of it is done: the officer writes the answer once the rest is.
                 if page_en {
-                    "Some data must still be erased by hand (see the plan); the answer is not filled in.".into()
+                    "Some data must still be changed by hand (see the plan); the answer is not filled in.".into()
                 } else {
-                    "手作業で消去が必要なデータが残っています（計画を参照）。回答欄は記入していません。".into()
+                    "手作業での対応が必要なデータが残っています（計画を参照）。回答欄は記入していません。".into()
                 }
             } else if erasure.complete && !erasure.lines.is_empty() {
-                let intro = if en {
-                    "We erased your personal data as follows:"
+                let intro = match (erasure.suspend, en) {
+                    (false, true) => "We erased your personal data as follows:",
+                    (false, false) => {
+                        "ご請求に基づき、次のとおりお客様の個人データを消去しました。"
+                    }
+                    (true, true) => "We stopped using your personal data as follows:",
+                    (true, false) => {
+                        "ご請求に基づき、次のとおりお客様の個人データの利用を停止しました。"
+                    }
+                };
+                let done = if erasure.suspend {
+                    madoguchi_domain::answer::Measure::SuspendedUse
                 } else {
-                    "ご請求に基づき、次のとおりお客様の個人データを消去しました。"
+                    madoguchi_domain::answer::Measure::Erased
                 };
                 fields.push(("remedy".to_owned(), "done".to_owned()));
-                fields.push((
-                    "measure".to_owned(),
-                    madoguchi_domain::answer::Measure::Erased
-                        .as_str()
-                        .to_owned(),
-                ));
+                fields.push(("measure".to_owned(), done.as_str().to_owned()));
                 fields.push(("what".to_owned(), erasure.lines.join("\n")));
                 fields.push((
                     "systems".to_owned(),
@@ -436,9 +446,9 @@ async fn suggested_answer(
                     format!("{intro}\n{}", erasure.lines.join("\n")),
                 ));
                 if page_en {
-                    "The answer is filled in from what the connectors erased.".into()
+                    "The answer is filled in from what the connectors did.".into()
                 } else {
-                    "回答欄を、コネクタが実施した消去の記録から記入しています。".into()
+                    "回答欄を、コネクタが実施した記録から記入しています。".into()
                 }
             } else {
                 String::new()
@@ -538,11 +548,20 @@ async fn request_page(
             .map_err(|e| service_error(e, en))?
             .is_some();
     let can_package = can_gather && madoguchi_service::gather::packages_for(kind);
-    let erasure_plan = state
-        .service
-        .erasure_plan(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let mut erasure_plans = Vec::new();
+    for measure in [
+        madoguchi_service::erasure::Measure::Erase,
+        madoguchi_service::erasure::Measure::Suspend,
+    ] {
+        if let Some(plan) = state
+            .service
+            .erasure_plan(&d.request, measure, en)
+            .await
+            .map_err(|e| service_error(e, en))?
+        {
+            erasure_plans.push(plan);
+        }
+    }
     let erasure = state
         .service
         .erasure(&d.request, en)
@@ -566,7 +585,7 @@ async fn request_page(
         can_gather,
         can_package,
         can_erase: who.role.can_work_requests(),
-        erasure_plan,
+        erasure_plans,
         erasure,
         answer,
         errors,
@@ -811,20 +830,33 @@ pub async fn review_fields(
     Ok(back_to(pid, "#gather-h"))
 }
 
-/// Orders the erasure the plan shows (carried out at once, or left for a second officer's
-/// approval where the office requires one).
+/// Orders the erasure, or with `measure=suspend` the suspension of use, the plan shows
+/// (carried out at once, or left for a second officer's approval where the office requires
+/// one).
 pub async fn order_erasure(
     State(state): State<AppState>,
     lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
+    body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = request_pid(&pid, en)?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+    let measure = match fields
+        .iter()
+        .find(|(k, _)| k == "measure")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("erase") => madoguchi_service::erasure::Measure::Erase,
+        Some("suspend") => madoguchi_service::erasure::Measure::Suspend,
+        Some(_) => return Err(PageError(AppError::BadRequest("measure".into()), en)),
+    };
     state
         .service
-        .order_erasure(pid, &who.actor(), &origin, Utc::now())
+        .order_erasure(pid, measure, &who.actor(), &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(back_to(pid, "#erase-h"))
