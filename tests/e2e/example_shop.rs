@@ -456,6 +456,34 @@ async fn answered(app: &TestApp, officer: &Client, pid: uuid::Uuid) -> String {
     text
 }
 
+/// The recipient at `address` opens the latest link mailed to it and reports the work done
+/// (or, with a reason, that it cannot be); returns the page it got.
+async fn report(app: &TestApp, address: &str, done: Option<&str>) -> Response {
+    let mut link = None;
+    for _ in 0..100 {
+        link = app
+            .mails_to(address)
+            .await
+            .last()
+            .and_then(|m| m.link_path("/owner/"));
+        if link.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let link = link.unwrap_or_else(|| panic!("no link mailed to {address}"));
+    let them = app.client.fresh();
+    let page = them.get(&link).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+    let fields: Vec<(&str, &str)> = match done {
+        None => vec![("csrf", &csrf), ("outcome", "done")],
+        Some(why) => vec![("csrf", &csrf), ("outcome", "cannot"), ("reason", why)],
+    };
+    let (ct, b) = multipart_named(&fields, &[]);
+    them.send(hyper::Method::POST, &link, Some(&ct), b).await
+}
+
 fn var(vars: &[(&'static str, String)], k: &str) -> String {
     vars.iter().find(|(n, _)| *n == k).unwrap().1.clone()
 }
@@ -491,6 +519,32 @@ async fn an_erasure_in_every_system_of_the_example(backend: Backend, tag: &str) 
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
+    // The delivery processor and the points partner are asked to erase what they received:
+    // Japanese business letters, no personal data in them.
+    let letter = app.mails_to("privacy@haiso.example.jp").await.remove(0);
+    assert!(
+        letter
+            .text
+            .starts_with("みどり配送株式会社（配送の委託先） 御中"),
+        "{}",
+        letter.text
+    );
+    assert!(letter.text.contains("・会員情報"), "{}", letter.text);
+    assert!(
+        letter
+            .subject
+            .contains("当社が提供した個人データの消去について")
+    );
+    assert!(!letter.text.contains(SUBJECT) && !letter.text.contains("山田"));
+    for address in ["privacy@haiso.example.jp", "dpo@koukan.example.jp"] {
+        let res = report(&app, address, None).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert!(
+            res.body.contains("実施済みとして記録しました"),
+            "{}",
+            res.body
+        );
+    }
     carried_out(&app, pid, false).await;
 
     let shop = var(&vars, "SHOP_DATABASE_URL");
@@ -552,6 +606,12 @@ async fn an_erasure_in_every_system_of_the_example(backend: Backend, tag: &str) 
         ),
         format!("メールマガジン購読（メールマガジン）: 1 件を削除しました（{today}）"),
         format!("ポイント履歴（ポイントサービス）: 3 件を削除しました（{today}）"),
+        format!(
+            "みどり配送株式会社（配送の委託先）（提供先）: 消去を依頼し、対応の報告を受けました（{today}）"
+        ),
+        format!(
+            "ポイント交換株式会社（提携先）（提供先）: 消去を依頼し、対応の報告を受けました（{today}）"
+        ),
     ] {
         assert!(text.contains(&line), "{line}: {text}");
     }
@@ -571,6 +631,14 @@ async fn an_erasure_in_every_system_of_the_example(backend: Backend, tag: &str) 
     );
     let actions = app.audit_actions(pid).await;
     assert_eq!(actions.iter().filter(|a| *a == "data.erased").count(), 4);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "recipient.notified")
+            .count(),
+        2
+    );
+    assert_eq!(actions.iter().filter(|a| *a == "owner.done").count(), 2);
     app.verify_audit().await;
 }
 
@@ -612,6 +680,17 @@ async fn a_suspension_marks_archives_unsubscribes_and_freezes() {
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
+    let letter = app.mails_to("dpo@koukan.example.jp").await.remove(0);
+    assert!(
+        letter
+            .subject
+            .contains("当社が提供した個人データの利用停止について"),
+        "{}",
+        letter.subject
+    );
+    for address in ["privacy@haiso.example.jp", "dpo@koukan.example.jp"] {
+        assert_eq!(report(&app, address, None).await.status, 200);
+    }
     carried_out(&app, pid, false).await;
 
     let shop = var(&vars, "SHOP_DATABASE_URL");
@@ -736,6 +815,117 @@ async fn a_correction_reaches_the_database_and_the_points_service() {
         format!("ポイント履歴（ポイントサービス）: メールアドレスを訂正しました（{today}）"),
     ] {
         assert!(text.contains(&line), "{line}: {text}");
+    }
+    app.verify_audit().await;
+}
+
+/// A stop of provision to third parties (Art. 35(3)) in the example shop: the plan names the
+/// points partner (the delivery processor is no third party); the partner is told and first
+/// says it cannot, with a reason the officer reads; told again, it confirms, and the answer
+/// says provision stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_of_provision_tells_the_third_party_until_it_confirms() {
+    let (app, _points, _vars) = shop_app(Backend::Sqlite, &tag()).await;
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "third_party_stop".into();
+    body["ground"] = "unlawful_provision".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(settled(&app, pid).await.complete);
+
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        page.body.contains("第三者提供の停止（実行前の確認）"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<li>ポイント交換株式会社（提携先）: ポイント履歴（"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<li>みどり配送株式会社"));
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/stop"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert!(app.mails_to("privacy@haiso.example.jp").await.is_empty());
+
+    // No reason given: refused, saying what is missing. Then with one.
+    let res = report(&app, "dpo@koukan.example.jp", Some("  ")).await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.body
+            .contains("実施できない理由を2,000文字以内で記入してください。")
+    );
+    let res = report(
+        &app,
+        "dpo@koukan.example.jp",
+        Some("担当者が不在のため来週対応します"),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("実施できない旨とその理由を記録しました"));
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        page.body
+            .contains("実施できないとの報告: 担当者が不在のため来週対応します"),
+        "{}",
+        page.body
+    );
+    let trail: String = madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(!trail.contains("担当者が不在"));
+
+    // Told again (only the partner, with a new link); now it confirms.
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/stop"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(app.mails_to("dpo@koukan.example.jp").await.len(), 2);
+    assert_eq!(
+        report(&app, "dpo@koukan.example.jp", None).await.status,
+        200
+    );
+    let today =
+        madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false);
+    let text = answered(&app, &officer, pid).await;
+    for line in [
+        "ご請求に基づき、次のとおりお客様の個人データの第三者への提供を停止しました。".to_owned(),
+        format!(
+            "ポイント交換株式会社（提携先）: 提供を停止し、先方から対応の報告を受けました（{today}）"
+        ),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    let actions = app.audit_actions(pid).await;
+    for (a, n) in [
+        ("provision.stopped", 2),
+        ("recipient.notified", 2),
+        ("owner.declined", 1),
+        ("owner.done", 1),
+    ] {
+        assert_eq!(
+            actions.iter().filter(|x| *x == a).count(),
+            n,
+            "{a}: {actions:?}"
+        );
     }
     app.verify_audit().await;
 }

@@ -137,6 +137,11 @@ pub enum ProblemKind {
         /// The dataset.
         dataset: String,
     },
+    /// A recipient's contact that is not an e-mail address.
+    Contact {
+        /// The recipient.
+        recipient: String,
+    },
     /// A setting that only an HTTP dataset or connector takes, on another kind.
     HttpOnly {
         /// The dataset or system.
@@ -265,6 +270,12 @@ impl ProblemKind {
             (P::MarkValue { dataset }, true) => format!(
                 "the suspend_mark value of dataset {dataset:?} must be a short plain word (letters, digits, space, _ - . :)"
             ),
+            (P::Contact { recipient }, false) => {
+                format!("提供先「{recipient}」の contact はメールアドレスにしてください")
+            }
+            (P::Contact { recipient }, true) => {
+                format!("the contact of recipient {recipient:?} must be an e-mail address")
+            }
             (P::HttpOnly { owner, setting }, false) => {
                 format!("「{owner}」の {setting} は HTTP の接続にだけ指定できます")
             }
@@ -553,6 +564,16 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
                 f.at(c, unknown("category", c));
             }
         }
+        if let Some(c) = &r.contact
+            && !is_address(c)
+        {
+            f.at(
+                &r.id,
+                ProblemKind::Contact {
+                    recipient: r.id.get_ref().clone(),
+                },
+            );
+        }
         if r.kind == RecipientKind::JointUse && r.joint_use.is_none() {
             f.at(
                 &r.id,
@@ -644,6 +665,21 @@ fn is_sql_name(s: &str, qualified: bool) -> bool {
         Some(_) => false,
         None => part(s),
     }
+}
+
+/// An e-mail address as far as a map can tell: one `@` with text on both sides, a dot in the
+/// domain, no spaces or control characters.
+fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && s.len() <= 254
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// An HTTP dataset's names: its location a plain path, its fields and records JSON keys or

@@ -529,6 +529,11 @@ pub struct Recipient {
     /// For joint use (Art. 27(5)(iii)): what the notice must say.
     #[serde(default)]
     pub joint_use: Option<JointUse>,
+    /// Where instructions about a person's data go (an e-mail address): asked to erase it,
+    /// stop using it, or told that provision stops (Art. 35), they confirm through a link.
+    /// Without it the officer tells them by hand.
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 /// The kinds of recipient APPI distinguishes.

@@ -234,6 +234,29 @@ pub enum AuditOnly {
         /// The day the answer is asked for (`YYYY-MM-DD`, Japan).
         due_on: String,
     },
+    /// A system's owner, or a recipient of the data, answered an action's link: done (with
+    /// the rows), or not (their reason is kept sealed with the job, not on the trail).
+    OwnerActed {
+        /// The system's or recipient's id in the data map.
+        system: String,
+        /// Whether it was done.
+        done: bool,
+        /// Rows done.
+        rows: u32,
+    },
+    /// The officer stopped provision of the subject's data to third parties (Art. 35(3)): the
+    /// recipients it stops for are told.
+    ProvisionStopped {
+        /// Third parties it stops for.
+        recipients: u32,
+    },
+    /// A recipient of the data (a processor or third party) was sent instructions (Art. 35).
+    RecipientNotified {
+        /// The recipient's id in the data map.
+        recipient: String,
+        /// The day the confirmation is asked for (`YYYY-MM-DD`, Japan).
+        due_on: String,
+    },
     /// A system's owner answered through their link: what they found, as counts and a hash.
     OwnerAnswered {
         /// The system's id in the data map.
@@ -362,6 +385,9 @@ impl Event {
             Event::Record(AuditOnly::GatherFailed { .. }) => "gather_failed",
             Event::Record(AuditOnly::OwnerAsked { .. }) => "owner_asked",
             Event::Record(AuditOnly::OwnerAnswered { .. }) => "owner_answered",
+            Event::Record(AuditOnly::OwnerActed { .. }) => "owner_acted",
+            Event::Record(AuditOnly::RecipientNotified { .. }) => "recipient_notified",
+            Event::Record(AuditOnly::ProvisionStopped { .. }) => "provision_stopped",
             Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
             Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
             Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
@@ -441,13 +467,18 @@ pub enum Mail {
     StaffMailFailing,
     /// To a system's owner: search the system for a request's subject (a link, no data).
     OwnerTask,
-    /// To a system's owner: the search is still awaited.
+    /// To a system's owner: the search (or the erasure or suspension) is still awaited.
     OwnerReminder,
+    /// To a system's owner: carry out an erasure or suspension by hand, and report it.
+    OwnerAction,
+    /// To a processor or third party that received the data: erase it, stop using it, or
+    /// take note that provision stops (Art. 35), and confirm.
+    RecipientNotice,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 27] = [
+    pub const ALL: [Mail; 29] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -475,6 +506,8 @@ impl Mail {
         Mail::StaffMailFailing,
         Mail::OwnerTask,
         Mail::OwnerReminder,
+        Mail::OwnerAction,
+        Mail::RecipientNotice,
     ];
 
     /// Stable identifier (the template folder's name).
@@ -507,6 +540,8 @@ impl Mail {
             Mail::StaffMailFailing => "staff_mail_failing",
             Mail::OwnerTask => "owner_task",
             Mail::OwnerReminder => "owner_reminder",
+            Mail::OwnerAction => "owner_action",
+            Mail::RecipientNotice => "recipient_notice",
         }
     }
 

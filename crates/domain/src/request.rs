@@ -684,6 +684,22 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             ],
         ),
         AuditOnly::OwnerReminded { system } => ("owner.reminded", vec![("system", system.clone())]),
+        AuditOnly::OwnerActed { system, done, rows } => (
+            if *done {
+                "owner.done"
+            } else {
+                "owner.declined"
+            },
+            vec![("system", system.clone()), ("rows", rows.to_string())],
+        ),
+        AuditOnly::ProvisionStopped { recipients } => (
+            "provision.stopped",
+            vec![("recipients", recipients.to_string())],
+        ),
+        AuditOnly::RecipientNotified { recipient, due_on } => (
+            "recipient.notified",
+            vec![("recipient", recipient.clone()), ("due_on", due_on.clone())],
+        ),
         AuditOnly::ErasureOrdered {
             systems,
             rows,
@@ -819,8 +835,14 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::FieldReviewed { .. }
             | AuditOnly::ErasureOrdered { .. }
             | AuditOnly::ErasureApproved { .. }
-            | AuditOnly::CorrectionOrdered { .. },
+            | AuditOnly::CorrectionOrdered { .. }
+            | AuditOnly::ProvisionStopped { .. },
         ) => actor.is_worker(),
+        // Owners and recipients are asked when the officer orders the work, or by the
+        // service when a connector gives up.
+        Event::Record(AuditOnly::RecipientNotified { .. } | AuditOnly::OwnerAsked { .. }) => {
+            actor.is_worker() || matches!(actor, Actor::System)
+        }
         Event::Record(AuditOnly::PaymentFlagged { .. }) => {
             matches!(actor, Actor::PaymentProvider)
         }
@@ -829,7 +851,6 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::DocumentDeleted { .. }
             | AuditOnly::Gathered { .. }
             | AuditOnly::GatherFailed { .. }
-            | AuditOnly::OwnerAsked { .. }
             | AuditOnly::OwnerReminded { .. }
             | AuditOnly::GatheredDeleted { .. }
             | AuditOnly::Erased { .. }
@@ -838,7 +859,9 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         ) => matches!(actor, Actor::System),
         // The owner answers through a link: the service records it for them (the owner has
         // no account; the entry names the system).
-        Event::Record(AuditOnly::OwnerAnswered { .. }) => matches!(actor, Actor::System),
+        Event::Record(AuditOnly::OwnerAnswered { .. } | AuditOnly::OwnerActed { .. }) => {
+            matches!(actor, Actor::System)
+        }
     };
     if allowed {
         Ok(())

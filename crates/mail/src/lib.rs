@@ -164,6 +164,8 @@ templates! {
     StaffMailFailing => StaffMailFailingSubject, "email/staff_mail_failing/subject.txt", StaffMailFailingBody, "email/staff_mail_failing/body.txt";
     OwnerTask => OwnerTaskSubject, "email/owner_task/subject.txt", OwnerTaskBody, "email/owner_task/body.txt";
     OwnerReminder => OwnerReminderSubject, "email/owner_reminder/subject.txt", OwnerReminderBody, "email/owner_reminder/body.txt";
+    OwnerAction => OwnerActionSubject, "email/owner_action/subject.txt", OwnerActionBody, "email/owner_action/body.txt";
+    RecipientNotice => RecipientNoticeSubject, "email/recipient_notice/subject.txt", RecipientNoticeBody, "email/recipient_notice/body.txt";
 }
 
 #[derive(Template)]
@@ -311,6 +313,27 @@ impl Sender {
 }
 
 /// A context with every field filled, for previews and tests.
+/// Sample data for one template: [`sample`], with the words a task's mail carries where it is
+/// one (an owner asked to erase, a recipient asked to erase what it received).
+pub fn sample_for(mail: Mail, lang: &str) -> MailContext {
+    let mut c = sample(lang);
+    match mail {
+        Mail::OwnerAction => {
+            c.message = "消去".into();
+            c.answer_lines = vec!["会員情報: 行を削除する（1 件）".into()];
+        }
+        Mail::RecipientNotice => {
+            c.recipient_name = "株式会社ポイント連携".into();
+            c.message = "消去".into();
+            c.answer_lines = vec!["会員情報".into(), "ご注文".into()];
+        }
+        Mail::OwnerTask | Mail::OwnerReminder => c.message = String::new(),
+        _ => {}
+    }
+    c
+}
+
+/// Sample data for previews and tests.
 pub fn sample(lang: &str) -> MailContext {
     MailContext {
         lang: lang.into(),
@@ -354,10 +377,10 @@ pub fn sample(lang: &str) -> MailContext {
 mod tests {
     use super::*;
 
-    use super::sample as sample_fn;
+    use super::sample_for;
 
     fn sample(lang: &str) -> MailContext {
-        sample_fn(lang)
+        super::sample(lang)
     }
 
     /// Every mail's subject and text, in both languages, as the recipient reads them: a change
@@ -367,7 +390,7 @@ mod tests {
     fn every_mail_reads_as_reviewed() {
         for mail in Mail::ALL {
             for lang in ["ja", "en"] {
-                let r = render(mail, &sample(lang)).unwrap();
+                let r = render(mail, &sample_for(mail, lang)).unwrap();
                 insta::assert_snapshot!(
                     format!("{}-{lang}", mail.as_str()),
                     format!("Subject: {}\n\n{}", r.subject, r.text)
@@ -380,7 +403,7 @@ mod tests {
     fn every_template_renders_in_both_languages_with_its_fields() {
         for mail in Mail::ALL {
             for lang in ["ja", "en"] {
-                let c = sample(lang);
+                let c = sample_for(mail, lang);
                 let r = render(mail, &c).unwrap();
                 if matches!(
                     mail,
@@ -396,12 +419,13 @@ mod tests {
                 assert!(r.text.contains("株式会社サンプル"), "{mail:?} {lang}");
                 assert!(!r.text.contains("{{"), "{mail:?} {lang}");
                 assert!(r.html.contains(&format!("lang=\"{lang}\"")));
-                let greeting = if lang == "ja" {
-                    "山田 花子 様"
-                } else {
-                    "Dear 山田 花子"
+                // A business is addressed 御中, a person 様.
+                let greeting = match (lang, mail) {
+                    ("ja", Mail::RecipientNotice) => format!("{} 御中", c.recipient_name),
+                    ("ja", _) => format!("{} 様", c.recipient_name),
+                    _ => format!("Dear {}", c.recipient_name),
                 };
-                assert!(r.text.starts_with(greeting), "{mail:?} {lang}: {}", r.text);
+                assert!(r.text.starts_with(&greeting), "{mail:?} {lang}: {}", r.text);
             }
         }
     }

@@ -63,12 +63,37 @@ pub struct ErasurePlan {
     pub systems: Vec<String>,
     /// Rows the connectors change.
     pub rows: usize,
+    /// The systems whose owner changes them by hand (asked by e-mail), by id: no connector
+    /// can do all of it there, or the owner reported the rows.
+    pub owner_systems: Vec<String>,
+    /// Who received the subject's data and is told (processors, third parties, joint users).
+    pub recipients: Vec<PlannedRecipient>,
+}
+
+/// A recipient of the subject's data, as a plan lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRecipient {
+    /// The recipient's id in the map.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The datasets it received that hold the subject's rows, by name.
+    pub datasets: Vec<String>,
+    /// Whether it is told by e-mail (the map gives its contact); else by hand.
+    pub by_mail: bool,
 }
 
 impl ErasurePlan {
     /// Whether it suspends use (else it erases).
     pub fn suspends(&self) -> bool {
         self.measure == Measure::Suspend
+    }
+
+    /// Whether ordering it does anything: a connector, an owner or a recipient has work.
+    pub fn has_work(&self) -> bool {
+        !self.systems.is_empty()
+            || !self.owner_systems.is_empty()
+            || self.recipients.iter().any(|r| r.by_mail)
     }
 }
 
@@ -79,6 +104,8 @@ pub struct ErasureProgress {
     pub awaiting_approval: bool,
     /// What the waiting order or the latest run does: a suspension of use (else erasure).
     pub suspend: bool,
+    /// A stop of provision to third parties (the recipients told).
+    pub stop: bool,
     /// A run is underway or done (none, or one with a failed system, can be ordered again).
     pub running: bool,
     /// Each system's job.
@@ -192,7 +219,7 @@ impl Service {
         let plan = self
             .erasure_plan(&row, measure, false)
             .await?
-            .filter(|p| !p.systems.is_empty())
+            .filter(ErasurePlan::has_work)
             .ok_or(ServiceError::Invalid("erasure"))?;
         let state = self.erasure_state(&row).await?;
         if state.pending.is_some() || state.active {
@@ -216,17 +243,11 @@ impl Service {
             .await?;
             return Ok(false);
         }
-        let queue = self.queue_erasure(&row, &plan).await?;
-        self.record(
-            pid,
-            vec![ordered],
-            actor,
-            vec![queue],
-            Vec::new(),
-            origin,
-            now,
-        )
-        .await?;
+        let work = self.queue_erasure(&row, &plan, now).await?;
+        let mut events = vec![ordered];
+        events.extend(work.events);
+        self.record(pid, events, actor, work.writes, work.mail, origin, now)
+            .await?;
         Ok(true)
     }
 
@@ -247,40 +268,62 @@ impl Service {
         let plan = self
             .erasure_plan(&row, measure, false)
             .await?
-            .filter(|p| !p.systems.is_empty())
+            .filter(ErasurePlan::has_work)
             .ok_or(ServiceError::Invalid("erasure"))?;
-        let queue = self.queue_erasure(&row, &plan).await?;
+        let work = self.queue_erasure(&row, &plan, now).await?;
         let approved = AuditOnly::ErasureApproved {
             systems: u32::try_from(plan.systems.len()).unwrap_or(u32::MAX),
             suspend: plan.suspends(),
         };
-        self.record(
-            pid,
-            vec![approved],
-            actor,
-            vec![queue],
-            Vec::new(),
-            origin,
-            now,
-        )
-        .await?;
+        let mut events = vec![approved];
+        events.extend(work.events);
+        self.record(pid, events, actor, work.writes, work.mail, origin, now)
+            .await?;
         Ok(())
     }
 
+    /// The jobs of an ordered plan: one per system a connector changes, a task for the owner
+    /// of each system changed by hand and for each recipient told by e-mail, with their mail
+    /// and trail entries.
     async fn queue_erasure(
         &self,
         row: &request::Model,
         plan: &ErasurePlan,
-    ) -> Result<Write, ServiceError> {
-        let run = store::latest_erasure(self.db().conn(), row.id)
-            .await?
-            .first()
-            .map_or(1, |j| j.run + 1);
-        Ok(Write::QueueErase {
-            systems: plan.systems.clone(),
-            run,
-            suspend: plan.suspends(),
-        })
+        now: DateTime<Utc>,
+    ) -> Result<crate::tasks::Handover, ServiceError> {
+        let state = self.erasure_state(row).await?;
+        if !state.failed.is_empty() && state.suspend == plan.suspends() {
+            // What failed is taken up again; what was done stays done.
+            return self.reopen(row, &state.failed, now).await;
+        }
+        let run = self.next_run(row).await?;
+        let mut work = self
+            .hand_over(
+                row,
+                Some(plan.measure),
+                &plan.owner_systems,
+                &plan.recipients,
+                run,
+                now,
+            )
+            .await?;
+        work.writes.insert(
+            0,
+            Write::QueueErase {
+                systems: plan.systems.clone(),
+                run,
+                suspend: plan.suspends(),
+            },
+        );
+        Ok(work)
+    }
+
+    /// The next run of a request's erasures, suspensions and instructions to recipients.
+    pub(crate) async fn next_run(&self, row: &request::Model) -> Result<i32, ServiceError> {
+        let last = |jobs: Vec<gather_job::Model>| jobs.first().map_or(0, |j| j.run);
+        Ok(last(store::latest_erasure(self.db().conn(), row.id).await?)
+            .max(last(store::latest_notices(self.db().conn(), row.id).await?))
+            + 1)
     }
 
     /// Where the ordering stands.
@@ -290,10 +333,26 @@ impl Service {
             .iter()
             .rev()
             .find(|e| e.action == "erasure.ordered" || e.action == "suspension.ordered");
-        let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
-        let run_at = jobs.first().map(|j| j.created_at);
+        let mut jobs = store::latest_erasure(self.db().conn(), row.id).await?;
+        let suspend = jobs.first().is_some_and(|j| j.purpose == store::SUSPEND);
+        let run_at = jobs.iter().map(|j| j.updated_at).max();
+        // An order waiting is newer than anything the latest run did (a re-order after a
+        // failure reopens jobs, which touches them).
         let pending = last_order.filter(|e| run_at.is_none_or(|t| e.at > t));
+        let notices = store::latest_notices(self.db().conn(), row.id).await?;
+        if jobs.first().map(|j| j.run) == notices.first().map(|j| j.run) {
+            jobs.extend(notices);
+        }
+        let failed: Vec<gather_job::Model> = jobs
+            .iter()
+            .filter(|j| j.state == store::FAILED)
+            .cloned()
+            .collect();
+        let busy = jobs
+            .iter()
+            .any(|j| j.state != store::FAILED && j.state != store::DONE);
         Ok(OrderState {
+            failed: if busy { Vec::new() } else { failed },
             pending: pending.map(|e| {
                 if e.action == "suspension.ordered" {
                     Measure::Suspend
@@ -303,7 +362,7 @@ impl Service {
             }),
             active: !jobs.is_empty() && !jobs.iter().any(|j| j.state == store::FAILED),
             ordered_by: pending.and_then(|e| e.actor_id.clone()),
-            suspend: jobs.first().is_some_and(|j| j.purpose == store::SUSPEND),
+            suspend,
         })
     }
 
@@ -340,6 +399,7 @@ impl Service {
                 rows: job.rows,
                 attempts: job.attempts,
                 error: job.error.clone(),
+                reason: self.declined_reason(job)?,
             });
             if job.state != store::DONE {
                 continue;
@@ -416,7 +476,87 @@ impl Service {
                 out.lines.push(line);
             }
         }
+        self.notices_into(row, &mut out, map, en).await?;
         Ok(out)
+    }
+
+    /// Why the person asked by a job's link said it cannot be done (sealed with the job).
+    fn declined_reason(&self, job: &gather_job::Model) -> Result<Option<String>, ServiceError> {
+        if job.state != store::FAILED || job.error.as_deref() != Some(store::DECLINED) {
+            return Ok(None);
+        }
+        Ok(store::open_result(self.cipher(), job)?
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .and_then(|v| v["reason"].as_str().map(str::to_owned)))
+    }
+
+    /// The recipients told of the latest erasure, suspension or stop of provision: each as a
+    /// line of progress, and, once confirmed, a line of the answer. The whole is complete only
+    /// when every recipient told has confirmed.
+    async fn notices_into(
+        &self,
+        row: &request::Model,
+        out: &mut ErasureProgress,
+        map: Option<&DataMap>,
+        en: bool,
+    ) -> Result<(), ServiceError> {
+        let notices = store::latest_notices(self.db().conn(), row.id).await?;
+        let subject_en = row.lang == "en";
+        let stop = row.kind == RequestKind::ThirdPartyStop.as_str();
+        for job in &notices {
+            let name = |en: bool| {
+                map.and_then(|m| m.recipient(&job.system))
+                    .map_or_else(|| job.system.clone(), |r| r.name.get(en).to_owned())
+            };
+            out.systems.push(SystemProgress {
+                system: name(en),
+                state: job.state.clone(),
+                rows: job.rows,
+                attempts: job.attempts,
+                error: job.error.clone(),
+                reason: self.declined_reason(job)?,
+            });
+            if job.state != store::DONE {
+                continue;
+            }
+            let on = madoguchi_domain::written_date(
+                madoguchi_domain::jst_date(job.updated_at),
+                subject_en,
+            );
+            let day = madoguchi_domain::jst_date(job.updated_at).to_string();
+            if out.done_on.as_ref().is_none_or(|d| *d < day) {
+                out.done_on = Some(day);
+            }
+            let who = name(subject_en);
+            out.lines.push(match (stop, out.suspend, subject_en) {
+                (true, _, false) => {
+                    format!("{who}: 提供を停止し、先方から対応の報告を受けました（{on}）")
+                }
+                (true, _, true) => format!("{who}: provision stopped; they confirmed on {on}"),
+                (false, false, false) => {
+                    format!("{who}（提供先）: 消去を依頼し、対応の報告を受けました（{on}）")
+                }
+                (false, false, true) => {
+                    format!("{who} (recipient): asked to erase; they confirmed on {on}")
+                }
+                (false, true, false) => {
+                    format!("{who}（提供先）: 利用停止を依頼し、対応の報告を受けました（{on}）")
+                }
+                (false, true, true) => {
+                    format!("{who} (recipient): asked to stop using it; they confirmed on {on}")
+                }
+            });
+            if !out.changed_in.contains(&who) {
+                out.changed_in.push(who);
+            }
+        }
+        out.stop = stop;
+        if stop {
+            out.complete = !notices.is_empty();
+            out.running = !notices.is_empty() && !notices.iter().any(|j| j.state == store::FAILED);
+        }
+        out.complete = out.complete && notices.iter().all(|j| j.state == store::DONE);
+        Ok(())
     }
 
     /// Runs a claimed erasure job: changes the system and checks it, then commits the record
@@ -548,7 +688,74 @@ impl Service {
     ) -> Result<(), ServiceError> {
         tracing::warn!(request = %row.pid, system = %job.system, purpose = %job.purpose, error = %e, "a connector could not act");
         let retry = crate::gather::retry_at(job.attempts, now);
+        if retry.is_none() && job.purpose != store::CORRECT {
+            // Given up: the system's owner finishes it by hand.
+            return self.hand_to_owner(row, job, e.to_string(), now).await;
+        }
         self.fail_erase(row, job, e.to_string(), retry, now).await
+    }
+
+    /// An erase or suspend job the connector gave up on becomes its system's owner's task:
+    /// the job waits on their link, they are mailed what to do.
+    async fn hand_to_owner(
+        &self,
+        row: &request::Model,
+        job: &gather_job::Model,
+        error: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let measure = if job.purpose == store::SUSPEND {
+            Measure::Suspend
+        } else {
+            Measure::Erase
+        };
+        let mut work = self
+            .hand_over(
+                row,
+                Some(measure),
+                std::slice::from_ref(&job.system),
+                &[],
+                job.run,
+                now,
+            )
+            .await?;
+        // The task's link, taken from the writes that would open a new job: this job is it.
+        let link = work.writes.iter_mut().find_map(|w| match w {
+            Write::OpenTasks { tasks, .. } if !tasks.is_empty() => Some(tasks.remove(0).1),
+            _ => None,
+        });
+        let Some(link) = link else {
+            return self.fail_erase(row, job, error, None, now).await;
+        };
+        let mut events = vec![AuditOnly::EraseFailed {
+            system: job.system.clone(),
+            attempts: u32::try_from(job.attempts).unwrap_or(0),
+            last: true,
+        }];
+        events.extend(work.events);
+        let write = Write::FailGather {
+            job_id: job.id,
+            attempts: job.attempts,
+            error,
+            retry_at: None,
+            give_back: false,
+            hand_to_owner: Some(link),
+        };
+        match self
+            .record(
+                row.pid,
+                events,
+                &Actor::System,
+                vec![write],
+                work.mail,
+                &Origin::default(),
+                now,
+            )
+            .await
+        {
+            Ok(_) | Err(ServiceError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) async fn fail_erase(
@@ -602,18 +809,39 @@ struct OrderState {
     ordered_by: Option<String>,
     /// The latest run suspends use.
     suspend: bool,
+    /// The latest run's failed jobs, once nothing of it is still underway (they are what a
+    /// new order takes up again).
+    failed: Vec<gather_job::Model>,
 }
 
-/// The plan of every dataset holding the subject's rows, in the order they change.
+/// The plan of every dataset holding the subject's rows, in the order they change. A system
+/// is changed by its connector, or, where any of its changes needs a hand (no connector can
+/// make it, or its owner reported the rows), entirely by its owner.
 fn plan_of(map: &DataMap, found: &Gathered, measure: Measure, en: bool) -> ErasurePlan {
     let mut out = ErasurePlan {
         measure,
         datasets: Vec::new(),
         systems: Vec::new(),
         rows: 0,
+        owner_systems: Vec::new(),
+        recipients: Vec::new(),
     };
-    for p in plan_all(map, measure) {
-        let rows = found.all.get(&p.dataset).map_or(0, |r| r.rows.len());
+    let rows_of = |id: &str| found.all.get(id).map_or(0, |r| r.rows.len());
+    let plans = plan_all(map, measure);
+    let changes =
+        |p: &madoguchi_datamap::plan::DatasetPlan| p.action != RowAction::Keep || p.unmarked;
+    let by_hand: std::collections::BTreeSet<&str> = plans
+        .iter()
+        .filter(|p| rows_of(&p.dataset) > 0 && changes(p))
+        .filter(|p| {
+            p.unmarked
+                || !madoguchi_connectors::can_act(map, &p.dataset, &p.action)
+                || found.by_owner.contains(&p.system)
+        })
+        .map(|p| p.system.as_str())
+        .collect();
+    for p in &plans {
+        let rows = rows_of(&p.dataset);
         if rows == 0 {
             continue;
         }
@@ -621,13 +849,17 @@ fn plan_of(map: &DataMap, found: &Gathered, measure: Measure, en: bool) -> Erasu
             continue;
         };
         let system = map.system(&p.system);
-        let by_connector = madoguchi_connectors::can_act(map, &p.dataset, &p.action)
-            && !found.by_owner.contains(&p.system);
-        if by_connector && p.action != RowAction::Keep {
-            if !out.systems.contains(&p.system) {
-                out.systems.push(p.system.clone());
+        let by_connector = !by_hand.contains(p.system.as_str());
+        if changes(p) {
+            let list = if by_connector {
+                out.rows += rows;
+                &mut out.systems
+            } else {
+                &mut out.owner_systems
+            };
+            if !list.contains(&p.system) {
+                list.push(p.system.clone());
             }
-            out.rows += rows;
         }
         let field_label = |name: &str| {
             d.fields
@@ -646,10 +878,40 @@ fn plan_of(map: &DataMap, found: &Gathered, measure: Measure, en: bool) -> Erasu
                 .map(|(f, basis)| (field_label(f), basis.clone()))
                 .collect(),
             by_connector,
-            by_hand: (!by_connector && p.action != RowAction::Keep) || p.unmarked,
+            by_hand: !by_connector && changes(p),
         });
     }
+    out.recipients = recipients_of(map, |id| rows_of(id) > 0, |_| true, en);
     out
+}
+
+/// The recipients (of the kinds `kind` keeps) of datasets holding the subject's rows, each
+/// with those datasets' names.
+pub(crate) fn recipients_of(
+    map: &DataMap,
+    holds: impl Fn(&str) -> bool,
+    kind: impl Fn(madoguchi_datamap::RecipientKind) -> bool,
+    en: bool,
+) -> Vec<PlannedRecipient> {
+    map.recipients
+        .iter()
+        .filter(|r| kind(r.kind))
+        .filter_map(|r| {
+            let datasets: Vec<String> = map
+                .datasets
+                .iter()
+                .filter(|d| holds(d.id.get_ref()))
+                .filter(|d| d.recipients.iter().any(|x| x.get_ref() == r.id.get_ref()))
+                .map(|d| d.label.get(en).to_owned())
+                .collect();
+            (!datasets.is_empty()).then(|| PlannedRecipient {
+                id: r.id.get_ref().clone(),
+                name: r.name.get(en).to_owned(),
+                datasets,
+                by_mail: r.contact.is_some(),
+            })
+        })
+        .collect()
 }
 
 /// A gathered dataset whose fields a correction can change, as the officer's form shows it.
@@ -894,6 +1156,7 @@ impl Service {
                 rows: job.rows,
                 attempts: job.attempts,
                 error: job.error.clone(),
+                reason: None,
             });
             if job.state != store::DONE {
                 continue;

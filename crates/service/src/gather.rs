@@ -40,6 +40,8 @@ pub struct SystemProgress {
     pub attempts: i32,
     /// Why the last try failed (never a credential or a row).
     pub error: Option<String>,
+    /// Why the person asked by link said it cannot be done, in their words (staff only).
+    pub reason: Option<String>,
 }
 
 /// One dataset of what was gathered, labelled for people.
@@ -94,11 +96,16 @@ pub(crate) struct Queued {
 
 /// The kinds the connectors gather for: a disclosure is answered from what they find; a
 /// correction and a suspension or erasure need to know what is held and where (the officer
-/// sees the current values before changing them).
+/// sees the current values before changing them); a stop of provision, which recipients
+/// received the person's data.
 pub fn gathers_for(kind: RequestKind) -> bool {
     matches!(
         kind,
-        RequestKind::Disclosure | RequestKind::Correction | RequestKind::SuspensionOrErasure
+        RequestKind::Disclosure
+            | RequestKind::Correction
+            | RequestKind::SuspensionOrErasure
+            // Which third parties received the person's data follows from what is held.
+            | RequestKind::ThirdPartyStop
     )
 }
 
@@ -613,6 +620,7 @@ impl Service {
                 rows: job.rows,
                 attempts: job.attempts,
                 error: job.error.clone(),
+                reason: None,
             });
             if job.state != store::DONE {
                 continue;

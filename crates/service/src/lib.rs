@@ -19,6 +19,7 @@ pub mod register;
 pub mod reminders;
 pub mod settings;
 pub mod staff;
+pub mod tasks;
 pub mod totp;
 
 use std::sync::Arc;

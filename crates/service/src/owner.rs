@@ -45,6 +45,9 @@ pub struct OwnerTask {
     pub subject: SubjectKeys,
     /// The datasets to search.
     pub datasets: Vec<TaskDataset>,
+    /// Work to carry out and report instead of a search (an erasure, a suspension, a
+    /// recipient's instructions).
+    pub work: Option<crate::tasks::Work>,
 }
 
 /// What the owner looks the person up by.
@@ -143,7 +146,7 @@ impl Service {
         for system in systems {
             let nonce = random_token();
             asked.mail.push(
-                self.owner_mail(row, system, &nonce, due_at, Mail::OwnerTask)
+                self.owner_mail(row, system, &nonce, due_at, Mail::OwnerTask, "")
                     .await?,
             );
             asked.events.push(AuditOnly::OwnerAsked {
@@ -171,6 +174,7 @@ impl Service {
         nonce: &str,
         due_at: DateTime<Utc>,
         mail: Mail,
+        work: &str,
     ) -> Result<outbox::NewMessage, ServiceError> {
         let settings = self.settings().await?;
         let kind = RequestKind::parse(&row.kind).ok_or_else(|| {
@@ -189,6 +193,7 @@ impl Service {
             kind_en: kind.label_en().to_owned(),
             due_on: written_date(due_at, false),
             system_name: system.name.ja.clone(),
+            message: work.to_owned(),
             owner_nonce: Some(nonce.to_owned()),
             ..MailContext::default()
         };
@@ -226,11 +231,19 @@ impl Service {
         let settings = self.settings().await?;
         let by_subject =
             madoguchi_domain::Requester::parse(&row.requester).is_some_and(|r| !r.is_agent());
+        let work = self.work_of(&job, &row, en).await?;
+        let recipient = map.and_then(|m| m.recipient(&job.system));
+        let name = match (system, recipient) {
+            (Some(s), _) => s.name.get(en).to_owned(),
+            (None, Some(r)) => r.name.get(en).to_owned(),
+            (None, None) => job.system.clone(),
+        };
         Ok(OwnerTask {
+            work,
             business: settings.business.name.clone(),
             number: row.number.clone(),
             kind: RequestKind::parse(&row.kind).unwrap_or(RequestKind::Disclosure),
-            system: system.map_or_else(|| job.system.clone(), |s| s.name.get(en).to_owned()),
+            system: name,
             due_at: job.task_due_at.unwrap_or(job.created_at),
             subject: SubjectKeys {
                 name: row.subject_name.clone(),
@@ -274,6 +287,10 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Result<u32, Vec<TaskError>>, ServiceError> {
         let (job, row) = self.open_task(token).await?;
+        if job.purpose != store::GATHER {
+            // Work to carry out is reported, not answered with rows.
+            return Err(ServiceError::Invalid("a work link"));
+        }
         let map = self.datamap().await?;
         let Some(map) = map.as_deref().map(|m| &m.map) else {
             return Err(ServiceError::Invalid("data map"));
@@ -401,8 +418,14 @@ impl Service {
             let (Some(nonce), Some(due_at)) = (&job.task_nonce, job.task_due_at) else {
                 continue;
             };
+            // A task to erase or suspend is reminded as such ("" is a search).
+            let work = match job.purpose.as_str() {
+                p if p == store::ERASE => "消去",
+                p if p == store::SUSPEND => "利用停止",
+                _ => "",
+            };
             let mail = self
-                .owner_mail(&row, system, nonce, due_at, Mail::OwnerReminder)
+                .owner_mail(&row, system, nonce, due_at, Mail::OwnerReminder, work)
                 .await?;
             let writes = vec![Write::RemindTask { job_id: job.id }];
             let result = self

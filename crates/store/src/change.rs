@@ -202,6 +202,35 @@ pub enum Write {
         /// A suspension of use rather than an erasure.
         suspend: bool,
     },
+    /// Opens tasks done by hand through a link (a system's owner erasing, a recipient
+    /// confirming instructions): one job each, waiting for its answer.
+    OpenTasks {
+        /// The jobs' purpose (`erase`, `suspend`, `notify`).
+        purpose: &'static str,
+        /// The run.
+        run: i32,
+        /// Each system's (or recipient's) id and link.
+        tasks: Vec<(String, TaskLink)>,
+    },
+    /// A failed job of an erasure, suspension or instruction is taken up again: by its
+    /// connector (`link` none) or by the person a new link goes to (refused unless it failed,
+    /// so two officers cannot reopen it twice).
+    ReopenJob {
+        /// The job.
+        job_id: i64,
+        /// The new link, for work done by hand.
+        link: Option<TaskLink>,
+    },
+    /// The person a task's link went to says it cannot be done: the job fails with their
+    /// reason stored sealed (refused unless the task is open under this token).
+    DeclineTask {
+        /// The job.
+        job_id: i64,
+        /// The token the link carried (only its hash is compared).
+        token: String,
+        /// Their reason, as JSON.
+        reason: String,
+    },
     /// Queues a correction job for one system: its plan (the new values, personal data)
     /// stored sealed until the job replaces it with what it did.
     QueueCorrect {
@@ -756,6 +785,111 @@ async fn apply<C: ConnectionTrait>(
                 });
                 gather_job::Entity::insert_many(rows).exec(tx).await?;
             }
+        }
+        Write::OpenTasks {
+            purpose,
+            run,
+            tasks,
+        } => {
+            use crate::entities::gather_job;
+            if !tasks.is_empty() {
+                let rows = tasks
+                    .into_iter()
+                    .map(|(system, link)| gather_job::ActiveModel {
+                        request_id: Set(request_id),
+                        run: Set(run),
+                        system: Set(system),
+                        state: Set(crate::gather::OWNER.to_owned()),
+                        attempts: Set(0),
+                        next_attempt_at: Set(at),
+                        rows: Set(0),
+                        created_at: Set(at),
+                        updated_at: Set(at),
+                        purpose: Set(purpose.to_owned()),
+                        task_token_hash: Set(Some(hash_token(&link.token))),
+                        task_nonce: Set(Some(link.nonce)),
+                        task_due_at: Set(Some(link.due_at.trunc_subsecs(6))),
+                        ..Default::default()
+                    });
+                gather_job::Entity::insert_many(rows).exec(tx).await?;
+            }
+        }
+        Write::ReopenJob { job_id, link } => {
+            use crate::entities::gather_job;
+            let state = if link.is_some() {
+                crate::gather::OWNER
+            } else {
+                crate::gather::PENDING
+            };
+            let reopened = gather_job::Entity::update_many()
+                .col_expr(gather_job::Column::State, Expr::value(state))
+                .col_expr(gather_job::Column::Attempts, Expr::value(0))
+                .col_expr(
+                    gather_job::Column::Error,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(gather_job::Column::NextAttemptAt, Expr::value(at))
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(link.as_ref().map(|t| hash_token(&t.token))),
+                )
+                .col_expr(
+                    gather_job::Column::TaskNonce,
+                    Expr::value(link.as_ref().map(|t| t.nonce.clone())),
+                )
+                .col_expr(
+                    gather_job::Column::TaskDueAt,
+                    Expr::value(link.as_ref().map(|t| t.due_at.trunc_subsecs(6))),
+                )
+                .col_expr(
+                    gather_job::Column::TaskRemindedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::FAILED))
+                .exec(tx)
+                .await?;
+            refused_unless(reopened.rows_affected, 1, Refused::JobTakenOver)?;
+        }
+        Write::DeclineTask {
+            job_id,
+            token,
+            reason,
+        } => {
+            use crate::entities::gather_job;
+            let declined = gather_job::Entity::update_many()
+                .col_expr(
+                    gather_job::Column::State,
+                    Expr::value(crate::gather::FAILED),
+                )
+                .col_expr(
+                    gather_job::Column::Result,
+                    Expr::value(Some(
+                        cipher.seal(&crate::gather::result_aad(job_id), &reason),
+                    )),
+                )
+                .col_expr(
+                    gather_job::Column::Error,
+                    Expr::value(Some(crate::gather::DECLINED.to_owned())),
+                )
+                .col_expr(
+                    gather_job::Column::TaskTokenHash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
+                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)))
+                .exec(tx)
+                .await?;
+            refused_unless(declined.rows_affected, 1, Refused::TaskClosed)?;
         }
         Write::AnswerTask {
             job_id,

@@ -33,6 +33,12 @@ pub const ERASE: &str = "erase";
 pub const CORRECT: &str = "correct";
 /// A job that carries out a suspension of use (marks, and erases what suspension erases).
 pub const SUSPEND: &str = "suspend";
+/// A recipient of the data told of an erasure, suspension or stop of provision, until they
+/// confirm.
+pub const NOTIFY: &str = "notify";
+/// The error of a task whose owner or recipient said it cannot be done (their reason is
+/// sealed in the job's result).
+pub const DECLINED: &str = "declined by the person asked (see their reason)";
 
 /// Every correction job of a request, in order.
 pub async fn corrections<C: ConnectionTrait>(
@@ -161,6 +167,14 @@ pub async fn latest_erasure<C: ConnectionTrait>(
     request_id: i64,
 ) -> Result<Vec<gather_job::Model>, StoreError> {
     latest_of(db, request_id, &[ERASE, SUSPEND]).await
+}
+
+/// The jobs of a request's latest instructions to recipients, in order.
+pub async fn latest_notices<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<gather_job::Model>, StoreError> {
+    latest_of(db, request_id, &[NOTIFY]).await
 }
 
 async fn latest_of<C: ConnectionTrait>(

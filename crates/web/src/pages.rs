@@ -400,6 +400,8 @@ pub struct OwnerTaskPage {
     pub errors: Vec<madoguchi_service::owner::TaskError>,
     /// Rows taken, once answered.
     pub answered: Option<u32>,
+    /// Once work was reported: done, or not.
+    pub work_done: Option<bool>,
 }
 
 impl OwnerTaskPage {
@@ -434,11 +436,12 @@ impl OwnerTaskPage {
             token,
             errors,
             answered: None,
+            work_done: None,
         }
     }
 
     /// The thanks after an answer.
-    pub fn answered(en: bool, business_name: String, rows: u32) -> Self {
+    pub fn answered(en: bool, business_name: String, rows: u32, work_done: Option<bool>) -> Self {
         OwnerTaskPage {
             en,
             business_name,
@@ -450,6 +453,7 @@ impl OwnerTaskPage {
             token: String::new(),
             errors: Vec::new(),
             answered: Some(rows),
+            work_done,
         }
     }
 

@@ -50,13 +50,13 @@ async fn task_page(
     headers: &HeaderMap,
     token: String,
     errors: Vec<TaskError>,
-    done: Option<u32>,
+    done: Option<(u32, Option<bool>)>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let (csrf_token, set) = csrf::issue(state, headers);
     let page = match done {
-        Some(rows) => OwnerTaskPage::answered(en, state.business().await.name, rows),
+        Some((rows, work)) => OwnerTaskPage::answered(en, state.business().await.name, rows, work),
         None => {
             let task = state
                 .service
@@ -90,6 +90,8 @@ async fn answer_task(
         multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
     let mut csrf_value = String::new();
     let mut searched = false;
+    let mut outcome = None;
+    let mut reason = String::new();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     loop {
         let field = match multipart.next_field().await {
@@ -104,6 +106,8 @@ async fn answer_task(
         match name.as_str() {
             "csrf" => csrf_value = field.text().await.unwrap_or_default(),
             "searched" => searched = field.text().await.unwrap_or_default() == "yes",
+            "outcome" => outcome = Some(field.text().await.unwrap_or_default()),
+            "reason" => reason = field.text().await.unwrap_or_default(),
             _ => {
                 if let Some(dataset) = name.strip_prefix("csv_") {
                     let bytes = field
@@ -119,6 +123,9 @@ async fn answer_task(
     }
     if !csrf::verify(&state, &headers, &csrf_value) {
         return Err(PageError(AppError::Forbidden, en));
+    }
+    if let Some(outcome) = outcome {
+        return report_work(&state, lang, &headers, token, &outcome, &reason).await;
     }
     if !searched {
         let error = TaskError {
@@ -154,7 +161,7 @@ async fn answer_task(
                 &headers,
                 token,
                 Vec::new(),
-                Some(rows),
+                Some((rows, None)),
                 StatusCode::OK,
             )
             .await
@@ -172,4 +179,63 @@ async fn answer_task(
             .await
         }
     }
+}
+
+/// The report on work asked by link: done, or why it cannot be (the reason required).
+async fn report_work(
+    state: &AppState,
+    lang: PageLang,
+    headers: &HeaderMap,
+    token: String,
+    outcome: &str,
+    reason: &str,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let done = match outcome {
+        "done" => true,
+        "cannot" => false,
+        _ => return Err(PageError(AppError::BadRequest("outcome".into()), en)),
+    };
+    let bad_reason = !done
+        && (reason.trim().is_empty()
+            || reason.chars().count() > 2000
+            || reason
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t'));
+    if bad_reason {
+        let error = TaskError {
+            dataset: String::new(),
+            line: None,
+            message: if en {
+                "Say why it cannot be done (at most 2,000 characters).".into()
+            } else {
+                "実施できない理由を2,000文字以内で記入してください。".into()
+            },
+        };
+        return task_page(
+            state,
+            lang,
+            headers,
+            token,
+            vec![error],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    state
+        .service
+        .answer_work(&token, done, reason, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    task_page(
+        state,
+        lang,
+        headers,
+        token,
+        Vec::new(),
+        Some((0, Some(done))),
+        StatusCode::OK,
+    )
+    .await
 }

@@ -71,7 +71,7 @@ pub async fn preview_mail(
     let en = lang.en();
     let mail = Mail::parse(&template).ok_or(PageError(AppError::NotFound, en))?;
     let mlang = if q.mlang == "en" { "en" } else { "ja" };
-    let r = madoguchi_mail::render(mail, &madoguchi_mail::sample(mlang))
+    let r = madoguchi_mail::render(mail, &madoguchi_mail::sample_for(mail, mlang))
         .map_err(|e| PageError(AppError::Internal(e.to_string()), en))?;
     Ok(Html(format!(
         "<!DOCTYPE html><html lang=\"{mlang}\"><head><meta charset=\"utf-8\"><title>{t}</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{t}</h1><h2>Text</h2><pre>{text}</pre><h2>HTML</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{html}\" style=\"width:100%;height:30rem;border:1px solid #ccc\"></iframe></main></body></html>",

@@ -156,6 +156,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::approve_erasure),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/stop", WORKERS),
+            post(work::stop_provision),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

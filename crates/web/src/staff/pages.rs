@@ -193,6 +193,8 @@ pub struct DetailPage {
     pub can_erase: bool,
     /// The dry run of an erasure, for a suspension or erasure at work.
     pub erasure_plans: Vec<madoguchi_service::erasure::ErasurePlan>,
+    /// The third parties a stop of provision is for, for a third-party stop at work.
+    pub stop_plan: Option<Vec<madoguchi_service::erasure::PlannedRecipient>>,
     /// Where an ordered erasure stands.
     pub erasure: madoguchi_service::erasure::ErasureProgress,
     /// What a correction at work can change.

@@ -403,17 +403,19 @@ async fn suggested_answer(
             } else {
                 madoguchi_service::erasure::Measure::Erase
             };
-            let by_hand = state
+            // Work left by hand with no one asked (a recipient without a contact) keeps the
+            // answer for the officer to write.
+            let untold = state
                 .service
                 .erasure_plan(row, measure, en)
                 .await?
-                .is_some_and(|p| p.datasets.iter().any(|d| d.by_hand));
-            if by_hand && erasure.complete {
+                .is_some_and(|p| p.recipients.iter().any(|r| !r.by_mail));
+            if untold && erasure.complete {
                 // Not all of it is done: the officer writes the answer once the rest is.
                 if page_en {
-                    "Some data must still be changed by hand (see the plan); the answer is not filled in.".into()
+                    "Some recipients must still be told by hand (see the plan); the answer is not filled in.".into()
                 } else {
-                    "手作業での対応が必要なデータが残っています（計画を参照）。回答欄は記入していません。".into()
+                    "連絡先のない提供先への連絡が残っています（計画を参照）。回答欄は記入していません。".into()
                 }
             } else if erasure.complete && !erasure.lines.is_empty() {
                 let intro = match (erasure.suspend, en) {
@@ -454,6 +456,42 @@ async fn suggested_answer(
                 String::new()
             }
         }
+        K::ThirdPartyStop => {
+            let stopped = state.service.erasure(row, en).await?;
+            if stopped.complete && !stopped.lines.is_empty() {
+                let intro = if en {
+                    "We stopped providing your personal data to third parties as follows:"
+                } else {
+                    "ご請求に基づき、次のとおりお客様の個人データの第三者への提供を停止しました。"
+                };
+                fields.push(("remedy".to_owned(), "done".to_owned()));
+                fields.push((
+                    "measure".to_owned(),
+                    madoguchi_domain::answer::Measure::StoppedProvision
+                        .as_str()
+                        .to_owned(),
+                ));
+                fields.push(("what".to_owned(), stopped.lines.join("\n")));
+                fields.push((
+                    "systems".to_owned(),
+                    stopped.changed_in.join(if en { ", " } else { "、" }),
+                ));
+                if let Some(day) = &stopped.done_on {
+                    fields.push(("done_on".to_owned(), day.clone()));
+                }
+                fields.push((
+                    "text".to_owned(),
+                    format!("{intro}\n{}", stopped.lines.join("\n")),
+                ));
+                if page_en {
+                    "The answer is filled in from the recipients' confirmations.".into()
+                } else {
+                    "回答欄を、提供先からの対応の報告をもとに記入しています。".into()
+                }
+            } else {
+                String::new()
+            }
+        }
         K::PurposeNotification => match state.service.suggested_purposes(en).await? {
             Some(purposes) => {
                 let intro = if en {
@@ -470,7 +508,6 @@ async fn suggested_answer(
             }
             None => String::new(),
         },
-        _ => String::new(),
     };
     Ok((fields, from))
 }
@@ -567,6 +604,11 @@ async fn request_page(
         .erasure(&d.request, en)
         .await
         .map_err(|e| service_error(e, en))?;
+    let stop_plan = state
+        .service
+        .stop_plan(&d.request, en)
+        .await
+        .map_err(|e| service_error(e, en))?;
     let correction_targets = state
         .service
         .correction_targets(&d.request, en)
@@ -586,6 +628,7 @@ async fn request_page(
         can_package,
         can_erase: who.role.can_work_requests(),
         erasure_plans,
+        stop_plan,
         erasure,
         answer,
         errors,
@@ -924,6 +967,24 @@ pub async fn approve_erasure(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(back_to(pid, "#erase-h"))
+}
+
+/// Stops provision to the third parties the plan lists, and tells those with a contact.
+pub async fn stop_provision(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = request_pid(&pid, en)?;
+    state
+        .service
+        .stop_provision(pid, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(back_to(pid, "#stop-h"))
 }
 
 /// Builds the answer package from the gathered data and attaches it.
