@@ -638,3 +638,97 @@ async fn identical_rows_are_counted_and_erased_as_rows() {
         .unwrap();
     assert_eq!(shop[0], erased("orders", Done::Deleted, 3));
 }
+
+/// Where the office requires four eyes, a correction waits for a second officer: the one who
+/// ordered it cannot approve it, nothing changes until another does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_waits_for_a_second_officer_where_the_office_requires_one() {
+    use madoguchi_domain::Role;
+    let (app, vars) = crate::connectors::with_business_vars(
+        Backend::Sqlite,
+        &tag(),
+        MAP,
+        &[("MADOGUCHI_ERASURE_APPROVAL", "two")],
+    )
+    .await;
+    let url = |k: &str| vars.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let mut body = valid_json(SUBJECT);
+    body["subject_name"] = "山田 花子".into();
+    body["kind"] = "correction".into();
+    body["current_content"] = "氏名: 山田 花子".into();
+    body["correct_content"] = "氏名: 山本 花子".into();
+    body.as_object_mut().unwrap().remove("delivery");
+    let res = app.client.post_json("/api/v1/requests", &body).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+    crate::answers::bring_in_progress(&app, pid, SUBJECT).await;
+    assert!(crate::connectors::settled(&app, pid).await.complete);
+    let shop = url("TEST_SHOP_URL");
+    let names = || table(&shop, "SELECT name FROM customers WHERE id = 1");
+
+    let officer = staff_client(&app, Role::Officer).await;
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/correct"),
+            &[
+                ("csrf", &page.csrf()),
+                ("dataset", "customers"),
+                ("value_name", "山本 花子"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        page.body
+            .contains("訂正が指示され、別の担当者の承認を待っています。")
+    );
+    assert!(page.body.contains("別の担当者の承認待ち"));
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/correct/approve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(names().await, [t(&[Some("山田 花子")])]);
+
+    let second = staff_client(&app, Role::Admin).await;
+    let page = second.get(&format!("/staff/requests/{pid}")).await;
+    let res = second
+        .post_form(
+            &format!("/staff/requests/{pid}/correct/approve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let mut done = Default::default();
+    for _ in 0..200 {
+        done = app
+            .service
+            .corrections(&app.request(pid).await, false)
+            .await
+            .unwrap();
+        if done.complete {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done.complete, "{done:?}");
+    assert_eq!(names().await, [t(&[Some("山本 花子")])]);
+    let actions = app.audit_actions(pid).await;
+    assert!(
+        actions.contains(&"correction.approved".to_owned()),
+        "{actions:?}"
+    );
+    // Approving twice is refused (nothing waits any more).
+    let res = second
+        .post_form(
+            &format!("/staff/requests/{pid}/correct/approve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_ne!(res.status, 303);
+}

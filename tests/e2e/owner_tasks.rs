@@ -254,6 +254,33 @@ on_both!(
                 .await
                 .contains(&"owner.reminded".to_owned())
         );
+        // Past its due day, the office's daily digest lists it (by number, system and what was
+        // asked; no personal data).
+        let after_due = madoguchi_service::reminders::next_digest_at(later);
+        assert!(app.service.staff_digest(after_due).await.unwrap());
+        let number = app.request(pid).await.number;
+        let digest = app
+            .mails()
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m.subject.contains("【日次】"))
+            .expect("the digest");
+        assert!(
+            digest.text.contains(
+                "■ 担当者・提供先の回答が期限超過 / owners' and recipients' answers overdue: 1"
+            ),
+            "{}",
+            digest.text
+        );
+        assert!(
+            digest
+                .text
+                .contains(&format!("{number}  メールマガジン  データ確認  ")),
+            "{}",
+            digest.text
+        );
+        assert!(!digest.text.contains(SUBJECT));
 
         // The owner found nothing: no file, the box ticked.
         let owner = app.client.fresh();

@@ -183,7 +183,8 @@ fn fill(path: &str, fields: &[String], row: &[Option<String>]) -> Option<String>
     for name in madoguchi_datamap::placeholders(path) {
         let i = fields.iter().position(|f| f == name)?;
         let v = row.get(i)?.as_deref()?.trim();
-        if v.is_empty() {
+        // `.` and `..` would be resolved as path segments: another resource than the record's.
+        if v.is_empty() || v == "." || v == ".." {
             return None;
         }
         out = out.replacen(&format!("{{{name}}}"), &encode_segment(v), 1);
@@ -225,38 +226,36 @@ fn idempotency_key(job_key: &str, method: &str, path: &str, body: Option<&Value>
 }
 
 /// The subject's records of an HTTP dataset now: read again with the access query, each
-/// one that was gathered (a record that was not is someone's new data, or the map changed:
-/// nothing is changed, gather again). On a first try the records must be exactly the
-/// gathered ones; a resumed try finds fewer (the calls before the crash took effect).
+/// one that was gathered, as gathered or as the change makes it (`changed`: field → new
+/// value, `None` cleared) — a record that is neither is someone's new data, or the map
+/// changed: nothing is changed, gather again. HTTP has no transaction, so any earlier try
+/// (one that crashed, or failed on a later record) may have changed some records already:
+/// fewer, or changed, records are expected, never unknown ones.
 async fn records_now(
     pool: &Pool,
     system: &System,
     d: &Dataset,
     subject: &Subject,
     found: &BTreeMap<String, Rows>,
-    resumed: bool,
-    corrected: &[(String, String)],
+    changed: &[(String, Option<String>)],
 ) -> Result<Rows, ConnectorError> {
     let now = crate::read_dataset(pool, system, d, subject, found).await?;
     let gathered = found.get(d.id.get_ref());
     let expected = gathered.map_or(0, |r| r.rows.len());
-    // A resumed correction also finds records the crashed try corrected already.
     let fixed = |row: &Vec<Option<String>>| -> Vec<Option<String>> {
         now.fields
             .iter()
             .zip(row)
-            .map(|(f, v)| match corrected.iter().find(|(c, _)| c == f) {
-                Some((_, new)) => Some(new.clone()),
+            .map(|(f, v)| match changed.iter().find(|(c, _)| c == f) {
+                Some((_, new)) => new.clone(),
                 None => v.clone(),
             })
             .collect()
     };
     let known = |row: &Vec<Option<String>>| {
-        gathered.is_some_and(|g| {
-            g.rows.contains(row) || (resumed && g.rows.iter().any(|x| fixed(x) == *row))
-        })
+        gathered.is_some_and(|g| g.rows.contains(row) || g.rows.iter().any(|x| fixed(x) == *row))
     };
-    if now.rows.iter().any(|r| !known(r)) || (!resumed && now.rows.len() != expected) {
+    if now.rows.iter().any(|r| !known(r)) {
         return Err(ConnectorError::Query {
             dataset: d.id.get_ref().clone(),
             reason: format!(
@@ -310,7 +309,15 @@ async fn http_change(
         dataset: dataset.clone(),
         reason: "the map declares no call that changes it; its owner changes it by hand".into(),
     })?;
-    let now = records_now(pool, system, d, subject, found, act.resumed, &[]).await?;
+    let changed: Vec<(String, Option<String>)> = match action {
+        RowAction::Update { clear, mask, .. } => clear
+            .iter()
+            .map(|f| (f.clone(), None))
+            .chain(mask.iter().map(|f| (f.clone(), Some(MASK.to_owned()))))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let now = records_now(pool, system, d, subject, found, &changed).await?;
     let mut paths: Vec<String> = Vec::new();
     for row in &now.rows {
         let path = fill(&call.path, &now.fields, row).ok_or_else(|| ConnectorError::Query {
@@ -794,7 +801,11 @@ async fn http_correct(
             reason: "the map declares no call that changes it; its owner changes it by hand".into(),
         })?;
     let expected = found.get(&dataset).map_or(0, |r| r.rows.len());
-    let now = records_now(pool, system, d, subject, found, act.resumed, values).await?;
+    let changed: Vec<(String, Option<String>)> = values
+        .iter()
+        .map(|(f, v)| (f.clone(), Some(v.clone())))
+        .collect();
+    let now = records_now(pool, system, d, subject, found, &changed).await?;
     let mut body = serde_json::Map::new();
     for (f, v) in values {
         put(&mut body, f, Value::String(v.clone()));
@@ -872,6 +883,11 @@ mod tests {
         assert_eq!(fill("/v1/members/{email}", &fields, &blank), None);
         assert_eq!(fill("/v1/points/{id}", &fields, &blank), None);
         assert_eq!(fill("/v1/all", &fields, &blank).as_deref(), Some("/v1/all"));
+        // A value that is a dot segment would name another resource: no call.
+        for dots in [".", ".."] {
+            let row = vec![Some(dots.to_owned()), Some("7".to_owned())];
+            assert_eq!(fill("/v1/members/{email}/points", &fields, &row), None);
+        }
     }
 
     #[test]

@@ -557,6 +557,16 @@ pub fn check(map: &DataMap, source: &str) -> Vec<Problem> {
     }
 
     for r in &map.recipients {
+        // A task's link names a system or a recipient by id: the two must not share one.
+        if systems.contains(r.id.get_ref()) {
+            f.at(
+                &r.id,
+                ProblemKind::Duplicate {
+                    what: "recipient",
+                    id: r.id.get_ref().clone(),
+                },
+            );
+        }
         label(&mut f, &r.id, &r.name, "recipient");
         country(&mut f, &r.country);
         for c in &r.categories {

@@ -129,10 +129,28 @@ pub fn suspension(dataset: &Dataset) -> DatasetPlan {
         .map(|m| (m.field.get_ref().clone(), m.value.clone()))
         .collect();
     // Deleting a row would lose fields kept or merely marked: rows go only when every field
-    // is to be erased and one of them by deleting its row.
+    // is to be erased and one of them by deleting its row. Where the row stays, a field
+    // erased by deleting its row is cleared instead.
     let keeps =
         erased.len() != dataset.fields.len() || erased.iter().any(|f| f.erase == Erase::Retain);
-    let action = erase_action(&erased, keeps, set);
+    let action = if keeps {
+        let names = |pick: &dyn Fn(Erase) -> bool| -> Vec<String> {
+            erased
+                .iter()
+                .filter(|f| pick(f.erase))
+                .map(|f| f.name.get_ref().clone())
+                .collect()
+        };
+        let clear = names(&|e| matches!(e, Erase::Clear | Erase::DeleteRow));
+        let mask = names(&|e| e == Erase::Mask);
+        if clear.is_empty() && mask.is_empty() && set.is_empty() {
+            RowAction::Keep
+        } else {
+            RowAction::Update { clear, mask, set }
+        }
+    } else {
+        erase_action(&erased, false, set)
+    };
     DatasetPlan {
         dataset: dataset.id.get_ref().clone(),
         system: dataset.system.get_ref().clone(),

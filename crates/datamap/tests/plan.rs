@@ -100,6 +100,7 @@ retention = { period = { ja = "1年", en = "1 year" }, basis = "規程" }
 find_by = [{ match = [{ field = "email", key = "email" }] }]
 fields = [
   { name = "email", label = { ja = "メール", en = "Mail" }, category = "c", erase = "delete_row" },
+  { name = "note", label = { ja = "メモ", en = "Note" }, category = "c", erase = "delete_row", suspend = "erase" },
 ]
 "#;
 
@@ -132,11 +133,16 @@ fn a_suspension_marks_erases_or_leaves_to_hand_as_each_field_says() {
                 retained: vec![],
                 unmarked: false,
             },
-            // To be marked, and the map names no mark: left to the owner.
+            // The row stays (its address is to be marked), so the note erased on suspension
+            // is cleared, not deleted with the row; the map names no mark: left to the owner.
             DatasetPlan {
                 dataset: "visits".into(),
                 system: "s".into(),
-                action: RowAction::Keep,
+                action: RowAction::Update {
+                    clear: vec!["note".into()],
+                    mask: vec![],
+                    set: vec![],
+                },
                 retained: vec![],
                 unmarked: true,
             },

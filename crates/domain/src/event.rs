@@ -320,6 +320,11 @@ pub enum AuditOnly {
         /// The fields, comma-separated.
         fields: String,
     },
+    /// A second officer approved an ordered correction; it is carried out.
+    CorrectionApproved {
+        /// The dataset's id.
+        dataset: String,
+    },
     /// A connector corrected a dataset: which fields, how many rows.
     Corrected {
         /// The dataset's id.
@@ -393,6 +398,7 @@ impl Event {
             Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
             Event::Record(AuditOnly::ErasureOrdered { .. }) => "erasure_ordered",
             Event::Record(AuditOnly::CorrectionOrdered { .. }) => "correction_ordered",
+            Event::Record(AuditOnly::CorrectionApproved { .. }) => "correction_approved",
             Event::Record(AuditOnly::Corrected { .. }) => "corrected",
             Event::Record(AuditOnly::ErasureApproved { .. }) => "erasure_approved",
             Event::Record(AuditOnly::Erased { .. }) => "erased",

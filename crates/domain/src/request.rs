@@ -712,6 +712,9 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
             },
             vec![("systems", systems.to_string()), ("rows", rows.to_string())],
         ),
+        AuditOnly::CorrectionApproved { dataset } => {
+            ("correction.approved", vec![("dataset", dataset.clone())])
+        }
         AuditOnly::CorrectionOrdered { dataset, fields } => (
             "correction.ordered",
             vec![("dataset", dataset.clone()), ("fields", fields.clone())],
@@ -836,6 +839,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::ErasureOrdered { .. }
             | AuditOnly::ErasureApproved { .. }
             | AuditOnly::CorrectionOrdered { .. }
+            | AuditOnly::CorrectionApproved { .. }
             | AuditOnly::ProvisionStopped { .. },
         ) => actor.is_worker(),
         // Owners and recipients are asked when the officer orders the work, or by the

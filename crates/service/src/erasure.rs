@@ -327,43 +327,70 @@ impl Service {
     }
 
     /// Where the ordering stands.
-    async fn erasure_state(&self, row: &request::Model) -> Result<OrderState, ServiceError> {
+    pub(crate) async fn erasure_state(
+        &self,
+        row: &request::Model,
+    ) -> Result<OrderState, ServiceError> {
         let trail = madoguchi_store::audit::for_request(self.db().conn(), row.pid).await?;
-        let last_order = trail
-            .iter()
-            .rev()
-            .find(|e| e.action == "erasure.ordered" || e.action == "suspension.ordered");
-        let mut jobs = store::latest_erasure(self.db().conn(), row.id).await?;
-        let suspend = jobs.first().is_some_and(|j| j.purpose == store::SUSPEND);
-        let run_at = jobs.iter().map(|j| j.updated_at).max();
-        // An order waiting is newer than anything the latest run did (a re-order after a
-        // failure reopens jobs, which touches them).
-        let pending = last_order.filter(|e| run_at.is_none_or(|t| e.at > t));
-        let notices = store::latest_notices(self.db().conn(), row.id).await?;
-        if jobs.first().map(|j| j.run) == notices.first().map(|j| j.run) {
-            jobs.extend(notices);
-        }
-        let failed: Vec<gather_job::Model> = jobs
-            .iter()
-            .filter(|j| j.state == store::FAILED)
-            .cloned()
-            .collect();
-        let busy = jobs
+        let ordered = |a: &str| a == "erasure.ordered" || a == "suspension.ordered";
+        let approved = |a: &str| a == "erasure.approved" || a == "suspension.approved";
+        let last = trail.iter().rposition(|e| ordered(&e.action));
+        // Where a second officer must approve, the latest order waits until an approval
+        // follows it on the trail (the trail's order, not the jobs' times: a reminder or an
+        // answer touches jobs, an order does not).
+        let pending = last
+            .filter(|i| {
+                self.config().erasure_needs_two
+                    && !trail[i + 1..].iter().any(|e| approved(&e.action))
+            })
+            .map(|i| &trail[i]);
+        let suspend = last.is_some_and(|i| trail[i].action == "suspension.ordered");
+        let (jobs, notices) = self.latest_remedy(row).await?;
+        let all: Vec<&gather_job::Model> = jobs.iter().chain(&notices).collect();
+        let busy = all
             .iter()
             .any(|j| j.state != store::FAILED && j.state != store::DONE);
+        let failed: Vec<gather_job::Model> = all
+            .iter()
+            .filter(|j| j.state == store::FAILED)
+            .map(|j| (*j).clone())
+            .collect();
         Ok(OrderState {
-            failed: if busy { Vec::new() } else { failed },
-            pending: pending.map(|e| {
-                if e.action == "suspension.ordered" {
+            pending: pending.map(|_| {
+                if suspend {
                     Measure::Suspend
                 } else {
                     Measure::Erase
                 }
             }),
-            active: !jobs.is_empty() && !jobs.iter().any(|j| j.state == store::FAILED),
+            // Nothing can be ordered while anything is underway, nor when all of it is done.
+            active: !all.is_empty() && (busy || failed.is_empty()),
             ordered_by: pending.and_then(|e| e.actor_id.clone()),
+            failed: if busy { Vec::new() } else { failed },
             suspend,
         })
+    }
+
+    /// The latest run's jobs: its systems' (erase or suspend) and its recipients' (notify).
+    pub(crate) async fn latest_remedy(
+        &self,
+        row: &request::Model,
+    ) -> Result<(Vec<gather_job::Model>, Vec<gather_job::Model>), ServiceError> {
+        let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
+        let notices = store::latest_notices(self.db().conn(), row.id).await?;
+        let run = jobs
+            .iter()
+            .chain(&notices)
+            .map(|j| j.run)
+            .max()
+            .unwrap_or(0);
+        let of_run = |v: Vec<gather_job::Model>| v.into_iter().filter(|j| j.run == run).collect();
+        Ok((of_run(jobs), of_run(notices)))
+    }
+
+    /// Whether the latest order (or run) suspends use rather than erases.
+    pub(crate) async fn suspends(&self, row: &request::Model) -> Result<bool, ServiceError> {
+        Ok(self.erasure_state(row).await?.suspend)
     }
 
     /// Where the request's erasure stands, and what was done (in the subject's language).
@@ -373,19 +400,17 @@ impl Service {
         en: bool,
     ) -> Result<ErasureProgress, ServiceError> {
         let state = self.erasure_state(row).await?;
-        let jobs = store::latest_erasure(self.db().conn(), row.id).await?;
+        let (jobs, notices) = self.latest_remedy(row).await?;
         let map = self.datamap().await?;
         let map = map.as_deref().map(|m| &m.map);
         let subject_en = row.lang == "en";
-        let suspend = match state.pending {
-            Some(m) => m == Measure::Suspend,
-            None => state.suspend,
-        };
         let mut out = ErasureProgress {
             awaiting_approval: state.pending.is_some(),
-            suspend,
+            suspend: state.suspend,
             running: state.active,
-            complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
+            // Done when every system and every recipient told has confirmed.
+            complete: !(jobs.is_empty() && notices.is_empty())
+                && jobs.iter().chain(&notices).all(|j| j.state == store::DONE),
             ..Default::default()
         };
         for job in &jobs {
@@ -455,28 +480,26 @@ impl Service {
                         "{label} ({system}): your data erased from {} record(s) on {on}",
                         e.rows
                     ),
+                    // The basis may be a law or the business's own rule: named as it is.
                     (Done::Kept, false) => format!(
-                        "{label}（{system}）: 法令等により保存しています（{}）",
-                        e.retained
-                            .iter()
-                            .map(|r| r.1.as_str())
-                            .collect::<Vec<_>>()
-                            .join("、")
+                        "{label}（{system}）: {}（保存の根拠: {}）",
+                        if state.suspend {
+                            "引き続き保存しています"
+                        } else {
+                            "消去せず保存しています"
+                        },
+                        bases(&e.retained).join("、")
                     ),
                     (Done::Kept, true) => format!(
-                        "{label} ({system}): kept as required ({})",
-                        e.retained
-                            .iter()
-                            .map(|r| r.1.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "{label} ({system}): kept (basis: {})",
+                        bases(&e.retained).join(", ")
                     ),
                     (Done::NoRows, _) => continue,
                 };
                 out.lines.push(line);
             }
         }
-        self.notices_into(row, &mut out, map, en).await?;
+        self.notices_into(row, &notices, &mut out, map, en).await?;
         Ok(out)
     }
 
@@ -496,14 +519,14 @@ impl Service {
     async fn notices_into(
         &self,
         row: &request::Model,
+        notices: &[gather_job::Model],
         out: &mut ErasureProgress,
         map: Option<&DataMap>,
         en: bool,
     ) -> Result<(), ServiceError> {
-        let notices = store::latest_notices(self.db().conn(), row.id).await?;
         let subject_en = row.lang == "en";
         let stop = row.kind == RequestKind::ThirdPartyStop.as_str();
-        for job in &notices {
+        for job in notices {
             let name = |en: bool| {
                 map.and_then(|m| m.recipient(&job.system))
                     .map_or_else(|| job.system.clone(), |r| r.name.get(en).to_owned())
@@ -551,11 +574,6 @@ impl Service {
             }
         }
         out.stop = stop;
-        if stop {
-            out.complete = !notices.is_empty();
-            out.running = !notices.is_empty() && !notices.iter().any(|j| j.state == store::FAILED);
-        }
-        out.complete = out.complete && notices.iter().all(|j| j.state == store::DONE);
         Ok(())
     }
 
@@ -799,19 +817,30 @@ impl Service {
 
 use sha2::Digest as _;
 
+/// The bases fields are kept under, each once.
+fn bases(retained: &[(String, String)]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (_, basis) in retained {
+        if !out.contains(&basis.as_str()) {
+            out.push(basis);
+        }
+    }
+    out
+}
+
 /// Where the ordering of an erasure or suspension stands.
-struct OrderState {
+pub(crate) struct OrderState {
     /// An order waiting for approval (newer than the latest run), and what it orders.
-    pending: Option<Measure>,
+    pub(crate) pending: Option<Measure>,
     /// A run is underway or done (a run with a failed system can be ordered again).
-    active: bool,
+    pub(crate) active: bool,
     /// Who gave the waiting order (staff id).
-    ordered_by: Option<String>,
+    pub(crate) ordered_by: Option<String>,
     /// The latest run suspends use.
-    suspend: bool,
+    pub(crate) suspend: bool,
     /// The latest run's failed jobs, once nothing of it is still underway (they are what a
     /// new order takes up again).
-    failed: Vec<gather_job::Model>,
+    pub(crate) failed: Vec<gather_job::Model>,
 }
 
 /// The plan of every dataset holding the subject's rows, in the order they change. A system
@@ -932,6 +961,9 @@ pub struct CorrectableDataset {
 struct CorrectionPlan {
     dataset: String,
     values: Vec<(String, String)>,
+    /// The officer who ordered it (staff id), where a second must approve it.
+    #[serde(default)]
+    ordered_by: Option<String>,
 }
 
 impl Service {
@@ -1052,9 +1084,15 @@ impl Service {
             .map(|(f, _)| f.as_str())
             .collect::<Vec<_>>()
             .join(",");
+        let hold = self.config().erasure_needs_two;
+        let ordered_by = match actor {
+            Actor::Staff { id, .. } => Some(id.clone()),
+            _ => None,
+        };
         let plan = serde_json::to_string(&CorrectionPlan {
             dataset: dataset.to_owned(),
             values,
+            ordered_by: ordered_by.filter(|_| hold),
         })
         .expect("a plan serialises");
         self.record(
@@ -1064,12 +1102,55 @@ impl Service {
                 fields,
             }],
             actor,
-            vec![Write::QueueCorrect { system, run, plan }],
+            vec![Write::QueueCorrect {
+                system,
+                run,
+                plan,
+                hold,
+            }],
             Vec::new(),
             origin,
             now,
         )
         .await?;
+        Ok(())
+    }
+
+    /// A second officer approves the corrections waiting for approval; they are carried out.
+    /// The officer who ordered one cannot approve it.
+    pub async fn approve_corrections(
+        &self,
+        pid: Uuid,
+        actor: &Actor,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let row = self.request_row(pid).await?;
+        let held: Vec<gather_job::Model> = store::corrections(self.db().conn(), row.id)
+            .await?
+            .into_iter()
+            .filter(|j| j.state == store::HELD)
+            .collect();
+        if held.is_empty() {
+            return Err(ServiceError::Invalid("correction approval"));
+        }
+        let mut events = Vec::new();
+        let mut writes = Vec::new();
+        for job in &held {
+            let plan: CorrectionPlan = store::open_result(self.cipher(), job)?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .ok_or(ServiceError::Invalid("correction plan"))?;
+            madoguchi_domain::check_second_officer(
+                plan.ordered_by.as_deref().unwrap_or(""),
+                actor,
+            )?;
+            events.push(AuditOnly::CorrectionApproved {
+                dataset: plan.dataset.clone(),
+            });
+            writes.push(Write::ReleaseJob { job_id: job.id });
+        }
+        self.record(pid, events, actor, writes, Vec::new(), origin, now)
+            .await?;
         Ok(())
     }
 
@@ -1143,6 +1224,7 @@ impl Service {
         let subject_en = row.lang == "en";
         let mut out = ErasureProgress {
             complete: !jobs.is_empty() && jobs.iter().all(|j| j.state == store::DONE),
+            awaiting_approval: jobs.iter().any(|j| j.state == store::HELD),
             ..Default::default()
         };
         for job in &jobs {

@@ -238,6 +238,9 @@ impl Service {
             (None, Some(r)) => r.name.get(en).to_owned(),
             (None, None) => job.system.clone(),
         };
+        // A recipient is told whom by the name and address it was given, nothing more (the
+        // page must not provide what it did not receive).
+        let to_recipient = job.purpose == store::NOTIFY;
         Ok(OwnerTask {
             work,
             business: settings.business.name.clone(),
@@ -252,8 +255,8 @@ impl Service {
                     .subject_email
                     .clone()
                     .or_else(|| by_subject.then(|| row.email.clone())),
-                phone: row.phone.clone().filter(|_| by_subject),
-                birth_date: row.subject_birth_date,
+                phone: row.phone.clone().filter(|_| by_subject && !to_recipient),
+                birth_date: row.subject_birth_date.filter(|_| !to_recipient),
             },
             datasets: map
                 .map(|m| {

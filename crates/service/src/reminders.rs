@@ -99,7 +99,8 @@ impl Service {
                 today,
             )
             .await?;
-        if page.rows.is_empty() {
+        let tasks = self.overdue_task_lines(now).await?;
+        if page.rows.is_empty() && tasks.is_empty() {
             return Ok(false);
         }
         let line = |r: &madoguchi_store::entities::request::Model| {
@@ -128,6 +129,15 @@ impl Service {
             message.push_str(&format!(
                 "（ほか多数。一覧で確認してください / {DIGEST_ROWS} shown; more in the queue）\n"
             ));
+        }
+        if !tasks.is_empty() {
+            message.push_str(&format!(
+                "■ 担当者・提供先の回答が期限超過 / owners' and recipients' answers overdue: {}\n",
+                tasks.len()
+            ));
+            for t in &tasks {
+                message.push_str(&format!("  {t}\n"));
+            }
         }
         let link = format!(
             "{}/staff?due={DIGEST_DUE_WITHIN_DAYS}",
@@ -199,6 +209,43 @@ impl Service {
         .await?;
         self.mail_wakeup.notify_one();
         Ok(())
+    }
+}
+
+impl Service {
+    /// The open tasks whose answer is overdue, one line each: the request's number, who was
+    /// asked (the system or recipient, by name), for what, and the day it was due.
+    async fn overdue_task_lines(&self, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
+        use madoguchi_store::gather as jobs_store;
+        let overdue = jobs_store::overdue_tasks(self.db().conn(), now, DIGEST_ROWS).await?;
+        if overdue.is_empty() {
+            return Ok(Vec::new());
+        }
+        let map = self.datamap().await?;
+        let map = map.as_deref().map(|m| &m.map);
+        Ok(overdue
+            .into_iter()
+            .map(|(job, number)| {
+                let who = map
+                    .and_then(|m| {
+                        m.system(&job.system)
+                            .map(|s| s.name.ja.clone())
+                            .or_else(|| m.recipient(&job.system).map(|r| r.name.ja.clone()))
+                    })
+                    .unwrap_or_else(|| job.system.clone());
+                let what = match job.purpose.as_str() {
+                    p if p == jobs_store::ERASE => "消去",
+                    p if p == jobs_store::SUSPEND => "利用停止",
+                    p if p == jobs_store::NOTIFY => "提供先の確認",
+                    _ => "データ確認",
+                };
+                let due = job
+                    .task_due_at
+                    .map(|d| domain::jst_date(d).to_string())
+                    .unwrap_or_default();
+                format!("{number}  {who}  {what}  {due}")
+            })
+            .collect())
     }
 }
 

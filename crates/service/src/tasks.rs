@@ -246,10 +246,7 @@ impl Service {
             |_| true,
             false,
         );
-        let suspended = store::latest_erasure(self.db().conn(), row.id)
-            .await?
-            .first()
-            .is_some_and(|j| j.purpose == store::SUSPEND);
+        let suspended = self.suspends(row).await?;
         let mut out = Handover::default();
         for job in failed {
             let measure = match job.purpose.as_str() {
@@ -286,6 +283,14 @@ impl Service {
             let work = self
                 .hand_over(row, measure, &systems, &recipients, job.run, now)
                 .await?;
+            let linked = work
+                .writes
+                .iter()
+                .any(|w| matches!(w, Write::OpenTasks { tasks, .. } if !tasks.is_empty()));
+            if !linked {
+                // Gone from the map, or no contact any more: nobody to ask.
+                return Err(ServiceError::Invalid("no one to ask again"));
+            }
             for w in work.writes {
                 if let Write::OpenTasks { tasks, .. } = w {
                     for (_, link) in tasks {
@@ -381,17 +386,12 @@ impl Service {
             p if p == store::SUSPEND => Some(Measure::Suspend),
             p if p == store::NOTIFY => {
                 let stop = row.kind == RequestKind::ThirdPartyStop.as_str();
-                (!stop).then_some(
-                    if store::latest_erasure(self.db().conn(), row.id)
-                        .await?
-                        .first()
-                        .is_some_and(|j| j.purpose == store::SUSPEND)
-                    {
-                        Measure::Suspend
-                    } else {
-                        Measure::Erase
-                    },
-                )
+                let suspend = self.suspends(row).await?;
+                (!stop).then_some(if suspend {
+                    Measure::Suspend
+                } else {
+                    Measure::Erase
+                })
             }
             _ => return Ok(None),
         };
@@ -584,18 +584,14 @@ impl Service {
             .await?
             .filter(|p| !p.is_empty())
             .ok_or(ServiceError::Invalid("stop of provision"))?;
-        let open = store::latest_notices(self.db().conn(), row.id).await?;
-        let failed: Vec<gather_job::Model> = open
-            .iter()
-            .filter(|j| j.state == store::FAILED)
-            .cloned()
-            .collect();
-        if !open.is_empty()
-            && (failed.is_empty()
-                || failed.len() != open.iter().filter(|j| j.state != store::DONE).count())
-        {
+        let state = self.erasure_state(&row).await?;
+        let trail = madoguchi_store::audit::for_request(self.db().conn(), row.pid).await?;
+        let stopped = trail.iter().any(|e| e.action == "provision.stopped");
+        // Once stopped, only what a recipient could not do is taken up again.
+        if state.active || (stopped && state.failed.is_empty()) {
             return Err(ServiceError::Invalid("stop already ordered"));
         }
+        let failed = state.failed;
         let work = if failed.is_empty() {
             let run = self.next_run(&row).await?;
             self.hand_over(&row, None, &[], &plan, run, now).await?

@@ -240,6 +240,14 @@ pub enum Write {
         run: i32,
         /// The plan, as JSON.
         plan: String,
+        /// Held until a second officer approves it.
+        hold: bool,
+    },
+    /// A held job released by a second officer's approval (refused unless still held, so it
+    /// is released once).
+    ReleaseJob {
+        /// The job.
+        job_id: i64,
     },
     /// A job's gathered rows deleted at the end of their retention (refused unless still
     /// there, so the deletion and its entry are written once); an open owner's link ends too.
@@ -926,13 +934,39 @@ async fn apply<C: ConnectionTrait>(
                 .await?;
             refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
         }
-        Write::QueueCorrect { system, run, plan } => {
+        Write::ReleaseJob { job_id } => {
+            use crate::entities::gather_job;
+            let released = gather_job::Entity::update_many()
+                .col_expr(
+                    gather_job::Column::State,
+                    Expr::value(crate::gather::PENDING),
+                )
+                .col_expr(gather_job::Column::NextAttemptAt, Expr::value(at))
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
+                .filter(gather_job::Column::Id.eq(job_id))
+                .filter(gather_job::Column::RequestId.eq(request_id))
+                .filter(gather_job::Column::State.eq(crate::gather::HELD))
+                .exec(tx)
+                .await?;
+            refused_unless(released.rows_affected, 1, Refused::JobTakenOver)?;
+        }
+        Write::QueueCorrect {
+            system,
+            run,
+            plan,
+            hold,
+        } => {
             use crate::entities::gather_job;
             let row = gather_job::ActiveModel {
                 request_id: Set(request_id),
                 run: Set(run),
                 system: Set(system),
-                state: Set(crate::gather::PENDING.to_owned()),
+                state: Set(if hold {
+                    crate::gather::HELD
+                } else {
+                    crate::gather::PENDING
+                }
+                .to_owned()),
                 attempts: Set(0),
                 next_attempt_at: Set(at),
                 rows: Set(0),

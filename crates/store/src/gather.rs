@@ -25,6 +25,9 @@ pub const FAILED: &str = "failed";
 pub const OWNER: &str = "owner";
 /// An owner's task of an earlier run, closed when the request was gathered again.
 pub const SUPERSEDED: &str = "superseded";
+/// A job held until a second officer approves it (a correction, where the office requires
+/// four eyes).
+pub const HELD: &str = "approval";
 /// A job that reads the subject's rows.
 pub const GATHER: &str = "gather";
 /// A job that carries out an erasure.
@@ -100,6 +103,8 @@ pub async fn tasks_to_remind<C: ConnectionTrait>(
         .to_owned();
     Ok(Jobs::find()
         .filter(gather_job::Column::State.eq(OWNER))
+        // Recipients are not reminded (a business of its own, told once by letter).
+        .filter(gather_job::Column::Purpose.ne(NOTIFY))
         .filter(gather_job::Column::TaskRemindedAt.is_null())
         .filter(gather_job::Column::TaskDueAt.lte(before.trunc_subsecs(6)))
         .filter(gather_job::Column::RequestId.in_subquery(at_work))
@@ -107,6 +112,45 @@ pub async fn tasks_to_remind<C: ConnectionTrait>(
         .limit(100)
         .all(db)
         .await?)
+}
+
+/// Open tasks (an owner's or a recipient's link) of requests still at work whose answer is
+/// overdue at `now`, oldest due first, at most `limit`: `(job, request number)`.
+pub async fn overdue_tasks<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(gather_job::Model, String)>, StoreError> {
+    use crate::entities::request;
+    use sea_orm::sea_query::Query;
+    let at_work = Query::select()
+        .column(request::Column::Id)
+        .from(request::Entity)
+        .and_where(request::Column::State.eq("in_progress"))
+        .to_owned();
+    let jobs = Jobs::find()
+        .filter(gather_job::Column::State.eq(OWNER))
+        .filter(gather_job::Column::TaskDueAt.lt(now.trunc_subsecs(6)))
+        .filter(gather_job::Column::RequestId.in_subquery(at_work))
+        .order_by_asc(gather_job::Column::TaskDueAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = jobs.iter().map(|j| j.request_id).collect();
+    let numbers: std::collections::BTreeMap<i64, String> = request::Entity::find()
+        .select_only()
+        .column(request::Column::Id)
+        .column(request::Column::Number)
+        .filter(request::Column::Id.is_in(ids))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(jobs
+        .into_iter()
+        .filter_map(|j| numbers.get(&j.request_id).cloned().map(|n| (j, n)))
+        .collect())
 }
 
 /// The associated data a job's sealed result is bound to.

@@ -160,6 +160,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::stop_provision),
         ),
         (
+            page(
+                Method::POST,
+                "/staff/requests/{pid}/correct/approve",
+                WORKERS,
+            ),
+            post(work::approve_corrections),
+        ),
+        (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
         ),

@@ -213,6 +213,8 @@ impl DetailPage {
             ("running", true) => "Reading",
             ("done", false) => "完了",
             ("done", true) => "Done",
+            ("approval", false) => "別の担当者の承認待ち",
+            ("approval", true) => "Awaiting another officer's approval",
             ("owner", false) => "担当者の回答待ち（依頼メール送信済み）",
             ("owner", true) => "Waiting for the system's owner (asked by e-mail)",
             (_, false) => "失敗（手作業で確認してください）",

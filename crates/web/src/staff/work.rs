@@ -458,7 +458,18 @@ async fn suggested_answer(
         }
         K::ThirdPartyStop => {
             let stopped = state.service.erasure(row, en).await?;
-            if stopped.complete && !stopped.lines.is_empty() {
+            let untold = state
+                .service
+                .stop_plan(row, en)
+                .await?
+                .is_some_and(|p| p.iter().any(|r| !r.by_mail));
+            if untold && stopped.complete {
+                if page_en {
+                    "Some third parties must still be told by hand (see the plan); the answer is not filled in.".into()
+                } else {
+                    "連絡先のない第三者への連絡が残っています（計画を参照）。回答欄は記入していません。".into()
+                }
+            } else if stopped.complete && !stopped.lines.is_empty() {
                 let intro = if en {
                     "We stopped providing your personal data to third parties as follows:"
                 } else {
@@ -967,6 +978,24 @@ pub async fn approve_erasure(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(back_to(pid, "#erase-h"))
+}
+
+/// A second officer approves the corrections waiting for approval.
+pub async fn approve_corrections(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = request_pid(&pid, en)?;
+    state
+        .service
+        .approve_corrections(pid, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(back_to(pid, "#corrected-h"))
 }
 
 /// Stops provision to the third parties the plan lists, and tells those with a contact.
