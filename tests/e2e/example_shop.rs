@@ -859,6 +859,21 @@ async fn a_stop_of_provision_tells_the_third_party_until_it_confirms() {
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
     assert!(app.mails_to("privacy@haiso.example.jp").await.is_empty());
+    // A second press (a double click, another officer) while the partner has not answered
+    // is refused: one letter only.
+    let page = officer.get(&format!("/staff/requests/{pid}")).await;
+    assert!(
+        !page.body.contains("/stop\""),
+        "the button is gone while it is underway"
+    );
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/stop"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_ne!(res.status, 303, "{}", res.body);
+    assert_eq!(app.mails_to("dpo@koukan.example.jp").await.len(), 1);
 
     // No reason given: refused, saying what is missing. Then with one.
     let res = report(&app, "dpo@koukan.example.jp", Some("  ")).await;

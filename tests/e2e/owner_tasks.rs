@@ -312,7 +312,8 @@ async fn erasure_settled(
         if progress
             .systems
             .iter()
-            .all(|s| s.state != "pending" && s.state != "running")
+            // A job waiting for its next try (after an error) is settled too.
+            .all(|s| (s.state != "pending" || s.error.is_some()) && s.state != "running")
         {
             break;
         }
@@ -420,6 +421,16 @@ async fn an_erasure_by_hand_is_reported_by_the_systems_owner() {
     ] {
         assert!(page.body.contains(text), "{text}: {}", page.body);
     }
+    // Ordering again while it is underway is refused.
+    let officer_page = officer.get(&format!("/staff/requests/{pid}")).await;
+    let res = officer
+        .post_form(
+            &format!("/staff/requests/{pid}/erase"),
+            &[("csrf", &officer_page.csrf())],
+        )
+        .await;
+    assert_ne!(res.status, 303, "{}", res.body);
+    assert_eq!(app.mails_to("archive@example.jp").await.len(), 2);
     // A CSV is no answer to work; the report is.
     let (ct, b) = multipart_named(&[("csrf", &page.csrf()), ("searched", "yes")], &[]);
     assert_eq!(
