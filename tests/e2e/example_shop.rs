@@ -859,6 +859,12 @@ async fn a_stop_of_provision_tells_the_third_party_until_it_confirms() {
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
     assert!(app.mails_to("privacy@haiso.example.jp").await.is_empty());
+    let letter = app.mails_to("dpo@koukan.example.jp").await.remove(0);
+    assert!(
+        letter.text.contains("当社は、ご本人の個人データの貴社への提供を停止いたしました。"),
+        "{}",
+        letter.text
+    );
     // A second press (a double click, another officer) while the partner has not answered
     // is refused: one letter only.
     let page = officer.get(&format!("/staff/requests/{pid}")).await;
