@@ -861,7 +861,9 @@ async fn a_stop_of_provision_tells_the_third_party_until_it_confirms() {
     assert!(app.mails_to("privacy@haiso.example.jp").await.is_empty());
     let letter = app.mails_to("dpo@koukan.example.jp").await.remove(0);
     assert!(
-        letter.text.contains("当社は、ご本人の個人データの貴社への提供を停止いたしました。"),
+        letter
+            .text
+            .contains("当社は、ご本人の個人データの貴社への提供を停止いたしました。"),
         "{}",
         letter.text
     );
