@@ -35,3 +35,4 @@ mod security;
 mod settings;
 mod staff;
 mod timers;
+mod wording;

@@ -32,6 +32,18 @@ impl Role {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// The role, in words.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (Role::Admin, false) => "管理者",
+            (Role::Admin, true) => "Administrator",
+            (Role::Officer, false) => "担当者",
+            (Role::Officer, true) => "Officer",
+            (Role::Auditor, false) => "監査担当",
+            (Role::Auditor, true) => "Auditor",
+        }
+    }
+
     /// Officers and admins work requests; auditors never act.
     pub fn can_work_requests(self) -> bool {
         matches!(self, Role::Admin | Role::Officer)

@@ -48,6 +48,18 @@ impl RequestKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// The article as a Japanese text cites it (法第33条第1項).
+    pub fn article_ja(self) -> &'static str {
+        match self {
+            RequestKind::Disclosure => "法第33条第1項",
+            RequestKind::ThirdPartyRecordDisclosure => "法第33条第5項",
+            RequestKind::PurposeNotification => "法第32条第2項",
+            RequestKind::Correction => "法第34条",
+            RequestKind::SuspensionOrErasure => "法第35条第1項・第5項",
+            RequestKind::ThirdPartyStop => "法第35条第3項・第5項",
+        }
+    }
+
     /// The article of the APPI that grants this right.
     pub fn article(self) -> &'static str {
         match self {
@@ -152,6 +164,18 @@ impl Requester {
     pub fn is_agent(self) -> bool {
         self != Requester::Subject
     }
+
+    /// Who filed, in words.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (Requester::Subject, false) => "本人",
+            (Requester::Subject, true) => "The subject",
+            (Requester::LegalRepresentative, false) => "法定代理人",
+            (Requester::LegalRepresentative, true) => "Legal representative",
+            (Requester::AppointedAgent, false) => "任意代理人（委任による代理人）",
+            (Requester::AppointedAgent, true) => "Appointed agent",
+        }
+    }
 }
 
 /// How a disclosure reaches the subject (APPI Art. 33(1), 規則 Art. 30).
@@ -178,6 +202,16 @@ impl DeliveryMethod {
         [DeliveryMethod::Electronic, DeliveryMethod::Paper]
             .into_iter()
             .find(|d| d.as_str() == s)
+    }
+
+    /// The method, in words.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (DeliveryMethod::Electronic, false) => "電磁的記録の提供（ダウンロード）",
+            (DeliveryMethod::Electronic, true) => "Electronic (download)",
+            (DeliveryMethod::Paper, false) => "書面の交付（郵送）",
+            (DeliveryMethod::Paper, true) => "Paper, by post",
+        }
     }
 }
 

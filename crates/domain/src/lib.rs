@@ -18,6 +18,7 @@ pub mod request;
 pub mod review;
 pub mod state;
 pub mod table;
+pub mod timeline;
 
 pub use actor::{Actor, Role};
 pub use answer::{

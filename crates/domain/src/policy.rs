@@ -141,6 +141,18 @@ impl IdentityMethod {
         }
     }
 
+    /// The method, in words.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (IdentityMethod::EmailOnly, false) => "メールアドレスの確認",
+            (IdentityMethod::EmailOnly, true) => "Confirmed e-mail address",
+            (IdentityMethod::CustomerRecord, false) => "顧客情報との照合",
+            (IdentityMethod::CustomerRecord, true) => "Matched against customer records",
+            (IdentityMethod::Document, false) => "本人確認書類",
+            (IdentityMethod::Document, true) => "Identity document",
+        }
+    }
+
     /// Parses [`IdentityMethod::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)

@@ -81,8 +81,10 @@ pub struct Choice {
     pub label_ja: &'static str,
     /// English label.
     pub label_en: &'static str,
-    /// Article reference.
+    /// Article reference (English).
     pub article: &'static str,
+    /// Article reference, as Japanese cites it.
+    pub article_ja: &'static str,
 }
 
 /// The intake form.
@@ -131,6 +133,7 @@ impl IntakePage {
                     label_ja: k.label_ja(),
                     label_en: k.label_en(),
                     article: k.article(),
+                    article_ja: k.article_ja(),
                 })
                 .collect(),
             grounds: SuspensionGround::ALL
@@ -140,6 +143,7 @@ impl IntakePage {
                     label_ja: g.label_ja(),
                     label_en: g.label_en(),
                     article: "",
+                    article_ja: "",
                 })
                 .collect(),
         }

@@ -26,7 +26,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(show_intake_form))
-        .route("/requests", axum::routing::post(submit_request))
+        // A reload after a failed submit, or the language switch on its page, asks for the
+        // form's address: it is the form.
+        .route("/requests", get(back_to_form).post(submit_request))
         .route("/r/{pid}", get(show_status))
         .route(
             "/confirm/{token}",
@@ -56,6 +58,15 @@ pub(crate) fn with_cookie(
     if let Ok(v) = HeaderValue::from_str(&lang_cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
+    res
+}
+
+/// `GET /requests`: the form, in the language asked for.
+async fn back_to_form(lang: PageLang) -> Response {
+    let to = if lang.en() { "/?lang=en" } else { "/?lang=ja" };
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(to));
     res
 }
 
@@ -209,8 +220,8 @@ async fn show_status(
         number: row.number,
         kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
         state: if en { st.label_en() } else { st.label_ja() }.to_owned(),
-        arrived_on: madoguchi_domain::jst_date(row.arrived_at).to_string(),
-        due_on: row.due_on.to_string(),
+        arrived_on: madoguchi_domain::written_date(madoguchi_domain::jst_date(row.arrived_at), en),
+        due_on: madoguchi_domain::written_date(row.due_on, en),
         open: !st.is_terminal(),
         fee: if row.fee > 0 {
             madoguchi_domain::Yen(row.fee).to_string()

@@ -28,7 +28,7 @@ impl Chrome {
             en,
             me_name: who.name.clone(),
             me_email: who.email.clone(),
-            me_role: who.role.as_str().to_owned(),
+            me_role: who.role.label(en).to_owned(),
             csrf: who.csrf.clone().unwrap_or_default(),
             can_work: who.role.can_work_requests(),
             can_admin: who.role == Role::Admin,
@@ -204,6 +204,50 @@ pub struct DetailPage {
 }
 
 impl DetailPage {
+    /// Who filed, in words.
+    pub fn requester(&self) -> &'static str {
+        madoguchi_domain::Requester::parse(&self.r.requester).map_or("", |r| r.label(self.c.en))
+    }
+
+    /// How the request arrived, in words.
+    pub fn channel(&self) -> &'static str {
+        match (self.r.channel.as_str(), self.c.en) {
+            ("web", false) => "ウェブの申請フォーム",
+            ("web", true) => "Web form",
+            ("api", false) => "API",
+            ("api", true) => "API",
+            ("post", false) => "郵送",
+            ("post", true) => "Post",
+            ("phone", false) => "電話",
+            ("phone", true) => "Telephone",
+            ("counter", false) => "窓口",
+            ("counter", true) => "Counter",
+            (_, false) => "その他",
+            (_, true) => "Other",
+        }
+    }
+
+    /// The delivery chosen, in words.
+    pub fn delivery(&self, d: &str) -> &'static str {
+        madoguchi_domain::DeliveryMethod::parse(d).map_or("", |m| m.label(self.c.en))
+    }
+
+    /// The ground given, in words.
+    pub fn ground(&self, g: &str) -> &'static str {
+        madoguchi_domain::SuspensionGround::parse(g).map_or("", |g| {
+            if self.c.en {
+                g.label_en()
+            } else {
+                g.label_ja()
+            }
+        })
+    }
+
+    /// A day as people write it.
+    pub fn day(&self, d: &chrono::NaiveDate) -> String {
+        madoguchi_domain::written_date(*d, self.c.en)
+    }
+
     /// A connector job's state in words.
     pub fn gather_state(&self, state: &str) -> &'static str {
         match (state, self.c.en) {
@@ -444,6 +488,17 @@ pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) 
 }
 
 /// A moment in Japan time, to the second: what staff read, never UTC.
+/// A moment in Japan time as people write it: 2026年12月2日 5:27, or 2 December 2026, 05:27.
+pub(crate) fn written_moment(at: &chrono::DateTime<chrono::Utc>, en: bool) -> String {
+    let t = at.with_timezone(&madoguchi_domain::policy::jst());
+    let day = madoguchi_domain::written_date(t.date_naive(), en);
+    if en {
+        format!("{day}, {}", t.format("%H:%M"))
+    } else {
+        format!("{day} {}", t.format("%-H:%M"))
+    }
+}
+
 pub(crate) fn jst_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&madoguchi_domain::policy::jst())
         .format("%Y-%m-%d %H:%M:%S")
@@ -453,9 +508,9 @@ pub(crate) fn jst_time(at: &chrono::DateTime<chrono::Utc>) -> String {
 macro_rules! japan_time {
     ($($t:ty),*) => {$(
         impl $t {
-            /// A moment in Japan time, to the second: what staff read, never UTC.
+            /// A moment in Japan time, as people write it: never UTC.
             pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-                jst_time(at)
+                written_moment(at, self.c.en)
             }
         }
     )*};
@@ -464,6 +519,28 @@ macro_rules! japan_time {
 japan_time!(DetailPage, AuditPage, AccountPage);
 
 impl DetailPage {
+    /// A mail's template, in words.
+    pub fn mail_label(&self, template: &str) -> &'static str {
+        madoguchi_domain::Mail::parse(template)
+            .map_or(if self.c.en { "Mail" } else { "メール" }, |m| {
+                m.label(self.c.en)
+            })
+    }
+
+    /// A trail entry's action, in words.
+    pub fn action(&self, action: &str) -> &'static str {
+        madoguchi_domain::timeline::action_words(action, self.c.en).unwrap_or(if self.c.en {
+            "Recorded"
+        } else {
+            "記録"
+        })
+    }
+
+    /// Who made a trail entry, in words.
+    pub fn actor(&self, kind: &str, role: &Option<String>) -> &'static str {
+        madoguchi_domain::timeline::actor_words(kind, role.as_deref(), self.c.en)
+    }
+
     /// An outbox status in words.
     pub fn mail_status<'a>(&self, status: &'a str) -> &'a str {
         match (status, self.c.en) {

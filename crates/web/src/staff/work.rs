@@ -148,7 +148,12 @@ pub async fn show_queue(
             number: r.number.clone(),
             kind: kind_label(&r.kind, en),
             state: state_label(&r.state, en),
-            due_on: r.due_on.to_string(),
+            due_on: due_words(
+                r.due_on,
+                today,
+                RState::parse(&r.state).is_some_and(RState::is_terminal),
+                en,
+            ),
             badge: badge(
                 r.due_on,
                 today,
@@ -643,12 +648,12 @@ async fn request_page(
         erasure,
         answer,
         errors,
-        identity_method: d.domain.policy.identity_for(kind).as_str(),
+        identity_method: d.domain.policy.identity_for(kind).label(en),
         adult_subject_age,
         minor_age,
         kind: kind_label(&d.request.kind, en),
         state: state_label(&d.request.state, en),
-        arrived_on: jst_date(d.request.arrived_at).to_string(),
+        arrived_on: madoguchi_domain::written_date(jst_date(d.request.arrived_at), en),
         badge: badge(d.request.due_on, today, d.domain.state.is_terminal()),
         fee: Yen(d.request.fee).to_string(),
         paid: Yen(d.request.paid).to_string(),
@@ -1067,4 +1072,22 @@ pub async fn assign_requests(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(Redirect::to("/staff").into_response())
+}
+
+/// A due day as the queue shows it: the day, and for an open request the days left or over
+/// (lateness in words, not colour only).
+fn due_words(due: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool, en: bool) -> String {
+    let day = madoguchi_domain::written_date(due, en);
+    if closed {
+        return day;
+    }
+    let left = (due - today).num_days();
+    match (left, en) {
+        (0, false) => format!("{day}（本日）"),
+        (0, true) => format!("{day} (today)"),
+        (n, false) if n > 0 => format!("{day}（あと{n}日）"),
+        (n, true) if n > 0 => format!("{day} ({n} days left)"),
+        (n, false) => format!("{day}（{}日超過）", -n),
+        (n, true) => format!("{day} ({} days overdue)", -n),
+    }
 }

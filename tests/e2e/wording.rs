@@ -1,0 +1,125 @@
+//! No internal value on a page a person reads (issue 21): the request page an officer works
+//! on and the status page a subject sees show kinds, states, requesters, deliveries, grounds,
+//! channels and identity methods in words, never their stored spellings; the intake form
+//! cites the law as Japanese does; the form's address reloaded is the form.
+
+use madoguchi_domain::Role;
+
+use crate::helpers::*;
+use crate::on_both;
+
+/// The visible text of a page: its tags (and their attributes, where stored values
+/// legitimately live) taken out.
+fn visible_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Stored spellings a person must never read, written out here from the domain's types.
+const INTERNAL: &[&str] = &[
+    "disclosure",
+    "third_party_record_disclosure",
+    "purpose_notification",
+    "suspension_or_erasure",
+    "third_party_stop",
+    "legal_representative",
+    "appointed_agent",
+    "electronic",
+    "no_longer_needed",
+    "unlawful_provision",
+    "email_only",
+    "customer_record",
+    "in_progress",
+    "awaiting_identity",
+    "awaiting_email",
+];
+
+fn assert_no_internal(page: &str, what: &str) {
+    let text = visible_text(page);
+    for word in INTERNAL {
+        assert!(
+            !text.contains(word),
+            "{what} shows the internal value {word:?}: {}",
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+    // Days as people write them, not ISO dates (YYYY-MM-DD; a request number is no date).
+    let iso = text.as_bytes().windows(10).any(|w| {
+        w.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+    });
+    assert!(
+        !iso,
+        "{what} shows an ISO date: {}",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+}
+
+on_both!(
+    no_request_page_shows_an_internal_value,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let mut filings = Vec::new();
+        let mut body = valid_json("a1@example.jp");
+        body["delivery"] = "electronic".into();
+        filings.push(body);
+        let mut body = valid_json("a2@example.jp");
+        body["kind"] = "suspension_or_erasure".into();
+        body["ground"] = "no_longer_needed".into();
+        body.as_object_mut().unwrap().remove("delivery");
+        filings.push(body);
+        let mut body = valid_json("a3@example.jp");
+        body["kind"] = "third_party_stop".into();
+        body["ground"] = "unlawful_provision".into();
+        body.as_object_mut().unwrap().remove("delivery");
+        filings.push(body);
+        let mut body = valid_json("a4@example.jp");
+        body["requester"] = "legal_representative".into();
+        body["agent_name"] = "山田 花子".into();
+        body["agent_kana"] = "ヤマダ ハナコ".into();
+        body["agent_relationship"] = "親権者（母）".into();
+        filings.push(body);
+        for body in filings {
+            let res = app.client.post_json("/api/v1/requests", &body).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            let pid = res.json()["id"].as_str().unwrap().to_owned();
+            let page = officer.get(&format!("/staff/requests/{pid}")).await;
+            assert_eq!(page.status, 200);
+            assert_no_internal(&page.body, &format!("the request page of {}", body["kind"]));
+            let status = app.client.get(&format!("/r/{pid}")).await;
+            assert_eq!(status.status, 200);
+            assert_no_internal(
+                &status.body,
+                &format!("the status page of {}", body["kind"]),
+            );
+        }
+        let queue = officer.get("/staff").await;
+        assert_no_internal(&queue.body, "the queue");
+
+        // The form cites the law as Japanese does, and English as English does.
+        let form = app.client.get("/").await;
+        assert!(form.body.contains("（法第33条第1項）"), "{}", form.body);
+        assert!(!visible_text(&form.body).contains("(Art. 33(1))"));
+        let form = app.client.get("/?lang=en").await;
+        assert!(form.body.contains("(APPI Art. 33(1))"));
+        // Reloading the form's address after a submit, or switching its language there,
+        // shows the form, not an error.
+        let res = app.client.get("/requests?lang=en").await;
+        assert_eq!(res.status, 303);
+        assert_eq!(res.header("location"), "/?lang=en");
+    }
+);
