@@ -317,7 +317,12 @@ on_both!(
         let csv = auditor.get("/staff/audit/export.csv").await;
         assert_eq!(csv.status, 200);
         let lines: Vec<&str> = csv.body.lines().collect();
-        assert!(lines[0].starts_with("id,at,chain"));
+        // With a byte-order mark, so Excel in Japan opens it as UTF-8.
+        assert!(
+            lines[0].starts_with("\u{feff}id,at,chain"),
+            "{:?}",
+            lines[0]
+        );
         let jsonl = auditor.get("/staff/audit/export.jsonl").await;
         let rows: Vec<serde_json::Value> = jsonl
             .body

@@ -123,3 +123,18 @@ on_both!(
         assert_eq!(res.header("location"), "/?lang=en");
     }
 );
+
+on_both!(
+    the_monthly_report_opens_in_a_japanese_spreadsheet,
+    |app: TestApp| async move {
+        let admin = staff_client(&app, Role::Admin).await;
+        let csv = admin.get("/staff/reports/monthly.csv").await;
+        assert_eq!(csv.status, 200, "{}", csv.body);
+        // A byte-order mark first: Excel in Japan reads UTF-8 without one as Shift_JIS.
+        assert!(
+            csv.body.starts_with("\u{feff}month,kind,closed"),
+            "{:?}",
+            csv.body.chars().take(40).collect::<String>()
+        );
+    }
+);

@@ -168,18 +168,23 @@ pub async fn verify_now(
         .map_err(|e| PageError(e.into(), en))?
     {
         Ok(s) => (
-            format!(
-                "{} {} entries, {} chains, {} checkpoints, {:.2}s",
-                if en {
-                    "OK:"
-                } else {
-                    "改ざんは検出されませんでした:"
-                },
-                s.entries,
-                s.chains,
-                s.checkpoints,
-                started.elapsed().as_secs_f64()
-            ),
+            if en {
+                format!(
+                    "OK: no tampering found ({} entries, {} chains, {} checkpoints, {:.2} s).",
+                    s.entries,
+                    s.chains,
+                    s.checkpoints,
+                    started.elapsed().as_secs_f64()
+                )
+            } else {
+                format!(
+                    "改ざんは検出されませんでした（記録 {} 件、チェーン {} 本、チェックポイント {} 件、{:.2} 秒）。",
+                    s.entries,
+                    s.chains,
+                    s.checkpoints,
+                    started.elapsed().as_secs_f64()
+                )
+            },
             true,
         ),
         Err(b) => (
@@ -243,7 +248,9 @@ async fn export(state: AppState, q: TrailQuery, csv: bool) -> Response {
     filter.limit = 2000;
     filter.before_id = None;
     let header_line = if csv {
-        "id,at,chain,seq,actor_kind,actor_id,role,action,detail,ip,prev_hash,hash\n".to_owned()
+        // A byte-order mark first: Excel in Japan reads UTF-8 CSV as Shift_JIS without one.
+        "\u{feff}id,at,chain,seq,actor_kind,actor_id,role,action,detail,ip,prev_hash,hash\n"
+            .to_owned()
     } else {
         String::new()
     };

@@ -190,8 +190,9 @@ pub async fn monthly_report(
         g.0.push((jst_date(c) - jst_date(r.arrived_at)).num_days());
         *g.1.entry(r.state.clone()).or_default() += 1;
     }
+    // A byte-order mark first: Excel in Japan reads UTF-8 CSV as Shift_JIS without one.
     let mut csv = String::from(
-        "month,kind,closed,fulfilled,partially_fulfilled,no_data,refused,rejected,withdrawn,expired,median_days,p90_days\n",
+        "\u{feff}month,kind,closed,fulfilled,partially_fulfilled,no_data,refused,rejected,withdrawn,expired,median_days,p90_days\n",
     );
     for ((month, kind), (mut days, outcomes)) in groups {
         days.sort_unstable();
