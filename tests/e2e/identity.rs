@@ -111,8 +111,13 @@ on_both!(
         let staff = staff_client(&app, Role::Officer).await;
         let detail = staff.get(&format!("/staff/requests/{pid}")).await;
         assert_eq!(detail.status, 200);
+        // As people write it.
+        let written = madoguchi_domain::written_date(
+            chrono::NaiveDate::parse_from_str(&dob, "%Y-%m-%d").unwrap(),
+            false,
+        );
         assert!(
-            detail.body.contains(&dob),
+            detail.body.contains(&written),
             "the officer sees the date of birth"
         );
         assert!(detail.body.contains("親権者（母）"));

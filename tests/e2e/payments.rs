@@ -478,3 +478,70 @@ on_both!(
         app.verify_audit().await;
     }
 );
+
+on_both!(
+    offline_ways_to_pay_are_told_as_the_office_wrote_them,
+    |app: TestApp| async move {
+        // The administrator writes how to pay by bank transfer and at the counter.
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/settings").await;
+        let bank = "みどり銀行 本店営業部 普通 1234567\nカ）サンプル\n振込人名の前に受付番号をご記入ください";
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/payment",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("bank_transfer", bank),
+                    ("money_order", "  "),
+                    ("counter", "本社1階 個人情報窓口（平日10時〜17時）"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert!(res.body.contains("みどり銀行 本店営業部"), "{}", res.body);
+
+        let pid = awaiting_payment(&app, "offline@example.jp").await;
+        let mail = app
+            .mails_to("offline@example.jp")
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("手数料のお支払い"))
+            .unwrap();
+        let text = crate::answers::unqp(&mail.text);
+        assert!(
+            text.contains(
+                "銀行振込: みどり銀行 本店営業部 普通 1234567 カ）サンプル 振込人名の前に受付番号をご記入ください"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("窓口での現金払い: 本社1階 個人情報窓口（平日10時〜17時）"));
+        assert!(
+            !text.contains("定額小為替"),
+            "a blank method is not offered"
+        );
+        let status = app.client.get(&format!("/r/{pid}")).await;
+        assert!(status.body.contains("<dt>銀行振込</dt>"), "{}", status.body);
+        assert!(status.body.contains("カ）サンプル"));
+        assert!(status.body.contains("<dt>窓口での現金払い</dt>"));
+        assert!(!status.body.contains("<dt>定額小為替</dt>"));
+        assert!(
+            status
+                .body
+                .contains("入金を確認しましたらメールでお知らせし")
+        );
+        // A control character is refused, saying why; the old value stays.
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/payment",
+                &[("csrf", &page.csrf()), ("bank_transfer", "a\u{7}b")],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("制御文字"), "{}", res.body);
+        let page = admin.get("/staff/admin/settings").await;
+        assert!(
+            page.body.contains("みどり銀行 本店営業部"),
+            "the old value stays"
+        );
+    }
+);

@@ -77,6 +77,8 @@ pub struct MailContext {
     pub system_name: String,
     /// A nonce from which the sender derives an owner's task link; never the link itself.
     pub owner_nonce: Option<String>,
+    /// How to pay without a card, a method and its instructions per entry (the fee's mail).
+    pub payment_lines: Vec<String>,
 }
 
 impl MailContext {
@@ -370,6 +372,9 @@ pub fn sample(lang: &str) -> MailContext {
         ],
         system_name: "通販サイト".into(),
         owner_nonce: None,
+        payment_lines: vec![
+            "銀行振込: みどり銀行 本店 普通 1234567 カ）サンプル（振込人名の前に受付番号をご記入ください）".into(),
+        ],
     }
 }
 

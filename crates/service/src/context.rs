@@ -54,6 +54,8 @@ pub(crate) struct Office<'a> {
     pub business: &'a crate::settings::BusinessDetails,
     /// Whether a payment link can be offered.
     pub card_payments: bool,
+    /// How to pay without a card.
+    pub payment: &'a crate::settings::PaymentInstructions,
 }
 
 pub(crate) fn build(
@@ -173,6 +175,22 @@ pub(crate) fn build(
             Some(domain::DeliveryMethod::Paper) => "paper, by post".into(),
             Some(domain::DeliveryMethod::Electronic) => "electronic (download)".into(),
             None => String::new(),
+        },
+        payment_lines: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
+            && next.amount_due() > Yen::ZERO
+        {
+            office
+                .payment
+                .offered()
+                .into_iter()
+                .map(|(ja, en_name, text)| {
+                    // One line: the mail's text part keeps it together.
+                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    format!("{}: {text}", if en { en_name } else { ja })
+                })
+                .collect()
+        } else {
+            Vec::new()
         },
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO

@@ -132,6 +132,7 @@ impl Service {
             base_url: &self.config.base_url,
             business: &settings.business,
             card_payments: self.config.stripe.is_some(),
+            payment: &settings.payment,
         }
     }
 

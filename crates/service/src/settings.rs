@@ -30,6 +30,7 @@ const FEES: &str = "fees";
 const POLICY: &str = "policy";
 const RETENTION: &str = "retention";
 const BUSINESS: &str = "business";
+const PAYMENT: &str = "payment";
 
 /// How long files and download rights last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +120,58 @@ impl BusinessDetails {
     }
 }
 
+/// How to pay the fee without a card, as the subject is told on the status page and in the
+/// mail that asks for it: each method offered when it says something.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInstructions {
+    /// 銀行振込: bank, branch, account type and number, holder; what to write as the payer.
+    #[serde(default)]
+    pub bank_transfer: String,
+    /// 定額小為替: where to send it, and to whom.
+    #[serde(default)]
+    pub money_order: String,
+    /// 窓口での現金払い: where and when.
+    #[serde(default)]
+    pub counter: String,
+}
+
+impl PaymentInstructions {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (field, v) in [
+            ("bank_transfer", &self.bank_transfer),
+            ("money_order", &self.money_order),
+            ("counter", &self.counter),
+        ] {
+            let bad = v.chars().count() > 1000
+                || v.chars().any(|c| c.is_control() && c != '\n' && c != '\r');
+            if bad {
+                return Err(SettingsError::Range(field));
+            }
+        }
+        Ok(())
+    }
+
+    /// The methods offered, each with its instructions: (Japanese name, English name, text).
+    pub fn offered(&self) -> Vec<(&'static str, &'static str, &str)> {
+        [
+            ("銀行振込", "Bank transfer", self.bank_transfer.trim()),
+            (
+                "定額小為替",
+                "Postal money order (定額小為替)",
+                self.money_order.trim(),
+            ),
+            (
+                "窓口での現金払い",
+                "Cash at our counter",
+                self.counter.trim(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, t)| !t.is_empty())
+        .collect()
+    }
+}
+
 /// Why a settings change was refused; the message is shown to the administrator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -144,6 +197,8 @@ pub struct Settings {
     pub retention: Retention,
     /// The business's details.
     pub business: BusinessDetails,
+    /// How to pay without a card.
+    pub payment: PaymentInstructions,
 }
 
 impl Settings {
@@ -165,6 +220,7 @@ impl Settings {
                 mail_from: c.mail_from.clone(),
                 staff_address: c.staff_address.clone(),
             },
+            payment: PaymentInstructions::default(),
         }
     }
 
@@ -193,6 +249,13 @@ impl Settings {
                 RETENTION => {
                     if let Some(r) = read::<Retention>(row).filter(|r| r.validate().is_ok()) {
                         self.retention = r;
+                    }
+                }
+                PAYMENT => {
+                    if let Some(p) =
+                        read::<PaymentInstructions>(row).filter(|p| p.validate().is_ok())
+                    {
+                        self.payment = p;
                     }
                 }
                 BUSINESS => {
@@ -371,6 +434,27 @@ impl Service {
             (BUSINESS, "settings.business_changed"),
             &old,
             &business,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Saves how to pay without a card.
+    pub async fn set_payment(
+        &self,
+        payment: PaymentInstructions,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        payment.validate()?;
+        let old = self.reload_settings().await?.payment.clone();
+        self.save(
+            (PAYMENT, "settings.payment_changed"),
+            &old,
+            &payment,
             who,
             origin,
             now,

@@ -257,6 +257,10 @@ pub struct StatusPage {
     pub paid: bool,
     /// The fee is due.
     pub awaiting_payment: bool,
+    /// How to pay without a card: each method offered, in words, with its instructions.
+    pub payment: Vec<(String, String)>,
+    /// Where to ask (shown when no way to pay is configured).
+    pub contact: String,
     /// The detailed answer, one line per data set or result, without the officer's free text
     /// (this page opens without a code).
     pub answer: Vec<String>,

@@ -201,7 +201,24 @@ async fn show_status(
     let answer = madoguchi_service::Service::answer_of(&row)
         .map(|a| a.lines_without_text(en))
         .unwrap_or_default();
+    let settings = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let payment = if awaiting_payment {
+        settings
+            .payment
+            .offered()
+            .into_iter()
+            .map(|(ja, en_name, text)| (if en { en_name } else { ja }.to_owned(), text.to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = StatusPage {
+        payment,
+        contact: settings.business.contact.clone(),
         answer,
         pay_link: if awaiting_payment && state.service.card_enabled() {
             format!("/r/{}/pay", row.pid)

@@ -9,7 +9,7 @@ use madoguchi_domain::{
     FeeSchedule, IdentityMethod, Jurisdiction, Period, Policy, RequestKind, Role, Yen,
 };
 use madoguchi_service::ServiceError;
-use madoguchi_service::settings::{BusinessDetails, Retention};
+use madoguchi_service::settings::{BusinessDetails, PaymentInstructions, Retention};
 use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -175,6 +175,7 @@ async fn settings_page(
         policy: policy_view(&settings.policy, en),
         retention: settings.retention,
         business: settings.business.clone(),
+        payment: settings.payment.clone(),
     });
     if !error.is_empty() {
         *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -465,6 +466,33 @@ pub async fn update_retention(
         state
             .service
             .set_retention(retention, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Saves how to pay without a card (each method offered when it says something).
+pub async fn update_payment(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let payment = PaymentInstructions {
+        bank_transfer: f.get("bank_transfer").trim().to_owned(),
+        money_order: f.get("money_order").trim().to_owned(),
+        counter: f.get("counter").trim().to_owned(),
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "payment",
+        state
+            .service
+            .set_payment(payment, &who, &origin, Utc::now()),
     )
     .await
 }

@@ -256,6 +256,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(admin::update_retention),
         ),
         (
+            page(Method::POST, "/staff/admin/settings/payment", ADMINS),
+            post(admin::update_payment),
+        ),
+        (
             page(Method::POST, "/staff/admin/settings/business", ADMINS),
             post(admin::update_business),
         ),

@@ -303,6 +303,8 @@ pub struct SettingsPage {
     pub policy: PolicyView,
     pub retention: madoguchi_service::settings::Retention,
     pub business: madoguchi_service::settings::BusinessDetails,
+    /// How to pay without a card.
+    pub payment: madoguchi_service::settings::PaymentInstructions,
 }
 
 /// The policy as the form shows it.
