@@ -138,3 +138,52 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_closed_request_does_not_keep_an_earlier_message_as_its_last_word,
+    |app: TestApp| async move {
+        use madoguchi_domain::{Actor, Event};
+        use madoguchi_service::{EventText, Origin};
+        let pid = file_and_confirm(&app, "stale@example.jp").await;
+        let officer = Actor::Staff {
+            id: "o".into(),
+            role: Role::Officer,
+        };
+        let ask = "ご本人確認のため、運転免許証の裏面もご提出ください。";
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::RequestMoreEvidence {
+                    missing: ask.into(),
+                },
+                &officer,
+                &EventText {
+                    message: Some(ask.into()),
+                    reference: None,
+                },
+                &Origin::default(),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(app.request(pid).await.subject_message.as_deref(), Some(ask));
+        // Withdrawn (recorded by the office) without a message of its own: the request for
+        // documents no longer stands, so it is no longer shown as the office's message.
+        app.service
+            .act(
+                pid,
+                None,
+                &Event::Withdraw,
+                &officer,
+                &EventText::default(),
+                &Origin::default(),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "withdrawn");
+        assert_eq!(row.subject_message, None);
+    }
+);

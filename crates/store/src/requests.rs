@@ -307,12 +307,18 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     let mut am = request::ActiveModel {
         ..Default::default()
     };
+    let closing = next.state.is_terminal()
+        && domain::State::parse(&current.state).is_some_and(|s| !s.is_terminal());
     if let Some(m) = subject_message {
         am.subject_message = Set(Some(cipher.seal_request_column(
             current.pid,
             "subject_message",
             m,
         )));
+    } else if closing {
+        // A request closed without a message of its own: an earlier one (asking for
+        // documents, say) would otherwise read as the closing word on its page and letter.
+        am.subject_message = Set(None);
     }
     if let Some(r) = subject_reply {
         am.subject_reply = Set(Some(cipher.seal_request_column(
