@@ -187,3 +187,30 @@ on_both!(
         assert_eq!(row.subject_message, None);
     }
 );
+
+on_both!(
+    the_status_page_always_says_what_happens_next,
+    |app: TestApp| async move {
+        let pid = file_via_api(&app, "next@example.jp").await;
+        let page = app.client.get(&format!("/r/{pid}")).await;
+        assert!(page.body.contains("次に行うこと"), "{}", page.body);
+        assert!(
+            page.body
+                .contains("お送りしたメールのリンクから、メールアドレスを確認してください。")
+        );
+        // Confirmed: identity is proven by documents here, so the page asks for them and says
+        // where they go (it no longer waits in silence for an officer).
+        let pid = file_and_confirm(&app, "next2@example.jp").await;
+        let page = app.client.get(&format!("/r/{pid}")).await;
+        assert!(
+            page.body.contains("次に、本人確認書類をご提出ください。"),
+            "{}",
+            page.body
+        );
+        let page = app.client.get(&format!("/r/{pid}?lang=en")).await;
+        assert!(
+            page.body
+                .contains("Next, please send your identity documents")
+        );
+    }
+);

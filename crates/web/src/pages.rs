@@ -259,6 +259,8 @@ pub struct StatusPage {
     pub awaiting_payment: bool,
     /// How to pay without a card: each method offered, in words, with its instructions.
     pub payment: Vec<(String, String)>,
+    /// What happens next and who acts, in words.
+    pub next: String,
     /// Where to ask (shown when no way to pay is configured).
     pub contact: String,
     /// The detailed answer, one line per data set or result, without the officer's free text

@@ -61,6 +61,46 @@ pub(crate) fn with_cookie(
     res
 }
 
+/// What happens next and who acts, for the status page: a subject is never left wondering.
+fn next_step(st: RequestState, documents: bool, en: bool) -> String {
+    use RequestState as S;
+    let (ja, en_text) = match st {
+        S::Submitted => (
+            "お送りしたメールのリンクから、メールアドレスを確認してください。確認後に手続を開始します。",
+            "Please open the link in the e-mail we sent to confirm your address; we start once it is confirmed.",
+        ),
+        S::IdentityReview if documents => (
+            "次に、本人確認書類をご提出ください。下の「確認コードを送る」から開くページで書類をアップロードできます。ご提出いただいた書類は担当者が確認し、結果をメールでお知らせします。",
+            "Next, please send your identity documents: the page you open with \"Send me a code\" below takes the upload. An officer checks them and tells you the result by e-mail.",
+        ),
+        S::IdentityReview => (
+            "担当者がご本人であることを確認しています。結果はメールでお知らせします。",
+            "An officer is confirming your identity; we tell you the result by e-mail.",
+        ),
+        S::AwaitingIdentity => (
+            "追加の書類のご提出をお願いしています。下の「確認コードを送る」から開くページで、担当者からのご連絡をご確認のうえ、書類をアップロードしてください。",
+            "We have asked you for more documents: open the page with \"Send me a code\" below to read our message and upload them.",
+        ),
+        S::AwaitingPayment => (
+            "手数料のお支払いをお願いします。入金を確認しましたら、対応を開始します。",
+            "Please pay the fee; we start work once it is received.",
+        ),
+        S::InProgress => (
+            "担当者がご請求に対応しています。回答予定日までに、結果をメールでお知らせします。",
+            "An officer is working on your request; we tell you the result by e-mail by the expected date.",
+        ),
+        S::AwaitingInfo => (
+            "担当者からお尋ねしたいことがあります。下の「確認コードを送る」から開くページでご回答ください。",
+            "We have a question for you: please answer it on the page you open with \"Send me a code\" below.",
+        ),
+        _ => (
+            "このご請求への対応は終了しました。ご不明な点はお問い合わせ先までご連絡ください。",
+            "This request is closed. If you have questions, please contact us.",
+        ),
+    };
+    if en { en_text } else { ja }.to_owned()
+}
+
 /// `GET /requests`: the form, in the language asked for.
 async fn back_to_form(lang: PageLang) -> Response {
     let to = if lang.en() { "/?lang=en" } else { "/?lang=ja" };
@@ -216,7 +256,13 @@ async fn show_status(
     } else {
         Vec::new()
     };
+    // Whether identity is proven by documents, under the policy it was filed under.
+    let documents_needed = madoguchi_service::Service::lifecycle_of(&row).is_ok_and(|r| {
+        r.policy.identity_for(r.kind) == madoguchi_domain::policy::IdentityMethod::Document
+    });
+    let next = next_step(st, documents_needed, en);
     let page = StatusPage {
+        next,
         payment,
         contact: settings.business.contact.clone(),
         answer,
