@@ -214,3 +214,24 @@ on_both!(
         );
     }
 );
+
+on_both!(each_form_error_names_its_field, |app: TestApp| async move {
+    let csrf = app.client.get("/").await.csrf();
+    let mut fields = intake_form(&csrf, "names@example.jp", "ja");
+    fields.retain(|(k, _)| !matches!(*k, "subject_name" | "details" | "requester"));
+    let res = app.client.post_form("/requests", &fields).await;
+    assert_eq!(res.status, 422);
+    // Each says which field, and a choice is chosen, not typed.
+    for text in [
+        "氏名を入力してください。",
+        "請求の内容を入力してください。",
+        "請求者の区分を選択してください。",
+    ] {
+        assert!(res.body.contains(text), "{text}: {}", res.body);
+    }
+    let csrf = app.client.get("/?lang=en").await.csrf();
+    let mut fields = intake_form(&csrf, "names@example.jp", "en");
+    fields.retain(|(k, _)| *k != "subject_name");
+    let res = app.client.post_form("/requests?lang=en", &fields).await;
+    assert!(res.body.contains("The name is required."), "{}", res.body);
+});

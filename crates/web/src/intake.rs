@@ -125,7 +125,73 @@ const FIELD_ORDER: [&str; 19] = [
     "body",
 ];
 
-fn message(code: &str, en: bool) -> &'static str {
+/// A field's name in the form, as its error names it.
+fn field_label(field: &str, en: bool) -> &'static str {
+    const LABELS: &[(&str, &str, &str)] = &[
+        ("kind", "請求の種類", "the kind of request"),
+        ("requester", "請求者の区分", "who is filing"),
+        ("subject_name", "氏名", "the name"),
+        ("subject_kana", "フリガナ", "the reading of the name"),
+        ("date_of_birth", "生年月日", "the date of birth"),
+        ("email", "メールアドレス", "the e-mail address"),
+        ("phone", "電話番号", "the telephone number"),
+        ("agent_name", "代理人の氏名", "the agent's name"),
+        (
+            "agent_kana",
+            "代理人のフリガナ",
+            "the reading of the agent's name",
+        ),
+        (
+            "agent_relationship",
+            "ご本人との関係",
+            "the relationship to the person",
+        ),
+        (
+            "subject_email",
+            "ご本人のメールアドレス",
+            "the person's e-mail address",
+        ),
+        ("details", "請求の内容", "what you ask for"),
+        ("current_content", "現在の内容", "the current content"),
+        ("correct_content", "正しい内容", "the correct content"),
+        ("ground", "理由", "the reason"),
+        ("delivery", "開示の方法", "how the answer reaches you"),
+        ("postal_address", "郵送先の住所", "the postal address"),
+        ("consent", "同意", "the consent"),
+    ];
+    LABELS
+        .iter()
+        .find(|(f, _, _)| *f == field)
+        .map_or("", |(_, ja, en_label)| if en { en_label } else { ja })
+}
+
+/// A field's error in words that name the field: a choice is chosen, a text entered.
+fn message(field: &str, code: &str, en: bool) -> String {
+    let label = field_label(field, en);
+    let choice = matches!(field, "kind" | "requester" | "ground" | "delivery");
+    match (code, en, label.is_empty()) {
+        ("required", false, false) if choice => return format!("{label}を選択してください。"),
+        ("required", false, false) => return format!("{label}を入力してください。"),
+        ("required", true, false) if choice => return format!("Choose {label}."),
+        ("required", true, false) => return format!("{} is required.", capitalised(label)),
+        ("length", false, false) => return format!("{label}の文字数が多すぎます。"),
+        ("length", true, false) => return format!("{} is too long.", capitalised(label)),
+        ("control", false, false) => {
+            return format!("{label}に改行などの制御文字は使えません。1行で入力してください。");
+        }
+        _ => {}
+    }
+    code_message(code, en).to_owned()
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn code_message(code: &str, en: bool) -> &'static str {
     match (code, en) {
         ("control", false) => "改行などの制御文字は使えません。1行で入力してください。",
         ("control", true) => {
@@ -200,7 +266,7 @@ impl IntakeInput {
                 errors.push(FieldError {
                     field: field.to_owned(),
                     code: code.to_owned(),
-                    message: message(code, en).to_owned(),
+                    message: message(field, code, en),
                 });
             }
         };
