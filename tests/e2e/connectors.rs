@@ -204,7 +204,7 @@ pub(crate) async fn settled(
                 s.state == "done"
                     || (s.state == "pending"
                         && s.error.is_some()
-                        && s.error.as_deref() != Some("waiting for another system"))
+                        && s.error.as_deref() != Some("他のシステムの収集を待っています"))
                     || s.state == "failed"
                     || s.state == "owner"
             })
@@ -538,9 +538,12 @@ on_both!(
         assert_eq!(g.systems.len(), 1);
         assert_eq!(g.systems[0].state, "pending");
         assert_eq!(g.systems[0].attempts, 1);
+        // Said in the page's language, naming the system by its name.
         assert_eq!(
             g.systems[0].error.as_deref(),
-            Some("system news: the environment variable TEST_NOWHERE_URL is not set")
+            Some(
+                "システム「メールマガジン」の接続情報が設定されていません（環境変数 TEST_NOWHERE_URL）"
+            )
         );
         let actions = app.audit_actions(pid).await;
         assert!(actions.contains(&"gather.failed".to_owned()), "{actions:?}");
@@ -548,7 +551,7 @@ on_both!(
         let page = officer.get(&format!("/staff/requests/{pid}")).await;
         assert!(
             page.body
-                .contains("the environment variable TEST_NOWHERE_URL is not set")
+                .contains("システム「メールマガジン」の接続情報が設定されていません")
         );
         // The officer asks again: a new run, on the trail.
         let res = officer

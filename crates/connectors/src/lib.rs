@@ -117,8 +117,11 @@ impl Rows {
     }
 }
 
-/// Why a system could not be read. Never holds a credential or a row.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a system could not be read. Never holds a credential or a row. Stored with its job as
+/// JSON ([`ConnectorError::to_stored`]) so pages can say it in their own language
+/// ([`ConnectorError::words`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
 pub enum ConnectorError {
     /// The map names no such system, or it cannot be read by a connector.
     #[error("system {0}: no connector can read it")]
@@ -163,6 +166,67 @@ pub enum ConnectorError {
         /// What the system said, without values.
         reason: String,
     },
+}
+
+impl ConnectorError {
+    /// The form stored with a job (JSON), read back by [`ConnectorError::from_stored`].
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).expect("an error serialises")
+    }
+
+    /// A stored error, when it is one.
+    pub fn from_stored(s: &str) -> Option<ConnectorError> {
+        serde_json::from_str(s).ok()
+    }
+
+    /// The error in words for a person, Japanese or English, naming systems and datasets by
+    /// `name` (their names in the map). What the system itself said stays as it said it.
+    pub fn words(&self, name: &dyn Fn(&str) -> String, en: bool) -> String {
+        use ConnectorError as E;
+        match (self, en) {
+            (E::NotReadable(s), false) => {
+                format!("システム「{}」はコネクタで読み取れません", name(s))
+            }
+            (E::NotReadable(s), true) => format!("{}: no connector can read it", name(s)),
+            (E::MissingCredentials { system, variable }, false) => format!(
+                "システム「{}」の接続情報が設定されていません（環境変数 {variable}）",
+                name(system)
+            ),
+            (E::MissingCredentials { system, variable }, true) => format!(
+                "{}: its connection is not set up (environment variable {variable})",
+                name(system)
+            ),
+            (E::Unreachable { system, reason }, false) => {
+                format!("システム「{}」に接続できません（{reason}）", name(system))
+            }
+            (E::Unreachable { system, reason }, true) => {
+                format!("{}: could not connect ({reason})", name(system))
+            }
+            (E::Timeout { dataset, secs }, false) => {
+                format!("「{}」が {secs} 秒以内に応答しませんでした", name(dataset))
+            }
+            (E::Timeout { dataset, secs }, true) => {
+                format!("{}: no answer within {secs} s", name(dataset))
+            }
+            (E::TooManyRows { dataset, limit }, false) => format!(
+                "「{}」で一人分として {limit} 行を超えるデータが見つかりました（検索条件を確認してください）",
+                name(dataset)
+            ),
+            (E::TooManyRows { dataset, limit }, true) => format!(
+                "{}: more than {limit} rows for one person; check its finders",
+                name(dataset)
+            ),
+            (E::Query { dataset, reason }, false) => {
+                format!(
+                    "「{}」への処理が受け付けられませんでした（{reason}）",
+                    name(dataset)
+                )
+            }
+            (E::Query { dataset, reason }, true) => {
+                format!("{}: the system refused the query ({reason})", name(dataset))
+            }
+        }
+    }
 }
 
 /// Default statement timeout.
@@ -1012,6 +1076,45 @@ async fn read_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_error_is_said_in_either_language_with_the_maps_names() {
+        let e = ConnectorError::MissingCredentials {
+            system: "news".into(),
+            variable: "NEWS_URL".into(),
+        };
+        let back = ConnectorError::from_stored(&e.to_stored()).unwrap();
+        assert_eq!(back, e);
+        let name = |id: &str| {
+            if id == "news" {
+                "メールマガジン".to_owned()
+            } else {
+                id.to_owned()
+            }
+        };
+        assert_eq!(
+            back.words(&name, false),
+            "システム「メールマガジン」の接続情報が設定されていません（環境変数 NEWS_URL）"
+        );
+        let name_en = |id: &str| {
+            if id == "news" {
+                "Newsletter".to_owned()
+            } else {
+                id.to_owned()
+            }
+        };
+        assert_eq!(
+            back.words(&name_en, true),
+            "Newsletter: its connection is not set up (environment variable NEWS_URL)"
+        );
+        let e = ConnectorError::NotReadable("paper".into());
+        assert_eq!(ConnectorError::from_stored(&e.to_stored()), Some(e));
+        // Text that is not a stored error is not taken for one.
+        assert_eq!(
+            ConnectorError::from_stored("waiting for another system"),
+            None
+        );
+    }
 
     #[test]
     fn blank_and_null_values_are_no_key() {

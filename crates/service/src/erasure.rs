@@ -423,7 +423,7 @@ impl Service {
                 state: job.state.clone(),
                 rows: job.rows,
                 attempts: job.attempts,
-                error: job.error.clone(),
+                error: crate::gather::job_error_words(job.error.as_deref(), map, en),
                 reason: self.declined_reason(job)?,
             });
             if job.state != store::DONE {
@@ -536,7 +536,7 @@ impl Service {
                 state: job.state.clone(),
                 rows: job.rows,
                 attempts: job.attempts,
-                error: job.error.clone(),
+                error: crate::gather::job_error_words(job.error.as_deref(), map, en),
                 reason: self.declined_reason(job)?,
             });
             if job.state != store::DONE {
@@ -708,9 +708,9 @@ impl Service {
         let retry = crate::gather::retry_at(job.attempts, now);
         if retry.is_none() && job.purpose != store::CORRECT {
             // Given up: the system's owner finishes it by hand.
-            return self.hand_to_owner(row, job, e.to_string(), now).await;
+            return self.hand_to_owner(row, job, e.to_stored(), now).await;
         }
-        self.fail_erase(row, job, e.to_string(), retry, now).await
+        self.fail_erase(row, job, e.to_stored(), retry, now).await
     }
 
     /// An erase or suspend job the connector gave up on becomes its system's owner's task:
@@ -1237,7 +1237,7 @@ impl Service {
                 state: job.state.clone(),
                 rows: job.rows,
                 attempts: job.attempts,
-                error: job.error.clone(),
+                error: crate::gather::job_error_words(job.error.as_deref(), map, en),
                 reason: None,
             });
             if job.state != store::DONE {

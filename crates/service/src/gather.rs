@@ -359,7 +359,7 @@ impl Service {
             Err(e) => {
                 tracing::warn!(request = %row.pid, system = %job.system, error = %e, "a connector failed");
                 let retry = retry_at(job.attempts, now);
-                self.fail_job(row, job, e.to_string(), retry, now).await?;
+                self.fail_job(row, job, e.to_stored(), retry, now).await?;
             }
         }
         Ok(())
@@ -487,7 +487,9 @@ impl Service {
                 .map_or_else(|| system.clone(), |s| s.name.get(en).to_owned());
             let result = madoguchi_connectors::test_system(&m.map, &system, &env)
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(|e| {
+                    job_error_words(Some(&e.to_stored()), Some(&m.map), en).unwrap_or_default()
+                });
             out.push((name, result));
         }
         Ok(out)
@@ -619,7 +621,7 @@ impl Service {
                 state: job.state.clone(),
                 rows: job.rows,
                 attempts: job.attempts,
-                error: job.error.clone(),
+                error: job_error_words(job.error.as_deref(), map, en),
                 reason: None,
             });
             if job.state != store::DONE {
@@ -710,4 +712,37 @@ fn label(map: Option<&DataMap>, found: &Rows, review: &Review, en: bool) -> Gath
         searched: found.searched,
         fields,
     }
+}
+
+/// A job's error in the page's language: a connector's error said in words naming the map's
+/// systems and datasets, the service's own notes translated, anything else as stored.
+pub(crate) fn job_error_words(
+    raw: Option<&str>,
+    map: Option<&DataMap>,
+    en: bool,
+) -> Option<String> {
+    let raw = raw?;
+    if let Some(e) = madoguchi_connectors::ConnectorError::from_stored(raw) {
+        let name = |id: &str| -> String {
+            map.and_then(|m| {
+                m.system(id)
+                    .map(|s| s.name.get(en).to_owned())
+                    .or_else(|| m.dataset(id).map(|d| d.label.get(en).to_owned()))
+            })
+            .unwrap_or_else(|| id.to_owned())
+        };
+        return Some(e.words(&name, en));
+    }
+    let words = match (raw, en) {
+        (WAITING, false) => "他のシステムの収集を待っています",
+        ("internal error; see the service log", false) => {
+            "内部エラーが発生しました（サービスのログを確認してください）"
+        }
+        ("the request is no longer in work", false) => "請求の対応が終了したため中止しました",
+        ("the gathering is not complete", false) => "データの収集が終わるのを待っています",
+        (store::DECLINED, false) => "依頼先から実施できない旨の報告がありました",
+        (store::DECLINED, true) => "the person asked reported it cannot be done",
+        _ => raw,
+    };
+    Some(words.to_owned())
 }
