@@ -43,7 +43,13 @@ const INTERNAL: &[&str] = &[
     "customer_record",
     "in_progress",
     "awaiting_identity",
-    "awaiting_email",
+    "awaiting_payment",
+    "identity_review",
+    "submitted",
+    "request.filed",
+    "request.assigned",
+    "data.viewed",
+    "confirm_address",
 ];
 
 fn assert_no_internal(page: &str, what: &str) {
@@ -97,7 +103,20 @@ on_both!(
             let res = app.client.post_json("/api/v1/requests", &body).await;
             assert_eq!(res.status, 201, "{}", res.body);
             let pid = res.json()["id"].as_str().unwrap().to_owned();
+            // Claimed, so the timeline holds an assignment too.
             let page = officer.get(&format!("/staff/requests/{pid}")).await;
+            officer
+                .post_form(
+                    &format!("/staff/requests/{pid}/claim"),
+                    &[("csrf", &page.csrf())],
+                )
+                .await;
+            let page = officer.get(&format!("/staff/requests/{pid}")).await;
+            assert!(
+                page.body.contains("担当者を割り当てました"),
+                "{}",
+                page.body
+            );
             assert_eq!(page.status, 200);
             assert_no_internal(&page.body, &format!("the request page of {}", body["kind"]));
             let status = app.client.get(&format!("/r/{pid}")).await;
@@ -193,7 +212,7 @@ on_both!(
     |app: TestApp| async move {
         let pid = file_via_api(&app, "next@example.jp").await;
         let page = app.client.get(&format!("/r/{pid}")).await;
-        assert!(page.body.contains("次に行うこと"), "{}", page.body);
+        assert!(page.body.contains("今後の流れ"), "{}", page.body);
         assert!(
             page.body
                 .contains("お送りしたメールのリンクから、メールアドレスを確認してください。")

@@ -179,51 +179,66 @@ impl ConnectorError {
         serde_json::from_str(s).ok()
     }
 
-    /// The error in words for a person, Japanese or English, naming systems and datasets by
-    /// `name` (their names in the map). What the system itself said stays as it said it.
-    pub fn words(&self, name: &dyn Fn(&str) -> String, en: bool) -> String {
+    /// The error in words for a person, Japanese or English, naming systems by `system` and
+    /// datasets by `dataset` (their names in the map; the two kinds of id are separate). What
+    /// the system itself said stays as it said it.
+    pub fn words(
+        &self,
+        system_name: &dyn Fn(&str) -> String,
+        dataset_name: &dyn Fn(&str) -> String,
+        en: bool,
+    ) -> String {
         use ConnectorError as E;
         match (self, en) {
             (E::NotReadable(s), false) => {
-                format!("システム「{}」はコネクタで読み取れません", name(s))
+                format!("システム「{}」はコネクタで読み取れません", system_name(s))
             }
-            (E::NotReadable(s), true) => format!("{}: no connector can read it", name(s)),
+            (E::NotReadable(s), true) => format!("{}: no connector can read it", system_name(s)),
             (E::MissingCredentials { system, variable }, false) => format!(
                 "システム「{}」の接続情報が設定されていません（環境変数 {variable}）",
-                name(system)
+                system_name(system)
             ),
             (E::MissingCredentials { system, variable }, true) => format!(
                 "{}: its connection is not set up (environment variable {variable})",
-                name(system)
+                system_name(system)
             ),
             (E::Unreachable { system, reason }, false) => {
-                format!("システム「{}」に接続できません（{reason}）", name(system))
+                format!(
+                    "システム「{}」に接続できません（{reason}）",
+                    system_name(system)
+                )
             }
             (E::Unreachable { system, reason }, true) => {
-                format!("{}: could not connect ({reason})", name(system))
+                format!("{}: could not connect ({reason})", system_name(system))
             }
             (E::Timeout { dataset, secs }, false) => {
-                format!("「{}」が {secs} 秒以内に応答しませんでした", name(dataset))
+                format!(
+                    "「{}」が {secs} 秒以内に応答しませんでした",
+                    dataset_name(dataset)
+                )
             }
             (E::Timeout { dataset, secs }, true) => {
-                format!("{}: no answer within {secs} s", name(dataset))
+                format!("{}: no answer within {secs} s", dataset_name(dataset))
             }
             (E::TooManyRows { dataset, limit }, false) => format!(
                 "「{}」で一人分として {limit} 行を超えるデータが見つかりました（検索条件を確認してください）",
-                name(dataset)
+                dataset_name(dataset)
             ),
             (E::TooManyRows { dataset, limit }, true) => format!(
                 "{}: more than {limit} rows for one person; check its finders",
-                name(dataset)
+                dataset_name(dataset)
             ),
             (E::Query { dataset, reason }, false) => {
                 format!(
                     "「{}」への処理が受け付けられませんでした（{reason}）",
-                    name(dataset)
+                    dataset_name(dataset)
                 )
             }
             (E::Query { dataset, reason }, true) => {
-                format!("{}: the system refused the query ({reason})", name(dataset))
+                format!(
+                    "{}: the system refused the query ({reason})",
+                    dataset_name(dataset)
+                )
             }
         }
     }
@@ -1092,8 +1107,10 @@ mod tests {
                 id.to_owned()
             }
         };
+        // A dataset sharing the system's id is still named as a dataset.
+        let none = |id: &str| id.to_owned();
         assert_eq!(
-            back.words(&name, false),
+            back.words(&name, &none, false),
             "システム「メールマガジン」の接続情報が設定されていません（環境変数 NEWS_URL）"
         );
         let name_en = |id: &str| {
@@ -1104,8 +1121,16 @@ mod tests {
             }
         };
         assert_eq!(
-            back.words(&name_en, true),
+            back.words(&name_en, &none, true),
             "Newsletter: its connection is not set up (environment variable NEWS_URL)"
+        );
+        let timeout = ConnectorError::Timeout {
+            dataset: "news".into(),
+            secs: 10,
+        };
+        assert_eq!(
+            timeout.words(&name, &none, false),
+            "「news」が 10 秒以内に応答しませんでした"
         );
         let e = ConnectorError::NotReadable("paper".into());
         assert_eq!(ConnectorError::from_stored(&e.to_stored()), Some(e));

@@ -7,6 +7,7 @@
 pub fn action_words(action: &str, en: bool) -> Option<&'static str> {
     const WORDS: &[(&str, &str, &str)] = &[
         ("request.filed", "請求を受け付けました", "Request received"),
+        ("request.assigned", "担当者を割り当てました", "Assigned"),
         (
             "request.confirm_email",
             "メールアドレスが確認されました",

@@ -69,9 +69,9 @@ impl From<StoreError> for ServiceError {
                     ServiceError::Token(madoguchi_store::tokens::TokenError::Used)
                 }
             },
-            // Someone wrote the same row first (two officers ordering the same run at once):
-            // a conflict to reload, not a failure.
-            other if other.is_unique_violation() => ServiceError::Conflict,
+            // Another officer ordered the same run first: a conflict to reload, not a failure.
+            // Any other unique violation stays an error (and is logged).
+            other if other.is_duplicate_job() => ServiceError::Conflict,
             other => ServiceError::Store(other),
         }
     }

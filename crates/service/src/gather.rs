@@ -723,15 +723,15 @@ pub(crate) fn job_error_words(
 ) -> Option<String> {
     let raw = raw?;
     if let Some(e) = madoguchi_connectors::ConnectorError::from_stored(raw) {
-        let name = |id: &str| -> String {
-            map.and_then(|m| {
-                m.system(id)
-                    .map(|s| s.name.get(en).to_owned())
-                    .or_else(|| m.dataset(id).map(|d| d.label.get(en).to_owned()))
-            })
-            .unwrap_or_else(|| id.to_owned())
+        let system = |id: &str| -> String {
+            map.and_then(|m| m.system(id))
+                .map_or_else(|| id.to_owned(), |s| s.name.get(en).to_owned())
         };
-        return Some(e.words(&name, en));
+        let dataset = |id: &str| -> String {
+            map.and_then(|m| m.dataset(id))
+                .map_or_else(|| id.to_owned(), |d| d.label.get(en).to_owned())
+        };
+        return Some(e.words(&system, &dataset, en));
     }
     let words = match (raw, en) {
         (WAITING, false) => "他のシステムの収集を待っています",

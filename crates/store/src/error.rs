@@ -64,4 +64,10 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
     }
+
+    /// True when a job of the same run was written first (two officers ordering at once): the
+    /// violation names the `gather_jobs` table or its index, on every backend.
+    pub fn is_duplicate_job(&self) -> bool {
+        matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) if m.contains("gather_jobs")))
+    }
 }

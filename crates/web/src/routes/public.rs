@@ -66,7 +66,7 @@ fn next_step(st: RequestState, documents: bool, en: bool) -> String {
     use RequestState as S;
     let (ja, en_text) = match st {
         S::Submitted => (
-            "お送りしたメールのリンクから、メールアドレスを確認してください。確認後に手続を開始します。",
+            "お送りしたメールのリンクから、メールアドレスを確認してください。確認後に手続きを開始します。",
             "Please open the link in the e-mail we sent to confirm your address; we start once it is confirmed.",
         ),
         S::IdentityReview if documents => (
@@ -92,6 +92,10 @@ fn next_step(st: RequestState, documents: bool, en: bool) -> String {
         S::AwaitingInfo => (
             "担当者からお尋ねしたいことがあります。下の「確認コードを送る」から開くページでご回答ください。",
             "We have a question for you: please answer it on the page you open with \"Send me a code\" below.",
+        ),
+        s if s.is_fulfilment() => (
+            "回答をお送りしました。メールでお知らせした内容のほか、下の「確認コードを送る」から開くページで回答をご確認いただけます（ファイルがある場合はダウンロードできます）。",
+            "We have answered: besides our e-mail, the page you open with \"Send me a code\" below shows the answer (and any file to download).",
         ),
         _ => (
             "このご請求への対応は終了しました。ご不明な点はお問い合わせ先までご連絡ください。",
@@ -256,10 +260,27 @@ async fn show_status(
     } else {
         Vec::new()
     };
-    // Whether identity is proven by documents, under the policy it was filed under.
-    let documents_needed = madoguchi_service::Service::lifecycle_of(&row).is_ok_and(|r| {
-        r.policy.identity_for(r.kind) == madoguchi_domain::policy::IdentityMethod::Document
+    // Documents are asked for while none is on file, where they prove identity (the policy
+    // it was filed under, or an agent's filing).
+    let by_documents = madoguchi_service::Service::lifecycle_of(&row).is_ok_and(|r| {
+        r.requester.is_agent()
+            || r.policy.identity_for(r.kind) == madoguchi_domain::policy::IdentityMethod::Document
     });
+    let documents_needed = by_documents
+        && st == RequestState::IdentityReview
+        && !state
+            .service
+            .documents(row.id)
+            .await
+            .map_err(|e| PageError(e.into(), en))?
+            .iter()
+            .any(|d| {
+                matches!(
+                    d.purpose,
+                    madoguchi_domain::DocumentPurpose::Identity
+                        | madoguchi_domain::DocumentPurpose::AgentIdentity
+                )
+            });
     let next = next_step(st, documents_needed, en);
     let page = StatusPage {
         next,

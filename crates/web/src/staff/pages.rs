@@ -205,8 +205,11 @@ pub struct DetailPage {
 
 impl DetailPage {
     /// Who filed, in words.
-    pub fn requester(&self) -> &'static str {
-        madoguchi_domain::Requester::parse(&self.r.requester).map_or("", |r| r.label(self.c.en))
+    pub fn requester(&self) -> String {
+        madoguchi_domain::Requester::parse(&self.r.requester).map_or_else(
+            || self.r.requester.clone(),
+            |r| r.label(self.c.en).to_owned(),
+        )
     }
 
     /// How the request arrived, in words.
@@ -228,19 +231,24 @@ impl DetailPage {
     }
 
     /// The delivery chosen, in words.
-    pub fn delivery(&self, d: &str) -> &'static str {
-        madoguchi_domain::DeliveryMethod::parse(d).map_or("", |m| m.label(self.c.en))
+    pub fn delivery(&self, d: &str) -> String {
+        madoguchi_domain::DeliveryMethod::parse(d)
+            .map_or_else(|| d.to_owned(), |m| m.label(self.c.en).to_owned())
     }
 
     /// The ground given, in words.
-    pub fn ground(&self, g: &str) -> &'static str {
-        madoguchi_domain::SuspensionGround::parse(g).map_or("", |g| {
-            if self.c.en {
-                g.label_en()
-            } else {
-                g.label_ja()
-            }
-        })
+    pub fn ground(&self, g: &str) -> String {
+        madoguchi_domain::SuspensionGround::parse(g).map_or_else(
+            || g.to_owned(),
+            |g| {
+                if self.c.en {
+                    g.label_en()
+                } else {
+                    g.label_ja()
+                }
+                .to_owned()
+            },
+        )
     }
 
     /// A day as people write it.
@@ -489,7 +497,6 @@ pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) 
     }
 }
 
-/// A moment in Japan time, to the second: what staff read, never UTC.
 /// A moment in Japan time as people write it: 2026年12月2日 5:27, or 2 December 2026, 05:27.
 pub(crate) fn written_moment(at: &chrono::DateTime<chrono::Utc>, en: bool) -> String {
     let t = at.with_timezone(&madoguchi_domain::policy::jst());
@@ -501,6 +508,7 @@ pub(crate) fn written_moment(at: &chrono::DateTime<chrono::Utc>, en: bool) -> St
     }
 }
 
+/// A moment in Japan time, to the second (the audit page): never UTC.
 pub(crate) fn jst_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&madoguchi_domain::policy::jst())
         .format("%Y-%m-%d %H:%M:%S")
@@ -518,7 +526,14 @@ macro_rules! japan_time {
     )*};
 }
 
-japan_time!(DetailPage, AuditPage, AccountPage);
+japan_time!(DetailPage, AccountPage);
+
+impl AuditPage {
+    /// A moment in Japan time to the second: auditors compare entries closely.
+    pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        jst_time(at)
+    }
+}
 
 impl DetailPage {
     /// A mail's template, in words.

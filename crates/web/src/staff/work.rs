@@ -1086,6 +1086,8 @@ fn due_words(due: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool, en:
         (0, false) => format!("{day}（本日）"),
         (0, true) => format!("{day} (today)"),
         (n, false) if n > 0 => format!("{day}（あと{n}日）"),
+        (1, true) => format!("{day} (1 day left)"),
+        (-1, true) => format!("{day} (1 day overdue)"),
         (n, true) if n > 0 => format!("{day} ({n} days left)"),
         (n, false) => format!("{day}（{}日超過）", -n),
         (n, true) => format!("{day} ({} days overdue)", -n),
