@@ -117,6 +117,13 @@ on_both!(
                 "{}",
                 page.body
             );
+            // An agent's filing is the agent's act on the timeline, not the person's.
+            let by = if body["requester"] == "legal_representative" {
+                "請求を受け付けました</strong>（代理人）"
+            } else {
+                "請求を受け付けました</strong>（本人）"
+            };
+            assert!(page.body.contains(by), "{by}: {}", page.body);
             assert_eq!(page.status, 200);
             assert_no_internal(&page.body, &format!("the request page of {}", body["kind"]));
             let status = app.client.get(&format!("/r/{pid}")).await;

@@ -79,6 +79,8 @@ pub struct MailContext {
     pub owner_nonce: Option<String>,
     /// How to pay without a card, a method and its instructions per entry (the fee's mail).
     pub payment_lines: Vec<String>,
+    /// A recipient's letter about a stop of provision to it (Art. 35(3)).
+    pub provision_stopped: bool,
 }
 
 impl MailContext {
@@ -375,6 +377,7 @@ pub fn sample(lang: &str) -> MailContext {
         payment_lines: vec![
             "銀行振込: みどり銀行 本店 普通 1234567 カ）サンプル（振込人名の前に受付番号をご記入ください）".into(),
         ],
+        provision_stopped: false,
     }
 }
 

@@ -176,6 +176,8 @@ pub(crate) fn build(
             Some(domain::DeliveryMethod::Electronic) => "electronic (download)".into(),
             None => String::new(),
         },
+        // Only a recipient's letter (built by the tasks) tells a stop of provision.
+        provision_stopped: false,
         payment_lines: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO
         {

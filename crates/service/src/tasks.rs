@@ -361,6 +361,7 @@ impl Service {
             due_on: madoguchi_domain::written_date(madoguchi_domain::jst_date(due_at), false),
             system_name: about.to_owned(),
             message: measure.to_owned(),
+            provision_stopped: mail == Mail::RecipientNotice && kind == RequestKind::ThirdPartyStop,
             answer_lines: lines,
             owner_nonce: Some(nonce.to_owned()),
             ..MailContext::default()

@@ -553,9 +553,16 @@ impl DetailPage {
         })
     }
 
-    /// Who made a trail entry, in words.
+    /// Who made a trail entry, in words: on a request an agent filed, the requester's side
+    /// is the agent, not the person.
     pub fn actor(&self, kind: &str, role: &Option<String>) -> &'static str {
-        madoguchi_domain::timeline::actor_words(kind, role.as_deref(), self.c.en)
+        let agent =
+            madoguchi_domain::Requester::parse(&self.r.requester).is_some_and(|r| r.is_agent());
+        match (kind, agent, self.c.en) {
+            ("subject", true, false) => "代理人",
+            ("subject", true, true) => "The agent",
+            _ => madoguchi_domain::timeline::actor_words(kind, role.as_deref(), self.c.en),
+        }
     }
 
     /// An outbox status in words.
