@@ -61,6 +61,24 @@ async fn erase_in(
     madoguchi_connectors::erase_system(map, act, subject, found, env).await
 }
 
+/// Waits until the latest erasure or suspension (`corrections`: the corrections) is done.
+pub(crate) async fn carried_out(app: &TestApp, pid: uuid::Uuid, corrections: bool) {
+    let mut progress = Default::default();
+    for _ in 0..300 {
+        let row = app.request(pid).await;
+        progress = if corrections {
+            app.service.corrections(&row, false).await.unwrap()
+        } else {
+            app.service.erasure(&row, false).await.unwrap()
+        };
+        if progress.complete {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("not carried out: {progress:?}");
+}
+
 pub(crate) fn t(v: &[Option<&str>]) -> Vec<Option<String>> {
     v.iter().map(|x| x.map(str::to_owned)).collect()
 }
@@ -358,19 +376,7 @@ async fn an_erasure_request_is_planned_approved_carried_out_and_told(backend: Ba
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let mut progress = Default::default();
-    for _ in 0..200 {
-        progress = app
-            .service
-            .erasure(&app.request(pid).await, false)
-            .await
-            .unwrap();
-        if progress.complete {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(progress.complete, "{progress:?}");
+    carried_out(&app, pid, false).await;
     assert_eq!(
         table(&url("TEST_SHOP_URL"), "SELECT email FROM customers").await,
         [t(&[None]), t(&[Some("other.hanako@example.jp")])]
@@ -508,19 +514,7 @@ async fn a_correction_changes_exactly_the_named_field(backend: Backend, tag: &st
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let mut done = Default::default();
-    for _ in 0..200 {
-        done = app
-            .service
-            .corrections(&app.request(pid).await, false)
-            .await
-            .unwrap();
-        if done.complete {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(done.complete, "{done:?}");
+    carried_out(&app, pid, true).await;
     // Exactly the subject's name changed; every other value and row as before.
     let expected: Vec<Vec<Option<String>>> = before
         .into_iter()
@@ -704,19 +698,7 @@ async fn a_correction_waits_for_a_second_officer_where_the_office_requires_one()
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let mut done = Default::default();
-    for _ in 0..200 {
-        done = app
-            .service
-            .corrections(&app.request(pid).await, false)
-            .await
-            .unwrap();
-        if done.complete {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(done.complete, "{done:?}");
+    carried_out(&app, pid, true).await;
     assert_eq!(names().await, [t(&[Some("山本 花子")])]);
     let actions = app.audit_actions(pid).await;
     assert!(

@@ -10,7 +10,7 @@ use sqlx::Connection;
 
 use crate::answers::bring_in_progress;
 use crate::connectors::{settled, tag};
-use crate::erase::{t, table};
+use crate::erase::{carried_out, t, table};
 use crate::helpers::*;
 use crate::http_connector::{PointsServer, TOKEN};
 
@@ -405,6 +405,7 @@ async fn filed(app: &TestApp, kind: &str) -> uuid::Uuid {
             body["current_content"] = "メールアドレス: hanako@example.jp".into();
             body["correct_content"] = "メールアドレス: hanako.new@example.jp".into();
         }
+        "third_party_stop" => body["ground"] = "unlawful_provision".into(),
         _ => body["ground"] = "no_longer_needed".into(),
     }
     body.as_object_mut().unwrap().remove("delivery");
@@ -415,24 +416,6 @@ async fn filed(app: &TestApp, kind: &str) -> uuid::Uuid {
     let g = settled(app, pid).await;
     assert!(g.complete, "{:?}", g.systems);
     pid
-}
-
-/// Waits until the latest erasure or suspension (`corrections`: the corrections) is done.
-async fn carried_out(app: &TestApp, pid: uuid::Uuid, corrections: bool) {
-    let mut progress = Default::default();
-    for _ in 0..300 {
-        let row = app.request(pid).await;
-        progress = if corrections {
-            app.service.corrections(&row, false).await.unwrap()
-        } else {
-            app.service.erasure(&row, false).await.unwrap()
-        };
-        if progress.complete {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("not carried out: {progress:?}");
 }
 
 /// The officer sends the answer as it was filled in; returns the message's text.
@@ -826,16 +809,7 @@ async fn a_correction_reaches_the_database_and_the_points_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_of_provision_tells_the_third_party_until_it_confirms() {
     let (app, _points, _vars) = shop_app(Backend::Sqlite, &tag()).await;
-    let mut body = valid_json(SUBJECT);
-    body["subject_name"] = "山田 花子".into();
-    body["kind"] = "third_party_stop".into();
-    body["ground"] = "unlawful_provision".into();
-    body.as_object_mut().unwrap().remove("delivery");
-    let res = app.client.post_json("/api/v1/requests", &body).await;
-    assert_eq!(res.status, 201, "{}", res.body);
-    let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
-    bring_in_progress(&app, pid, SUBJECT).await;
-    assert!(settled(&app, pid).await.complete);
+    let pid = filed(&app, "third_party_stop").await;
 
     let officer = staff_client(&app, Role::Officer).await;
     let page = officer.get(&format!("/staff/requests/{pid}")).await;

@@ -368,6 +368,8 @@ impl Service {
             ordered_by: pending.and_then(|e| e.actor_id.clone()),
             failed: if busy { Vec::new() } else { failed },
             suspend,
+            jobs,
+            notices,
         })
     }
 
@@ -400,7 +402,7 @@ impl Service {
         en: bool,
     ) -> Result<ErasureProgress, ServiceError> {
         let state = self.erasure_state(row).await?;
-        let (jobs, notices) = self.latest_remedy(row).await?;
+        let (jobs, notices) = (&state.jobs, &state.notices);
         let map = self.datamap().await?;
         let map = map.as_deref().map(|m| &m.map);
         let subject_en = row.lang == "en";
@@ -410,10 +412,10 @@ impl Service {
             running: state.active,
             // Done when every system and every recipient told has confirmed.
             complete: !(jobs.is_empty() && notices.is_empty())
-                && jobs.iter().chain(&notices).all(|j| j.state == store::DONE),
+                && jobs.iter().chain(notices).all(|j| j.state == store::DONE),
             ..Default::default()
         };
-        for job in &jobs {
+        for job in jobs {
             let name = |en: bool| {
                 map.and_then(|m| m.system(&job.system))
                     .map_or_else(|| job.system.clone(), |s| s.name.get(en).to_owned())
@@ -499,7 +501,7 @@ impl Service {
                 out.lines.push(line);
             }
         }
-        self.notices_into(row, &notices, &mut out, map, en).await?;
+        self.notices_into(row, notices, &mut out, map, en).await?;
         Ok(out)
     }
 
@@ -841,6 +843,10 @@ pub(crate) struct OrderState {
     /// The latest run's failed jobs, once nothing of it is still underway (they are what a
     /// new order takes up again).
     pub(crate) failed: Vec<gather_job::Model>,
+    /// The latest run's systems' jobs.
+    pub(crate) jobs: Vec<gather_job::Model>,
+    /// The latest run's recipients' jobs.
+    pub(crate) notices: Vec<gather_job::Model>,
 }
 
 /// The plan of every dataset holding the subject's rows, in the order they change. A system

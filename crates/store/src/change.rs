@@ -829,7 +829,7 @@ async fn apply<C: ConnectionTrait>(
             } else {
                 crate::gather::PENDING
             };
-            let reopened = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(gather_job::Column::State, Expr::value(state))
                 .col_expr(gather_job::Column::Attempts, Expr::value(0))
                 .col_expr(
@@ -857,13 +857,16 @@ async fn apply<C: ConnectionTrait>(
                     gather_job::Column::TaskRemindedAt,
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
-                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::FAILED))
-                .exec(tx)
-                .await?;
-            refused_unless(reopened.rows_affected, 1, Refused::JobTakenOver)?;
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::FAILED,
+                Refused::JobTakenOver,
+            )
+            .await?;
         }
         Write::DeclineTask {
             job_id,
@@ -871,7 +874,7 @@ async fn apply<C: ConnectionTrait>(
             reason,
         } => {
             use crate::entities::gather_job;
-            let declined = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(
                     gather_job::Column::State,
                     Expr::value(crate::gather::FAILED),
@@ -891,13 +894,16 @@ async fn apply<C: ConnectionTrait>(
                     Expr::value(Option::<String>::None),
                 )
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
-                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)))
-                .exec(tx)
-                .await?;
-            refused_unless(declined.rows_affected, 1, Refused::TaskClosed)?;
+                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::OWNER,
+                Refused::TaskClosed,
+            )
+            .await?;
         }
         Write::AnswerTask {
             job_id,
@@ -907,7 +913,7 @@ async fn apply<C: ConnectionTrait>(
             hash,
         } => {
             use crate::entities::gather_job;
-            let done = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(gather_job::Column::State, Expr::value(crate::gather::DONE))
                 .col_expr(
                     gather_job::Column::Result,
@@ -926,29 +932,35 @@ async fn apply<C: ConnectionTrait>(
                     Expr::value(Option::<String>::None),
                 )
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
-                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)))
-                .exec(tx)
-                .await?;
-            refused_unless(done.rows_affected, 1, Refused::TaskClosed)?;
+                .filter(gather_job::Column::TaskTokenHash.eq(hash_token(&token)));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::OWNER,
+                Refused::TaskClosed,
+            )
+            .await?;
         }
         Write::ReleaseJob { job_id } => {
             use crate::entities::gather_job;
-            let released = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(
                     gather_job::Column::State,
                     Expr::value(crate::gather::PENDING),
                 )
                 .col_expr(gather_job::Column::NextAttemptAt, Expr::value(at))
-                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::HELD))
-                .exec(tx)
-                .await?;
-            refused_unless(released.rows_affected, 1, Refused::JobTakenOver)?;
+                .col_expr(gather_job::Column::UpdatedAt, Expr::value(at));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::HELD,
+                Refused::JobTakenOver,
+            )
+            .await?;
         }
         Write::QueueCorrect {
             system,
@@ -1028,16 +1040,19 @@ async fn apply<C: ConnectionTrait>(
         }
         Write::RemindTask { job_id } => {
             use crate::entities::gather_job;
-            let reminded = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(gather_job::Column::TaskRemindedAt, Expr::value(Some(at)))
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::OWNER))
-                .filter(gather_job::Column::TaskRemindedAt.is_null())
-                .exec(tx)
-                .await?;
-            refused_unless(reminded.rows_affected, 1, Refused::TaskClosed)?;
+                .filter(gather_job::Column::TaskRemindedAt.is_null());
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::OWNER,
+                Refused::TaskClosed,
+            )
+            .await?;
         }
         Write::FinishGather {
             job_id,
@@ -1047,7 +1062,7 @@ async fn apply<C: ConnectionTrait>(
             hash,
         } => {
             use crate::entities::gather_job;
-            let done = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(gather_job::Column::State, Expr::value(crate::gather::DONE))
                 .col_expr(
                     gather_job::Column::Result,
@@ -1066,13 +1081,16 @@ async fn apply<C: ConnectionTrait>(
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::RUNNING))
-                .filter(gather_job::Column::Attempts.eq(attempts))
-                .exec(tx)
-                .await?;
-            refused_unless(done.rows_affected, 1, Refused::JobTakenOver)?;
+                .filter(gather_job::Column::Attempts.eq(attempts));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::RUNNING,
+                Refused::JobTakenOver,
+            )
+            .await?;
         }
         Write::FailGather {
             job_id,
@@ -1089,7 +1107,7 @@ async fn apply<C: ConnectionTrait>(
                 (None, None) => crate::gather::FAILED,
             };
             let spent = if give_back { attempts - 1 } else { attempts };
-            let failed = gather_job::Entity::update_many()
+            let update = gather_job::Entity::update_many()
                 .col_expr(gather_job::Column::State, Expr::value(state))
                 .col_expr(gather_job::Column::Attempts, Expr::value(spent))
                 .col_expr(gather_job::Column::Error, Expr::value(Some(error)))
@@ -1114,13 +1132,16 @@ async fn apply<C: ConnectionTrait>(
                     Expr::value(hand_to_owner.as_ref().map(|t| t.due_at.trunc_subsecs(6))),
                 )
                 .col_expr(gather_job::Column::UpdatedAt, Expr::value(at))
-                .filter(gather_job::Column::Id.eq(job_id))
-                .filter(gather_job::Column::RequestId.eq(request_id))
-                .filter(gather_job::Column::State.eq(crate::gather::RUNNING))
-                .filter(gather_job::Column::Attempts.eq(attempts))
-                .exec(tx)
-                .await?;
-            refused_unless(failed.rows_affected, 1, Refused::JobTakenOver)?;
+                .filter(gather_job::Column::Attempts.eq(attempts));
+            job_in_state(
+                tx,
+                update,
+                request_id,
+                job_id,
+                crate::gather::RUNNING,
+                Refused::JobTakenOver,
+            )
+            .await?;
         }
         Write::MoveLine(m) => {
             let mut q = payment::Entity::update_many()
@@ -1212,4 +1233,24 @@ pub async fn commit_office_mail(
         })
         .collect();
     outbox::enqueue(db.conn(), cipher, mail, mail_host, now).await
+}
+
+/// Applies a job's update only while the job is the request's and in `state` (the write's
+/// precondition); refused with `refusal` otherwise, so a race loses cleanly.
+async fn job_in_state<C: ConnectionTrait>(
+    tx: &C,
+    update: sea_orm::UpdateMany<crate::entities::gather_job::Entity>,
+    request_id: i64,
+    job_id: i64,
+    state: &str,
+    refusal: Refused,
+) -> Result<(), StoreError> {
+    use crate::entities::gather_job;
+    let changed = update
+        .filter(gather_job::Column::Id.eq(job_id))
+        .filter(gather_job::Column::RequestId.eq(request_id))
+        .filter(gather_job::Column::State.eq(state))
+        .exec(tx)
+        .await?;
+    refused_unless(changed.rows_affected, 1, refusal)
 }

@@ -438,20 +438,7 @@ async fn suggested_answer(
                 } else {
                     madoguchi_domain::answer::Measure::Erased
                 };
-                fields.push(("remedy".to_owned(), "done".to_owned()));
-                fields.push(("measure".to_owned(), done.as_str().to_owned()));
-                fields.push(("what".to_owned(), erasure.lines.join("\n")));
-                fields.push((
-                    "systems".to_owned(),
-                    erasure.changed_in.join(if en { ", " } else { "、" }),
-                ));
-                if let Some(day) = &erasure.done_on {
-                    fields.push(("done_on".to_owned(), day.clone()));
-                }
-                fields.push((
-                    "text".to_owned(),
-                    format!("{intro}\n{}", erasure.lines.join("\n")),
-                ));
+                remedy_fields(&mut fields, &erasure, done, intro, en);
                 if page_en {
                     "The answer is filled in from what the connectors did.".into()
                 } else {
@@ -480,25 +467,8 @@ async fn suggested_answer(
                 } else {
                     "ご請求に基づき、次のとおりお客様の個人データの第三者への提供を停止しました。"
                 };
-                fields.push(("remedy".to_owned(), "done".to_owned()));
-                fields.push((
-                    "measure".to_owned(),
-                    madoguchi_domain::answer::Measure::StoppedProvision
-                        .as_str()
-                        .to_owned(),
-                ));
-                fields.push(("what".to_owned(), stopped.lines.join("\n")));
-                fields.push((
-                    "systems".to_owned(),
-                    stopped.changed_in.join(if en { ", " } else { "、" }),
-                ));
-                if let Some(day) = &stopped.done_on {
-                    fields.push(("done_on".to_owned(), day.clone()));
-                }
-                fields.push((
-                    "text".to_owned(),
-                    format!("{intro}\n{}", stopped.lines.join("\n")),
-                ));
+                let done = madoguchi_domain::answer::Measure::StoppedProvision;
+                remedy_fields(&mut fields, &stopped, done, intro, en);
                 if page_en {
                     "The answer is filled in from the recipients' confirmations.".into()
                 } else {
@@ -1092,4 +1062,27 @@ fn due_words(due: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool, en:
         (n, false) => format!("{day}（{}日超過）", -n),
         (n, true) => format!("{day} ({} days overdue)", -n),
     }
+}
+
+/// The Art. 35 answer's fields filled from what was carried out: done, the measure, what,
+/// where, when, and the message to the subject.
+fn remedy_fields(
+    fields: &mut Vec<(String, String)>,
+    carried: &madoguchi_service::erasure::ErasureProgress,
+    measure: madoguchi_domain::answer::Measure,
+    intro: &str,
+    en: bool,
+) {
+    let what = carried.lines.join("\n");
+    fields.push(("remedy".to_owned(), "done".to_owned()));
+    fields.push(("measure".to_owned(), measure.as_str().to_owned()));
+    fields.push(("what".to_owned(), what.clone()));
+    fields.push((
+        "systems".to_owned(),
+        carried.changed_in.join(if en { ", " } else { "、" }),
+    ));
+    if let Some(day) = &carried.done_on {
+        fields.push(("done_on".to_owned(), day.clone()));
+    }
+    fields.push(("text".to_owned(), format!("{intro}\n{what}")));
 }
