@@ -39,6 +39,12 @@ pub enum Outcome {
 pub enum Event {
     /// The subject followed the confirmation link.
     ConfirmEmail,
+    /// A request entered by staff (post, counter, phone, the desk's mailbox) needs no
+    /// confirmation link: the clerk records how the requester was confirmed instead.
+    ConfirmRequester {
+        /// How.
+        how: ContactCheck,
+    },
     /// The subject supplied the identity evidence the officer asked for.
     SubmitEvidence,
     /// The officer accepted the identity (and agency) evidence.
@@ -108,6 +114,59 @@ pub enum Event {
     Record(AuditOnly),
 }
 
+/// How a clerk confirmed who sent a request that reached the business outside the web form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactCheck {
+    /// A request form signed (and sealed) by the requester arrived by post.
+    SignedForm,
+    /// The requester came to the counter in person.
+    InPerson,
+    /// The clerk called back on the number the requester gave.
+    CallBack,
+    /// The requester answered the desk's reply from the address the request came from.
+    ReplyMail,
+}
+
+impl ContactCheck {
+    /// Every way, in the order the intake form lists them.
+    pub const ALL: [ContactCheck; 4] = [
+        ContactCheck::SignedForm,
+        ContactCheck::InPerson,
+        ContactCheck::CallBack,
+        ContactCheck::ReplyMail,
+    ];
+
+    /// Stable identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactCheck::SignedForm => "signed_form",
+            ContactCheck::InPerson => "in_person",
+            ContactCheck::CallBack => "call_back",
+            ContactCheck::ReplyMail => "reply_mail",
+        }
+    }
+
+    /// Parses [`ContactCheck::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// In words.
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (ContactCheck::SignedForm, false) => "署名のある請求書を郵便で受領",
+            (ContactCheck::SignedForm, true) => "Signed request form received by post",
+            (ContactCheck::InPerson, false) => "窓口で対面により受付",
+            (ContactCheck::InPerson, true) => "Received in person at the counter",
+            (ContactCheck::CallBack, false) => "申出の電話番号へ折り返して確認",
+            (ContactCheck::CallBack, true) => "Called back on the number given",
+            (ContactCheck::ReplyMail, false) => "請求元のメールアドレスへの返信で確認",
+            (ContactCheck::ReplyMail, true) => "Confirmed by a reply to the sending address",
+        }
+    }
+}
+
 /// The result of a customer-record lookup. Carries no personal data: only whether it matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +222,14 @@ pub enum AuditOnly {
     /// The paper answer was posted.
     Posted {
         /// The carrier's tracking number (not personal data).
+        tracking: String,
+    },
+    /// A notice was posted as a letter to a requester without an e-mail address (or who
+    /// also wants paper).
+    LetterPosted {
+        /// Which notice (`Mail::as_str`).
+        letter: String,
+        /// The carrier's tracking number, when it has one (not personal data).
         tracking: String,
     },
     /// A one-time code was sent to the subject.
@@ -355,6 +422,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::ConfirmEmail => "confirm_email",
+            Event::ConfirmRequester { .. } => "confirm_requester",
             Event::SubmitEvidence => "submit_evidence",
             Event::ApproveIdentity => "approve_identity",
             Event::RequestMoreEvidence { .. } => "request_more_evidence",
@@ -377,6 +445,7 @@ impl Event {
             Event::Record(AuditOnly::Uploaded { .. }) => "uploaded",
             Event::Record(AuditOnly::Attached { .. }) => "attached",
             Event::Record(AuditOnly::Posted { .. }) => "posted",
+            Event::Record(AuditOnly::LetterPosted { .. }) => "letter_posted",
             Event::Record(AuditOnly::CodeSent) => "code_sent",
             Event::Record(AuditOnly::CodeAccepted) => "code_accepted",
             Event::Record(AuditOnly::CodeLocked) => "code_locked",
@@ -515,6 +584,26 @@ impl Mail {
         Mail::OwnerAction,
         Mail::RecipientNotice,
     ];
+
+    /// Whether a requester without an e-mail address gets this notice as a letter. Only
+    /// what the requester must know or act on is posted (each letter costs postage and a
+    /// clerk's time): the requests to act (evidence, fee, information), the answer, and the
+    /// ends the requester did not choose; what merely reports progress is not.
+    pub fn by_post(self) -> bool {
+        matches!(
+            self,
+            Mail::IdentityMoreNeeded
+                | Mail::IdentityRejected
+                | Mail::PaymentRequested
+                | Mail::InfoNeeded
+                | Mail::DeadlineExtended
+                | Mail::DeliveryChanged
+                | Mail::Completed
+                | Mail::Refused
+                | Mail::Expired
+                | Mail::Refunded
+        )
+    }
 
     /// Stable identifier (the template folder's name).
     pub fn as_str(self) -> &'static str {

@@ -40,6 +40,9 @@ pub struct FilingFacts<'a> {
     pub agent: Option<AgentFacts<'a>>,
     /// Whether a date of birth was given.
     pub birth_date_given: bool,
+    /// Whether the requester gave an e-mail address. Only staff may enter a request without
+    /// one (post, counter, phone); every notice then goes by letter.
+    pub has_email: bool,
 }
 
 /// One rule a filing breaks: the field (as the forms name it) and why.
@@ -47,7 +50,8 @@ pub struct FilingFacts<'a> {
 pub struct IntakeError {
     /// The field, e.g. `delivery`.
     pub field: &'static str,
-    /// Why: `required`, `ground_mismatch` or `birth_date_required`.
+    /// Why: `required`, `ground_mismatch`, `birth_date_required`, `required_without_email`
+    /// (letters need an address) or `needs_email` (an electronic answer needs one).
     pub code: &'static str,
 }
 
@@ -63,20 +67,31 @@ pub fn check_filing(f: &FilingFacts<'_>, policy: &Policy) -> Vec<IntakeError> {
     if let (Some(kind), Some(Requester::Subject)) = (f.kind, f.requester)
         && policy.identity_for(kind) == IdentityMethod::CustomerRecord
         && !f.birth_date_given
+        && f.has_email
     {
-        // Matched against the customer record: without the date there is nothing to match.
+        // Matched against the customer record (by address and date): without the date there
+        // is nothing to match. Without an address nothing is matched: an officer reviews.
         fail("date_of_birth", "birth_date_required");
     }
     let kind = f.kind;
+    let paper_needs_address = kind.is_some_and(RequestKind::is_disclosure)
+        && f.delivery == Some(DeliveryMethod::Paper)
+        && blank(f.postal_address);
     if kind.is_some_and(RequestKind::is_disclosure) {
         // Art. 33(1): the subject chooses how the data is delivered.
         match f.delivery {
             None => fail("delivery", "required"),
+            // The download's codes go by e-mail.
+            Some(DeliveryMethod::Electronic) if !f.has_email => fail("delivery", "needs_email"),
             Some(DeliveryMethod::Paper) if blank(f.postal_address) => {
                 fail("postal_address", "required");
             }
             Some(_) => {}
         }
+    }
+    if !f.has_email && blank(f.postal_address) && !paper_needs_address {
+        // Without an address every notice is a letter, so it needs somewhere to go.
+        fail("postal_address", "required_without_email");
     }
     if let Some(kind) = kind.filter(|k| k.needs_ground()) {
         // Art. 35: a suspension, erasure or third-party stop is granted on a ground.
@@ -130,6 +145,7 @@ mod tests {
             correct_content: None,
             agent: None,
             birth_date_given: false,
+            has_email: true,
         }
     }
 
@@ -156,6 +172,39 @@ mod tests {
         assert!(check_filing(&f, &p).is_empty());
         f.delivery = Some(DeliveryMethod::Electronic);
         f.postal_address = None;
+        assert!(check_filing(&f, &p).is_empty());
+    }
+
+    #[test]
+    fn without_an_address_every_notice_is_a_letter_and_the_answer_paper() {
+        let p = Policy::appi();
+        // A correction entered by a clerk from a letter with no e-mail address.
+        let mut f = facts(RequestKind::SuspensionOrErasure);
+        f.ground = Some(SuspensionGround::NoLongerNeeded);
+        f.has_email = false;
+        assert_eq!(
+            fields(&check_filing(&f, &p)),
+            [("postal_address", "required_without_email")]
+        );
+        f.postal_address = Some("大阪府大阪市北区1-2-3");
+        assert!(check_filing(&f, &p).is_empty());
+        // A disclosure: the download is announced by e-mail, so it must be paper.
+        let mut f = facts(RequestKind::Disclosure);
+        f.has_email = false;
+        f.delivery = Some(DeliveryMethod::Electronic);
+        assert_eq!(
+            fields(&check_filing(&f, &p)),
+            [
+                ("delivery", "needs_email"),
+                ("postal_address", "required_without_email")
+            ]
+        );
+        f.delivery = Some(DeliveryMethod::Paper);
+        assert_eq!(
+            fields(&check_filing(&f, &p)),
+            [("postal_address", "required")]
+        );
+        f.postal_address = Some("大阪府大阪市北区1-2-3");
         assert!(check_filing(&f, &p).is_empty());
     }
 

@@ -29,7 +29,8 @@ pub use contact::{
     ContactError, EmailAddress, normalize_name, parse_birth_date, parse_kana, parse_phone,
 };
 pub use event::{
-    AuditOnly, AuditRecord, CustomerMatch, Effect, Event, Mail, Outcome, Recipient, RefundReason,
+    AuditOnly, AuditRecord, ContactCheck, CustomerMatch, Effect, Event, Mail, Outcome, Recipient,
+    RefundReason,
 };
 pub use fee::{FeeError, FeeSchedule, Yen};
 pub use files::{DocumentPurpose, FileType, sniff};

@@ -348,10 +348,13 @@ pub fn represented_adult_age(
         .and_then(|b| age_on(b, jst_date(arrived_at)))
 }
 
-/// The first date from which the subject may sue: two weeks after the request arrived
-/// (APPI Art. 39(1)).
+/// The first date from which the subject may sue while the request is not refused: once two
+/// weeks from its arrival have passed (APPI Art. 39(1)). The day of arrival is not counted
+/// (Civil Code Art. 140), and the two weeks end with the day before the same weekday
+/// (Art. 143(2)): a request that arrived on Monday the 23rd may be sued on from Tuesday the
+/// 8th.
 pub fn may_sue_from(arrived_at: DateTime<Utc>) -> NaiveDate {
-    Period::Days(14).after(jst_date(arrived_at))
+    Period::Days(15).after(jst_date(arrived_at))
 }
 
 /// Why an administrator's policy was refused.
@@ -421,7 +424,8 @@ mod tests {
         // 2026-11-22 16:00 UTC is 2026-11-23 01:00 in Tokyo.
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap();
         assert_eq!(jst_date(at), d(2026, 11, 23));
-        assert_eq!(may_sue_from(at), d(2026, 12, 7));
+        // Counted from Tue 11/24; two weeks end with Mon 12/7; suit from Tue 12/8.
+        assert_eq!(may_sue_from(at), d(2026, 12, 8));
     }
 
     #[test]

@@ -184,6 +184,58 @@ impl Request {
         }
     }
 
+    /// A request entered by a clerk from a letter, the counter, a call or the desk's mailbox:
+    /// filed and, in the same change, confirmed by the clerk (`how`), so it never waits for a
+    /// confirmation link the requester may have no address to receive. Every entry is the
+    /// clerk's.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "what, who asks, under which rules and fees, when it arrived, how it was confirmed, by whom, now"
+    )]
+    pub fn enter_by(
+        kind: RequestKind,
+        requester: Requester,
+        policy: Policy,
+        fees: &FeeSchedule,
+        arrived_at: DateTime<Utc>,
+        how: crate::event::ContactCheck,
+        clerk: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, TransitionError> {
+        let filed = Request::file_by(kind, requester, policy, fees, arrived_at, now);
+        let confirmed = apply(&filed.next, &Event::ConfirmRequester { how }, clerk, now)?;
+        let mut effects: Vec<Effect> = filed
+            .effects
+            .into_iter()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    Effect::Email {
+                        mail: Mail::ConfirmAddress,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        effects.extend(confirmed.effects);
+        Ok(Transition {
+            next: confirmed.next,
+            effects,
+        })
+    }
+
+    /// From when the subject may sue (Art. 39(1)): two weeks after arrival, or at once from
+    /// the day the business refused, wholly or in part (the proviso: 拒んだとき).
+    pub fn may_sue_from(&self) -> NaiveDate {
+        let after_wait = crate::policy::may_sue_from(self.arrived_at);
+        match (self.state, self.closed_at) {
+            (State::Refused | State::Rejected | State::PartiallyFulfilled, Some(at)) => {
+                after_wait.min(jst_date(at))
+            }
+            _ => after_wait,
+        }
+    }
+
     /// The fee still due.
     pub fn amount_due(&self) -> Yen {
         Yen((self.fee.0 - self.paid.0).max(0))
@@ -230,13 +282,24 @@ pub fn apply(
         Event::ConfirmEmail => {
             require(from, &[State::Submitted], event)?;
             effects.push(mail(Recipient::Subject, Mail::AddressConfirmed));
+            confirmed(request, &mut next, &mut effects)
+        }
+        Event::ConfirmRequester { how } => {
+            require(from, &[State::Submitted], event)?;
             if request.policy.identity_for(request.kind) == IdentityMethod::EmailOnly {
-                next.identity_verified = true;
-                identity_passed(&next, &mut effects)
-            } else {
-                effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
-                State::IdentityReview
+                // The method proves identity by control of the address, which a clerk's
+                // confirmation does not give: the request goes to document review instead.
+                effects.push(audit(
+                    "identity.documents_instead",
+                    vec![("reason", "entered_by_staff".to_owned())],
+                ));
             }
+            effects.push(audit(
+                "requester.confirmed",
+                vec![("how", how.as_str().to_owned())],
+            ));
+            effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
+            State::IdentityReview
         }
         Event::MatchCustomerRecord { result } => {
             require(from, &[State::IdentityReview], event)?;
@@ -548,6 +611,18 @@ pub fn apply(
     Ok(Transition { next, effects })
 }
 
+/// Where a confirmed address leads: straight past identity when the policy proves it by
+/// the address alone, else to the officer's review.
+fn confirmed(request: &Request, next: &mut Request, effects: &mut Vec<Effect>) -> State {
+    if request.policy.identity_for(request.kind) == IdentityMethod::EmailOnly {
+        next.identity_verified = true;
+        identity_passed(next, effects)
+    } else {
+        effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
+        State::IdentityReview
+    }
+}
+
 /// Where a request goes once identity is settled: to payment if a fee is due, else to work.
 fn identity_passed(next: &Request, effects: &mut Vec<Effect>) -> State {
     let due = next.amount_due();
@@ -607,6 +682,10 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         AuditOnly::Uploaded { target } => ("document.uploaded", vec![("target", target.clone())]),
         AuditOnly::Attached { target } => ("document.attached", vec![("target", target.clone())]),
         AuditOnly::Posted { tracking } => ("answer.posted", vec![("tracking", tracking.clone())]),
+        AuditOnly::LetterPosted { letter, tracking } => (
+            "letter.posted",
+            vec![("letter", letter.clone()), ("tracking", tracking.clone())],
+        ),
         AuditOnly::CodeSent => ("access_code.sent", vec![]),
         AuditOnly::CodeAccepted => ("access_code.accepted", vec![]),
         AuditOnly::CodeLocked => ("access_code.locked", vec![]),
@@ -806,7 +885,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         Event::ConfirmEmail | Event::SubmitEvidence | Event::ProvideInfo => {
             matches!(actor, Actor::Subject)
         }
-        Event::ApproveIdentity
+        Event::ConfirmRequester { .. }
+        | Event::ApproveIdentity
         | Event::RequestMoreEvidence { .. }
         | Event::RejectIdentity { .. }
         | Event::StartWork
@@ -832,6 +912,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         Event::Record(
             AuditOnly::Attached { .. }
             | AuditOnly::Posted { .. }
+            | AuditOnly::LetterPosted { .. }
             | AuditOnly::FlaggedRefundOrdered { .. }
             | AuditOnly::RefundRecorded { .. }
             | AuditOnly::GatherRequested { .. }
@@ -954,8 +1035,13 @@ pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) ->
         },
         Event::ProvideInfo,
         Event::ExtendDeadline { reason: "x".into() },
+        // Either way: a paper answer may turn electronic as well as the reverse.
         Event::ChangeDelivery {
             to: DeliveryMethod::Paper,
+            reason: "x".into(),
+        },
+        Event::ChangeDelivery {
+            to: DeliveryMethod::Electronic,
             reason: "x".into(),
         },
         Event::Complete(Outcome::Fulfilled),
@@ -967,9 +1053,11 @@ pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) ->
         Event::Expire,
         Event::WarnExpiry,
     ];
-    samples
+    let mut names: Vec<&'static str> = samples
         .iter()
         .filter(|e| apply(request, e, actor, now).is_ok())
         .map(Event::name)
-        .collect()
+        .collect();
+    names.dedup();
+    names
 }

@@ -25,6 +25,9 @@ pub struct Row {
 fn sample_events() -> Vec<Event> {
     vec![
         Event::ConfirmEmail,
+        Event::ConfirmRequester {
+            how: crate::ContactCheck::SignedForm,
+        },
         Event::SubmitEvidence,
         Event::ApproveIdentity,
         Event::RequestMoreEvidence {
@@ -46,6 +49,10 @@ fn sample_events() -> Vec<Event> {
         Event::ProvideInfo,
         Event::ChangeDelivery {
             to: DeliveryMethod::Paper,
+            reason: "x".into(),
+        },
+        Event::ChangeDelivery {
+            to: DeliveryMethod::Electronic,
             reason: "x".into(),
         },
         Event::ExtendDeadline { reason: "x".into() },

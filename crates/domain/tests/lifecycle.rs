@@ -57,9 +57,14 @@ fn filing_sets_due_date_fee_and_sends_confirmation() {
         t.next.due_on,
         NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
     );
+    // Arrived 11/2: the two weeks run 11/3–11/16, so suit lies from 11/17 (Art. 39(1)).
     assert_eq!(
         may_sue_from(t.next.arrived_at),
-        NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 17).unwrap()
+    );
+    assert_eq!(
+        t.next.may_sue_from(),
+        NaiveDate::from_ymd_opt(2026, 11, 17).unwrap()
     );
     assert_eq!(mails(&t), vec![(Recipient::Subject, Mail::ConfirmAddress)]);
     let correction = filed(RequestKind::Correction);
@@ -389,6 +394,146 @@ fn refusal_needs_an_applicable_ground_and_an_explanation() {
         explanation: "調査の結果".into(),
     };
     assert_eq!(step(&r, ok, &officer()).state, State::Refused);
+}
+
+#[test]
+fn a_refusal_lets_the_subject_sue_at_once_a_wait_does_not() {
+    // Filed Mon 11/2; the two weeks end 11/16, so suit lies from 11/17 (Art. 39(1)).
+    let r = step(
+        &step(
+            &filed(RequestKind::Correction),
+            Event::ConfirmEmail,
+            &Actor::Subject,
+        ),
+        Event::ApproveIdentity,
+        &officer(),
+    );
+    assert_eq!(
+        r.may_sue_from(),
+        NaiveDate::from_ymd_opt(2026, 11, 17).unwrap()
+    );
+    // Refused on Thu 11/5 (JST): from that day on (the proviso: 拒んだとき).
+    let refused_at = Utc.with_ymd_and_hms(2026, 11, 5, 3, 0, 0).unwrap();
+    let refused = apply(
+        &r,
+        &Event::Refuse {
+            grounds: vec![RefusalGround::ContentIsFactual],
+            explanation: "調査の結果、内容は事実でした".into(),
+        },
+        &officer(),
+        refused_at,
+    )
+    .unwrap()
+    .next;
+    assert_eq!(
+        refused.may_sue_from(),
+        NaiveDate::from_ymd_opt(2026, 11, 5).unwrap()
+    );
+    // Granted on the same day: nothing was refused, the wait stands.
+    let granted = apply(
+        &r,
+        &Event::Complete(Outcome::Fulfilled),
+        &officer(),
+        refused_at,
+    )
+    .unwrap()
+    .next;
+    assert_eq!(
+        granted.may_sue_from(),
+        NaiveDate::from_ymd_opt(2026, 11, 17).unwrap()
+    );
+}
+
+#[test]
+fn a_request_entered_by_a_clerk_is_confirmed_by_the_clerk_and_asks_for_no_link() {
+    let letter_arrived = Utc.with_ymd_and_hms(2026, 10, 30, 0, 0, 0).unwrap(); // Fri 9:00 JST
+    let t = Request::enter_by(
+        RequestKind::Disclosure,
+        Requester::Subject,
+        Policy::appi(),
+        &FeeSchedule::default(),
+        letter_arrived,
+        ContactCheck::SignedForm,
+        &officer(),
+        t0(),
+    )
+    .unwrap();
+    // No confirmation link (the requester may have no address); the office is told.
+    assert_eq!(mails(&t), vec![(Recipient::Staff, Mail::StaffNewRequest)]);
+    assert_eq!(t.next.state, State::IdentityReview);
+    // The deadlines count from the letter's arrival, not from its entry.
+    assert_eq!(
+        t.next.due_on,
+        NaiveDate::from_ymd_opt(2026, 11, 13).unwrap()
+    );
+    assert_eq!(
+        t.next.may_sue_from(),
+        NaiveDate::from_ymd_opt(2026, 11, 14).unwrap()
+    );
+    let actions: Vec<&str> = t
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(a) => Some(a.action.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "request.filed",
+            "request.confirm_requester",
+            "requester.confirmed"
+        ]
+    );
+    // Only staff enter requests: a subject cannot confirm themselves this way.
+    assert!(
+        Request::enter_by(
+            RequestKind::Disclosure,
+            Requester::Subject,
+            Policy::appi(),
+            &FeeSchedule::default(),
+            letter_arrived,
+            ContactCheck::InPerson,
+            &Actor::Subject,
+            t0(),
+        )
+        .is_err()
+    );
+    // An auditor changes nothing.
+    assert!(
+        Request::enter_by(
+            RequestKind::Disclosure,
+            Requester::Subject,
+            Policy::appi(),
+            &FeeSchedule::default(),
+            letter_arrived,
+            ContactCheck::InPerson,
+            &auditor(),
+            t0(),
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn only_notices_a_requester_must_read_or_act_on_are_posted() {
+    let posted: Vec<Mail> = Mail::ALL.into_iter().filter(|m| m.by_post()).collect();
+    assert_eq!(
+        posted,
+        [
+            Mail::IdentityMoreNeeded,
+            Mail::IdentityRejected,
+            Mail::PaymentRequested,
+            Mail::InfoNeeded,
+            Mail::DeadlineExtended,
+            Mail::DeliveryChanged,
+            Mail::Completed,
+            Mail::Refused,
+            Mail::Expired,
+            Mail::Refunded,
+        ]
+    );
 }
 
 fn in_progress(kind: RequestKind) -> Request {
@@ -836,6 +981,22 @@ fn available_events_match_what_apply_accepts() {
     assert!(available_events(&r, &auditor(), t0()).is_empty());
 }
 
+#[test]
+fn a_paper_disclosure_is_offered_the_switch_to_electronic_and_back() {
+    let mut r = step(
+        &filed(RequestKind::Disclosure),
+        Event::ConfirmEmail,
+        &Actor::Subject,
+    );
+    for method in [DeliveryMethod::Paper, DeliveryMethod::Electronic] {
+        r.delivery = Some(method);
+        assert!(
+            available_events(&r, &officer(), t0()).contains(&"change_delivery"),
+            "{method:?}"
+        );
+    }
+}
+
 // ---- property tests -------------------------------------------------------------------
 
 fn any_kind() -> impl Strategy<Value = RequestKind> {
@@ -861,6 +1022,9 @@ fn any_event() -> impl Strategy<Value = Event> {
     let method = proptest::sample::select(PaymentMethod::ALL.to_vec());
     prop_oneof![
         Just(Event::ConfirmEmail),
+        Just(Event::ConfirmRequester {
+            how: ContactCheck::CallBack
+        }),
         Just(Event::SubmitEvidence),
         Just(Event::ApproveIdentity),
         Just(Event::RequestMoreEvidence {

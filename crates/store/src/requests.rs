@@ -52,7 +52,7 @@ pub fn lifecycle_columns(r: &domain::Request, am: &mut request::ActiveModel) {
     am.extended = Set(r.extended);
     am.arrived_at = Set(r.arrived_at);
     am.due_on = Set(r.due_on);
-    am.may_sue_from = Set(domain::may_sue_from(r.arrived_at));
+    am.may_sue_from = Set(r.may_sue_from());
     am.paused_since = Set(r.paused_since);
     am.expires_at = Set(r.expires_at);
     am.expiry_warned_for = Set(r.expiry_warned_for);
@@ -332,9 +332,9 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     am.audit_seq = Set(audit.0);
     am.audit_head = Set(audit.1.to_owned());
     am.updated_at = Set(now);
-    // The filing columns never change after intake.
+    // The filing columns never change after intake (the date from which the subject may sue
+    // does: a refusal brings it forward).
     am.arrived_at = sea_orm::ActiveValue::NotSet;
-    am.may_sue_from = sea_orm::ActiveValue::NotSet;
     am.kind = sea_orm::ActiveValue::NotSet;
     am.jurisdiction = sea_orm::ActiveValue::NotSet;
     am.policy = sea_orm::ActiveValue::NotSet;
