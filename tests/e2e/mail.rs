@@ -249,6 +249,7 @@ on_both!(
                     lang: "ja".into(),
                     template: "staff_new_request".into(),
                     context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
+                    by_post: false,
                 }],
                 "madoguchi.test",
                 Utc::now(),
@@ -361,6 +362,7 @@ on_both!(
                 lang: "ja".into(),
                 template: "no_such_template".into(),
                 context: serde_json::json!({}),
+                by_post: false,
             }],
             "madoguchi.test",
             Utc::now(),
@@ -402,6 +404,7 @@ on_both!(
                 lang: "ja".into(),
                 template: "staff_new_request".into(),
                 context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
+                by_post: false,
             }],
             "madoguchi.test",
             Utc::now(),
@@ -456,6 +459,7 @@ on_both!(
                 lang: "ja".into(),
                 template: "staff_new_request".into(),
                 context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
+                by_post: false,
             })
             .collect();
         for chunk in messages.chunks(200) {

@@ -29,6 +29,7 @@ mod limits;
 mod mail;
 mod outcomes;
 mod owner_tasks;
+mod paper;
 mod payments;
 mod privacy;
 mod security;

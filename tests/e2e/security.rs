@@ -713,6 +713,7 @@ on_both!(
                     lang: "ja".into(),
                     template: "staff_new_request".into(),
                     context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
+                    by_post: false,
                 }],
                 "madoguchi.test",
                 chrono::Utc::now(),

@@ -189,6 +189,9 @@ pub enum DeliveryMethod {
 }
 
 impl DeliveryMethod {
+    /// Every method.
+    pub const ALL: [DeliveryMethod; 2] = [DeliveryMethod::Electronic, DeliveryMethod::Paper];
+
     /// Stable identifier.
     pub fn as_str(self) -> &'static str {
         match self {

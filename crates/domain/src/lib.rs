@@ -40,7 +40,7 @@ pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
 pub use ledger::{FlagReason, LedgerKind, RefundDue};
 pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
-    age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date,
+    age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date, written_time,
 };
 pub use request::{Request, Transition, TransitionError, apply, available_events};
 pub use review::{FieldDecision, Review, check_second_officer, decision_for, review_key};

@@ -28,6 +28,23 @@ pub fn written_date(d: NaiveDate, en: bool) -> String {
     }
 }
 
+/// A moment as people write it, in Japan time: 「2026年12月4日（金）19時31分」 or
+/// "Fri 4 December 2026, 19:31 (Japan time)".
+pub fn written_time(t: DateTime<Utc>, en: bool) -> String {
+    let local = t.with_timezone(&jst());
+    if en {
+        local.format("%a %-d %B %Y, %H:%M (Japan time)").to_string()
+    } else {
+        const DAYS: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+        let day = DAYS[local.weekday().num_days_from_monday() as usize];
+        format!(
+            "{}（{day}）{}",
+            local.format("%Y年%-m月%-d日"),
+            local.format("%-H時%M分")
+        )
+    }
+}
+
 /// The legal regime whose deadlines apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -412,6 +429,13 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
         assert_eq!(written_date(d, false), "2026年1月5日");
         assert_eq!(written_date(d, true), "5 January 2026");
+        // 2026-12-04 10:31 UTC is Friday 19:31 in Tokyo.
+        let t = Utc.with_ymd_and_hms(2026, 12, 4, 10, 31, 0).unwrap();
+        assert_eq!(written_time(t, false), "2026年12月4日（金）19時31分");
+        assert_eq!(
+            written_time(t, true),
+            "Fri 4 December 2026, 19:31 (Japan time)"
+        );
     }
     use chrono::TimeZone;
 

@@ -581,6 +581,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
                 lang: "ja".into(),
                 template: "staff_new_request".into(),
                 context: serde_json::json!({"lang": "ja", "number": format!("R-BENCH-{i}"), "business_name": "Bench"}),
+                by_post: false,
             })
             .collect();
         drop(server);

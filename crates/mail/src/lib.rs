@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod letter;
+
+pub use letter::{LetterText, letter};
+
 use std::path::PathBuf;
 use std::time::Duration;
 

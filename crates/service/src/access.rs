@@ -115,6 +115,7 @@ impl Service {
                     lang: row.lang.clone(),
                     template: Mail::AccessCode.as_str().to_owned(),
                     context: serde_json::to_value(ctx).expect("a mail context serialises"),
+                    by_post: false,
                 }
             })
             .collect();

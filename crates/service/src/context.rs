@@ -1,9 +1,7 @@
 //! Builds the snapshot a mail template renders from.
 
 use chrono::{DateTime, Utc};
-use madoguchi_domain::{
-    self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen, policy::jst,
-};
+use madoguchi_domain::{self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen};
 use madoguchi_mail::MailContext;
 use madoguchi_store::entities::request;
 
@@ -83,19 +81,18 @@ pub(crate) fn build(
     } else {
         crate::Agent::addressee(row)
     };
+    // A letter to a requester without an e-mail address: no page to open (its codes would
+    // go by e-mail), no card payment.
+    let postal = !staff && crate::intake::email_of(row).is_none();
     let link = if staff {
         crate::MailLinks::staff(office.base_url, row.pid)
-    } else if mail == Mail::ConfirmAddress {
+    } else if mail == Mail::ConfirmAddress || postal {
         // Filled in by the sender from the nonce, so the outbox never holds a usable link.
         String::new()
     } else {
         crate::MailLinks::status(office.base_url, row.pid)
     };
-    let fmt_time = |t: DateTime<Utc>| {
-        t.with_timezone(&jst())
-            .format("%Y-%m-%d %H:%M (JST)")
-            .to_string()
-    };
+    let fmt_time = |t: DateTime<Utc>| domain::written_time(t, en);
     let amount = match mail {
         Mail::IdentityApproved | Mail::PaymentRequested | Mail::ExpiryWarning => {
             let due = next.amount_due();
@@ -127,7 +124,7 @@ pub(crate) fn build(
             None
         },
         link_expires: next.expires_at.map(fmt_time).unwrap_or_default(),
-        due_on: next.due_on.to_string(),
+        due_on: domain::written_date(next.due_on, en),
         reply_by: next.expires_at.map(fmt_time).unwrap_or_default(),
         amount,
         message: if staff {
@@ -151,7 +148,7 @@ pub(crate) fn build(
             .payment_method
             .map(|m| m.label(en).to_owned())
             .unwrap_or_default(),
-        today: domain::jst_date(now).to_string(),
+        today: domain::written_date(domain::jst_date(now), en),
         download: row.delivery.as_deref() == Some("electronic"),
         code_nonce: if mail == Mail::AccessCode {
             extra.code_nonce.clone()
@@ -197,6 +194,7 @@ pub(crate) fn build(
         pay_link: if matches!(mail, Mail::PaymentRequested | Mail::ExpiryWarning)
             && next.amount_due() > Yen::ZERO
             && office.card_payments
+            && !postal
         {
             format!("{}/r/{}/pay", office.base_url, row.pid)
         } else {

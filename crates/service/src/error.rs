@@ -54,6 +54,8 @@ impl From<StoreError> for ServiceError {
                 Refused::CodeUsed => ServiceError::Access(crate::AccessError::Expired),
                 Refused::CodeLocked => ServiceError::Access(crate::AccessError::Locked),
                 Refused::DocumentGone => ServiceError::File(crate::FileError::Deleted),
+                // Another clerk recorded it first.
+                Refused::LetterPosted => ServiceError::Conflict,
                 Refused::DownloadLimit => ServiceError::File(crate::FileError::LimitReached),
                 Refused::LineMoved {
                     to: LedgerKind::FlaggedRefunded,

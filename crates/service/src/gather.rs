@@ -126,10 +126,11 @@ pub(crate) fn retry_at(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc
 pub(crate) fn subject_of(row: &request::Model) -> Subject {
     let by_subject = Requester::parse(&row.requester).is_some_and(|r| !r.is_agent());
     Subject {
-        email: row
-            .subject_email
-            .clone()
-            .or_else(|| by_subject.then(|| row.email.clone())),
+        email: row.subject_email.clone().or_else(|| {
+            crate::intake::email_of(row)
+                .filter(|_| by_subject)
+                .map(str::to_owned)
+        }),
         phone: row.phone.clone().filter(|_| by_subject),
         customer_number: None,
         name: Some(row.subject_name.clone()),

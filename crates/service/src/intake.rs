@@ -51,6 +51,8 @@ pub enum Channel {
     Phone,
     /// At the counter, entered by an officer.
     Counter,
+    /// A mail to the privacy desk's own address, entered by an officer.
+    Email,
 }
 
 impl Channel {
@@ -62,8 +64,24 @@ impl Channel {
             Channel::Post => "post",
             Channel::Phone => "phone",
             Channel::Counter => "counter",
+            Channel::Email => "email",
         }
     }
+}
+
+/// The requester's contact address, if they gave one: a request entered by staff from a
+/// letter may have none (stored as the empty string, sealed like any address).
+pub fn email_of(row: &request::Model) -> Option<&str> {
+    Some(row.email.as_str()).filter(|e| !e.is_empty())
+}
+
+/// A request entered by a clerk: who entered it, and how the requester was confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entered {
+    /// The clerk.
+    pub by: madoguchi_domain::Actor,
+    /// How the clerk confirmed who sent it.
+    pub how: madoguchi_domain::ContactCheck,
 }
 
 /// The agent filing for the subject (代理人).
@@ -102,8 +120,9 @@ pub struct NewRequest {
     /// The subject's date of birth: compared with customer records, and shown to the officer
     /// (a legal representative of an adult is flagged). Personal data: never logged or audited.
     pub subject_birth_date: Option<NaiveDate>,
-    /// The contact address (the agent's, when an agent files).
-    pub email: EmailAddress,
+    /// The contact address (the agent's, when an agent files). Only a clerk may enter a
+    /// request without one; its notices then go by post.
+    pub email: Option<EmailAddress>,
     /// The subject's own address, which an agent may give so that the result can reach the
     /// subject (`MADOGUCHI_RESULTS_TO`). Not confirmed: it only receives results and codes.
     pub subject_email: Option<EmailAddress>,
@@ -129,6 +148,9 @@ pub struct NewRequest {
     pub channel: Channel,
     /// When it reached the business, if earlier than its entry (post, counter).
     pub arrived_at: Option<DateTime<Utc>>,
+    /// Set when a clerk entered it (post, counter, phone, the desk's mailbox): filed and
+    /// confirmed at once, audited as the clerk's.
+    pub entered: Option<Entered>,
 }
 
 impl NewRequest {
@@ -148,6 +170,7 @@ impl NewRequest {
                 relationship: &a.relationship,
             }),
             birth_date_given: self.subject_birth_date.is_some(),
+            has_email: self.email.is_some(),
         }
     }
 
@@ -168,7 +191,10 @@ impl NewRequest {
             requester: Set(self.requester.as_str().to_owned()),
             subject_name: Set(self.subject_name.clone()),
             subject_kana: Set(self.subject_kana.clone()),
-            email: Set(self.email.as_str().to_owned()),
+            email: Set(self
+                .email
+                .as_ref()
+                .map_or_else(String::new, |e| e.as_str().to_owned())),
             // The address's blind index (`RowCipher::email_index`), never the address.
             email_norm: Set(email_index),
             subject_birth_date: Set(self.subject_birth_date),

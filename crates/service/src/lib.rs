@@ -10,6 +10,7 @@ mod files;
 pub mod gather;
 pub mod identity;
 mod intake;
+pub mod letters;
 pub mod limits;
 pub mod owner;
 mod package;
@@ -41,7 +42,7 @@ pub use context::MailLinks;
 pub use error::ServiceError;
 pub use files::{Document, FileError};
 pub use identity::{CustomerTable, IdentitySource, ImportError, ImportReport, LineError};
-pub use intake::{Agent, Channel, Lang, NewRequest};
+pub use intake::{Agent, Channel, Entered, Lang, NewRequest, email_of};
 pub use payments::CardError;
 
 /// What the web layer renders and passes back, re-exported so that it depends on this crate
@@ -300,29 +301,61 @@ impl Service {
         if !broken.is_empty() {
             return Err(ServiceError::Filing(broken));
         }
-        let mut t = domain::Request::file_by(
-            new.kind,
-            new.requester,
-            settings.policy,
-            &settings.fees,
-            new.arrived_at.unwrap_or(now),
-            now,
-        );
+        let arrived_at = new.arrived_at.unwrap_or(now);
+        let (mut t, actor) = match &new.entered {
+            // Entered by a clerk: confirmed by the clerk, every entry the clerk's.
+            Some(entered) => (
+                domain::Request::enter_by(
+                    new.kind,
+                    new.requester,
+                    settings.policy,
+                    &settings.fees,
+                    arrived_at,
+                    entered.how,
+                    &entered.by,
+                    now,
+                )?,
+                entered.by.clone(),
+            ),
+            None if new.email.is_none() => {
+                return Err(ServiceError::Invalid(
+                    "only staff may enter a request without an e-mail address",
+                ));
+            }
+            None => (
+                domain::Request::file_by(
+                    new.kind,
+                    new.requester,
+                    settings.policy,
+                    &settings.fees,
+                    arrived_at,
+                    now,
+                ),
+                Actor::Subject,
+            ),
+        };
         t.next.delivery = new.delivery;
-        let email_index = self.cipher.email_index(&new.email.normalized());
+        let pid = Uuid::new_v4();
+        // Without an address there is nothing to find duplicates by: an index no other
+        // request shares.
+        let email_index = match &new.email {
+            Some(e) => self.cipher.email_index(&e.normalized()),
+            None => self.cipher.email_index(&format!("no-address:{pid}")),
+        };
         let facts = requests::intake_facts(self.db.conn(), &email_index, new.kind, now).await?;
         let duplicate = facts.duplicate;
-        let pid = Uuid::new_v4();
-        let entries = audit_entries(
-            &t.effects,
-            &Actor::Subject,
-            Some(("channel", new.channel.as_str())),
-        );
+        let entries = audit_entries(&t.effects, &actor, Some(("channel", new.channel.as_str())));
         let mut am =
             new.to_active_model(pid, "", duplicate.as_ref().map(|d| d.0), email_index, now);
         requests::lifecycle_columns(&t.next, &mut am);
         let nonce = madoguchi_store::secrets::random_token();
         let expires = t.next.expires_at.unwrap_or(now);
+        // A clerk's entry is confirmed already: no link to send.
+        let link = new.entered.is_none().then(|| Write::IssueToken {
+            purpose: tokens::CONFIRM_EMAIL,
+            token: self.confirmation_token(&nonce),
+            expires_at: expires,
+        });
         let extra = context::Extra {
             confirm_nonce: Some(nonce.clone()),
             duplicate_of: duplicate.as_ref().map(|d| d.1.clone()),
@@ -338,11 +371,7 @@ impl Service {
                 mail,
             },
             entries,
-            writes: vec![Write::IssueToken {
-                purpose: tokens::CONFIRM_EMAIL,
-                token: self.confirmation_token(&nonce),
-                expires_at: expires,
-            }],
+            writes: link.into_iter().collect(),
             mail: Vec::new(),
         };
         let committed = self.commit_change(filed, origin, now).await?;
@@ -818,22 +847,34 @@ impl Service {
                     Recipient::Subject => row.lang.clone(),
                     Recipient::Staff => "ja".to_owned(),
                 };
-                self.addressees(settings, row, next.state, to, mail)
-                    .into_iter()
-                    .map(move |(recipient, name)| {
-                        let mut ctx = ctx.clone();
-                        if let Some(name) = name {
-                            ctx.recipient_name = name;
-                        }
-                        outbox::NewMessage {
-                            request_id: Some(row.id),
-                            recipient,
-                            lang: lang.clone(),
-                            template: mail.as_str().to_owned(),
-                            context: serde_json::to_value(ctx)
-                                .expect("a mail context always serialises"),
-                        }
-                    })
+                // A requester without an e-mail address gets the notices that matter as
+                // letters, to the postal address the filing required.
+                let by_post = to == Recipient::Subject && intake::email_of(row).is_none();
+                let addressees = if by_post {
+                    row.postal_address
+                        .clone()
+                        .filter(|_| mail.by_post())
+                        .map(|a| (a, None))
+                        .into_iter()
+                        .collect()
+                } else {
+                    self.addressees(settings, row, next.state, to, mail)
+                };
+                addressees.into_iter().map(move |(recipient, name)| {
+                    let mut ctx = ctx.clone();
+                    if let Some(name) = name {
+                        ctx.recipient_name = name;
+                    }
+                    outbox::NewMessage {
+                        request_id: Some(row.id),
+                        recipient,
+                        lang: lang.clone(),
+                        template: mail.as_str().to_owned(),
+                        context: serde_json::to_value(ctx)
+                            .expect("a mail context always serialises"),
+                        by_post,
+                    }
+                })
             })
             .collect()
     }
@@ -855,6 +896,8 @@ impl Service {
         let contact = (row.email.clone(), None);
         match to {
             Recipient::Staff => vec![(settings.business.staff_address.clone(), None)],
+            // No address, no mail (letters are decided in `messages`).
+            Recipient::Subject if intake::email_of(row).is_none() => Vec::new(),
             Recipient::Subject => {
                 let is_result = matches!(mail, Mail::Completed | Mail::Refused)
                     || (mail == Mail::AccessCode && state.has_result());

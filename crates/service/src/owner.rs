@@ -203,6 +203,7 @@ impl Service {
             lang: "ja".into(),
             template: mail.as_str().to_owned(),
             context: serde_json::to_value(ctx).expect("a mail context serialises"),
+            by_post: false,
         })
     }
 
@@ -251,10 +252,11 @@ impl Service {
             subject: SubjectKeys {
                 name: row.subject_name.clone(),
                 kana: row.subject_kana.clone(),
-                email: row
-                    .subject_email
-                    .clone()
-                    .or_else(|| by_subject.then(|| row.email.clone())),
+                email: row.subject_email.clone().or_else(|| {
+                    crate::intake::email_of(&row)
+                        .filter(|_| by_subject)
+                        .map(str::to_owned)
+                }),
                 phone: row.phone.clone().filter(|_| by_subject && !to_recipient),
                 birth_date: row.subject_birth_date.filter(|_| !to_recipient),
             },

@@ -289,7 +289,7 @@ impl Service {
         let email = row
             .subject_email
             .as_deref()
-            .or(by_subject.then_some(row.email.as_str()));
+            .or(crate::intake::email_of(row).filter(|_| by_subject));
         let email_index = email
             .and_then(|e| EmailAddress::parse(e).ok())
             .map(|e| self.cipher().email_index(&e.normalized()));

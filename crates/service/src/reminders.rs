@@ -202,6 +202,7 @@ impl Service {
                 lang: "ja".into(),
                 template: mail.as_str().to_owned(),
                 context: serde_json::to_value(ctx).expect("a mail context serialises"),
+                by_post: false,
             }],
             self.mail_host(),
             now,

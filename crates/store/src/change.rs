@@ -121,6 +121,12 @@ pub enum Write {
         /// The code's row.
         token_id: i64,
     },
+    /// A letter recorded as posted (refused unless it is the request's and not yet posted,
+    /// so two clerks cannot both record it).
+    PostLetter {
+        /// The outbox row.
+        id: i64,
+    },
     /// New documents: an upload of several files is one change.
     AddDocuments(Vec<NewDocument>),
     /// Downloads of these documents, each counted only while under `limit`; refused unless
@@ -681,6 +687,23 @@ async fn apply<C: ConnectionTrait>(
                 ids.len() as u64,
                 Refused::DownloadLimit,
             )?;
+        }
+        Write::PostLetter { id } => {
+            let posted = crate::entities::outbox::Entity::update_many()
+                .col_expr(
+                    crate::entities::outbox::Column::Status,
+                    Expr::value(outbox::POSTED),
+                )
+                .col_expr(
+                    crate::entities::outbox::Column::SentAt,
+                    Expr::value(Some(at)),
+                )
+                .filter(crate::entities::outbox::Column::Id.eq(id))
+                .filter(crate::entities::outbox::Column::RequestId.eq(request_id))
+                .filter(crate::entities::outbox::Column::Status.eq(outbox::LETTER))
+                .exec(tx)
+                .await?;
+            refused_unless(posted.rows_affected, 1, Refused::LetterPosted)?;
         }
         Write::DeleteDocument { id } => {
             let gone = attachment::Entity::update_many()

@@ -38,6 +38,9 @@ pub enum Refused {
     /// A document's content was already deleted.
     #[error("the document was already deleted")]
     DocumentGone,
+    /// A letter was already recorded as posted (or is not a letter).
+    #[error("the letter was already posted")]
+    LetterPosted,
     /// A document reached its download limit.
     #[error("the download limit was reached")]
     DownloadLimit,

@@ -23,6 +23,11 @@ pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 /// Gave up after the last attempt; shown to staff.
 pub const FAILED: &str = "failed";
+/// A notice to a requester without an e-mail address: printed and posted by a clerk, never
+/// sent by the worker. `recipient` holds the postal address.
+pub const LETTER: &str = "letter";
+/// A letter the clerk recorded as posted.
+pub const POSTED: &str = "posted";
 
 /// A message to enqueue.
 #[derive(Debug, Clone)]
@@ -37,6 +42,8 @@ pub struct NewMessage {
     pub template: String,
     /// What the template needs, as JSON.
     pub context: serde_json::Value,
+    /// A letter to print and post (`recipient` is then the postal address), not a mail.
+    pub by_post: bool,
 }
 
 /// Enqueues messages in the caller's transaction, their recipient and context sealed.
@@ -62,7 +69,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
             lang: Set(m.lang),
             template: Set(m.template),
             context: Set(context),
-            status: Set(PENDING.to_owned()),
+            status: Set(if m.by_post { LETTER } else { PENDING }.to_owned()),
             attempts: Set(0),
             // Due at once in real time, whatever logical time the transition ran at.
             next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),

@@ -171,6 +171,12 @@ impl From<ServiceError> for AppError {
                         code: e.code.to_owned(),
                         message: match e.code {
                             "ground_mismatch" => "this ground does not apply to this kind".into(),
+                            "required_without_email" => {
+                                "without an e-mail address notices go by post: a postal address is required".into()
+                            }
+                            "needs_email" => {
+                                "an electronic answer needs an e-mail address".into()
+                            }
                             "birth_date_required" => {
                                 "the date of birth is needed to match the customer record".into()
                             }

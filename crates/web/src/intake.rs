@@ -165,6 +165,11 @@ fn field_label(field: &str, en: bool) -> &'static str {
         .map_or("", |(_, ja, en_label)| if en { en_label } else { ja })
 }
 
+/// A field's error in words that name the field, for the core's intake rules.
+pub(crate) fn message_for(field: &str, code: &str, en: bool) -> String {
+    message(field, code, en)
+}
+
 /// A field's error in words that name the field: a choice is chosen, a text entered.
 fn message(field: &str, code: &str, en: bool) -> String {
     let label = field_label(field, en);
@@ -209,6 +214,18 @@ fn code_message(code: &str, en: bool) -> &'static str {
         ("phone", true) => "Enter a phone number like 03-1234-5678.",
         ("choice", false) => "選択肢から選んでください。",
         ("choice", true) => "Choose one of the options.",
+        ("required_without_email", false) => {
+            "メールアドレスがない場合、ご通知はすべて郵送しますので、住所を入力してください。"
+        }
+        ("required_without_email", true) => {
+            "Without an e-mail address every notice goes by post: enter the postal address."
+        }
+        ("needs_email", false) => {
+            "電磁的記録による提供にはメールアドレスが必要です。書面の交付を選ぶか、メールアドレスを入力してください。"
+        }
+        ("needs_email", true) => {
+            "An electronic answer needs an e-mail address: choose paper, or enter an address."
+        }
         ("ground_mismatch", false) => "この請求の種類には使えない理由です。",
         ("ground_mismatch", true) => "This ground does not apply to this kind of request.",
         ("birth_date", false) => "生年月日は 1990-04-01 の形式で入力してください。",
@@ -300,9 +317,12 @@ impl IntakeInput {
                 fail(field, "control");
             }
         }
+        // Only a clerk enters a request without an e-mail address (a letter, the counter, a
+        // call; a mail to the desk has one): its notices then go by post.
+        let email_optional = matches!(channel, Channel::Post | Channel::Phone | Channel::Counter);
         // Required text must have more than spaces in it.
         for field in ["subject_name", "subject_kana", "email", "details"] {
-            if self.value(field).trim().is_empty() {
+            if self.value(field).trim().is_empty() && !(field == "email" && email_optional) {
                 fail(field, "required");
             }
         }
@@ -328,7 +348,11 @@ impl IntakeInput {
                 },
             );
         }
-        let email = EmailAddress::parse(&self.email);
+        let email = if self.email.trim().is_empty() && email_optional {
+            Ok(None)
+        } else {
+            EmailAddress::parse(&self.email).map(Some)
+        };
         if email.is_err() && !self.email.trim().is_empty() {
             fail("email", "email");
         }
@@ -411,6 +435,7 @@ impl IntakeInput {
                     relationship: &a.relationship,
                 }),
                 birth_date_given: birth_date.is_some() || !self.date_of_birth.trim().is_empty(),
+                has_email: !(email_optional && self.email.trim().is_empty()),
             };
             for e in madoguchi_domain::check_filing(&facts, policy) {
                 fail(e.field, e.code);
@@ -448,6 +473,7 @@ impl IntakeInput {
                     lang: self.lang(),
                     channel,
                     arrived_at: None,
+                    entered: None,
                 })
             }
             _ => Err(errors),

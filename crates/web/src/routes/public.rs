@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
             get(show_confirmation).post(confirm_email),
         )
         .route("/procedures", get(show_procedures))
+        // The request form to print and post (保有個人データ開示等請求書).
+        .route("/procedures/form", get(crate::staff::printable_form))
         .route("/procedures.json", get(procedures_json))
         .route(
             "/api/datamap.schema.json",

@@ -11,7 +11,7 @@ use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::LetterPage;
+use super::pages::{LetterPage, NoticeLetterPage};
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
@@ -111,13 +111,7 @@ pub async fn record_posting(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = uuid(&pid, en)?;
-    let tracking: String = f
-        .tracking
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(40)
-        .collect();
+    let tracking = tracking_number(&f.tracking);
     if tracking.is_empty() {
         return Err(PageError(AppError::BadRequest("tracking".into()), en));
     }
@@ -211,11 +205,11 @@ pub async fn show_letter(
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),
         business_contact: c.contact.clone(),
-        date: jst_date(Utc::now()).format("%Y年%m月%d日").to_string(),
+        date: madoguchi_domain::written_date(jst_date(Utc::now()), false),
         recipient: row.subject_name.clone(),
         postal_address: row.postal_address.clone().unwrap_or_default(),
         number: row.number.clone(),
-        arrived_on: jst_date(row.arrived_at).format("%Y年%m月%d日").to_string(),
+        arrived_on: madoguchi_domain::written_date(jst_date(row.arrived_at), false),
         kind: kind.label_ja().to_owned(),
         outcome: st.label_ja().to_owned(),
         answer: madoguchi_service::Service::answer_of(&row)
@@ -228,4 +222,127 @@ pub async fn show_letter(
             .map(|d| d.filename.clone())
             .collect(),
     }))
+}
+
+/// A notice to a requester without an e-mail address, laid out as a letter to print.
+pub async fn show_notice_letter(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path((pid, id)): Path<(String, i64)>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let (row, letter) = state
+        .service
+        .letter(pid, id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let text = madoguchi_mail::letter(letter.mail, &letter.context)
+        .ok_or(PageError(AppError::NotFound, en))?;
+    let letter_en = letter.context.is_en();
+    let c = &state.business().await;
+    Ok(render(&NoticeLetterPage {
+        en: letter_en,
+        business_name: c.name.clone(),
+        business_address: c.address.clone(),
+        business_representative: c.representative.clone(),
+        business_contact: c.contact.clone(),
+        date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_en),
+        recipient: letter.context.recipient_name.clone(),
+        postal_address: letter.address.clone(),
+        number: row.number.clone(),
+        letter: text,
+    }))
+}
+
+/// Records that a letter was posted (with the carrier's tracking number, if any).
+pub async fn record_letter_posted(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, id)): Path<(String, i64)>,
+    Form(f): Form<PostingForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    state
+        .service
+        .post_letter(
+            pid,
+            id,
+            tracking_number(&f.tracking),
+            &who.actor(),
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}#letters-h")).into_response())
+}
+
+/// A tracking number as carriers print it: letters, digits and hyphens, at most 40.
+fn tracking_number(typed: &str) -> String {
+    typed
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect()
+}
+
+/// Stores the copies a requester enclosed with a letter (or showed at the counter), scanned
+/// by the clerk, as the request's identity evidence.
+pub async fn attach_evidence(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = uuid(&pid, en)?;
+    let mut multipart =
+        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+    let too_large = || {
+        PageError(
+            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
+            en,
+        )
+    };
+    let mut purpose = None;
+    let mut files = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_large());
+            }
+            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+        };
+        match field.name() {
+            Some("purpose") => {
+                let text = field.text().await.map_err(|_| too_large())?;
+                purpose =
+                    DocumentPurpose::parse(text.trim()).filter(|p| *p != DocumentPurpose::Package);
+            }
+            Some("files") => {
+                let name = field.file_name().unwrap_or("").to_owned();
+                let bytes = field.bytes().await.map_err(|_| too_large())?;
+                if !(name.is_empty() && bytes.is_empty()) {
+                    files.push((name, bytes.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let purpose = purpose.ok_or(PageError(AppError::BadRequest("purpose".into()), en))?;
+    state
+        .service
+        .upload(pid, purpose, files, &who.actor(), &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(Redirect::to(&format!("/staff/requests/{pid}#docs-h")).into_response())
 }

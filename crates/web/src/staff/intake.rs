@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
-use madoguchi_domain::{RequestKind, SuspensionGround, jst_date, policy::jst};
-use madoguchi_service::Channel;
+use madoguchi_domain::{
+    ContactCheck, DeliveryMethod, RequestKind, Requester, SuspensionGround, jst_date, policy::jst,
+};
 use madoguchi_service::staff::StaffIdentity;
+use madoguchi_service::{Channel, Entered, ServiceError};
 
 use super::pages::{Chrome, IntakePage, PrintableForm};
 use crate::error::{AppError, FieldError, PageError};
@@ -19,7 +21,16 @@ use crate::lang::PageLang;
 use crate::pages::render;
 use crate::state::AppState;
 
-fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>) -> Response {
+/// What the clerk typed, echoed back on an error so nothing is lost.
+pub type Typed = Vec<(String, String)>;
+
+fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) -> Response {
+    let pairs = |v: Vec<(&str, &str)>| -> Vec<(String, String)> {
+        v.into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
+    };
+    let t = |ja: &'static str, en_text: &'static str| if en { en_text } else { ja };
     render(&IntakePage {
         c: Chrome::new(who, en),
         kinds: RequestKind::ALL
@@ -40,17 +51,84 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>) -> Response {
                 )
             })
             .collect(),
+        channels: pairs(vec![
+            ("post", t("郵送", "Post")),
+            ("counter", t("窓口", "Counter")),
+            ("phone", t("電話", "Telephone")),
+            (
+                "email",
+                t("窓口のメールアドレスへのメール", "E-mail to the desk"),
+            ),
+        ]),
+        checks: ContactCheck::ALL
+            .into_iter()
+            .map(|c| (c.as_str().to_owned(), c.label(en).to_owned()))
+            .collect(),
+        requesters: Requester::ALL
+            .into_iter()
+            .map(|r| (r.as_str().to_owned(), r.label(en).to_owned()))
+            .collect(),
+        deliveries: DeliveryMethod::ALL
+            .into_iter()
+            .map(|d| (d.as_str().to_owned(), d.label(en).to_owned()))
+            .collect(),
+        person_fields: pairs(vec![
+            ("subject_name", t("本人の氏名", "Name")),
+            ("subject_kana", t("本人のフリガナ", "Reading (kana)")),
+            (
+                "date_of_birth",
+                t(
+                    "本人の生年月日（例: 1990-04-01）",
+                    "Date of birth (e.g. 1990-04-01)",
+                ),
+            ),
+            ("email", t("メールアドレス", "E-mail address")),
+            ("phone", t("電話番号", "Telephone")),
+            (
+                "postal_address",
+                t("郵送先の住所（〒から）", "Postal address"),
+            ),
+            ("agent_name", t("代理人の氏名", "Agent's name")),
+            (
+                "agent_kana",
+                t("代理人のフリガナ", "Agent's reading (kana)"),
+            ),
+            (
+                "agent_relationship",
+                t("本人との関係", "Relationship to the person"),
+            ),
+            (
+                "subject_email",
+                t(
+                    "本人のメールアドレス（代理人の場合・任意）",
+                    "The person's own e-mail (agents, optional)",
+                ),
+            ),
+        ]),
+        text_fields: pairs(vec![
+            ("details", t("請求の内容", "What is asked")),
+            (
+                "current_content",
+                t("現在の内容（訂正等）", "Current content (correction)"),
+            ),
+            (
+                "correct_content",
+                t("正しい内容（訂正等）", "Correct content (correction)"),
+            ),
+        ]),
         errors,
+        typed,
         today: jst_date(Utc::now()).to_string(),
     })
 }
 
 /// The manual intake form.
 pub async fn show_intake(lang: PageLang, Extension(who): Extension<StaffIdentity>) -> Response {
-    page(&who, lang.en(), Vec::new())
+    page(&who, lang.en(), Vec::new(), Vec::new())
 }
 
-/// Registers a request received outside the web form.
+/// Registers a request received outside the web form: filed and confirmed by the clerk in
+/// one change, audited as the clerk's with the channel.
 pub async fn register_request(
     State(state): State<AppState>,
     lang: PageLang,
@@ -61,7 +139,7 @@ pub async fn register_request(
     let en = lang.en();
     let input: IntakeInput = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let fields: Typed = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| {
         fields
             .iter()
@@ -73,8 +151,22 @@ pub async fn register_request(
         "post" => Channel::Post,
         "phone" => Channel::Phone,
         "counter" => Channel::Counter,
+        "email" => Channel::Email,
         _ => return Err(PageError(AppError::BadRequest("channel".into()), en)),
     };
+    let mut errors = Vec::new();
+    let how = ContactCheck::parse(&get("confirmed_by"));
+    if how.is_none() {
+        errors.push(FieldError {
+            field: "confirmed_by".into(),
+            code: "required".into(),
+            message: if en {
+                "Choose how the requester was confirmed.".into()
+            } else {
+                "請求者の確認方法を選択してください。".into()
+            },
+        });
+    }
     let today = jst_date(Utc::now());
     // Within the past year: a received date sets the statutory clock, and one typed as
     // 0001-01-01 would make every deadline long past.
@@ -83,15 +175,15 @@ pub async fn register_request(
         .parse()
         .ok()
         .filter(|d| *d <= today && *d >= earliest);
-    let mut errors = Vec::new();
     if received.is_none() {
         errors.push(FieldError {
             field: "received_on".into(),
             code: "invalid".into(),
             message: if en {
-                "a date within the past year, not in the future, like 2026-11-20".into()
+                "Enter the date received: within the past year, not in the future, like 2026-11-20."
+                    .into()
             } else {
-                "過去1年以内の、未来でない日付を入力してください（例: 2026-11-20）".into()
+                "到達日は、過去1年以内の未来でない日付を入力してください（例: 2026-11-20）。".into()
             },
         });
     }
@@ -102,25 +194,43 @@ pub async fn register_request(
         .map_err(|e| PageError(e.into(), en))?
         .policy;
     let parsed = input.parse(channel, &policy, today);
-    match (parsed, received) {
-        (Ok(mut new), Some(day)) if errors.is_empty() => {
+    match (parsed, received, how) {
+        (Ok(mut new), Some(day), Some(how)) if errors.is_empty() => {
             // Arrival is the start of the day it reached us, Japan time.
             let arrived = jst()
                 .from_local_datetime(&day.and_hms_opt(9, 0, 0).expect("valid time"))
                 .single()
                 .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
             new.arrived_at = Some(arrived);
-            let filed = state
-                .service
-                .file_request(new, &origin, Utc::now())
-                .await
-                .map_err(|e| PageError(e.into(), en))?;
-            tracing::info!(request = %filed.pid, by = %who.pid, "request entered by staff");
-            Ok(Redirect::to(&format!("/staff/requests/{}", filed.pid)).into_response())
+            new.entered = Some(Entered {
+                by: who.actor(),
+                how,
+            });
+            match state.service.file_request(new, &origin, Utc::now()).await {
+                Ok(filed) => {
+                    tracing::info!(request = %filed.pid, by = %who.pid, "request entered by staff");
+                    Ok(Redirect::to(&format!("/staff/requests/{}", filed.pid)).into_response())
+                }
+                // The core's intake rules, in case the form's check missed one.
+                Err(ServiceError::Filing(broken)) => {
+                    let errors = broken
+                        .iter()
+                        .map(|e| FieldError {
+                            field: e.field.to_owned(),
+                            code: e.code.to_owned(),
+                            message: crate::intake::message_for(e.field, e.code, en),
+                        })
+                        .collect();
+                    let mut res = page(&who, en, errors, fields);
+                    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    Ok(res)
+                }
+                Err(e) => Err(PageError(e.into(), en)),
+            }
         }
-        (parsed, _) => {
+        (parsed, _, _) => {
             errors.extend(parsed.err().unwrap_or_default());
-            let mut res = page(&who, en, errors);
+            let mut res = page(&who, en, errors, fields);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }

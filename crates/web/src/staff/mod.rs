@@ -13,6 +13,8 @@ pub mod datamap;
 mod documents;
 pub mod guard;
 mod intake;
+/// The printable request form is public: a subject prints it from `/procedures`.
+pub(crate) use intake::printable_form;
 mod mail;
 mod pages;
 mod work;
@@ -132,6 +134,22 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(documents::show_letter),
         ),
         (
+            page(Method::GET, "/staff/requests/{pid}/letters/{id}", WORKERS),
+            get(documents::show_notice_letter),
+        ),
+        (
+            page(
+                Method::POST,
+                "/staff/requests/{pid}/letters/{id}/posted",
+                WORKERS,
+            ),
+            post(documents::record_letter_posted),
+        ),
+        (
+            upload(Method::POST, "/staff/requests/{pid}/evidence", WORKERS),
+            post(documents::attach_evidence),
+        ),
+        (
             page(Method::POST, "/staff/requests/{pid}/gather", WORKERS),
             post(work::gather_again),
         ),
@@ -222,10 +240,6 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/intake", WORKERS),
             post(intake::register_request),
-        ),
-        (
-            page(Method::GET, "/staff/intake/form.html", ANY_STAFF),
-            get(intake::printable_form),
         ),
         (
             page(Method::GET, "/staff/admin/users", ADMINS_AND_AUDITORS),

@@ -170,6 +170,8 @@ pub struct DetailPage {
     pub grounds: Vec<(String, String)>,
     pub payments: Vec<PaymentRow>,
     pub mail: Vec<outbox::Model>,
+    /// Notices to print and post, for a requester without an e-mail address.
+    pub letters: Vec<madoguchi_service::letters::Letter>,
     pub audit: Vec<audit_entry::Model>,
     pub documents: Vec<madoguchi_service::Document>,
     /// How identity is proven for this request (from its policy snapshot).
@@ -404,8 +406,26 @@ pub struct IntakePage {
     pub c: Chrome,
     pub kinds: Vec<(String, String)>,
     pub grounds: Vec<(String, String)>,
+    pub channels: Vec<(String, String)>,
+    pub checks: Vec<(String, String)>,
+    pub requesters: Vec<(String, String)>,
+    pub deliveries: Vec<(String, String)>,
+    pub person_fields: Vec<(String, String)>,
+    pub text_fields: Vec<(String, String)>,
     pub errors: Vec<FieldError>,
+    /// What was typed, echoed back after an error.
+    pub typed: Vec<(String, String)>,
     pub today: String,
+}
+
+impl IntakePage {
+    /// The value typed into `field`, or empty.
+    pub fn v(&self, field: &str) -> &str {
+        self.typed
+            .iter()
+            .find(|(f, _)| f == field)
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
 
 /// The trail filter form's values, echoed back.
@@ -460,6 +480,22 @@ pub struct LetterPage {
     pub answer: Vec<String>,
     pub message: String,
     pub contents: Vec<String>,
+}
+
+/// A notice printed as a letter, in the requester's language.
+#[derive(Debug, Template)]
+#[template(path = "staff/notice_letter.html")]
+pub struct NoticeLetterPage {
+    pub en: bool,
+    pub business_name: String,
+    pub business_address: String,
+    pub business_representative: String,
+    pub business_contact: String,
+    pub date: String,
+    pub recipient: String,
+    pub postal_address: String,
+    pub number: String,
+    pub letter: madoguchi_mail::LetterText,
 }
 
 #[derive(Debug, Template)]
@@ -576,6 +612,10 @@ impl DetailPage {
             ("sent", true) => "sent",
             ("failed", false) => "送信失敗",
             ("failed", true) => "failed",
+            ("letter", false) => "郵送待ち",
+            ("letter", true) => "to post",
+            ("posted", false) => "郵送済み",
+            ("posted", true) => "posted",
             (other, _) => other,
         }
     }

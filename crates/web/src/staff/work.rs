@@ -605,6 +605,11 @@ async fn request_page(
         .corrections(&d.request, en)
         .await
         .map_err(|e| service_error(e, en))?;
+    let letters = state
+        .service
+        .letters(d.request.id)
+        .await
+        .map_err(|e| service_error(e, en))?;
     let page = DetailPage {
         c: Chrome::new(who, en),
         correction_targets,
@@ -652,6 +657,7 @@ async fn request_page(
             .map_err(|e| service_error(e, en))?,
         payments: d.payments.iter().map(|p| PaymentRow::of(p, en)).collect(),
         mail: d.mail,
+        letters,
         audit: d.audit,
         r: d.request,
     };

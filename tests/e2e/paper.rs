@@ -1,0 +1,280 @@
+//! Requests by letter (Art. 37(1)): entered by a clerk, no e-mail address, every notice a
+//! letter that is printed and whose posting is recorded; the deemed arrival (Art. 39(2)) sets
+//! the due date and the date from which the subject may sue.
+
+use chrono::{Duration, Utc};
+use madoguchi_domain::Role;
+
+use crate::helpers::*;
+use crate::on_both;
+
+/// Every audit entry of a request: (actor kind, action, detail JSON).
+async fn trail(app: &TestApp, pid: uuid::Uuid) -> Vec<(String, String, String)> {
+    madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor_kind, e.action, e.detail))
+        .collect()
+}
+
+/// The letters listed on the request's page, as (link, label) in order.
+fn letter_links(body: &str, pid: uuid::Uuid) -> Vec<String> {
+    let marker = format!("/staff/requests/{pid}/letters/");
+    body.split(&marker)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| id.chars().all(|c| c.is_ascii_digit()))
+        .map(|id| format!("{marker}{id}"))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(Vec::new(), |mut v, l| {
+            if !v.contains(&l) {
+                v.push(l);
+            }
+            v
+        })
+}
+
+async fn act(officer: &Client, app: &TestApp, pid: uuid::Uuid, fields: &[(&str, &str)]) {
+    let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+    let v = app.request(pid).await.version.to_string();
+    let mut all = vec![("csrf", csrf.as_str()), ("version", v.as_str())];
+    all.extend_from_slice(fields);
+    let res = officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &all)
+        .await;
+    assert_eq!(res.status, 303, "{fields:?}: {}", res.body);
+}
+
+on_both!(
+    a_letter_from_someone_without_email_is_answered_by_letter,
+    |app: TestApp| async move {
+        // The office has written how to pay by postal money order.
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/settings").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/payment",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("bank_transfer", ""),
+                    (
+                        "money_order",
+                        "定額小為替を請求書に同封して郵送してください",
+                    ),
+                    ("counter", ""),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+
+        // A signed request form arrived by post three days ago; the requester gave no
+        // e-mail address.
+        let officer = staff_client(&app, Role::Officer).await;
+        let received = madoguchi_domain::jst_date(Utc::now()) - Duration::days(3);
+        let received_s = received.to_string();
+        let csrf = officer.get("/staff/intake").await.csrf();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("channel", "post"),
+            ("received_on", received_s.as_str()),
+            ("confirmed_by", "signed_form"),
+            ("lang", "ja"),
+            ("kind", "disclosure"),
+            ("requester", "subject"),
+            ("subject_name", "郵便 太郎"),
+            ("subject_kana", "ユウビン タロウ"),
+            ("email", ""),
+            ("postal_address", "〒530-0001 大阪府大阪市北区梅田1-1-1"),
+            ("delivery", "paper"),
+            ("details", "会員情報と購入履歴の開示を求めます"),
+            ("consent", "on"),
+        ];
+        // Asking for an electronic answer without an address is refused, naming the
+        // field, and what was typed stays on the page.
+        let mut electronic = form.to_vec();
+        electronic[11] = ("delivery", "electronic");
+        let res = officer.post_form("/staff/intake", &electronic).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body
+                .contains("電磁的記録による提供にはメールアドレスが必要です"),
+            "{}",
+            res.body
+        );
+        assert!(res.body.contains("value=\"郵便 太郎\""), "{}", res.body);
+        assert_eq!(app.request_count().await, 0);
+
+        let res = officer.post_form("/staff/intake", &form).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid: uuid::Uuid = res
+            .header("location")
+            .trim_start_matches("/staff/requests/")
+            .parse()
+            .unwrap();
+
+        // Filed and confirmed at once: it waits for no link, and the clock runs from the
+        // letter's arrival (Art. 39(2)): due 14 days after it, suit from the 15th day (the
+        // day of arrival not counted, Civil Code Art. 140).
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "identity_review");
+        assert_eq!(row.email, "");
+        assert_eq!(row.channel, "post");
+        assert_eq!(row.due_on, received + Duration::days(14));
+        assert_eq!(row.may_sue_from, received + Duration::days(15));
+        let entries = trail(&app, pid).await;
+        let filed = entries
+            .iter()
+            .find(|(_, a, _)| a == "request.filed")
+            .unwrap();
+        assert_eq!(filed.0, "staff", "filed as the clerk, not as the subject");
+        assert!(filed.2.contains("\"channel\":\"post\""), "{}", filed.2);
+        let confirmed = entries
+            .iter()
+            .find(|(_, a, _)| a == "requester.confirmed")
+            .unwrap();
+        assert_eq!(confirmed.0, "staff");
+        assert!(confirmed.2.contains("signed_form"), "{}", confirmed.2);
+        assert!(!entries.iter().any(|(k, _, _)| k == "subject"));
+
+        // The enclosed copy of the identity document, scanned by the clerk.
+        let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+        let (ct, body) = multipart(
+            &[("csrf", &csrf), ("purpose", "identity")],
+            &[("scan.png", &png("enclosed-licence"))],
+        );
+        let res = officer
+            .send(
+                hyper::Method::POST,
+                &format!("/staff/requests/{pid}/evidence"),
+                Some(&ct),
+                body,
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let detail = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(detail.body.contains("scan.png"), "{}", detail.body);
+        assert!(detail.body.contains("なし（ご通知は書面で郵送）"));
+
+        // Identity approved: the fee is asked for by letter, with the money-order
+        // instructions, and nothing is mailed to anyone but the office.
+        act(&officer, &app, pid, &[("event", "approve_identity")]).await;
+        assert_eq!(app.request(pid).await.state, "awaiting_payment");
+        let detail = officer.get(&format!("/staff/requests/{pid}")).await;
+        let letters = letter_links(&detail.body, pid);
+        assert_eq!(letters.len(), 1, "{}", detail.body);
+        let fee_letter = officer.get(&letters[0]).await;
+        assert_eq!(fee_letter.status, 200);
+        for expected in [
+            "手数料のお支払いのお願い",
+            "郵便 太郎 様",
+            "〒530-0001 大阪府大阪市北区梅田1-1-1",
+            "¥3,000",
+            "定額小為替を請求書に同封して郵送してください",
+            "記",
+            "以上",
+            "拝啓",
+        ] {
+            assert!(
+                fee_letter.body.contains(expected),
+                "{expected}: {}",
+                fee_letter.body
+            );
+        }
+        assert!(
+            !fee_letter.body.contains("/r/"),
+            "no page a letter's reader cannot open"
+        );
+        assert!(!fee_letter.body.contains("クレジットカード"));
+
+        // The clerk records the posting; a second recording (a double click) changes
+        // nothing.
+        let csrf = detail.csrf();
+        let posted = format!("{}/posted", letters[0]);
+        let res = officer
+            .post_form(&posted, &[("csrf", &csrf), ("tracking", "AB-1234-5678")])
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let res = officer
+            .post_form(&posted, &[("csrf", &csrf), ("tracking", "AB-1234-5678")])
+            .await;
+        assert_eq!(res.status, 409, "{}", res.body);
+        let postings: Vec<_> = trail(&app, pid)
+            .await
+            .into_iter()
+            .filter(|(_, a, _)| a == "letter.posted")
+            .collect();
+        assert_eq!(postings.len(), 1);
+        assert!(
+            postings[0].2.contains("payment_requested"),
+            "{}",
+            postings[0].2
+        );
+        assert!(postings[0].2.contains("AB-1234-5678"), "{}", postings[0].2);
+
+        // The money order arrives; the answer is given on paper and goes by letter too.
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "record_payment"),
+                ("method", "postal_money_order"),
+                ("amount", "3000"),
+            ],
+        )
+        .await;
+        act(&officer, &app, pid, &[("event", "start_work")]).await;
+        act(
+            &officer,
+            &app,
+            pid,
+            &[("event", "complete"), ("outcome", "fulfilled")],
+        )
+        .await;
+        let detail = officer.get(&format!("/staff/requests/{pid}")).await;
+        let letters = letter_links(&detail.body, pid);
+        assert_eq!(letters.len(), 2, "{}", detail.body);
+        let result = officer.get(&letters[1]).await;
+        assert!(
+            result
+                .body
+                .contains("保有個人データの開示のご請求について（ご通知）"),
+            "{}",
+            result.body
+        );
+        assert!(!result.body.contains("保有個人データの保有個人データ"));
+
+        // Nothing went by e-mail to the requester: only the office heard.
+        app.deliver_mail().await;
+        let staff_address = app_config(&app).staff_address;
+        assert!(!app.mails().await.is_empty(), "the office was told");
+        assert!(
+            app.mails()
+                .await
+                .iter()
+                .all(|m| m.to.contains(&staff_address)),
+            "{:?}",
+            app.mails().await.iter().map(|m| &m.to).collect::<Vec<_>>()
+        );
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    the_printable_request_form_is_public_and_linked,
+    |app: TestApp| async move {
+        let page = app.client.get("/procedures").await;
+        assert!(
+            page.body.contains("href=\"/procedures/form\""),
+            "{}",
+            page.body
+        );
+        let form = app.client.get("/procedures/form").await;
+        assert_eq!(form.status, 200);
+        assert!(form.body.contains("保有個人データ開示等請求書"));
+        assert!(form.body.contains("¥3,000"), "{}", form.body);
+        assert!(form.body.contains("請求者の署名"));
+    }
+);
