@@ -278,3 +278,198 @@ on_both!(
         assert!(form.body.contains("請求者の署名"));
     }
 );
+
+on_both!(
+    an_officer_asks_which_data_and_the_clock_waits_for_the_answer,
+    |app: TestApp| async move {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        // A correction (no fee), filed on the web and confirmed.
+        let email = "which-data@example.jp";
+        let mut body = valid_json(email);
+        body["kind"] = serde_json::json!("correction");
+        body["current_content"] = serde_json::json!("住所: 東京都港区1-1");
+        body["correct_content"] = serde_json::json!("住所: 大阪府大阪市北区1-1");
+        body.as_object_mut().unwrap().remove("delivery");
+        let res = app.client.post_json("/api/v1/requests", &body).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let pid: uuid::Uuid = res.json()["id"].as_str().unwrap().parse().unwrap();
+        let path = app.confirmation_path(email).await;
+        let page = app.client.get(&path).await;
+        let res = app.client.post_form(&path, &[("csrf", &page.csrf())]).await;
+        assert_eq!(res.status, 303);
+        let officer = staff_client(&app, Role::Officer).await;
+        act(&officer, &app, pid, &[("event", "approve_identity")]).await;
+        assert_eq!(app.request(pid).await.state, "in_progress");
+        let due_before = app.request(pid).await.due_on;
+
+        // Art. 37(2): the officer asks which records are meant.
+        let question = "会員情報と配送先のどちらの住所の訂正をご希望ですか。";
+        act(
+            &officer,
+            &app,
+            pid,
+            &[("event", "request_info"), ("text", question)],
+        )
+        .await;
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "awaiting_info");
+        assert!(
+            row.paused_since.is_some(),
+            "the clock stops (policy: pause)"
+        );
+        app.deliver_mail().await;
+        let mail = app
+            .mails_to(email)
+            .await
+            .into_iter()
+            .find(|m| crate::answers::unqp(&m.text).contains("法第37条第2項"))
+            .expect("the question is mailed");
+        assert!(
+            crate::answers::unqp(&mail.text).contains(question),
+            "{}",
+            mail.text
+        );
+
+        // Three days pass before the subject answers.
+        let three_days_ago = Utc::now() - Duration::days(3);
+        madoguchi_store::entities::request::Entity::update_many()
+            .col_expr(
+                madoguchi_store::entities::request::Column::PausedSince,
+                Expr::value(Some(three_days_ago)),
+            )
+            .filter(madoguchi_store::entities::request::Column::Pid.eq(pid))
+            .exec(app.service.db().conn())
+            .await
+            .unwrap();
+
+        let subject = subject_session(&app, pid, email).await;
+        let private = subject.get(&format!("/r/{pid}/private")).await;
+        assert!(private.body.contains(question), "{}", private.body);
+        let res = subject
+            .post_form(
+                &format!("/r/{pid}/info"),
+                &[("csrf", &private.csrf()), ("answer", "会員情報の住所です")],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+
+        // The clock runs again, and the three days waited are added to the due date.
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "in_progress");
+        assert!(row.paused_since.is_none());
+        assert_eq!(row.due_on, due_before + Duration::days(3));
+        let detail = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(detail.body.contains("会員情報の住所です"));
+        let entries = trail(&app, pid).await;
+        assert!(
+            entries
+                .iter()
+                .any(|(k, a, _)| k == "subject" && a == "request.provide_info"),
+            "{entries:?}"
+        );
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    a_refusal_lets_the_subject_sue_at_once_and_the_page_says_so,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "refused@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let filed_may_sue = app.request(pid).await.may_sue_from;
+        let today = madoguchi_domain::jst_date(Utc::now());
+        assert_eq!(filed_may_sue, today + Duration::days(15));
+        act(&officer, &app, pid, &[("event", "approve_identity")]).await;
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "record_payment"),
+                ("method", "cash"),
+                ("amount", "3000"),
+            ],
+        )
+        .await;
+        act(&officer, &app, pid, &[("event", "start_work")]).await;
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "refuse"),
+                ("grounds", "harm_to_persons"),
+                ("text", "第三者の生命を害するおそれがあるため"),
+            ],
+        )
+        .await;
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "refused");
+        assert_eq!(row.may_sue_from, today, "from the day of the refusal");
+    }
+);
+
+on_both!(
+    a_letter_received_weeks_ago_shows_the_subject_may_sue,
+    |app: TestApp| async move {
+        // Entered late: the letter arrived 20 days ago (deemed arrival, Art. 39(2)).
+        let officer = staff_client(&app, Role::Officer).await;
+        let received = madoguchi_domain::jst_date(Utc::now()) - Duration::days(20);
+        let received_s = received.to_string();
+        let csrf = officer.get("/staff/intake").await.csrf();
+        let res = officer
+            .post_form(
+                "/staff/intake",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("channel", "counter"),
+                    ("received_on", received_s.as_str()),
+                    ("confirmed_by", "in_person"),
+                    ("kind", "purpose_notification"),
+                    ("requester", "subject"),
+                    ("subject_name", "窓口 花子"),
+                    ("subject_kana", "マドグチ ハナコ"),
+                    ("email", "madoguchi-hanako@example.jp"),
+                    ("details", "利用目的を知りたい"),
+                    ("consent", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid: uuid::Uuid = res
+            .header("location")
+            .trim_start_matches("/staff/requests/")
+            .parse()
+            .unwrap();
+        let row = app.request(pid).await;
+        assert_eq!(row.channel, "counter");
+        assert_eq!(row.due_on, received + Duration::days(14));
+        assert_eq!(row.may_sue_from, received + Duration::days(15));
+        // With an address, no confirmation link is mailed: the clerk confirmed in person.
+        app.deliver_mail().await;
+        assert!(
+            app.mails_to("madoguchi-hanako@example.jp")
+                .await
+                .iter()
+                .all(|m| m.link_path("/confirm/").is_none())
+        );
+        // The queue and the dashboard say the subject may already sue.
+        let may_sue_day = madoguchi_domain::written_date(received + Duration::days(15), false);
+        let queue = officer.get("/staff").await;
+        assert!(
+            queue
+                .body
+                .contains(&format!("{may_sue_day}から提訴可能（法第39条）")),
+            "{}",
+            queue.body
+        );
+        let only = officer.get("/staff?may_sue=1").await;
+        assert!(only.body.contains(&row.number), "{}", only.body);
+        let dashboard = officer.get("/staff/dashboard").await;
+        assert!(
+            dashboard.body.contains("提訴可能日を過ぎた未完了"),
+            "{}",
+            dashboard.body
+        );
+    }
+);

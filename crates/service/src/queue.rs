@@ -39,6 +39,8 @@ pub struct QueueFilter {
     pub due_within_days: Option<u32>,
     /// Only overdue requests.
     pub overdue: bool,
+    /// Only requests the subject may already sue over (Art. 39).
+    pub may_sue: bool,
     /// Only requests waiting for the subject.
     pub awaiting_subject: bool,
     /// Include closed requests.
@@ -105,12 +107,47 @@ struct StateCount {
 }
 
 impl Service {
+    /// How many requests the filter matches, however many pages they fill (the dashboard's
+    /// figures: a page stops at 200).
+    pub async fn queue_count(
+        &self,
+        f: &QueueFilter,
+        today: NaiveDate,
+    ) -> Result<u64, ServiceError> {
+        use madoguchi_store::sea_orm::PaginatorTrait;
+        Ok(request::Entity::find()
+            .filter(self.queue_condition(f, today))
+            .count(self.db().conn())
+            .await?)
+    }
+
     /// One page of the queue, sorted by due date then id.
     pub async fn queue(
         &self,
         f: &QueueFilter,
         today: NaiveDate,
     ) -> Result<QueuePage, ServiceError> {
+        let cond = self.queue_condition(f, today);
+        let limit = f.limit.clamp(1, 200);
+        let mut rows = request::Entity::find()
+            .filter(cond)
+            .order_by_asc(request::Column::DueOn)
+            .order_by_asc(request::Column::Id)
+            .limit(limit + 1)
+            .all(self.db().conn())
+            .await?;
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| (r.due_on, r.id))
+        } else {
+            None
+        };
+        let rows = madoguchi_store::requests::open_all(self.cipher(), rows)?;
+        Ok(QueuePage { rows, next })
+    }
+
+    /// The filter as a condition on the requests table.
+    fn queue_condition(&self, f: &QueueFilter, today: NaiveDate) -> Condition {
         let mut cond = Condition::all();
         if let Some(s) = f.state {
             cond = cond.add(request::Column::State.eq(s.as_str()));
@@ -138,6 +175,9 @@ impl Service {
             Some(Assignee::Nobody) => cond = cond.add(request::Column::AssigneeId.is_null()),
             Some(Assignee::User(id)) => cond = cond.add(request::Column::AssigneeId.eq(id)),
             None => {}
+        }
+        if f.may_sue {
+            cond = cond.add(request::Column::MaySueFrom.lte(today));
         }
         if f.overdue {
             cond = cond.add(request::Column::DueOn.lt(today));
@@ -175,22 +215,7 @@ impl Service {
                 ),
             );
         }
-        let limit = f.limit.clamp(1, 200);
-        let mut rows = request::Entity::find()
-            .filter(cond)
-            .order_by_asc(request::Column::DueOn)
-            .order_by_asc(request::Column::Id)
-            .limit(limit + 1)
-            .all(self.db().conn())
-            .await?;
-        let next = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| (r.due_on, r.id))
-        } else {
-            None
-        };
-        let rows = madoguchi_store::requests::open_all(self.cipher(), rows)?;
-        Ok(QueuePage { rows, next })
+        cond
     }
 
     /// How many requests are in each state.

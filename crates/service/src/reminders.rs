@@ -106,7 +106,13 @@ impl Service {
         let line = |r: &madoguchi_store::entities::request::Model| {
             let kind = RequestKind::parse(&r.kind).map_or("", RequestKind::label_ja);
             let state = State::parse(&r.state).map_or("", State::label_ja);
-            format!("{}  {kind}  {state}  {}", r.number, r.due_on)
+            // Art. 39: the subject may already sue over it.
+            let may_sue = if r.may_sue_from <= today {
+                "  提訴可能（法第39条）/ may sue"
+            } else {
+                ""
+            };
+            format!("{}  {kind}  {state}  {}{may_sue}", r.number, r.due_on)
         };
         let (overdue, soon): (Vec<_>, Vec<_>) = page.rows.iter().partition(|r| r.due_on < today);
         let mut message = String::new();

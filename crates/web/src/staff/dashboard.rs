@@ -96,34 +96,40 @@ pub async fn show_dashboard(
         .map(|c| c.1)
         .sum();
     let count_filter = |f: QueueFilter| f;
+    // Counted, not listed: a queue page stops at 200.
     let due_week = state
         .service
-        .queue(
+        .queue_count(
             &count_filter(QueueFilter {
                 due_within_days: Some(7),
-                limit: 200,
                 ..Default::default()
             }),
             today,
         )
         .await
-        .map_err(err)?
-        .rows
-        .len();
+        .map_err(err)?;
     let overdue = state
         .service
-        .queue(
+        .queue_count(
             &QueueFilter {
                 overdue: true,
-                limit: 200,
                 ..Default::default()
             },
             today,
         )
         .await
-        .map_err(err)?
-        .rows
-        .len();
+        .map_err(err)?;
+    let may_sue = state
+        .service
+        .queue_count(
+            &QueueFilter {
+                may_sue: true,
+                ..Default::default()
+            },
+            today,
+        )
+        .await
+        .map_err(err)?;
     let closed = state
         .service
         .closed_since(now - Duration::days(366))
@@ -160,6 +166,7 @@ pub async fn show_dashboard(
         open,
         due_week,
         overdue,
+        may_sue,
         by_state_svg,
         by_kind_svg,
         close_stats: close_stats(&closed, en),

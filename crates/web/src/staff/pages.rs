@@ -78,6 +78,8 @@ pub struct QueueRow {
     pub due_on: String,
     pub badge: &'static str,
     pub assignee: String,
+    /// Set once the subject may sue over the open request (Art. 39).
+    pub may_sue: String,
 }
 
 /// The filter form's values, echoed back.
@@ -391,8 +393,10 @@ pub struct CloseStat {
 pub struct DashboardPage {
     pub c: Chrome,
     pub open: i64,
-    pub due_week: usize,
-    pub overdue: usize,
+    pub due_week: u64,
+    pub overdue: u64,
+    /// Open requests the subject may already sue over (Art. 39).
+    pub may_sue: u64,
     pub by_state_svg: String,
     pub by_kind_svg: String,
     pub close_stats: Vec<CloseStat>,

@@ -41,6 +41,9 @@ pub struct QueueQuery {
     pub due: String,
     #[serde(default)]
     pub overdue: String,
+    /// Only requests the subject may already sue over (Art. 39).
+    #[serde(default)]
+    pub may_sue: String,
     #[serde(default)]
     pub waiting: String,
     #[serde(default)]
@@ -66,6 +69,7 @@ impl QueueQuery {
             },
             due_within_days: self.due.trim().parse().ok(),
             overdue: !self.overdue.is_empty(),
+            may_sue: !self.may_sue.is_empty(),
             awaiting_subject: !self.waiting.is_empty(),
             include_closed: !self.closed.is_empty(),
             search: Some(self.q.clone()).filter(|q| !q.trim().is_empty()),
@@ -83,6 +87,7 @@ impl QueueQuery {
             ("assignee", &self.assignee),
             ("due", &self.due),
             ("overdue", &self.overdue),
+            ("may_sue", &self.may_sue),
             ("waiting", &self.waiting),
             ("closed", &self.closed),
         ];
@@ -163,6 +168,12 @@ pub async fn show_queue(
                 .assignee_id
                 .and_then(|a| names.get(&a).cloned())
                 .unwrap_or_default(),
+            may_sue: may_sue_words(
+                r.may_sue_from,
+                today,
+                RState::parse(&r.state).is_some_and(RState::is_terminal),
+                en,
+            ),
         })
         .collect();
     let page_view = QueuePage {
@@ -1091,4 +1102,23 @@ fn remedy_fields(
         fields.push(("done_on".to_owned(), day.clone()));
     }
     fields.push(("text".to_owned(), format!("{intro}\n{what}")));
+}
+
+/// Art. 39: once the subject may sue and the request is still open, the queue says so (the
+/// officer should answer before a court is asked to order it).
+pub(crate) fn may_sue_words(
+    from: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+    closed: bool,
+    en: bool,
+) -> String {
+    if closed || today < from {
+        return String::new();
+    }
+    let day = madoguchi_domain::written_date(from, en);
+    if en {
+        format!("May sue since {day} (Art. 39)")
+    } else {
+        format!("{day}から提訴可能（法第39条）")
+    }
 }
