@@ -156,6 +156,42 @@ on_both!(
         let detail = officer.get(&format!("/staff/requests/{pid}")).await;
         assert!(detail.body.contains("scan.png"), "{}", detail.body);
         assert!(detail.body.contains("なし（ご通知は書面で郵送）"));
+        // A paper answer without an address cannot turn electronic (its codes go by mail).
+        assert!(!detail.body.contains("value=\"change_delivery\""));
+        let v = app.request(pid).await.version.to_string();
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &detail.csrf()),
+                    ("version", &v),
+                    ("event", "change_delivery"),
+                    ("delivery", "electronic"),
+                    ("text", "電子で"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert_eq!(app.request(pid).await.delivery.as_deref(), Some("paper"));
+        // Nobody can ask for a code: there is no address to send it to.
+        let status = app.client.get(&format!("/r/{pid}")).await;
+        assert!(status.body.contains("住所へ郵送します"), "{}", status.body);
+        assert!(!status.body.contains("確認コードを送る"));
+        let res = app
+            .client
+            // A forged or old form: the page offers none.
+            .post_form(
+                &format!("/r/{pid}/code"),
+                &[("csrf", &app.client.get("/").await.csrf())],
+            )
+            .await;
+        assert_eq!(res.status, 409, "{}", res.body);
+        assert!(
+            !trail(&app, pid)
+                .await
+                .iter()
+                .any(|(_, a, _)| a.starts_with("access_code"))
+        );
 
         // Identity approved: the fee is asked for by letter, with the money-order
         // instructions, and nothing is mailed to anyone but the office.
@@ -422,9 +458,9 @@ on_both!(
                 "/staff/intake",
                 &[
                     ("csrf", csrf.as_str()),
-                    ("channel", "counter"),
+                    ("channel", "email"),
                     ("received_on", received_s.as_str()),
-                    ("confirmed_by", "in_person"),
+                    ("confirmed_by", "reply_mail"),
                     ("kind", "purpose_notification"),
                     ("requester", "subject"),
                     ("subject_name", "窓口 花子"),
@@ -442,10 +478,10 @@ on_both!(
             .parse()
             .unwrap();
         let row = app.request(pid).await;
-        assert_eq!(row.channel, "counter");
+        assert_eq!(row.channel, "email");
         assert_eq!(row.due_on, received + Duration::days(14));
         assert_eq!(row.may_sue_from, received + Duration::days(15));
-        // With an address, no confirmation link is mailed: the clerk confirmed in person.
+        // The requester answered the desk's reply from that address: no link is needed.
         app.deliver_mail().await;
         assert!(
             app.mails_to("madoguchi-hanako@example.jp")
@@ -471,5 +507,134 @@ on_both!(
             "{}",
             dashboard.body
         );
+    }
+);
+
+on_both!(
+    what_a_letter_only_requester_sends_back_is_recorded_by_the_clerk,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let today = madoguchi_domain::jst_date(Utc::now()).to_string();
+        let csrf = officer.get("/staff/intake").await.csrf();
+        let res = officer
+            .post_form(
+                "/staff/intake",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("channel", "post"),
+                    ("received_on", today.as_str()),
+                    ("confirmed_by", "signed_form"),
+                    ("kind", "correction"),
+                    ("requester", "subject"),
+                    ("subject_name", "書面 次郎"),
+                    ("subject_kana", "ショメン ジロウ"),
+                    ("postal_address", "〒060-0001 北海道札幌市中央区1-1"),
+                    ("details", "登録住所の訂正"),
+                    ("current_content", "札幌市北区"),
+                    ("correct_content", "札幌市中央区"),
+                    ("consent", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid: uuid::Uuid = res
+            .header("location")
+            .trim_start_matches("/staff/requests/")
+            .parse()
+            .unwrap();
+        // The enclosed copy is unreadable: more is asked for by letter.
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "request_more_evidence"),
+                ("text", "運転免許証の写し（裏面も）"),
+            ],
+        )
+        .await;
+        assert_eq!(app.request(pid).await.state, "awaiting_identity");
+        let detail = officer.get(&format!("/staff/requests/{pid}")).await;
+        let letters = letter_links(&detail.body, pid);
+        assert_eq!(letters.len(), 1);
+        let letter = officer.get(&letters[0]).await;
+        assert!(letter.body.contains("本人確認書類のご提出のお願い"));
+        assert!(letter.body.contains("運転免許証の写し（裏面も）"));
+        // The copy arrives by post: the clerk records it for the requester.
+        act(&officer, &app, pid, &[("event", "submit_evidence")]).await;
+        assert_eq!(app.request(pid).await.state, "identity_review");
+        act(&officer, &app, pid, &[("event", "approve_identity")]).await;
+        act(&officer, &app, pid, &[("event", "start_work")]).await;
+        act(
+            &officer,
+            &app,
+            pid,
+            &[("event", "request_info"), ("text", "どの住所の訂正ですか")],
+        )
+        .await;
+        // The answer comes by phone: the clerk records it as the requester's reply.
+        act(
+            &officer,
+            &app,
+            pid,
+            &[("event", "provide_info"), ("text", "配送先の住所です")],
+        )
+        .await;
+        let row = app.request(pid).await;
+        assert_eq!(row.state, "in_progress");
+        assert_eq!(row.subject_reply.as_deref(), Some("配送先の住所です"));
+        let entries = trail(&app, pid).await;
+        for action in ["request.submit_evidence", "request.provide_info"] {
+            let e = entries.iter().find(|(_, a, _)| a == action).unwrap();
+            assert_eq!(e.0, "staff", "{action} is recorded as the clerk's");
+        }
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    an_address_typed_by_a_clerk_is_confirmed_by_its_link_first,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let today = madoguchi_domain::jst_date(Utc::now()).to_string();
+        let csrf = officer.get("/staff/intake").await.csrf();
+        let res = officer
+            .post_form(
+                "/staff/intake",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("channel", "phone"),
+                    ("received_on", today.as_str()),
+                    ("confirmed_by", "call_back"),
+                    ("kind", "purpose_notification"),
+                    ("requester", "subject"),
+                    ("subject_name", "電話 三郎"),
+                    ("subject_kana", "デンワ サブロウ"),
+                    ("email", "denwa@example.jp"),
+                    ("details", "利用目的の通知"),
+                    ("consent", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid: uuid::Uuid = res
+            .header("location")
+            .trim_start_matches("/staff/requests/")
+            .parse()
+            .unwrap();
+        // A typo would send the answer to a stranger: the address proves itself first.
+        assert_eq!(app.request(pid).await.state, "submitted");
+        let filed = trail(&app, pid)
+            .await
+            .into_iter()
+            .find(|(_, a, _)| a == "request.filed")
+            .unwrap();
+        assert_eq!(filed.0, "staff");
+        assert!(filed.2.contains("call_back"), "{}", filed.2);
+        let path = app.confirmation_path("denwa@example.jp").await;
+        let page = app.client.get(&path).await;
+        let res = app.client.post_form(&path, &[("csrf", &page.csrf())]).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_ne!(app.request(pid).await.state, "submitted");
     }
 );

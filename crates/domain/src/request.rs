@@ -882,8 +882,11 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
 /// Which actor may send which event. Payment is checked again against the method.
 fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
     let allowed = match event {
-        Event::ConfirmEmail | Event::SubmitEvidence | Event::ProvideInfo => {
-            matches!(actor, Actor::Subject)
+        Event::ConfirmEmail => matches!(actor, Actor::Subject),
+        // The subject sends evidence or answers on the page; what arrives by post, at the
+        // counter or by phone is recorded by a worker for them.
+        Event::SubmitEvidence | Event::ProvideInfo => {
+            matches!(actor, Actor::Subject) || actor.is_worker()
         }
         Event::ConfirmRequester { .. }
         | Event::ApproveIdentity

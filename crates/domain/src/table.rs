@@ -177,12 +177,16 @@ pub fn rows() -> Vec<Row> {
                     Event::MatchCustomerRecord { .. } => "match_customer_record (no match)",
                     e => e.name(),
                 };
-                out.push(Row {
+                let row = Row {
                     from,
                     event: name,
                     actors: who,
                     to,
-                });
+                };
+                // A change of delivery either way is one row.
+                if !out.contains(&row) {
+                    out.push(row);
+                }
             }
         }
     }

@@ -42,6 +42,9 @@ pub enum AccessError {
     /// The address is not confirmed yet.
     #[error("confirm your e-mail address first")]
     Unconfirmed,
+    /// The request has no e-mail address: its notices go by post.
+    #[error("this request is answered by post")]
+    ByPost,
 }
 
 impl Service {
@@ -69,6 +72,10 @@ impl Service {
         let row = requests::find_by_pid(self.db().conn(), &self.cipher, pid).await?;
         if row.state == State::Submitted.as_str() {
             return Err(ServiceError::Access(AccessError::Unconfirmed));
+        }
+        if crate::intake::email_of(&row).is_none() {
+            // No address to send a code to; nothing is stored or counted.
+            return Err(ServiceError::Access(AccessError::ByPost));
         }
         if !self
             .admit_code_request(row.id, origin, now)

@@ -38,6 +38,9 @@ pub enum ServiceError {
     /// An administrator's settings were refused; says why.
     #[error(transparent)]
     Settings(#[from] crate::settings::SettingsError),
+    /// Already done (a letter already recorded as posted): a double click, not a race to retry.
+    #[error("{0} was already recorded")]
+    Repeated(&'static str),
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),
@@ -54,8 +57,8 @@ impl From<StoreError> for ServiceError {
                 Refused::CodeUsed => ServiceError::Access(crate::AccessError::Expired),
                 Refused::CodeLocked => ServiceError::Access(crate::AccessError::Locked),
                 Refused::DocumentGone => ServiceError::File(crate::FileError::Deleted),
-                // Another clerk recorded it first.
-                Refused::LetterPosted => ServiceError::Conflict,
+                // Another clerk recorded it first: final, not a race to retry.
+                Refused::LetterPosted => ServiceError::Repeated("letter"),
                 Refused::DownloadLimit => ServiceError::File(crate::FileError::LimitReached),
                 Refused::LineMoved {
                     to: LedgerKind::FlaggedRefunded,

@@ -90,7 +90,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let (_, letter) = self.letter(pid, id).await?;
         if letter.posted_at.is_some() {
-            return Err(ServiceError::Conflict);
+            return Err(ServiceError::Repeated("letter"));
         }
         let event = AuditOnly::LetterPosted {
             letter: letter.mail.as_str().to_owned(),

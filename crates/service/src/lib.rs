@@ -302,7 +302,15 @@ impl Service {
             return Err(ServiceError::Filing(broken));
         }
         let arrived_at = new.arrived_at.unwrap_or(now);
-        let (mut t, actor) = match &new.entered {
+        // A clerk's entry is confirmed by the clerk when the requester has no address (all
+        // goes by post) or proved theirs by replying from it. An address typed from a letter
+        // or a call may be mistyped: it is confirmed by its link first, like the web form's,
+        // so no code or answer reaches a stranger.
+        let by_clerk = new
+            .entered
+            .as_ref()
+            .filter(|e| new.email.is_none() || e.how == domain::ContactCheck::ReplyMail);
+        let (mut t, actor) = match by_clerk {
             // Entered by a clerk: confirmed by the clerk, every entry the clerk's.
             Some(entered) => (
                 domain::Request::enter_by(
@@ -331,7 +339,10 @@ impl Service {
                     arrived_at,
                     now,
                 ),
-                Actor::Subject,
+                // Entered by a clerk, the filing is still the clerk's act.
+                new.entered
+                    .as_ref()
+                    .map_or(Actor::Subject, |e| e.by.clone()),
             ),
         };
         t.next.delivery = new.delivery;
@@ -344,14 +355,21 @@ impl Service {
         };
         let facts = requests::intake_facts(self.db.conn(), &email_index, new.kind, now).await?;
         let duplicate = facts.duplicate;
-        let entries = audit_entries(&t.effects, &actor, Some(("channel", new.channel.as_str())));
+        let mut entries =
+            audit_entries(&t.effects, &actor, Some(("channel", new.channel.as_str())));
+        if let (Some(e), None, Some(first)) = (&new.entered, by_clerk, entries.first_mut()) {
+            // Who sent it was checked; the address waits for its link.
+            first
+                .detail
+                .push(("requester_checked".to_owned(), e.how.as_str().to_owned()));
+        }
         let mut am =
             new.to_active_model(pid, "", duplicate.as_ref().map(|d| d.0), email_index, now);
         requests::lifecycle_columns(&t.next, &mut am);
         let nonce = madoguchi_store::secrets::random_token();
         let expires = t.next.expires_at.unwrap_or(now);
-        // A clerk's entry is confirmed already: no link to send.
-        let link = new.entered.is_none().then(|| Write::IssueToken {
+        // A clerk's confirmation needs no link.
+        let link = by_clerk.is_none().then(|| Write::IssueToken {
             purpose: tokens::CONFIRM_EMAIL,
             token: self.confirmation_token(&nonce),
             expires_at: expires,
@@ -539,6 +557,16 @@ impl Service {
                 return Err(ServiceError::Conflict);
             }
             let current = requests::to_domain(&row)?;
+            if let Event::ChangeDelivery {
+                to: domain::DeliveryMethod::Electronic,
+                ..
+            } = event
+                && intake::email_of(&row).is_none()
+            {
+                // The download's codes go by e-mail: without an address it could never be
+                // collected.
+                return Err(ServiceError::Invalid("delivery"));
+            }
             let mut t = domain::apply(&current, event, actor, now)?;
             let mut entries = audit_entries(&t.effects, actor, None);
             if let Some(result) = lookup {

@@ -160,7 +160,7 @@ impl From<ServiceError> for AppError {
                     }]),
                     A::Expired => AppError::Gone,
                     A::Locked | A::TooManyCodes => AppError::TooManyRequests,
-                    A::Unconfirmed => AppError::Conflict(a.to_string()),
+                    A::Unconfirmed | A::ByPost => AppError::Conflict(a.to_string()),
                 }
             }
             ServiceError::Filing(broken) => AppError::Validation(
@@ -191,6 +191,7 @@ impl From<ServiceError> for AppError {
                 message: format!("invalid {field}"),
             }]),
             ServiceError::Duplicate(field) => AppError::Conflict(format!("{field} already exists")),
+            ServiceError::Repeated(what) => AppError::Conflict(format!("the {what} was already recorded")),
             ServiceError::Settings(e) => AppError::Validation(vec![FieldError {
                 field: "settings".into(),
                 code: "invalid".into(),

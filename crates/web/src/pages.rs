@@ -251,6 +251,8 @@ pub struct StatusPage {
     pub csrf: String,
     /// The address is confirmed, so a code can be sent.
     pub confirmed_address: bool,
+    /// The request has no e-mail address: everything goes by post.
+    pub by_post: bool,
     /// Card payment link, when the fee is due and cards are accepted.
     pub pay_link: String,
     /// Back from the card payment page.

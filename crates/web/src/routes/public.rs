@@ -298,7 +298,10 @@ async fn show_status(
         awaiting_payment,
         pid: row.pid.to_string(),
         csrf: csrf_token,
-        confirmed_address: st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment(),
+        // A request with no address is answered by post: no code can reach anyone.
+        by_post: madoguchi_service::email_of(&row).is_none(),
+        confirmed_address: madoguchi_service::email_of(&row).is_some()
+            && (st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment()),
         en,
         business_name: state.business().await.name,
         filed: q.filed.is_some(),

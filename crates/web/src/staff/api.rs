@@ -73,7 +73,8 @@ pub struct QueuePage {
 pub struct SubjectData {
     name: String,
     kana: String,
-    email: String,
+    /// Absent for a request entered from a letter without one (answered by post).
+    email: Option<String>,
     requester: String,
     details: String,
     /// The subject's date of birth, when given (customer-record identity, minors).
@@ -352,7 +353,7 @@ pub async fn show_request(
         subject: SubjectData {
             name: d.request.subject_name.clone(),
             kana: d.request.subject_kana.clone(),
-            email: d.request.email.clone(),
+            email: madoguchi_service::email_of(&d.request).map(str::to_owned),
             requester: d.request.requester.clone(),
             details: d.request.details.clone(),
             date_of_birth: d.request.subject_birth_date.map(|b| b.to_string()),

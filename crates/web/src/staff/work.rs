@@ -214,6 +214,22 @@ pub async fn show_queue(
 fn action_form(name: &'static str, en: bool) -> ActionForm {
     let (ja, en_label, text, text_ja, text_en, grounds) = match name {
         "approve_identity" => ("本人確認を承認", "Approve identity", false, "", "", false),
+        "submit_evidence" => (
+            "郵送・窓口で書類を受領（本人の提出として記録）",
+            "Record documents received by post or at the counter",
+            false,
+            "",
+            "",
+            false,
+        ),
+        "provide_info" => (
+            "本人からの回答を記録（郵送・電話・窓口）",
+            "Record the subject's answer (by post, phone or at the counter)",
+            true,
+            "本人の回答の内容",
+            "What the subject answered",
+            false,
+        ),
         "request_more_evidence" => (
             "追加書類を依頼",
             "Ask for more evidence",
@@ -543,8 +559,11 @@ async fn request_page(
         .map_err(|e| service_error(e, en))?;
     let today = jst_date(now);
     let kind = d.domain.kind;
+    let by_post = madoguchi_service::email_of(&d.request).is_none();
     let actions = available_events(&d.domain, &who.actor(), now)
         .into_iter()
+        // Without an address a paper answer cannot turn electronic (its codes go by e-mail).
+        .filter(|n| !(by_post && *n == "change_delivery"))
         .map(|n| action_form(n, en))
         .collect();
     let minor_age = state.service.config().minor_age;
@@ -711,6 +730,8 @@ pub fn event_from_fields(
     };
     let event = match get("event").as_str() {
         "approve_identity" => Event::ApproveIdentity,
+        "submit_evidence" => Event::SubmitEvidence,
+        "provide_info" => Event::ProvideInfo,
         "request_more_evidence" => Event::RequestMoreEvidence { missing: text },
         "reject_identity" => Event::RejectIdentity { reason: text },
         "record_payment" => {
