@@ -24,6 +24,7 @@ mod example_shop;
 mod http_connector;
 mod identity;
 mod intake;
+mod jurisdictions;
 mod lifecycle;
 mod limits;
 mod mail;

@@ -271,7 +271,7 @@ impl Config {
     /// | `MADOGUCHI_MAIL_FROM` | `個人情報お問い合わせ窓口 <privacy@example.jp>` |
     /// | `MADOGUCHI_STAFF_ADDRESS` | `privacy-office@example.jp` |
     /// | `MADOGUCHI_BUSINESS_NAME`, `_ADDRESS`, `_REPRESENTATIVE`, `_CONTACT` | sample values |
-    /// | `MADOGUCHI_FEE_<KIND>` (e.g. `MADOGUCHI_FEE_DISCLOSURE`) | ¥3,000 for the two disclosure kinds, else ¥0 |
+    /// | `MADOGUCHI_FEE_<KIND>` (e.g. `MADOGUCHI_FEE_DISCLOSURE`) | APPI: ¥3,000 for the two disclosure kinds, else ¥0; GDPR and CCPA: ¥0 |
     /// | `MADOGUCHI_JURISDICTION` | `appi` (`gdpr`, `ccpa`) |
     /// | `MADOGUCHI_DEADLINE_DAYS` | the jurisdiction's (APPI: 14) |
     /// | `MADOGUCHI_BUSINESS_DAYS` | `false`: count deadlines in business days when `true` |
@@ -375,16 +375,6 @@ impl Config {
             ));
         }
 
-        let mut fees = FeeSchedule::default();
-        for kind in RequestKind::ALL {
-            let key = format!("MADOGUCHI_FEE_{}", kind.as_str().to_uppercase());
-            if let Some(v) = get(&key) {
-                let yen: i64 = parse(v, &key)?;
-                fees.set(kind, Yen(yen))
-                    .map_err(|e| invalid(&key, e.to_string()))?;
-            }
-        }
-
         let jurisdiction = match get("MADOGUCHI_JURISDICTION") {
             Some(j) => Jurisdiction::parse(j).ok_or_else(|| {
                 invalid(
@@ -394,6 +384,17 @@ impl Config {
             })?,
             None => Jurisdiction::Appi,
         };
+        // Each jurisdiction's own default: a fee under APPI, none under the GDPR or the CCPA.
+        let mut fees = FeeSchedule::for_jurisdiction(jurisdiction);
+        for kind in RequestKind::ALL {
+            let key = format!("MADOGUCHI_FEE_{}", kind.as_str().to_uppercase());
+            if let Some(v) = get(&key) {
+                let yen: i64 = parse(v, &key)?;
+                fees.set(kind, Yen(yen))
+                    .map_err(|e| invalid(&key, e.to_string()))?;
+            }
+        }
+
         let mut policy = Policy::for_jurisdiction(jurisdiction);
         let business_days: bool = parse(
             get("MADOGUCHI_BUSINESS_DAYS").unwrap_or("false"),
@@ -731,6 +732,17 @@ mod tests {
 
     #[test]
     fn fees_are_checked_against_article_38() {
+        // The fee follows the jurisdiction unless set.
+        for (j, expected) in [("appi", 3000), ("gdpr", 0), ("ccpa", 0)] {
+            let c = Config::from_vars(&vars(&[("MADOGUCHI_JURISDICTION", j)])).unwrap();
+            assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(expected), "{j}");
+        }
+        let c = Config::from_vars(&vars(&[
+            ("MADOGUCHI_JURISDICTION", "gdpr"),
+            ("MADOGUCHI_FEE_DISCLOSURE", "1000"),
+        ]))
+        .unwrap();
+        assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(1000));
         let err = Config::from_vars(&vars(&[("MADOGUCHI_FEE_CORRECTION", "500")])).unwrap_err();
         assert!(err.to_string().contains("MADOGUCHI_FEE_CORRECTION"));
         let c = Config::from_vars(&vars(&[("MADOGUCHI_FEE_DISCLOSURE", "1000")])).unwrap();

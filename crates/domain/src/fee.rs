@@ -81,6 +81,18 @@ impl Default for FeeSchedule {
 }
 
 impl FeeSchedule {
+    /// The default fees of a jurisdiction: APPI lets the business charge a reasonable fee for
+    /// disclosures (Art. 38; the seed's ¥3,000); the GDPR answers free of charge (Art. 12(5))
+    /// and the CCPA without charge (Cal. Civ. Code §1798.100(d), §1798.130(a)(2)).
+    pub fn for_jurisdiction(j: crate::policy::Jurisdiction) -> Self {
+        match j {
+            crate::policy::Jurisdiction::Appi => FeeSchedule::default(),
+            crate::policy::Jurisdiction::Gdpr | crate::policy::Jurisdiction::Ccpa => {
+                FeeSchedule::free()
+            }
+        }
+    }
+
     /// A schedule with no fees at all.
     pub fn free() -> Self {
         FeeSchedule {
