@@ -17,6 +17,7 @@ mod m20261201_000012_add_sealed_birth_date;
 mod m20261201_000013_create_datamap_and_register;
 mod m20261201_000014_create_gather_jobs;
 mod m20261202_000015_add_owner_tasks;
+mod m20261203_000016_add_purged_at;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_create_datamap_and_register::Migration),
             Box::new(m20261201_000014_create_gather_jobs::Migration),
             Box::new(m20261202_000015_add_owner_tasks::Migration),
+            Box::new(m20261203_000016_add_purged_at::Migration),
         ]
     }
 }

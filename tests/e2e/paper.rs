@@ -638,3 +638,121 @@ on_both!(
         assert_ne!(app.request(pid).await.state, "submitted");
     }
 );
+
+on_both!(
+    a_closed_request_is_purged_after_retention_and_its_trail_still_verifies,
+    |app: TestApp| async move {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        // An administrator keeps closed requests for 60 days.
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/settings").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/retention",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("documents_days", "30"),
+                    ("download_days", "14"),
+                    ("download_limit", "3"),
+                    ("records_days", "60"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        // Shorter than the documents' period is refused.
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/retention",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("documents_days", "90"),
+                    ("download_days", "14"),
+                    ("download_limit", "3"),
+                    ("records_days", "60"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+
+        // Two requests withdrawn: one 61 days ago, one yesterday.
+        let old = file_and_confirm(&app, "purge-old@example.jp").await;
+        let recent = file_and_confirm(&app, "purge-recent@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        for pid in [old, recent] {
+            act(&officer, &app, pid, &[("event", "withdraw")]).await;
+        }
+        let backdate = |pid: uuid::Uuid, days: i64| {
+            let conn = app.service.db().conn().clone();
+            async move {
+                madoguchi_store::entities::request::Entity::update_many()
+                    .col_expr(
+                        madoguchi_store::entities::request::Column::ClosedAt,
+                        Expr::value(Some(Utc::now() - Duration::days(days))),
+                    )
+                    .filter(madoguchi_store::entities::request::Column::Pid.eq(pid))
+                    .exec(&conn)
+                    .await
+                    .unwrap();
+            }
+        };
+        backdate(old, 61).await;
+        backdate(recent, 1).await;
+        let before = app.request(old).await;
+        assert_eq!(before.subject_name, "山田 太郎");
+
+        let swept = app.service.retention_sweep(Utc::now()).await.unwrap();
+        assert!(swept >= 1);
+        let row = app.request(old).await;
+        // The personal data are gone...
+        assert_eq!(row.subject_name, "");
+        assert_eq!(row.subject_kana, "");
+        assert_eq!(row.email, "");
+        assert_eq!(row.details, "");
+        assert!(row.purged_at.is_some());
+        assert_ne!(
+            row.email_norm, before.email_norm,
+            "not findable by the address"
+        );
+        // ...the record of the request stays.
+        assert_eq!(row.number, before.number);
+        assert_eq!(row.kind, "disclosure");
+        assert_eq!(row.state, "withdrawn");
+        assert_eq!(row.arrived_at, before.arrived_at);
+        assert_eq!(row.due_on, before.due_on);
+        // Its mail (which named the subject) is gone; the other request is untouched.
+        assert!(
+            madoguchi_store::outbox::for_request(
+                app.service.db().conn(),
+                app.service.cipher(),
+                row.id
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        );
+        assert_eq!(app.request(recent).await.subject_name, "山田 太郎");
+        assert!(app.request(recent).await.purged_at.is_none());
+        // On the trail once, as the system's; a second sweep purges nothing more.
+        let actions = app.audit_actions(old).await;
+        assert_eq!(actions.iter().filter(|a| *a == "request.purged").count(), 1);
+        app.service.retention_sweep(Utc::now()).await.unwrap();
+        assert_eq!(
+            app.audit_actions(old)
+                .await
+                .iter()
+                .filter(|a| *a == "request.purged")
+                .count(),
+            1
+        );
+        // The staff page says so, and the chain still verifies.
+        let detail = officer.get(&format!("/staff/requests/{old}")).await;
+        assert_eq!(detail.status, 200);
+        assert!(
+            detail
+                .body
+                .contains("個人データ（氏名・連絡先・請求と回答の内容）は消去されました")
+        );
+        assert!(!detail.body.contains("purge-old@example.jp"));
+        app.verify_audit().await;
+    }
+);

@@ -401,6 +401,10 @@ pub enum AuditOnly {
         /// Rows corrected.
         rows: u32,
     },
+    /// A closed request's personal data were erased at the end of the retention period
+    /// (Art. 22): name, addresses, texts and the answer's words; the number, kind, dates,
+    /// outcome and the trail stay.
+    RequestPurged,
     /// What connectors gathered for a closed request was deleted at the end of its retention.
     GatheredDeleted {
         /// The system's id in the data map.
@@ -465,6 +469,7 @@ impl Event {
             Event::Record(AuditOnly::OwnerReminded { .. }) => "owner_reminded",
             Event::Record(AuditOnly::FieldReviewed { .. }) => "field_reviewed",
             Event::Record(AuditOnly::GatheredDeleted { .. }) => "gathered_deleted",
+            Event::Record(AuditOnly::RequestPurged) => "request_purged",
             Event::Record(AuditOnly::ErasureOrdered { .. }) => "erasure_ordered",
             Event::Record(AuditOnly::CorrectionOrdered { .. }) => "correction_ordered",
             Event::Record(AuditOnly::CorrectionApproved { .. }) => "correction_approved",

@@ -849,6 +849,7 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
                 ("final", last.to_string()),
             ],
         ),
+        AuditOnly::RequestPurged => ("request.purged", vec![("reason", "retention".to_owned())]),
         AuditOnly::GatheredDeleted { system } => (
             "data.gathered_deleted",
             vec![
@@ -941,6 +942,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
             | AuditOnly::GatherFailed { .. }
             | AuditOnly::OwnerReminded { .. }
             | AuditOnly::GatheredDeleted { .. }
+            | AuditOnly::RequestPurged
             | AuditOnly::Erased { .. }
             | AuditOnly::EraseFailed { .. }
             | AuditOnly::Corrected { .. },

@@ -118,6 +118,27 @@ pub fn action_words(action: &str, en: bool) -> Option<&'static str> {
             "Document deleted at the end of retention",
         ),
         ("answer.posted", "通知書を発送しました", "Letter posted"),
+        ("letter.posted", "書面を郵送しました", "Letter posted"),
+        (
+            "request.confirm_requester",
+            "受付担当者が請求者を確認して受け付けました",
+            "Received and confirmed by the clerk",
+        ),
+        (
+            "requester.confirmed",
+            "請求者の確認方法を記録しました",
+            "How the requester was confirmed recorded",
+        ),
+        (
+            "identity.documents_instead",
+            "窓口等での受付のため、書類で本人確認を行います",
+            "Entered by staff: identity is checked on documents",
+        ),
+        (
+            "request.purged",
+            "保存期間の経過により個人データを消去しました",
+            "Personal data erased at the end of retention",
+        ),
         (
             "answer.recorded",
             "回答の内容を記録しました",
@@ -299,6 +320,7 @@ mod tests {
         // Every event a request moves by is recorded as `request.<name>`.
         for name in [
             "confirm_email",
+            "confirm_requester",
             "submit_evidence",
             "approve_identity",
             "request_more_evidence",

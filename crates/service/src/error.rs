@@ -57,6 +57,8 @@ impl From<StoreError> for ServiceError {
                 Refused::CodeUsed => ServiceError::Access(crate::AccessError::Expired),
                 Refused::CodeLocked => ServiceError::Access(crate::AccessError::Locked),
                 Refused::DocumentGone => ServiceError::File(crate::FileError::Deleted),
+                // Another instance purged it first.
+                Refused::AlreadyPurged => ServiceError::Repeated("purge"),
                 // Another clerk recorded it first: final, not a race to retry.
                 Refused::LetterPosted => ServiceError::Repeated("letter"),
                 Refused::DownloadLimit => ServiceError::File(crate::FileError::LimitReached),

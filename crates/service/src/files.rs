@@ -534,7 +534,8 @@ impl Service {
             }
             deleted += 1;
         }
-        Ok(deleted + self.purge_gathered(keep, now).await?)
+        let gathered = self.purge_gathered(keep, now).await?;
+        Ok(deleted + gathered + self.purge_closed_requests(now).await?)
     }
 
     /// The subject marks their evidence complete (moves an `awaiting_identity` request back

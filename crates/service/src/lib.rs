@@ -15,6 +15,7 @@ pub mod limits;
 pub mod owner;
 mod package;
 mod payments;
+mod purge;
 pub mod queue;
 pub mod register;
 pub mod reminders;

@@ -42,10 +42,32 @@ pub struct Retention {
     pub download_days: u32,
     /// Downloads allowed per file.
     pub download_limit: u32,
+    /// Days after closing before the request's own personal data (name, addresses, texts,
+    /// the answer's words) are erased, keeping its number, kind, dates, outcome and trail
+    /// (Art. 22: kept no longer than needed). Stored settings from before it was added read
+    /// as the default.
+    #[serde(default = "Retention::default_records_days")]
+    pub records_days: u32,
 }
 
 impl Retention {
+    /// Three years after closing: long enough to answer a complaint, a court or the
+    /// Commission about how a request was handled (the civil claims it could found are
+    /// mostly time-barred by then), and no longer.
+    pub const DEFAULT_RECORDS_DAYS: u32 = 1095;
+
+    fn default_records_days() -> u32 {
+        Self::DEFAULT_RECORDS_DAYS
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
+        // Never before the documents and the answer's download are gone: the request is
+        // what those are kept for.
+        if !(30..=3650).contains(&self.records_days)
+            || self.records_days < self.documents_days.max(self.download_days)
+        {
+            return Err(SettingsError::Range("records_days"));
+        }
         if !(1..=3650).contains(&self.documents_days) {
             return Err(SettingsError::Range("documents_days"));
         }
@@ -211,6 +233,7 @@ impl Settings {
                 documents_days: c.retention_days,
                 download_days: c.download_days,
                 download_limit: c.download_limit,
+                records_days: Retention::DEFAULT_RECORDS_DAYS.max(c.retention_days),
             },
             business: BusinessDetails {
                 name: c.business.name.clone(),
@@ -522,6 +545,7 @@ mod tests {
             documents_days: 30,
             download_days: 30,
             download_limit: 5,
+            records_days: 1095,
         };
         let new = Retention {
             download_limit: 3,
@@ -553,8 +577,35 @@ mod tests {
             documents_days: 10,
             download_days: 30,
             download_limit: 0,
+            records_days: 1095,
         };
         assert_eq!(r.validate(), Err(SettingsError::Range("download_limit")));
+        // The request outlives its documents and its answer's download, never the reverse.
+        let early = Retention {
+            download_limit: 3,
+            records_days: 29,
+            ..r
+        };
+        assert_eq!(early.validate(), Err(SettingsError::Range("records_days")));
+        let before_docs = Retention {
+            documents_days: 400,
+            records_days: 365,
+            ..early
+        };
+        assert_eq!(
+            before_docs.validate(),
+            Err(SettingsError::Range("records_days"))
+        );
+        let ok = Retention {
+            records_days: 400,
+            ..before_docs
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        // A setting stored before the period existed reads as the default.
+        let stored: Retention =
+            serde_json::from_str(r#"{"documents_days":30,"download_days":30,"download_limit":5}"#)
+                .unwrap();
+        assert_eq!(stored.records_days, 1095);
         let b = BusinessDetails {
             name: "株式会社サンプル".into(),
             address: "東京都".into(),

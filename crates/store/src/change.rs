@@ -127,6 +127,14 @@ pub enum Write {
         /// The outbox row.
         id: i64,
     },
+    /// A closed request's personal data erased at the end of retention (Art. 22): every sealed
+    /// column emptied, the address's index replaced by `email_index` (one no other request
+    /// shares), the date of birth and the answer's words dropped, and its mail deleted.
+    /// Refused unless not yet purged, so it happens, and is on the trail, once.
+    PurgeRequest {
+        /// The blind index that replaces the address's.
+        email_index: String,
+    },
     /// New documents: an upload of several files is one change.
     AddDocuments(Vec<NewDocument>),
     /// Downloads of these documents, each counted only while under `limit`; refused unless
@@ -704,6 +712,42 @@ async fn apply<C: ConnectionTrait>(
                 .exec(tx)
                 .await?;
             refused_unless(posted.rows_affected, 1, Refused::LetterPosted)?;
+        }
+        Write::PurgeRequest { email_index } => {
+            use request::Column as C;
+            let none = Expr::value(Option::<String>::None);
+            let purged = request::Entity::update_many()
+                .col_expr(C::SubjectName, Expr::value(""))
+                .col_expr(C::SubjectKana, Expr::value(""))
+                .col_expr(C::Email, Expr::value(""))
+                .col_expr(C::EmailNorm, Expr::value(email_index))
+                .col_expr(C::Details, Expr::value(""))
+                .col_expr(C::Phone, none.clone())
+                .col_expr(C::PostalAddress, none.clone())
+                .col_expr(C::CurrentContent, none.clone())
+                .col_expr(C::CorrectContent, none.clone())
+                .col_expr(C::Agent, none.clone())
+                .col_expr(C::SubjectMessage, none.clone())
+                .col_expr(C::SubjectReply, none.clone())
+                .col_expr(C::SubjectEmail, none.clone())
+                .col_expr(C::Answer, none.clone())
+                .col_expr(C::SubjectBirthDateSealed, none)
+                .col_expr(
+                    C::SubjectBirthDate,
+                    Expr::value(Option::<chrono::NaiveDate>::None),
+                )
+                .col_expr(C::PurgedAt, Expr::value(Some(at)))
+                .filter(C::Id.eq(request_id))
+                .filter(C::PurgedAt.is_null())
+                .filter(C::ClosedAt.is_not_null())
+                .exec(tx)
+                .await?;
+            refused_unless(purged.rows_affected, 1, Refused::AlreadyPurged)?;
+            // The mail held the name and the address (sealed, but held): it goes too.
+            crate::entities::outbox::Entity::delete_many()
+                .filter(crate::entities::outbox::Column::RequestId.eq(request_id))
+                .exec(tx)
+                .await?;
         }
         Write::DeleteDocument { id } => {
             let gone = attachment::Entity::update_many()

@@ -38,6 +38,9 @@ pub enum Refused {
     /// A document's content was already deleted.
     #[error("the document was already deleted")]
     DocumentGone,
+    /// A request's personal data were already erased (or it is not closed).
+    #[error("the request was already purged")]
+    AlreadyPurged,
     /// A letter was already recorded as posted (or is not a letter).
     #[error("the letter was already posted")]
     LetterPosted,

@@ -60,6 +60,8 @@ pub struct Model {
     pub subject_birth_date_sealed: Option<String>,
     /// The SHA-256 of the data map the request was answered under (`datamap_versions`).
     pub datamap_hash: Option<String>,
+    /// When its personal data were erased at the end of the retention period (Art. 22).
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

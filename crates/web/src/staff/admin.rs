@@ -445,11 +445,23 @@ pub async fn update_retention(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let f = Fields::parse(&body, en)?;
+    let current = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .retention;
     let read = || -> Result<Retention, String> {
         Ok(Retention {
             documents_days: f.number("documents_days", en)?,
             download_days: f.number("download_days", en)?,
             download_limit: f.number("download_limit", en)?,
+            // A form from before the field existed keeps the period in force.
+            records_days: if f.get("records_days").is_empty() {
+                current.records_days
+            } else {
+                f.number("records_days", en)?
+            },
         })
     };
     let retention = match read() {
