@@ -1,7 +1,7 @@
 //! Every outcome of every kind, table-driven from the core: for each kind, the officer's
 //! terminal actions are the ones `available_events` offers on a request in progress; each is
 //! driven through the service on a real request, and the state it ends in and the mail it sends
-//! must be exactly what `apply` predicts.
+//! must be exactly what `apply` predicts, and what the rules written down here by hand say.
 
 use chrono::Utc;
 use madoguchi_domain::{
@@ -40,6 +40,33 @@ fn intake(kind: RequestKind, email: &str) -> serde_json::Value {
         body["correct_content"] = "新住所".into();
     }
     body
+}
+
+/// The rules written down independently of the core (the seed policy and APPI): each outcome's
+/// end state, and the mail the subject (and the office) get, as a sorted list. A fee paid for
+/// a request refused or withdrawn before work started goes back (the seed's refund rule);
+/// an answer on the merits means the work was done, so the fee stays.
+fn written_rule(kind: RequestKind, event: &Event) -> (&'static str, Vec<&'static str>) {
+    let paid = matches!(
+        kind,
+        RequestKind::Disclosure | RequestKind::ThirdPartyRecordDisclosure
+    );
+    let refund: &[&'static str] = if paid { &["refunded"] } else { &[] };
+    let (state, mut mails): (&str, Vec<&str>) = match event {
+        Event::Complete(Outcome::Fulfilled) => ("fulfilled", vec!["completed"]),
+        Event::Complete(Outcome::PartiallyFulfilled { .. }) => {
+            ("partially_fulfilled", vec!["completed"])
+        }
+        Event::Complete(Outcome::NoData) => ("no_data", vec!["completed"]),
+        Event::Refuse { .. } => ("refused", [&["refused"][..], refund].concat()),
+        Event::Withdraw => (
+            "withdrawn",
+            [&["withdrawn", "staff_withdrawn"][..], refund].concat(),
+        ),
+        other => panic!("no written rule for {}", other.name()),
+    };
+    mails.sort_unstable();
+    (state, mails)
 }
 
 /// The concrete events behind each terminal action the core offers for `kind`.
@@ -159,6 +186,12 @@ on_both!(
                         .any(|m| ["completed", "refused", "withdrawn"].contains(m)),
                     "the subject is told: {mails:?}"
                 );
+                // And what the rules say, written down without the core.
+                let (state, written) = written_rule(kind, &event);
+                assert_eq!(after.state, state, "{kind:?} {}", event.name());
+                let mut sorted: Vec<&str> = new.iter().map(String::as_str).collect();
+                sorted.sort_unstable();
+                assert_eq!(sorted, written, "{kind:?} {}", event.name());
                 covered.push((kind, predicted.next.state));
             }
         }
@@ -205,3 +238,109 @@ async fn file_to_work(app: &TestApp, kind: RequestKind, email: &str) -> uuid::Uu
     }
     pid
 }
+
+on_both!(
+    the_rarer_grounds_are_filed_and_refused_on_as_the_law_names_them,
+    |app: TestApp| async move {
+        // Art. 35(5): a stop or erasure asked for because of a reportable breach or a harm to
+        // the subject's rights, for use and for provision alike.
+        let console = staff_client(&app, Role::Officer).await;
+        for (ground, words) in [
+            ("reportable_breach", "漏えい等の事態が生じた（第26条第1項）"),
+            (
+                "harm_to_rights",
+                "権利又は正当な利益が害されるおそれ（第35条第5項）",
+            ),
+        ] {
+            for kind in [
+                RequestKind::SuspensionOrErasure,
+                RequestKind::ThirdPartyStop,
+            ] {
+                let email = format!("{ground}-{}@example.jp", kind.as_str());
+                let mut body = intake(kind, &email);
+                body["ground"] = ground.into();
+                let res = app.client.post_json("/api/v1/requests", &body).await;
+                assert_eq!(res.status, 201, "{ground} {kind:?}: {}", res.body);
+                let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+                assert_eq!(app.request(pid).await.ground.as_deref(), Some(ground));
+                let page = console.get(&format!("/staff/requests/{pid}")).await;
+                assert!(page.body.contains(words), "{ground} {kind:?}");
+            }
+        }
+        // Refusals on the grounds only one kind has: a purpose notification whose notice
+        // would harm someone (Art. 32(2)(ii)), and a record of provision the law excludes
+        // (Art. 33(5), Cabinet Order Art. 11).
+        for (kind, ground, article) in [
+            (
+                RequestKind::PurposeNotification,
+                RefusalGround::PurposeNoticeException,
+                "第32条第2項第2号",
+            ),
+            (
+                RequestKind::ThirdPartyRecordDisclosure,
+                RefusalGround::ExcludedRecord,
+                "第33条第5項・政令第11条",
+            ),
+        ] {
+            let email = format!("refused-{}@example.jp", ground.as_str());
+            let pid = file_to_work(&app, kind, &email).await;
+            let row = app
+                .service
+                .act(
+                    pid,
+                    None,
+                    &Event::Refuse {
+                        grounds: vec![ground],
+                        explanation: "法令の定めによりお応えできません。".into(),
+                    },
+                    &officer(),
+                    &EventText {
+                        message: Some("法令の定めによりお応えできません。".into()),
+                        reference: None,
+                    },
+                    &Origin::default(),
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.state, "refused");
+            app.deliver_mail().await;
+            let refusal = app
+                .mails_to(&email)
+                .await
+                .into_iter()
+                .map(|m| crate::answers::unqp(&m.text))
+                .find(|t| t.contains("応じることができない"))
+                .expect("the refusal is mailed");
+            assert!(refusal.contains(article), "{ground:?}: {refusal}");
+            // Not on a kind it does not belong to.
+            let other = if kind == RequestKind::PurposeNotification {
+                RequestKind::Correction
+            } else {
+                RequestKind::Disclosure
+            };
+            let pid = file_to_work(
+                &app,
+                other,
+                &format!("wrong-{}@example.jp", ground.as_str()),
+            )
+            .await;
+            let wrong = app
+                .service
+                .act(
+                    pid,
+                    None,
+                    &Event::Refuse {
+                        grounds: vec![ground],
+                        explanation: "x".into(),
+                    },
+                    &officer(),
+                    &EventText::default(),
+                    &Origin::default(),
+                    Utc::now(),
+                )
+                .await;
+            assert!(wrong.is_err(), "{ground:?} on {other:?}");
+        }
+    }
+);

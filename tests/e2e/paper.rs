@@ -281,6 +281,24 @@ on_both!(
             result.body
         );
         assert!(!result.body.contains("保有個人データの保有個人データ"));
+        // The answer itself (the printed data) goes by registered post: its posting too.
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/posted"),
+                &[("csrf", &detail.csrf()), ("tracking", "RR123456789JP")],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let answer_posted = trail(&app, pid)
+            .await
+            .into_iter()
+            .find(|(_, a, _)| a == "answer.posted")
+            .expect("the answer's posting is on the trail");
+        assert!(
+            answer_posted.2.contains("RR123456789JP"),
+            "{}",
+            answer_posted.2
+        );
 
         // Nothing went by e-mail to the requester: only the office heard.
         app.deliver_mail().await;

@@ -8,6 +8,120 @@ use crate::on_both;
 
 const ROLES: [Role; 3] = [Role::Admin, Role::Officer, Role::Auditor];
 
+/// Who may reach each staff route, written down from the access policy rather than read from
+/// `routes()`: admins (A) manage the service and may also work requests; officers (O) work
+/// requests; auditors (U) read every request, the trail, the mail log, the staff list, the
+/// settings and the data map, and change nothing but their own account (and may run a
+/// verification of the trail). Letters to print and the intake and register forms are work;
+/// the settings, users, data map and mail retries are an administrator's.
+const ACCESS: &[(&str, &str, &str)] = &[
+    ("GET", "/staff", "AOU"),
+    ("GET", "/staff/requests/{pid}", "AOU"),
+    ("POST", "/staff/requests/{pid}/events", "AO"),
+    ("POST", "/staff/requests/{pid}/claim", "AO"),
+    ("GET", "/staff/requests/{pid}/documents/{doc}", "AOU"),
+    ("POST", "/staff/requests/{pid}/documents", "AO"),
+    ("POST", "/staff/requests/{pid}/posted", "AO"),
+    ("POST", "/staff/requests/{pid}/refunds/{id}", "AO"),
+    ("POST", "/staff/requests/{pid}/payments/{id}/refund", "AO"),
+    ("GET", "/staff/requests/{pid}/letter", "AOU"),
+    ("GET", "/staff/requests/{pid}/letters/{id}", "AO"),
+    ("POST", "/staff/requests/{pid}/letters/{id}/posted", "AO"),
+    ("POST", "/staff/requests/{pid}/evidence", "AO"),
+    ("POST", "/staff/requests/{pid}/gather", "AO"),
+    ("POST", "/staff/requests/{pid}/package", "AO"),
+    ("POST", "/staff/requests/{pid}/review", "AO"),
+    ("POST", "/staff/requests/{pid}/erase", "AO"),
+    ("POST", "/staff/requests/{pid}/correct", "AO"),
+    ("POST", "/staff/requests/{pid}/erase/approve", "AO"),
+    ("POST", "/staff/requests/{pid}/stop", "AO"),
+    ("POST", "/staff/requests/{pid}/correct/approve", "AO"),
+    ("POST", "/staff/requests/assign", "AO"),
+    ("GET", "/staff/dashboard", "AOU"),
+    ("GET", "/staff/admin/mail", "AU"),
+    ("POST", "/staff/admin/mail/{id}/retry", "A"),
+    ("GET", "/staff/admin/mail/preview/{template}", "AOU"),
+    ("GET", "/staff/audit", "AU"),
+    ("POST", "/staff/audit/verify", "AU"),
+    ("GET", "/staff/audit/export.csv", "AU"),
+    ("GET", "/staff/audit/export.jsonl", "AU"),
+    ("GET", "/staff/reports/monthly.csv", "AOU"),
+    ("GET", "/staff/intake", "AO"),
+    ("POST", "/staff/intake", "AO"),
+    ("GET", "/staff/admin/users", "AU"),
+    ("POST", "/staff/admin/users", "A"),
+    ("POST", "/staff/admin/users/{pid}", "A"),
+    ("GET", "/staff/admin/settings", "AU"),
+    ("POST", "/staff/admin/settings/fees", "A"),
+    ("POST", "/staff/admin/settings/policy", "A"),
+    ("POST", "/staff/admin/settings/retention", "A"),
+    ("POST", "/staff/admin/settings/payment", "A"),
+    ("POST", "/staff/admin/settings/business", "A"),
+    ("GET", "/staff/admin/datamap", "AU"),
+    ("POST", "/staff/admin/datamap", "A"),
+    ("POST", "/staff/admin/datamap/test", "A"),
+    ("GET", "/staff/register", "AO"),
+    ("POST", "/staff/register", "AO"),
+    ("POST", "/api/v1/staff/register", "AO"),
+    ("GET", "/staff/account", "AOU"),
+    ("POST", "/staff/account/totp", "AOU"),
+    ("POST", "/staff/account/totp/confirm", "AOU"),
+    ("POST", "/staff/account/tokens", "AOU"),
+    ("POST", "/staff/account/tokens/{id}/revoke", "AOU"),
+    ("POST", "/staff/logout", "AOU"),
+    ("GET", "/api/v1/staff/requests", "AOU"),
+    ("GET", "/api/v1/staff/requests/{pid}", "AOU"),
+    ("POST", "/api/v1/staff/requests/{pid}/events", "AO"),
+    ("GET", "/api/v1/staff/settings/fees", "AU"),
+    ("PUT", "/api/v1/staff/settings/fees", "A"),
+];
+
+/// The route table the guard enforces is the written policy, route for route: a role added to
+/// or dropped from a route in the code fails here, whatever the behaviour test then checks.
+#[test]
+fn the_route_table_is_the_written_access_policy() {
+    let letter = |r: &Role| match r {
+        Role::Admin => 'A',
+        Role::Officer => 'O',
+        Role::Auditor => 'U',
+    };
+    let mut code: Vec<(String, String, String)> = madoguchi_web::staff::routes()
+        .into_iter()
+        .map(|(spec, _)| {
+            let mut roles: Vec<char> = spec.roles.iter().map(letter).collect();
+            roles.sort_by_key(|c| "AOU".find(*c));
+            (
+                spec.method.to_string(),
+                spec.path.to_owned(),
+                roles.into_iter().collect(),
+            )
+        })
+        .collect();
+    let mut written: Vec<(String, String, String)> = ACCESS
+        .iter()
+        .map(|(m, p, r)| ((*m).to_owned(), (*p).to_owned(), (*r).to_owned()))
+        .collect();
+    code.sort();
+    written.sort();
+    assert_eq!(code, written);
+    // And the policy's own rules hold in the written table.
+    for (method, path, roles) in ACCESS {
+        if *method != "GET"
+            && !path.starts_with("/staff/account")
+            && *path != "/staff/logout"
+            && *path != "/staff/audit/verify"
+        {
+            assert!(
+                !roles.contains('U'),
+                "an auditor changes nothing: {method} {path}"
+            );
+        }
+        if path.starts_with("/staff/admin/") && *method != "GET" {
+            assert_eq!(*roles, "A", "{method} {path}");
+        }
+    }
+}
+
 on_both!(
     every_route_admits_exactly_its_roles,
     |app: TestApp| async move {
@@ -612,5 +726,126 @@ on_both!(
             assert!(page.body.contains("R-20"), "{name}: {}", page.body);
         }
         let _ = stop.send(true);
+    }
+);
+
+/// Enters a request received by post `days_ago` days ago, with no e-mail address.
+async fn entered_by_post(officer: &Client, days_ago: i64, name: &str) -> uuid::Uuid {
+    let received = (madoguchi_domain::jst_date(chrono::Utc::now())
+        - chrono::Duration::days(days_ago))
+    .to_string();
+    let csrf = officer.get("/staff/intake").await.csrf();
+    let res = officer
+        .post_form(
+            "/staff/intake",
+            &[
+                ("csrf", csrf.as_str()),
+                ("channel", "post"),
+                ("received_on", received.as_str()),
+                ("confirmed_by", "signed_form"),
+                ("kind", "purpose_notification"),
+                ("requester", "subject"),
+                ("subject_name", name),
+                ("subject_kana", "ユウソウ"),
+                ("postal_address", "〒100-0001 東京都千代田区1-1"),
+                ("details", "利用目的の通知"),
+                ("consent", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    res.header("location")
+        .trim_start_matches("/staff/requests/")
+        .parse()
+        .unwrap()
+}
+
+on_both!(
+    the_dashboard_counts_the_csv_sums_and_bulk_assignment_assigns,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        // Open: one overdue (arrived 20 days ago: due 6 days ago, may sue since 5 days ago),
+        // one due in 4 days (arrived 10 days ago), one due in 14 days.
+        let overdue = entered_by_post(&officer, 20, "期限 超過").await;
+        let soon = entered_by_post(&officer, 10, "期限 間近").await;
+        let fresh = file_and_confirm(&app, "fresh@example.jp").await;
+        // Closed today: two withdrawn disclosures.
+        for email in ["gone1@example.jp", "gone2@example.jp"] {
+            let pid = file_and_confirm(&app, email).await;
+            let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+            let v = app.request(pid).await.version.to_string();
+            let res = officer
+                .post_form(
+                    &format!("/staff/requests/{pid}/events"),
+                    &[("csrf", &csrf), ("version", &v), ("event", "withdraw")],
+                )
+                .await;
+            assert_eq!(res.status, 303, "{}", res.body);
+        }
+        let dashboard = officer.get("/staff/dashboard").await;
+        for figure in [
+            "未完了 <strong>3</strong>",
+            "7日以内に期限</a> <strong>2</strong>",
+            "期限超過</a> <strong class=\"overdue\">1</strong>",
+            "（法第39条）</a> <strong class=\"overdue\">1</strong>",
+        ] {
+            assert!(
+                dashboard.body.contains(figure),
+                "{figure}: {}",
+                dashboard.body
+            );
+        }
+        // The month's report: two disclosures closed today, both withdrawn, in no days.
+        let csv = officer.get("/staff/reports/monthly.csv").await;
+        assert_eq!(csv.status, 200);
+        let month = madoguchi_domain::jst_date(chrono::Utc::now())
+            .format("%Y-%m")
+            .to_string();
+        assert!(csv.body.starts_with('\u{feff}'), "a BOM for Excel");
+        assert!(
+            csv.body
+                .lines()
+                .any(|l| l == format!("{month},disclosure,2,0,0,0,0,0,2,0,0,0")),
+            "{}",
+            csv.body
+        );
+        // Bulk assignment: the two urgent ones to the officer, the fresh one left alone.
+        let officer_id = app
+            .service
+            .assignable_staff()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.role == "officer")
+            .unwrap()
+            .id;
+        let csrf = officer.get("/staff").await.csrf();
+        let id = officer_id.to_string();
+        let (o, s) = (overdue.to_string(), soon.to_string());
+        let res = officer
+            .post_form(
+                "/staff/requests/assign",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("pid", o.as_str()),
+                    ("pid", s.as_str()),
+                    ("assignee", id.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        for pid in [overdue, soon] {
+            assert_eq!(app.request(pid).await.assignee_id, Some(officer_id));
+            assert!(
+                app.audit_actions(pid)
+                    .await
+                    .contains(&"request.assigned".to_owned())
+            );
+        }
+        assert_eq!(app.request(fresh).await.assignee_id, None);
+        let mine = officer.get("/staff?assignee=me").await;
+        assert!(mine.body.contains(&app.request(overdue).await.number));
+        assert!(!mine.body.contains(&app.request(fresh).await.number));
+        app.verify_audit().await;
     }
 );
