@@ -18,6 +18,7 @@ mod m20261201_000013_create_datamap_and_register;
 mod m20261201_000014_create_gather_jobs;
 mod m20261202_000015_add_owner_tasks;
 mod m20261203_000016_add_purged_at;
+mod m20261203_000017_add_must_change_password;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_create_gather_jobs::Migration),
             Box::new(m20261202_000015_add_owner_tasks::Migration),
             Box::new(m20261203_000016_add_purged_at::Migration),
+            Box::new(m20261203_000017_add_must_change_password::Migration),
         ]
     }
 }

@@ -63,6 +63,8 @@ const ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/staff/register", "AO"),
     ("POST", "/staff/register", "AO"),
     ("POST", "/api/v1/staff/register", "AO"),
+    ("GET", "/staff/account/password", "AOU"),
+    ("POST", "/staff/account/password", "AOU"),
     ("GET", "/staff/account", "AOU"),
     ("POST", "/staff/account/totp", "AOU"),
     ("POST", "/staff/account/totp/confirm", "AOU"),
@@ -846,6 +848,144 @@ on_both!(
         let mine = officer.get("/staff?assignee=me").await;
         assert!(mine.body.contains(&app.request(overdue).await.number));
         assert!(!mine.body.contains(&app.request(fresh).await.number));
+        app.verify_audit().await;
+    }
+);
+
+on_both!(
+    a_handed_over_password_must_be_replaced_first,
+    |app: TestApp| async move {
+        let (email, handed_over) = new_staff_account(&app, Role::Officer).await;
+        let login = |password: String| {
+            let client = app.client.fresh();
+            let email = email.clone();
+            async move {
+                let res = client
+                    .post_login(&[
+                        ("email", email.as_str()),
+                        ("password", password.as_str()),
+                        ("next", "/staff"),
+                    ])
+                    .await;
+                (client, res.status)
+            }
+        };
+        let (officer, status) = login(handed_over.clone()).await;
+        assert_eq!(status, 303);
+        // Another device signed in with the same handed-over password.
+        let (other, _) = login(handed_over.clone()).await;
+        // Every page but the change sends them there; nothing is worked meanwhile.
+        for path in ["/staff", "/staff/dashboard", "/staff/intake"] {
+            let res = officer.get(path).await;
+            assert_eq!(res.status, 303, "{path}");
+            assert_eq!(res.header("location"), "/staff/account/password", "{path}");
+        }
+        let page = officer.get("/staff/account/password").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("変更するまで、ほかの画面は開けません"));
+        let csrf = page.csrf();
+        let attempt = |current: &'static str, new: &'static str, again: &'static str| {
+            let officer = &officer;
+            let csrf = csrf.clone();
+            async move {
+                officer
+                    .post_form(
+                        "/staff/account/password",
+                        &[
+                            ("csrf", csrf.as_str()),
+                            ("current_password", current),
+                            ("new_password", new),
+                            ("confirm_password", again),
+                        ],
+                    )
+                    .await
+            }
+        };
+        // Each mistake is named, in the page's language.
+        let res = attempt(
+            "wrong-password",
+            "a-long-new-password",
+            "a-long-new-password",
+        )
+        .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("現在のパスワードが正しくありません"));
+        let res = officer
+            .post_form(
+                "/staff/account/password",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current_password", handed_over.as_str()),
+                    ("new_password", "short"),
+                    ("confirm_password", "short"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("12文字以上"));
+        let res = officer
+            .post_form(
+                "/staff/account/password",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current_password", handed_over.as_str()),
+                    ("new_password", "a-long-new-password"),
+                    ("confirm_password", "a-long-new-passw0rd"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("一致しません"));
+        // The change: the queue opens, the other device is signed out, the old password
+        // no longer works, the new one does, and the trail says so.
+        let res = officer
+            .post_form(
+                "/staff/account/password",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current_password", handed_over.as_str()),
+                    ("new_password", "a-long-new-password"),
+                    ("confirm_password", "a-long-new-password"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert!(res.body.contains("パスワードを変更しました"));
+        assert_eq!(officer.get("/staff").await.status, 200);
+        let res = other.get("/staff").await;
+        assert!(
+            res.header("location").starts_with("/staff/login"),
+            "signed out"
+        );
+        let (_, status) = login(handed_over.clone()).await;
+        assert_ne!(status, 303, "the handed-over password is gone");
+        let (again, status) = login("a-long-new-password".to_owned()).await;
+        assert_eq!(status, 303);
+        assert_eq!(again.get("/staff").await.status, 200);
+        let pid = app
+            .service
+            .staff_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.email == email)
+            .unwrap()
+            .pid;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let trail: Vec<String> = madoguchi_store::entities::audit_entry::Entity::find()
+            .filter(
+                madoguchi_store::entities::audit_entry::Column::Chain.eq(format!("staff:{pid}")),
+            )
+            .all(app.service.db().conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert!(
+            trail.contains(&"staff.password_changed".to_owned()),
+            "{trail:?}"
+        );
         app.verify_audit().await;
     }
 );

@@ -493,6 +493,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         name: user.name,
         role: madoguchi_domain::Role::Admin,
         csrf: None,
+        must_change_password: false,
     };
     let token: Arc<str> = service
         .create_api_token(

@@ -47,6 +47,9 @@ pub struct StaffIdentity {
     pub role: Role,
     /// The session's CSRF token; `None` for bearer tokens, which are not ambient credentials.
     pub csrf: Option<String>,
+    /// Signed in with a password that was handed over: every page but the password change
+    /// is closed until it is replaced.
+    pub must_change_password: bool,
 }
 
 impl StaffIdentity {
@@ -103,6 +106,22 @@ fn entry(actor: &Actor, action: &str, detail: Vec<(&str, String)>) -> NewEntry {
     }
 }
 
+/// A new password's rules: long enough to resist guessing offline, not the old one, not the
+/// login address. Length over composition rules (NIST SP 800-63B).
+fn check_new_password(new: &str, current: &str, email: &str) -> Result<(), ServiceError> {
+    let len = new.chars().count();
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    if !(12..=200).contains(&len)
+        || new == current
+        || new.to_lowercase() == email.to_lowercase()
+        || (local.chars().count() >= 4 && new.to_lowercase() == local)
+        || new.chars().any(char::is_control)
+    {
+        return Err(ServiceError::Invalid("new_password"));
+    }
+    Ok(())
+}
+
 /// Lower-cased, trimmed login address.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -152,6 +171,8 @@ impl Service {
             failed_logins: Set(0),
             locked_until: Set(None),
             created_at: Set(now.trunc_subsecs(6)),
+            // Someone else saw it: the holder replaces it at the first sign-in.
+            must_change_password: Set(true),
             ..Default::default()
         };
         let user = match staff_user::Entity::insert(row)
@@ -637,7 +658,52 @@ impl Service {
             name: user.name,
             role,
             csrf: Some(s.csrf),
+            must_change_password: user.must_change_password,
         }))
+    }
+
+    /// Replaces the signed-in member's password. The current one must be given (a session
+    /// left open is not enough); the new one is at least 12 characters, not the current one
+    /// and not the login address. The change, the end of the member's other sessions and its
+    /// entry on the member's trail are one transaction.
+    pub async fn change_password(
+        &self,
+        who: &StaffIdentity,
+        session_token: &str,
+        current: &str,
+        new: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let user = staff_user::Entity::find_by_id(who.user_id)
+            .one(self.db().conn())
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if !password_matches(&user.password_hash, current) {
+            return Err(ServiceError::Invalid("current_password"));
+        }
+        check_new_password(new, current, &user.email)?;
+        let tx = self.db().begin_write().await?;
+        let mut am = user.clone().into_active_model();
+        am.password_hash = Set(hash_password(new));
+        am.must_change_password = Set(false);
+        am.update(&tx).await?;
+        // Whoever else holds a session on the old password loses it.
+        staff_session::Entity::delete_many()
+            .filter(staff_session::Column::UserId.eq(user.id))
+            .filter(staff_session::Column::IdHash.ne(hash_token(session_token)))
+            .exec(&tx)
+            .await?;
+        madoguchi_store::change::record_office(
+            &tx,
+            &format!("staff:{}", user.pid),
+            &[entry(&who.actor(), "staff.password_changed", vec![])],
+            origin,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Ends a session.
@@ -683,6 +749,7 @@ impl Service {
             name: user.name,
             role,
             csrf: None,
+            must_change_password: false,
         }))
     }
 

@@ -24,6 +24,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub totp_last_step: Option<i64>,
     pub totp_pending_secret: Option<String>,
+    /// The password was handed over (one-time): it must be replaced before any work.
+    pub must_change_password: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

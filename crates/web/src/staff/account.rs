@@ -1,15 +1,19 @@
-//! The staff member's own account: TOTP enrolment and API tokens.
+//! The staff member's own account: password, TOTP enrolment and API tokens.
 
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use chrono::Utc;
 use madoguchi_domain::Role;
+use madoguchi_service::ServiceError;
 use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
 
-use super::pages::{AccountPage, Chrome};
-use crate::error::{AppError, PageError};
+use super::guard::SESSION_COOKIE;
+use super::pages::{AccountPage, Chrome, PasswordPage};
+use crate::cookies::cookie;
+use crate::error::{AppError, FieldError, PageError};
 use crate::extract::ClientOrigin;
 use crate::lang::PageLang;
 use crate::pages::render;
@@ -137,4 +141,107 @@ pub async fn revoke_token(
         .await
         .map_err(|e| PageError(e.into(), lang.en()))?;
     page(&state, &who, lang.en(), None, Vec::new(), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewPasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+fn password_page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, done: bool) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&PasswordPage {
+        c: Chrome::new(who, en),
+        forced: who.must_change_password,
+        done,
+        errors,
+    });
+    *res.status_mut() = status;
+    res
+}
+
+/// The password form (the only page open to someone still on a handed-over password).
+pub async fn show_password(lang: PageLang, Extension(who): Extension<StaffIdentity>) -> Response {
+    password_page(&who, lang.en(), Vec::new(), false)
+}
+
+/// Replaces the password; every error names its field in the page's language.
+pub async fn change_password(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(f): Form<NewPasswordForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let error = |field: &str, ja: &str, en_text: &str| FieldError {
+        field: field.to_owned(),
+        code: "invalid".to_owned(),
+        message: if en { en_text } else { ja }.to_owned(),
+    };
+    if f.new_password != f.confirm_password {
+        return Ok(password_page(
+            &who,
+            en,
+            vec![error(
+                "confirm_password",
+                "確認用の新しいパスワードが一致しません。",
+                "The new password and its repetition differ.",
+            )],
+            false,
+        ));
+    }
+    let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default();
+    match state
+        .service
+        .change_password(
+            &who,
+            &token,
+            &f.current_password,
+            &f.new_password,
+            &origin,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(staff = %who.pid, "password changed");
+            let who = StaffIdentity {
+                must_change_password: false,
+                ..who
+            };
+            Ok(password_page(&who, en, Vec::new(), true))
+        }
+        Err(ServiceError::Invalid("current_password")) => Ok(password_page(
+            &who,
+            en,
+            vec![error(
+                "current_password",
+                "現在のパスワードが正しくありません。",
+                "The current password is not correct.",
+            )],
+            false,
+        )),
+        Err(ServiceError::Invalid("new_password")) => Ok(password_page(
+            &who,
+            en,
+            vec![error(
+                "new_password",
+                "新しいパスワードは12文字以上で、現在のパスワードやメールアドレスとは異なるものにしてください。",
+                "Use 12 characters or more, other than the current password and your address.",
+            )],
+            false,
+        )),
+        Err(e) => Err(PageError(e.into(), en)),
+    }
 }

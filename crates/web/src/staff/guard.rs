@@ -86,6 +86,16 @@ pub async fn guard(
     if !g.roles.contains(&identity.role) {
         return deny(g.api, AppError::Forbidden, lang.en());
     }
+    // A handed-over password opens nothing but its own replacement (and the way out).
+    if !g.api
+        && identity.must_change_password
+        && !matches!(
+            req.uri().path(),
+            "/staff/account/password" | "/staff/logout"
+        )
+    {
+        return Redirect::to("/staff/account/password").into_response();
+    }
     let req = if !g.api && req.method() != Method::GET && req.method() != Method::HEAD {
         let limit = if g.uploads {
             state.config.package_max_bytes

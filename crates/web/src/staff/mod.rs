@@ -302,6 +302,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(datamap::import_register_api),
         ),
         (
+            page(Method::GET, "/staff/account/password", ANY_STAFF),
+            get(account::show_password),
+        ),
+        (
+            page(Method::POST, "/staff/account/password", ANY_STAFF),
+            post(account::change_password),
+        ),
+        (
             page(Method::GET, "/staff/account", ANY_STAFF),
             get(account::show_account),
         ),

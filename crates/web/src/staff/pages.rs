@@ -486,6 +486,16 @@ pub struct LetterPage {
     pub contents: Vec<String>,
 }
 
+/// The password change (forced after a handed-over password).
+#[derive(Debug, Template)]
+#[template(path = "staff/password.html")]
+pub struct PasswordPage {
+    pub c: Chrome,
+    pub forced: bool,
+    pub done: bool,
+    pub errors: Vec<FieldError>,
+}
+
 /// A notice printed as a letter, in the requester's language.
 #[derive(Debug, Template)]
 #[template(path = "staff/notice_letter.html")]
@@ -512,6 +522,7 @@ pub struct PrintableForm {
 }
 
 bilingual!(
+    PasswordPage,
     AuditPage,
     MailPage,
     LoginPage,
