@@ -344,3 +344,34 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    the_refusal_form_offers_only_the_grounds_of_the_kind,
+    |app: TestApp| async move {
+        // Art. 36 with Arts. 33(2), 34: the officer can only cite a ground the kind has.
+        let console = staff_client(&app, Role::Officer).await;
+        for (kind, offered, not_offered) in [
+            (
+                RequestKind::Correction,
+                "content_is_factual",
+                "harm_to_persons",
+            ),
+            (
+                RequestKind::Disclosure,
+                "harm_to_persons",
+                "content_is_factual",
+            ),
+        ] {
+            let pid = file_to_work(&app, kind, &format!("form-{}@example.jp", kind.as_str())).await;
+            let page = console.get(&format!("/staff/requests/{pid}")).await;
+            assert!(
+                page.body.contains(&format!("value=\"{offered}\"")),
+                "{kind:?} offers {offered}"
+            );
+            assert!(
+                !page.body.contains(&format!("value=\"{not_offered}\"")),
+                "{kind:?} does not offer {not_offered}"
+            );
+        }
+    }
+);

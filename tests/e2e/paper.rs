@@ -330,6 +330,13 @@ on_both!(
         assert!(form.body.contains("保有個人データ開示等請求書"));
         assert!(form.body.contains("¥3,000"), "{}", form.body);
         assert!(form.body.contains("請求者の署名"));
+        // Art. 32(1), Cabinet Order Art. 10: where requests and complaints go.
+        assert!(page.body.contains("請求・苦情の申出先"), "{}", page.body);
+        assert!(
+            page.body.contains(&app_config(&app).business.contact),
+            "{}",
+            page.body
+        );
     }
 );
 

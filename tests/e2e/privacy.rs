@@ -167,6 +167,21 @@ async fn debug_logs_carry_no_personal_data() {
             .status,
         303
     );
+    // The handed-over password is replaced first (the passwords must not reach the log either).
+    let page = staff.get("/staff/account/password").await;
+    let new_password = format!("{password}-mine");
+    let res = staff
+        .post_form(
+            "/staff/account/password",
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("current_password", password.as_str()),
+                ("new_password", new_password.as_str()),
+                ("confirm_password", new_password.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
     let queue = staff.get("/staff").await;
     let detail_link = queue
         .body

@@ -1213,3 +1213,92 @@ fn the_documented_state_machine_is_the_code() {
         "docs/state-machine.md is stale; run UPDATE_DOCS=1 cargo test -p madoguchi-domain --test lifecycle"
     );
 }
+
+// ---- rules cited by docs/appi.md, each with its own expectation --------------------------
+
+fn reviewing(kind: RequestKind) -> Request {
+    step(&filed(kind), Event::ConfirmEmail, &Actor::Subject)
+}
+
+#[test]
+fn identity_is_rejected_only_with_a_reason_and_the_subject_is_told() {
+    // Art. 37(1) with Art. 36: closing on identity needs words for the subject.
+    let r = reviewing(RequestKind::Disclosure);
+    let blank = Event::RejectIdentity { reason: " ".into() };
+    assert!(apply(&r, &blank, &officer(), t0()).is_err());
+    let t = apply(
+        &r,
+        &Event::RejectIdentity {
+            reason: "ご提出の書類ではご本人と確認できませんでした".into(),
+        },
+        &officer(),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(t.next.state, State::Rejected);
+    assert!(mails(&t).contains(&(Recipient::Subject, Mail::IdentityRejected)));
+}
+
+#[test]
+fn a_published_purpose_is_a_ground_for_a_purpose_notification_only() {
+    // Art. 32(2)(i): the purpose is already clear from what was published.
+    for kind in RequestKind::ALL {
+        let r = in_progress(kind);
+        let refused = apply(
+            &r,
+            &Event::Refuse {
+                grounds: vec![RefusalGround::PurposeAlreadyPublished],
+                explanation: "プライバシーポリシーに記載のとおりです".into(),
+            },
+            &officer(),
+            t0(),
+        );
+        assert_eq!(
+            refused.is_ok(),
+            kind == RequestKind::PurposeNotification,
+            "{kind:?}"
+        );
+    }
+    assert_eq!(
+        RefusalGround::PurposeAlreadyPublished.article(),
+        "第32条第2項第1号"
+    );
+}
+
+#[test]
+fn a_partial_answer_names_what_it_withholds_on() {
+    // Art. 33(2): withholding part of the data needs a ground.
+    let r = in_progress(RequestKind::Disclosure);
+    let none = Event::Complete(Outcome::PartiallyFulfilled { grounds: vec![] });
+    assert!(apply(&r, &none, &officer(), t0()).is_err());
+    let named = Event::Complete(Outcome::PartiallyFulfilled {
+        grounds: vec![RefusalGround::HarmToPersons],
+    });
+    assert_eq!(
+        apply(&r, &named, &officer(), t0()).unwrap().next.state,
+        State::PartiallyFulfilled
+    );
+}
+
+#[test]
+fn data_not_retained_is_a_ground_for_every_kind() {
+    // Art. 16(4): only 保有個人データ carry these rights; data the business does not hold as
+    // such (handled only for another, or exempted by the Cabinet Order) fall outside every
+    // kind of request.
+    for kind in RequestKind::ALL {
+        let r = in_progress(kind);
+        let t = apply(
+            &r,
+            &Event::Refuse {
+                grounds: vec![RefusalGround::NotRetainedData],
+                explanation: "保有個人データに該当しません".into(),
+            },
+            &officer(),
+            t0(),
+        )
+        .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(t.next.state, State::Refused, "{kind:?}");
+        assert!(mails(&t).contains(&(Recipient::Subject, Mail::Refused)));
+    }
+    assert_eq!(RefusalGround::NotRetainedData.article(), "第16条第4項");
+}
