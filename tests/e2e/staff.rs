@@ -989,3 +989,62 @@ on_both!(
         app.verify_audit().await;
     }
 );
+
+on_both!(
+    each_action_says_what_it_did_and_closing_ones_ask_first,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "flash@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        // No document yet: approving is warned about.
+        assert!(page.body.contains("本人確認書類がまだ提出されていません"));
+        // Closing actions are set apart and need a tick (HTML `required`, no script).
+        assert!(
+            page.body.contains(
+                "<input type=\"checkbox\" name=\"confirm\" value=\"1\" id=\"confirm-reject_identity\" required>"
+            ),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("class=\"danger\""));
+        // Claiming says so, and the claim button goes.
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/claim"),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(
+            res.header("location"),
+            format!("/staff/requests/{pid}?done=claim")
+        );
+        let page = officer.get(res.header("location")).await;
+        assert!(page.body.contains("この請求の担当になりました。"));
+        assert!(
+            !page.body.contains("/claim\""),
+            "no claim button for the assignee"
+        );
+        // An action says what was recorded, once, on the page it lands on.
+        let v = app.request(pid).await.version.to_string();
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/events"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("version", &v),
+                    ("event", "approve_identity"),
+                ],
+            )
+            .await;
+        let landed = officer.get(res.header("location")).await;
+        assert!(landed.body.contains("「本人確認を承認」を記録しました。"));
+        let plain = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(!plain.body.contains("を記録しました。"));
+        // A crafted message shows nothing of its own.
+        let crafted = officer
+            .get(&format!("/staff/requests/{pid}?done=%3Cscript%3E"))
+            .await;
+        assert_eq!(crafted.status, 200);
+        assert!(!crafted.body.contains("id=\"flash\""));
+    }
+);

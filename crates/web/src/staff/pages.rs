@@ -174,6 +174,8 @@ pub struct DetailPage {
     pub mail: Vec<outbox::Model>,
     /// Notices to print and post, for a requester without an e-mail address.
     pub letters: Vec<madoguchi_service::letters::Letter>,
+    /// What the last action did, said once after it.
+    pub flash: String,
     pub audit: Vec<audit_entry::Model>,
     pub documents: Vec<madoguchi_service::Document>,
     /// How identity is proven for this request (from its policy snapshot).
@@ -208,6 +210,14 @@ pub struct DetailPage {
 }
 
 impl DetailPage {
+    /// Whether any identity or authority document is on file (an approval without one is
+    /// warned about: it may be right, for a request confirmed in person, but rarely).
+    pub fn has_identity_documents(&self) -> bool {
+        self.documents
+            .iter()
+            .any(|d| d.purpose != madoguchi_domain::DocumentPurpose::Package && !d.deleted)
+    }
+
     /// Who filed, in words.
     pub fn requester(&self) -> String {
         madoguchi_domain::Requester::parse(&self.r.requester).map_or_else(

@@ -211,6 +211,32 @@ pub async fn show_queue(
     Ok(render(&page_view))
 }
 
+/// An action's label for the message after it; empty for a name that is not an action.
+fn action_form_label(name: &str, en: bool) -> String {
+    ACTION_NAMES
+        .iter()
+        .find(|n| **n == name)
+        .map(|n| action_form(n, en).label)
+        .unwrap_or_default()
+}
+
+/// Every action the request page can send.
+const ACTION_NAMES: [&str; 13] = [
+    "approve_identity",
+    "submit_evidence",
+    "provide_info",
+    "request_more_evidence",
+    "reject_identity",
+    "record_payment",
+    "start_work",
+    "request_info",
+    "change_delivery",
+    "extend_deadline",
+    "complete",
+    "refuse",
+    "withdraw",
+];
+
 fn action_form(name: &'static str, en: bool) -> ActionForm {
     let (ja, en_label, text, text_ja, text_en, grounds) = match name {
         "approve_identity" => ("本人確認を承認", "Approve identity", false, "", "", false),
@@ -535,13 +561,58 @@ pub async fn show_request(
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = request_pid(&pid, en)?;
-    request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new()).await
+    request_page(
+        &state,
+        en,
+        &who,
+        &origin,
+        pid,
+        Vec::new(),
+        Vec::new(),
+        done_words(&q.done, en),
+    )
+    .await
+}
+
+/// What the last action was, carried by the redirect after it (`?done=`).
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// The message after an action, from a fixed list (the query names the action; it never
+/// carries the words, so a crafted link shows nothing of its own).
+fn done_words(done: &str, en: bool) -> String {
+    let label = match done {
+        "claim" => {
+            return if en {
+                "You now work this request.".into()
+            } else {
+                "この請求の担当になりました。".into()
+            };
+        }
+        "" => return String::new(),
+        name => action_form_label(name, en),
+    };
+    if label.is_empty() {
+        String::new()
+    } else if en {
+        format!("Done: {label}.")
+    } else {
+        format!("「{label}」を記録しました。")
+    }
 }
 
 /// The request page, with the reasons the last action was refused when there are any.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the page, its errors, its form and its message"
+)]
 async fn request_page(
     state: &AppState,
     en: bool,
@@ -550,6 +621,7 @@ async fn request_page(
     pid: Uuid,
     errors: Vec<crate::error::FieldError>,
     submitted: Vec<(String, String)>,
+    flash: String,
 ) -> Result<Response, PageError> {
     let now = Utc::now();
     let d = state
@@ -688,6 +760,7 @@ async fn request_page(
         payments: d.payments.iter().map(|p| PaymentRow::of(p, en)).collect(),
         mail: d.mail,
         letters,
+        flash,
         audit: d.audit,
         r: d.request,
     };
@@ -790,7 +863,17 @@ pub async fn apply_event(
     let answer = match super::answer::answer_from_fields(&fields) {
         Ok(a) => a.filter(|_| event.name() == "complete"),
         Err(AppError::Validation(errors)) => {
-            return request_page(&state, en, &who, &origin, pid, errors, fields).await;
+            return request_page(
+                &state,
+                en,
+                &who,
+                &origin,
+                pid,
+                errors,
+                fields,
+                String::new(),
+            )
+            .await;
         }
         Err(e) => return Err(PageError(e, en)),
     };
@@ -806,12 +889,22 @@ pub async fn apply_event(
         // A broken answer rule is shown on the page, in the officer's language.
         Err(ServiceError::Transition(madoguchi_domain::TransitionError::Answer(a))) => {
             let errors = vec![super::answer::field_error(&a, en)];
-            return request_page(&state, en, &who, &origin, pid, errors, fields).await;
+            return request_page(
+                &state,
+                en,
+                &who,
+                &origin,
+                pid,
+                errors,
+                fields,
+                String::new(),
+            )
+            .await;
         }
         Err(e) => return Err(service_error(e, en)),
     }
     tracing::info!(request = %pid, event = event.name(), "officer action");
-    Ok(back_to(pid, ""))
+    Ok(back_to(pid, &format!("?done={}", event.name())))
 }
 
 /// Assigns the request to the acting officer.
@@ -829,7 +922,7 @@ pub async fn claim_request(
         .assign(&[pid], Some(who.user_id), &who, &origin, Utc::now())
         .await
         .map_err(|e| service_error(e, en))?;
-    Ok(back_to(pid, ""))
+    Ok(back_to(pid, "?done=claim"))
 }
 
 /// A request's public id from the path; an id that is not one is a page not found.
@@ -969,7 +1062,17 @@ pub async fn order_correction(
                 code: "invalid".into(),
                 message: message.into(),
             };
-            request_page(&state, en, &who, &origin, pid, vec![error], Vec::new()).await
+            request_page(
+                &state,
+                en,
+                &who,
+                &origin,
+                pid,
+                vec![error],
+                Vec::new(),
+                String::new(),
+            )
+            .await
         }
         Err(e) => Err(service_error(e, en)),
     }
