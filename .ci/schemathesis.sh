@@ -60,6 +60,14 @@ LOGIN_CSRF="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/staff/login" \
 curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf=$LOGIN_CSRF" \
     --data-urlencode "email=schemathesis@example.jp" --data-urlencode "password=$PASSWORD" \
     --data-urlencode "next=/staff" "$BASE/staff/login"
+# The handed-over password is replaced first, as every new account must.
+PW_CSRF="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/staff/account/password" \
+    | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)"
+[ -n "$PW_CSRF" ] || { echo "not logged in: no CSRF token on the password page" >&2; exit 1; }
+curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf=$PW_CSRF" \
+    --data-urlencode "current_password=$PASSWORD" \
+    --data-urlencode "new_password=$PASSWORD-replaced" \
+    --data-urlencode "confirm_password=$PASSWORD-replaced" "$BASE/staff/account/password"
 CSRF="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/staff/account" \
     | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)"
 [ -n "$CSRF" ] || { echo "not logged in: no CSRF token on the account page" >&2; exit 1; }

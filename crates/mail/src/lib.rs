@@ -64,6 +64,10 @@ pub struct MailContext {
     pub today: String,
     /// Whether the result is a download.
     pub download: bool,
+    /// The last day the answer can be downloaded (the answer mail), written out.
+    pub download_until: String,
+    /// How many times each file can be downloaded.
+    pub download_limit: u32,
     /// A nonce from which the sender derives the one-time code; never the code itself.
     pub code_nonce: Option<String>,
     /// The one-time code (filled in at send time).
@@ -366,6 +370,8 @@ pub fn sample(lang: &str) -> MailContext {
         payment_method: "銀行振込".into(),
         today: "2026-11-22".into(),
         download: true,
+        download_until: "2026年12月22日".into(),
+        download_limit: 3,
         confirm_nonce: None,
         code_nonce: None,
         code: "123456".into(),

@@ -54,6 +54,8 @@ pub(crate) struct Office<'a> {
     pub card_payments: bool,
     /// How to pay without a card.
     pub payment: &'a crate::settings::PaymentInstructions,
+    /// How long, and how often, an answer can be downloaded.
+    pub retention: &'a crate::settings::Retention,
 }
 
 pub(crate) fn build(
@@ -150,6 +152,18 @@ pub(crate) fn build(
             .unwrap_or_default(),
         today: domain::written_date(domain::jst_date(now), en),
         download: row.delivery.as_deref() == Some("electronic"),
+        // The answer mail says until when and how often the answer can be downloaded.
+        download_until: if mail == Mail::Completed && row.delivery.as_deref() == Some("electronic")
+        {
+            domain::written_date(
+                domain::jst_date(now)
+                    + chrono::Duration::days(i64::from(office.retention.download_days)),
+                en,
+            )
+        } else {
+            String::new()
+        },
+        download_limit: office.retention.download_limit,
         code_nonce: if mail == Mail::AccessCode {
             extra.code_nonce.clone()
         } else {

@@ -135,6 +135,7 @@ impl Service {
             business: &settings.business,
             card_payments: self.config.stripe.is_some(),
             payment: &settings.payment,
+            retention: &settings.retention,
         }
     }
 
