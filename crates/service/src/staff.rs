@@ -175,8 +175,10 @@ impl Service {
             must_change_password: Set(true),
             ..Default::default()
         };
+        // The account and its first entry are one transaction: no account without its trail.
+        let tx = self.db().begin_write().await?;
         let user = match staff_user::Entity::insert(row)
-            .exec_with_returning(self.db().conn())
+            .exec_with_returning(&tx)
             .await
         {
             Ok(u) => u,
@@ -185,20 +187,22 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit_staff(
-            user.pid,
-            entry(
+        madoguchi_store::change::record_office(
+            &tx,
+            &format!("staff:{}", user.pid),
+            &[entry(
                 by,
                 "staff.created",
                 vec![
                     ("role", role.as_str().to_owned()),
                     ("user", user.pid.to_string()),
                 ],
-            ),
+            )],
             origin,
             now,
         )
         .await?;
+        tx.commit().await?;
         Ok((user, password))
     }
 
@@ -240,13 +244,22 @@ impl Service {
             am.disabled = Set(d);
             detail.push(("disabled", d.to_string()));
         }
-        let user = am.update(self.db().conn()).await?;
+        // The change, the end of the account's sessions and its entry: one transaction.
+        let tx = self.db().begin_write().await?;
+        let user = am.update(&tx).await?;
         staff_session::Entity::delete_many()
             .filter(staff_session::Column::UserId.eq(user.id))
-            .exec(self.db().conn())
+            .exec(&tx)
             .await?;
-        self.audit_staff(pid, entry(by, "staff.updated", detail), origin, now)
-            .await?;
+        madoguchi_store::change::record_office(
+            &tx,
+            &format!("staff:{pid}"),
+            &[entry(by, "staff.updated", detail)],
+            origin,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(user)
     }
 
