@@ -491,6 +491,7 @@ on_both!(
                     ("subject_name", "窓口 花子"),
                     ("subject_kana", "マドグチ ハナコ"),
                     ("email", "madoguchi-hanako@example.jp"),
+                    ("email_confirm", "madoguchi-hanako@example.jp"),
                     ("details", "利用目的を知りたい"),
                     ("consent", "on"),
                 ],
@@ -618,49 +619,66 @@ on_both!(
 );
 
 on_both!(
-    an_address_typed_by_a_clerk_is_confirmed_by_its_link_first,
+    an_address_typed_by_a_clerk_is_typed_twice_and_then_used,
     |app: TestApp| async move {
         let officer = staff_client(&app, Role::Officer).await;
         let today = madoguchi_domain::jst_date(Utc::now()).to_string();
         let csrf = officer.get("/staff/intake").await.csrf();
-        let res = officer
-            .post_form(
-                "/staff/intake",
-                &[
-                    ("csrf", csrf.as_str()),
-                    ("channel", "phone"),
-                    ("received_on", today.as_str()),
-                    ("confirmed_by", "call_back"),
-                    ("kind", "purpose_notification"),
-                    ("requester", "subject"),
-                    ("subject_name", "電話 三郎"),
-                    ("subject_kana", "デンワ サブロウ"),
-                    ("email", "denwa@example.jp"),
-                    ("details", "利用目的の通知"),
-                    ("consent", "on"),
-                ],
-            )
-            .await;
+        let form = |again: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("channel", "phone".to_owned()),
+                ("received_on", today.clone()),
+                ("confirmed_by", "call_back".to_owned()),
+                ("kind", "purpose_notification".to_owned()),
+                ("requester", "subject".to_owned()),
+                ("subject_name", "電話 三郎".to_owned()),
+                ("subject_kana", "デンワ サブロウ".to_owned()),
+                ("email", "denwa@example.jp".to_owned()),
+                ("email_confirm", again.to_owned()),
+                ("details", "利用目的の通知".to_owned()),
+                ("consent", "on".to_owned()),
+            ]
+        };
+        let send = |fields: Vec<(&'static str, String)>| {
+            let officer = &officer;
+            async move {
+                let pairs: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                officer.post_form("/staff/intake", &pairs).await
+            }
+        };
+        // A slip of the hand: refused, naming the field, nothing filed.
+        let res = send(form("denwa@example.co.jp")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body
+                .contains("同じメールアドレスをもう一度入力してください")
+        );
+        assert_eq!(app.request_count().await, 0);
+        // Typed twice alike: confirmed by the clerk, no link to wait for or lapse without.
+        let res = send(form("denwa@example.jp")).await;
         assert_eq!(res.status, 303, "{}", res.body);
         let pid: uuid::Uuid = res
             .header("location")
             .trim_start_matches("/staff/requests/")
             .parse()
             .unwrap();
-        // A typo would send the answer to a stranger: the address proves itself first.
-        assert_eq!(app.request(pid).await.state, "submitted");
+        assert_eq!(app.request(pid).await.state, "identity_review");
         let filed = trail(&app, pid)
             .await
             .into_iter()
             .find(|(_, a, _)| a == "request.filed")
             .unwrap();
         assert_eq!(filed.0, "staff");
-        assert!(filed.2.contains("call_back"), "{}", filed.2);
-        let path = app.confirmation_path("denwa@example.jp").await;
-        let page = app.client.get(&path).await;
-        let res = app.client.post_form(&path, &[("csrf", &page.csrf())]).await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        assert_ne!(app.request(pid).await.state, "submitted");
+        assert!(filed.2.contains("\"channel\":\"phone\""), "{}", filed.2);
+        app.deliver_mail().await;
+        assert!(
+            app.mails_to("denwa@example.jp")
+                .await
+                .iter()
+                .all(|m| m.link_path("/confirm/").is_none())
+        );
     }
 );
 

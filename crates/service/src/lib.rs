@@ -304,14 +304,11 @@ impl Service {
             return Err(ServiceError::Filing(broken));
         }
         let arrived_at = new.arrived_at.unwrap_or(now);
-        // A clerk's entry is confirmed by the clerk when the requester has no address (all
-        // goes by post) or proved theirs by replying from it. An address typed from a letter
-        // or a call may be mistyped: it is confirmed by its link first, like the web form's,
-        // so no code or answer reaches a stranger.
-        let by_clerk = new
-            .entered
-            .as_ref()
-            .filter(|e| new.email.is_none() || e.how == domain::ContactCheck::ReplyMail);
+        // A clerk's entry is confirmed by the clerk: the request was validly made by letter,
+        // at the counter or by phone, and must not wait for (or lapse without) a link the
+        // requester may never open. An address the clerk types is typed twice at the desk
+        // (`email_confirm` on the intake form) against transcription errors.
+        let by_clerk = new.entered.as_ref();
         let (mut t, actor) = match by_clerk {
             // Entered by a clerk: confirmed by the clerk, every entry the clerk's.
             Some(entered) => (
@@ -341,10 +338,7 @@ impl Service {
                     arrived_at,
                     now,
                 ),
-                // Entered by a clerk, the filing is still the clerk's act.
-                new.entered
-                    .as_ref()
-                    .map_or(Actor::Subject, |e| e.by.clone()),
+                Actor::Subject,
             ),
         };
         t.next.delivery = new.delivery;
@@ -357,14 +351,7 @@ impl Service {
         };
         let facts = requests::intake_facts(self.db.conn(), &email_index, new.kind, now).await?;
         let duplicate = facts.duplicate;
-        let mut entries =
-            audit_entries(&t.effects, &actor, Some(("channel", new.channel.as_str())));
-        if let (Some(e), None, Some(first)) = (&new.entered, by_clerk, entries.first_mut()) {
-            // Who sent it was checked; the address waits for its link.
-            first
-                .detail
-                .push(("requester_checked".to_owned(), e.how.as_str().to_owned()));
-        }
+        let entries = audit_entries(&t.effects, &actor, Some(("channel", new.channel.as_str())));
         let mut am =
             new.to_active_model(pid, "", duplicate.as_ref().map(|d| d.0), email_index, now);
         requests::lifecycle_columns(&t.next, &mut am);

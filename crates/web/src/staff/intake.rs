@@ -83,6 +83,13 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
                 ),
             ),
             ("email", t("メールアドレス", "E-mail address")),
+            (
+                "email_confirm",
+                t(
+                    "メールアドレス（確認のためもう一度）",
+                    "E-mail address again",
+                ),
+            ),
             ("phone", t("電話番号", "Telephone")),
             (
                 "postal_address",
@@ -155,6 +162,19 @@ pub async fn register_request(
         _ => return Err(PageError(AppError::BadRequest("channel".into()), en)),
     };
     let mut errors = Vec::new();
+    // An address typed by the clerk is typed twice: a slip would send the requester's
+    // notices and codes to a stranger.
+    if !get("email").is_empty() && get("email") != get("email_confirm") {
+        errors.push(FieldError {
+            field: "email_confirm".into(),
+            code: "mismatch".into(),
+            message: if en {
+                "Type the e-mail address again, exactly as above.".into()
+            } else {
+                "確認のため、同じメールアドレスをもう一度入力してください。".into()
+            },
+        });
+    }
     let how = ContactCheck::parse(&get("confirmed_by"));
     if how.is_none() {
         errors.push(FieldError {
