@@ -784,6 +784,20 @@ on_both!(
                 .await;
             assert_eq!(res.status, 303, "{}", res.body);
         }
+        // The queue names who asks, when and how each request arrived.
+        let queue = officer.get("/staff").await;
+        let arrived = madoguchi_domain::written_date(
+            madoguchi_domain::jst_date(chrono::Utc::now()) - chrono::Duration::days(20),
+            false,
+        );
+        for expected in [
+            "期限 超過",
+            arrived.as_str(),
+            "<small>郵送</small>",
+            "山田 太郎",
+        ] {
+            assert!(queue.body.contains(expected), "{expected}: {}", queue.body);
+        }
         let dashboard = officer.get("/staff/dashboard").await;
         for figure in [
             "未完了 <strong>3</strong>",

@@ -78,6 +78,12 @@ pub struct QueueRow {
     pub due_on: String,
     pub badge: &'static str,
     pub assignee: String,
+    /// Who asks (the subject's name; blank once purged).
+    pub name: String,
+    /// When it arrived, written out.
+    pub received: String,
+    /// How it arrived, in words.
+    pub channel: &'static str,
     /// Set once the subject may sue over the open request (Art. 39).
     pub may_sue: String,
 }
@@ -228,20 +234,7 @@ impl DetailPage {
 
     /// How the request arrived, in words.
     pub fn channel(&self) -> &'static str {
-        match (self.r.channel.as_str(), self.c.en) {
-            ("web", false) => "ウェブの申請フォーム",
-            ("web", true) => "Web form",
-            ("api", false) => "API",
-            ("api", true) => "API",
-            ("post", false) => "郵送",
-            ("post", true) => "Post",
-            ("phone", false) => "電話",
-            ("phone", true) => "Telephone",
-            ("counter", false) => "窓口",
-            ("counter", true) => "Counter",
-            (_, false) => "その他",
-            (_, true) => "Other",
-        }
+        channel_words(&self.r.channel, self.c.en)
     }
 
     /// The delivery chosen, in words.
@@ -439,6 +432,26 @@ impl IntakePage {
             .iter()
             .find(|(f, _)| f == field)
             .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// How a request arrived, in words.
+pub fn channel_words(channel: &str, en: bool) -> &'static str {
+    match (channel, en) {
+        ("web", false) => "ウェブの申請フォーム",
+        ("web", true) => "Web form",
+        ("api", false) => "API",
+        ("api", true) => "API",
+        ("post", false) => "郵送",
+        ("post", true) => "Post",
+        ("phone", false) => "電話",
+        ("phone", true) => "Telephone",
+        ("counter", false) => "窓口",
+        ("counter", true) => "Counter",
+        ("email", false) => "窓口へのメール",
+        ("email", true) => "E-mail to the desk",
+        (_, false) => "その他",
+        (_, true) => "Other",
     }
 }
 

@@ -168,6 +168,9 @@ pub async fn show_queue(
                 .assignee_id
                 .and_then(|a| names.get(&a).cloned())
                 .unwrap_or_default(),
+            name: r.subject_name.clone(),
+            received: madoguchi_domain::written_date(jst_date(r.arrived_at), en),
+            channel: super::pages::channel_words(&r.channel, en),
             may_sue: may_sue_words(
                 r.may_sue_from,
                 today,
