@@ -1065,3 +1065,58 @@ fn unescape(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// Enters a request received outside the web form at `/staff/intake` as `officer` (the CSRF
+/// field is added) and returns the public id it was filed under.
+pub async fn staff_intake(officer: &Client, fields: &[(&str, &str)]) -> uuid::Uuid {
+    let csrf = officer.get("/staff/intake").await.csrf();
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    let res = officer.post_form("/staff/intake", &all).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    staff_pid(&res)
+}
+
+/// The request a staff page's redirect points at (`/staff/requests/{pid}…`).
+pub fn staff_pid(res: &Response) -> uuid::Uuid {
+    res.header("location")
+        .trim_start_matches("/staff/requests/")
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Sends an action from the request page as `officer`, on the version the page shows; the
+/// response's status (303 when accepted).
+pub async fn try_act(
+    officer: &Client,
+    app: &TestApp,
+    pid: uuid::Uuid,
+    fields: &[(&str, &str)],
+) -> Response {
+    let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
+    let v = app.request(pid).await.version.to_string();
+    let mut all = vec![("csrf", csrf.as_str()), ("version", v.as_str())];
+    all.extend_from_slice(fields);
+    officer
+        .post_form(&format!("/staff/requests/{pid}/events"), &all)
+        .await
+}
+
+/// [`try_act`], which must be accepted.
+pub async fn act(officer: &Client, app: &TestApp, pid: uuid::Uuid, fields: &[(&str, &str)]) {
+    let res = try_act(officer, app, pid, fields).await;
+    assert_eq!(res.status, 303, "{fields:?}: {}", res.body);
+}
+
+/// Every audit entry of a request: (actor kind, action, detail JSON).
+pub async fn trail(app: &TestApp, pid: uuid::Uuid) -> Vec<(String, String, String)> {
+    madoguchi_store::audit::for_request(app.service.db().conn(), pid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor_kind, e.action, e.detail))
+        .collect()
+}

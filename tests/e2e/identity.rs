@@ -65,16 +65,6 @@ async fn upload(browser: &Client, pid: uuid::Uuid, purpose: &str, name: &str, by
     assert_eq!(res.status, 200, "{}", res.body);
 }
 
-/// Every audit entry of a request: (actor kind, action, detail JSON).
-async fn trail(app: &TestApp, pid: uuid::Uuid) -> Vec<(String, String, String)> {
-    madoguchi_store::audit::for_request(app.service.db().conn(), pid)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.actor_kind, e.action, e.detail))
-        .collect()
-}
-
 async fn import(app: &TestApp, csv: &str) -> Result<madoguchi_service::ImportReport, ImportError> {
     app.service
         .import_customers(csv, &Origin::default(), Utc::now())

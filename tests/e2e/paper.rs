@@ -8,43 +8,16 @@ use madoguchi_domain::Role;
 use crate::helpers::*;
 use crate::on_both;
 
-/// Every audit entry of a request: (actor kind, action, detail JSON).
-async fn trail(app: &TestApp, pid: uuid::Uuid) -> Vec<(String, String, String)> {
-    madoguchi_store::audit::for_request(app.service.db().conn(), pid)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.actor_kind, e.action, e.detail))
-        .collect()
-}
-
-/// The letters listed on the request's page, as (link, label) in order.
+/// The print links of the letters listed on the request's page, in order (the posting forms'
+/// actions end in `/posted` and are not counted).
 fn letter_links(body: &str, pid: uuid::Uuid) -> Vec<String> {
     let marker = format!("/staff/requests/{pid}/letters/");
     body.split(&marker)
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .filter(|id| id.chars().all(|c| c.is_ascii_digit()))
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
         .map(|id| format!("{marker}{id}"))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold(Vec::new(), |mut v, l| {
-            if !v.contains(&l) {
-                v.push(l);
-            }
-            v
-        })
-}
-
-async fn act(officer: &Client, app: &TestApp, pid: uuid::Uuid, fields: &[(&str, &str)]) {
-    let csrf = officer.get(&format!("/staff/requests/{pid}")).await.csrf();
-    let v = app.request(pid).await.version.to_string();
-    let mut all = vec![("csrf", csrf.as_str()), ("version", v.as_str())];
-    all.extend_from_slice(fields);
-    let res = officer
-        .post_form(&format!("/staff/requests/{pid}/events"), &all)
-        .await;
-    assert_eq!(res.status, 303, "{fields:?}: {}", res.body);
+        .collect()
 }
 
 on_both!(
@@ -108,11 +81,7 @@ on_both!(
 
         let res = officer.post_form("/staff/intake", &form).await;
         assert_eq!(res.status, 303, "{}", res.body);
-        let pid: uuid::Uuid = res
-            .header("location")
-            .trim_start_matches("/staff/requests/")
-            .parse()
-            .unwrap();
+        let pid = staff_pid(&res);
 
         // Filed and confirmed at once: it waits for no link, and the clock runs from the
         // letter's arrival (Art. 39(2)): due 14 days after it, suit from the 15th day (the
@@ -477,32 +446,23 @@ on_both!(
         let officer = staff_client(&app, Role::Officer).await;
         let received = madoguchi_domain::jst_date(Utc::now()) - Duration::days(20);
         let received_s = received.to_string();
-        let csrf = officer.get("/staff/intake").await.csrf();
-        let res = officer
-            .post_form(
-                "/staff/intake",
-                &[
-                    ("csrf", csrf.as_str()),
-                    ("channel", "email"),
-                    ("received_on", received_s.as_str()),
-                    ("confirmed_by", "reply_mail"),
-                    ("kind", "purpose_notification"),
-                    ("requester", "subject"),
-                    ("subject_name", "窓口 花子"),
-                    ("subject_kana", "マドグチ ハナコ"),
-                    ("email", "madoguchi-hanako@example.jp"),
-                    ("email_confirm", "madoguchi-hanako@example.jp"),
-                    ("details", "利用目的を知りたい"),
-                    ("consent", "on"),
-                ],
-            )
-            .await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        let pid: uuid::Uuid = res
-            .header("location")
-            .trim_start_matches("/staff/requests/")
-            .parse()
-            .unwrap();
+        let pid = staff_intake(
+            &officer,
+            &[
+                ("channel", "email"),
+                ("received_on", received_s.as_str()),
+                ("confirmed_by", "reply_mail"),
+                ("kind", "purpose_notification"),
+                ("requester", "subject"),
+                ("subject_name", "窓口 花子"),
+                ("subject_kana", "マドグチ ハナコ"),
+                ("email", "madoguchi-hanako@example.jp"),
+                ("email_confirm", "madoguchi-hanako@example.jp"),
+                ("details", "利用目的を知りたい"),
+                ("consent", "on"),
+            ],
+        )
+        .await;
         let row = app.request(pid).await;
         assert_eq!(row.channel, "email");
         assert_eq!(row.due_on, received + Duration::days(14));
@@ -541,33 +501,24 @@ on_both!(
     |app: TestApp| async move {
         let officer = staff_client(&app, Role::Officer).await;
         let today = madoguchi_domain::jst_date(Utc::now()).to_string();
-        let csrf = officer.get("/staff/intake").await.csrf();
-        let res = officer
-            .post_form(
-                "/staff/intake",
-                &[
-                    ("csrf", csrf.as_str()),
-                    ("channel", "post"),
-                    ("received_on", today.as_str()),
-                    ("confirmed_by", "signed_form"),
-                    ("kind", "correction"),
-                    ("requester", "subject"),
-                    ("subject_name", "書面 次郎"),
-                    ("subject_kana", "ショメン ジロウ"),
-                    ("postal_address", "〒060-0001 北海道札幌市中央区1-1"),
-                    ("details", "登録住所の訂正"),
-                    ("current_content", "札幌市北区"),
-                    ("correct_content", "札幌市中央区"),
-                    ("consent", "on"),
-                ],
-            )
-            .await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        let pid: uuid::Uuid = res
-            .header("location")
-            .trim_start_matches("/staff/requests/")
-            .parse()
-            .unwrap();
+        let pid = staff_intake(
+            &officer,
+            &[
+                ("channel", "post"),
+                ("received_on", today.as_str()),
+                ("confirmed_by", "signed_form"),
+                ("kind", "correction"),
+                ("requester", "subject"),
+                ("subject_name", "書面 次郎"),
+                ("subject_kana", "ショメン ジロウ"),
+                ("postal_address", "〒060-0001 北海道札幌市中央区1-1"),
+                ("details", "登録住所の訂正"),
+                ("current_content", "札幌市北区"),
+                ("correct_content", "札幌市中央区"),
+                ("consent", "on"),
+            ],
+        )
+        .await;
         // The enclosed copy is unreadable: more is asked for by letter.
         act(
             &officer,
@@ -659,11 +610,7 @@ on_both!(
         // Typed twice alike: confirmed by the clerk, no link to wait for or lapse without.
         let res = send(form("denwa@example.jp")).await;
         assert_eq!(res.status, 303, "{}", res.body);
-        let pid: uuid::Uuid = res
-            .header("location")
-            .trim_start_matches("/staff/requests/")
-            .parse()
-            .unwrap();
+        let pid = staff_pid(&res);
         assert_eq!(app.request(pid).await.state, "identity_review");
         let filed = trail(&app, pid)
             .await

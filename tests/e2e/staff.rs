@@ -736,30 +736,22 @@ async fn entered_by_post(officer: &Client, days_ago: i64, name: &str) -> uuid::U
     let received = (madoguchi_domain::jst_date(chrono::Utc::now())
         - chrono::Duration::days(days_ago))
     .to_string();
-    let csrf = officer.get("/staff/intake").await.csrf();
-    let res = officer
-        .post_form(
-            "/staff/intake",
-            &[
-                ("csrf", csrf.as_str()),
-                ("channel", "post"),
-                ("received_on", received.as_str()),
-                ("confirmed_by", "signed_form"),
-                ("kind", "purpose_notification"),
-                ("requester", "subject"),
-                ("subject_name", name),
-                ("subject_kana", "ユウソウ"),
-                ("postal_address", "〒100-0001 東京都千代田区1-1"),
-                ("details", "利用目的の通知"),
-                ("consent", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, 303, "{}", res.body);
-    res.header("location")
-        .trim_start_matches("/staff/requests/")
-        .parse()
-        .unwrap()
+    staff_intake(
+        officer,
+        &[
+            ("channel", "post"),
+            ("received_on", received.as_str()),
+            ("confirmed_by", "signed_form"),
+            ("kind", "purpose_notification"),
+            ("requester", "subject"),
+            ("subject_name", name),
+            ("subject_kana", "ユウソウ"),
+            ("postal_address", "〒100-0001 東京都千代田区1-1"),
+            ("details", "利用目的の通知"),
+            ("consent", "on"),
+        ],
+    )
+    .await
 }
 
 on_both!(

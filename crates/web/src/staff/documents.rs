@@ -41,7 +41,46 @@ pub async fn view_document(
     Ok(file_response(&meta, bytes, "inline"))
 }
 
-/// Attaches files to the answer (multipart; the guard has checked its CSRF field).
+/// A staff upload form read whole: its text fields and its files (the guard has checked its
+/// CSRF field). A body the parser cannot finish is refused whole, never stored in part.
+async fn read_upload(
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    en: bool,
+) -> Result<(Vec<(String, String)>, Vec<(String, Vec<u8>)>), PageError> {
+    let mut multipart =
+        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+    let too_large = || {
+        PageError(
+            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
+            en,
+        )
+    };
+    let (mut fields, mut files) = (Vec::new(), Vec::new());
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_large());
+            }
+            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "files" {
+            let file_name = field.file_name().unwrap_or("").to_owned();
+            let bytes = field.bytes().await.map_err(|_| too_large())?;
+            if !(file_name.is_empty() && bytes.is_empty()) {
+                files.push((file_name, bytes.to_vec()));
+            }
+        } else {
+            let text = field.text().await.map_err(|_| too_large())?;
+            fields.push((name, text));
+        }
+    }
+    Ok((fields, files))
+}
+
+/// Attaches files to the answer.
 pub async fn attach_package(
     State(state): State<AppState>,
     lang: PageLang,
@@ -52,33 +91,7 @@ pub async fn attach_package(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = uuid(&pid, en)?;
-    let mut multipart =
-        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
-    let mut files = Vec::new();
-    // A body the parser cannot finish is refused whole, never stored in part.
-    let too_large = || {
-        PageError(
-            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
-            en,
-        )
-    };
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_large());
-            }
-            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
-        };
-        if field.name() == Some("files") {
-            let name = field.file_name().unwrap_or("").to_owned();
-            let bytes = field.bytes().await.map_err(|_| too_large())?;
-            if !(name.is_empty() && bytes.is_empty()) {
-                files.push((name, bytes.to_vec()));
-            }
-        }
-    }
+    let (_, files) = read_upload(multipart, en).await?;
     state
         .service
         .upload(
@@ -303,41 +316,12 @@ pub async fn attach_evidence(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = uuid(&pid, en)?;
-    let mut multipart =
-        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
-    let too_large = || {
-        PageError(
-            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
-            en,
-        )
-    };
-    let mut purpose = None;
-    let mut files = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_large());
-            }
-            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
-        };
-        match field.name() {
-            Some("purpose") => {
-                let text = field.text().await.map_err(|_| too_large())?;
-                purpose =
-                    DocumentPurpose::parse(text.trim()).filter(|p| *p != DocumentPurpose::Package);
-            }
-            Some("files") => {
-                let name = field.file_name().unwrap_or("").to_owned();
-                let bytes = field.bytes().await.map_err(|_| too_large())?;
-                if !(name.is_empty() && bytes.is_empty()) {
-                    files.push((name, bytes.to_vec()));
-                }
-            }
-            _ => {}
-        }
-    }
+    let (fields, files) = read_upload(multipart, en).await?;
+    let purpose = fields
+        .iter()
+        .find(|(k, _)| k == "purpose")
+        .and_then(|(_, v)| DocumentPurpose::parse(v.trim()))
+        .filter(|p| *p != DocumentPurpose::Package);
     let purpose = purpose.ok_or(PageError(AppError::BadRequest("purpose".into()), en))?;
     state
         .service
