@@ -19,6 +19,7 @@ mod m20261201_000014_create_gather_jobs;
 mod m20261202_000015_add_owner_tasks;
 mod m20261203_000016_add_purged_at;
 mod m20261203_000017_add_must_change_password;
+mod m20261204_000018_create_request_notes;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_add_owner_tasks::Migration),
             Box::new(m20261203_000016_add_purged_at::Migration),
             Box::new(m20261203_000017_add_must_change_password::Migration),
+            Box::new(m20261204_000018_create_request_notes::Migration),
         ]
     }
 }

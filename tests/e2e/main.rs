@@ -38,3 +38,4 @@ mod settings;
 mod staff;
 mod timers;
 mod wording;
+mod workspace;

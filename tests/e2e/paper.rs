@@ -669,6 +669,14 @@ on_both!(
         let recent = file_and_confirm(&app, "purge-recent@example.jp").await;
         let officer = staff_client(&app, Role::Officer).await;
         for pid in [old, recent] {
+            let page = officer.get(&format!("/staff/requests/{pid}")).await;
+            let res = officer
+                .post_form(
+                    &format!("/staff/requests/{pid}/notes"),
+                    &[("csrf", &page.csrf()), ("text", "山田様より電話あり")],
+                )
+                .await;
+            assert_eq!(res.status, 303, "{}", res.body);
             act(&officer, &app, pid, &[("event", "withdraw")]).await;
         }
         let backdate = |pid: uuid::Uuid, days: i64| {
@@ -722,6 +730,12 @@ on_both!(
         );
         assert_eq!(app.request(recent).await.subject_name, "山田 太郎");
         assert!(app.request(recent).await.purged_at.is_none());
+        // Officers' notes (which may name the person) go with it; the other's stay.
+        let notes = |id| {
+            madoguchi_store::notes::of_request(app.service.db().conn(), app.service.cipher(), id)
+        };
+        assert!(notes(row.id).await.unwrap().is_empty());
+        assert_eq!(notes(app.request(recent).await.id).await.unwrap().len(), 1);
         // On the trail once, as the system's; a second sweep purges nothing more.
         let actions = app.audit_actions(old).await;
         assert_eq!(actions.iter().filter(|a| *a == "request.purged").count(), 1);

@@ -42,6 +42,6 @@ pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,
     age_on, is_adult_at, jst_date, may_sue_from, represented_adult_age, written_date, written_time,
 };
-pub use request::{Request, Transition, TransitionError, apply, available_events};
+pub use request::{Request, Transition, TransitionError, apply, available_events, is_next_step};
 pub use review::{FieldDecision, Review, check_second_officer, decision_for, review_key};
 pub use state::State;

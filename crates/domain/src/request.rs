@@ -1015,6 +1015,22 @@ fn grounds_detail(grounds: &[crate::ground::RefusalGround]) -> Vec<(&'static str
     vec![("grounds", list.join(","))]
 }
 
+/// Whether an allowed event is what moves the request on from where it stands (approve the
+/// identity under review, record the fee awaited, start and then complete the work, record
+/// the answer awaited), as opposed to the detours and closings (ask again, extend, refuse,
+/// withdraw). The officer's workspace shows these first and the rest one step away.
+pub fn is_next_step(request: &Request, event: &str) -> bool {
+    match request.state {
+        State::IdentityReview => matches!(event, "approve_identity" | "request_more_evidence"),
+        State::AwaitingIdentity => event == "submit_evidence",
+        State::AwaitingPayment => event == "record_payment",
+        State::InProgress if !request.work_started => event == "start_work",
+        State::InProgress => event == "complete",
+        State::AwaitingInfo => event == "provide_info",
+        _ => false,
+    }
+}
+
 /// The events an actor could send in a state, for showing exactly the allowed actions.
 /// Payloads are placeholders: only the event's shape is checked, not its text.
 pub fn available_events(request: &Request, actor: &Actor, now: DateTime<Utc>) -> Vec<&'static str> {

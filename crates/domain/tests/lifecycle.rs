@@ -981,6 +981,60 @@ fn available_events_match_what_apply_accepts() {
     assert!(available_events(&r, &auditor(), t0()).is_empty());
 }
 
+/// The officer's next step in each state a disclosure passes through, written down by hand:
+/// what the workspace shows first (the rest stays one step away).
+#[test]
+fn the_next_step_is_the_one_that_moves_the_request_on() {
+    let next = |r: &Request| -> Vec<&'static str> {
+        available_events(r, &officer(), t0())
+            .into_iter()
+            .filter(|e| is_next_step(r, e))
+            .collect()
+    };
+    let filed = filed(RequestKind::Disclosure);
+    assert!(next(&filed).is_empty(), "the subject confirms first");
+    let review = step(&filed, Event::ConfirmEmail, &Actor::Subject);
+    assert_eq!(
+        next(&review),
+        vec!["approve_identity", "request_more_evidence"]
+    );
+    let asked = step(
+        &review,
+        Event::RequestMoreEvidence {
+            missing: "the back of the card".into(),
+        },
+        &officer(),
+    );
+    assert_eq!(next(&asked), vec!["submit_evidence"]);
+    let unpaid = step(&review, Event::ApproveIdentity, &officer());
+    assert_eq!(unpaid.state, State::AwaitingPayment);
+    assert_eq!(next(&unpaid), vec!["record_payment"]);
+    let paid = step(
+        &unpaid,
+        Event::RecordPayment {
+            amount: Yen(3000),
+            method: PaymentMethod::BankTransfer,
+        },
+        &officer(),
+    );
+    assert_eq!(next(&paid), vec!["start_work"]);
+    let working = step(&paid, Event::StartWork, &officer());
+    assert_eq!(next(&working), vec!["complete"]);
+    let waiting = step(
+        &working,
+        Event::RequestInfo {
+            question: "which shop?".into(),
+        },
+        &officer(),
+    );
+    assert_eq!(next(&waiting), vec!["provide_info"]);
+    let done = step(&working, Event::Complete(Outcome::Fulfilled), &officer());
+    assert!(next(&done).is_empty(), "nothing moves a closed request on");
+    // Refusing is never the step shown first.
+    assert!(!is_next_step(&working, "refuse"));
+    assert!(!is_next_step(&review, "reject_identity"));
+}
+
 #[test]
 fn a_paper_disclosure_is_offered_the_switch_to_electronic_and_back() {
     let mut r = step(

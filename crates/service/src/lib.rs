@@ -12,6 +12,7 @@ pub mod identity;
 mod intake;
 pub mod letters;
 pub mod limits;
+pub mod notes;
 pub mod owner;
 mod package;
 mod payments;

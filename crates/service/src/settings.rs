@@ -31,6 +31,7 @@ const POLICY: &str = "policy";
 const RETENTION: &str = "retention";
 const BUSINESS: &str = "business";
 const PAYMENT: &str = "payment";
+const TEMPLATES: &str = "answer_templates";
 
 /// How long files and download rights last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +195,57 @@ impl PaymentInstructions {
     }
 }
 
+/// A text officers start a message to the requester from (an answer, a question, a reason),
+/// with `{受付番号}`, `{氏名}` and `{期限}` filled in from the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerTemplate {
+    /// What officers pick it by.
+    pub title: String,
+    /// The words.
+    pub text: String,
+}
+
+/// The most templates kept.
+pub const MAX_TEMPLATES: usize = 50;
+
+impl AnswerTemplate {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > 100 || title.contains(['\r', '\n']) {
+            return Err(SettingsError::Range("title"));
+        }
+        let text = self.text.trim();
+        if text.is_empty() || text.chars().count() > 4000 {
+            return Err(SettingsError::Range("text"));
+        }
+        Ok(())
+    }
+
+    /// The words with the request's number, the requester's name and the due day put in.
+    pub fn fill(&self, number: &str, name: &str, due: &str) -> String {
+        self.text
+            .replace("{受付番号}", number)
+            .replace("{氏名}", name)
+            .replace("{期限}", due)
+    }
+}
+
+/// The answer templates, in the order officers see them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerTemplates {
+    /// Each template.
+    pub items: Vec<AnswerTemplate>,
+}
+
+impl AnswerTemplates {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.items.len() > MAX_TEMPLATES {
+            return Err(SettingsError::Range("templates"));
+        }
+        self.items.iter().try_for_each(AnswerTemplate::validate)
+    }
+}
+
 /// Why a settings change was refused; the message is shown to the administrator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -221,6 +273,8 @@ pub struct Settings {
     pub business: BusinessDetails,
     /// How to pay without a card.
     pub payment: PaymentInstructions,
+    /// Texts officers start their messages from.
+    pub templates: Vec<AnswerTemplate>,
 }
 
 impl Settings {
@@ -244,6 +298,7 @@ impl Settings {
                 staff_address: c.staff_address.clone(),
             },
             payment: PaymentInstructions::default(),
+            templates: Vec::new(),
         }
     }
 
@@ -279,6 +334,11 @@ impl Settings {
                         read::<PaymentInstructions>(row).filter(|p| p.validate().is_ok())
                     {
                         self.payment = p;
+                    }
+                }
+                TEMPLATES => {
+                    if let Some(t) = read::<AnswerTemplates>(row).filter(|t| t.validate().is_ok()) {
+                        self.templates = t.items;
                     }
                 }
                 BUSINESS => {
@@ -478,6 +538,61 @@ impl Service {
             (PAYMENT, "settings.payment_changed"),
             &old,
             &payment,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Adds an answer template at the end of the list.
+    pub async fn add_template(
+        &self,
+        template: AnswerTemplate,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let template = AnswerTemplate {
+            title: template.title.trim().to_owned(),
+            text: template.text.trim().to_owned(),
+        };
+        template.validate()?;
+        let old = AnswerTemplates {
+            items: self.reload_settings().await?.templates.clone(),
+        };
+        let mut new = old.clone();
+        new.items.push(template);
+        new.validate()?;
+        self.save(
+            (TEMPLATES, "settings.templates_changed"),
+            &old,
+            &new,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Removes the answer template with this title (by title, not position: two
+    /// administrators removing at once never remove a template neither chose).
+    pub async fn remove_template(
+        &self,
+        title: &str,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let old = AnswerTemplates {
+            items: self.reload_settings().await?.templates.clone(),
+        };
+        let mut new = old.clone();
+        new.items.retain(|t| t.title != title);
+        self.save(
+            (TEMPLATES, "settings.templates_changed"),
+            &old,
+            &new,
             who,
             origin,
             now,

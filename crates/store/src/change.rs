@@ -135,6 +135,15 @@ pub enum Write {
         /// The blind index that replaces the address's.
         email_index: String,
     },
+    /// An officer's note for colleagues (sealed here, with the request's other columns' key).
+    AddNote {
+        /// The note's public id (what its text is bound to).
+        pid: uuid::Uuid,
+        /// The author's staff row.
+        author_id: Option<i64>,
+        /// What it says.
+        text: String,
+    },
     /// New documents: an upload of several files is one change.
     AddDocuments(Vec<NewDocument>),
     /// Downloads of these documents, each counted only while under `limit`; refused unless
@@ -659,6 +668,24 @@ async fn apply<C: ConnectionTrait>(
             // Another try locked it first and wrote the entry.
             refused_unless(locked, 1, Refused::CodeLocked)?;
         }
+        Write::AddNote {
+            pid,
+            author_id,
+            text,
+        } => {
+            crate::entities::request_note::Entity::insert(
+                crate::entities::request_note::ActiveModel {
+                    pid: Set(pid),
+                    request_id: Set(request_id),
+                    author_id: Set(author_id),
+                    text: Set(cipher.seal(&crate::notes::text_aad(pid), &text)),
+                    created_at: Set(at),
+                    ..Default::default()
+                },
+            )
+            .exec(tx)
+            .await?;
+        }
         Write::AddDocuments(docs) => {
             if !docs.is_empty() {
                 let rows = docs.into_iter().map(|d| attachment::ActiveModel {
@@ -746,6 +773,11 @@ async fn apply<C: ConnectionTrait>(
             // The mail held the name and the address (sealed, but held): it goes too.
             crate::entities::outbox::Entity::delete_many()
                 .filter(crate::entities::outbox::Column::RequestId.eq(request_id))
+                .exec(tx)
+                .await?;
+            // Officers' notes may name the person: they go too.
+            crate::entities::request_note::Entity::delete_many()
+                .filter(crate::entities::request_note::Column::RequestId.eq(request_id))
                 .exec(tx)
                 .await?;
         }

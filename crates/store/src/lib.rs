@@ -11,6 +11,7 @@ pub mod gather;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;
+pub mod notes;
 pub mod outbox;
 pub mod provisions;
 pub mod requests;

@@ -14,6 +14,7 @@ pub mod payment;
 pub mod provider_event;
 pub mod provision_record;
 pub mod request;
+pub mod request_note;
 pub mod setting;
 pub mod staff_session;
 pub mod staff_user;

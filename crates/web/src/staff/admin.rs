@@ -176,6 +176,7 @@ async fn settings_page(
         retention: settings.retention,
         business: settings.business.clone(),
         payment: settings.payment.clone(),
+        templates: settings.templates.clone(),
     });
     if !error.is_empty() {
         *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -345,7 +346,8 @@ where
     match change.await {
         Ok(()) => settings_page(state, who, en, None, saved(en)).await,
         Err(ServiceError::Settings(e)) => {
-            settings_page(state, who, en, Some((form, e.to_string())), String::new()).await
+            let words = settings_error_words(&e, en);
+            settings_page(state, who, en, Some((form, words)), String::new()).await
         }
         Err(e) => Err(PageError(e.into(), en)),
     }
@@ -535,6 +537,128 @@ pub async fn update_business(
         state
             .service
             .set_business(business, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// A settings field as the form labels it, for the message about it (never the stored key).
+fn field_words(key: &str, en: bool) -> &'static str {
+    let (ja, en_words) = match key {
+        "name" => ("名称", "Name"),
+        "address" => ("住所", "Address"),
+        "representative" => ("代表者", "Representative"),
+        "contact" => ("苦情・お問い合わせ先", "Contact"),
+        "mail_from" => ("メールの差出人", "Mail sender"),
+        "staff_address" => ("担当部署の共有アドレス", "Privacy office's shared address"),
+        "bank_transfer" => ("銀行振込", "Bank transfer"),
+        "money_order" => ("定額小為替", "Postal money order"),
+        "counter" => ("窓口での現金払い", "Cash at the counter"),
+        "documents_days" => (
+            "本人確認書類を削除するまでの日数",
+            "Days until identity documents are deleted",
+        ),
+        "download_days" => (
+            "ダウンロードできる期間",
+            "Days the answer can be downloaded",
+        ),
+        "records_days" => (
+            "請求の個人データを消去するまでの日数",
+            "Days until a request's personal data are erased",
+        ),
+        "download_limit" => ("ダウンロード回数", "Downloads per file"),
+        "title" => ("定型文の題名", "Template title"),
+        "text" => ("定型文の本文", "Template text"),
+        "templates" => ("定型文の数", "Number of templates"),
+        "colour" => ("色", "Colour"),
+        "site_url" => ("会社のウェブサイト", "Company website"),
+        "privacy_url" => ("プライバシーポリシー", "Privacy policy"),
+        "phone" => ("電話番号", "Phone"),
+        "hours" => ("受付時間", "Opening hours"),
+        "logo" => ("ロゴ", "Logo"),
+        "confirm_within_hours" => ("メール確認の有効時間", "Confirmation link validity"),
+        "answer_within_days" => (
+            "書類・支払・回答の期限",
+            "Time to send documents, pay or answer",
+        ),
+        "warn_before_expiry_hours" => ("期限前のお知らせ", "Reminder before expiry"),
+        _ => ("入力", "Input"),
+    };
+    if en { en_words } else { ja }
+}
+
+/// Why a settings change was refused, in the administrator's language, naming the field as
+/// the form labels it.
+fn settings_error_words(e: &madoguchi_service::settings::SettingsError, en: bool) -> String {
+    use madoguchi_domain::PolicyError;
+    use madoguchi_service::settings::SettingsError as E;
+    match (e, en) {
+        (E::Range("colour"), false) => "色: #で始まる6桁の16進数で、白地の文字として読める濃さ（コントラスト比4.5以上）の色を指定してください。".into(),
+        (E::Range("colour"), true) => "Colour: give six hex digits after #, dark enough to read as text on white (contrast 4.5 or more).".into(),
+        (E::Range(field @ ("site_url" | "privacy_url")), false) => format!("{}: https:// で始まるアドレスを入力してください。", field_words(field, en)),
+        (E::Range(field @ ("site_url" | "privacy_url")), true) => format!("{}: enter an address starting with https://.", field_words(field, en)),
+        (E::Range(field), false) => format!("{}: 空欄、範囲外、または長すぎます。", field_words(field, en)),
+        (E::Range(field), true) => format!("{}: empty, out of range or too long.", field_words(field, en)),
+        (E::Address(field), false) => format!("{}: メールアドレスの形式で入力してください。", field_words(field, en)),
+        (E::Address(field), true) => format!("{}: enter an e-mail address.", field_words(field, en)),
+        (E::Policy(PolicyError::Deadline), false) => "期限: 1〜365日、260営業日または12か月の範囲で指定してください。".into(),
+        (E::Policy(PolicyError::Extension), false) => "延長: 1〜365日、260営業日または12か月の範囲で指定してください。".into(),
+        (E::Policy(PolicyError::Timeout(field)), false) => format!("{}: 範囲外です。", field_words(field, en)),
+        (E::Policy(PolicyError::Timeout(field)), true) => format!("{}: out of range.", field_words(field, en)),
+        (E::Policy(p), true) => p.to_string(),
+    }
+}
+
+/// The template form.
+#[derive(Debug, serde::Deserialize)]
+pub struct TemplateForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Adds an answer template.
+pub async fn add_template(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    axum::Form(f): axum::Form<TemplateForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let template = madoguchi_service::settings::AnswerTemplate {
+        title: f.title,
+        text: f.text,
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "templates",
+        state
+            .service
+            .add_template(template, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Removes an answer template (named by its title).
+pub async fn remove_template(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    axum::Form(f): axum::Form<TemplateForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    save_settings(
+        &state,
+        &who,
+        en,
+        "templates",
+        state
+            .service
+            .remove_template(&f.title, &who, &origin, Utc::now()),
     )
     .await
 }

@@ -102,6 +102,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::claim_request),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/notes", WORKERS),
+            post(work::add_note),
+        ),
+        (
             page(
                 Method::GET,
                 "/staff/requests/{pid}/documents/{doc}",
@@ -272,6 +276,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/admin/settings/payment", ADMINS),
             post(admin::update_payment),
+        ),
+        (
+            page(Method::POST, "/staff/admin/settings/templates", ADMINS),
+            post(admin::add_template),
+        ),
+        (
+            page(
+                Method::POST,
+                "/staff/admin/settings/templates/remove",
+                ADMINS,
+            ),
+            post(admin::remove_template),
         ),
         (
             page(Method::POST, "/staff/admin/settings/business", ADMINS),

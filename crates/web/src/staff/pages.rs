@@ -120,6 +120,8 @@ pub struct QueuePage {
 pub struct ActionForm {
     pub name: &'static str,
     pub label: String,
+    /// What moves the request on from where it stands (shown first; the rest one step away).
+    pub next: bool,
     pub text: bool,
     pub text_label: String,
     pub grounds: bool,
@@ -213,9 +215,52 @@ pub struct DetailPage {
     pub correction_targets: Option<Vec<madoguchi_service::erasure::CorrectableDataset>>,
     /// The corrections carried out.
     pub corrections: madoguchi_service::erasure::ErasureProgress,
+    /// The document opened in the workspace (`?doc=`), if any.
+    pub view_doc: Option<madoguchi_service::Document>,
+    /// Officers' notes for each other.
+    pub notes: Vec<madoguchi_service::notes::Note>,
+    /// The answer templates: (index, title).
+    pub templates: Vec<(usize, String)>,
+    /// A template's text put into one action's message field (`?template=&for=`).
+    pub prefill: Option<(String, String)>,
 }
 
 impl DetailPage {
+    /// The actions that move the request on now.
+    pub fn next_actions(&self) -> Vec<&ActionForm> {
+        self.actions.iter().filter(|a| a.next).collect()
+    }
+
+    /// The other actions allowed (asking, extending, closing).
+    pub fn other_actions(&self) -> Vec<&ActionForm> {
+        self.actions.iter().filter(|a| !a.next).collect()
+    }
+
+    /// Whether the other actions start open: after a refused action, when nothing moves the
+    /// request on, or when a template was just put into one of them.
+    pub fn others_open(&self) -> bool {
+        !self.errors.is_empty()
+            || self.next_actions().is_empty()
+            || self.prefill.as_ref().is_some_and(|(for_action, _)| {
+                self.other_actions().iter().any(|a| a.name == for_action)
+            })
+    }
+
+    /// Whether this document is the one open in the workspace.
+    pub fn viewing(&self, d: &madoguchi_service::Document) -> bool {
+        self.view_doc.as_ref().is_some_and(|v| v.pid == d.pid)
+    }
+
+    /// What an action's message field starts with: a template just chosen for it, else the
+    /// completion's suggested answer text.
+    pub fn text_for(&self, action: &str) -> String {
+        match &self.prefill {
+            Some((for_action, text)) if for_action == action => text.clone(),
+            _ if action == "complete" => self.answer.field("text").to_string(),
+            _ => String::new(),
+        }
+    }
+
     /// Whether any identity or authority document is on file (an approval without one is
     /// warned about: it may be right, for a request confirmed in person, but rarely).
     pub fn has_identity_documents(&self) -> bool {
@@ -320,6 +365,8 @@ pub struct SettingsPage {
     pub business: madoguchi_service::settings::BusinessDetails,
     /// How to pay without a card.
     pub payment: madoguchi_service::settings::PaymentInstructions,
+    /// The answer templates.
+    pub templates: Vec<madoguchi_service::settings::AnswerTemplate>,
 }
 
 /// The policy as the form shows it.

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::{
     DeliveryMethod, Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind,
-    State as RState, Yen, available_events, jst_date, represented_adult_age,
+    State as RState, Yen, available_events, is_next_step, jst_date, represented_adult_age,
 };
 use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
 use madoguchi_service::staff::StaffIdentity;
@@ -330,6 +330,7 @@ fn action_form(name: &'static str, en: bool) -> ActionForm {
     ActionForm {
         name,
         label: if en { en_label } else { ja }.to_owned(),
+        next: false,
         text,
         text_label: if en { text_en } else { text_ja }.to_owned(),
         grounds,
@@ -568,24 +569,38 @@ pub async fn show_request(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = request_pid(&pid, en)?;
-    request_page(
-        &state,
-        en,
-        &who,
-        &origin,
-        pid,
-        Vec::new(),
-        Vec::new(),
-        done_words(&q.done, en),
-    )
-    .await
+    let view = PageView {
+        flash: done_words(&q.done, en),
+        doc: Uuid::parse_str(&q.doc).ok(),
+        template: q.template.map(|t| (t, q.for_action.clone())),
+    };
+    request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
 }
 
-/// What the last action was, carried by the redirect after it (`?done=`).
+/// What the request page is opened with: the message after the last action (`?done=`), a
+/// document to show in the workspace (`?doc=`), and a template to put into an action's
+/// message (`?template=&for=`).
 #[derive(Debug, Default, Deserialize)]
 pub struct DoneQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    doc: String,
+    #[serde(default)]
+    template: Option<usize>,
+    #[serde(default, rename = "for")]
+    for_action: String,
+}
+
+/// How the request page is shown beyond the request itself.
+#[derive(Debug, Default)]
+struct PageView {
+    /// What the last action did.
+    flash: String,
+    /// The document opened in the workspace.
+    doc: Option<Uuid>,
+    /// An answer template (its index) for an action's message field.
+    template: Option<(usize, String)>,
 }
 
 /// The message after an action, from a fixed list (the query names the action; it never
@@ -597,6 +612,13 @@ fn done_words(done: &str, en: bool) -> String {
                 "You now work this request.".into()
             } else {
                 "この請求の担当になりました。".into()
+            };
+        }
+        "note" => {
+            return if en {
+                "The note was saved.".into()
+            } else {
+                "メモを保存しました。".into()
             };
         }
         "" => return String::new(),
@@ -624,7 +646,7 @@ async fn request_page(
     pid: Uuid,
     errors: Vec<crate::error::FieldError>,
     submitted: Vec<(String, String)>,
-    flash: String,
+    view: PageView,
 ) -> Result<Response, PageError> {
     let now = Utc::now();
     let d = state
@@ -635,11 +657,14 @@ async fn request_page(
     let today = jst_date(now);
     let kind = d.domain.kind;
     let by_post = madoguchi_service::email_of(&d.request).is_none();
-    let actions = available_events(&d.domain, &who.actor(), now)
+    let actions: Vec<ActionForm> = available_events(&d.domain, &who.actor(), now)
         .into_iter()
         // Without an address a paper answer cannot turn electronic (its codes go by e-mail).
         .filter(|n| !(by_post && *n == "change_delivery"))
-        .map(|n| action_form(n, en))
+        .map(|n| ActionForm {
+            next: is_next_step(&d.domain, n),
+            ..action_form(n, en)
+        })
         .collect();
     let minor_age = state.service.config().minor_age;
     let adult_subject_age = represented_adult_age(
@@ -715,7 +740,49 @@ async fn request_page(
         .letters(d.request.id)
         .await
         .map_err(|e| service_error(e, en))?;
+    let documents = state
+        .service
+        .documents(d.request.id)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let view_doc = view.doc.and_then(|doc| {
+        documents
+            .iter()
+            .find(|d| d.pid == doc && !d.deleted)
+            .cloned()
+    });
+    let notes = state
+        .service
+        .notes(d.request.id)
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let settings = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| service_error(e, en))?;
+    let templates = settings
+        .templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i, t.title.clone()))
+        .collect();
+    // Only an action on the page can take a template: a crafted `for` fills nothing.
+    let prefill = view.template.and_then(|(i, for_action)| {
+        let template = settings.templates.get(i)?;
+        actions_offer(&actions, &for_action).then(|| {
+            let due = madoguchi_domain::written_date(d.request.due_on, en);
+            (
+                for_action,
+                template.fill(&d.request.number, &d.request.subject_name, &due),
+            )
+        })
+    });
     let page = DetailPage {
+        view_doc,
+        notes,
+        templates,
+        prefill,
         c: Chrome::new(who, en),
         correction_targets,
         corrections,
@@ -755,15 +822,11 @@ async fn request_page(
                 )
             })
             .collect(),
-        documents: state
-            .service
-            .documents(d.request.id)
-            .await
-            .map_err(|e| service_error(e, en))?,
+        documents,
         payments: d.payments.iter().map(|p| PaymentRow::of(p, en)).collect(),
         mail: d.mail,
         letters,
-        flash,
+        flash: view.flash,
         audit: d.audit,
         r: d.request,
     };
@@ -773,6 +836,11 @@ async fn request_page(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// Whether the page offers this action with a message field.
+fn actions_offer(actions: &[ActionForm], name: &str) -> bool {
+    actions.iter().any(|a| a.name == name && a.text)
 }
 
 /// Builds a domain event from a submitted action form (or JSON fields).
@@ -874,7 +942,7 @@ pub async fn apply_event(
                 pid,
                 errors,
                 fields,
-                String::new(),
+                PageView::default(),
             )
             .await;
         }
@@ -900,7 +968,7 @@ pub async fn apply_event(
                 pid,
                 errors,
                 fields,
-                String::new(),
+                PageView::default(),
             )
             .await;
         }
@@ -926,6 +994,63 @@ pub async fn claim_request(
         .await
         .map_err(|e| service_error(e, en))?;
     Ok(back_to(pid, "?done=claim"))
+}
+
+/// The note form.
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    text: String,
+}
+
+/// Adds a note for colleagues; an empty or overlong note is shown back as a field error.
+pub async fn add_note(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    axum::Form(f): axum::Form<NoteForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = request_pid(&pid, en)?;
+    match state
+        .service
+        .add_note(
+            pid,
+            &f.text,
+            (&who.actor(), who.user_id),
+            &origin,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => Ok(back_to(pid, "?done=note#notes-h")),
+        Err(ServiceError::Invalid(_)) => {
+            let message = if en {
+                "Note: write the note (at most 4,000 characters)."
+            } else {
+                "メモ: 内容を入力してください（4,000文字以内）。"
+            };
+            let error = crate::error::FieldError {
+                field: "text".into(),
+                code: "invalid".into(),
+                message: message.into(),
+            };
+            request_page(
+                &state,
+                en,
+                &who,
+                &origin,
+                pid,
+                vec![error],
+                Vec::new(),
+                PageView::default(),
+            )
+            .await
+        }
+        Err(e) => Err(service_error(e, en)),
+    }
 }
 
 /// A request's public id from the path; an id that is not one is a page not found.
@@ -1073,7 +1198,7 @@ pub async fn order_correction(
                 pid,
                 vec![error],
                 Vec::new(),
-                String::new(),
+                PageView::default(),
             )
             .await
         }
