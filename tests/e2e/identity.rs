@@ -215,7 +215,7 @@ on_both!(
         );
 
         // The form says so in the subject's language.
-        let form = app.client.get("/").await;
+        let form = app.client.get("/?kind=disclosure").await;
         let mut fields = vec![
             ("csrf".to_owned(), form.csrf()),
             ("kind".to_owned(), "disclosure".to_owned()),

@@ -18,6 +18,53 @@ on_both!(
             page.body.contains("¥3,000"),
             "the fee is published before filing"
         );
+        // The first step picks the kind and who files (by GET: it changes nothing) and asks
+        // for nothing else; sent without a kind it says so.
+        assert!(page.body.contains("<form method=\"get\" action=\"/\""));
+        assert!(!page.body.contains("id=\"subject_name\""));
+        let page = app.client.get("/?requester=subject&next=1").await;
+        assert!(
+            page.body.contains("請求の種類: 選択してください。"),
+            "{}",
+            page.body
+        );
+        // The second shows what a disclosure by the person needs: no agent, no correction,
+        // no ground; the delivery, and the fee of that kind.
+        let page = app
+            .client
+            .get("/?kind=disclosure&requester=subject&next=1")
+            .await;
+        assert_eq!(page.status, 200);
+        for shown in [
+            "id=\"subject_name\"",
+            "id=\"delivery-electronic\"",
+            "手順 2／2",
+            "¥3,000",
+        ] {
+            assert!(page.body.contains(shown), "{shown}");
+        }
+        for hidden in [
+            "id=\"agent_name\"",
+            "id=\"current_content\"",
+            "id=\"ground-select\"",
+        ] {
+            assert!(!page.body.contains(hidden), "{hidden}");
+        }
+        // A correction by an agent: both contents and the agent; no delivery, no ground.
+        let other = app
+            .client
+            .get("/?kind=correction&requester=appointed_agent&next=1")
+            .await;
+        for shown in [
+            "id=\"agent_name\"",
+            "id=\"current_content\"",
+            "id=\"correct_content\"",
+        ] {
+            assert!(other.body.contains(shown), "{shown}");
+        }
+        for hidden in ["id=\"delivery-electronic\"", "id=\"ground-select\""] {
+            assert!(!other.body.contains(hidden), "{hidden}");
+        }
         let csrf = page.csrf();
 
         let res = app
@@ -84,7 +131,7 @@ on_both!(
 on_both!(
     invalid_form_is_shown_again_with_input_and_messages_in_the_subjects_language,
     |app: TestApp| async move {
-        let csrf = app.client.get("/").await.csrf();
+        let csrf = app.client.get("/?kind=disclosure").await.csrf();
         let mut fields = form(&csrf, "not-an-address");
         fields.retain(|(k, _)| *k != "consent");
         let res = app.client.post_form("/requests", &fields).await;
@@ -101,7 +148,7 @@ on_both!(
                 .contains("aria-invalid=\"true\" aria-describedby=\"email-error\"")
         );
 
-        let csrf = app.client.get("/?lang=en").await.csrf();
+        let csrf = app.client.get("/?kind=disclosure&lang=en").await.csrf();
         let mut fields = form(&csrf, "not-an-address");
         fields[1] = ("lang", "en");
         let res = app.client.post_form("/requests?lang=en", &fields).await;
@@ -119,7 +166,7 @@ on_both!(
 on_both!(
     a_form_without_its_csrf_token_is_refused_and_writes_nothing,
     |app: TestApp| async move {
-        app.client.get("/").await;
+        app.client.get("/?kind=disclosure").await;
         let res = app
             .client
             .post_form("/requests", &form("forged", "x@example.jp"))
@@ -137,7 +184,7 @@ on_both!(
 on_both!(
     a_double_submit_is_linked_to_the_open_request,
     |app: TestApp| async move {
-        let csrf = app.client.get("/").await.csrf();
+        let csrf = app.client.get("/?kind=disclosure").await.csrf();
         let first = app
             .client
             .post_form("/requests", &form(&csrf, "dup@example.jp"))
@@ -163,7 +210,7 @@ on_both!(
 );
 
 on_both!(an_oversized_form_is_refused, |app: TestApp| async move {
-    let csrf = app.client.get("/").await.csrf();
+    let csrf = app.client.get("/?kind=disclosure").await.csrf();
     let huge = "あ".repeat(40_000);
     let mut fields = form(&csrf, "big@example.jp");
     fields.push(("details", &huge));

@@ -34,7 +34,7 @@ on_both!(
         // Three filings (two through the API, one through the form) fill the quota.
         file_via_api(&app, "one@example.jp").await;
         file_via_api(&app, "two@example.jp").await;
-        let csrf = app.client.get("/").await.csrf();
+        let csrf = app.client.get("/?kind=disclosure").await.csrf();
         let res = app
             .client
             .post_form("/requests", &intake_form(&csrf, "three@example.jp", "ja"))
@@ -57,7 +57,7 @@ on_both!(
 
         // The form answers with the error page in the subject's language.
         for (lang, words) in [("ja", "短時間に多くの送信"), ("en", "Too many attempts")] {
-            let csrf = app.client.get("/").await.csrf();
+            let csrf = app.client.get("/?kind=disclosure").await.csrf();
             let res = app
                 .client
                 .post_form("/requests", &intake_form(&csrf, "five@example.jp", lang))

@@ -151,7 +151,7 @@ on_both!(
             // A forged or old form: the page offers none.
             .post_form(
                 &format!("/r/{pid}/code"),
-                &[("csrf", &app.client.get("/").await.csrf())],
+                &[("csrf", &app.client.get("/?kind=disclosure").await.csrf())],
             )
             .await;
         assert_eq!(res.status, 409, "{}", res.body);

@@ -63,7 +63,7 @@ async fn debug_logs_carry_no_personal_data() {
         "03-9999-8888",
         "CANARY-FREE-TEXT-42",
     );
-    let form = client.get("/").await;
+    let form = client.get("/?kind=disclosure").await;
     let res = client
         .post_form(
             "/requests",

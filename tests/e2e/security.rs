@@ -454,7 +454,7 @@ on_both!(
     control_characters_are_refused_naming_the_field,
     |app: TestApp| async move {
         // The form: a NUL in the name, in English and in Japanese.
-        let csrf = app.client.get("/").await.csrf();
+        let csrf = app.client.get("/?kind=disclosure").await.csrf();
         for (lang, label) in [("ja", "「お名前」"), ("en", "“Name”")] {
             let res = app
                 .client

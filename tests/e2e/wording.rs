@@ -242,7 +242,7 @@ on_both!(
 );
 
 on_both!(each_form_error_names_its_field, |app: TestApp| async move {
-    let csrf = app.client.get("/").await.csrf();
+    let csrf = app.client.get("/?kind=disclosure").await.csrf();
     let mut fields = intake_form(&csrf, "names@example.jp", "ja");
     fields.retain(|(k, _)| !matches!(*k, "subject_name" | "details" | "requester"));
     let res = app.client.post_form("/requests", &fields).await;
@@ -255,7 +255,7 @@ on_both!(each_form_error_names_its_field, |app: TestApp| async move {
     ] {
         assert!(res.body.contains(text), "{text}: {}", res.body);
     }
-    let csrf = app.client.get("/?lang=en").await.csrf();
+    let csrf = app.client.get("/?kind=disclosure&lang=en").await.csrf();
     let mut fields = intake_form(&csrf, "names@example.jp", "en");
     fields.retain(|(k, _)| *k != "subject_name");
     let res = app.client.post_form("/requests?lang=en", &fields).await;

@@ -1016,7 +1016,7 @@ fn grounds_detail(grounds: &[crate::ground::RefusalGround]) -> Vec<(&'static str
 }
 
 /// Whether an allowed event is what moves the request on from where it stands (approve the
-/// identity under review, record the fee awaited, start and then complete the work, record
+/// identity under review, record the fee awaited, start or complete the work, record
 /// the answer awaited), as opposed to the detours and closings (ask again, extend, refuse,
 /// withdraw). The officer's workspace shows these first and the rest one step away.
 pub fn is_next_step(request: &Request, event: &str) -> bool {
@@ -1024,7 +1024,9 @@ pub fn is_next_step(request: &Request, event: &str) -> bool {
         State::IdentityReview => matches!(event, "approve_identity" | "request_more_evidence"),
         State::AwaitingIdentity => event == "submit_evidence",
         State::AwaitingPayment => event == "record_payment",
-        State::InProgress if !request.work_started => event == "start_work",
+        // Starting shows the requester their request is being worked on; an answer ready
+        // at once (a paper answer prepared beforehand) may complete it straight away.
+        State::InProgress if !request.work_started => matches!(event, "start_work" | "complete"),
         State::InProgress => event == "complete",
         State::AwaitingInfo => event == "provide_info",
         _ => false,

@@ -1017,7 +1017,7 @@ fn the_next_step_is_the_one_that_moves_the_request_on() {
         },
         &officer(),
     );
-    assert_eq!(next(&paid), vec!["start_work"]);
+    assert_eq!(next(&paid), vec!["start_work", "complete"]);
     let working = step(&paid, Event::StartWork, &officer());
     assert_eq!(next(&working), vec!["complete"]);
     let waiting = step(

@@ -107,9 +107,94 @@ pub struct IntakePage {
     pub kinds: Vec<Choice>,
     /// Suspension grounds.
     pub grounds: Vec<Choice>,
+    /// Which step of the form this is.
+    pub step: IntakeStep,
+    /// The chosen kind's fee, in words (the fill-in step).
+    pub chosen_fee: String,
+}
+
+/// The guided form's steps: pick the kind and who files, then fill in only what that kind
+/// needs. Without a kind (a post that lost it) every field shows, so nothing typed is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeStep {
+    /// Choose the kind and the requester.
+    Choose,
+    /// Fill in the fields of the chosen kind.
+    Fill(RequestKind),
+    /// Every field at once.
+    All,
 }
 
 impl IntakePage {
+    /// The first step: the kind and who files (a choice already made is kept; `missing`
+    /// when the step was sent without a kind).
+    pub fn choosing(mut self, missing: bool) -> Self {
+        self.step = IntakeStep::Choose;
+        if missing {
+            let message = if self.en {
+                "What do you ask for: choose one."
+            } else {
+                "請求の種類: 選択してください。"
+            };
+            self.errors.push(FieldError {
+                field: "kind".into(),
+                code: "required".into(),
+                message: message.into(),
+            });
+        }
+        self
+    }
+
+    /// Whether this is the first step.
+    pub fn is_choosing(&self) -> bool {
+        self.step == IntakeStep::Choose
+    }
+
+    /// Whether every field shows (no kind chosen).
+    pub fn all_fields(&self) -> bool {
+        self.step == IntakeStep::All
+    }
+
+    /// The chosen kind's name and the law it rests on, as the page's language writes it.
+    pub fn chosen_kind(&self) -> String {
+        match self.step {
+            IntakeStep::Fill(k) if self.en => format!("{} (APPI {})", k.label_en(), k.article()),
+            IntakeStep::Fill(k) => format!("{}（{}）", k.label_ja(), k.article_ja()),
+            _ => String::new(),
+        }
+    }
+
+    /// Whether the agent's fields show: an agent files, or no kind was chosen.
+    pub fn shows_agent(&self) -> bool {
+        self.all_fields()
+            || madoguchi_domain::Requester::parse(&self.form.requester)
+                .is_some_and(|r| r.is_agent())
+    }
+
+    /// Whether the correction's two contents show.
+    pub fn shows_correction(&self) -> bool {
+        match self.step {
+            IntakeStep::Fill(k) => k == RequestKind::Correction,
+            _ => self.all_fields(),
+        }
+    }
+
+    /// Whether the ground of a suspension or stop shows.
+    pub fn shows_ground(&self) -> bool {
+        match self.step {
+            IntakeStep::Fill(k) => k.needs_ground(),
+            _ => self.all_fields(),
+        }
+    }
+
+    /// Whether the way of delivering a disclosure shows.
+    pub fn shows_delivery(&self) -> bool {
+        match self.step {
+            IntakeStep::Fill(k) => k.is_disclosure(),
+            _ => self.all_fields(),
+        }
+    }
+
     /// A blank or re-filled form.
     pub fn new(
         business_name: String,
@@ -119,10 +204,13 @@ impl IntakePage {
         form: IntakeInput,
         errors: Vec<FieldError>,
     ) -> Self {
+        let chosen = RequestKind::parse(&form.kind);
         IntakePage {
             en,
             business_name,
             csrf,
+            step: chosen.map_or(IntakeStep::All, IntakeStep::Fill),
+            chosen_fee: chosen.map(|k| fees.fee(k).to_string()).unwrap_or_default(),
             form,
             errors,
             fees: fee_rows(fees),

@@ -121,6 +121,7 @@ async fn show_intake_form(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
+    Query(step): Query<StepQuery>,
 ) -> Result<Response, PageError> {
     let fees = state
         .service
@@ -128,15 +129,43 @@ async fn show_intake_form(
         .await
         .map_err(|e| PageError(e.into(), lang.en()))?;
     let (token, set) = csrf::issue(&state, &headers);
+    // The first step picks the kind and who files; the second shows only what they need.
+    let requester = madoguchi_domain::Requester::parse(&step.requester)
+        .map_or("subject", |r| r.as_str())
+        .to_owned();
+    let kind = RequestKind::parse(&step.kind).map(|k| k.as_str().to_owned());
+    let input = IntakeInput {
+        kind: kind.clone().unwrap_or_default(),
+        requester,
+        ..IntakeInput::default()
+    };
     let page = IntakePage::new(
         state.business().await.name,
         &fees,
         lang.en(),
         token,
-        IntakeInput::default(),
+        input,
         Vec::new(),
     );
+    let page = if kind.is_none() {
+        // Sent without a kind: say so on the first step.
+        page.choosing(step.next.is_some())
+    } else {
+        page
+    };
     Ok(with_cookie(pages::render(&page), set, lang))
+}
+
+/// The guided form's first step, sent by GET (it changes nothing).
+#[derive(Debug, Default, serde::Deserialize)]
+struct StepQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    requester: String,
+    /// Present when the first step was sent (its button).
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// Files a request from the form; on errors re-renders it with the input kept.
