@@ -8,6 +8,7 @@
 mod fake_stripe;
 mod helpers;
 
+mod access;
 mod answers;
 mod api;
 mod at_rest;

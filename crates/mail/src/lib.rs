@@ -188,6 +188,41 @@ struct HtmlLayout<'a> {
     paragraphs: Vec<String>,
 }
 
+impl HtmlLayout<'_> {
+    /// What a link's button says: where it leads, in the mail's language (a bare 「開く」
+    /// tells the reader nothing).
+    fn button(&self, url: &str) -> &'static str {
+        button_label(url, self.lang == "en")
+    }
+}
+
+/// A link's button label from where it points.
+pub fn button_label(url: &str, en: bool) -> &'static str {
+    let path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
+    let path = path.split('?').next().unwrap_or_default();
+    let (ja, en_words) = if path.starts_with("/confirm/") {
+        ("メールアドレスを確認する", "Confirm your address")
+    } else if path.starts_with("/owner/") {
+        ("作業のページを開く", "Open the task")
+    } else if path.starts_with("/staff") {
+        ("担当者画面で開く", "Open in the staff console")
+    } else if path.starts_with("/r/") && path.ends_with("/access") {
+        (
+            "確認コードを入力済みのページを開く",
+            "Open with the code filled in",
+        )
+    } else if path.starts_with("/r/") && path.ends_with("/pay") {
+        ("お支払いのページを開く", "Open the payment page")
+    } else if path.starts_with("/r/") {
+        ("ご請求のページを開く", "Open your request page")
+    } else {
+        ("開く", "Open")
+    };
+    if en { en_words } else { ja }
+}
+
 /// Renders a message in the context's language.
 pub fn render(mail: Mail, c: &MailContext) -> Result<Rendered, MailError> {
     let (subject, text) = render_parts(mail, c)?;
@@ -393,6 +428,50 @@ pub fn sample(lang: &str) -> MailContext {
 
 #[cfg(test)]
 mod tests {
+    use super::button_label;
+
+    #[test]
+    fn a_button_says_where_it_leads() {
+        let base = "https://privacy.example.jp";
+        let pid = "0b9f8e52-5a7e-4f0e-9a55-2f5b8c2d7c11";
+        for (url, ja, en) in [
+            (
+                format!("{base}/confirm/abc"),
+                "メールアドレスを確認する",
+                "Confirm your address",
+            ),
+            (
+                format!("{base}/r/{pid}"),
+                "ご請求のページを開く",
+                "Open your request page",
+            ),
+            (
+                format!("{base}/r/{pid}/access?code=123456"),
+                "確認コードを入力済みのページを開く",
+                "Open with the code filled in",
+            ),
+            (
+                format!("{base}/r/{pid}/pay"),
+                "お支払いのページを開く",
+                "Open the payment page",
+            ),
+            (
+                format!("{base}/owner/tok"),
+                "作業のページを開く",
+                "Open the task",
+            ),
+            (
+                format!("{base}/staff/requests/{pid}"),
+                "担当者画面で開く",
+                "Open in the staff console",
+            ),
+            (format!("{base}/procedures"), "開く", "Open"),
+        ] {
+            assert_eq!(button_label(&url, false), ja, "{url}");
+            assert_eq!(button_label(&url, true), en, "{url}");
+        }
+    }
+
     use super::*;
 
     use super::sample_for;

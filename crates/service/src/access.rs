@@ -1,8 +1,8 @@
 //! The subject's access to their own request without an account: a six-digit code sent to
 //! the confirmed address, five tries, ten minutes; then a session scoped to that request
-//! alone, for thirty minutes.
+//! alone, that lasts while it is used: thirty minutes from the last visit, eight hours at most.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use madoguchi_domain::{Actor, AuditOnly, Mail, Recipient, State};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::change::Write;
@@ -16,6 +16,13 @@ use crate::{Service, ServiceError, context};
 
 pub(crate) const CODE: &str = "access_code";
 const SESSION: &str = "subject_session";
+/// A subject session ends this long after its last use...
+const SESSION_IDLE: Duration = Duration::minutes(30);
+/// ...and this long after it opened, whatever its use.
+const SESSION_MAX: Duration = Duration::hours(8);
+/// The session's longest life, in seconds (its cookie's `Max-Age`).
+pub const SUBJECT_SESSION_MAX_SECS: i64 = 8 * 60 * 60;
+
 /// Wrong codes before the code is locked.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// Codes a request may be sent per hour, from all clients together (counted atomically in
@@ -205,7 +212,7 @@ impl Service {
             token_id: token.id,
             session_purpose: SESSION,
             session: session.clone(),
-            expires_at: now + Duration::minutes(30),
+            expires_at: now + SESSION_IDLE,
         };
         self.record(
             pid,
@@ -233,8 +240,26 @@ impl Service {
             .filter(subject_token::Column::Purpose.eq(SESSION))
             .one(self.db().conn())
             .await?;
-        Ok(found
-            .is_some_and(|t| t.request_id == row.id && t.expires_at > now && t.used_at.is_none()))
+        let Some(t) =
+            found.filter(|t| t.request_id == row.id && t.expires_at > now && t.used_at.is_none())
+        else {
+            return Ok(false);
+        };
+        // Used: it lasts another idle period (never past its maximum). Written at most every
+        // five minutes, compared-and-set, so parallel page loads make one write.
+        let until = (now + SESSION_IDLE).min(t.created_at + SESSION_MAX);
+        if until - t.expires_at > Duration::minutes(5) {
+            subject_token::Entity::update_many()
+                .col_expr(
+                    subject_token::Column::ExpiresAt,
+                    madoguchi_store::sea_orm::sea_query::Expr::value(until.trunc_subsecs(6)),
+                )
+                .filter(subject_token::Column::Id.eq(t.id))
+                .filter(subject_token::Column::ExpiresAt.eq(t.expires_at))
+                .exec(self.db().conn())
+                .await?;
+        }
+        Ok(true)
     }
 
     /// The subject's answer to an officer's question (Art. 37(2)), kept on the request.

@@ -38,7 +38,7 @@ use madoguchi_store::{Db, StoreError, outbox, requests, tokens};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub use access::AccessError;
+pub use access::{AccessError, SUBJECT_SESSION_MAX_SECS};
 pub use audit_jobs::TrailFilter;
 pub use context::MailLinks;
 pub use error::ServiceError;

@@ -374,6 +374,8 @@ pub struct AccessPage {
     pub csrf: String,
     /// Error, if the last code failed.
     pub error: String,
+    /// The code a mail's link carried (typed in for the person).
+    pub code: String,
 }
 
 /// The subject's private page: their data, documents, answers.

@@ -131,7 +131,7 @@ async fn access_page(
     headers: &HeaderMap,
     lang: PageLang,
     pid: Uuid,
-    error: &str,
+    (error, code): (&str, &str),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
@@ -149,6 +149,7 @@ async fn access_page(
             number: row.number,
             csrf: token,
             error: error.to_owned(),
+            code: code.to_owned(),
         }),
         set,
         lang,
@@ -163,9 +164,25 @@ async fn show_access(
     lang: PageLang,
     headers: HeaderMap,
     Path(pid): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<CodeQuery>,
 ) -> Result<Response, PageError> {
     let pid = parse_pid(&pid, lang.en())?;
-    access_page(&state, &headers, lang, pid, "", StatusCode::OK).await
+    // The mail's link carries the code: the page opens with it typed in, and the person
+    // still presses the button (a link scanner that fetches the page uses nothing up).
+    let code: String = q
+        .code
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    access_page(&state, &headers, lang, pid, ("", &code), StatusCode::OK).await
+}
+
+/// The code a mail's link carries.
+#[derive(Debug, Default, Deserialize)]
+struct CodeQuery {
+    #[serde(default)]
+    code: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,8 +212,13 @@ async fn verify_code(
     {
         Ok(token) => {
             let mut res = Redirect::to(&format!("/r/{pid}/private{}", lang_q(en))).into_response();
-            let c = set_cookie(COOKIE, &token, 1800, state.secure_cookies())
-                .replace("Path=/", &format!("Path=/r/{pid}"));
+            let c = set_cookie(
+                COOKIE,
+                &token,
+                madoguchi_service::SUBJECT_SESSION_MAX_SECS,
+                state.secure_cookies(),
+            )
+            .replace("Path=/", &format!("Path=/r/{pid}"));
             if let Ok(v) = HeaderValue::from_str(&c) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -225,7 +247,7 @@ async fn verify_code(
                 ),
                 (_, true) => ("The code has expired. Ask for a new one.", StatusCode::GONE),
             };
-            access_page(&state, &headers, lang, pid, msg, status).await
+            access_page(&state, &headers, lang, pid, (msg, ""), status).await
         }
         Err(e) => Err(PageError(e.into(), en)),
     }
