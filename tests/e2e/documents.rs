@@ -98,10 +98,10 @@ on_both!(
         );
         let doc_link = detail
             .body
-            .split("/documents/")
+            .split("?doc=")
             .nth(1)
             .unwrap()
-            .split('"')
+            .split('#')
             .next()
             .unwrap()
             .to_owned();
@@ -138,7 +138,7 @@ on_both!(
             app.mails_to("agent@example.jp")
                 .await
                 .iter()
-                .any(|m| m.subject.contains("本人確認が完了"))
+                .any(|m| m.subject.contains("本人確認完了と手数料のお支払いのお願い"))
         );
         app.verify_audit().await;
     }

@@ -135,7 +135,7 @@ on_both!(
         let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
         for expected in [
             "メールアドレスを確認しました",
-            "本人確認が完了",
+            "本人確認完了と手数料のお支払いのお願い",
             "確認コード",
         ] {
             assert!(
@@ -145,7 +145,7 @@ on_both!(
         }
         let approved = mails
             .iter()
-            .find(|m| m.subject.contains("本人確認が完了"))
+            .find(|m| m.subject.contains("本人確認完了"))
             .unwrap();
         assert!(
             approved.text.contains("山田 花子 様"),
@@ -280,13 +280,18 @@ on_both!(
             .into_iter()
             .map(|m| m.subject)
             .collect();
+        // One mail says both: identity settled, and the fee asked for at once.
         assert!(
-            subjects.iter().any(|s| s.contains("本人確認が完了")),
+            subjects
+                .iter()
+                .any(|s| s.contains("本人確認完了と手数料のお支払いのお願い")),
             "{subjects:?}"
         );
         assert!(
-            subjects.iter().any(|s| s.contains("手数料のお支払い")),
-            "the fee is asked for at once: {subjects:?}"
+            !subjects
+                .iter()
+                .any(|s| s.contains("本人確認が完了しました")),
+            "not a second mail in the same second: {subjects:?}"
         );
         app.verify_audit().await;
     }

@@ -281,7 +281,6 @@ pub fn apply(
     let to = match event {
         Event::ConfirmEmail => {
             require(from, &[State::Submitted], event)?;
-            effects.push(mail(Recipient::Subject, Mail::AddressConfirmed));
             confirmed(request, &mut next, &mut effects)
         }
         Event::ConfirmRequester { how } => {
@@ -324,7 +323,6 @@ pub fn apply(
                         "identity.matched_customer_record",
                         vec![("method", IdentityMethod::CustomerRecord.as_str().to_owned())],
                     ));
-                    effects.push(mail(Recipient::Subject, Mail::IdentityApproved));
                     identity_passed(&next, &mut effects)
                 }
                 CustomerMatch::NotFound
@@ -349,7 +347,6 @@ pub fn apply(
         Event::ApproveIdentity => {
             require(from, &[State::IdentityReview], event)?;
             next.identity_verified = true;
-            effects.push(mail(Recipient::Subject, Mail::IdentityApproved));
             identity_passed(&next, &mut effects)
         }
         Event::RequestMoreEvidence { missing } => {
@@ -618,12 +615,16 @@ fn confirmed(request: &Request, next: &mut Request, effects: &mut Vec<Effect>) -
         next.identity_verified = true;
         identity_passed(next, effects)
     } else {
+        effects.push(mail(Recipient::Subject, Mail::AddressConfirmed));
         effects.push(mail(Recipient::Staff, Mail::StaffNewRequest));
         State::IdentityReview
     }
 }
 
 /// Where a request goes once identity is settled: to payment if a fee is due, else to work.
+/// The subject gets one mail for it: the fee's (which opens by saying identity is settled),
+/// or, with nothing to pay, that identity is settled and work begins. Two mails in the same
+/// second said one thing twice.
 fn identity_passed(next: &Request, effects: &mut Vec<Effect>) -> State {
     let due = next.amount_due();
     if due > Yen::ZERO {
@@ -631,6 +632,7 @@ fn identity_passed(next: &Request, effects: &mut Vec<Effect>) -> State {
         effects.push(mail(Recipient::Subject, Mail::PaymentRequested));
         State::AwaitingPayment
     } else {
+        effects.push(mail(Recipient::Subject, Mail::IdentityApproved));
         State::InProgress
     }
 }

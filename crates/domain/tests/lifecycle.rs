@@ -175,13 +175,8 @@ fn a_customer_record_match_approves_identity_as_the_system() {
             "identity.matched_customer_record"
         ]
     );
-    assert_eq!(
-        mails(&t),
-        [
-            (Recipient::Subject, Mail::IdentityApproved),
-            (Recipient::Subject, Mail::PaymentRequested)
-        ]
-    );
+    // One mail: the fee's, which says identity is settled (not two in the same second).
+    assert_eq!(mails(&t), [(Recipient::Subject, Mail::PaymentRequested)]);
     // Only the system looks records up; nobody else can claim a match.
     for actor in [Actor::Subject, officer(), auditor(), Actor::PaymentProvider] {
         assert!(matches!(
