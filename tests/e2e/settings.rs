@@ -312,3 +312,128 @@ on_both!(
         let _ = stop.send(true);
     }
 );
+
+on_both!(
+    the_business_brand_reaches_pages_mail_and_letters,
+    |app: TestApp| async move {
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/settings").await;
+        let csrf = page.csrf();
+        let branding = |colour: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("colour", colour.to_owned()),
+                ("site_url", "https://shop.example.jp".to_owned()),
+                ("privacy_url", "https://shop.example.jp/privacy".to_owned()),
+                ("phone", "03-1234-5678".to_owned()),
+                ("hours", "平日 9:00〜17:00".to_owned()),
+            ]
+        };
+        let as_refs =
+            |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+        // Yellow cannot be read on white: refused, the field named in words.
+        let fields = as_refs(&branding("#ffff00"));
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = admin
+            .post_form("/staff/admin/settings/branding", &pairs)
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains("色: #で始まる6桁の16進数で"),
+            "{}",
+            res.body
+        );
+        let fields = as_refs(&branding("#0F5132"));
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = admin
+            .post_form("/staff/admin/settings/branding", &pairs)
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        // A text file named logo.png is not a logo.
+        let (ct, body) = multipart(&[("csrf", &csrf)], &[("logo.png", b"not an image")]);
+        let res = admin
+            .send(
+                hyper::Method::POST,
+                "/staff/admin/settings/logo",
+                Some(&ct),
+                body,
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains("ロゴ: 200KB以下のPNGまたはJPEGの画像"),
+            "{}",
+            res.body
+        );
+        let logo = png("shop-logo");
+        let (ct, body) = multipart(&[("csrf", &csrf)], &[("logo.png", &logo)]);
+        let res = admin
+            .send(
+                hyper::Method::POST,
+                "/staff/admin/settings/logo",
+                Some(&ct),
+                body,
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        // The trail keeps the image's hash, not the image.
+        let trail = settings_trail(&app).await;
+        let (_, detail) = trail
+            .iter()
+            .find(|(a, _)| a == "settings.logo_changed")
+            .expect("the logo's entry");
+        assert!(detail.contains("sha256"), "{detail}");
+        assert!(detail.len() < 400, "{detail}");
+
+        // Pages: the colour, the logo, the links and the phone.
+        let css = app.client.get("/static/brand.css").await;
+        assert_eq!(css.body.trim(), ":root { --accent: #0f5132; }");
+        let served = app.client.get("/brand/logo").await;
+        assert_eq!(served.status, 200);
+        assert_eq!(served.header("content-type"), "image/png");
+        assert_eq!(served.bytes, logo);
+        let form = app.client.get("/").await;
+        for shown in [
+            "<img src=\"/brand/logo\"",
+            "href=\"https://shop.example.jp/privacy\">プライバシーポリシー</a>",
+            "href=\"tel:03-1234-5678\"",
+            "（受付時間: 平日 9:00〜17:00）",
+            "/static/brand.css",
+        ] {
+            assert!(form.body.contains(shown), "{shown}: {}", form.body);
+        }
+        // Mail: the phone and the policy in the signature, the buttons in the colour.
+        let pid = file_via_api(&app, "brand@example.jp").await;
+        let mail = app.mails_to("brand@example.jp").await.pop().unwrap();
+        assert!(
+            mail.text
+                .contains("電話: 03-1234-5678（受付時間: 平日 9:00〜17:00）"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text
+                .contains("プライバシーポリシー: https://shop.example.jp/privacy")
+        );
+        assert!(mail.html.contains("background: #0f5132;"), "{}", mail.html);
+        // Letters: the logo at the top, the phone with the contact.
+        let letter = admin.get(&format!("/staff/requests/{pid}/letter")).await;
+        assert_eq!(letter.status, 200);
+        assert!(letter.body.contains("<img src=\"/brand/logo\""), "{}", letter.body);
+        assert!(letter.body.contains("電話: 03-1234-5678（受付時間: 平日 9:00〜17:00）"));
+
+        // Removed, the logo is gone from the pages.
+        let (ct, body) = multipart(&[("csrf", &csrf), ("remove", "1")], &[]);
+        let res = admin
+            .send(
+                hyper::Method::POST,
+                "/staff/admin/settings/logo",
+                Some(&ct),
+                body,
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(app.client.get("/brand/logo").await.status, 404);
+        assert!(!app.client.get("/").await.body.contains("/brand/logo"));
+    }
+);

@@ -58,6 +58,8 @@ const ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/staff/admin/settings/retention", "A"),
     ("POST", "/staff/admin/settings/payment", "A"),
     ("POST", "/staff/admin/settings/business", "A"),
+    ("POST", "/staff/admin/settings/branding", "A"),
+    ("POST", "/staff/admin/settings/logo", "A"),
     ("POST", "/staff/admin/settings/templates", "A"),
     ("POST", "/staff/admin/settings/templates/remove", "A"),
     ("GET", "/staff/admin/datamap", "AU"),

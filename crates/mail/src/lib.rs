@@ -24,6 +24,14 @@ pub struct MailContext {
     pub business_name: String,
     /// Where to ask questions.
     pub business_contact: String,
+    /// The desk's phone number (blank: none given).
+    pub business_phone: String,
+    /// When the phone is answered.
+    pub business_hours: String,
+    /// The business's privacy policy (https; blank: none given).
+    pub privacy_url: String,
+    /// The business's accent colour, `#rrggbb` (blank: the product's).
+    pub brand_colour: String,
     /// Salutation name.
     pub recipient_name: String,
     /// Request number.
@@ -186,6 +194,8 @@ struct HtmlLayout<'a> {
     lang: &'a str,
     subject: &'a str,
     paragraphs: Vec<String>,
+    /// The buttons' colour (checked `#rrggbb` by the settings; anything else is dropped).
+    colour: &'a str,
 }
 
 impl HtmlLayout<'_> {
@@ -235,10 +245,19 @@ pub fn render(mail: Mail, c: &MailContext) -> Result<Rendered, MailError> {
         .map(str::to_owned)
         .collect();
     let lang = if c.is_en() { "en" } else { "ja" };
+    let colour = if c.brand_colour.len() == 7
+        && c.brand_colour.starts_with('#')
+        && c.brand_colour[1..].chars().all(|ch| ch.is_ascii_hexdigit())
+    {
+        c.brand_colour.as_str()
+    } else {
+        "#1d4ed8"
+    };
     let html = HtmlLayout {
         lang,
         subject: &subject,
         paragraphs,
+        colour,
     }
     .render()?;
     Ok(Rendered {
@@ -386,6 +405,10 @@ pub fn sample(lang: &str) -> MailContext {
         lang: lang.into(),
         business_name: "株式会社サンプル".into(),
         business_contact: "privacy@example.jp".into(),
+        business_phone: "03-1234-5678".into(),
+        business_hours: "平日 9:00〜17:00".into(),
+        privacy_url: "https://example.jp/privacy".into(),
+        brand_colour: String::new(),
         recipient_name: "山田 花子".into(),
         number: "R-2026-000001".into(),
         kind_ja: "保有個人データの開示".into(),

@@ -56,6 +56,8 @@ pub(crate) struct Office<'a> {
     pub payment: &'a crate::settings::PaymentInstructions,
     /// How long, and how often, an answer can be downloaded.
     pub retention: &'a crate::settings::Retention,
+    /// Colour, links and phone.
+    pub branding: &'a crate::settings::Branding,
 }
 
 pub(crate) fn build(
@@ -113,6 +115,10 @@ pub(crate) fn build(
         lang,
         business_name: office.business.name.clone(),
         business_contact: office.business.contact.clone(),
+        business_phone: office.branding.phone.clone(),
+        business_hours: office.branding.hours.clone(),
+        privacy_url: office.branding.privacy_url.clone(),
+        brand_colour: office.branding.colour.clone(),
         recipient_name,
         number: row.number.clone(),
         kind_ja: next.kind.label_ja().to_owned(),

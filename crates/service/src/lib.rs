@@ -137,6 +137,7 @@ impl Service {
             card_payments: self.config.stripe.is_some(),
             payment: &settings.payment,
             retention: &settings.retention,
+            branding: &settings.branding,
         }
     }
 

@@ -32,6 +32,8 @@ const RETENTION: &str = "retention";
 const BUSINESS: &str = "business";
 const PAYMENT: &str = "payment";
 const TEMPLATES: &str = "answer_templates";
+const BRANDING: &str = "branding";
+const LOGO: &str = "brand_logo";
 
 /// How long files and download rights last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +197,115 @@ impl PaymentInstructions {
     }
 }
 
+/// How the business presents itself on pages, mail and letters: its colour, where its own
+/// site and privacy policy are, and how to reach the desk by phone. Each may be left blank.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    /// The accent colour, `#rrggbb` (blank: the product's blue).
+    #[serde(default)]
+    pub colour: String,
+    /// The company's website (https).
+    #[serde(default)]
+    pub site_url: String,
+    /// The company's privacy policy (https).
+    #[serde(default)]
+    pub privacy_url: String,
+    /// The desk's phone number.
+    #[serde(default)]
+    pub phone: String,
+    /// When the phone is answered (e.g. 平日 9:00〜17:00).
+    #[serde(default)]
+    pub hours: String,
+}
+
+impl Branding {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !self.colour.is_empty() && !readable_on_white(&self.colour) {
+            return Err(SettingsError::Range("colour"));
+        }
+        for (field, v) in [
+            ("site_url", &self.site_url),
+            ("privacy_url", &self.privacy_url),
+        ] {
+            let ok = v.is_empty()
+                || (v.starts_with("https://")
+                    && v.len() <= 300
+                    && v.len() > "https://".len()
+                    && !v.chars().any(|c| {
+                        c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>')
+                    }));
+            if !ok {
+                return Err(SettingsError::Range(field));
+            }
+        }
+        let phone_ok = self.phone.chars().count() <= 30
+            && self
+                .phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' ' | '(' | ')'));
+        if !phone_ok {
+            return Err(SettingsError::Range("phone"));
+        }
+        if self.hours.chars().count() > 100 || self.hours.chars().any(char::is_control) {
+            return Err(SettingsError::Range("hours"));
+        }
+        Ok(())
+    }
+
+    /// The accent colour in force (the product's own when none is set).
+    pub fn accent(&self) -> &str {
+        if self.colour.is_empty() {
+            DEFAULT_ACCENT
+        } else {
+            &self.colour
+        }
+    }
+}
+
+/// The product's accent colour (contrast 6.7 against white).
+pub const DEFAULT_ACCENT: &str = "#1d4ed8";
+
+/// Whether `#rrggbb` is dark enough for white text on it and for links on white: a contrast
+/// ratio of at least 4.5 against white (WCAG 2.x, AA for normal text).
+pub fn readable_on_white(colour: &str) -> bool {
+    let Some(hex) = colour.strip_prefix('#').filter(|h| h.len() == 6) else {
+        return false;
+    };
+    let Ok(rgb) = u32::from_str_radix(hex, 16) else {
+        return false;
+    };
+    let channel = |shift: u32| {
+        let c = f64::from((rgb >> shift) & 0xff) / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(16) + 0.7152 * channel(8) + 0.0722 * channel(0);
+    (1.05 / (luminance + 0.05)) >= 4.5
+}
+
+/// The business's logo, as uploaded (PNG or JPEG, checked by content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logo {
+    /// `image/png` or `image/jpeg`.
+    pub content_type: String,
+    /// The image, base64.
+    pub data: String,
+    /// SHA-256 of the image (what the audit trail records, and the cache validator).
+    pub sha256: String,
+}
+
+/// What the trail keeps of a logo: its hash.
+#[derive(Debug, Serialize)]
+struct LogoTrail {
+    sha256: String,
+}
+
+/// The largest logo accepted, in bytes.
+pub const MAX_LOGO_BYTES: usize = 200 * 1024;
+
 /// A text officers start a message to the requester from (an answer, a question, a reason),
 /// with `{受付番号}`, `{氏名}` and `{期限}` filled in from the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +386,10 @@ pub struct Settings {
     pub payment: PaymentInstructions,
     /// Texts officers start their messages from.
     pub templates: Vec<AnswerTemplate>,
+    /// Colour, links and phone.
+    pub branding: Branding,
+    /// The logo, if one was uploaded.
+    pub logo: Option<Arc<Logo>>,
 }
 
 impl Settings {
@@ -299,6 +414,8 @@ impl Settings {
             },
             payment: PaymentInstructions::default(),
             templates: Vec::new(),
+            branding: Branding::default(),
+            logo: None,
         }
     }
 
@@ -335,6 +452,14 @@ impl Settings {
                     {
                         self.payment = p;
                     }
+                }
+                BRANDING => {
+                    if let Some(b) = read::<Branding>(row).filter(|b| b.validate().is_ok()) {
+                        self.branding = b;
+                    }
+                }
+                LOGO => {
+                    self.logo = read::<Option<Logo>>(row).flatten().map(Arc::new);
                 }
                 TEMPLATES => {
                     if let Some(t) = read::<AnswerTemplates>(row).filter(|t| t.validate().is_ok()) {
@@ -545,6 +670,71 @@ impl Service {
         .await
     }
 
+    /// Saves the colour, links and phone.
+    pub async fn set_branding(
+        &self,
+        branding: Branding,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        branding.validate()?;
+        let old = self.reload_settings().await?.branding.clone();
+        self.save(
+            (BRANDING, "settings.branding_changed"),
+            &old,
+            &branding,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
+    /// Replaces the logo (PNG or JPEG, judged by its bytes), or removes it (`None`). The
+    /// trail records the image's hash, not the image.
+    pub async fn set_logo(
+        &self,
+        image: Option<Vec<u8>>,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        use base64::Engine;
+        let logo = match image {
+            None => None,
+            Some(bytes) => {
+                if bytes.is_empty() || bytes.len() > MAX_LOGO_BYTES {
+                    return Err(SettingsError::Range("logo").into());
+                }
+                let content_type = match madoguchi_domain::sniff(&bytes) {
+                    Some(madoguchi_domain::FileType::Png) => "image/png",
+                    Some(madoguchi_domain::FileType::Jpeg) => "image/jpeg",
+                    _ => return Err(SettingsError::Range("logo").into()),
+                };
+                Some(Logo {
+                    content_type: content_type.to_owned(),
+                    sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                    data: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                })
+            }
+        };
+        let old = self.reload_settings().await?.logo.clone();
+        let hash = |l: &Option<Arc<Logo>>| LogoTrail {
+            sha256: l.as_ref().map(|l| l.sha256.clone()).unwrap_or_default(),
+        };
+        let value = serde_json::to_string(&logo).expect("a logo serialises");
+        self.save_as(
+            (LOGO, "settings.logo_changed"),
+            (&hash(&old), &hash(&logo.map(Arc::new))),
+            value,
+            who,
+            origin,
+            now,
+        )
+        .await
+    }
+
     /// Adds an answer template at the end of the list.
     pub async fn add_template(
         &self,
@@ -611,11 +801,27 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let value = serde_json::to_string(new).expect("settings serialise");
+        self.save_as((key, action), (old, new), value, who, origin, now)
+            .await
+    }
+
+    /// Stores `value` under `key`, with the trail saying what changed between `old` and
+    /// `new` (which may be a summary of the value, e.g. an image's hash). Nothing changed
+    /// writes nothing.
+    async fn save_as<T: Serialize>(
+        &self,
+        (key, action): (&str, &str),
+        (old, new): (&T, &T),
+        value: String,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let changed = changes(old, new);
         if changed.is_empty() {
             return Ok(());
         }
-        let value = serde_json::to_string(new).expect("settings serialise");
         let row = setting::ActiveModel {
             key: Set(key.to_owned()),
             value: Set(value),
@@ -653,6 +859,78 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Contrast against white, known from WCAG's own examples: #767676 is the lightest grey
+    /// that passes 4.5:1, #777777 just fails.
+    #[test]
+    fn a_colour_must_read_on_white() {
+        for ok in ["#1d4ed8", "#767676", "#000000", "#0f5132", "#a40000"] {
+            assert!(readable_on_white(ok), "{ok}");
+        }
+        for bad in [
+            "#777777", "#ffff00", "#ffffff", "#12345", "1d4ed8", "#1d4ed8 ", "#gggggg", "blue",
+        ] {
+            assert!(!readable_on_white(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branding_links_are_https_and_the_phone_is_a_number() {
+        let ok = Branding {
+            colour: "#0f5132".into(),
+            site_url: "https://example.jp".into(),
+            privacy_url: "https://example.jp/privacy".into(),
+            phone: "03-1234-5678".into(),
+            hours: "平日 9:00〜17:00".into(),
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        for (bad, field) in [
+            (
+                Branding {
+                    site_url: "http://example.jp".into(),
+                    ..ok.clone()
+                },
+                "site_url",
+            ),
+            (
+                Branding {
+                    privacy_url: "javascript:alert(1)".into(),
+                    ..ok.clone()
+                },
+                "privacy_url",
+            ),
+            (
+                Branding {
+                    privacy_url: "https://x\" onmouseover=\"".into(),
+                    ..ok.clone()
+                },
+                "privacy_url",
+            ),
+            (
+                Branding {
+                    phone: "call us".into(),
+                    ..ok.clone()
+                },
+                "phone",
+            ),
+            (
+                Branding {
+                    hours: "9時\n17時".into(),
+                    ..ok.clone()
+                },
+                "hours",
+            ),
+            (
+                Branding {
+                    colour: "#ffff00".into(),
+                    ..ok.clone()
+                },
+                "colour",
+            ),
+        ] {
+            assert_eq!(bad.validate(), Err(SettingsError::Range(field)));
+        }
+    }
 
     #[test]
     fn changes_name_each_field_with_old_and_new() {

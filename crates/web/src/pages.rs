@@ -49,6 +49,52 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The business as the subject's pages show it: its name (what `{{ business_name }}` prints),
+/// and, where the administrator gave them, its logo, site, privacy policy and phone.
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    /// Trade name.
+    pub name: String,
+    /// Whether a logo was uploaded (served at `/brand/logo`).
+    pub logo: bool,
+    /// The company's website.
+    pub site_url: String,
+    /// The company's privacy policy.
+    pub privacy_url: String,
+    /// The desk's phone.
+    pub phone: String,
+    /// When the phone is answered.
+    pub hours: String,
+}
+
+impl Brand {
+    /// A brand that is only a name (pages shown without the settings at hand).
+    pub fn named(name: String) -> Self {
+        Brand {
+            name,
+            ..Brand::default()
+        }
+    }
+
+    /// From the settings in force.
+    pub fn of(settings: &madoguchi_service::settings::Settings) -> Self {
+        Brand {
+            name: settings.business.name.clone(),
+            logo: settings.logo.is_some(),
+            site_url: settings.branding.site_url.clone(),
+            privacy_url: settings.branding.privacy_url.clone(),
+            phone: settings.branding.phone.clone(),
+            hours: settings.branding.hours.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Brand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 /// A row of the fee table.
 #[derive(Debug, Clone)]
 pub struct FeeRow {
@@ -94,7 +140,7 @@ pub struct IntakePage {
     /// English?
     pub en: bool,
     /// Business name for the header.
-    pub business_name: String,
+    pub business_name: Brand,
     /// CSRF token.
     pub csrf: String,
     /// What was typed.
@@ -197,7 +243,7 @@ impl IntakePage {
 
     /// A blank or re-filled form.
     pub fn new(
-        business_name: String,
+        business_name: Brand,
         fees: &madoguchi_domain::FeeSchedule,
         en: bool,
         csrf: String,
@@ -314,7 +360,7 @@ pub struct StatusPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// Just filed: show the receipt.
     pub filed: bool,
     /// Just confirmed.
@@ -365,7 +411,7 @@ pub struct AccessPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// Public id.
     pub pid: String,
     /// Request number.
@@ -385,7 +431,7 @@ pub struct PrivatePage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// Public id.
     pub pid: String,
     /// Request number.
@@ -440,7 +486,7 @@ pub struct ReceiptPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// Business contact.
     pub business_contact: String,
     /// Receipt number.
@@ -468,7 +514,7 @@ pub struct ConfirmPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// CSRF token.
     pub csrf: String,
     /// The link's token.
@@ -485,7 +531,7 @@ pub struct OwnerTaskPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// The task, while open.
     pub task: Option<madoguchi_service::owner::OwnerTask>,
     /// Its due date, written for people.
@@ -529,7 +575,7 @@ impl OwnerTaskPage {
             .unwrap_or_default();
         OwnerTaskPage {
             en,
-            business_name: task.business.clone(),
+            business_name: Brand::named(task.business.clone()),
             task: Some(task),
             due,
             kind,
@@ -543,7 +589,7 @@ impl OwnerTaskPage {
     }
 
     /// The thanks after an answer.
-    pub fn answered(en: bool, business_name: String, rows: u32, work_done: Option<bool>) -> Self {
+    pub fn answered(en: bool, business_name: Brand, rows: u32, work_done: Option<bool>) -> Self {
         OwnerTaskPage {
             en,
             business_name,
@@ -584,7 +630,7 @@ pub struct ProceduresPage {
     /// English?
     pub en: bool,
     /// Business name.
-    pub business_name: String,
+    pub business_name: Brand,
     /// Address.
     pub business_address: String,
     /// Representative.
@@ -638,7 +684,7 @@ impl ProceduresPage {
 #[template(path = "pages/error.html")]
 struct ErrorPage {
     en: bool,
-    business_name: String,
+    business_name: Brand,
     title: String,
     message: String,
 }
@@ -660,7 +706,7 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
         message.push(back);
         return render(&ErrorPage {
             en,
-            business_name: String::new(),
+            business_name: Brand::default(),
             title: title.to_owned(),
             message: message.join(" "),
         });
@@ -727,7 +773,7 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
     };
     render(&ErrorPage {
         en,
-        business_name: String::new(),
+        business_name: Brand::default(),
         title: title.to_owned(),
         message: message.to_owned(),
     })

@@ -27,6 +27,17 @@ impl AppState {
         }
     }
 
+    /// The business as the subject's pages show it (name, logo, links, phone).
+    pub async fn brand(&self) -> crate::pages::Brand {
+        match self.service.settings().await {
+            Ok(s) => crate::pages::Brand::of(&s),
+            Err(e) => {
+                tracing::error!(error = %e, "settings unreadable; showing the configured business");
+                crate::pages::Brand::named(self.business().await.name)
+            }
+        }
+    }
+
     /// Cookies get `Secure` when the public URL is HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.config.base_url.starts_with("https://")

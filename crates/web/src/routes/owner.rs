@@ -56,7 +56,7 @@ async fn task_page(
     let en = lang.en();
     let (csrf_token, set) = csrf::issue(state, headers);
     let page = match done {
-        Some((rows, work)) => OwnerTaskPage::answered(en, state.business().await.name, rows, work),
+        Some((rows, work)) => OwnerTaskPage::answered(en, state.brand().await, rows, work),
         None => {
             let task = state
                 .service

@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
             get(crate::staff::datamap::datamap_schema),
         )
         .route("/static/app.css", get(stylesheet))
+        .route("/static/brand.css", get(brand_stylesheet))
+        .route("/brand/logo", get(brand_logo))
 }
 
 pub(crate) fn with_cookie(
@@ -140,7 +142,7 @@ async fn show_intake_form(
         ..IntakeInput::default()
     };
     let page = IntakePage::new(
-        state.business().await.name,
+        state.brand().await,
         &fees,
         lang.en(),
         token,
@@ -232,8 +234,7 @@ async fn submit_request(
                 .await
                 .map_err(|e| PageError(e.into(), en))?;
             let (token, set) = csrf::issue(&state, &headers);
-            let page =
-                IntakePage::new(state.business().await.name, &fees, en, token, input, errors);
+            let page = IntakePage::new(state.brand().await, &fees, en, token, input, errors);
             let mut res = pages::render(&page);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(with_cookie(res, set, lang))
@@ -332,7 +333,7 @@ async fn show_status(
         confirmed_address: madoguchi_service::email_of(&row).is_some()
             && (st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment()),
         en,
-        business_name: state.business().await.name,
+        business_name: state.brand().await,
         filed: q.filed.is_some(),
         confirmed: q.confirmed.is_some(),
         number: row.number,
@@ -369,7 +370,7 @@ async fn show_confirmation(
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let page = ConfirmPage {
         en,
-        business_name: state.business().await.name,
+        business_name: state.brand().await,
         csrf: csrf_token,
         token,
         number: row.number,
@@ -434,7 +435,7 @@ async fn show_procedures(
     };
     Ok(pages::render(&ProceduresPage {
         en,
-        business_name: c.name.clone(),
+        business_name: pages::Brand::of(&settings),
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),
         business_contact: c.contact.clone(),
@@ -481,6 +482,49 @@ async fn procedures_json(State(state): State<AppState>) -> Result<Response, ApiE
         "notice": notice,
     }))
     .into_response())
+}
+
+/// The business's colour over the product's: one custom property, from a value the settings
+/// checked as `#rrggbb` and readable on white. Kept briefly, so a change shows within minutes.
+async fn brand_stylesheet(State(state): State<AppState>) -> Response {
+    let colour = match state.service.settings().await {
+        Ok(s) => s.branding.accent().to_owned(),
+        Err(_) => madoguchi_service::settings::DEFAULT_ACCENT.to_owned(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        format!(":root {{ --accent: {colour}; }}\n"),
+    )
+        .into_response()
+}
+
+/// The business's logo as uploaded (PNG or JPEG, judged by its bytes when it was saved).
+async fn brand_logo(State(state): State<AppState>, lang: PageLang) -> Result<Response, PageError> {
+    use base64::Engine;
+    let settings = state
+        .service
+        .settings()
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
+    let Some(logo) = settings.logo.as_ref() else {
+        return Err(PageError(AppError::NotFound, lang.en()));
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&logo.data)
+        .map_err(|_| PageError(AppError::NotFound, lang.en()))?;
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&logo.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
 }
 
 /// The one stylesheet, compiled into the binary.

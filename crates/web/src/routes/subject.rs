@@ -144,7 +144,7 @@ async fn access_page(
     let mut res = with_cookie(
         pages::render(&AccessPage {
             en,
-            business_name: state.business().await.name,
+            business_name: state.brand().await,
             pid: pid.to_string(),
             number: row.number,
             csrf: token,
@@ -326,7 +326,7 @@ async fn private_page(
     let mut res = with_cookie(
         pages::render(&PrivatePage {
             en,
-            business_name: state.business().await.name,
+            business_name: state.brand().await,
             pid: pid.to_string(),
             number: row.number.clone(),
             csrf: token,
@@ -667,7 +667,7 @@ async fn show_receipt(
     let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
         en,
-        business_name: state.business().await.name,
+        business_name: state.brand().await,
         business_contact: state.business().await.contact,
         receipt_number: number,
         payer,

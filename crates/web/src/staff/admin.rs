@@ -177,6 +177,8 @@ async fn settings_page(
         business: settings.business.clone(),
         payment: settings.payment.clone(),
         templates: settings.templates.clone(),
+        branding: settings.branding.clone(),
+        has_logo: settings.logo.is_some(),
     });
     if !error.is_empty() {
         *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -594,6 +596,8 @@ fn settings_error_words(e: &madoguchi_service::settings::SettingsError, en: bool
     match (e, en) {
         (E::Range("colour"), false) => "色: #で始まる6桁の16進数で、白地の文字として読める濃さ（コントラスト比4.5以上）の色を指定してください。".into(),
         (E::Range("colour"), true) => "Colour: give six hex digits after #, dark enough to read as text on white (contrast 4.5 or more).".into(),
+        (E::Range("logo"), false) => "ロゴ: 200KB以下のPNGまたはJPEGの画像を選択してください。".into(),
+        (E::Range("logo"), true) => "Logo: choose a PNG or JPEG image of at most 200 KB.".into(),
         (E::Range(field @ ("site_url" | "privacy_url")), false) => format!("{}: https:// で始まるアドレスを入力してください。", field_words(field, en)),
         (E::Range(field @ ("site_url" | "privacy_url")), true) => format!("{}: enter an address starting with https://.", field_words(field, en)),
         (E::Range(field), false) => format!("{}: 空欄、範囲外、または長すぎます。", field_words(field, en)),
@@ -659,6 +663,78 @@ pub async fn remove_template(
         state
             .service
             .remove_template(&f.title, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Saves the colour, links and phone shown on pages, mail and letters.
+pub async fn update_branding(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let branding = madoguchi_service::settings::Branding {
+        colour: f.get("colour").to_ascii_lowercase(),
+        site_url: f.get("site_url").to_owned(),
+        privacy_url: f.get("privacy_url").to_owned(),
+        phone: f.get("phone").to_owned(),
+        hours: f.get("hours").to_owned(),
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "branding",
+        state
+            .service
+            .set_branding(branding, &who, &origin, Utc::now()),
+    )
+    .await
+}
+
+/// Replaces the logo with the uploaded image, or removes it (`remove` ticked).
+pub async fn update_logo(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let (fields, files) = super::documents::read_upload(multipart, en).await?;
+    let remove = fields.iter().any(|(k, v)| k == "remove" && !v.is_empty());
+    let image = if remove {
+        None
+    } else {
+        match files.into_iter().next() {
+            Some((_, bytes)) => Some(bytes),
+            None => {
+                let message = if en {
+                    "Logo: choose a PNG or JPEG file."
+                } else {
+                    "ロゴ: PNGまたはJPEGのファイルを選択してください。"
+                };
+                return settings_page(
+                    &state,
+                    &who,
+                    en,
+                    Some(("branding", message.into())),
+                    String::new(),
+                )
+                .await;
+            }
+        }
+    };
+    save_settings(
+        &state,
+        &who,
+        en,
+        "branding",
+        state.service.set_logo(image, &who, &origin, Utc::now()),
     )
     .await
 }

@@ -43,7 +43,7 @@ pub async fn view_document(
 
 /// A staff upload form read whole: its text fields and its files (the guard has checked its
 /// CSRF field). A body the parser cannot finish is refused whole, never stored in part.
-async fn read_upload(
+pub(crate) async fn read_upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
     en: bool,
 ) -> Result<(Vec<(String, String)>, Vec<(String, Vec<u8>)>), PageError> {
@@ -218,6 +218,7 @@ pub async fn show_letter(
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),
         business_contact: c.contact.clone(),
+        brand: state.brand().await,
         date: madoguchi_domain::written_date(jst_date(Utc::now()), false),
         recipient: row.subject_name.clone(),
         postal_address: row.postal_address.clone().unwrap_or_default(),
@@ -260,6 +261,7 @@ pub async fn show_notice_letter(
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),
         business_contact: c.contact.clone(),
+        brand: state.brand().await,
         date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_en),
         recipient: letter.context.recipient_name.clone(),
         postal_address: letter.address.clone(),

@@ -278,6 +278,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(admin::update_payment),
         ),
         (
+            page(Method::POST, "/staff/admin/settings/branding", ADMINS),
+            post(admin::update_branding),
+        ),
+        (
+            upload(Method::POST, "/staff/admin/settings/logo", ADMINS),
+            post(admin::update_logo),
+        ),
+        (
             page(Method::POST, "/staff/admin/settings/templates", ADMINS),
             post(admin::add_template),
         ),

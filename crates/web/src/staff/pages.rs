@@ -367,6 +367,10 @@ pub struct SettingsPage {
     pub payment: madoguchi_service::settings::PaymentInstructions,
     /// The answer templates.
     pub templates: Vec<madoguchi_service::settings::AnswerTemplate>,
+    /// Colour, links and phone.
+    pub branding: madoguchi_service::settings::Branding,
+    /// Whether a logo was uploaded.
+    pub has_logo: bool,
 }
 
 /// The policy as the form shows it.
@@ -543,6 +547,8 @@ pub struct LetterPage {
     pub business_address: String,
     pub business_representative: String,
     pub business_contact: String,
+    /// Logo and phone, where the administrator gave them.
+    pub brand: crate::pages::Brand,
     pub date: String,
     pub recipient: String,
     pub postal_address: String,
@@ -575,6 +581,8 @@ pub struct NoticeLetterPage {
     pub business_address: String,
     pub business_representative: String,
     pub business_contact: String,
+    /// Logo and phone, where the administrator gave them.
+    pub brand: crate::pages::Brand,
     pub date: String,
     pub recipient: String,
     pub postal_address: String,
