@@ -419,8 +419,16 @@ on_both!(
         // Letters: the logo at the top, the phone with the contact.
         let letter = admin.get(&format!("/staff/requests/{pid}/letter")).await;
         assert_eq!(letter.status, 200);
-        assert!(letter.body.contains("<img src=\"/brand/logo\""), "{}", letter.body);
-        assert!(letter.body.contains("電話: 03-1234-5678（受付時間: 平日 9:00〜17:00）"));
+        assert!(
+            letter.body.contains("<img src=\"/brand/logo\""),
+            "{}",
+            letter.body
+        );
+        assert!(
+            letter
+                .body
+                .contains("電話: 03-1234-5678（受付時間: 平日 9:00〜17:00）")
+        );
 
         // Removed, the logo is gone from the pages.
         let (ct, body) = multipart(&[("csrf", &csrf), ("remove", "1")], &[]);
