@@ -250,6 +250,26 @@ mod tests {
         assert!(!l.paragraphs.concat().contains("http"));
     }
 
+    /// Every letter in both languages, as read and approved: 件名, the body, the 記 items.
+    #[test]
+    fn every_letter_reads_as_reviewed() {
+        for mail in Mail::ALL.into_iter().filter(|m| m.by_post()) {
+            for lang in ["ja", "en"] {
+                let l = letter(mail, &crate::sample_for(mail, lang)).unwrap();
+                let items: Vec<String> = l.items.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                insta::assert_snapshot!(
+                    format!("letter-{}-{lang}", mail.as_str()),
+                    format!(
+                        "件名: {}\n\n{}\n\n記\n{}\n以上",
+                        l.title,
+                        l.paragraphs.join("\n\n"),
+                        items.join("\n")
+                    )
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_result_title_names_the_kind_once() {
         let l = letter(Mail::Completed, &ctx("ja")).unwrap();
