@@ -261,3 +261,67 @@ on_both!(each_form_error_names_its_field, |app: TestApp| async move {
     let res = app.client.post_form("/requests?lang=en", &fields).await;
     assert!(res.body.contains("The name is required."), "{}", res.body);
 });
+
+on_both!(
+    no_page_of_the_product_shows_an_internal_value,
+    |app: TestApp| async move {
+        // Requests in several states, a note, a template, a payment: pages with content.
+        let pid = file_and_confirm(&app, "every-page@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        act(&officer, &app, pid, &[("event", "approve_identity")]).await;
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "record_payment"),
+                ("method", "postal_money_order"),
+                ("amount", "3000"),
+                ("reference", "小為替 12-345678"),
+            ],
+        )
+        .await;
+        file_via_api(&app, "waiting@example.jp").await;
+        let admin = staff_client(&app, Role::Admin).await;
+        let auditor = staff_client(&app, Role::Auditor).await;
+        let subject = subject_session(&app, pid, "every-page@example.jp").await;
+        let mut pages: Vec<(&Client, String)> = vec![
+            (&app.client, "/".into()),
+            (
+                &app.client,
+                "/?kind=suspension_or_erasure&requester=appointed_agent&next=1".into(),
+            ),
+            (&app.client, "/?lang=en".into()),
+            (&app.client, "/procedures".into()),
+            (&app.client, "/procedures/form".into()),
+            (&app.client, format!("/r/{pid}")),
+            (&app.client, format!("/r/{pid}/access")),
+            (&subject, format!("/r/{pid}/private")),
+            (&officer, "/staff".into()),
+            (&officer, "/staff?closed=1".into()),
+            (&officer, "/staff/dashboard".into()),
+            (&officer, format!("/staff/requests/{pid}")),
+            (&officer, format!("/staff/requests/{pid}/letter")),
+            (&officer, "/staff/intake".into()),
+            (&officer, "/staff/register".into()),
+            (&officer, "/staff/account".into()),
+            (&officer, "/staff/account/password".into()),
+            (&admin, "/staff/admin/settings".into()),
+            (&admin, "/staff/admin/users".into()),
+            (&admin, "/staff/admin/mail".into()),
+            (&admin, "/staff/admin/datamap".into()),
+            (&auditor, "/staff/dashboard".into()),
+        ];
+        // The receipt, as the private page links it.
+        let private = subject.get(&format!("/r/{pid}/private")).await;
+        let at = private.body.find("/receipts/").expect("a receipt link");
+        let start = private.body[..at].rfind('"').unwrap() + 1;
+        let end = at + private.body[at..].find('"').unwrap();
+        pages.push((&subject, private.body[start..end].to_owned()));
+        for (who, path) in pages {
+            let page = who.get(&path).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            assert_no_internal(&page.body, &path);
+        }
+    }
+);

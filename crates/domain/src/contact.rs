@@ -132,23 +132,33 @@ pub fn parse_phone(input: &str) -> Result<String, ContactError> {
     }
 }
 
-/// Parses a date of birth written `YYYY-MM-DD` (the form's date input sends this). It must be
-/// on or before `today` and not before 1900.
+/// Parses a date of birth as people write it: `1990-04-01` (what a date input sends),
+/// `1990/4/1` or `1990年4月1日`, full-width digits too (a browser without a date picker leaves
+/// the person to type). The year has four digits; the date must exist, be on or before
+/// `today` and not before 1900. Era names (昭和…) are not read: the form asks for the
+/// Western year.
 pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, ContactError> {
-    let s = input.trim();
-    // `%Y` alone would accept a five-digit or signed year.
-    let shaped = s.len() == 10
-        && s.char_indices().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                c == '-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    if !shaped {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = input.trim().nfkc().collect();
+    let s = s.strip_suffix('日').unwrap_or(&s);
+    let parts: Vec<&str> = s.split(['-', '/', '年', '月']).collect();
+    let [y, m, d] = parts.as_slice() else {
+        return Err(ContactError::BirthDate);
+    };
+    let digits = |p: &str, len: std::ops::RangeInclusive<usize>| {
+        len.contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit())
+    };
+    // One kind of separator, as written: `1990年4-1` is not a date anyone writes.
+    let same = s.contains('年') == s.contains('月')
+        && !(s.contains('年') && (s.contains('-') || s.contains('/')))
+        && !(s.contains('-') && s.contains('/'));
+    if !(same && digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2)) {
         return Err(ContactError::BirthDate);
     }
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ContactError::BirthDate)?;
+    let number = |p: &str| p.parse::<u32>().map_err(|_| ContactError::BirthDate);
+    let year = i32::try_from(number(y)?).map_err(|_| ContactError::BirthDate)?;
+    let date =
+        NaiveDate::from_ymd_opt(year, number(m)?, number(d)?).ok_or(ContactError::BirthDate)?;
     let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date");
     if date > today || date < earliest {
         return Err(ContactError::BirthDateRange);
@@ -252,14 +262,31 @@ mod tests {
             Ok(NaiveDate::from_ymd_opt(2010, 4, 1).unwrap())
         );
         assert_eq!(parse_birth_date("2026-11-22", today).map(|_| ()), Ok(()));
+        // As people write it.
+        let april = NaiveDate::from_ymd_opt(2010, 4, 1).unwrap();
+        for written in [
+            "2010/04/01",
+            "2010/4/1",
+            "2010-4-1",
+            "2010年4月1日",
+            "２０１０年４月１日",
+            "2010年04月01日",
+        ] {
+            assert_eq!(parse_birth_date(written, today), Ok(april), "{written:?}");
+        }
         for bad in [
             "",
-            "2010/04/01",
-            "2010-4-1",
             "+2010-04-01",
             "2010-02-30",
             "20100-04-01",
-            "昭和60年",
+            "10-04-01",
+            "2010-004-01",
+            "2010/04-01",
+            "2010年4-1",
+            "2010年4月",
+            "2010-04-01-02",
+            "昭和60年4月1日",
+            "1990/13/01",
         ] {
             assert_eq!(
                 parse_birth_date(bad, today),

@@ -519,6 +519,34 @@ mod tests {
         }
     }
 
+    /// No stored spelling reaches a reader: a word of lower-case letters joined by `_`
+    /// (`no_longer_needed`, `postal_money_order`, `in_progress`) is always one.
+    #[test]
+    fn no_mail_or_letter_shows_an_internal_value() {
+        let internal = |text: &str| -> Option<String> {
+            text.split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .find(|w| w.trim_matches('_').contains('_'))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            internal("理由: no_longer_needed。"),
+            Some("no_longer_needed".into())
+        );
+        assert_eq!(internal("Paid by postal money order"), None);
+        for mail in Mail::ALL {
+            for lang in ["ja", "en"] {
+                let c = sample_for(mail, lang);
+                let r = render(mail, &c).unwrap();
+                assert_eq!(internal(&r.subject), None, "{mail:?} {lang}");
+                assert_eq!(internal(&r.text), None, "{mail:?} {lang}: {}", r.text);
+                if let Some(l) = crate::letter::letter(mail, &c) {
+                    let all = format!("{} {} {:?}", l.title, l.paragraphs.join(" "), l.items);
+                    assert_eq!(internal(&all), None, "{mail:?} {lang} letter");
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_template_renders_in_both_languages_with_its_fields() {
         for mail in Mail::ALL {

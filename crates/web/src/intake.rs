@@ -228,8 +228,8 @@ fn code_message(code: &str, en: bool) -> &'static str {
         }
         ("ground_mismatch", false) => "この請求の種類には使えない理由です。",
         ("ground_mismatch", true) => "This ground does not apply to this kind of request.",
-        ("birth_date", false) => "生年月日は 1990-04-01 の形式で入力してください。",
-        ("birth_date", true) => "Enter the date of birth as YYYY-MM-DD, like 1990-04-01.",
+        ("birth_date", false) => "生年月日は 1990年4月1日 のように西暦で入力してください。",
+        ("birth_date", true) => "Enter the date of birth with a four-digit year, like 1990/4/1.",
         ("birth_date_range", false) => {
             "生年月日をご確認ください（未来の日付や 1900 年より前の日付は入力できません）。"
         }
@@ -627,7 +627,7 @@ mod tests {
             ),
             (
                 "date_of_birth",
-                Box::new(|i| i.date_of_birth = "1990/04/01".into()),
+                Box::new(|i| i.date_of_birth = "1990/13/01".into()),
                 "birth_date",
             ),
             (

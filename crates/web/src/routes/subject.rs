@@ -674,7 +674,7 @@ async fn show_receipt(
         amount: madoguchi_domain::Yen(paid.amount).to_string(),
         method: PaymentMethod::parse(&paid.method)
             .map_or(paid.method.clone(), |m| m.label(en).to_owned()),
-        date: madoguchi_domain::jst_date(paid.created_at).to_string(),
+        date: madoguchi_domain::written_date(madoguchi_domain::jst_date(paid.created_at), en),
         number: row.number.clone(),
         kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
         back: format!("/r/{pid}/private{}", if en { "?lang=en" } else { "" }),

@@ -78,8 +78,8 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
             (
                 "date_of_birth",
                 t(
-                    "本人の生年月日（例: 1990-04-01）",
-                    "Date of birth (e.g. 1990-04-01)",
+                    "本人の生年月日（例: 1990年4月1日）",
+                    "Date of birth (e.g. 1990/4/1)",
                 ),
             ),
             ("email", t("メールアドレス", "E-mail address")),

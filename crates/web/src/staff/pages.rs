@@ -148,7 +148,7 @@ impl PaymentRow {
     pub fn of(line: &madoguchi_service::rows::PaymentLine, en: bool) -> Self {
         PaymentRow {
             id: line.id,
-            at: jst_time(&line.created_at),
+            at: written_moment(&line.created_at, en),
             label: line.kind.label(en),
             method: line
                 .method
@@ -537,6 +537,16 @@ pub struct MailPage {
     pub failed: Vec<outbox::Model>,
     pub unsent: u64,
     pub templates: Vec<String>,
+}
+
+impl MailPage {
+    /// A mail's template, in words.
+    pub fn mail_label(&self, template: &str) -> &'static str {
+        madoguchi_domain::Mail::parse(template)
+            .map_or(if self.c.en { "Mail" } else { "メール" }, |m| {
+                m.label(self.c.en)
+            })
+    }
 }
 
 /// The printable answer letter.
