@@ -414,7 +414,8 @@ async fn journey(app: TestApp, viewport: Viewport, name: &str) {
     let files = app.dir.join("uploads");
     std::fs::create_dir_all(&files).unwrap();
     let id_card = files.join("運転免許証.png");
-    std::fs::write(&id_card, png("browser-id-card")).unwrap();
+    // A real image (a card drawn in a few rectangles), so the officer's workspace shows it.
+    std::fs::copy(root().join("tests/browser/id-card.png"), &id_card).unwrap();
     let package = files.join("開示データ.pdf");
     let package_bytes = b"%PDF-1.7\n% madoguchi browser package\n%%EOF\n".to_vec();
     std::fs::write(&package, &package_bytes).unwrap();
@@ -490,6 +491,21 @@ async fn journey(app: TestApp, viewport: Viewport, name: &str) {
         officer.text().await.contains("運転免許証.png"),
         "the officer sees the uploaded document"
     );
+    // The document opens in the workspace beside the actions, not in a tab of its own.
+    officer.click("a[href*='?doc=']").await;
+    officer.check("document-inline").await;
+    assert!(officer.url().await.contains("?doc="));
+    // A note for colleagues, kept on the request.
+    officer
+        .fill("#note-text", "窓口で原本を確認済み（免許証）。")
+        .await;
+    officer
+        .submit(&format!(
+            "form[action='/staff/requests/{pid}/notes'] button"
+        ))
+        .await;
+    officer.check("noted").await;
+    assert!(officer.text().await.contains("窓口で原本を確認済み"));
     officer.act("approve_identity").await;
     officer.check("identity-approved").await;
     officer

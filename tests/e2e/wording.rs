@@ -224,6 +224,18 @@ on_both!(
             page.body
                 .contains("お送りしたメールのリンクから、メールアドレスを確認してください。")
         );
+        // The row of steps marks where it stands; the fee's step is there for a disclosure.
+        assert!(
+            page.body.contains(
+                "<li class=\"done\">受付<span class=\"mark\">（完了）</span></li><li class=\"current\" aria-current=\"step\">ご連絡先の確認<span class=\"mark\">（現在の段階）</span></li><li class=\"ahead\">本人確認"
+            ),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains("手数料のお支払い<span class=\"mark\">（これから）</span>")
+        );
         // Confirmed: identity is proven by documents here, so the page asks for them and says
         // where they go (it no longer waits in silence for an officer).
         let pid = file_and_confirm(&app, "next2@example.jp").await;

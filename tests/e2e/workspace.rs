@@ -237,3 +237,33 @@ on_both!(
         assert!(res.body.contains("定型文はまだありません。"));
     }
 );
+
+on_both!(
+    the_queue_and_the_request_show_a_paused_clock,
+    |app: TestApp| async move {
+        let pid = file_and_confirm(&app, "paused@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        // Under review the clock runs.
+        let queue = officer.get("/staff").await;
+        assert!(!queue.body.contains("期限停止中"), "{}", queue.body);
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "request_more_evidence"),
+                ("text", "運転免許証の裏面"),
+            ],
+        )
+        .await;
+        // Waiting for the requester's documents, it stands still (APPI's default policy).
+        let expected = format!(
+            "{}から期限停止中（請求者の対応待ち）",
+            madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false)
+        );
+        let queue = officer.get("/staff").await;
+        assert!(queue.body.contains(&expected), "{}", queue.body);
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(page.body.contains(&expected));
+    }
+);

@@ -13,6 +13,7 @@ pub mod holidays;
 pub mod kind;
 pub mod ledger;
 pub mod policy;
+pub mod progress;
 pub mod register;
 pub mod request;
 pub mod review;

@@ -1351,3 +1351,64 @@ fn data_not_retained_is_a_ground_for_every_kind() {
     }
     assert_eq!(RefusalGround::NotRetainedData.article(), "第16条第4項");
 }
+
+/// The requester's row of steps, written down by hand for a fee-paying disclosure and a
+/// free correction.
+#[test]
+fn the_requesters_progress_marks_where_the_request_stands() {
+    use madoguchi_domain::progress::{Mark::*, Step::*, progress};
+    let filed = filed(RequestKind::Disclosure);
+    assert_eq!(
+        progress(&filed),
+        vec![
+            (Received, Done),
+            (ContactConfirmed, Current),
+            (Identity, Ahead),
+            (Fee, Ahead),
+            (Work, Ahead),
+            (Answer, Ahead)
+        ]
+    );
+    let review = step(&filed, Event::ConfirmEmail, &Actor::Subject);
+    let unpaid = step(&review, Event::ApproveIdentity, &officer());
+    assert_eq!(
+        progress(&unpaid),
+        vec![
+            (Received, Done),
+            (ContactConfirmed, Done),
+            (Identity, Done),
+            (Fee, Current),
+            (Work, Ahead),
+            (Answer, Ahead)
+        ]
+    );
+    let paid = step(
+        &unpaid,
+        Event::RecordPayment {
+            amount: Yen(3000),
+            method: PaymentMethod::BankTransfer,
+        },
+        &officer(),
+    );
+    let done = step(&paid, Event::Complete(Outcome::Fulfilled), &officer());
+    assert!(progress(&done).iter().all(|(_, m)| *m == Done));
+    // A correction has no fee step.
+    let correction = step(&filed_correction(), Event::ConfirmEmail, &Actor::Subject);
+    assert_eq!(
+        progress(&correction),
+        vec![
+            (Received, Done),
+            (ContactConfirmed, Done),
+            (Identity, Current),
+            (Work, Ahead),
+            (Answer, Ahead)
+        ]
+    );
+    // Ended without an answer: no row of steps.
+    let withdrawn = step(&review, Event::Withdraw, &Actor::Subject);
+    assert!(progress(&withdrawn).is_empty());
+}
+
+fn filed_correction() -> Request {
+    filed(RequestKind::Correction)
+}

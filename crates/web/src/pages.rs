@@ -95,6 +95,17 @@ impl std::fmt::Display for Brand {
     }
 }
 
+/// A step of the request's way, as the requester's page shows it.
+#[derive(Debug, Clone)]
+pub struct ProgressStep {
+    /// The step in words.
+    pub label: &'static str,
+    /// `done`, `current` or `ahead` (the CSS class).
+    pub mark: &'static str,
+    /// The mark in words (screen readers, and anyone reading without the styles).
+    pub words: &'static str,
+}
+
 /// A row of the fee table.
 #[derive(Debug, Clone)]
 pub struct FeeRow {
@@ -357,6 +368,8 @@ impl IntakePage {
 #[derive(Debug, Template)]
 #[template(path = "pages/status.html")]
 pub struct StatusPage {
+    /// The steps of the way and where the request stands.
+    pub progress: Vec<ProgressStep>,
     /// English?
     pub en: bool,
     /// Business name.

@@ -314,7 +314,25 @@ async fn show_status(
                 )
             });
     let next = next_step(st, documents_needed, en);
+    // The row of steps (none when the stored request does not read: the rest still shows).
+    let progress = madoguchi_service::Service::lifecycle_of(&row)
+        .map(|r| {
+            madoguchi_domain::progress::progress(&r)
+                .into_iter()
+                .map(|(step, mark)| pages::ProgressStep {
+                    label: step.label(en),
+                    mark: match mark {
+                        madoguchi_domain::progress::Mark::Done => "done",
+                        madoguchi_domain::progress::Mark::Current => "current",
+                        madoguchi_domain::progress::Mark::Ahead => "ahead",
+                    },
+                    words: mark.label(en),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let page = StatusPage {
+        progress,
         next,
         payment,
         contact: settings.business.contact.clone(),

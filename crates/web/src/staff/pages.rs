@@ -86,6 +86,8 @@ pub struct QueueRow {
     pub channel: &'static str,
     /// Set once the subject may sue over the open request (Art. 39).
     pub may_sue: String,
+    /// Set while the answer's clock stands still, waiting for the requester.
+    pub paused: String,
 }
 
 /// The filter form's values, echoed back.
@@ -215,6 +217,8 @@ pub struct DetailPage {
     pub correction_targets: Option<Vec<madoguchi_service::erasure::CorrectableDataset>>,
     /// The corrections carried out.
     pub corrections: madoguchi_service::erasure::ErasureProgress,
+    /// While the answer's clock stands still, since when (empty while it runs).
+    pub paused: String,
     /// The document opened in the workspace (`?doc=`), if any.
     pub view_doc: Option<madoguchi_service::Document>,
     /// Officers' notes for each other.

@@ -177,6 +177,7 @@ pub async fn show_queue(
                 RState::parse(&r.state).is_some_and(RState::is_terminal),
                 en,
             ),
+            paused: paused_words(r.paused_since, en),
         })
         .collect();
     let page_view = QueuePage {
@@ -212,6 +213,19 @@ pub async fn show_queue(
         next: page.next.map(|c| q.next_link(c)).unwrap_or_default(),
     };
     Ok(render(&page_view))
+}
+
+/// While the answer's clock stands still (waiting for the requester), since when, in words;
+/// empty while it runs.
+pub(crate) fn paused_words(since: Option<chrono::DateTime<Utc>>, en: bool) -> String {
+    since.map_or_else(String::new, |at| {
+        let day = madoguchi_domain::written_date(jst_date(at), en);
+        if en {
+            format!("Clock paused since {day} (awaiting the requester)")
+        } else {
+            format!("{day}から期限停止中（請求者の対応待ち）")
+        }
+    })
 }
 
 /// An action's label for the message after it; empty for a name that is not an action.
@@ -779,6 +793,7 @@ async fn request_page(
         })
     });
     let page = DetailPage {
+        paused: paused_words(d.request.paused_since, en),
         view_doc,
         notes,
         templates,
