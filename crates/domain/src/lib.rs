@@ -10,6 +10,7 @@ pub mod files;
 pub mod filing;
 pub mod ground;
 pub mod holidays;
+pub mod incident;
 pub mod kind;
 pub mod ledger;
 pub mod policy;
