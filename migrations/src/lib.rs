@@ -20,6 +20,7 @@ mod m20261202_000015_add_owner_tasks;
 mod m20261203_000016_add_purged_at;
 mod m20261203_000017_add_must_change_password;
 mod m20261204_000018_create_request_notes;
+mod m20261205_000019_create_incidents;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_add_purged_at::Migration),
             Box::new(m20261203_000017_add_must_change_password::Migration),
             Box::new(m20261204_000018_create_request_notes::Migration),
+            Box::new(m20261205_000019_create_incidents::Migration),
         ]
     }
 }

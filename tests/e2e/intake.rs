@@ -65,6 +65,18 @@ on_both!(
         for hidden in ["id=\"delivery-electronic\"", "id=\"ground-select\""] {
             assert!(!other.body.contains(hidden), "{hidden}");
         }
+        // Choosing again goes back to the first step with the choices made.
+        let again = app
+            .client
+            .get("/?choose=1&kind=correction&requester=appointed_agent&lang=ja")
+            .await;
+        assert!(again.body.contains("<form method=\"get\" action=\"/\""));
+        assert!(
+            again.body.contains("value=\"correction\" checked"),
+            "{}",
+            again.body
+        );
+        assert!(again.body.contains("value=\"appointed_agent\" checked"));
         let csrf = page.csrf();
 
         let res = app

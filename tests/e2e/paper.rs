@@ -735,6 +735,16 @@ on_both!(
             madoguchi_store::notes::of_request(app.service.db().conn(), app.service.cipher(), id)
         };
         assert!(notes(row.id).await.unwrap().is_empty());
+        // And no new note about the person can be written on it.
+        let page = officer.get(&format!("/staff/requests/{old}")).await;
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{old}/notes"),
+                &[("csrf", &page.csrf()), ("text", "山田様より再度電話あり")],
+            )
+            .await;
+        assert_eq!(res.status, 409, "{}", res.body);
+        assert!(notes(row.id).await.unwrap().is_empty());
         assert_eq!(notes(app.request(recent).await.id).await.unwrap().len(), 1);
         // On the trail once, as the system's; a second sweep purges nothing more.
         let actions = app.audit_actions(old).await;

@@ -318,6 +318,20 @@ on_both!(
     |app: TestApp| async move {
         let admin = staff_client(&app, Role::Admin).await;
         let page = admin.get("/staff/admin/settings").await;
+        // The forms are in the page's body, and its title is only a title.
+        assert!(
+            page.body.contains("<title>設定 | Madoguchi</title>"),
+            "{}",
+            page.body
+        );
+        let main = &page.body[page.body.find("<main").unwrap()..];
+        for form in [
+            "/staff/admin/settings/branding",
+            "/staff/admin/settings/logo",
+            "/staff/admin/settings/templates",
+        ] {
+            assert!(main.contains(&format!("action=\"{form}\"")), "{form}");
+        }
         let csrf = page.csrf();
         let branding = |colour: &'static str| {
             vec![

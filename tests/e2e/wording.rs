@@ -295,6 +295,26 @@ on_both!(
         .await;
         file_via_api(&app, "waiting@example.jp").await;
         let admin = staff_client(&app, Role::Admin).await;
+        let settings = admin.get("/staff/admin/settings").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/templates",
+                &[
+                    ("csrf", &settings.csrf()),
+                    ("title", "入金の確認"),
+                    ("text", "{氏名} 様、入金を確認しました。"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/notes"),
+                &[("csrf", &page.csrf()), ("text", "小為替は経理へ回付済み。")],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
         let auditor = staff_client(&app, Role::Auditor).await;
         let subject = subject_session(&app, pid, "every-page@example.jp").await;
         let mut pages: Vec<(&Client, String)> = vec![
@@ -313,6 +333,13 @@ on_both!(
             (&officer, "/staff?closed=1".into()),
             (&officer, "/staff/dashboard".into()),
             (&officer, format!("/staff/requests/{pid}")),
+            (
+                &officer,
+                format!(
+                    "/staff/requests/{pid}?template={}&for=complete",
+                    urlencode("入金の確認")
+                ),
+            ),
             (&officer, format!("/staff/requests/{pid}/letter")),
             (&officer, "/staff/intake".into()),
             (&officer, "/staff/register".into()),

@@ -105,6 +105,12 @@ on_both!(
             res.body
                 .contains("メモ: 内容を入力してください（4,000文字以内）。")
         );
+        // Shown at the note's own field, which keeps what was typed.
+        assert!(
+            res.body.contains("aria-invalid=\"true\">  </textarea>"),
+            "{}",
+            res.body
+        );
         let written = "お電話で確認済み。免許証の裏面を明日再送とのこと。";
         let res = officer
             .post_form(
@@ -121,7 +127,8 @@ on_both!(
         let colleague = staff_client(&app, Role::Officer).await;
         let page = colleague.get(&format!("/staff/requests/{pid}")).await;
         assert!(page.body.contains(written), "{}", page.body);
-        assert!(page.body.contains("officer"));
+        // Who wrote it, inside the note (the header names the reader, not the author).
+        assert!(page.body.contains("</time> officer</p>"), "{}", page.body);
         // An auditor reads it and cannot write one.
         let auditor = staff_client(&app, Role::Auditor).await;
         let page = auditor.get(&format!("/staff/requests/{pid}")).await;
@@ -183,6 +190,23 @@ on_both!(
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         assert!(res.body.contains("裏面の提出依頼"));
+        // A second template of the same title is refused: officers pick by title.
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/templates",
+                &[
+                    ("csrf", &settings.csrf()),
+                    ("title", "裏面の提出依頼"),
+                    ("text", "別の文"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains("定型文の題名: 同じものが既にあります。"),
+            "{}",
+            res.body
+        );
         let entries = app
             .service
             .audit_trail(&madoguchi_service::TrailFilter {
@@ -198,13 +222,14 @@ on_both!(
         let number = app.request(pid).await.number;
         let officer = staff_client(&app, Role::Officer).await;
         let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let title = urlencode("裏面の提出依頼");
         let link = format!(
-            "/staff/requests/{pid}?template=0&amp;for=request_more_evidence#form-request_more_evidence"
+            "/staff/requests/{pid}?template={title}&amp;for=request_more_evidence#form-request_more_evidence"
         );
         assert!(page.body.contains(&link), "{}", page.body);
         let page = officer
             .get(&format!(
-                "/staff/requests/{pid}?template=0&for=request_more_evidence"
+                "/staff/requests/{pid}?template={title}&for=request_more_evidence"
             ))
             .await;
         let expected = format!(
@@ -212,9 +237,10 @@ on_both!(
         );
         assert!(page.body.contains(&expected), "{}", page.body);
         // Only an action the page offers takes it; an unknown template fills nothing.
+        let unknown = urlencode("別の定型文");
         for query in [
-            "template=0&for=complete",
-            "template=7&for=request_more_evidence",
+            format!("template={title}&for=complete"),
+            format!("template={unknown}&for=request_more_evidence"),
         ] {
             let page = officer.get(&format!("/staff/requests/{pid}?{query}")).await;
             assert_eq!(page.status, 200);
@@ -256,14 +282,25 @@ on_both!(
             ],
         )
         .await;
-        // Waiting for the requester's documents, it stands still (APPI's default policy).
-        let expected = format!(
-            "{}から期限停止中（請求者の対応待ち）",
-            madoguchi_domain::written_date(madoguchi_domain::jst_date(chrono::Utc::now()), false)
-        );
+        // Waiting for the requester's documents, it stands still (APPI's default policy):
+        // since 10:00 on 30 November in Japan, as stored.
+        {
+            use madoguchi_store::entities::request as r;
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+            let since = chrono::DateTime::parse_from_rfc3339("2026-11-30T01:00:00Z")
+                .unwrap()
+                .to_utc();
+            r::Entity::update_many()
+                .col_expr(r::Column::PausedSince, Expr::value(Some(since)))
+                .filter(r::Column::Pid.eq(pid))
+                .exec(app.service.db().conn())
+                .await
+                .unwrap();
+        }
+        let expected = "2026年11月30日から期限停止中（請求者の対応待ち）";
         let queue = officer.get("/staff").await;
-        assert!(queue.body.contains(&expected), "{}", queue.body);
+        assert!(queue.body.contains(expected), "{}", queue.body);
         let page = officer.get(&format!("/staff/requests/{pid}")).await;
-        assert!(page.body.contains(&expected));
+        assert!(page.body.contains(expected));
     }
 );

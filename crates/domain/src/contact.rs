@@ -140,19 +140,26 @@ pub fn parse_phone(input: &str) -> Result<String, ContactError> {
 pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, ContactError> {
     use unicode_normalization::UnicodeNormalization;
     let s: String = input.trim().nfkc().collect();
-    let s = s.strip_suffix('日').unwrap_or(&s);
-    let parts: Vec<&str> = s.split(['-', '/', '年', '月']).collect();
-    let [y, m, d] = parts.as_slice() else {
+    // Exactly one of three shapes: `Y年M月D日` (日 may be left off), `Y-M-D`, `Y/M/D`.
+    let parts: Option<(&str, &str, &str)> = if let Some((y, rest)) = s.split_once('年') {
+        rest.split_once('月')
+            .map(|(m, d)| (y, m, d.strip_suffix('日').unwrap_or(d)))
+    } else {
+        ['-', '/'].into_iter().find_map(|sep| {
+            let mut it = s.split(sep);
+            match (it.next(), it.next(), it.next(), it.next()) {
+                (Some(y), Some(m), Some(d), None) => Some((y, m, d)),
+                _ => None,
+            }
+        })
+    };
+    let Some((y, m, d)) = parts else {
         return Err(ContactError::BirthDate);
     };
     let digits = |p: &str, len: std::ops::RangeInclusive<usize>| {
         len.contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit())
     };
-    // One kind of separator, as written: `1990年4-1` is not a date anyone writes.
-    let same = s.contains('年') == s.contains('月')
-        && !(s.contains('年') && (s.contains('-') || s.contains('/')))
-        && !(s.contains('-') && s.contains('/'));
-    if !(same && digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2)) {
+    if !(digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2)) {
         return Err(ContactError::BirthDate);
     }
     let number = |p: &str| p.parse::<u32>().map_err(|_| ContactError::BirthDate);
@@ -287,6 +294,9 @@ mod tests {
             "2010-04-01-02",
             "昭和60年4月1日",
             "1990/13/01",
+            "2010月4年1日",
+            "2010-4-1日",
+            "2010年4月1日日",
         ] {
             assert_eq!(
                 parse_birth_date(bad, today),

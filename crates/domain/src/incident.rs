@@ -157,13 +157,33 @@ pub fn assess(f: &IncidentFacts) -> Assessment {
 /// The items a report to the Commission carries (規則8(1)), in the order of its form.
 pub const REPORT_ITEMS: [(&str, &str, &str); 9] = [
     ("summary", "概要", "Summary"),
-    ("items", "漏えい等が発生し、又は発生したおそれがある個人データの項目", "The personal data items involved"),
-    ("people", "漏えい等が発生し、又は発生したおそれがある個人データに係る本人の数", "The number of people involved"),
+    (
+        "items",
+        "漏えい等が発生し、又は発生したおそれがある個人データの項目",
+        "The personal data items involved",
+    ),
+    (
+        "people",
+        "漏えい等が発生し、又は発生したおそれがある個人データに係る本人の数",
+        "The number of people involved",
+    ),
     ("cause", "原因", "Cause"),
-    ("secondary", "二次被害又はそのおそれの有無及びその内容", "Secondary damage, or its risk, and what it is"),
-    ("response", "本人への対応の実施状況", "What was done for the people involved"),
+    (
+        "secondary",
+        "二次被害又はそのおそれの有無及びその内容",
+        "Secondary damage, or its risk, and what it is",
+    ),
+    (
+        "response",
+        "本人への対応の実施状況",
+        "What was done for the people involved",
+    ),
     ("publication", "公表の実施状況", "Publication"),
-    ("prevention", "再発防止のための措置", "Measures against recurrence"),
+    (
+        "prevention",
+        "再発防止のための措置",
+        "Measures against recurrence",
+    ),
     ("other", "その他参考となる事項", "Other relevant matters"),
 ];
 
@@ -199,10 +219,37 @@ mod tests {
     #[test]
     fn one_person_is_enough_for_the_first_three_criteria_and_1001_for_the_fourth() {
         for (f, c) in [
-            (IncidentFacts { special_care: true, people: 1, ..facts() }, Criterion::SpecialCare),
-            (IncidentFacts { financial_risk: true, people: 1, ..facts() }, Criterion::FinancialDamage),
-            (IncidentFacts { unlawful_intent: true, people: 1, ..facts() }, Criterion::UnlawfulPurpose),
-            (IncidentFacts { people: 1001, ..facts() }, Criterion::OverThousand),
+            (
+                IncidentFacts {
+                    special_care: true,
+                    people: 1,
+                    ..facts()
+                },
+                Criterion::SpecialCare,
+            ),
+            (
+                IncidentFacts {
+                    financial_risk: true,
+                    people: 1,
+                    ..facts()
+                },
+                Criterion::FinancialDamage,
+            ),
+            (
+                IncidentFacts {
+                    unlawful_intent: true,
+                    people: 1,
+                    ..facts()
+                },
+                Criterion::UnlawfulPurpose,
+            ),
+            (
+                IncidentFacts {
+                    people: 1001,
+                    ..facts()
+                },
+                Criterion::OverThousand,
+            ),
         ] {
             let a = assess(&f);
             assert_eq!(a.criteria, vec![c]);
@@ -210,18 +257,31 @@ mod tests {
             assert!(a.notify_people);
         }
         // "More than 1,000": exactly 1,000 is not.
-        assert!(!assess(&IncidentFacts { people: 1000, ..facts() }).reportable());
+        assert!(
+            !assess(&IncidentFacts {
+                people: 1000,
+                ..facts()
+            })
+            .reportable()
+        );
     }
 
     #[test]
     fn the_final_report_is_due_on_day_30_or_day_60_for_an_unlawful_purpose() {
         // Aware on 1 December: day 1 is 1 December, day 30 is 30 December, day 60 is
         // 29 January; the 速報 is aimed at day 3 (3 December) and due by day 5 (5 December).
-        let a = assess(&IncidentFacts { special_care: true, ..facts() });
+        let a = assess(&IncidentFacts {
+            special_care: true,
+            ..facts()
+        });
         assert_eq!(a.prelim_target, Some(d(2026, 12, 3)));
         assert_eq!(a.prelim_due, Some(d(2026, 12, 5)));
         assert_eq!(a.final_due, Some(d(2026, 12, 30)));
-        let a = assess(&IncidentFacts { unlawful_intent: true, special_care: true, ..facts() });
+        let a = assess(&IncidentFacts {
+            unlawful_intent: true,
+            special_care: true,
+            ..facts()
+        });
         assert_eq!(a.final_due, Some(d(2027, 1, 29)));
     }
 
@@ -229,18 +289,30 @@ mod tests {
     fn a_preliminary_window_over_a_weekend_is_not_moved() {
         // Aware on Friday 4 December 2026: day 3 is Sunday the 6th and day 5 Tuesday the
         // 8th; weekends count, so neither moves to a business day.
-        let a = assess(&IncidentFacts { aware_on: d(2026, 12, 4), financial_risk: true, ..facts() });
+        let a = assess(&IncidentFacts {
+            aware_on: d(2026, 12, 4),
+            financial_risk: true,
+            ..facts()
+        });
         assert_eq!(a.prelim_target, Some(d(2026, 12, 6)));
         assert_eq!(a.prelim_due, Some(d(2026, 12, 8)));
         // Over the new year holidays the 確報 is not moved either: aware 2 December, day 30
         // is 31 December.
-        let a = assess(&IncidentFacts { aware_on: d(2026, 12, 2), financial_risk: true, ..facts() });
+        let a = assess(&IncidentFacts {
+            aware_on: d(2026, 12, 2),
+            financial_risk: true,
+            ..facts()
+        });
         assert_eq!(a.final_due, Some(d(2026, 12, 31)));
     }
 
     #[test]
     fn protected_data_is_exempt_and_a_processor_tells_its_entruster() {
-        let a = assess(&IncidentFacts { special_care: true, protected: true, ..facts() });
+        let a = assess(&IncidentFacts {
+            special_care: true,
+            protected: true,
+            ..facts()
+        });
         assert!(a.exempt);
         assert!(!a.reportable());
         let a = assess(&IncidentFacts {
@@ -250,6 +322,9 @@ mod tests {
         });
         assert_eq!(a.report_to, ReportTo::Entruster("株式会社アスター".into()));
         assert_eq!(a.prelim_due, Some(d(2026, 12, 5)));
-        assert_eq!(a.final_due, None, "the processor's duty ends with the notice");
+        assert_eq!(
+            a.final_due, None,
+            "the processor's duty ends with the notice"
+        );
     }
 }

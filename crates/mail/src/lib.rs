@@ -416,9 +416,20 @@ pub fn sample(lang: &str) -> MailContext {
         state_ja: "対応完了".into(),
         state_en: "Completed".into(),
         link: "https://example.jp/r/abc".into(),
-        link_expires: "2026-11-25 10:00".into(),
-        due_on: "2026-12-06".into(),
-        reply_by: "2026-12-22".into(),
+        // Dates as the service writes them in each language (`written_date`, `written_time`).
+        link_expires: if lang == "en" {
+            "Wed 25 November 2026, 10:00 (Japan time)"
+        } else {
+            "2026年11月25日（水）10時00分"
+        }
+        .into(),
+        due_on: if lang == "en" { "6 December 2026" } else { "2026年12月6日" }.into(),
+        reply_by: if lang == "en" {
+            "Tue 22 December 2026, 17:00 (Japan time)"
+        } else {
+            "2026年12月22日（火）17時00分"
+        }
+        .into(),
         amount: "¥3,000".into(),
         message: "運転免許証の裏面".into(),
         grounds_ja: vec!["他の法令に違反することとなるため".into()],
@@ -428,7 +439,7 @@ pub fn sample(lang: &str) -> MailContext {
         payment_method: "銀行振込".into(),
         today: "2026-11-22".into(),
         download: true,
-        download_until: "2026年12月22日".into(),
+        download_until: if lang == "en" { "22 December 2026" } else { "2026年12月22日" }.into(),
         download_limit: 3,
         confirm_nonce: None,
         code_nonce: None,

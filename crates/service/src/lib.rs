@@ -9,6 +9,7 @@ mod error;
 mod files;
 pub mod gather;
 pub mod identity;
+pub mod incidents;
 mod intake;
 pub mod letters;
 pub mod limits;

@@ -268,7 +268,10 @@ pub const DEFAULT_ACCENT: &str = "#1d4ed8";
 /// Whether `#rrggbb` is dark enough for white text on it and for links on white: a contrast
 /// ratio of at least 4.5 against white (WCAG 2.x, AA for normal text).
 pub fn readable_on_white(colour: &str) -> bool {
-    let Some(hex) = colour.strip_prefix('#').filter(|h| h.len() == 6) else {
+    let Some(hex) = colour
+        .strip_prefix('#')
+        .filter(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()))
+    else {
         return false;
     };
     let Ok(rgb) = u32::from_str_radix(hex, 16) else {
@@ -366,6 +369,9 @@ pub enum SettingsError {
     /// Not an e-mail address.
     #[error("{0}: not an e-mail address")]
     Address(&'static str),
+    /// Another entry already has this value (a template's title).
+    #[error("{0}: already in use")]
+    Duplicate(&'static str),
     /// The policy is refused.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -751,6 +757,9 @@ impl Service {
         let old = AnswerTemplates {
             items: self.reload_settings().await?.templates.clone(),
         };
+        if old.items.iter().any(|t| t.title == template.title) {
+            return Err(SettingsError::Duplicate("title").into());
+        }
         let mut new = old.clone();
         new.items.push(template);
         new.validate()?;
@@ -868,7 +877,8 @@ mod tests {
             assert!(readable_on_white(ok), "{ok}");
         }
         for bad in [
-            "#777777", "#ffff00", "#ffffff", "#12345", "1d4ed8", "#1d4ed8 ", "#gggggg", "blue",
+            "#777777", "#ffff00", "#ffffff", "#12345", "1d4ed8", "#1d4ed8 ", "#gggggg", "#+12345",
+            "blue",
         ] {
             assert!(!readable_on_white(bad), "{bad}");
         }

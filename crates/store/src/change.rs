@@ -673,6 +673,12 @@ async fn apply<C: ConnectionTrait>(
             author_id,
             text,
         } => {
+            // A request whose personal data were erased takes no new words about the person.
+            let purged = request::Entity::find_by_id(request_id)
+                .one(tx)
+                .await?
+                .is_none_or(|r| r.purged_at.is_some());
+            refused_unless(u64::from(!purged), 1, Refused::AlreadyPurged)?;
             crate::entities::request_note::Entity::insert(
                 crate::entities::request_note::ActiveModel {
                     pid: Set(pid),

@@ -8,6 +8,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod gather;
+pub mod incidents;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;

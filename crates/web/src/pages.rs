@@ -266,7 +266,18 @@ impl IntakePage {
             en,
             business_name,
             csrf,
-            step: chosen.map_or(IntakeStep::All, IntakeStep::Fill),
+            // A refused kind or requester cannot be put right on the second step (they are
+            // hidden there): every field shows, so the person corrects it where they see it.
+            step: match chosen {
+                Some(k)
+                    if !errors
+                        .iter()
+                        .any(|e| e.field == "kind" || e.field == "requester") =>
+                {
+                    IntakeStep::Fill(k)
+                }
+                _ => IntakeStep::All,
+            },
             chosen_fee: chosen.map(|k| fees.fee(k).to_string()).unwrap_or_default(),
             form,
             errors,

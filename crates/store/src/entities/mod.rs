@@ -8,6 +8,7 @@ pub mod audit_entry;
 pub mod customer;
 pub mod datamap_version;
 pub mod gather_job;
+pub mod incident;
 pub mod login_throttle;
 pub mod outbox;
 pub mod payment;

@@ -149,9 +149,9 @@ async fn show_intake_form(
         input,
         Vec::new(),
     );
-    let page = if kind.is_none() {
+    let page = if kind.is_none() || step.choose.is_some() {
         // Sent without a kind: say so on the first step.
-        page.choosing(step.next.is_some())
+        page.choosing(kind.is_none() && step.next.is_some())
     } else {
         page
     };
@@ -168,6 +168,9 @@ struct StepQuery {
     /// Present when the first step was sent (its button).
     #[serde(default)]
     next: Option<String>,
+    /// Back to the first step with the choices made (「種類・請求者を選び直す」).
+    #[serde(default)]
+    choose: Option<String>,
 }
 
 /// Files a request from the form; on errors re-renders it with the input kept.

@@ -602,6 +602,8 @@ fn settings_error_words(e: &madoguchi_service::settings::SettingsError, en: bool
         (E::Range(field @ ("site_url" | "privacy_url")), true) => format!("{}: enter an address starting with https://.", field_words(field, en)),
         (E::Range(field), false) => format!("{}: 空欄、範囲外、または長すぎます。", field_words(field, en)),
         (E::Range(field), true) => format!("{}: empty, out of range or too long.", field_words(field, en)),
+        (E::Duplicate(field), false) => format!("{}: 同じものが既にあります。別の題名にしてください。", field_words(field, en)),
+        (E::Duplicate(field), true) => format!("{}: already in use; choose another.", field_words(field, en)),
         (E::Address(field), false) => format!("{}: メールアドレスの形式で入力してください。", field_words(field, en)),
         (E::Address(field), true) => format!("{}: enter an e-mail address.", field_words(field, en)),
         (E::Policy(PolicyError::Deadline), false) => "期限: 1〜365日、260営業日または12か月の範囲で指定してください。".into(),

@@ -223,8 +223,11 @@ pub struct DetailPage {
     pub view_doc: Option<madoguchi_service::Document>,
     /// Officers' notes for each other.
     pub notes: Vec<madoguchi_service::notes::Note>,
-    /// The answer templates: (index, title).
-    pub templates: Vec<(usize, String)>,
+    /// The answer templates: (title as a query value, title).
+    pub templates: Vec<(String, String)>,
+    /// Why the note was refused (shown at the note form), and the words typed.
+    pub note_error: String,
+    pub note_text: String,
     /// A template's text put into one action's message field (`?template=&for=`).
     pub prefill: Option<(String, String)>,
 }

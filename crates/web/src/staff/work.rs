@@ -586,7 +586,8 @@ pub async fn show_request(
     let view = PageView {
         flash: done_words(&q.done, en),
         doc: Uuid::parse_str(&q.doc).ok(),
-        template: q.template.map(|t| (t, q.for_action.clone())),
+        template: q.template.clone().map(|t| (t, q.for_action.clone())),
+        note: None,
     };
     request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
 }
@@ -601,7 +602,7 @@ pub struct DoneQuery {
     #[serde(default)]
     doc: String,
     #[serde(default)]
-    template: Option<usize>,
+    template: Option<String>,
     #[serde(default, rename = "for")]
     for_action: String,
 }
@@ -613,8 +614,10 @@ struct PageView {
     flash: String,
     /// The document opened in the workspace.
     doc: Option<Uuid>,
-    /// An answer template (its index) for an action's message field.
-    template: Option<(usize, String)>,
+    /// An answer template (by its title, which is unique) for an action's message field.
+    template: Option<(String, String)>,
+    /// A note refused: why, and the words typed (kept for another try).
+    note: Option<(String, String)>,
 }
 
 /// The message after an action, from a fixed list (the query names the action; it never
@@ -778,12 +781,13 @@ async fn request_page(
     let templates = settings
         .templates
         .iter()
-        .enumerate()
-        .map(|(i, t)| (i, t.title.clone()))
+        .map(|t| (crate::pages::urlencode(&t.title), t.title.clone()))
         .collect();
-    // Only an action on the page can take a template: a crafted `for` fills nothing.
-    let prefill = view.template.and_then(|(i, for_action)| {
-        let template = settings.templates.get(i)?;
+    // Only an action on the page can take a template: a crafted `for` fills nothing. A
+    // template is named by its title (unique), so one removed meanwhile fills nothing rather
+    // than its neighbour.
+    let prefill = view.template.and_then(|(title, for_action)| {
+        let template = settings.templates.iter().find(|t| t.title == title)?;
         actions_offer(&actions, &for_action).then(|| {
             let due = madoguchi_domain::written_date(d.request.due_on, en);
             (
@@ -792,7 +796,10 @@ async fn request_page(
             )
         })
     });
+    let (note_error, note_text) = view.note.unwrap_or_default();
     let page = DetailPage {
+        note_error,
+        note_text,
         paused: paused_words(d.request.paused_since, en),
         view_doc,
         notes,
@@ -845,7 +852,7 @@ async fn request_page(
         audit: d.audit,
         r: d.request,
     };
-    let status = if page.errors.is_empty() {
+    let status = if page.errors.is_empty() && page.note_error.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
@@ -1047,22 +1054,11 @@ pub async fn add_note(
             } else {
                 "メモ: 内容を入力してください（4,000文字以内）。"
             };
-            let error = crate::error::FieldError {
-                field: "text".into(),
-                code: "invalid".into(),
-                message: message.into(),
+            let view = PageView {
+                note: Some((message.to_owned(), f.text.clone())),
+                ..PageView::default()
             };
-            request_page(
-                &state,
-                en,
-                &who,
-                &origin,
-                pid,
-                vec![error],
-                Vec::new(),
-                PageView::default(),
-            )
-            .await
+            request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
         }
         Err(e) => Err(service_error(e, en)),
     }
