@@ -24,6 +24,7 @@ mod erase;
 mod example_shop;
 mod http_connector;
 mod identity;
+mod incidents;
 mod intake;
 mod jurisdictions;
 mod lifecycle;

@@ -6,7 +6,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use madoguchi_domain::incident::{Assessment, IncidentFacts, REPORT_ITEMS, ReportTo, assess};
 use madoguchi_store::audit::Origin;
-use madoguchi_store::incidents::{self, Incident, IncidentChange, Report};
+use madoguchi_store::incidents;
+pub use madoguchi_store::incidents::{Incident, IncidentChange, Report};
 use uuid::Uuid;
 
 use crate::staff::{StaffIdentity, audit_entry};

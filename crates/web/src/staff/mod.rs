@@ -12,6 +12,7 @@ mod dashboard;
 pub mod datamap;
 mod documents;
 pub mod guard;
+mod incidents;
 mod intake;
 /// The printable request form is public: a subject prints it from `/procedures`.
 pub(crate) use intake::printable_form;
@@ -192,6 +193,34 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/requests/assign", WORKERS),
             post(work::assign_requests),
+        ),
+        (
+            page(Method::GET, "/staff/incidents", ANY_STAFF),
+            get(incidents::list),
+        ),
+        (
+            page(Method::POST, "/staff/incidents", WORKERS),
+            post(incidents::open),
+        ),
+        (
+            page(Method::GET, "/staff/incidents/new", WORKERS),
+            get(incidents::new_form),
+        ),
+        (
+            page(Method::GET, "/staff/incidents/{pid}", ANY_STAFF),
+            get(incidents::show),
+        ),
+        (
+            page(Method::POST, "/staff/incidents/{pid}", WORKERS),
+            post(incidents::update),
+        ),
+        (
+            page(Method::POST, "/staff/incidents/{pid}/reports", WORKERS),
+            post(incidents::record_report),
+        ),
+        (
+            page(Method::GET, "/staff/incidents/{pid}/report", ANY_STAFF),
+            get(incidents::report),
         ),
         (
             page(Method::GET, "/staff/dashboard", ANY_STAFF),

@@ -1,0 +1,599 @@
+//! The incident register's pages (漏えい等, Art. 26): the list with each incident's next
+//! report and its last day, a form to open or update one (the rules' verdict shown as it
+//! stands), the recording of the 速報 and 確報, and the report's draft laid out item by item
+//! as the Commission's form asks for it.
+
+use askama::Template;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use madoguchi_domain::incident::{IncidentFacts, REPORT_ITEMS, ReportTo};
+use madoguchi_service::ServiceError;
+use madoguchi_service::incidents::{IncidentChange, IncidentView, Report};
+use madoguchi_service::staff::StaffIdentity;
+use uuid::Uuid;
+
+use super::pages::Chrome;
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::render;
+use crate::state::AppState;
+
+/// An incident as the pages show it.
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub pid: String,
+    pub number: String,
+    pub aware_on: String,
+    pub people: u32,
+    /// Reportable, and to whom, in words.
+    pub verdict: String,
+    /// The rules met, in words.
+    pub criteria: Vec<&'static str>,
+    /// The next report owed and its last day, in words (empty when none is owed).
+    pub next_due: String,
+    /// `overdue`, `soon` or `ok`.
+    pub badge: &'static str,
+    pub prelim: String,
+    pub final_report: String,
+    pub prelim_target: String,
+    pub prelim_due: String,
+    pub final_due: String,
+    pub reportable: bool,
+    pub owes_final: bool,
+    pub version: i32,
+}
+
+fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
+    let a = &v.assessment;
+    let r = &v.incident.row;
+    let day = |d: Option<NaiveDate>| {
+        d.map(|d| madoguchi_domain::written_date(d, en))
+            .unwrap_or_default()
+    };
+    let verdict = match (&a.report_to, a.exempt, en) {
+        (ReportTo::Commission, _, false) => "個人情報保護委員会への報告が必要です".to_owned(),
+        (ReportTo::Commission, _, true) => "Must be reported to the Commission".to_owned(),
+        (ReportTo::Entruster(e), _, false) => {
+            format!("委託元（{e}）への通知が必要です（委託元が報告します）")
+        }
+        (ReportTo::Entruster(e), _, true) => {
+            format!("Must be notified to the entrusting business ({e}), which reports")
+        }
+        (ReportTo::Nobody, true, false) => {
+            "高度な暗号化等の措置により報告対象外です（記録は残します）".to_owned()
+        }
+        (ReportTo::Nobody, true, true) => {
+            "Not reportable: the data was protected (kept on record)".to_owned()
+        }
+        (ReportTo::Nobody, false, false) => {
+            "報告対象の事態に当たりません（記録は残します）".to_owned()
+        }
+        (ReportTo::Nobody, false, true) => "Not a reportable incident (kept on record)".to_owned(),
+    };
+    let (next_due, badge) = match v.next_due() {
+        Some((stage, d)) => {
+            let what = match (stage, en) {
+                ("preliminary", false) => "速報",
+                ("preliminary", true) => "Preliminary report",
+                (_, false) => "確報",
+                (_, true) => "Final report",
+            };
+            let badge = if d < today {
+                "overdue"
+            } else if d <= today + chrono::Duration::days(2) {
+                "soon"
+            } else {
+                "ok"
+            };
+            (
+                if en {
+                    format!("{what} by {}", madoguchi_domain::written_date(d, en))
+                } else {
+                    format!("{what}: {}まで", madoguchi_domain::written_date(d, en))
+                },
+                badge,
+            )
+        }
+        None => (String::new(), "ok"),
+    };
+    let sent = |at: Option<chrono::DateTime<Utc>>, reference: &Option<String>| {
+        at.map(|at| {
+            format!(
+                "{}（{}）",
+                madoguchi_domain::written_date(madoguchi_domain::jst_date(at), en),
+                reference.clone().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+    };
+    IncidentRow {
+        pid: r.pid.to_string(),
+        number: r.number.clone(),
+        aware_on: madoguchi_domain::written_date(r.aware_on, en),
+        people: v.incident.facts.people,
+        verdict,
+        criteria: a.criteria.iter().map(|c| c.label(en)).collect(),
+        next_due,
+        badge,
+        prelim: sent(r.prelim_at, &r.prelim_ref),
+        final_report: sent(r.final_at, &r.final_ref),
+        prelim_target: day(a.prelim_target),
+        prelim_due: day(a.prelim_due),
+        final_due: day(a.final_due),
+        reportable: a.reportable(),
+        owes_final: a.final_due.is_some(),
+        version: r.version,
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/incidents.html")]
+pub struct IncidentsPage {
+    pub c: Chrome,
+    pub rows: Vec<IncidentRow>,
+}
+
+/// The form's values (what was stored, or what was typed when refused).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentForm {
+    pub aware_on: String,
+    pub special_care: bool,
+    pub financial_risk: bool,
+    pub unlawful_intent: bool,
+    pub people: String,
+    pub protected: bool,
+    pub entrusted_by: String,
+    /// Each report item: (key, label, text).
+    pub items: Vec<(&'static str, &'static str, String)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/incident.html")]
+pub struct IncidentPage {
+    pub c: Chrome,
+    /// The incident, once opened.
+    pub i: Option<IncidentRow>,
+    pub form: IncidentForm,
+    pub error: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/incident_report.html")]
+pub struct ReportPage {
+    pub c: Chrome,
+    pub i: IncidentRow,
+    pub items: Vec<(&'static str, String)>,
+    pub business: String,
+}
+
+macro_rules! bilingual {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Japanese or English, by the page's language.
+            pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+                if self.c.en { en } else { ja }
+            }
+        }
+    )*};
+}
+
+bilingual!(IncidentsPage, IncidentPage, ReportPage);
+
+fn form_of(v: Option<&IncidentView>, en: bool) -> IncidentForm {
+    let items = |report: Option<&Report>| {
+        REPORT_ITEMS
+            .iter()
+            .map(|(k, ja, en_label)| {
+                (
+                    *k,
+                    if en { *en_label } else { *ja },
+                    report.and_then(|r| r.get(*k)).cloned().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    match v {
+        None => IncidentForm {
+            items: items(None),
+            ..IncidentForm::default()
+        },
+        Some(v) => {
+            let f = &v.incident.facts;
+            IncidentForm {
+                aware_on: madoguchi_domain::written_date(f.aware_on, en),
+                special_care: f.special_care,
+                financial_risk: f.financial_risk,
+                unlawful_intent: f.unlawful_intent,
+                people: f.people.to_string(),
+                protected: f.protected,
+                entrusted_by: f.entrusted_by.clone().unwrap_or_default(),
+                items: items(Some(&v.incident.report)),
+            }
+        }
+    }
+}
+
+/// The fields of a posted form.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &Bytes, en: bool) -> Result<Self, PageError> {
+        serde_urlencoded::from_bytes(body)
+            .map(Fields)
+            .map_err(|_| PageError(AppError::BadRequest("form".into()), en))
+    }
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+    fn checked(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+}
+
+/// What the form says, or why it cannot be read (in words, naming the field).
+fn read_form(
+    f: &Fields,
+    today: NaiveDate,
+    en: bool,
+) -> (IncidentForm, Result<(IncidentFacts, Report), String>) {
+    let form = IncidentForm {
+        aware_on: f.get("aware_on").to_owned(),
+        special_care: f.checked("special_care"),
+        financial_risk: f.checked("financial_risk"),
+        unlawful_intent: f.checked("unlawful_intent"),
+        people: f.get("people").to_owned(),
+        protected: f.checked("protected"),
+        entrusted_by: f.get("entrusted_by").to_owned(),
+        items: REPORT_ITEMS
+            .iter()
+            .map(|(k, ja, en_label)| {
+                (
+                    *k,
+                    if en { *en_label } else { *ja },
+                    f.get(&format!("item_{k}")).to_owned(),
+                )
+            })
+            .collect(),
+    };
+    let words = |ja: &str, en_words: &str| {
+        if en {
+            en_words.to_owned()
+        } else {
+            ja.to_owned()
+        }
+    };
+    let aware_on = match madoguchi_domain::parse_birth_date(&form.aware_on, today) {
+        Ok(d) => d,
+        Err(_) => {
+            return (
+                form,
+                Err(words(
+                    "知った日: 2026年12月1日のように、今日までの日付を入力してください。",
+                    "Day of awareness: enter a date up to today, like 2026/12/1.",
+                )),
+            );
+        }
+    };
+    let people: u32 = match form.people.replace([',', '，'], "").parse() {
+        Ok(n) => n,
+        Err(_) => {
+            return (
+                form,
+                Err(words(
+                    "本人の数: 半角数字で入力してください（推定で構いません）。",
+                    "Number of people: enter a number (an estimate will do).",
+                )),
+            );
+        }
+    };
+    let facts = IncidentFacts {
+        aware_on,
+        special_care: form.special_care,
+        financial_risk: form.financial_risk,
+        unlawful_intent: form.unlawful_intent,
+        people,
+        protected: form.protected,
+        entrusted_by: Some(form.entrusted_by.clone()).filter(|e| !e.is_empty()),
+    };
+    let report: Report = form
+        .items
+        .iter()
+        .filter(|(_, _, v)| !v.is_empty())
+        .map(|(k, _, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    (form, Ok((facts, report)))
+}
+
+fn invalid_words(field: &str, en: bool) -> String {
+    let (ja, en_words) = match field {
+        "aware_on" => (
+            "知った日: 今日までの日付を入力してください。",
+            "Day of awareness: a date up to today.",
+        ),
+        "entrusted_by" => (
+            "委託元: 1行、200文字以内で入力してください。",
+            "Entrusting business: one line, at most 200 characters.",
+        ),
+        "report" => (
+            "報告の各項目は4,000文字以内で入力してください。",
+            "Each report item: at most 4,000 characters.",
+        ),
+        "reported_on" => (
+            "報告した日: 知った日から今日までの日付を入力してください。",
+            "Day reported: between the day of awareness and today.",
+        ),
+        "reference" => (
+            "受付番号等: 1行、100文字以内で入力してください。",
+            "Reference: one line, at most 100 characters.",
+        ),
+        "not_reportable" => (
+            "この事態は報告の対象ではありません。",
+            "This incident is not one to report.",
+        ),
+        "prelim_first" => (
+            "先に速報を記録してください。",
+            "Record the preliminary report first.",
+        ),
+        _ => (
+            "入力内容をご確認ください。",
+            "Please check what you entered.",
+        ),
+    };
+    if en {
+        en_words.to_owned()
+    } else {
+        ja.to_owned()
+    }
+}
+
+fn incident_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+}
+
+/// The register.
+pub async fn list(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let today = madoguchi_domain::jst_date(Utc::now());
+    let rows = state
+        .service
+        .incidents()
+        .await
+        .map_err(|e| PageError(e.into(), en))?
+        .iter()
+        .map(|v| row(v, today, en))
+        .collect();
+    Ok(render(&IncidentsPage {
+        c: Chrome::new(&who, en),
+        rows,
+    }))
+}
+
+/// The form to open one.
+pub async fn new_form(
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    Ok(render(&IncidentPage {
+        c: Chrome::new(&who, en),
+        i: None,
+        form: form_of(None, en),
+        error: String::new(),
+    }))
+}
+
+fn refused(page: IncidentPage) -> Response {
+    let mut res = render(&page);
+    *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    res
+}
+
+/// Opens one.
+pub async fn open(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let f = Fields::parse(&body, en)?;
+    let now = Utc::now();
+    let (form, read) = read_form(&f, madoguchi_domain::jst_date(now), en);
+    let page = |form, error| IncidentPage {
+        c: Chrome::new(&who, en),
+        i: None,
+        form,
+        error,
+    };
+    let (facts, report) = match read {
+        Ok(r) => r,
+        Err(e) => return Ok(refused(page(form, e))),
+    };
+    match state
+        .service
+        .open_incident(facts, report, &who, &origin, now)
+        .await
+    {
+        Ok(pid) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
+        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// One incident: its verdict, its deadlines, its reports, its form.
+pub async fn show(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    let v = state
+        .service
+        .incident(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let today = madoguchi_domain::jst_date(Utc::now());
+    Ok(render(&IncidentPage {
+        c: Chrome::new(&who, en),
+        i: Some(row(&v, today, en)),
+        form: form_of(Some(&v), en),
+        error: String::new(),
+    }))
+}
+
+/// Updates one (at the version the officer read).
+pub async fn update(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    let f = Fields::parse(&body, en)?;
+    let version: i32 = f
+        .get("version")
+        .parse()
+        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+    let now = Utc::now();
+    let today = madoguchi_domain::jst_date(now);
+    let v = state
+        .service
+        .incident(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let (form, read) = read_form(&f, today, en);
+    let page = |form, error| IncidentPage {
+        c: Chrome::new(&who, en),
+        i: Some(row(&v, today, en)),
+        form,
+        error,
+    };
+    let (facts, report) = match read {
+        Ok(r) => r,
+        Err(e) => return Ok(refused(page(form, e))),
+    };
+    match state
+        .service
+        .change_incident(
+            pid,
+            version,
+            IncidentChange::Edit { facts, report },
+            &who,
+            &origin,
+            now,
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
+        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// Records the 速報 (or the notice to the entruster) or the 確報 as sent.
+pub async fn record_report(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    let f = Fields::parse(&body, en)?;
+    let version: i32 = f
+        .get("version")
+        .parse()
+        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+    let now = Utc::now();
+    let today = madoguchi_domain::jst_date(now);
+    let v = state
+        .service
+        .incident(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let error = |e: String| {
+        Ok(refused(IncidentPage {
+            c: Chrome::new(&who, en),
+            i: Some(row(&v, today, en)),
+            form: form_of(Some(&v), en),
+            error: e,
+        }))
+    };
+    let Ok(on) = madoguchi_domain::parse_birth_date(f.get("reported_on"), today) else {
+        return error(invalid_words("reported_on", en));
+    };
+    let reference = f.get("reference").to_owned();
+    let change = match f.get("stage") {
+        "preliminary" => IncidentChange::Preliminary { on, reference },
+        "final" => IncidentChange::Final { on, reference },
+        _ => return Err(PageError(AppError::BadRequest("stage".into()), en)),
+    };
+    match state
+        .service
+        .change_incident(pid, version, change, &who, &origin, now)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
+        Err(ServiceError::Invalid(field)) => error(invalid_words(field, en)),
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// The report's draft, item by item as the Commission's form asks, to print or to paste.
+pub async fn report(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    let v = state
+        .service
+        .incident(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let today = madoguchi_domain::jst_date(Utc::now());
+    let items = REPORT_ITEMS
+        .iter()
+        .map(|(k, ja, en_label)| {
+            let text = v.incident.report.get(*k).cloned().unwrap_or_default();
+            // The number of people is a fact of the register when the item says nothing more.
+            let text = if *k == "people" && text.is_empty() {
+                if en {
+                    format!("{} (as known or estimated)", v.incident.facts.people)
+                } else {
+                    format!("{}人（判明分または推定）", v.incident.facts.people)
+                }
+            } else {
+                text
+            };
+            (if en { *en_label } else { *ja }, text)
+        })
+        .collect();
+    Ok(render(&ReportPage {
+        c: Chrome::new(&who, en),
+        i: row(&v, today, en),
+        items,
+        business: state.business().await.name,
+    }))
+}

@@ -1,0 +1,255 @@
+//! The incident register (issue 19, APPI Art. 26): an officer records a breach, the rules say
+//! whether and by when it is reported, the 速報 and 確報 are recorded once each, the report's
+//! draft is laid out item by item, everything is on the `incidents` trail without the report's
+//! words, which are sealed at rest.
+
+use madoguchi_domain::Role;
+
+use crate::helpers::*;
+use crate::on_both;
+
+fn facts<'a>(csrf: &'a str, people: &'a str, unlawful: bool) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("csrf", csrf),
+        ("aware_on", "2026年11月20日"),
+        ("people", people),
+        (
+            "item_summary",
+            "顧客名簿のファイルが外部から閲覧可能な状態になっていた。",
+        ),
+        ("item_cause", "ストレージの公開設定の誤り"),
+    ];
+    if unlawful {
+        f.push(("unlawful_intent", "1"));
+    }
+    f
+}
+
+fn pid_of(location: &str) -> String {
+    location.trim_start_matches("/staff/incidents/").to_owned()
+}
+
+on_both!(
+    a_breach_is_assessed_reported_twice_and_drafted,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let form = officer.get("/staff/incidents/new").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.csrf();
+        // A day of awareness that is not a date is refused, naming the field.
+        let mut bad = facts(&csrf, "1,200", true);
+        bad[1] = ("aware_on", "先週");
+        let res = officer.post_form("/staff/incidents", &bad).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains("知った日: 2026年12月1日のように"),
+            "{}",
+            res.body
+        );
+        assert!(
+            res.body.contains("顧客名簿のファイル"),
+            "what was typed stays"
+        );
+
+        // 1,200 people, an unlawful purpose suspected: reportable under 7(3) and 7(4).
+        let res = officer
+            .post_form("/staff/incidents", &facts(&csrf, "1,200", true))
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid = pid_of(res.header("location"));
+        let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+        assert_eq!(page.status, 200);
+        for shown in [
+            "個人情報保護委員会への報告が必要です",
+            "不正の目的をもって行われたおそれがある（規則第7条第3号）",
+            "本人の数が1,000人を超える（規則第7条第4号）",
+            // Aware 20 November (day 1): 速報 aimed at day 3, due day 5; 確報 day 60.
+            "2026年11月22日",
+            "2026年11月24日",
+            "2027年1月18日",
+        ] {
+            assert!(page.body.contains(shown), "{shown}: {}", page.body);
+        }
+        // Overdue (today is after 24 November) in the register.
+        let list = officer.get("/staff/incidents").await;
+        assert!(
+            list.body
+                .contains("<span class=\"badge overdue\">速報: 2026年11月24日まで</span>"),
+            "{}",
+            list.body
+        );
+
+        // The 確報 cannot come before the 速報.
+        let csrf = page.csrf();
+        let report = |stage: &'static str,
+                      on: &'static str,
+                      reference: &'static str,
+                      version: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("version", version.to_owned()),
+                ("stage", stage.to_owned()),
+                ("reported_on", on.to_owned()),
+                ("reference", reference.to_owned()),
+            ]
+        };
+        let send = |fields: Vec<(&'static str, String)>| {
+            let officer = &officer;
+            let pid = pid.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                officer
+                    .post_form(&format!("/staff/incidents/{pid}/reports"), &pairs)
+                    .await
+            }
+        };
+        let res = send(report("final", "2026/11/25", "PPC-F", "1")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(res.body.contains("先に速報を記録してください。"));
+        // A day before awareness is refused.
+        let res = send(report("preliminary", "2026/11/19", "PPC-0001", "1")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        let res = send(report("preliminary", "2026/11/22", "PPC-0001", "1")).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        // The same page sent twice (a double click) is a conflict, not a second record.
+        let res = send(report("preliminary", "2026/11/22", "PPC-0001", "1")).await;
+        assert_eq!(res.status, 409, "{}", res.body);
+        let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+        assert!(
+            page.body.contains("報告済み: 2026年11月22日（PPC-0001）"),
+            "{}",
+            page.body
+        );
+        let list = officer.get("/staff/incidents").await;
+        assert!(
+            list.body.contains("確報: 2027年1月18日まで"),
+            "{}",
+            list.body
+        );
+
+        // The draft, item by item, the number of people from the register.
+        let draft = officer.get(&format!("/staff/incidents/{pid}/report")).await;
+        assert_eq!(draft.status, 200);
+        for shown in [
+            "1. 概要</th><td class=\"pre\">顧客名簿のファイルが外部から閲覧可能な状態になっていた。",
+            "3. 漏えい等が発生し、又は発生したおそれがある個人データに係る本人の数</th><td class=\"pre\">1200人（判明分または推定）",
+            "4. 原因</th><td class=\"pre\">ストレージの公開設定の誤り",
+            "9. その他参考となる事項</th><td class=\"pre\">（未記入）",
+        ] {
+            assert!(draft.body.contains(shown), "{shown}: {}", draft.body);
+        }
+
+        // On the trail: the rules and dates, never the report's words.
+        let trail = app
+            .service
+            .audit_trail(&madoguchi_service::TrailFilter {
+                action: Some("incident.".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["incident.preliminary_reported", "incident.opened"]
+        );
+        let opened = &trail[1].detail;
+        assert!(
+            opened.contains("7(3),7(4)") && opened.contains("commission"),
+            "{opened}"
+        );
+        assert!(opened.contains("2027-01-18"), "{opened}");
+        assert!(trail.iter().all(|e| !e.detail.contains("顧客名簿")));
+        app.verify_audit().await;
+        // Sealed at rest.
+        use sea_orm::EntityTrait;
+        let rows = madoguchi_store::entities::incident::Entity::find()
+            .all(app.service.db().conn())
+            .await
+            .unwrap();
+        assert!(rows[0].report.starts_with("sealed:v1:"));
+        assert!(!rows[0].report.contains("顧客名簿"));
+
+        // An auditor reads it and changes nothing.
+        let auditor = staff_client(&app, Role::Auditor).await;
+        assert_eq!(
+            auditor.get(&format!("/staff/incidents/{pid}")).await.status,
+            200
+        );
+        let page = auditor.get(&format!("/staff/incidents/{pid}")).await;
+        let res = auditor
+            .post_form(
+                &format!("/staff/incidents/{pid}/reports"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("version", "2"),
+                    ("stage", "final"),
+                    ("reported_on", "2026/11/30"),
+                    ("reference", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 403);
+    }
+);
+
+on_both!(
+    a_small_mistake_is_recorded_and_a_processor_tells_its_entruster,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let csrf = officer.get("/staff/incidents/new").await.csrf();
+        // Twelve people, nothing else: on record, not reported.
+        let res = officer
+            .post_form("/staff/incidents", &facts(&csrf, "12", false))
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let pid = pid_of(res.header("location"));
+        let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+        assert!(
+            page.body
+                .contains("報告対象の事態に当たりません（記録は残します）")
+        );
+        let res = officer
+            .post_form(
+                &format!("/staff/incidents/{pid}/reports"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("stage", "preliminary"),
+                    ("reported_on", "2026/11/21"),
+                    ("reference", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(res.body.contains("この事態は報告の対象ではありません。"));
+        // Updated with what was learnt later: card numbers were in it, and the data was
+        // handled for another business, which is told (and reports).
+        let mut update = facts(&csrf, "12", false);
+        update.push(("version", "1"));
+        update.push(("financial_risk", "1"));
+        update.push(("entrusted_by", "株式会社アスター"));
+        let res = officer
+            .post_form(&format!("/staff/incidents/{pid}"), &update)
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+        assert!(
+            page.body
+                .contains("委託元（株式会社アスター）への通知が必要です"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("確報の期限"),
+            "the processor's duty ends with the notice"
+        );
+        // A second officer's update from the page read before is refused as stale.
+        let res = officer
+            .post_form(&format!("/staff/incidents/{pid}"), &update)
+            .await;
+        assert_eq!(res.status, 409, "{}", res.body);
+    }
+);
