@@ -79,6 +79,34 @@ on_both!(
             list.body
         );
 
+        // The dashboard counts it, and the office's daily digest lists it (number, report,
+        // day; nothing of what happened).
+        let dashboard = officer.get("/staff/dashboard").await;
+        assert!(
+            dashboard.body.contains("漏えい等の報告期限が2日以内・超過（法第26条）</a> <strong class=\"overdue\">1</strong>"),
+            "{}",
+            dashboard.body
+        );
+        let at = madoguchi_service::reminders::next_digest_at(chrono::Utc::now());
+        assert!(app.service.staff_digest(at).await.unwrap());
+        app.deliver_mail().await;
+        let digest = app
+            .mails()
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m.subject.contains("【日次】"))
+            .expect("the digest");
+        let number = list.body[list.body.find("I-20").unwrap()..][..11].to_owned();
+        assert!(
+            digest.text.contains(&format!(
+                "{number}  速報 / preliminary  2026-11-24  期限超過 / overdue"
+            )),
+            "{}",
+            digest.text
+        );
+        assert!(!digest.text.contains("顧客名簿"));
+
         // The 確報 cannot come before the 速報.
         let csrf = page.csrf();
         let report = |stage: &'static str,

@@ -92,7 +92,49 @@ fn assessment_detail(a: &Assessment) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// An incident report due within this many days is warned about (dashboard, digest).
+pub const WARN_WITHIN_DAYS: i64 = 2;
+
 impl Service {
+    /// Incidents whose next report is overdue or due within [`WARN_WITHIN_DAYS`].
+    pub async fn incidents_due(&self, today: NaiveDate) -> Result<Vec<IncidentView>, ServiceError> {
+        Ok(self
+            .incidents()
+            .await?
+            .into_iter()
+            .filter(|v| {
+                v.next_due()
+                    .is_some_and(|(_, d)| d <= today + chrono::Duration::days(WARN_WITHIN_DAYS))
+            })
+            .collect())
+    }
+
+    /// The digest's lines for [`Service::incidents_due`].
+    pub(crate) async fn incident_deadline_lines(
+        &self,
+        today: NaiveDate,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(self
+            .incidents_due(today)
+            .await?
+            .iter()
+            .filter_map(|v| {
+                let (stage, due) = v.next_due()?;
+                let stage = if stage == "final" {
+                    "確報 / final"
+                } else {
+                    "速報 / preliminary"
+                };
+                let late = if due < today {
+                    "  期限超過 / overdue"
+                } else {
+                    ""
+                };
+                Some(format!("{}  {stage}  {due}{late}", v.incident.row.number))
+            })
+            .collect())
+    }
+
     /// Every incident, newest first, each with its assessment.
     pub async fn incidents(&self) -> Result<Vec<IncidentView>, ServiceError> {
         Ok(incidents::all(self.db().conn(), self.cipher())

@@ -100,7 +100,8 @@ impl Service {
             )
             .await?;
         let tasks = self.overdue_task_lines(now).await?;
-        if page.rows.is_empty() && tasks.is_empty() {
+        let incidents = self.incident_deadline_lines(today).await?;
+        if page.rows.is_empty() && tasks.is_empty() && incidents.is_empty() {
             return Ok(false);
         }
         let line = |r: &madoguchi_store::entities::request::Model| {
@@ -143,6 +144,15 @@ impl Service {
             ));
             for t in &tasks {
                 message.push_str(&format!("  {t}\n"));
+            }
+        }
+        if !incidents.is_empty() {
+            message.push_str(&format!(
+                "■ 漏えい等の報告期限（2日以内・超過）/ incident reports due within 2 days or overdue: {}\n",
+                incidents.len()
+            ));
+            for l in &incidents {
+                message.push_str(&format!("  {l}\n"));
             }
         }
         let link = format!(

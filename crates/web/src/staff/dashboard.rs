@@ -160,6 +160,7 @@ pub async fn show_dashboard(
             .collect::<Vec<_>>(),
     );
     let failing_connectors = state.service.failing_connectors(en).await.map_err(err)?;
+    let incidents_due = state.service.incidents_due(today).await.map_err(err)?.len();
     Ok(render(&DashboardPage {
         failing_connectors,
         c: Chrome::new(&who, en),
@@ -167,6 +168,7 @@ pub async fn show_dashboard(
         due_week,
         overdue,
         may_sue,
+        incidents_due,
         by_state_svg,
         by_kind_svg,
         close_stats: close_stats(&closed, en),

@@ -458,6 +458,8 @@ pub struct DashboardPage {
     pub overdue: u64,
     /// Open requests the subject may already sue over (Art. 39).
     pub may_sue: u64,
+    /// Incidents whose next report is overdue or due within two days (Art. 26).
+    pub incidents_due: usize,
     pub by_state_svg: String,
     pub by_kind_svg: String,
     pub close_stats: Vec<CloseStat>,
