@@ -14,6 +14,7 @@ mod api;
 mod at_rest;
 mod atomicity;
 mod audit;
+mod backup;
 mod browser;
 mod concurrency;
 mod connectors;

@@ -27,6 +27,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of a SQLite database while the service runs (PostgreSQL: use
+    /// pg_dump; see docs/operations.md). Keep the keys (MADOGUCHI_SECRET, the vault keys) with
+    /// it, apart from it: without them the sealed columns and files cannot be read.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -174,6 +182,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             madoguchi::open_database(&config).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Backup { to } => {
+            // Refused before connecting: opening the database applies migrations, which a
+            // backup of a PostgreSQL deployment must not do on the operator's behalf.
+            if !config.database_url.starts_with("sqlite:") {
+                return Err(madoguchi_store::db::BackupError::NotSqlite.into());
+            }
+            let db = madoguchi::open_database(&config).await?;
+            db.backup_to(&to).await?;
+            tracing::info!(to = %to.display(), "backup written");
             Ok(())
         }
         Command::Audit {

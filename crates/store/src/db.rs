@@ -138,8 +138,49 @@ impl Db {
         Ok(())
     }
 
+    /// Writes a consistent copy of a SQLite database to `to` while the service runs: `VACUUM
+    /// INTO` reads the database in one transaction, so the copy is the database at one moment
+    /// (writers carry on meanwhile; WAL mode lets them). Refused on PostgreSQL, which has its
+    /// own tools (`pg_dump`, base backups: docs/operations.md), and when `to` exists (a backup
+    /// never overwrites).
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), BackupError> {
+        use sea_orm::ConnectionTrait;
+        if self.backend() != DatabaseBackend::Sqlite {
+            return Err(BackupError::NotSqlite);
+        }
+        if to.exists() {
+            return Err(BackupError::Exists);
+        }
+        let path = to.to_str().ok_or(BackupError::Path)?;
+        // A path is data, not SQL: quotes doubled, so no name can end the literal.
+        let quoted = path.replace('\'', "''");
+        self.conn
+            .execute_unprepared(&format!("VACUUM INTO '{quoted}'"))
+            .await?;
+        Ok(())
+    }
+
     /// Checks that the database answers (readiness probe).
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.ping().await
     }
+}
+
+/// Why a backup was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// PostgreSQL is backed up with its own tools.
+    #[error(
+        "the database is PostgreSQL: back it up with pg_dump or a base backup (docs/operations.md)"
+    )]
+    NotSqlite,
+    /// The target exists.
+    #[error("the backup file already exists; name a new one")]
+    Exists,
+    /// The target is not a UTF-8 path.
+    #[error("the backup path is not valid UTF-8")]
+    Path,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
 }
