@@ -143,6 +143,23 @@ on_both!(
         // The same page sent twice (a double click) is a conflict, not a second record.
         let res = send(report("preliminary", "2026/11/22", "PPC-0001", "1")).await;
         assert_eq!(res.status, 409, "{}", res.body);
+        assert!(
+            res.body.contains("この報告は既に記録されています。"),
+            "{}",
+            res.body
+        );
+        // A reference is what goes on the trail: no words that could name a person.
+        let res = send(report("final", "2026/11/30", "山田様へ連絡済み", "2")).await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains("受付番号等: 英数字と記号"),
+            "{}",
+            res.body
+        );
+        assert!(
+            res.body.contains("value=\"山田様へ連絡済み\""),
+            "the words typed stay"
+        );
         let page = officer.get(&format!("/staff/incidents/{pid}")).await;
         assert!(
             page.body.contains("報告済み: 2026年11月22日（PPC-0001）"),
@@ -239,6 +256,12 @@ on_both!(
             page.body
                 .contains("報告対象の事態に当たりません（記録は残します）")
         );
+        // The day comes back in a shape the form reads, in either language.
+        assert!(page.body.contains("value=\"2026/11/20\""), "{}", page.body);
+        let english = officer
+            .get(&format!("/staff/incidents/{pid}?lang=en"))
+            .await;
+        assert!(english.body.contains("value=\"2026/11/20\""));
         let res = officer
             .post_form(
                 &format!("/staff/incidents/{pid}/reports"),
@@ -279,5 +302,73 @@ on_both!(
             .post_form(&format!("/staff/incidents/{pid}"), &update)
             .await;
         assert_eq!(res.status, 409, "{}", res.body);
+        assert!(
+            res.body.contains("他の担当者が先に更新しました。"),
+            "{}",
+            res.body
+        );
+        // What was typed stays, under the version posted: sending it again is refused
+        // again, never an overwrite of the colleague's change.
+        assert!(
+            res.body.contains("name=\"version\" value=\"1\""),
+            "{}",
+            res.body
+        );
+        assert!(res.body.contains("value=\"株式会社アスター\""));
+        // Full-width digits are read; a number no incident could name is refused in words.
+        let mut update = facts(&csrf, "１，２００", false);
+        update.push(("version", "2"));
+        let res = officer
+            .post_form(&format!("/staff/incidents/{pid}"), &update)
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let mut update = facts(&csrf, "5000000000", false);
+        update.push(("version", "3"));
+        let res = officer
+            .post_form(&format!("/staff/incidents/{pid}"), &update)
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body
+                .contains("本人の数: 0から1億までの数で入力してください")
+        );
+        // Nine items at their longest are taken whole (the form has a limit of its own).
+        let long = "漏".repeat(4000);
+        let keys: Vec<String> = [
+            "summary",
+            "items",
+            "people",
+            "cause",
+            "secondary",
+            "response",
+            "publication",
+            "prevention",
+            "other",
+        ]
+        .iter()
+        .map(|k| format!("item_{k}"))
+        .collect();
+        let mut full: Vec<(&str, &str)> = vec![
+            ("csrf", &csrf),
+            ("aware_on", "2026/11/20"),
+            ("people", "1200"),
+            ("version", "3"),
+        ];
+        for k in &keys {
+            full.push((k.as_str(), long.as_str()));
+        }
+        let res = officer
+            .post_form(&format!("/staff/incidents/{pid}"), &full)
+            .await;
+        assert_eq!(res.status, 303, "{}", &res.body[..res.body.len().min(500)]);
+        let stored = app.service.incident(pid.parse().unwrap()).await.unwrap();
+        assert_eq!(
+            stored
+                .incident
+                .report
+                .get("other")
+                .map(|t| t.chars().count()),
+            Some(4000)
+        );
     }
 );

@@ -317,6 +317,21 @@ on_both!(
         assert_eq!(res.status, 303, "{}", res.body);
         let auditor = staff_client(&app, Role::Auditor).await;
         let subject = subject_session(&app, pid, "every-page@example.jp").await;
+        let form = officer.get("/staff/incidents/new").await;
+        let res = officer
+            .post_form(
+                "/staff/incidents",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("aware_on", "2026/11/20"),
+                    ("people", "3"),
+                    ("special_care", "1"),
+                    ("item_summary", "健康診断の結果を誤送信"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let incident = res.header("location").to_owned();
         let mut pages: Vec<(&Client, String)> = vec![
             (&app.client, "/".into()),
             (
@@ -349,6 +364,10 @@ on_both!(
             (&admin, "/staff/admin/users".into()),
             (&admin, "/staff/admin/mail".into()),
             (&admin, "/staff/admin/datamap".into()),
+            (&officer, "/staff/incidents".into()),
+            (&officer, "/staff/incidents/new".into()),
+            (&officer, incident.clone()),
+            (&officer, format!("{incident}/report")),
             (&auditor, "/staff/dashboard".into()),
         ];
         // The receipt, as the private page links it.

@@ -154,6 +154,21 @@ pub fn assess(f: &IncidentFacts) -> Assessment {
     }
 }
 
+/// The most people an incident may name: more than everyone in Japan is a typing slip.
+pub const MAX_PEOPLE: u32 = 100_000_000;
+
+/// A number of people as an officer types it: full-width digits and thousands separators
+/// (`1,200`, `１，２００`) read; `None` for anything else or above [`MAX_PEOPLE`].
+pub fn parse_people(typed: &str) -> Option<u32> {
+    use unicode_normalization::UnicodeNormalization;
+    let digits: String = typed.nfkc().filter(|c| *c != ',').collect();
+    let digits = digits.trim();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u32>().ok().filter(|n| *n <= MAX_PEOPLE)
+}
+
 /// The items a report to the Commission carries (規則8(1)), in the order of its form.
 pub const REPORT_ITEMS: [(&str, &str, &str); 9] = [
     ("summary", "概要", "Summary"),
@@ -204,6 +219,22 @@ mod tests {
             people: 12,
             protected: false,
             entrusted_by: None,
+        }
+    }
+
+    #[test]
+    fn people_are_read_as_typed() {
+        for (typed, n) in [
+            ("1,200", Some(1200)),
+            ("１，２００", Some(1200)),
+            (" 12 ", Some(12)),
+            ("0", Some(0)),
+            ("100000000", Some(100_000_000)),
+        ] {
+            assert_eq!(parse_people(typed), n, "{typed:?}");
+        }
+        for bad in ["", "約100", "-1", "+5", "100000001", "4294967296", "1.5"] {
+            assert_eq!(parse_people(bad), None, "{bad:?}");
         }
     }
 

@@ -190,7 +190,21 @@ async fn main() -> anyhow::Result<()> {
             if !config.database_url.starts_with("sqlite:") {
                 return Err(madoguchi_store::db::BackupError::NotSqlite.into());
             }
-            let db = madoguchi::open_database(&config).await?;
+            // Nor is a missing database created, or an old one migrated, to be backed up:
+            // the copy is of the database as it is.
+            let file = config
+                .database_url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if !std::path::Path::new(file).is_file() {
+                anyhow::bail!("no database at {file}: check DATABASE_URL and MADOGUCHI_DATA_DIR");
+            }
+            let db = madoguchi_store::connect(&config.database_url, 1)
+                .await
+                .context("connecting to the database")?;
             db.backup_to(&to).await?;
             tracing::info!(to = %to.display(), "backup written");
             Ok(())

@@ -205,9 +205,13 @@ impl Service {
                     return Err(ServiceError::Invalid("reported_on"));
                 }
                 let reference = reference.trim();
+                // A reference goes on the trail: letters, digits and a few marks only, so no
+                // name or address can be written there.
                 if reference.is_empty()
                     || reference.chars().count() > 100
-                    || reference.contains(['\r', '\n'])
+                    || !reference.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.' | '#' | ' ')
+                    })
                 {
                     return Err(ServiceError::Invalid("reference"));
                 }

@@ -157,6 +157,13 @@ impl Db {
         self.conn
             .execute_unprepared(&format!("VACUUM INTO '{quoted}'"))
             .await?;
+        // The copy holds everything the database does: readable by its owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))
+                .map_err(BackupError::Io)?;
+        }
         Ok(())
     }
 
@@ -180,6 +187,9 @@ pub enum BackupError {
     /// The target is not a UTF-8 path.
     #[error("the backup path is not valid UTF-8")]
     Path,
+    /// The copy's permissions could not be set.
+    #[error("setting the backup's permissions: {0}")]
+    Io(std::io::Error),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use madoguchi_domain::incident::IncidentFacts;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::audit::{NewEntry, Origin};
@@ -91,11 +91,28 @@ pub async fn open(
     let at = now.trunc_subsecs(6);
     let tx = db.begin_write().await?;
     let year = madoguchi_domain::jst_date(now).format("%Y").to_string();
-    let count = incident::Entity::find()
-        .filter(incident::Column::Number.starts_with(format!("I-{year}-")))
-        .count(&tx)
-        .await?;
-    let number = format!("I-{year}-{:04}", count + 1);
+    // A counter row per year, bumped in this transaction: two officers opening incidents at
+    // once wait on the row and get consecutive numbers (counting rows would give both one).
+    let backend = tx.get_database_backend();
+    let row = tx
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DatabaseBackend::Postgres => {
+                    "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) \
+                     DO UPDATE SET value = counters.value + 1 RETURNING value AS n"
+                }
+                _ => {
+                    "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) \
+                     DO UPDATE SET value = counters.value + 1 RETURNING value AS n"
+                }
+            },
+            [format!("incident_number_{year}").into()],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("incident number counter".into()))?;
+    let n: i64 = row.try_get("", "n")?;
+    let number = format!("I-{year}-{n:04}");
     let pid = Uuid::new_v4();
     let report = serde_json::to_string(report).expect("a report serialises");
     incident::Entity::insert(incident::ActiveModel {
@@ -215,4 +232,42 @@ pub async fn change(
     crate::change::record_office(&tx, "incidents", &[entry], origin, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Re-seals every incident report not sealed under the current key; returns how many
+/// changed (one changed meanwhile is left for the next run: compare-and-set).
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = incident::Entity::find()
+            .filter(incident::Column::Id.gt(after))
+            .order_by_asc(incident::Column::Id)
+            .limit(200)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for row in rows {
+            if cipher.is_current(&row.report) {
+                continue;
+            }
+            let aad = report_aad(row.pid);
+            let plain = cipher.open(&aad, &row.report)?;
+            let r = incident::Entity::update_many()
+                .col_expr(
+                    incident::Column::Report,
+                    Expr::value(cipher.seal(&aad, &plain)),
+                )
+                .filter(incident::Column::Id.eq(row.id))
+                .filter(incident::Column::Report.eq(row.report))
+                .exec(db)
+                .await?;
+            changed += r.rows_affected as usize;
+        }
+    }
 }

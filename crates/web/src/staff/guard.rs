@@ -31,6 +31,8 @@ pub struct Guard {
     /// The route takes files: multipart bodies are admitted (and their CSRF field checked
     /// here like any other form's); elsewhere a multipart body is refused.
     pub uploads: bool,
+    /// A long form's own limit (bytes), above the service's body limit.
+    pub form_limit: Option<usize>,
 }
 
 fn deny(api: bool, e: AppError, en: bool) -> Response {
@@ -100,7 +102,8 @@ pub async fn guard(
         let limit = if g.uploads {
             state.config.package_max_bytes
         } else {
-            state.config.body_limit
+            g.form_limit
+                .map_or(state.config.body_limit, |l| l.max(state.config.body_limit))
         };
         match check_csrf(req, &identity, g.uploads, limit).await {
             Ok(r) => r,

@@ -44,7 +44,6 @@ pub struct IncidentRow {
     pub final_due: String,
     pub reportable: bool,
     pub owes_final: bool,
-    pub version: i32,
 }
 
 fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
@@ -126,7 +125,6 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
         final_due: day(a.final_due),
         reportable: a.reportable(),
         owes_final: a.final_due.is_some(),
-        version: r.version,
     }
 }
 
@@ -159,6 +157,12 @@ pub struct IncidentPage {
     pub i: Option<IncidentRow>,
     pub form: IncidentForm,
     pub error: String,
+    /// The version the forms send back: the one read, or after a refusal the one posted (so
+    /// a second try cannot overwrite what a colleague saved meanwhile).
+    pub version: i32,
+    /// A refused report's day and reference, kept for another try.
+    pub reported_on: String,
+    pub reference: String,
 }
 
 #[derive(Debug, Template)]
@@ -204,7 +208,8 @@ fn form_of(v: Option<&IncidentView>, en: bool) -> IncidentForm {
         Some(v) => {
             let f = &v.incident.facts;
             IncidentForm {
-                aware_on: madoguchi_domain::written_date(f.aware_on, en),
+                // As the form reads it back in either language.
+                aware_on: f.aware_on.format("%Y/%-m/%-d").to_string(),
                 special_care: f.special_care,
                 financial_risk: f.financial_risk,
                 unlawful_intent: f.unlawful_intent,
@@ -281,14 +286,14 @@ fn read_form(
             );
         }
     };
-    let people: u32 = match form.people.replace([',', '，'], "").parse() {
-        Ok(n) => n,
-        Err(_) => {
+    let people = match madoguchi_domain::incident::parse_people(&form.people) {
+        Some(n) => n,
+        None => {
             return (
                 form,
                 Err(words(
-                    "本人の数: 半角数字で入力してください（推定で構いません）。",
-                    "Number of people: enter a number (an estimate will do).",
+                    "本人の数: 0から1億までの数で入力してください（推定で構いません）。",
+                    "Number of people: a number from 0 to 100 million (an estimate will do).",
                 )),
             );
         }
@@ -330,8 +335,16 @@ fn invalid_words(field: &str, en: bool) -> String {
             "Day reported: between the day of awareness and today.",
         ),
         "reference" => (
-            "受付番号等: 1行、100文字以内で入力してください。",
-            "Reference: one line, at most 100 characters.",
+            "受付番号等: 英数字と記号（- _ / . #）で100文字以内で入力してください（監査ログに残ります）。",
+            "Reference: letters, digits and - _ / . # only, at most 100 (it is kept on the audit trail).",
+        ),
+        "conflict" => (
+            "他の担当者が先に更新しました。最新の内容を確認してから、もう一度操作してください。",
+            "A colleague changed this incident first. Check the latest version, then try again.",
+        ),
+        "recorded" => (
+            "この報告は既に記録されています。",
+            "This report is already recorded.",
         ),
         "not_reportable" => (
             "この事態は報告の対象ではありません。",
@@ -390,6 +403,9 @@ pub async fn new_form(
         i: None,
         form: form_of(None, en),
         error: String::new(),
+        version: 0,
+        reported_on: String::new(),
+        reference: String::new(),
     }))
 }
 
@@ -416,6 +432,9 @@ pub async fn open(
         i: None,
         form,
         error,
+        version: 0,
+        reported_on: String::new(),
+        reference: String::new(),
     };
     let (facts, report) = match read {
         Ok(r) => r,
@@ -452,6 +471,9 @@ pub async fn show(
         i: Some(row(&v, today, en)),
         form: form_of(Some(&v), en),
         error: String::new(),
+        version: v.incident.row.version,
+        reported_on: String::new(),
+        reference: String::new(),
     }))
 }
 
@@ -479,11 +501,16 @@ pub async fn update(
         .await
         .map_err(|e| PageError(e.into(), en))?;
     let (form, read) = read_form(&f, today, en);
+    // A refusal sends back the version the officer posted, not the one just read: a second
+    // try must not overwrite what a colleague saved meanwhile.
     let page = |form, error| IncidentPage {
         c: Chrome::new(&who, en),
         i: Some(row(&v, today, en)),
         form,
         error,
+        version,
+        reported_on: String::new(),
+        reference: String::new(),
     };
     let (facts, report) = match read {
         Ok(r) => r,
@@ -503,8 +530,16 @@ pub async fn update(
     {
         Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
         Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
+        Err(ServiceError::Conflict) => Ok(conflict(page(form, invalid_words("conflict", en)))),
         Err(e) => Err(PageError(e.into(), en)),
     }
+}
+
+/// A change refused because the incident moved on: the page with what was typed and why.
+fn conflict(page: IncidentPage) -> Response {
+    let mut res = render(&page);
+    *res.status_mut() = axum::http::StatusCode::CONFLICT;
+    res
 }
 
 /// Records the 速報 (or the notice to the entruster) or the 確報 as sent.
@@ -530,14 +565,16 @@ pub async fn record_report(
         .incident(pid)
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let error = |e: String| {
-        Ok(refused(IncidentPage {
-            c: Chrome::new(&who, en),
-            i: Some(row(&v, today, en)),
-            form: form_of(Some(&v), en),
-            error: e,
-        }))
+    let page = |e: String| IncidentPage {
+        c: Chrome::new(&who, en),
+        i: Some(row(&v, today, en)),
+        form: form_of(Some(&v), en),
+        error: e,
+        version,
+        reported_on: f.get("reported_on").to_owned(),
+        reference: f.get("reference").to_owned(),
     };
+    let error = |e: String| Ok(refused(page(e)));
     let Ok(on) = madoguchi_domain::parse_birth_date(f.get("reported_on"), today) else {
         return error(invalid_words("reported_on", en));
     };
@@ -547,6 +584,7 @@ pub async fn record_report(
         "final" => IncidentChange::Final { on, reference },
         _ => return Err(PageError(AppError::BadRequest("stage".into()), en)),
     };
+    let stage = f.get("stage").to_owned();
     match state
         .service
         .change_incident(pid, version, change, &who, &origin, now)
@@ -554,6 +592,21 @@ pub async fn record_report(
     {
         Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
         Err(ServiceError::Invalid(field)) => error(invalid_words(field, en)),
+        Err(ServiceError::Conflict) => {
+            // A double click finds the report already recorded: say so, not "someone else".
+            let latest = state
+                .service
+                .incident(pid)
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
+            let recorded = if stage == "preliminary" {
+                latest.incident.row.prelim_at.is_some()
+            } else {
+                latest.incident.row.final_at.is_some()
+            };
+            let why = if recorded { "recorded" } else { "conflict" };
+            Ok(conflict(page(invalid_words(why, en))))
+        }
         Err(e) => Err(PageError(e.into(), en)),
     }
 }
