@@ -72,6 +72,30 @@ on_both!(
             )
             .await;
         assert_eq!(res.status, 422);
+        // The field is named as the form labels it, not by its key.
+        assert!(
+            res.body.contains("期限: 半角数字で入力してください"),
+            "{}",
+            res.body
+        );
+        let res = admin
+            .post_form(
+                "/staff/admin/settings/fees",
+                &[
+                    ("csrf", &csrf),
+                    ("disclosure", "3000"),
+                    ("correction", "500"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+        assert!(
+            res.body.contains(
+                "訂正・追加・削除: 法第38条により、この種類の請求には手数料を求められません。"
+            ),
+            "{}",
+            res.body
+        );
         assert!(settings_trail(&app).await.is_empty(), "nothing was saved");
 
         let res = admin

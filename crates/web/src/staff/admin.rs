@@ -14,6 +14,7 @@ use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::form::Fields;
 use super::pages::{Chrome, PolicyView, SettingsPage, UsersPage};
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
@@ -243,34 +244,14 @@ fn saved(en: bool) -> String {
     .into()
 }
 
-/// A form's fields, by name (checkboxes are present only when ticked).
-struct Fields(Vec<(String, String)>);
-
 impl Fields {
-    fn parse(body: &Bytes, en: bool) -> Result<Self, PageError> {
-        serde_urlencoded::from_bytes(body)
-            .map(Fields)
-            .map_err(|_| PageError(AppError::BadRequest("form".into()), en))
-    }
-
-    fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.trim())
-    }
-
-    fn checked(&self, name: &str) -> bool {
-        !self.get(name).is_empty()
-    }
-
-    /// A whole number, or the message for the administrator.
+    /// A whole number, or the message for the administrator naming the field in words.
     fn number(&self, name: &'static str, en: bool) -> Result<u32, String> {
         self.get(name).parse().map_err(|_| {
             if en {
-                format!("{name}: enter a whole number")
+                format!("{}: enter a whole number", field_words(name, en))
             } else {
-                format!("{name}: 半角数字で入力してください")
+                format!("{}: 半角数字で入力してください", field_words(name, en))
             }
         })
     }
@@ -297,6 +278,11 @@ fn identity(v: &str) -> Option<IdentityMethod> {
 /// The policy the form describes, on top of the one in force.
 fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
     let bad = |field: &str| {
+        let field = if field.starts_with("identity_") {
+            field_words("identity_kind", en)
+        } else {
+            field_words(field, en)
+        };
         if en {
             format!("{field}: choose one of the options")
         } else {
@@ -374,7 +360,7 @@ pub async fn update_fees(
             Err(_) => {
                 let msg = format!(
                     "{}: {}",
-                    kind.as_str(),
+                    if en { kind.label_en() } else { kind.label_ja() },
                     if en {
                         "enter an amount in yen"
                     } else {
@@ -389,7 +375,7 @@ pub async fn update_fees(
                 &state,
                 &who,
                 en,
-                Some(("fees", e.to_string())),
+                Some(("fees", fee_error_words(&e, kind, en))),
                 String::new(),
             )
             .await;
@@ -578,6 +564,16 @@ fn field_words(key: &str, en: bool) -> &'static str {
         "hours" => ("受付時間", "Opening hours"),
         "logo" => ("ロゴ", "Logo"),
         "confirm_within_hours" => ("メール確認の有効時間", "Confirmation link validity"),
+        "jurisdiction" => ("準拠する制度", "Legal regime"),
+        "deadline_n" => ("期限", "Period"),
+        "deadline_unit" => ("期限の単位", "Period unit"),
+        "extension_n" => ("延長", "Extension"),
+        "extension_unit" => ("延長の単位", "Extension unit"),
+        "identity" => ("本人確認の既定の方法", "Default identity method"),
+        "identity_kind" => (
+            "請求の種類ごとの本人確認の方法",
+            "Identity method for a kind",
+        ),
         "answer_within_days" => (
             "書類・支払・回答の期限",
             "Time to send documents, pay or answer",
@@ -739,4 +735,25 @@ pub async fn update_logo(
         state.service.set_logo(image, &who, &origin, Utc::now()),
     )
     .await
+}
+
+/// Why a fee was refused, in the administrator's language, naming the kind in words.
+fn fee_error_words(e: &madoguchi_domain::FeeError, kind: RequestKind, en: bool) -> String {
+    use madoguchi_domain::FeeError as F;
+    let label = if en { kind.label_en() } else { kind.label_ja() };
+    let why = match (e, en) {
+        (F::NotAllowed(_), false) => "法第38条により、この種類の請求には手数料を求められません。",
+        (F::NotAllowed(_), true) => "APPI Art. 38 allows no fee for this kind of request.",
+        (F::Negative, false) => "手数料はマイナスにできません。",
+        (F::Negative, true) => "A fee cannot be negative.",
+        (F::BelowMinimum, false) => "手数料は0円か、50円以上にしてください（カード決済の最低額）。",
+        (F::BelowMinimum, true) => "A fee is ¥0 or at least ¥50 (the card minimum).",
+        (F::AboveMaximum, false) => {
+            "手数料は100,000円以下にしてください（法第38条第2項: 合理的な額）。"
+        }
+        (F::AboveMaximum, true) => {
+            "A fee is at most ¥100,000 (APPI Art. 38(2): a reasonable amount)."
+        }
+    };
+    format!("{label}: {why}")
 }

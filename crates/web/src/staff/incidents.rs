@@ -15,6 +15,7 @@ use madoguchi_service::incidents::{IncidentChange, IncidentView, Report};
 use madoguchi_service::staff::StaffIdentity;
 use uuid::Uuid;
 
+use super::form::Fields;
 use super::pages::Chrome;
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
@@ -219,26 +220,6 @@ fn form_of(v: Option<&IncidentView>, en: bool) -> IncidentForm {
                 items: items(Some(&v.incident.report)),
             }
         }
-    }
-}
-
-/// The fields of a posted form.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(body: &Bytes, en: bool) -> Result<Self, PageError> {
-        serde_urlencoded::from_bytes(body)
-            .map(Fields)
-            .map_err(|_| PageError(AppError::BadRequest("form".into()), en))
-    }
-    fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.trim())
-    }
-    fn checked(&self, name: &str) -> bool {
-        !self.get(name).is_empty()
     }
 }
 
@@ -477,6 +458,42 @@ pub async fn show(
     }))
 }
 
+/// A change posted to an incident: its fields, the version the officer read, and the
+/// incident as it stands now.
+struct Posted {
+    pid: Uuid,
+    f: Fields,
+    version: i32,
+    now: chrono::DateTime<Utc>,
+    today: NaiveDate,
+    v: IncidentView,
+}
+
+impl Posted {
+    async fn read(state: &AppState, pid: &str, body: &Bytes, en: bool) -> Result<Self, PageError> {
+        let pid = incident_pid(pid, en)?;
+        let f = Fields::parse(body, en)?;
+        let version: i32 = f
+            .get("version")
+            .parse()
+            .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+        let now = Utc::now();
+        let v = state
+            .service
+            .incident(pid)
+            .await
+            .map_err(|e| PageError(e.into(), en))?;
+        Ok(Posted {
+            pid,
+            f,
+            version,
+            now,
+            today: madoguchi_domain::jst_date(now),
+            v,
+        })
+    }
+}
+
 /// Updates one (at the version the officer read).
 pub async fn update(
     State(state): State<AppState>,
@@ -487,19 +504,14 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
-    let f = Fields::parse(&body, en)?;
-    let version: i32 = f
-        .get("version")
-        .parse()
-        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
-    let now = Utc::now();
-    let today = madoguchi_domain::jst_date(now);
-    let v = state
-        .service
-        .incident(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let Posted {
+        pid,
+        f,
+        version,
+        now,
+        today,
+        v,
+    } = Posted::read(&state, &pid, &body, en).await?;
     let (form, read) = read_form(&f, today, en);
     // A refusal sends back the version the officer posted, not the one just read: a second
     // try must not overwrite what a colleague saved meanwhile.
@@ -552,19 +564,14 @@ pub async fn record_report(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
-    let f = Fields::parse(&body, en)?;
-    let version: i32 = f
-        .get("version")
-        .parse()
-        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
-    let now = Utc::now();
-    let today = madoguchi_domain::jst_date(now);
-    let v = state
-        .service
-        .incident(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let Posted {
+        pid,
+        f,
+        version,
+        now,
+        today,
+        v,
+    } = Posted::read(&state, &pid, &body, en).await?;
     let page = |e: String| IncidentPage {
         c: Chrome::new(&who, en),
         i: Some(row(&v, today, en)),

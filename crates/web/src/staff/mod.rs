@@ -11,6 +11,7 @@ mod auth;
 mod dashboard;
 pub mod datamap;
 mod documents;
+mod form;
 pub mod guard;
 mod incidents;
 mod intake;
