@@ -244,3 +244,63 @@ on_both!(
         assert_eq!(again, 0, "nothing left to seal");
     }
 );
+
+on_both!(
+    notes_and_incident_reports_in_the_clear_are_sealed_by_reseal,
+    |app: TestApp| async move {
+        use sea_orm::EntityTrait;
+        let pid = file_and_confirm(&app, "reseal-notes@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/notes"),
+                &[("csrf", &page.csrf()), ("text", "封印前のメモ")],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let form = officer.get("/staff/incidents/new").await;
+        let res = officer
+            .post_form(
+                "/staff/incidents",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("aware_on", "2026/11/20"),
+                    ("people", "2"),
+                    ("item_summary", "封印前の概要"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        // As rows written in the clear (before sealing, or by hand).
+        app.sql("UPDATE request_notes SET text = '平文のメモ'")
+            .await;
+        app.sql("UPDATE incidents SET report = '{\"summary\":\"平文の概要\"}'")
+            .await;
+        app.service.reseal_personal_data().await.unwrap();
+        let conn = app.service.db().conn();
+        let note = madoguchi_store::entities::request_note::Entity::find()
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(note.text.starts_with("sealed:v1:"), "{}", note.text);
+        let incident = madoguchi_store::entities::incident::Entity::find()
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            incident.report.starts_with("sealed:v1:"),
+            "{}",
+            incident.report
+        );
+        // And they read back as written.
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(page.body.contains("平文のメモ"));
+        let report = officer
+            .get(&format!("/staff/incidents/{}/report", incident.pid))
+            .await;
+        assert!(report.body.contains("平文の概要"), "{}", report.body);
+    }
+);

@@ -372,3 +372,41 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_report_due_within_two_days_is_warned_and_one_further_off_is_not,
+    |app: TestApp| async move {
+        // Written from today's date in Japan: aware today (day 1), the 速報 is due on day 5,
+        // four days on (not yet warned); aware two days ago, today is day 3 and it is due in
+        // two (warned, not late).
+        let today = madoguchi_domain::jst_date(chrono::Utc::now());
+        let officer = staff_client(&app, Role::Officer).await;
+        let csrf = officer.get("/staff/incidents/new").await.csrf();
+        for aware in [today, today - chrono::Duration::days(2)] {
+            let day = aware.format("%Y/%m/%d").to_string();
+            let res = officer
+                .post_form(
+                    "/staff/incidents",
+                    &[
+                        ("csrf", &csrf),
+                        ("aware_on", &day),
+                        ("people", "1"),
+                        ("special_care", "1"),
+                    ],
+                )
+                .await;
+            assert_eq!(res.status, 303, "{}", res.body);
+        }
+        let dashboard = officer.get("/staff/dashboard").await;
+        assert!(
+            dashboard
+                .body
+                .contains("漏えい等の報告期限が2日以内・超過（法第26条）</a> <strong class=\"overdue\">1</strong>"),
+            "{}",
+            dashboard.body
+        );
+        let list = officer.get("/staff/incidents").await;
+        assert_eq!(list.body.matches("badge soon").count(), 1, "{}", list.body);
+        assert_eq!(list.body.matches("badge ok").count(), 1, "{}", list.body);
+    }
+);
