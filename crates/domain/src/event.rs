@@ -209,6 +209,11 @@ pub enum AuditOnly {
     },
     /// An officer wrote an internal note.
     Note,
+    /// The request was given to a staff member to work (`None`: to nobody).
+    Assigned {
+        /// The staff member's row id.
+        assignee: Option<i64>,
+    },
     /// The subject uploaded a document.
     Uploaded {
         /// Which file (`document:<pid>`).
@@ -446,6 +451,7 @@ impl Event {
             Event::Record(AuditOnly::Viewed { .. }) => "viewed",
             Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
             Event::Record(AuditOnly::Note) => "note",
+            Event::Record(AuditOnly::Assigned { .. }) => "assigned",
             Event::Record(AuditOnly::Uploaded { .. }) => "uploaded",
             Event::Record(AuditOnly::Attached { .. }) => "attached",
             Event::Record(AuditOnly::Posted { .. }) => "posted",

@@ -681,6 +681,13 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
         AuditOnly::Viewed { target } => ("data.viewed", vec![("target", target.clone())]),
         AuditOnly::Downloaded { target } => ("file.downloaded", vec![("target", target.clone())]),
         AuditOnly::Note => ("note.added", vec![]),
+        AuditOnly::Assigned { assignee } => (
+            "request.assigned",
+            vec![(
+                "assignee",
+                assignee.map_or("none".into(), |a| a.to_string()),
+            )],
+        ),
         AuditOnly::Uploaded { target } => ("document.uploaded", vec![("target", target.clone())]),
         AuditOnly::Attached { target } => ("document.attached", vec![("target", target.clone())]),
         AuditOnly::Posted { tracking } => ("answer.posted", vec![("tracking", tracking.clone())]),
@@ -901,7 +908,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         | Event::ChangeDelivery { .. }
         | Event::Complete(_)
         | Event::Refuse { .. }
-        | Event::Record(AuditOnly::Note) => actor.is_worker(),
+        | Event::Record(AuditOnly::Note)
+        | Event::Record(AuditOnly::Assigned { .. }) => actor.is_worker(),
         Event::RecordPayment { .. } => matches!(actor, Actor::PaymentProvider) || actor.is_worker(),
         Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
         Event::Expire | Event::WarnExpiry | Event::MatchCustomerRecord { .. } => {

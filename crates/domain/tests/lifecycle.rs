@@ -1412,3 +1412,37 @@ fn the_requesters_progress_marks_where_the_request_stands() {
 fn filed_correction() -> Request {
     filed(RequestKind::Correction)
 }
+
+/// Assigning is an officer's act on the trail, like every other, and an auditor's is refused.
+#[test]
+fn assigning_is_recorded_by_the_core_for_workers_only() {
+    let r = filed(RequestKind::Disclosure);
+    let t = apply(
+        &r,
+        &Event::Record(AuditOnly::Assigned { assignee: Some(7) }),
+        &officer(),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(t.next, r, "nothing of the request changes but who works it");
+    assert_eq!(
+        t.effects,
+        vec![Effect::Audit(AuditRecord {
+            action: "request.assigned".into(),
+            // Staff acts on the trail name the role they acted in.
+            detail: vec![
+                ("assignee".into(), "7".into()),
+                ("role".into(), "officer".into())
+            ],
+        })]
+    );
+    assert!(
+        apply(
+            &r,
+            &Event::Record(AuditOnly::Assigned { assignee: None }),
+            &auditor(),
+            t0()
+        )
+        .is_err()
+    );
+}

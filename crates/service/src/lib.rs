@@ -941,7 +941,11 @@ impl Service {
 /// corrupt ledger, an error naming the request, never a made-up method.
 /// Turns the domain's audit effects into entries, naming the mail each transition queued so
 /// the trail shows every message decided without a row per message.
-fn audit_entries(effects: &[Effect], actor: &Actor, extra: Option<(&str, &str)>) -> Vec<NewEntry> {
+pub(crate) fn audit_entries(
+    effects: &[Effect],
+    actor: &Actor,
+    extra: Option<(&str, &str)>,
+) -> Vec<NewEntry> {
     let mails: Vec<String> = effects
         .iter()
         .filter_map(|e| match e {

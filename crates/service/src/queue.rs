@@ -12,7 +12,7 @@ use madoguchi_store::sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::staff::{StaffIdentity, audit_entry as entry};
+use crate::staff::StaffIdentity;
 use crate::{Service, ServiceError};
 
 /// Whose requests to show.
@@ -312,20 +312,21 @@ impl Service {
         for pid in pids {
             for attempt in 0..5 {
                 let row = requests::find_by_pid(self.db().conn(), &self.cipher, *pid).await?;
-                let e = entry(
-                    &who.actor(),
-                    "request.assigned",
-                    vec![(
-                        "assignee",
-                        assignee.map_or("none".into(), |a| a.to_string()),
-                    )],
-                );
+                // The entry comes from the core like every other (who may assign is its rule).
+                let actor = who.actor();
+                let effects = domain::apply(
+                    &requests::to_domain(&row)?,
+                    &domain::Event::Record(domain::AuditOnly::Assigned { assignee }),
+                    &actor,
+                    now,
+                )?
+                .effects;
                 let change = Change {
                     update: Update::Assignee {
                         current: &row,
                         assignee,
                     },
-                    entries: vec![e],
+                    entries: crate::audit_entries(&effects, &actor, None),
                     writes: Vec::new(),
                     mail: Vec::new(),
                 };
