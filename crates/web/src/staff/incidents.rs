@@ -84,7 +84,9 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
             };
             let badge = if d < today {
                 "overdue"
-            } else if d <= today + chrono::Duration::days(2) {
+            } else if d
+                <= today + chrono::Duration::days(madoguchi_service::incidents::WARN_WITHIN_DAYS)
+            {
                 "soon"
             } else {
                 "ok"
@@ -432,6 +434,20 @@ pub async fn open(
     }
 }
 
+/// The incident a page is about, and today in Japan (its deadlines are read against it).
+async fn load(
+    state: &AppState,
+    pid: &str,
+    en: bool,
+) -> Result<(IncidentView, NaiveDate), PageError> {
+    let v = state
+        .service
+        .incident(incident_pid(pid, en)?)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok((v, madoguchi_domain::jst_date(Utc::now())))
+}
+
 /// One incident: its verdict, its deadlines, its reports, its form.
 pub async fn show(
     State(state): State<AppState>,
@@ -440,13 +456,7 @@ pub async fn show(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
-    let v = state
-        .service
-        .incident(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let today = madoguchi_domain::jst_date(Utc::now());
+    let (v, today) = load(&state, &pid, en).await?;
     Ok(render(&IncidentPage {
         c: Chrome::new(&who, en),
         i: Some(row(&v, today, en)),
@@ -626,13 +636,7 @@ pub async fn report(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
-    let v = state
-        .service
-        .incident(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let today = madoguchi_domain::jst_date(Utc::now());
+    let (v, today) = load(&state, &pid, en).await?;
     let items = REPORT_ITEMS
         .iter()
         .map(|(k, ja, en_label)| {
