@@ -560,11 +560,17 @@ pub enum Mail {
     /// To a processor or third party that received the data: erase it, stop using it, or
     /// take note that provision stops (Art. 35), and confirm.
     RecipientNotice,
+    /// To a person who wrote to the complaints desk: received, and when to expect a reply.
+    ComplaintReceived,
+    /// To a person who wrote to the complaints desk: the officer's reply.
+    ComplaintReply,
+    /// To staff: the complaints desk received a message.
+    StaffNewComplaint,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 29] = [
+    pub const ALL: [Mail; 32] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -594,6 +600,9 @@ impl Mail {
         Mail::OwnerReminder,
         Mail::OwnerAction,
         Mail::RecipientNotice,
+        Mail::ComplaintReceived,
+        Mail::ComplaintReply,
+        Mail::StaffNewComplaint,
     ];
 
     /// Whether a requester without an e-mail address gets this notice as a letter. Only
@@ -648,6 +657,9 @@ impl Mail {
             Mail::OwnerReminder => "owner_reminder",
             Mail::OwnerAction => "owner_action",
             Mail::RecipientNotice => "recipient_notice",
+            Mail::ComplaintReceived => "complaint_received",
+            Mail::ComplaintReply => "complaint_reply",
+            Mail::StaffNewComplaint => "staff_new_complaint",
         }
     }
 
@@ -712,6 +724,12 @@ impl Mail {
             (Mail::OwnerAction, true) => "Work request (to a system's owner)",
             (Mail::RecipientNotice, false) => "提供先へのご依頼",
             (Mail::RecipientNotice, true) => "Notice to a recipient",
+            (Mail::ComplaintReceived, false) => "苦情・相談の受付のお知らせ",
+            (Mail::ComplaintReceived, true) => "Complaint received",
+            (Mail::ComplaintReply, false) => "苦情・相談へのご回答",
+            (Mail::ComplaintReply, true) => "Reply to a complaint",
+            (Mail::StaffNewComplaint, false) => "新しい苦情・相談（担当者宛て）",
+            (Mail::StaffNewComplaint, true) => "New complaint (to staff)",
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod answer;
 pub mod chain;
+pub mod complaint;
 pub mod contact;
 pub mod event;
 pub mod fee;

@@ -186,6 +186,9 @@ templates! {
     OwnerReminder => OwnerReminderSubject, "email/owner_reminder/subject.txt", OwnerReminderBody, "email/owner_reminder/body.txt";
     OwnerAction => OwnerActionSubject, "email/owner_action/subject.txt", OwnerActionBody, "email/owner_action/body.txt";
     RecipientNotice => RecipientNoticeSubject, "email/recipient_notice/subject.txt", RecipientNoticeBody, "email/recipient_notice/body.txt";
+    ComplaintReceived => ComplaintReceivedSubject, "email/complaint_received/subject.txt", ComplaintReceivedBody, "email/complaint_received/body.txt";
+    ComplaintReply => ComplaintReplySubject, "email/complaint_reply/subject.txt", ComplaintReplyBody, "email/complaint_reply/body.txt";
+    StaffNewComplaint => StaffNewComplaintSubject, "email/staff_new_complaint/subject.txt", StaffNewComplaintBody, "email/staff_new_complaint/body.txt";
 }
 
 #[derive(Template)]
@@ -394,6 +397,16 @@ pub fn sample_for(mail: Mail, lang: &str) -> MailContext {
             c.answer_lines = vec!["会員情報".into(), "ご注文".into()];
         }
         Mail::OwnerTask | Mail::OwnerReminder => c.message = String::new(),
+        Mail::ComplaintReceived | Mail::ComplaintReply | Mail::StaffNewComplaint => {
+            c.number = "C-2026-0001".into();
+            c.kind_ja = "苦情".into();
+            c.kind_en = "Complaint".into();
+            c.message = if lang == "en" {
+                "We have stopped sending you our newsletter.".into()
+            } else {
+                "ご指摘のメールマガジンの配信を停止いたしました。".into()
+            };
+        }
         _ => {}
     }
     c
@@ -572,8 +585,8 @@ mod tests {
                     assert!(r.subject.contains("2026-11-22"), "{mail:?} {lang}");
                     assert!(r.text.contains(&c.message), "{mail:?} {lang}");
                 } else {
-                    assert!(r.subject.contains("R-2026-000001"), "{mail:?} {lang}");
-                    assert!(r.text.contains("R-2026-000001"), "{mail:?} {lang}");
+                    assert!(r.subject.contains(&c.number), "{mail:?} {lang}");
+                    assert!(r.text.contains(&c.number), "{mail:?} {lang}");
                 }
                 assert!(r.text.contains("株式会社サンプル"), "{mail:?} {lang}");
                 assert!(!r.text.contains("{{"), "{mail:?} {lang}");

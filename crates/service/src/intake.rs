@@ -151,6 +151,8 @@ pub struct NewRequest {
     /// Set when a clerk entered it (post, counter, phone, the desk's mailbox): filed and
     /// confirmed at once, audited as the clerk's.
     pub entered: Option<Entered>,
+    /// Taken up from a complaint made to the desk (marked converted in the same change).
+    pub from_complaint: Option<crate::complaints::ComplaintLink>,
 }
 
 impl NewRequest {

@@ -2,6 +2,7 @@
 
 mod access;
 pub mod audit_jobs;
+pub mod complaints;
 mod context;
 pub mod datamap;
 pub mod erasure;
@@ -366,6 +367,12 @@ impl Service {
             token: self.confirmation_token(&nonce),
             expires_at: expires,
         });
+        // Taken up from a complaint: the complaint is marked in the same transaction, so it
+        // becomes one request or none.
+        let converted = match &new.from_complaint {
+            Some(from) => Some(self.conversion(from, &actor).await?),
+            None => None,
+        };
         let extra = context::Extra {
             confirm_nonce: Some(nonce.clone()),
             duplicate_of: duplicate.as_ref().map(|d| d.1.clone()),
@@ -381,7 +388,7 @@ impl Service {
                 mail,
             },
             entries,
-            writes: link.into_iter().collect(),
+            writes: link.into_iter().chain(converted).collect(),
             mail: Vec::new(),
         };
         let committed = self.commit_change(filed, origin, now).await?;

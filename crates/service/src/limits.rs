@@ -55,11 +55,22 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Admission, ServiceError> {
+        self.admit_keyed("intake", origin, now).await
+    }
+
+    /// One of the client address's slots this hour for a public form (`what`: `intake`,
+    /// `complaint`), each form counted apart under the intake's limit.
+    pub(crate) async fn admit_keyed(
+        &self,
+        what: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Admission, ServiceError> {
         let limit = self.config().intake_per_ip_per_hour;
         if limit == 0 {
             return Ok(Admission::Allowed { hits: 0 });
         }
-        let key = format!("intake:{}", client(origin));
+        let key = format!("{what}:{}", client(origin));
         Ok(limits::hit(self.db().conn(), &key, limit, INTAKE_WINDOW_SECS, now).await?)
     }
 

@@ -200,18 +200,11 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let settings = self.settings().await?;
         let ctx = MailContext {
-            lang: "ja".into(),
-            business_name: settings.business.name.clone(),
-            business_contact: settings.business.contact.clone(),
-            business_phone: settings.branding.phone.clone(),
-            business_hours: settings.branding.hours.clone(),
-            privacy_url: settings.branding.privacy_url.clone(),
-            brand_colour: settings.branding.colour.clone(),
             recipient_name: "個人情報窓口ご担当者".into(),
             message,
             link,
             today: domain::jst_date(now).to_string(),
-            ..MailContext::default()
+            ..crate::complaints::business_context(&settings, "ja")
         };
         madoguchi_store::change::commit_office_mail(
             self.db(),

@@ -17,7 +17,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use madoguchi_domain::{self as domain, LedgerKind};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -134,6 +134,17 @@ pub enum Write {
     PurgeRequest {
         /// The blind index that replaces the address's.
         email_index: String,
+    },
+    /// A complaint taken up as this (new) request: the complaint is marked converted with
+    /// the request's row, its entry on the desk's chain (refused unless the complaint is
+    /// still open at `version`, so it becomes one request only).
+    ConvertComplaint {
+        /// The complaint's row.
+        complaint_id: i64,
+        /// Its version as read.
+        version: i32,
+        /// Its entry (the request's number is added here, where it is known).
+        entry: NewEntry,
     },
     /// An officer's note for colleagues (sealed here, with the request's other columns' key).
     AddNote {
@@ -471,7 +482,7 @@ pub async fn commit(
         .into_iter()
         .partition(|w| matches!(w, Write::ConsumeToken { .. }));
     for write in first {
-        apply(&tx, cipher, 0, write, now).await?;
+        apply(&tx, cipher, 0, write, origin, now).await?;
     }
     let (request_id, number) = match update {
         Update::New {
@@ -553,7 +564,7 @@ pub async fn commit(
         }
     };
     for write in writes {
-        apply(&tx, cipher, request_id, write, now).await?;
+        apply(&tx, cipher, request_id, write, origin, now).await?;
     }
     let mailed = !mail.is_empty();
     let mail = mail
@@ -603,10 +614,28 @@ async fn apply<C: ConnectionTrait>(
     cipher: &RowCipher,
     request_id: i64,
     write: Write,
+    origin: &Origin,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let at = now.trunc_subsecs(6);
     match write {
+        Write::ConvertComplaint {
+            complaint_id,
+            version,
+            mut entry,
+        } => {
+            let number: Option<String> = request::Entity::find_by_id(request_id)
+                .select_only()
+                .column(request::Column::Number)
+                .into_tuple()
+                .one(tx)
+                .await?;
+            entry
+                .detail
+                .push(("request".to_owned(), number.unwrap_or_default()));
+            crate::complaints::convert(tx, (complaint_id, version), request_id, entry, origin, now)
+                .await?;
+        }
         Write::ConsumeToken { purpose, token } => {
             if let Err(e) = tokens::consume(tx, purpose, &token, now).await? {
                 return Err(StoreError::Refused(Refused::Token(e)));

@@ -91,27 +91,7 @@ pub async fn open(
     let at = now.trunc_subsecs(6);
     let tx = db.begin_write().await?;
     let year = madoguchi_domain::jst_date(now).format("%Y").to_string();
-    // A counter row per year, bumped in this transaction: two officers opening incidents at
-    // once wait on the row and get consecutive numbers (counting rows would give both one).
-    let backend = tx.get_database_backend();
-    let row = tx
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            backend,
-            match backend {
-                sea_orm::DatabaseBackend::Postgres => {
-                    "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) \
-                     DO UPDATE SET value = counters.value + 1 RETURNING value AS n"
-                }
-                _ => {
-                    "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) \
-                     DO UPDATE SET value = counters.value + 1 RETURNING value AS n"
-                }
-            },
-            [format!("incident_number_{year}").into()],
-        ))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("incident number counter".into()))?;
-    let n: i64 = row.try_get("", "n")?;
+    let n = crate::counters::bump(&tx, &format!("incident_number_{year}")).await?;
     let number = format!("I-{year}-{n:04}");
     let pid = Uuid::new_v4();
     let report = serde_json::to_string(report).expect("a report serialises");

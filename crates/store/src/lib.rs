@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod change;
+pub mod complaints;
+pub mod counters;
 pub mod customers;
 pub mod datamap;
 pub mod db;

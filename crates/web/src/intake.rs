@@ -474,6 +474,7 @@ impl IntakeInput {
                     channel,
                     arrived_at: None,
                     entered: None,
+                    from_complaint: None,
                 })
             }
             _ => Err(errors),

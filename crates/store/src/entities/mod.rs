@@ -5,6 +5,8 @@ pub mod attachment;
 pub mod audit_chain;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod complaint;
+pub mod complaint_message;
 pub mod customer;
 pub mod datamap_version;
 pub mod gather_job;

@@ -1,0 +1,246 @@
+//! The complaints desk's public form (苦情・相談, Art. 40): Japanese first, no script, the
+//! intake's protections (CSRF, an hourly limit per client, the body limit, no personal data
+//! in logs). A refused field is named in words and nothing typed is lost; once received, a
+//! page says the number, that a mail went, and when to expect a reply.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::Utc;
+use madoguchi_domain::complaint::{ComplaintKind, MAX_MESSAGE_CHARS};
+use madoguchi_service::complaints::{ComplaintFiling, Refusal, check_filing};
+use madoguchi_service::limits::Admission;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::csrf;
+use crate::error::{AppError, FieldError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::{self, Brand};
+use crate::state::AppState;
+
+/// The desk's routes.
+pub fn router() -> axum::Router<AppState> {
+    Router::new()
+        .route("/complaints", get(show_form).post(submit))
+        .route("/complaints/{pid}/received", get(show_received))
+}
+
+/// What the form posts.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ComplaintInput {
+    pub csrf: String,
+    pub lang: String,
+    pub kind: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub body: String,
+}
+
+/// The form, empty or as typed with what was refused.
+#[derive(Debug, askama::Template)]
+#[template(path = "pages/complaint.html")]
+pub struct ComplaintPage {
+    pub en: bool,
+    pub business_name: Brand,
+    pub csrf: String,
+    pub form: ComplaintInput,
+    pub errors: Vec<FieldError>,
+    /// (value, label) of each kind.
+    pub kinds: Vec<(&'static str, &'static str)>,
+    pub max_chars: usize,
+}
+
+impl ComplaintPage {
+    /// The error of a field, in words.
+    pub fn err(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// Received: the number, the mail, the day a reply is aimed at.
+#[derive(Debug, askama::Template)]
+#[template(path = "pages/complaint_received.html")]
+pub struct ReceivedPage {
+    pub en: bool,
+    pub business_name: Brand,
+    pub number: String,
+    pub reply_by: String,
+}
+
+fn words(r: &Refusal, en: bool) -> String {
+    let (ja, en_words) = match (r.field, r.code) {
+        ("kind", _) => (
+            "ご連絡の種別を選択してください。",
+            "Choose what your message is.",
+        ),
+        ("name", "required") => ("お名前を入力してください。", "Enter your name."),
+        ("name", _) => (
+            "お名前は1行、100文字以内で入力してください。",
+            "Your name: one line, at most 100 characters.",
+        ),
+        ("email", "required") => (
+            "ご回答をお送りするメールアドレスを入力してください。",
+            "Enter the e-mail address we should reply to.",
+        ),
+        ("email", _) => (
+            "メールアドレスを name@example.jp の形で入力してください。",
+            "Enter an e-mail address like name@example.com.",
+        ),
+        ("phone", _) => (
+            "電話番号は数字とハイフンで入力してください（例: 03-1234-5678）。",
+            "Phone: digits and hyphens, like 03-1234-5678.",
+        ),
+        ("body", "required") => ("ご連絡の内容を入力してください。", "Write your message."),
+        ("body", "too_long") => (
+            "ご連絡の内容は4,000文字以内で入力してください。",
+            "Your message: at most 4,000 characters.",
+        ),
+        ("body", _) => (
+            "ご連絡の内容に使えない文字が含まれています。",
+            "Your message holds a character we cannot take.",
+        ),
+        _ => (
+            "入力内容をご確認ください。",
+            "Please check what you entered.",
+        ),
+    };
+    if en { en_words } else { ja }.to_owned()
+}
+
+fn page(
+    state_brand: Brand,
+    en: bool,
+    csrf: String,
+    form: ComplaintInput,
+    errors: Vec<FieldError>,
+) -> ComplaintPage {
+    ComplaintPage {
+        en,
+        business_name: state_brand,
+        csrf,
+        form,
+        errors,
+        kinds: ComplaintKind::ALL
+            .into_iter()
+            .map(|k| (k.as_str(), k.label(en)))
+            .collect(),
+        max_chars: MAX_MESSAGE_CHARS,
+    }
+}
+
+async fn show_form(State(state): State<AppState>, lang: PageLang, headers: HeaderMap) -> Response {
+    let (token, set) = csrf::issue(&state, &headers);
+    let en = lang.en();
+    let p = page(
+        state.brand().await,
+        en,
+        token,
+        ComplaintInput::default(),
+        Vec::new(),
+    );
+    super::public::with_cookie(pages::render(&p), set, lang)
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<ComplaintInput>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(input) = form.map_err(|r| {
+        let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge
+        } else {
+            AppError::BadRequest("unreadable form".into())
+        };
+        PageError(e, lang.en())
+    })?;
+    let en = if input.lang.is_empty() {
+        lang.en()
+    } else {
+        input.lang == "en"
+    };
+    if !csrf::verify(&state, &headers, &input.csrf) {
+        return Err(PageError(AppError::Forbidden, en));
+    }
+    let filing = ComplaintFiling {
+        kind: input.kind.clone(),
+        name: input.name.clone(),
+        email: input.email.clone(),
+        phone: input.phone.clone(),
+        body: input.body.clone(),
+        lang: if en { "en" } else { "ja" }.to_owned(),
+    };
+    let filing = match check_filing(&filing) {
+        Ok(f) => f,
+        Err(refused) => {
+            let errors = refused
+                .iter()
+                .map(|r| FieldError {
+                    field: r.field.to_owned(),
+                    code: r.code.to_owned(),
+                    message: words(r, en),
+                })
+                .collect();
+            let (token, set) = csrf::issue(&state, &headers);
+            let mut res = pages::render(&page(state.brand().await, en, token, input, errors));
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(super::public::with_cookie(res, set, lang));
+        }
+    };
+    let now = Utc::now();
+    let admission = state
+        .service
+        .admit_complaint(&origin, now)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    if let Admission::Refused { retry_after } = admission {
+        tracing::info!("complaint refused: the client address is over its hourly limit");
+        return Ok(super::api::with_retry_after(
+            PageError(AppError::TooManyRequests, en).into_response(),
+            retry_after,
+        ));
+    }
+    let pid = state
+        .service
+        .receive_complaint(filing, &origin, now)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    tracing::info!(complaint = %pid, "complaint received");
+    let to = format!(
+        "/complaints/{pid}/received{}",
+        if en { "?lang=en" } else { "" }
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+async fn show_received(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let (number, reply_by, _) = state
+        .service
+        .complaint_receipt(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(pages::render(&ReceivedPage {
+        en,
+        business_name: state.brand().await,
+        number,
+        reply_by: madoguchi_domain::written_date(reply_by, en),
+    }))
+}
