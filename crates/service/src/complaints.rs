@@ -449,18 +449,40 @@ impl Service {
         Ok(rules::month(&all, month, today))
     }
 
-    /// Open complaints whose first reply is past its target day, or due by `today`.
-    pub async fn complaints_due(&self, today: NaiveDate) -> Result<(usize, usize), ServiceError> {
-        let open: Vec<QueueRow> = self
+    /// Complaints still awaiting a first reply whose target day is today or past, most
+    /// urgent first.
+    pub async fn complaints_due(&self, today: NaiveDate) -> Result<Vec<QueueRow>, ServiceError> {
+        Ok(self
             .complaint_queue(Utc::now())
             .await?
             .into_iter()
-            .filter(|r| r.state == ComplaintState::Open)
-            .collect();
-        Ok((
-            open.iter().filter(|r| r.row.reply_due < today).count(),
-            open.iter().filter(|r| r.row.reply_due == today).count(),
-        ))
+            .filter(|r| r.state == ComplaintState::Open && r.row.reply_due <= today)
+            .collect())
+    }
+
+    /// The digest's lines for [`Service::complaints_due`] (number, kind, target day).
+    pub(crate) async fn complaint_due_lines(
+        &self,
+        today: NaiveDate,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(self
+            .complaints_due(today)
+            .await?
+            .iter()
+            .map(|r| {
+                let late = if r.row.reply_due < today {
+                    "  目安超過 / past target"
+                } else {
+                    ""
+                };
+                format!(
+                    "{}  {}  {}{late}",
+                    r.row.number,
+                    r.kind.label(false),
+                    domain::written_date(r.row.reply_due, false)
+                )
+            })
+            .collect())
     }
 
     /// The conversion's write for a request filed from a complaint: refused unless the

@@ -101,7 +101,9 @@ impl Service {
             .await?;
         let tasks = self.overdue_task_lines(now).await?;
         let incidents = self.incident_deadline_lines(today).await?;
-        if page.rows.is_empty() && tasks.is_empty() && incidents.is_empty() {
+        let complaints = self.complaint_due_lines(today).await?;
+        if page.rows.is_empty() && tasks.is_empty() && incidents.is_empty() && complaints.is_empty()
+        {
             return Ok(false);
         }
         let line = |r: &madoguchi_store::entities::request::Model| {
@@ -152,6 +154,15 @@ impl Service {
                 incidents.len()
             ));
             for l in &incidents {
+                message.push_str(&format!("  {l}\n"));
+            }
+        }
+        if !complaints.is_empty() {
+            message.push_str(&format!(
+                "■ 苦情・相談の初回回答が本日目安・目安超過 / complaints due a first reply today or past it: {}\n",
+                complaints.len()
+            ));
+            for l in &complaints {
                 message.push_str(&format!("  {l}\n"));
             }
         }

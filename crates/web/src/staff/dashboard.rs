@@ -161,6 +161,17 @@ pub async fn show_dashboard(
     );
     let failing_connectors = state.service.failing_connectors(en).await.map_err(err)?;
     let incidents_due = state.service.incidents_due(today).await.map_err(err)?.len();
+    let complaints_due = state
+        .service
+        .complaints_due(today)
+        .await
+        .map_err(err)?
+        .len();
+    let complaints_month = state
+        .service
+        .complaint_figures(today, today)
+        .await
+        .map_err(err)?;
     Ok(render(&DashboardPage {
         failing_connectors,
         c: Chrome::new(&who, en),
@@ -169,6 +180,8 @@ pub async fn show_dashboard(
         overdue,
         may_sue,
         incidents_due,
+        complaints_due,
+        complaints_month,
         by_state_svg,
         by_kind_svg,
         close_stats: close_stats(&closed, en),

@@ -51,15 +51,27 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
                 )
             })
             .collect(),
-        channels: pairs(vec![
-            ("post", t("郵送", "Post")),
-            ("counter", t("窓口", "Counter")),
-            ("phone", t("電話", "Telephone")),
-            (
-                "email",
-                t("窓口のメールアドレスへのメール", "E-mail to the desk"),
-            ),
-        ]),
+        channels: pairs(
+            // A complaint taken up as a request came through the desk's web form.
+            typed
+                .iter()
+                .any(|(k, v)| k == "complaint" && !v.is_empty())
+                .then_some((
+                    "web",
+                    t("ウェブの苦情・相談フォーム", "The desk's web form"),
+                ))
+                .into_iter()
+                .chain([
+                    ("post", t("郵送", "Post")),
+                    ("counter", t("窓口", "Counter")),
+                    ("phone", t("電話", "Telephone")),
+                    (
+                        "email",
+                        t("窓口のメールアドレスへのメール", "E-mail to the desk"),
+                    ),
+                ])
+                .collect(),
+        ),
         checks: ContactCheck::ALL
             .into_iter()
             .map(|c| (c.as_str().to_owned(), c.label(en).to_owned()))
@@ -129,9 +141,50 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
     })
 }
 
-/// The manual intake form.
-pub async fn show_intake(lang: PageLang, Extension(who): Extension<StaffIdentity>) -> Response {
-    page(&who, lang.en(), Vec::new(), Vec::new())
+/// `?complaint=<pid>&version=<n>`: a complaint taken up as a request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct IntakeQuery {
+    #[serde(default)]
+    complaint: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// The manual intake form; from a complaint, with the person's name, address and phone
+/// filled in and the complaint carried to the registration.
+pub async fn show_intake(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    axum::extract::Query(q): axum::extract::Query<IntakeQuery>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    if q.complaint.is_empty() {
+        return Ok(page(&who, en, Vec::new(), Vec::new()));
+    }
+    let pid = uuid::Uuid::parse_str(&q.complaint).map_err(|_| PageError(AppError::NotFound, en))?;
+    let c = state
+        .service
+        .complaint(pid)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let version = q.version.parse().unwrap_or(c.row.version);
+    let typed = [
+        ("complaint", pid.to_string()),
+        ("complaint_version", version.to_string()),
+        ("complaint_number", c.row.number.clone()),
+        ("channel", "web".to_owned()),
+        ("received_on", c.row.received_on.to_string()),
+        ("lang", c.row.lang.clone()),
+        ("subject_name", c.name.clone()),
+        ("email", c.email.clone()),
+        ("email_confirm", c.email.clone()),
+        ("phone", c.phone.clone().unwrap_or_default()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    Ok(page(&who, en, Vec::new(), typed))
 }
 
 /// Registers a request received outside the web form: filed and confirmed by the clerk in
@@ -154,7 +207,19 @@ pub async fn register_request(
             .map(|(_, v)| v.trim().to_owned())
             .unwrap_or_default()
     };
+    let from_complaint = if get("complaint").is_empty() {
+        None
+    } else {
+        Some(madoguchi_service::complaints::ComplaintLink {
+            pid: uuid::Uuid::parse_str(&get("complaint"))
+                .map_err(|_| PageError(AppError::BadRequest("complaint".into()), en))?,
+            version: get("complaint_version")
+                .parse()
+                .map_err(|_| PageError(AppError::BadRequest("complaint".into()), en))?,
+        })
+    };
     let channel = match get("channel").as_str() {
+        "web" if from_complaint.is_some() => Channel::Web,
         "post" => Channel::Post,
         "phone" => Channel::Phone,
         "counter" => Channel::Counter,
@@ -226,6 +291,7 @@ pub async fn register_request(
                 by: who.actor(),
                 how,
             });
+            new.from_complaint = from_complaint;
             match state.service.file_request(new, &origin, Utc::now()).await {
                 Ok(filed) => {
                     tracing::info!(request = %filed.pid, by = %who.pid, "request entered by staff");
@@ -243,6 +309,23 @@ pub async fn register_request(
                         .collect();
                     let mut res = page(&who, en, errors, fields);
                     *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    Ok(res)
+                }
+                // The complaint was closed, or taken up, meanwhile.
+                Err(ServiceError::Conflict | ServiceError::Invalid("not_open"))
+                    if from_complaint.is_some() =>
+                {
+                    let errors = vec![FieldError {
+                        field: "complaint".into(),
+                        code: "conflict".into(),
+                        message: if en {
+                            "The complaint changed meanwhile (closed, or already taken up as a request). Open it again to see where it stands.".into()
+                        } else {
+                            "この苦情・相談は、その間に完了したか、既に請求として受け付けられています。苦情・相談の画面で状況を確認してください。".into()
+                        },
+                    }];
+                    let mut res = page(&who, en, errors, fields);
+                    *res.status_mut() = StatusCode::CONFLICT;
                     Ok(res)
                 }
                 Err(e) => Err(PageError(e.into(), en)),

@@ -8,6 +8,7 @@ pub mod answer;
 pub mod api;
 mod audit;
 mod auth;
+mod complaints;
 mod dashboard;
 pub mod datamap;
 mod documents;
@@ -283,6 +284,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::GET, "/staff/reports/monthly.csv", ANY_STAFF),
             get(dashboard::monthly_report),
+        ),
+        (
+            page(Method::GET, "/staff/complaints", ANY_STAFF),
+            get(complaints::queue),
+        ),
+        (
+            page(Method::GET, "/staff/complaints/{pid}", ANY_STAFF),
+            get(complaints::show),
+        ),
+        (
+            page(Method::POST, "/staff/complaints/{pid}/{action}", WORKERS),
+            post(complaints::act),
         ),
         (
             page(Method::GET, "/staff/intake", WORKERS),

@@ -223,6 +223,8 @@ pub struct DetailPage {
     pub view_doc: Option<madoguchi_service::Document>,
     /// Officers' notes for each other.
     pub notes: Vec<madoguchi_service::notes::Note>,
+    /// The complaint it was taken up from: (public id, number).
+    pub from_complaint: Option<(String, String)>,
     /// The answer templates: (title as a query value, title).
     pub templates: Vec<(String, String)>,
     /// Why the note was refused (shown at the note form), and the words typed.
@@ -460,6 +462,10 @@ pub struct DashboardPage {
     pub may_sue: u64,
     /// Incidents whose next report is overdue or due within two days (Art. 26).
     pub incidents_due: usize,
+    /// Complaints due a first reply today or past it.
+    pub complaints_due: usize,
+    /// This month's complaint figures.
+    pub complaints_month: madoguchi_domain::complaint::Month,
     pub by_state_svg: String,
     pub by_kind_svg: String,
     pub close_stats: Vec<CloseStat>,

@@ -797,7 +797,14 @@ async fn request_page(
         })
     });
     let (note_error, note_text) = view.note.unwrap_or_default();
+    let from_complaint = state
+        .service
+        .complaint_of_request(d.request.id)
+        .await
+        .map_err(|e| service_error(e, en))?
+        .map(|(pid, number)| (pid.to_string(), number));
     let page = DetailPage {
+        from_complaint,
         note_error,
         note_text,
         paused: paused_words(d.request.paused_since, en),

@@ -1,0 +1,429 @@
+//! The complaints desk's pages (苦情・相談, Art. 40): the queue with each complaint's target
+//! day and the month's figures; a complaint with its messages and what an officer can do
+//! (assign, reply by mail, close with a category and an outcome, reopen, take it up as a
+//! request through the staff intake, prefilled).
+
+use askama::Template;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate, Utc};
+use madoguchi_domain::complaint::{Category, ComplaintKind, ComplaintState, Month, Outcome};
+use madoguchi_domain::{written_date, written_time};
+use madoguchi_service::ServiceError;
+use madoguchi_service::complaints::{Command, Complaint};
+use madoguchi_service::staff::StaffIdentity;
+use uuid::Uuid;
+
+use super::form::Fields;
+use super::pages::Chrome;
+use crate::error::{AppError, PageError};
+use crate::extract::ClientOrigin;
+use crate::lang::PageLang;
+use crate::pages::render;
+use crate::state::AppState;
+
+/// A complaint in the queue.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub pid: String,
+    pub number: String,
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub received: String,
+    /// The first reply's target day, while none went (empty after).
+    pub due: String,
+    /// `overdue`, `soon` or `ok`.
+    pub badge: &'static str,
+    pub assignee: String,
+}
+
+/// The month's figures in words.
+#[derive(Debug, Clone)]
+pub struct MonthView {
+    pub title: String,
+    pub m: Month,
+    pub by_category: Vec<(&'static str, u32)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/complaints.html")]
+pub struct QueuePage {
+    pub c: Chrome,
+    pub rows: Vec<Row>,
+    pub months: Vec<MonthView>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "staff/complaint.html")]
+pub struct ComplaintPage {
+    pub c: Chrome,
+    pub pid: String,
+    pub number: String,
+    pub version: i32,
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub open: bool,
+    pub closed: bool,
+    pub received: String,
+    pub due: String,
+    pub badge: &'static str,
+    pub first_reply: String,
+    pub closed_at: String,
+    pub category: String,
+    pub outcome: String,
+    pub request: Option<String>,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub lang: &'static str,
+    pub assignee: String,
+    pub assignee_id: Option<i64>,
+    /// (staff row, name) of who can be assigned.
+    pub staff: Vec<(i64, String)>,
+    /// (from the office?, who, when, text)
+    pub messages: Vec<(bool, String, String, String)>,
+    pub categories: Vec<(&'static str, &'static str)>,
+    pub outcomes: Vec<(&'static str, &'static str)>,
+    pub error: String,
+    /// A refused reply's text, kept.
+    pub reply: String,
+}
+
+macro_rules! bilingual {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Japanese or English, by the page's language.
+            pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+                if self.c.en { en } else { ja }
+            }
+        }
+    )*};
+}
+
+bilingual!(QueuePage, ComplaintPage);
+
+impl ComplaintPage {
+    /// Whether this staff row is the assignee (the select's current choice).
+    pub fn assigned(&self, id: &i64) -> bool {
+        self.assignee_id == Some(*id)
+    }
+}
+
+fn badge(due: NaiveDate, today: NaiveDate) -> &'static str {
+    if due < today {
+        "overdue"
+    } else if due <= today + chrono::Duration::days(1) {
+        "soon"
+    } else {
+        "ok"
+    }
+}
+
+fn month_view(m: Month, first: NaiveDate, en: bool) -> MonthView {
+    MonthView {
+        title: if en {
+            first.format("%B %Y").to_string()
+        } else {
+            format!("{}年{}月", first.year(), first.month())
+        },
+        by_category: m
+            .by_category
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c.label(en), *n))
+            .collect(),
+        m,
+    }
+}
+
+/// The queue and the figures of this month and the last.
+pub async fn queue(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let now = Utc::now();
+    let today = madoguchi_domain::jst_date(now);
+    let err = |e: ServiceError| PageError(e.into(), en);
+    let rows = state
+        .service
+        .complaint_queue(now)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|q| {
+            let waiting = q.state == ComplaintState::Open;
+            Row {
+                pid: q.row.pid.to_string(),
+                number: q.row.number.clone(),
+                kind: q.kind.label(en),
+                state: q.state.label(en),
+                received: written_date(q.row.received_on, en),
+                due: if waiting {
+                    written_date(q.row.reply_due, en)
+                } else {
+                    String::new()
+                },
+                badge: badge(q.row.reply_due, today),
+                assignee: q.assignee,
+            }
+        })
+        .collect();
+    let this_month = today.with_day(1).expect("day 1");
+    let last_month = (this_month - chrono::Duration::days(1))
+        .with_day(1)
+        .expect("day 1");
+    let mut months = Vec::new();
+    for first in [this_month, last_month] {
+        let m = state
+            .service
+            .complaint_figures(first, today)
+            .await
+            .map_err(err)?;
+        months.push(month_view(m, first, en));
+    }
+    Ok(render(&QueuePage {
+        c: Chrome::new(&who, en),
+        rows,
+        months,
+    }))
+}
+
+fn complaint_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+}
+
+async fn page(
+    state: &AppState,
+    who: &StaffIdentity,
+    c: Complaint,
+    en: bool,
+    error: String,
+    reply: String,
+) -> Result<ComplaintPage, PageError> {
+    let err = |e: ServiceError| PageError(e.into(), en);
+    let r = &c.row;
+    let corrupt = |what: &str| {
+        PageError(
+            AppError::Internal(format!("complaint {}: {what}", r.number)),
+            en,
+        )
+    };
+    let kind = ComplaintKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?;
+    let st = ComplaintState::parse(&r.state).ok_or_else(|| corrupt("state"))?;
+    let today = madoguchi_domain::jst_date(Utc::now());
+    let staff = state
+        .service
+        .assignable_staff()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    let request = match r.request_id {
+        Some(_) => c.request_number.clone(),
+        None => None,
+    };
+    Ok(ComplaintPage {
+        c: Chrome::new(who, en),
+        pid: r.pid.to_string(),
+        number: r.number.clone(),
+        version: r.version,
+        kind: kind.label(en),
+        state: st.label(en),
+        open: st.is_open(),
+        closed: st == ComplaintState::Closed,
+        received: written_date(r.received_on, en),
+        due: written_date(r.reply_due, en),
+        badge: if st == ComplaintState::Open {
+            badge(r.reply_due, today)
+        } else {
+            "ok"
+        },
+        first_reply: r
+            .first_reply_at
+            .map(|t| written_time(t, en))
+            .unwrap_or_default(),
+        closed_at: r.closed_at.map(|t| written_time(t, en)).unwrap_or_default(),
+        category: r
+            .category
+            .as_deref()
+            .and_then(Category::parse)
+            .map(|c| c.label(en).to_owned())
+            .unwrap_or_default(),
+        outcome: r
+            .outcome
+            .as_deref()
+            .and_then(Outcome::parse)
+            .map(|o| o.label(en).to_owned())
+            .unwrap_or_default(),
+        request,
+        name: c.name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone().unwrap_or_default(),
+        lang: if r.lang == "en" {
+            if en { "English" } else { "英語" }
+        } else if en {
+            "Japanese"
+        } else {
+            "日本語"
+        },
+        assignee: c.assignee.clone(),
+        assignee_id: r.assignee_id,
+        staff,
+        messages: c
+            .messages
+            .iter()
+            .map(|m| {
+                let who = if !m.outgoing {
+                    if en { "The person" } else { "ご本人" }.to_owned()
+                } else if m.author.is_empty() {
+                    if en { "The office" } else { "当社" }.to_owned()
+                } else if en {
+                    format!("The office ({})", m.author)
+                } else {
+                    format!("当社（{}）", m.author)
+                };
+                (m.outgoing, who, written_time(m.at, en), m.body.clone())
+            })
+            .collect(),
+        categories: Category::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.label(en)))
+            .collect(),
+        outcomes: Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str(), o.label(en)))
+            .collect(),
+        error,
+        reply,
+    })
+}
+
+/// One complaint.
+pub async fn show(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let c = state
+        .service
+        .complaint(complaint_pid(&pid, en)?)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(render(
+        &page(&state, &who, c, en, String::new(), String::new()).await?,
+    ))
+}
+
+fn refusal_words(field: &str, en: bool) -> &'static str {
+    let (ja, en_words) = match field {
+        "reply" => (
+            "回答: 1文字以上4,000文字以内で、制御文字を含めずに入力してください。",
+            "Reply: 1 to 4,000 characters, with no control characters.",
+        ),
+        "assignee" => (
+            "担当者: 対応できる担当者を選択してください。",
+            "Assignee: choose a colleague who works complaints.",
+        ),
+        "category" => (
+            "分類と結果を選択してください。",
+            "Choose a category and an outcome.",
+        ),
+        "not_open" => (
+            "この苦情・相談は既に完了しているため、この操作はできません。",
+            "This complaint is closed: that cannot be done now.",
+        ),
+        "conflict" => (
+            "他の担当者が先に更新しました。最新の内容を確認してから、もう一度操作してください。",
+            "A colleague changed this complaint first. Check the latest version, then try again.",
+        ),
+        _ => (
+            "入力内容をご確認ください。",
+            "Please check what you entered.",
+        ),
+    };
+    if en { en_words } else { ja }
+}
+
+/// Applies an officer's change (`action`: assign, reply, close, reopen) at the version read.
+pub async fn act(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path((pid, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = complaint_pid(&pid, en)?;
+    let f = Fields::parse(&body, en)?;
+    let version: i32 = f
+        .get("version")
+        .parse()
+        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+    let refuse = |field: &'static str, reply: String, status| {
+        let state = state.clone();
+        let who = who.clone();
+        async move {
+            let c = state
+                .service
+                .complaint(pid)
+                .await
+                .map_err(|e| PageError(e.into(), en))?;
+            let p = page(
+                &state,
+                &who,
+                c,
+                en,
+                refusal_words(field, en).to_owned(),
+                reply,
+            )
+            .await?;
+            let mut res = render(&p);
+            *res.status_mut() = status;
+            Ok::<Response, PageError>(res)
+        }
+    };
+    let unprocessable = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let command = match action.as_str() {
+        "assign" => match f.get("assignee") {
+            "" => Command::Assign(None),
+            id => match id.parse() {
+                Ok(id) => Command::Assign(Some(id)),
+                Err(_) => return refuse("assignee", String::new(), unprocessable).await,
+            },
+        },
+        "reply" => Command::Reply(f.get("text").to_owned()),
+        "close" => match (
+            Category::parse(f.get("category")),
+            Outcome::parse(f.get("outcome")),
+        ) {
+            (Some(c), Some(o)) => Command::Close(c, o),
+            _ => return refuse("category", String::new(), unprocessable).await,
+        },
+        "reopen" => Command::Reopen,
+        _ => return Err(PageError(AppError::NotFound, en)),
+    };
+    let typed = match &command {
+        Command::Reply(t) => t.clone(),
+        _ => String::new(),
+    };
+    match state
+        .service
+        .act_on_complaint(pid, version, command, &who, &origin, Utc::now())
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/complaints/{pid}")).into_response()),
+        Err(ServiceError::Invalid(field)) => refuse(field, typed, unprocessable).await,
+        Err(ServiceError::Conflict) => {
+            refuse("conflict", typed, axum::http::StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
