@@ -16,6 +16,7 @@ mod atomicity;
 mod audit;
 mod backup;
 mod browser;
+mod complaints;
 mod concurrency;
 mod connectors;
 mod crash;

@@ -332,7 +332,50 @@ on_both!(
             .await;
         assert_eq!(res.status, 303, "{}", res.body);
         let incident = res.header("location").to_owned();
+        // A complaint, replied to (its page then shows the reply and the state in words).
+        let form = app.client.get("/complaints").await;
+        let res = app
+            .client
+            .post_form(
+                "/complaints",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("kind", "consultation"),
+                    ("name", "相談 花子"),
+                    ("email", "every-page@example.jp"),
+                    ("body", "退会の手続を教えてください。"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let received = res.header("location").to_owned();
+        let complaint = received
+            .trim_start_matches("/complaints/")
+            .trim_end_matches("/received")
+            .to_owned();
+        let page = officer.get(&format!("/staff/complaints/{complaint}")).await;
+        let res = officer
+            .post_form(
+                &format!("/staff/complaints/{complaint}/reply"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("version", "1"),
+                    ("text", "会員ページの「退会」からお手続きいただけます。"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
         let mut pages: Vec<(&Client, String)> = vec![
+            (&app.client, "/complaints".into()),
+            (&app.client, "/complaints?lang=en".into()),
+            (&app.client, received.clone()),
+            (&officer, "/staff/complaints".into()),
+            (&officer, format!("/staff/complaints/{complaint}")),
+            (
+                &officer,
+                format!("/staff/intake?complaint={complaint}&version=2"),
+            ),
+            (&auditor, format!("/staff/complaints/{complaint}")),
             (&app.client, "/".into()),
             (
                 &app.client,

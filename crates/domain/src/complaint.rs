@@ -458,18 +458,19 @@ mod tests {
 
     #[test]
     fn a_month_counts_what_happened_in_it() {
-        let f = |kind, received_on, first_reply_on, closed_on, category| Figures {
-            kind,
-            state: if closed_on.is_some() {
-                S::Closed
-            } else {
-                S::Open
-            },
-            received_on,
-            first_reply_on,
-            closed_on,
-            category,
-        };
+        let f =
+            |kind, received_on, first_reply_on, closed_on: Option<NaiveDate>, category| Figures {
+                kind,
+                state: if closed_on.is_some() {
+                    S::Closed
+                } else {
+                    S::Open
+                },
+                received_on,
+                first_reply_on,
+                closed_on,
+                category,
+            };
         let all = [
             // November's, replied in November on target, closed in December.
             f(

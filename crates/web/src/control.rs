@@ -60,6 +60,9 @@ fn label(field: &str, en: bool) -> Option<&'static str> {
         "agent_relationship" => ("ご本人との関係", "Relationship to the subject"),
         "subject_email" => ("ご本人のメールアドレス", "Subject's e-mail address"),
         "answer" | "message" => ("ご回答", "Your answer"),
+        // The complaints desk's form.
+        "name" => ("お名前", "Name"),
+        "body" => ("ご連絡の内容", "Your message"),
         _ => return None,
     };
     Some(if en { en_label } else { ja })
@@ -127,12 +130,9 @@ pub async fn refuse_control_characters(
     }
     let api = json || req.uri().path().starts_with("/api/");
     let (parts, body) = req.into_parts();
-    // An incident's nine report items are longer than any other form (its route admits them).
-    let limit = if parts.uri.path().starts_with("/staff/incidents") {
-        crate::staff::INCIDENT_FORM_BYTES.max(state.config.body_limit)
-    } else {
-        state.config.body_limit
-    };
+    // An incident's nine report items, a complaint or a note are longer than other forms
+    // (their routes admit them).
+    let limit = crate::staff::form_limit(parts.uri.path(), state.config.body_limit);
     let Ok(bytes) = to_bytes(body, limit).await else {
         return refuse(api, AppError::TooLarge, lang.en());
     };

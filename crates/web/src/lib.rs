@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
     let package_limit = state.config.package_max_bytes;
     let mut app = Router::new()
         .merge(routes::public::router())
-        .merge(routes::complaints::router())
+        .merge(routes::complaints::router(body_limit))
         .merge(routes::subject::router(upload_limit))
         .merge(routes::owner::router(upload_limit))
         .merge(routes::payments::router())

@@ -5,6 +5,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -23,10 +24,14 @@ use crate::lang::PageLang;
 use crate::pages::{self, Brand};
 use crate::state::AppState;
 
-/// The desk's routes.
-pub fn router() -> axum::Router<AppState> {
+/// The desk's routes; the form takes a message of 4,000 characters whatever the body limit.
+pub fn router(body_limit: usize) -> axum::Router<AppState> {
+    let limit = crate::staff::form_limit("/complaints", body_limit);
     Router::new()
-        .route("/complaints", get(show_form).post(submit))
+        .route(
+            "/complaints",
+            get(show_form).post(submit.layer(axum::extract::DefaultBodyLimit::max(limit))),
+        )
         .route("/complaints/{pid}/received", get(show_received))
 }
 

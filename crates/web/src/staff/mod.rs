@@ -75,6 +75,34 @@ fn page(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec
     }
 }
 
+/// A form carrying one message of up to 4,000 characters (a complaint's reply, a note): a
+/// Japanese character takes nine bytes once form-encoded, with room for the rest.
+pub const MESSAGE_FORM_BYTES: usize = 4000 * 9 + 16 * 1024;
+
+/// The most a form at `path` may send: its own limit where its text is long, never less
+/// than `MADOGUCHI_BODY_LIMIT`.
+pub(crate) fn form_limit(path: &str, body_limit: usize) -> usize {
+    let own = if path.starts_with("/staff/incidents") {
+        INCIDENT_FORM_BYTES
+    } else if path == "/complaints"
+        || path.starts_with("/staff/complaints/")
+        || (path.starts_with("/staff/requests/") && path.ends_with("/notes"))
+    {
+        MESSAGE_FORM_BYTES
+    } else {
+        0
+    };
+    own.max(body_limit)
+}
+
+/// A page route whose form carries one long message.
+fn message_form(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
+    RouteSpec {
+        form_limit: Some(MESSAGE_FORM_BYTES),
+        ..page(method, path, roles)
+    }
+}
+
 /// A page route whose form may be long.
 fn long_form(method: Method, path: &'static str, roles: &'static [Role]) -> RouteSpec {
     RouteSpec {
@@ -122,7 +150,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::claim_request),
         ),
         (
-            page(Method::POST, "/staff/requests/{pid}/notes", WORKERS),
+            message_form(Method::POST, "/staff/requests/{pid}/notes", WORKERS),
             post(work::add_note),
         ),
         (
@@ -294,7 +322,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(complaints::show),
         ),
         (
-            page(Method::POST, "/staff/complaints/{pid}/{action}", WORKERS),
+            message_form(Method::POST, "/staff/complaints/{pid}/{action}", WORKERS),
             post(complaints::act),
         ),
         (
