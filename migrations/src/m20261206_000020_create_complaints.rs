@@ -3,7 +3,8 @@
 //! and its messages, in and out. The person's name, address and phone, and every message,
 //! are sealed (bound to the row's public id); the rest is what the queue and the monthly
 //! figures read. Changes are versioned (two officers at once) and audited on the
-//! `complaints` chain.
+//! `complaints` chain. A message keeps the Message-ID of the mail that carried it (the
+//! receipt's, a reply's), so the end of retention deletes that mail with the rest.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -43,6 +44,14 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(
             Index::create()
+                .name("idx_complaints_request")
+                .table(Complaints::Table)
+                .col(Complaints::RequestId)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
                 .name("idx_complaints_state")
                 .table(Complaints::Table)
                 .col(Complaints::State)
@@ -63,6 +72,7 @@ impl MigrationTrait for Migration {
                 .col(boolean(ComplaintMessages::Outgoing))
                 .col(big_integer_null(ComplaintMessages::AuthorId))
                 .col(text(ComplaintMessages::Body))
+                .col(string_len_null(ComplaintMessages::MessageId, 200))
                 .col(timestamp_with_time_zone(ComplaintMessages::CreatedAt))
                 .to_owned(),
         )
@@ -120,5 +130,6 @@ enum ComplaintMessages {
     Outgoing,
     AuthorId,
     Body,
+    MessageId,
     CreatedAt,
 }

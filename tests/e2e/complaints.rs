@@ -59,7 +59,7 @@ on_both!(
         let res = app.client.post_form("/complaints", &no_token).await;
         assert_eq!(res.status, 403, "{}", res.body);
 
-        // A control character is refused at the boundary, naming the field.
+        // A control character is refused by the form, naming the field and keeping the rest.
         let res = app
             .client
             .post_form(
@@ -76,9 +76,13 @@ on_both!(
         assert_eq!(res.status, 422, "{}", res.body);
         assert!(
             res.body
-                .contains("「ご連絡の内容」に使用できない文字（制御文字）が含まれています。"),
+                .contains("ご連絡の内容に使えない文字が含まれています。"),
             "{}",
             res.body
+        );
+        assert!(
+            res.body.contains("の文字</textarea>"),
+            "what was typed stays"
         );
         // Nothing chosen, a bad address, nothing written: each field named in words, what
         // was typed kept.
@@ -230,6 +234,8 @@ on_both!(
         app.deliver_mail().await;
         let to_person = app.mails_to("taro@example.jp").await;
         assert_eq!(to_person.len(), 2, "one reply mailed, not two");
+        let stored = app.service.complaint(pid.parse().unwrap()).await.unwrap();
+        assert_eq!((stored.messages.len(), stored.row.version), (2, 2));
         assert_eq!(
             to_person[1].subject,
             format!("個人情報の取扱いに関するご連絡へのご回答 [{number}]")
@@ -288,7 +294,7 @@ on_both!(
         let queue = officer.get("/staff/complaints").await;
         assert!(
             queue.body.contains(
-                "<td class=\"number\">1</td><td class=\"number\">0</td><td class=\"number\">1（1）</td><td class=\"number\">1</td><td class=\"number\">0</td><td>勧誘・広告の送付: 1</td>"
+                "<td class=\"number\">1</td><td class=\"number\">0</td><td class=\"number\">1（1）</td><td class=\"number\">1</td><td class=\"number\">0</td><td class=\"number\">0</td><td>勧誘・広告の送付: 1</td>"
             ),
             "{}",
             queue.body
@@ -369,8 +375,11 @@ on_both!(
         assert_eq!(messages.len(), 2);
         for m in &messages {
             assert!(m.body.starts_with("sealed:v1:"));
-            assert!(!m.body.contains("メール"));
         }
+        // Opened, they are the person's words and the reply, in order.
+        let opened = app.service.complaint(pid.parse().unwrap()).await.unwrap();
+        let bodies: Vec<&str> = opened.messages.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, [BODY, reply]);
     }
 );
 
@@ -383,13 +392,24 @@ on_both!(
         let page = officer.get(&format!("/staff/complaints/{pid}")).await;
         assert!(
             page.body
-                .contains(&format!("/staff/intake?complaint={pid}&amp;version=1"))
+                .contains(&format!("/staff/intake?complaint={pid}\""))
         );
 
         // The intake opens filled in from the complaint, the web form as its channel.
-        let intake = officer
-            .get(&format!("/staff/intake?complaint={pid}&version=1"))
+        // A colleague replies meanwhile: the conversion still goes ahead.
+        let csrf = page.csrf();
+        let res = officer
+            .post_form(
+                &format!("/staff/complaints/{pid}/reply"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("text", "請求のご案内をいたします。"),
+                ],
+            )
             .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let intake = officer.get(&format!("/staff/intake?complaint={pid}")).await;
         assert_eq!(intake.status, 200, "{}", intake.body);
         for shown in [
             "value=\"苦情 太郎\"",
@@ -406,7 +426,6 @@ on_both!(
         let fields = [
             ("csrf", csrf.as_str()),
             ("complaint", pid.as_str()),
-            ("complaint_version", "1"),
             ("channel", "web"),
             ("received_on", today.as_str()),
             ("confirmed_by", "reply_mail"),
@@ -438,6 +457,17 @@ on_both!(
         assert!(page.body.contains(&row.number), "{}", page.body);
         assert!(page.body.contains("止めてください。"));
         assert!(!page.body.contains("回答をメールで送る"), "no longer open");
+        // Its intake no longer opens from it, and a reply is refused in words.
+        let res = officer.get(&format!("/staff/intake?complaint={pid}")).await;
+        assert_eq!(res.status, 409);
+        let res = officer
+            .post_form(
+                &format!("/staff/complaints/{pid}/reply"),
+                &[("csrf", &page.csrf()), ("version", "3"), ("text", "x")],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("開示等の請求として受け付けたため"));
         let detail = officer.get(&format!("/staff/requests/{request}")).await;
         assert!(
             detail
@@ -534,7 +564,14 @@ on_both!(
         assert!(mail.subject.starts_with("We have received your message"));
         assert!(mail.text.starts_with("Dear Jo Smith,"), "{}", mail.text);
         assert!(mail.text.contains("About: Question or consultation"));
-        // Requests count apart: a second complaint is taken, a third refused.
+        // Requests count apart: a request filed now leaves the complaints' count alone; a
+        // second complaint is taken, a third refused.
+        let csrf = app.client.get("/?kind=disclosure").await.csrf();
+        let res = app
+            .client
+            .post_form("/requests", &intake_form(&csrf, "req@example.jp", "ja"))
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
         file(&app, "complaint", "two@example.jp").await;
         let csrf = app.client.get("/complaints").await.csrf();
         let res = app
@@ -555,5 +592,86 @@ on_both!(
                 .len(),
             2
         );
+    }
+);
+
+on_both!(
+    a_message_by_phone_is_recorded_and_a_closed_complaint_is_erased_after_retention,
+    |app: TestApp| async move {
+        let pid = file(&app, "complaint", "kept@example.jp").await;
+        let officer = staff_client(&app, Role::Officer).await;
+        let page = officer.get(&format!("/staff/complaints/{pid}")).await;
+        let csrf = page.csrf();
+        let res = officer
+            .post_form(
+                &format!("/staff/complaints/{pid}/record"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("text", "電話で追加: 先週も届きました。"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        app.deliver_mail().await;
+        assert_eq!(
+            app.mails_to("kept@example.jp").await.len(),
+            1,
+            "nothing mailed"
+        );
+        let page = officer.get(&format!("/staff/complaints/{pid}")).await;
+        assert!(page.body.contains("電話で追加: 先週も届きました。"));
+        assert!(
+            page.body.contains("未回答"),
+            "a message recorded is not a reply"
+        );
+        let res = officer
+            .post_form(
+                &format!("/staff/complaints/{pid}/close"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "2"),
+                    ("category", "marketing"),
+                    ("outcome", "withdrawn"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        // Not yet: closed today.
+        app.service
+            .purge_closed_complaints(chrono::Utc::now())
+            .await
+            .unwrap();
+        let kept = app.service.complaint(pid.parse().unwrap()).await.unwrap();
+        assert_eq!(kept.name, "苦情 太郎");
+        // Past the retention period (three years by default).
+        let later = chrono::Utc::now() + chrono::Duration::days(3 * 366);
+        assert_eq!(app.service.purge_closed_complaints(later).await.unwrap(), 1);
+        assert_eq!(
+            app.service.purge_closed_complaints(later).await.unwrap(),
+            0,
+            "once"
+        );
+        let purged = app.service.complaint(pid.parse().unwrap()).await.unwrap();
+        assert_eq!((purged.name.as_str(), purged.email.as_str()), ("", ""));
+        assert!(purged.messages.iter().all(|m| m.body.is_empty()));
+        // Its receipt mail is gone from the outbox; the office's notice (no personal data)
+        // stays; the number and figures stay.
+        use madoguchi_store::entities::outbox;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let db = app.service.db().conn();
+        for (template, left) in [("complaint_received", 0), ("staff_new_complaint", 1)] {
+            let n = outbox::Entity::find()
+                .filter(outbox::Column::Template.eq(template))
+                .count(db)
+                .await
+                .unwrap();
+            assert_eq!(n, left, "{template}");
+        }
+        let page = officer.get(&format!("/staff/complaints/{pid}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&format!("C-{}-0001", year())));
+        assert!(!page.body.contains("苦情 太郎"));
+        app.verify_audit().await;
     }
 );

@@ -292,8 +292,10 @@ pub struct Month {
     pub complaints: u32,
     /// Consultations received in the month.
     pub consultations: u32,
-    /// Closed (or taken up as requests) in the month.
+    /// Closed in the month (a complaint reopened since counts in the month it first closed).
     pub closed: u32,
+    /// Taken up as requests in the month.
+    pub converted: u32,
     /// First replies given in the month...
     pub replied: u32,
     /// ...of which by their target day.
@@ -333,14 +335,25 @@ pub fn month(all: &[Figures], month: NaiveDate, today: NaiveDate) -> Month {
             }
         }
         if f.closed_on.is_some_and(within) {
-            m.closed += 1;
-            if let Some(cat) = f.category
-                && let Some(slot) = m.by_category.iter_mut().find(|(k, _)| *k == cat)
-            {
-                slot.1 += 1;
+            if f.state == ComplaintState::Converted {
+                m.converted += 1;
+            } else {
+                m.closed += 1;
+                if let Some(cat) = f.category
+                    && let Some(slot) = m.by_category.iter_mut().find(|(k, _)| *k == cat)
+                {
+                    slot.1 += 1;
+                }
             }
         }
-        let open_at_end = f.received_on <= end && f.closed_on.is_none_or(|c| c > end);
+        // Today's month counts what is open now (a reopened complaint among them); a past
+        // month, what was not yet closed at its end.
+        let open_at_end = f.received_on <= end
+            && if end == today {
+                f.state.is_open()
+            } else {
+                f.closed_on.is_none_or(|c| c > end)
+            };
         if open_at_end {
             m.open += 1;
         }
@@ -506,28 +519,57 @@ mod tests {
             ),
             // January: outside.
             f(ComplaintKind::Complaint, d(2027, 1, 4), None, None, None),
+            // December: taken up as a request on 12/3 (no category).
+            Figures {
+                state: S::Converted,
+                ..f(
+                    ComplaintKind::Complaint,
+                    d(2026, 12, 2),
+                    None,
+                    Some(d(2026, 12, 3)),
+                    None,
+                )
+            },
+            // November: closed 11/20, reopened since (open now, closed in November).
+            Figures {
+                state: S::Replied,
+                ..f(
+                    ComplaintKind::Consultation,
+                    d(2026, 11, 10),
+                    Some(d(2026, 11, 11)),
+                    Some(d(2026, 11, 20)),
+                    Some(Category::Other),
+                )
+            },
         ];
         let dec = month(&all, d(2026, 12, 20), d(2026, 12, 31));
-        assert_eq!((dec.complaints, dec.consultations), (1, 2));
-        assert_eq!(dec.closed, 2);
+        assert_eq!((dec.complaints, dec.consultations), (2, 2));
+        assert_eq!((dec.closed, dec.converted), (2, 1));
         assert_eq!((dec.replied, dec.replied_on_target), (2, 1));
-        // Open at 12/31: the consultation replied on target and the one not replied.
-        assert_eq!(dec.open, 2);
+        // Open on 12/31 (today): the consultation replied on target, the one not replied,
+        // and November's reopened one.
+        assert_eq!(dec.open, 3);
         let count = |c| dec.by_category.iter().find(|(k, _)| *k == c).unwrap().1;
         assert_eq!(count(Category::Security), 1);
         assert_eq!(count(Category::Marketing), 1);
         assert_eq!(count(Category::Other), 0);
         assert_eq!(dec.by_category.len(), Category::ALL.len());
         let nov = month(&all, d(2026, 11, 1), d(2026, 12, 31));
-        assert_eq!(
-            (nov.complaints, nov.replied, nov.replied_on_target),
-            (1, 1, 1)
-        );
-        // Open at the end of November: it closed in December.
-        assert_eq!((nov.closed, nov.open), (0, 1));
-        // This month so far: today bounds "open at the end".
+        assert_eq!((nov.complaints, nov.consultations), (1, 1));
+        assert_eq!((nov.replied, nov.replied_on_target), (2, 2));
+        // Open at the end of November: the one closed in December; the reopened one counts
+        // as closed in November, where it first closed, in its category.
+        assert_eq!((nov.closed, nov.open), (1, 1));
+        let other = nov
+            .by_category
+            .iter()
+            .find(|(k, _)| *k == Category::Other)
+            .unwrap()
+            .1;
+        assert_eq!(other, 1);
+        // Today's month counts by state: open now and received by today — the consultation
+        // of 12/1 and the reopened one (the one of 12/15 is not received yet).
         let so_far = month(&all, d(2026, 12, 1), d(2026, 12, 5));
-        // (November's closed on 12/2; the one of 12/15 is not yet received.)
         assert_eq!(so_far.open, 2);
     }
 }

@@ -566,11 +566,14 @@ pub enum Mail {
     ComplaintReply,
     /// To staff: the complaints desk received a message.
     StaffNewComplaint,
+    /// To a person an incident involves (Art. 26(2)): what happened, which data, the cause,
+    /// the risk of secondary damage, and where to ask.
+    IncidentNotice,
 }
 
 impl Mail {
     /// Every template, for previews and snapshot tests.
-    pub const ALL: [Mail; 32] = [
+    pub const ALL: [Mail; 33] = [
         Mail::ConfirmAddress,
         Mail::AddressConfirmed,
         Mail::IdentityApproved,
@@ -603,6 +606,7 @@ impl Mail {
         Mail::ComplaintReceived,
         Mail::ComplaintReply,
         Mail::StaffNewComplaint,
+        Mail::IncidentNotice,
     ];
 
     /// Whether a requester without an e-mail address gets this notice as a letter. Only
@@ -622,6 +626,7 @@ impl Mail {
                 | Mail::Refused
                 | Mail::Expired
                 | Mail::Refunded
+                | Mail::IncidentNotice
         )
     }
 
@@ -660,6 +665,7 @@ impl Mail {
             Mail::ComplaintReceived => "complaint_received",
             Mail::ComplaintReply => "complaint_reply",
             Mail::StaffNewComplaint => "staff_new_complaint",
+            Mail::IncidentNotice => "incident_notice",
         }
     }
 
@@ -730,6 +736,8 @@ impl Mail {
             (Mail::ComplaintReply, true) => "Reply to a complaint",
             (Mail::StaffNewComplaint, false) => "新しい苦情・相談（担当者宛て）",
             (Mail::StaffNewComplaint, true) => "New complaint (to staff)",
+            (Mail::IncidentNotice, false) => "漏えい等に関するお知らせ（ご本人宛て）",
+            (Mail::IncidentNotice, true) => "Incident notice (to a person involved)",
         }
     }
 

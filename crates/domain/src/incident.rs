@@ -202,6 +202,108 @@ pub const REPORT_ITEMS: [(&str, &str, &str); 9] = [
     ("other", "その他参考となる事項", "Other relevant matters"),
 ];
 
+/// The report's items the people are told (規則10: 規則8(1)の第1号 概要, 第2号 項目, 第4号 原因,
+/// 第5号 二次被害, 第9号 その他), by key in [`REPORT_ITEMS`].
+pub const NOTICE_ITEMS: [&str; 5] = ["summary", "items", "cause", "secondary", "other"];
+
+/// The most people one import takes.
+pub const MAX_AFFECTED: usize = 10_000;
+
+/// A person an incident involves, to be told (Art. 26(2)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AffectedPerson {
+    /// Their name, as the letter or mail addresses them.
+    pub name: String,
+    /// Told by mail where there is one...
+    pub email: Option<crate::EmailAddress>,
+    /// ...else by a letter to this address.
+    pub postal_address: Option<String>,
+}
+
+/// Why a person's line cannot be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonProblem {
+    /// No name, or one over 100 characters or several lines.
+    Name,
+    /// An e-mail address that is not one.
+    Email,
+    /// A postal address over 300 characters or several lines.
+    PostalAddress,
+    /// Neither an e-mail nor a postal address: the person cannot be told (publish instead).
+    NoAddress,
+}
+
+impl PersonProblem {
+    /// In words, naming the column.
+    pub fn words(self, en: bool) -> &'static str {
+        match (self, en) {
+            (PersonProblem::Name, false) => "name: 氏名を1行、100文字以内で入力してください",
+            (PersonProblem::Name, true) => "name: one line of at most 100 characters",
+            (PersonProblem::Email, false) => "email: メールアドレスの形ではありません",
+            (PersonProblem::Email, true) => "email: not an e-mail address",
+            (PersonProblem::PostalAddress, false) => {
+                "postal_address: 住所を1行、300文字以内で入力してください"
+            }
+            (PersonProblem::PostalAddress, true) => {
+                "postal_address: one line of at most 300 characters"
+            }
+            (PersonProblem::NoAddress, false) => {
+                "email か postal_address のどちらかが必要です（通知できない方は公表で代えます）"
+            }
+            (PersonProblem::NoAddress, true) => {
+                "email or postal_address is needed (people who cannot be told are covered by publication)"
+            }
+        }
+    }
+}
+
+/// A person's line checked: every problem, or the person.
+pub fn affected_person(
+    name: &str,
+    email: &str,
+    postal_address: &str,
+) -> Result<AffectedPerson, Vec<PersonProblem>> {
+    let one_line = |s: &str, max: usize| {
+        let s = s.trim();
+        (!s.is_empty() && s.chars().count() <= max && !s.contains(['\r', '\n']))
+            .then(|| s.to_owned())
+    };
+    let mut problems = Vec::new();
+    let name = one_line(name, 100);
+    if name.is_none() {
+        problems.push(PersonProblem::Name);
+    }
+    let email = if email.trim().is_empty() {
+        None
+    } else {
+        let parsed = crate::EmailAddress::parse(email).ok();
+        if parsed.is_none() {
+            problems.push(PersonProblem::Email);
+        }
+        parsed
+    };
+    let postal = if postal_address.trim().is_empty() {
+        None
+    } else {
+        let p = one_line(postal_address, 300);
+        if p.is_none() {
+            problems.push(PersonProblem::PostalAddress);
+        }
+        p
+    };
+    if email.is_none() && postal.is_none() && problems.is_empty() {
+        problems.push(PersonProblem::NoAddress);
+    }
+    match name {
+        Some(name) if problems.is_empty() => Ok(AffectedPerson {
+            name,
+            email,
+            postal_address: postal,
+        }),
+        _ => Err(problems),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +321,39 @@ mod tests {
             people: 12,
             protected: false,
             entrusted_by: None,
+        }
+    }
+
+    #[test]
+    fn an_affected_person_needs_a_name_and_a_way_to_be_told() {
+        let ok = affected_person(" 山田 花子 ", "hanako@example.jp", "").unwrap();
+        assert_eq!(ok.name, "山田 花子");
+        assert_eq!(ok.email.unwrap().as_str(), "hanako@example.jp");
+        assert_eq!(ok.postal_address, None);
+        let by_post = affected_person("山田 花子", "", "〒100-0001 東京都千代田区1-1").unwrap();
+        assert_eq!(
+            by_post.postal_address.as_deref(),
+            Some("〒100-0001 東京都千代田区1-1")
+        );
+        assert_eq!(
+            affected_person("山田 花子", "", ""),
+            Err(vec![PersonProblem::NoAddress])
+        );
+        assert_eq!(
+            affected_person("", "hanako@", "東京\n千代田"),
+            Err(vec![
+                PersonProblem::Name,
+                PersonProblem::Email,
+                PersonProblem::PostalAddress
+            ])
+        );
+        assert_eq!(
+            affected_person(&"名".repeat(101), "a@example.jp", ""),
+            Err(vec![PersonProblem::Name])
+        );
+        // Every item told is an item of the report.
+        for k in NOTICE_ITEMS {
+            assert!(REPORT_ITEMS.iter().any(|(key, _, _)| *key == k), "{k}");
         }
     }
 

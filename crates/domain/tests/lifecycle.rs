@@ -527,6 +527,8 @@ fn only_notices_a_requester_must_read_or_act_on_are_posted() {
             Mail::Refused,
             Mail::Expired,
             Mail::Refunded,
+            // Not a requester's: a person an incident involves, who may have no address.
+            Mail::IncidentNotice,
         ]
     );
 }

@@ -31,10 +31,14 @@ pub fn letter(mail: Mail, c: &MailContext) -> Option<LetterText> {
         }
     };
     let kind = if en { &c.kind_en } else { &c.kind_ja };
-    let mut items = vec![
-        (t("受付番号", "Request number"), c.number.clone()),
-        (t("請求の種類", "Request"), kind.clone()),
-    ];
+    let mut items = if mail == Mail::IncidentNotice {
+        vec![(t("整理番号", "Reference"), c.number.clone())]
+    } else {
+        vec![
+            (t("受付番号", "Request number"), c.number.clone()),
+            (t("請求の種類", "Request"), kind.clone()),
+        ]
+    };
     let mut item = |ja: &str, en_label: &str, value: &str| {
         if !value.trim().is_empty() {
             items.push((t(ja, en_label), value.to_owned()));
@@ -189,6 +193,24 @@ pub fn letter(mail: Mail, c: &MailContext) -> Option<LetterText> {
                 vec![t(
                     "お支払いいただいた手数料を、下記のとおりご返金いたします。",
                     "We refund the fee you paid, as set out below.",
+                )],
+            )
+        }
+        Mail::IncidentNotice => {
+            // Each item told is written `【label】` then its text (the mail's lines).
+            for l in &c.answer_lines {
+                let (label, text) = l.split_once('\n').unwrap_or((l.as_str(), ""));
+                let label = label.trim_matches(|ch| matches!(ch, '【' | '】' | '[' | ']'));
+                item(label, label, text);
+            }
+            (
+                t(
+                    "個人情報の漏えい等に関するお知らせとお詫び",
+                    "A notice and our apology about your personal information",
+                ),
+                vec![t(
+                    "このたび、当社が取り扱うお客様の個人情報について、漏えい等の事態が発生いたしました（発生したおそれがある場合を含みます）。お客様には多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。個人情報保護法第26条第2項に基づき、下記のとおりお知らせいたします。当社は、再発防止のための措置を講じてまいります。",
+                    "Personal information about you that we handle has leaked, been lost or been damaged, or may have been. We sincerely apologise for the trouble and worry this causes you. As the Act on the Protection of Personal Information requires (Art. 26(2)), we tell you what is set out below. We are taking measures to prevent this from happening again.",
                 )],
             )
         }

@@ -189,6 +189,7 @@ templates! {
     ComplaintReceived => ComplaintReceivedSubject, "email/complaint_received/subject.txt", ComplaintReceivedBody, "email/complaint_received/body.txt";
     ComplaintReply => ComplaintReplySubject, "email/complaint_reply/subject.txt", ComplaintReplyBody, "email/complaint_reply/body.txt";
     StaffNewComplaint => StaffNewComplaintSubject, "email/staff_new_complaint/subject.txt", StaffNewComplaintBody, "email/staff_new_complaint/body.txt";
+    IncidentNotice => IncidentNoticeSubject, "email/incident_notice/subject.txt", IncidentNoticeBody, "email/incident_notice/body.txt";
 }
 
 #[derive(Template)]
@@ -397,6 +398,20 @@ pub fn sample_for(mail: Mail, lang: &str) -> MailContext {
             c.answer_lines = vec!["会員情報".into(), "ご注文".into()];
         }
         Mail::OwnerTask | Mail::OwnerReminder => c.message = String::new(),
+        Mail::IncidentNotice => {
+            c.number = "I-2026-0001".into();
+            c.answer_lines = if lang == "en" {
+                vec![
+                    "[Summary]\nA file of member records could be read from outside.".into(),
+                    "[Cause]\nA storage setting was wrong.".into(),
+                ]
+            } else {
+                vec![
+                    "【概要】\n会員情報のファイルが外部から閲覧可能な状態になっていました。".into(),
+                    "【原因】\nストレージの公開設定の誤り".into(),
+                ]
+            };
+        }
         Mail::ComplaintReceived | Mail::ComplaintReply | Mail::StaffNewComplaint => {
             c.number = "C-2026-0001".into();
             c.kind_ja = "苦情".into();

@@ -163,6 +163,8 @@ pub enum Command {
     Assign(Option<i64>),
     /// Reply to the person by mail.
     Reply(String),
+    /// Write down what the person said another way (a mail to the desk, a call).
+    Record(String),
     /// Close.
     Close(Category, Outcome),
     /// Reopen a closed one.
@@ -345,7 +347,7 @@ impl Service {
                     return Err(ServiceError::Invalid("assignee"));
                 }
                 if !state.is_open() {
-                    return Err(ServiceError::Invalid("not_open"));
+                    return Err(refusal(state, row));
                 }
                 let to_whom = assignee.map(|a| a.to_string()).unwrap_or_default();
                 (
@@ -361,9 +363,10 @@ impl Service {
             Command::Reply(text) => {
                 let body = rules::clean_text(&text, MAX_MESSAGE_CHARS)
                     .map_err(|_| ServiceError::Invalid("reply"))?;
-                let to = next(state, ComplaintAction::Reply, replied)?;
-                if current.email.is_empty() {
-                    return Err(ServiceError::Invalid("not_open"));
+                let to = next(state, ComplaintAction::Reply, replied)
+                    .map_err(|_| refusal(state, row))?;
+                if row.purged_at.is_some() {
+                    return Err(refusal(state, row));
                 }
                 let settings = self.settings().await?;
                 let lang = if row.lang == "en" { "en" } else { "ja" };
@@ -383,8 +386,24 @@ impl Service {
                     audit_entry(&actor, "complaint.replied", vec![number]),
                 )
             }
+            Command::Record(text) => {
+                let body = rules::clean_text(&text, MAX_MESSAGE_CHARS)
+                    .map_err(|_| ServiceError::Invalid("reply"))?;
+                if !state.is_open() {
+                    return Err(refusal(state, row));
+                }
+                (
+                    state,
+                    ComplaintWrite::Record {
+                        author_id: Some(who.user_id),
+                        body,
+                    },
+                    audit_entry(&actor, "complaint.message_recorded", vec![number]),
+                )
+            }
             Command::Close(category, outcome) => (
-                next(state, ComplaintAction::Close(category, outcome), replied)?,
+                next(state, ComplaintAction::Close(category, outcome), replied)
+                    .map_err(|_| refusal(state, row))?,
                 ComplaintWrite::Close {
                     category: category.as_str().to_owned(),
                     outcome: outcome.as_str().to_owned(),
@@ -400,7 +419,7 @@ impl Service {
                 ),
             ),
             Command::Reopen => (
-                next(state, ComplaintAction::Reopen, replied)?,
+                next(state, ComplaintAction::Reopen, replied).map_err(|_| refusal(state, row))?,
                 ComplaintWrite::Reopen,
                 audit_entry(&actor, "complaint.reopened", vec![number]),
             ),
@@ -430,9 +449,15 @@ impl Service {
         month: NaiveDate,
         today: NaiveDate,
     ) -> Result<Month, ServiceError> {
-        use chrono::Datelike;
+        use chrono::{Datelike, TimeZone};
         let first = month.with_day(1).expect("day 1 exists");
-        let rows = complaints::figures(self.db().conn(), first).await?;
+        // The month starts at midnight in Japan (15:00 UTC the day before).
+        let from = madoguchi_domain::policy::jst()
+            .from_local_datetime(&first.and_hms_opt(0, 0, 0).expect("midnight"))
+            .single()
+            .expect("Japan has no daylight saving")
+            .with_timezone(&Utc);
+        let rows = complaints::figures(self.db().conn(), first, from).await?;
         let all: Vec<Figures> = rows
             .into_iter()
             .filter_map(|(kind, state, received_on, replied, closed, category)| {
@@ -452,12 +477,19 @@ impl Service {
     /// Complaints still awaiting a first reply whose target day is today or past, most
     /// urgent first.
     pub async fn complaints_due(&self, today: NaiveDate) -> Result<Vec<QueueRow>, ServiceError> {
-        Ok(self
-            .complaint_queue(Utc::now())
+        complaints::due_by(self.db().conn(), today)
             .await?
             .into_iter()
-            .filter(|r| r.state == ComplaintState::Open && r.row.reply_due <= today)
-            .collect())
+            .map(|row| {
+                Ok(QueueRow {
+                    kind: ComplaintKind::parse(&row.kind)
+                        .ok_or_else(|| corrupt(&row.number, "kind"))?,
+                    state: ComplaintState::Open,
+                    assignee: String::new(),
+                    row,
+                })
+            })
+            .collect()
     }
 
     /// The digest's lines for [`Service::complaints_due`] (number, kind, target day).
@@ -486,7 +518,8 @@ impl Service {
     }
 
     /// The conversion's write for a request filed from a complaint: refused unless the
-    /// complaint can still be taken up (open, at the version read).
+    /// complaint can still be taken up (open; a reply or an assignment meanwhile does not
+    /// matter, a closing or another conversion does).
     pub(crate) async fn conversion(
         &self,
         link: &ComplaintLink,
@@ -499,16 +532,39 @@ impl Service {
             state,
             ComplaintAction::Convert,
             c.row.first_reply_at.is_some(),
-        )?;
+        )
+        .map_err(|_| refusal(state, &c.row))?;
         Ok(madoguchi_store::change::Write::ConvertComplaint {
             complaint_id: c.row.id,
-            version: link.version,
             entry: audit_entry(
                 actor,
                 "complaint.converted",
                 vec![("number", c.row.number.clone())],
             ),
         })
+    }
+
+    /// Erases the personal data of complaints closed longer ago than the retention period
+    /// (the same as requests'), each in its own transaction with its entry. Returns how many.
+    pub async fn purge_closed_complaints(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let days = self.settings().await?.retention.records_days;
+        let before = now - chrono::Duration::days(i64::from(days));
+        let due = complaints::due_for_purge(self.db().conn(), before, 200).await?;
+        let mut purged = 0;
+        for (id, number) in due {
+            let entry = audit_entry(
+                &domain::Actor::System,
+                "complaint.purged",
+                vec![("number", number)],
+            );
+            match complaints::purge(self.db(), id, entry, &Origin::default(), now).await {
+                Ok(()) => purged += 1,
+                // Another instance purged it first, or it was reopened meanwhile.
+                Err(madoguchi_store::StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(purged)
     }
 
     /// The complaint a request was taken up from: its public id and number.
@@ -520,21 +576,33 @@ impl Service {
     }
 }
 
-/// A request filed from a complaint: which one, at the version the officer read.
+/// A request filed from a complaint: which one.
 #[derive(Debug, Clone, Copy)]
 pub struct ComplaintLink {
     /// The complaint's public id.
     pub pid: Uuid,
-    /// Its version as read.
-    pub version: i32,
 }
 
 fn next(
     state: ComplaintState,
     action: ComplaintAction,
     replied: bool,
-) -> Result<ComplaintState, ServiceError> {
-    rules::next(state, action, replied).map_err(|_| ServiceError::Invalid("not_open"))
+) -> Result<ComplaintState, rules::ComplaintRefusal> {
+    rules::next(state, action, replied)
+}
+
+/// Why nothing more can be done on a complaint, as the page says it: taken up as a request,
+/// its personal data erased, or closed (or, for a reopen, not closed).
+fn refusal(state: ComplaintState, row: &complaint::Model) -> ServiceError {
+    ServiceError::Invalid(if row.purged_at.is_some() {
+        "purged"
+    } else if state == ComplaintState::Converted {
+        "converted"
+    } else if state.is_open() {
+        "not_closed"
+    } else {
+        "not_open"
+    })
 }
 
 fn corrupt(number: &str, column: &str) -> ServiceError {

@@ -442,6 +442,7 @@ impl Service {
         madoguchi_store::notes::reseal_all(conn, self.cipher()).await?;
         madoguchi_store::incidents::reseal_all(conn, self.cipher()).await?;
         madoguchi_store::complaints::reseal_all(conn, self.cipher()).await?;
+        madoguchi_store::incidents::reseal_people(conn, self.cipher()).await?;
         // Document file names (the contents are re-encrypted by `reencrypt_documents`).
         let names = attachment::Entity::find()
             .select_only()
@@ -538,7 +539,8 @@ impl Service {
             deleted += 1;
         }
         let gathered = self.purge_gathered(keep, now).await?;
-        Ok(deleted + gathered + self.purge_closed_requests(now).await?)
+        let complaints = self.purge_closed_complaints(now).await?;
+        Ok(deleted + gathered + complaints + self.purge_closed_requests(now).await?)
     }
 
     /// The subject marks their evidence complete (moves an `awaiting_identity` request back

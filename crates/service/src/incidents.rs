@@ -4,7 +4,9 @@
 //! sealed on the row).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use madoguchi_domain::incident::{Assessment, IncidentFacts, REPORT_ITEMS, ReportTo, assess};
+use madoguchi_domain::incident::{
+    Assessment, IncidentFacts, NOTICE_ITEMS, REPORT_ITEMS, ReportTo, assess,
+};
 use madoguchi_store::audit::Origin;
 use madoguchi_store::incidents;
 pub use madoguchi_store::incidents::{Incident, IncidentChange, Report};
@@ -199,6 +201,23 @@ impl Service {
                 d.extend(assessment_detail(&assess(facts)));
                 audit_entry(&who.actor(), "incident.updated", d)
             }
+            IncidentChange::Published { on, how } => {
+                let how = how.trim();
+                if *on > today || *on < current.facts.aware_on {
+                    return Err(ServiceError::Invalid("published_on"));
+                }
+                if how.is_empty() || how.chars().count() > 300 || how.contains(['\r', '\n']) {
+                    return Err(ServiceError::Invalid("published_how"));
+                }
+                audit_entry(
+                    &who.actor(),
+                    "incident.published",
+                    vec![
+                        ("number", current.row.number.clone()),
+                        ("on", on.to_string()),
+                    ],
+                )
+            }
             IncidentChange::Preliminary { on, reference }
             | IncidentChange::Final { on, reference } => {
                 if *on > today || *on < current.facts.aware_on {
@@ -248,6 +267,10 @@ impl Service {
                 on,
                 reference: reference.trim().to_owned(),
             },
+            IncidentChange::Published { on, how } => IncidentChange::Published {
+                on,
+                how: how.trim().to_owned(),
+            },
             edit => edit,
         };
         incidents::change(
@@ -262,5 +285,295 @@ impl Service {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// How the notices of an incident stand: counts by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoticeCounts {
+    /// Imported, not yet told.
+    pub waiting: usize,
+    /// Mails queued or retrying.
+    pub queued: usize,
+    /// Mails sent.
+    pub sent: usize,
+    /// Mails that failed for good.
+    pub failed: usize,
+    /// Letters to print and post.
+    pub to_post: usize,
+    /// Letters posted.
+    pub posted: usize,
+}
+
+impl NoticeCounts {
+    /// Counted from each person's status.
+    pub fn of(people: &[Person]) -> Self {
+        let mut c = NoticeCounts::default();
+        for p in people {
+            match p.status {
+                NoticeStatus::Waiting => c.waiting += 1,
+                NoticeStatus::Queued => c.queued += 1,
+                NoticeStatus::Sent => c.sent += 1,
+                NoticeStatus::Failed => c.failed += 1,
+                NoticeStatus::ToPost => c.to_post += 1,
+                NoticeStatus::Posted => c.posted += 1,
+            }
+        }
+        c
+    }
+}
+
+pub use madoguchi_store::incidents::{NoticeStatus, Person};
+
+impl Service {
+    /// The people an incident involves, each with their notice's status.
+    pub async fn incident_people(&self, incident_id: i64) -> Result<Vec<Person>, ServiceError> {
+        Ok(incidents::people(self.db().conn(), self.cipher(), incident_id).await?)
+    }
+
+    /// Adds the people an incident involves (read by [`parse_affected`]), all or none, at
+    /// the incident's version; returns how many.
+    pub async fn import_affected(
+        &self,
+        pid: Uuid,
+        version: i32,
+        people: Vec<madoguchi_store::incidents::NewPerson>,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
+        let n = people.len();
+        let entry = audit_entry(
+            &who.actor(),
+            "incident.people_imported",
+            vec![
+                ("number", current.row.number.clone()),
+                ("people", n.to_string()),
+            ],
+        );
+        incidents::add_people(
+            self.db(),
+            self.cipher(),
+            pid,
+            version,
+            people,
+            entry,
+            origin,
+            now,
+        )
+        .await?;
+        Ok(n)
+    }
+
+    /// Tells everyone imported and not yet told (Art. 26(2)): a mail where there is an
+    /// address, else a letter to post, each carrying the items the rules require (規則10),
+    /// in one transaction at the incident's version. Returns (mails, letters).
+    pub async fn send_incident_notices(
+        &self,
+        pid: Uuid,
+        version: i32,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize), ServiceError> {
+        let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
+        let settings = self.settings().await?;
+        // The items told, in the people's language (Japanese: the report is written in it).
+        let lines: Vec<String> = NOTICE_ITEMS
+            .iter()
+            .filter_map(|key| {
+                let text = current.report.get(*key)?.trim();
+                let (_, ja, _) = REPORT_ITEMS.iter().find(|(k, _, _)| k == key)?;
+                (!text.is_empty()).then(|| format!("【{ja}】\n{text}"))
+            })
+            .collect();
+        if !lines.iter().any(|l| l.starts_with("【概要】")) {
+            return Err(ServiceError::Invalid("notice_summary"));
+        }
+        let number = current.row.number.clone();
+        let actor = who.actor();
+        let (mails, letters) = incidents::send_notices(
+            self.db(),
+            self.cipher(),
+            pid,
+            version,
+            |p| {
+                let ctx = madoguchi_mail::MailContext {
+                    recipient_name: p.name.clone(),
+                    number: number.clone(),
+                    answer_lines: lines.clone(),
+                    today: madoguchi_domain::written_date(madoguchi_domain::jst_date(now), false),
+                    ..crate::complaints::business_context(&settings, "ja")
+                };
+                let (recipient, by_post) = match (&p.email, &p.postal_address) {
+                    (Some(e), _) => (e.clone(), false),
+                    (None, Some(a)) => (a.clone(), true),
+                    (None, None) => (String::new(), true),
+                };
+                madoguchi_store::outbox::NewMessage {
+                    request_id: None,
+                    recipient,
+                    lang: "ja".into(),
+                    template: madoguchi_domain::Mail::IncidentNotice.as_str().to_owned(),
+                    context: serde_json::to_value(ctx).expect("a mail context serialises"),
+                    by_post,
+                }
+            },
+            |mails, letters| {
+                audit_entry(
+                    &actor,
+                    "incident.notices_sent",
+                    vec![
+                        ("number", number.clone()),
+                        ("mails", mails.to_string()),
+                        ("letters", letters.to_string()),
+                    ],
+                )
+            },
+            origin,
+            self.mail_host(),
+            now,
+        )
+        .await?;
+        if mails > 0 {
+            self.mail_wakeup.notify_one();
+        }
+        Ok((mails, letters))
+    }
+
+    /// The notice letters still to post, opened: (postal address, context).
+    pub async fn incident_letters(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<(String, madoguchi_mail::MailContext)>, ServiceError> {
+        incidents::letters_to_post(self.db().conn(), self.cipher(), incident_id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let ctx = serde_json::from_str(&m.context).map_err(|_| {
+                    ServiceError::Store(madoguchi_store::StoreError::Corrupt(format!(
+                        "outbox {}: context",
+                        m.id
+                    )))
+                })?;
+                Ok((m.recipient, ctx))
+            })
+            .collect()
+    }
+
+    /// Records every notice letter still to post as posted; returns how many.
+    pub async fn incident_letters_posted(
+        &self,
+        pid: Uuid,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
+        let actor = who.actor();
+        Ok(incidents::letters_posted(
+            self.db(),
+            pid,
+            |n| {
+                audit_entry(
+                    &actor,
+                    "incident.letters_posted",
+                    vec![
+                        ("number", current.row.number.clone()),
+                        ("letters", n.to_string()),
+                    ],
+                )
+            },
+            origin,
+            now,
+        )
+        .await?)
+    }
+}
+
+/// The CSV's header.
+pub const PEOPLE_HEADER: [&str; 3] = ["name", "email", "postal_address"];
+
+/// Reads the people of an incident from CSV with [`PEOPLE_HEADER`]: every problem, by line.
+pub fn parse_affected(
+    text: &str,
+    en: bool,
+) -> Result<Vec<madoguchi_store::incidents::NewPerson>, Vec<crate::identity::LineError>> {
+    use crate::identity::LineError;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let records = crate::identity::split_records(text).map_err(|e| vec![e])?;
+    let mut iter = records
+        .into_iter()
+        .filter(|(_, f)| !(f.len() == 1 && f[0].trim().is_empty()));
+    let say = |ja: String, en_words: String| if en { en_words } else { ja };
+    let header_ok = iter.next().is_some_and(|(_, h)| {
+        h.iter()
+            .map(|x| x.trim().to_lowercase())
+            .eq(PEOPLE_HEADER.iter().map(|x| x.to_string()))
+    });
+    if !header_ok {
+        return Err(vec![LineError {
+            line: 1,
+            message: say(
+                format!("1行目の見出しは {} としてください", PEOPLE_HEADER.join(",")),
+                format!("the header must be {}", PEOPLE_HEADER.join(",")),
+            ),
+        }]);
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (line, f) in iter {
+        if out.len() + errors.len() >= madoguchi_domain::incident::MAX_AFFECTED {
+            errors.push(LineError {
+                line,
+                message: say(
+                    format!(
+                        "一度に取り込めるのは {} 人までです",
+                        madoguchi_domain::incident::MAX_AFFECTED
+                    ),
+                    format!(
+                        "at most {} people per import",
+                        madoguchi_domain::incident::MAX_AFFECTED
+                    ),
+                ),
+            });
+            break;
+        }
+        if f.len() != PEOPLE_HEADER.len() {
+            errors.push(LineError {
+                line,
+                message: say(
+                    format!("3 項目が必要ですが {} 項目あります", f.len()),
+                    format!("expected 3 fields, found {}", f.len()),
+                ),
+            });
+            continue;
+        }
+        match madoguchi_domain::incident::affected_person(&f[0], &f[1], &f[2]) {
+            Ok(p) => out.push(madoguchi_store::incidents::NewPerson {
+                name: p.name,
+                email: p.email.map(String::from),
+                postal_address: p.postal_address,
+            }),
+            Err(problems) => errors.extend(problems.into_iter().map(|p| LineError {
+                line,
+                message: p.words(en).to_owned(),
+            })),
+        }
+    }
+    if out.is_empty() && errors.is_empty() {
+        errors.push(LineError {
+            line: 2,
+            message: say(
+                "取り込む行がありません".into(),
+                "no people to import".into(),
+            ),
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
     }
 }

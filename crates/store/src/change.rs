@@ -137,12 +137,10 @@ pub enum Write {
     },
     /// A complaint taken up as this (new) request: the complaint is marked converted with
     /// the request's row, its entry on the desk's chain (refused unless the complaint is
-    /// still open at `version`, so it becomes one request only).
+    /// still open, so it becomes one request only).
     ConvertComplaint {
         /// The complaint's row.
         complaint_id: i64,
-        /// Its version as read.
-        version: i32,
         /// Its entry (the request's number is added here, where it is known).
         entry: NewEntry,
     },
@@ -621,7 +619,6 @@ async fn apply<C: ConnectionTrait>(
     match write {
         Write::ConvertComplaint {
             complaint_id,
-            version,
             mut entry,
         } => {
             let number: Option<String> = request::Entity::find_by_id(request_id)
@@ -633,8 +630,7 @@ async fn apply<C: ConnectionTrait>(
             entry
                 .detail
                 .push(("request".to_owned(), number.unwrap_or_default()));
-            crate::complaints::convert(tx, (complaint_id, version), request_id, entry, origin, now)
-                .await?;
+            crate::complaints::convert(tx, complaint_id, request_id, entry, origin, now).await?;
         }
         Write::ConsumeToken { purpose, token } => {
             if let Err(e) = tokens::consume(tx, purpose, &token, now).await? {
@@ -1366,7 +1362,8 @@ pub async fn commit_office_mail(
             ..m
         })
         .collect();
-    outbox::enqueue(db.conn(), cipher, mail, mail_host, now).await
+    outbox::enqueue(db.conn(), cipher, mail, mail_host, now).await?;
+    Ok(())
 }
 
 /// Applies a job's update only while the job is the request's and in `state` (the write's

@@ -127,20 +127,25 @@ pub async fn receive(
     })
     .exec(&tx)
     .await?;
-    insert_message(
-        &tx,
-        cipher,
-        inserted.last_insert_id,
-        false,
-        None,
-        &new.body,
-        at,
-    )
-    .await?;
     crate::change::record_office(&tx, CHAIN, &[entry(&number)], origin, now).await?;
-    crate::outbox::enqueue(&tx, cipher, mail(pid, &number), mail_host, now).await?;
+    // The first mail is the person's receipt: it is kept with their message (and deleted
+    // with it at the end of retention).
+    let ids = crate::outbox::enqueue(&tx, cipher, mail(pid, &number), mail_host, now).await?;
+    let message = Incoming {
+        author_id: None,
+        body: new.body,
+        message_id: ids.into_iter().next(),
+    };
+    insert_message(&tx, cipher, inserted.last_insert_id, false, message, at).await?;
     tx.commit().await?;
     Ok((pid, number))
+}
+
+/// A message to store: who wrote it down, what it says, the mail that carried it.
+struct Incoming {
+    author_id: Option<i64>,
+    body: String,
+    message_id: Option<String>,
 }
 
 async fn insert_message<C: ConnectionTrait>(
@@ -148,8 +153,7 @@ async fn insert_message<C: ConnectionTrait>(
     cipher: &RowCipher,
     complaint_id: i64,
     outgoing: bool,
-    author_id: Option<i64>,
-    body: &str,
+    m: Incoming,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let pid = Uuid::new_v4();
@@ -157,8 +161,9 @@ async fn insert_message<C: ConnectionTrait>(
         pid: Set(pid),
         complaint_id: Set(complaint_id),
         outgoing: Set(outgoing),
-        author_id: Set(author_id),
-        body: Set(cipher.seal(&message_aad(pid), body)),
+        author_id: Set(m.author_id),
+        body: Set(cipher.seal(&message_aad(pid), &m.body)),
+        message_id: Set(m.message_id),
         created_at: Set(at),
         ..Default::default()
     })
@@ -167,24 +172,28 @@ async fn insert_message<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The queue: every complaint still open, and those closed or converted in the last
-/// `recent_days`, most urgent first (open ones by their target day). Reads no sealed column.
+/// The queue: every complaint still open (by its target day, none left out), then those
+/// closed or converted since `since`, newest first (at most 200). Reads no sealed column.
 pub async fn queue<C: ConnectionTrait>(
     db: &C,
     since: DateTime<Utc>,
 ) -> Result<Vec<(complaint::Model, String)>, StoreError> {
     use complaint::Column as C;
-    let rows = complaint::Entity::find()
-        .filter(
-            C::State
-                .is_in(["open", "replied"])
-                .or(C::ClosedAt.gte(since.trunc_subsecs(6))),
-        )
+    let mut rows = complaint::Entity::find()
+        .filter(C::State.is_in(["open", "replied"]))
         .order_by_asc(C::ReplyDue)
         .order_by_asc(C::Id)
-        .limit(500)
         .all(db)
         .await?;
+    rows.extend(
+        complaint::Entity::find()
+            .filter(C::State.is_in(["closed", "converted"]))
+            .filter(C::ClosedAt.gte(since.trunc_subsecs(6)))
+            .order_by_desc(C::ClosedAt)
+            .limit(200)
+            .all(db)
+            .await?,
+    );
     let names = staff_names(db, rows.iter().filter_map(|r| r.assignee_id).collect()).await?;
     Ok(rows
         .into_iter()
@@ -193,6 +202,21 @@ pub async fn queue<C: ConnectionTrait>(
             (r, name)
         })
         .collect())
+}
+
+/// Complaints awaiting a first reply whose target day is `day` or before, most urgent first.
+pub async fn due_by<C: ConnectionTrait>(
+    db: &C,
+    day: NaiveDate,
+) -> Result<Vec<complaint::Model>, StoreError> {
+    use complaint::Column as C;
+    Ok(complaint::Entity::find()
+        .filter(C::State.eq("open"))
+        .filter(C::ReplyDue.lte(day))
+        .order_by_asc(C::ReplyDue)
+        .order_by_asc(C::Id)
+        .all(db)
+        .await?)
 }
 
 /// What the monthly figures read of each complaint (no sealed column): kind, state, day
@@ -210,6 +234,7 @@ pub type FigureRow = (
 pub async fn figures<C: ConnectionTrait>(
     db: &C,
     from: NaiveDate,
+    from_instant: DateTime<Utc>,
 ) -> Result<Vec<FigureRow>, StoreError> {
     use complaint::Column as C;
     Ok(complaint::Entity::find()
@@ -224,7 +249,7 @@ pub async fn figures<C: ConnectionTrait>(
             C::ReceivedOn
                 .gte(from)
                 .or(C::ClosedAt.is_null())
-                .or(C::ClosedAt.gte(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc())),
+                .or(C::ClosedAt.gte(from_instant.trunc_subsecs(6))),
         )
         .into_tuple()
         .all(db)
@@ -335,6 +360,14 @@ pub enum ComplaintWrite {
         /// The mail to the person.
         mail: NewMessage,
     },
+    /// A message from the person that reached the office another way (a mail to the desk, a
+    /// call), written down by an officer: stored sealed, no mail.
+    Record {
+        /// The officer's staff row.
+        author_id: Option<i64>,
+        /// What the person said.
+        body: String,
+    },
     /// Closed with a category and an outcome.
     Close {
         /// The category's stable spelling.
@@ -379,7 +412,8 @@ pub async fn change(
         .filter(C::Version.eq(version))
         .filter(C::State.is_in(from.iter().copied()))
         .filter(C::PurgedAt.is_null());
-    let mut mail = Vec::new();
+    // A reply: its mail, and the message kept with the mail's id.
+    let mut reply = None;
     match write {
         ComplaintWrite::Assign(to) => update = update.col_expr(C::AssigneeId, Expr::value(to)),
         ComplaintWrite::Reply {
@@ -391,8 +425,15 @@ pub async fn change(
                 C::FirstReplyAt,
                 Expr::value(row.first_reply_at.unwrap_or(at)),
             );
-            insert_message(&tx, cipher, row.id, true, author_id, &body, at).await?;
-            mail.push(m);
+            reply = Some((m, author_id, body));
+        }
+        ComplaintWrite::Record { author_id, body } => {
+            let m = Incoming {
+                author_id,
+                body,
+                message_id: None,
+            };
+            insert_message(&tx, cipher, row.id, false, m, at).await?;
         }
         ComplaintWrite::Close { category, outcome } => {
             update = update
@@ -400,27 +441,33 @@ pub async fn change(
                 .col_expr(C::Category, Expr::value(Some(category)))
                 .col_expr(C::Outcome, Expr::value(Some(outcome)));
         }
-        ComplaintWrite::Reopen => {
-            update = update
-                .col_expr(C::ClosedAt, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(C::Category, Expr::value(Option::<String>::None))
-                .col_expr(C::Outcome, Expr::value(Option::<String>::None));
-        }
+        // The first closing stays as it was (the month it fell in keeps its figures); the
+        // state says it is open again, and closing again records the new day.
+        ComplaintWrite::Reopen => {}
     }
     if update.exec(&tx).await?.rows_affected != 1 {
         return Err(StoreError::Conflict);
     }
     crate::change::record_office(&tx, CHAIN, &[entry], origin, now).await?;
-    crate::outbox::enqueue(&tx, cipher, mail, mail_host, now).await?;
+    if let Some((mail, author_id, body)) = reply {
+        let ids = crate::outbox::enqueue(&tx, cipher, vec![mail], mail_host, now).await?;
+        let m = Incoming {
+            author_id,
+            body,
+            message_id: ids.into_iter().next(),
+        };
+        insert_message(&tx, cipher, row.id, true, m, at).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
 
 /// Marks a complaint taken up as the request `request_id`, in the transaction that files the
-/// request (refused unless still open at `version`), with its entry on the desk's chain.
+/// request (refused unless still open: a reply or an assignment meanwhile does not stop it,
+/// a closing or another conversion does), with its entry on the desk's chain.
 pub(crate) async fn convert<C: ConnectionTrait>(
     tx: &C,
-    (complaint_id, version): (i64, i32),
+    complaint_id: i64,
     request_id: i64,
     entry: NewEntry,
     origin: &Origin,
@@ -435,8 +482,8 @@ pub(crate) async fn convert<C: ConnectionTrait>(
         .col_expr(C::ClosedAt, Expr::value(Some(at)))
         .col_expr(C::RequestId, Expr::value(Some(request_id)))
         .filter(C::Id.eq(complaint_id))
-        .filter(C::Version.eq(version))
         .filter(C::State.is_in(["open", "replied"]))
+        .filter(C::PurgedAt.is_null())
         .exec(tx)
         .await?;
     if changed.rows_affected != 1 {
@@ -539,4 +586,76 @@ pub async fn reseal_all<C: ConnectionTrait>(
         }
     }
     Ok(changed)
+}
+
+/// Closed (or converted) complaints whose retention ended before `before`, oldest first.
+pub async fn due_for_purge<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    use complaint::Column as C;
+    Ok(complaint::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::Number)
+        .filter(C::State.is_in(["closed", "converted"]))
+        .filter(C::ClosedAt.lt(before.trunc_subsecs(6)))
+        .filter(C::PurgedAt.is_null())
+        .order_by_asc(C::ClosedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Erases a closed complaint's personal data at the end of retention (Art. 22): the person,
+/// every message, and the mail that carried them; its number, kind, dates, category and
+/// outcome stay for the figures. Refused (`Conflict`) unless still closed and not purged.
+pub async fn purge(
+    db: &Db,
+    id: i64,
+    entry: NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use complaint::Column as C;
+    let at = now.trunc_subsecs(6);
+    let tx = db.begin_write().await?;
+    let changed = complaint::Entity::update_many()
+        .col_expr(C::Name, Expr::value(""))
+        .col_expr(C::Email, Expr::value(""))
+        .col_expr(C::Phone, Expr::value(Option::<String>::None))
+        .col_expr(C::PurgedAt, Expr::value(Some(at)))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .filter(C::Id.eq(id))
+        .filter(C::State.is_in(["closed", "converted"]))
+        .filter(C::PurgedAt.is_null())
+        .exec(&tx)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(StoreError::Conflict);
+    }
+    let carried: Vec<Option<String>> = complaint_message::Entity::find()
+        .select_only()
+        .column(complaint_message::Column::MessageId)
+        .filter(complaint_message::Column::ComplaintId.eq(id))
+        .into_tuple()
+        .all(&tx)
+        .await?;
+    let carried: Vec<String> = carried.into_iter().flatten().collect();
+    if !carried.is_empty() {
+        crate::entities::outbox::Entity::delete_many()
+            .filter(crate::entities::outbox::Column::MessageId.is_in(carried))
+            .exec(&tx)
+            .await?;
+    }
+    complaint_message::Entity::update_many()
+        .col_expr(complaint_message::Column::Body, Expr::value(""))
+        .filter(complaint_message::Column::ComplaintId.eq(id))
+        .exec(&tx)
+        .await?;
+    crate::change::record_office(&tx, CHAIN, &[entry], origin, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -12,7 +12,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use crate::audit::{NewEntry, Origin};
-use crate::entities::incident;
+use crate::entities::{incident, incident_person};
+use crate::outbox::NewMessage;
 use crate::sealed::RowCipher;
 use crate::{Db, StoreError};
 
@@ -139,6 +140,13 @@ pub enum IncidentChange {
         /// Its reference (受付番号 of the Commission's form, a letter's number).
         reference: String,
     },
+    /// The people could not (all) be told: the incident was published instead (代替措置).
+    Published {
+        /// When.
+        on: NaiveDate,
+        /// Where (a page's address, a notice's description).
+        how: String,
+    },
     /// The 確報 went.
     Final {
         /// When.
@@ -198,6 +206,11 @@ pub async fn change(
                 .col_expr(C::PrelimRef, Expr::value(Some(reference)))
                 .filter(C::PrelimAt.is_null());
         }
+        IncidentChange::Published { on, how } => {
+            update = update
+                .col_expr(C::PublishedOn, Expr::value(Some(on)))
+                .col_expr(C::PublishedHow, Expr::value(Some(how)));
+        }
         IncidentChange::Final { on, reference } => {
             update = update
                 .col_expr(C::FinalAt, Expr::value(Some(noon(on))))
@@ -248,6 +261,363 @@ pub async fn reseal_all<C: ConnectionTrait>(
                 .exec(db)
                 .await?;
             changed += r.rows_affected as usize;
+        }
+    }
+}
+
+fn person_aad(pid: Uuid, column: &str) -> String {
+    format!("incident_person:{pid}:{column}")
+}
+
+/// A person an incident involves, as imported.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    /// Their name.
+    pub name: String,
+    /// Their e-mail address, if any.
+    pub email: Option<String>,
+    /// Their postal address, if any.
+    pub postal_address: Option<String>,
+}
+
+/// Where a person's notice stands (from its outbox message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeStatus {
+    /// Imported; no notice yet.
+    Waiting,
+    /// A mail queued or being retried.
+    Queued,
+    /// The mail was accepted by the transport.
+    Sent,
+    /// The mail failed for good (a wrong address): tell them another way.
+    Failed,
+    /// A letter to print and post.
+    ToPost,
+    /// The letter was posted.
+    Posted,
+}
+
+/// A person with their notice's status, opened.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// The row.
+    pub id: i64,
+    /// Their name.
+    pub name: String,
+    /// Their e-mail address.
+    pub email: Option<String>,
+    /// Their postal address.
+    pub postal_address: Option<String>,
+    /// Their notice.
+    pub status: NoticeStatus,
+}
+
+/// Adds people to an incident, all or none, at the incident's version (an import running
+/// twice at once, or after a colleague's change, is a conflict), with its entry.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the incident, its version, the people, their entry and the commit's context"
+)]
+pub async fn add_people(
+    db: &Db,
+    cipher: &RowCipher,
+    pid: Uuid,
+    version: i32,
+    people: Vec<NewPerson>,
+    entry: NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let at = now.trunc_subsecs(6);
+    let tx = db.begin_write().await?;
+    let id = bump(&tx, pid, version, at).await?;
+    let rows: Vec<incident_person::ActiveModel> = people
+        .into_iter()
+        .map(|p| {
+            let ppid = Uuid::new_v4();
+            incident_person::ActiveModel {
+                pid: Set(ppid),
+                incident_id: Set(id),
+                name: Set(cipher.seal(&person_aad(ppid, "name"), &p.name)),
+                email: Set(p.email.map(|e| cipher.seal(&person_aad(ppid, "email"), &e))),
+                postal_address: Set(p
+                    .postal_address
+                    .map(|a| cipher.seal(&person_aad(ppid, "postal_address"), &a))),
+                message_id: Set(None),
+                notified_at: Set(None),
+                created_at: Set(at),
+                ..Default::default()
+            }
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        incident_person::Entity::insert_many(chunk.to_vec())
+            .exec(&tx)
+            .await?;
+    }
+    crate::change::record_office(&tx, "incidents", &[entry], origin, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves the incident on from `version` (refused as a conflict otherwise); its row key.
+async fn bump<C: ConnectionTrait>(
+    tx: &C,
+    pid: Uuid,
+    version: i32,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    use incident::Column as C;
+    let changed = incident::Entity::update_many()
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(at))
+        .filter(C::Pid.eq(pid))
+        .filter(C::Version.eq(version))
+        .exec(tx)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(StoreError::Conflict);
+    }
+    let id: Option<i64> = incident::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::Pid.eq(pid))
+        .into_tuple()
+        .one(tx)
+        .await?;
+    id.ok_or(StoreError::NotFound)
+}
+
+/// An incident's people, opened, each with their notice's status, in import order.
+pub async fn people<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+    incident_id: i64,
+) -> Result<Vec<Person>, StoreError> {
+    use crate::entities::outbox;
+    let rows = incident_person::Entity::find()
+        .filter(incident_person::Column::IncidentId.eq(incident_id))
+        .order_by_asc(incident_person::Column::Id)
+        .all(db)
+        .await?;
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.message_id.clone()).collect();
+    let mut statuses: Vec<(String, String)> = Vec::new();
+    for chunk in ids.chunks(500) {
+        statuses.extend(
+            outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::MessageId)
+                .column(outbox::Column::Status)
+                .filter(outbox::Column::MessageId.is_in(chunk.iter().cloned()))
+                .into_tuple::<(String, String)>()
+                .all(db)
+                .await?,
+        );
+    }
+    let statuses: std::collections::HashMap<String, String> = statuses.into_iter().collect();
+    rows.into_iter()
+        .map(|r| {
+            let open = |column: &str, v: &Option<String>| -> Result<Option<String>, StoreError> {
+                v.as_ref()
+                    .map(|v| cipher.open(&person_aad(r.pid, column), v))
+                    .transpose()
+            };
+            let status = match r.message_id.as_ref().and_then(|m| statuses.get(m)) {
+                None => NoticeStatus::Waiting,
+                Some(s) => match s.as_str() {
+                    crate::outbox::SENT => NoticeStatus::Sent,
+                    crate::outbox::FAILED => NoticeStatus::Failed,
+                    crate::outbox::LETTER => NoticeStatus::ToPost,
+                    crate::outbox::POSTED => NoticeStatus::Posted,
+                    _ => NoticeStatus::Queued,
+                },
+            };
+            Ok(Person {
+                id: r.id,
+                name: cipher.open(&person_aad(r.pid, "name"), &r.name)?,
+                email: open("email", &r.email)?,
+                postal_address: open("postal_address", &r.postal_address)?,
+                status,
+            })
+        })
+        .collect()
+}
+
+/// Sends the notices of everyone not yet told, at the incident's version (a double click
+/// sends once): each person's mail, or letter where there is no address, built by
+/// `notice`, in one transaction with its entry. Returns (mails, letters).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the incident, its version, the notices, their entry and the commit's context"
+)]
+pub async fn send_notices(
+    db: &Db,
+    cipher: &RowCipher,
+    pid: Uuid,
+    version: i32,
+    notice: impl Fn(&Person) -> NewMessage,
+    entry: impl FnOnce(usize, usize) -> NewEntry,
+    origin: &Origin,
+    mail_host: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), StoreError> {
+    let at = now.trunc_subsecs(6);
+    let tx = db.begin_write().await?;
+    let id = bump(&tx, pid, version, at).await?;
+    let waiting: Vec<Person> = people(&tx, cipher, id)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == NoticeStatus::Waiting)
+        .collect();
+    let messages: Vec<NewMessage> = waiting.iter().map(&notice).collect();
+    let letters = messages.iter().filter(|m| m.by_post).count();
+    let mails = messages.len() - letters;
+    let ids = crate::outbox::enqueue(&tx, cipher, messages, mail_host, now).await?;
+    for (p, message_id) in waiting.iter().zip(ids) {
+        let told = incident_person::Entity::update_many()
+            .col_expr(
+                incident_person::Column::MessageId,
+                Expr::value(Some(message_id)),
+            )
+            .col_expr(incident_person::Column::NotifiedAt, Expr::value(Some(at)))
+            .filter(incident_person::Column::Id.eq(p.id))
+            .filter(incident_person::Column::NotifiedAt.is_null())
+            .exec(&tx)
+            .await?;
+        if told.rows_affected != 1 {
+            return Err(StoreError::Conflict);
+        }
+    }
+    crate::change::record_office(&tx, "incidents", &[entry(mails, letters)], origin, now).await?;
+    tx.commit().await?;
+    Ok((mails, letters))
+}
+
+/// The letters of an incident's notices still to post, opened: (postal address, template,
+/// context).
+pub async fn letters_to_post<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+    incident_id: i64,
+) -> Result<Vec<crate::entities::outbox::Model>, StoreError> {
+    use crate::entities::outbox;
+    let ids: Vec<Option<String>> = incident_person::Entity::find()
+        .select_only()
+        .column(incident_person::Column::MessageId)
+        .filter(incident_person::Column::IncidentId.eq(incident_id))
+        .filter(incident_person::Column::MessageId.is_not_null())
+        .order_by_asc(incident_person::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<String> = ids.into_iter().flatten().collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::MessageId.is_in(chunk.iter().cloned()))
+            .filter(outbox::Column::Status.eq(crate::outbox::LETTER))
+            .order_by_asc(outbox::Column::Id)
+            .all(db)
+            .await?;
+        for r in rows {
+            out.push(cipher.open_message(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Records every letter of an incident's notices still to post as posted, with its entry;
+/// returns how many (none: nothing was waiting, a double click).
+pub async fn letters_posted(
+    db: &Db,
+    pid: Uuid,
+    entry: impl FnOnce(usize) -> NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    use crate::entities::outbox;
+    let at = now.trunc_subsecs(6);
+    let tx = db.begin_write().await?;
+    let row = incident::Entity::find()
+        .filter(incident::Column::Pid.eq(pid))
+        .one(&tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let ids: Vec<Option<String>> = incident_person::Entity::find()
+        .select_only()
+        .column(incident_person::Column::MessageId)
+        .filter(incident_person::Column::IncidentId.eq(row.id))
+        .filter(incident_person::Column::MessageId.is_not_null())
+        .into_tuple()
+        .all(&tx)
+        .await?;
+    let ids: Vec<String> = ids.into_iter().flatten().collect();
+    let mut posted = 0;
+    for chunk in ids.chunks(500) {
+        posted += outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(crate::outbox::POSTED))
+            .col_expr(outbox::Column::SentAt, Expr::value(Some(at)))
+            .filter(outbox::Column::MessageId.is_in(chunk.iter().cloned()))
+            .filter(outbox::Column::Status.eq(crate::outbox::LETTER))
+            .exec(&tx)
+            .await?
+            .rows_affected as usize;
+    }
+    if posted > 0 {
+        crate::change::record_office(&tx, "incidents", &[entry(posted)], origin, now).await?;
+    }
+    tx.commit().await?;
+    Ok(posted)
+}
+
+/// Re-seals every imported person's columns not sealed under the current key.
+pub async fn reseal_people<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    let (mut after, mut changed) = (0_i64, 0);
+    loop {
+        let rows = incident_person::Entity::find()
+            .filter(incident_person::Column::Id.gt(after))
+            .order_by_asc(incident_person::Column::Id)
+            .limit(200)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(changed);
+        };
+        after = last.id;
+        for r in rows {
+            let stale = !cipher.is_current(&r.name)
+                || r.email.as_deref().is_some_and(|e| !cipher.is_current(e))
+                || r.postal_address
+                    .as_deref()
+                    .is_some_and(|a| !cipher.is_current(a));
+            if !stale {
+                continue;
+            }
+            let again = |column: &str, v: &str| -> Result<String, StoreError> {
+                let a = person_aad(r.pid, column);
+                Ok(cipher.seal(&a, &cipher.open(&a, v)?))
+            };
+            let email = r.email.as_deref().map(|e| again("email", e)).transpose()?;
+            let postal = r
+                .postal_address
+                .as_deref()
+                .map(|a| again("postal_address", a))
+                .transpose()?;
+            let u = incident_person::Entity::update_many()
+                .col_expr(
+                    incident_person::Column::Name,
+                    Expr::value(again("name", &r.name)?),
+                )
+                .col_expr(incident_person::Column::Email, Expr::value(email))
+                .col_expr(incident_person::Column::PostalAddress, Expr::value(postal))
+                .filter(incident_person::Column::Id.eq(r.id))
+                .filter(incident_person::Column::Name.eq(r.name))
+                .exec(db)
+                .await?;
+            changed += u.rows_affected as usize;
         }
     }
 }

@@ -46,20 +46,36 @@ pub struct NewMessage {
     pub by_post: bool,
 }
 
-/// Enqueues messages in the caller's transaction, their recipient and context sealed.
+/// Enqueues messages in the caller's transaction, their recipient and context sealed;
+/// returns their Message-IDs in order. Inserted in chunks (a notice run may be thousands of
+/// messages; SQLite takes at most 32,766 values in one statement).
 pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     cipher: &RowCipher,
     messages: Vec<NewMessage>,
     host: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if messages.is_empty() {
-        return Ok(());
+) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<String> = messages
+        .iter()
+        .map(|_| format!("<{}@{host}>", Uuid::new_v4()))
+        .collect();
+    let mut messages = messages.into_iter().zip(ids.iter().cloned()).peekable();
+    while messages.peek().is_some() {
+        let chunk: Vec<_> = messages.by_ref().take(500).collect();
+        insert_chunk(db, cipher, chunk, now).await?;
     }
+    Ok(ids)
+}
+
+async fn insert_chunk<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+    messages: Vec<(NewMessage, String)>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let now = now.trunc_subsecs(6);
-    let rows = messages.into_iter().map(|m| {
-        let message_id = format!("<{}@{host}>", Uuid::new_v4());
+    let rows = messages.into_iter().map(|(m, message_id)| {
         let (recipient, context) =
             cipher.seal_message(&message_id, &m.recipient, &m.context.to_string());
         outbox::ActiveModel {

@@ -114,6 +114,10 @@ pub async fn refuse_control_characters(
     if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
         // A provider's signed event is checked byte for byte by its own handler.
         || req.uri().path().starts_with("/webhooks/")
+        // The complaints desk's forms refuse control characters themselves, naming the field
+        // and keeping a long message as typed (a refusal here would lose it).
+        || req.uri().path() == "/complaints"
+        || req.uri().path().starts_with("/staff/complaints/")
     {
         return next.run(req).await;
     }

@@ -16,6 +16,8 @@ pub struct Model {
     pub author_id: Option<i64>,
     /// Sealed (`complaint_message:<pid>`).
     pub body: String,
+    /// The outbox message that carried it (the receipt's confirmation, a reply).
+    pub message_id: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

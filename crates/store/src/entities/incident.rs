@@ -25,6 +25,10 @@ pub struct Model {
     pub prelim_ref: Option<String>,
     pub final_at: Option<DateTimeUtc>,
     pub final_ref: Option<String>,
+    /// Where the people could not be told: the day the incident was published instead...
+    pub published_on: Option<Date>,
+    /// ...and where (a page's address, a notice's description). Not personal data.
+    pub published_how: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

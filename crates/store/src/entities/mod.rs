@@ -11,6 +11,7 @@ pub mod customer;
 pub mod datamap_version;
 pub mod gather_job;
 pub mod incident;
+pub mod incident_person;
 pub mod login_throttle;
 pub mod outbox;
 pub mod payment;

@@ -336,8 +336,20 @@ fn refusal_words(field: &str, en: bool) -> &'static str {
             "Choose a category and an outcome.",
         ),
         "not_open" => (
-            "この苦情・相談は既に完了しているため、この操作はできません。",
-            "This complaint is closed: that cannot be done now.",
+            "この苦情・相談は既に完了しているため、この操作はできません（必要なら対応を再開してください）。",
+            "This complaint is closed: that cannot be done now (reopen it first if need be).",
+        ),
+        "not_closed" => (
+            "この苦情・相談は完了していないため、再開できません。",
+            "This complaint is not closed, so it cannot be reopened.",
+        ),
+        "converted" => (
+            "この苦情・相談は開示等の請求として受け付けたため、以後は請求の画面で対応してください。",
+            "This complaint became a request: work on it from the request's page.",
+        ),
+        "purged" => (
+            "保存期間が終わり、この苦情・相談の個人情報は消去されています。",
+            "Its retention ended and its personal data were erased.",
         ),
         "conflict" => (
             "他の担当者が先に更新しました。最新の内容を確認してから、もう一度操作してください。",
@@ -400,6 +412,7 @@ pub async fn act(
             },
         },
         "reply" => Command::Reply(f.get("text").to_owned()),
+        "record" => Command::Record(f.get("text").to_owned()),
         "close" => match (
             Category::parse(f.get("category")),
             Outcome::parse(f.get("outcome")),
@@ -411,7 +424,7 @@ pub async fn act(
         _ => return Err(PageError(AppError::NotFound, en)),
     };
     let typed = match &command {
-        Command::Reply(t) => t.clone(),
+        Command::Reply(t) | Command::Record(t) => t.clone(),
         _ => String::new(),
     };
     match state

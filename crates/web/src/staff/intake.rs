@@ -141,13 +141,11 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
     })
 }
 
-/// `?complaint=<pid>&version=<n>`: a complaint taken up as a request.
+/// `?complaint=<pid>`: a complaint taken up as a request.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct IntakeQuery {
     #[serde(default)]
     complaint: String,
-    #[serde(default)]
-    version: String,
 }
 
 /// The manual intake form; from a complaint, with the person's name, address and phone
@@ -168,10 +166,22 @@ pub async fn show_intake(
         .complaint(pid)
         .await
         .map_err(|e| PageError(e.into(), en))?;
-    let version = q.version.parse().unwrap_or(c.row.version);
+    // Only an open complaint is taken up: say so before the officer types the rest.
+    let open = madoguchi_domain::complaint::ComplaintState::parse(&c.row.state)
+        .is_some_and(|s| s.is_open())
+        && c.row.purged_at.is_none();
+    if !open {
+        return Err(PageError(
+            AppError::Conflict(if en {
+                "This complaint is closed or already taken up as a request.".into()
+            } else {
+                "この苦情・相談は完了しているか、既に請求として受け付けられています。".into()
+            }),
+            en,
+        ));
+    }
     let typed = [
         ("complaint", pid.to_string()),
-        ("complaint_version", version.to_string()),
         ("complaint_number", c.row.number.clone()),
         ("channel", "web".to_owned()),
         ("received_on", c.row.received_on.to_string()),
@@ -212,9 +222,6 @@ pub async fn register_request(
     } else {
         Some(madoguchi_service::complaints::ComplaintLink {
             pid: uuid::Uuid::parse_str(&get("complaint"))
-                .map_err(|_| PageError(AppError::BadRequest("complaint".into()), en))?,
-            version: get("complaint_version")
-                .parse()
                 .map_err(|_| PageError(AppError::BadRequest("complaint".into()), en))?,
         })
     };
@@ -312,9 +319,10 @@ pub async fn register_request(
                     Ok(res)
                 }
                 // The complaint was closed, or taken up, meanwhile.
-                Err(ServiceError::Conflict | ServiceError::Invalid("not_open"))
-                    if from_complaint.is_some() =>
-                {
+                Err(
+                    ServiceError::Conflict
+                    | ServiceError::Invalid("not_open" | "converted" | "purged"),
+                ) if from_complaint.is_some() => {
                     let errors = vec![FieldError {
                         field: "complaint".into(),
                         code: "conflict".into(),
