@@ -1120,3 +1120,45 @@ pub async fn trail(app: &TestApp, pid: uuid::Uuid) -> Vec<(String, String, Strin
         .map(|e| (e.actor_kind, e.action, e.detail))
         .collect()
 }
+
+/// A small SMTP server that takes every message except those to an address containing
+/// `refused` (550, as a mailbox that does not exist answers); returns its port.
+pub async fn picky_smtp(refused: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 picky ESMTP\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            let _ = w.write_all(b"250 2.0.0 queued\r\n").await;
+                        }
+                        continue;
+                    }
+                    let u = line.to_ascii_uppercase();
+                    let reply: &[u8] = if u.starts_with("EHLO") || u.starts_with("HELO") {
+                        b"250 picky\r\n"
+                    } else if u.starts_with("RCPT") && line.contains(refused) {
+                        b"550 5.1.1 no such user\r\n"
+                    } else if u.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if u.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            });
+        }
+    });
+    port
+}

@@ -3,6 +3,7 @@
 //! draft is laid out item by item, everything is on the `incidents` trail without the report's
 //! words, which are sealed at rest.
 
+use hyper::Method;
 use madoguchi_domain::Role;
 
 use crate::helpers::*;
@@ -410,3 +411,256 @@ on_both!(
         assert_eq!(list.body.matches("badge ok").count(), 1, "{}", list.body);
     }
 );
+
+/// The people an incident involves are imported all or none, told by mail or by letter with
+/// the items the rules require, a mail that bounces is shown with who it was for, the letters
+/// are printed and recorded as posted, and the publication made instead is recorded.
+async fn a_notice_run(backend: Backend) {
+    let port = picky_smtp("bounce").await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let Some(app) = (match backend {
+        Backend::Sqlite => {
+            Some(TestApp::spawn_with(backend, &[("MADOGUCHI_SMTP_URL", &url)]).await)
+        }
+        Backend::Postgres => TestApp::spawn_postgres_with(&[("MADOGUCHI_SMTP_URL", &url)]).await,
+    }) else {
+        return;
+    };
+    let officer = staff_client(&app, Role::Officer).await;
+    let csrf = officer.get("/staff/incidents/new").await.csrf();
+    let mut f = facts(&csrf, "3", false);
+    f.push(("special_care", "1"));
+    let res = officer.post_form("/staff/incidents", &f).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let pid = pid_of(res.header("location"));
+    let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+    assert!(
+        page.body
+            .contains("報告対象の事態のため、本人への通知が必要です")
+    );
+    let csrf = page.csrf();
+    let import = |csv: &'static str, version: &'static str| {
+        let officer = officer.clone();
+        let csrf = csrf.clone();
+        let pid = pid.clone();
+        async move {
+            let (ct, body) = multipart_named(
+                &[("csrf", csrf.as_str()), ("version", version)],
+                &[("files", "people.csv", csv.as_bytes())],
+            );
+            officer
+                .send(
+                    Method::POST,
+                    &format!("/staff/incidents/{pid}/people"),
+                    Some(&ct),
+                    body,
+                )
+                .await
+        }
+    };
+    // A wrong header, then a line without any address: nothing is imported, each line named.
+    let res = import("氏名,メール\n山田,a@example.jp\n", "1").await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.body
+            .contains("1行目の見出しは name,email,postal_address としてください"),
+        "{}",
+        &res.body[res.body.find("<main").unwrap_or(0)..]
+    );
+    let res = import(
+        "name,email,postal_address\n山田 花子,ok@example.jp,\n住所 なし,,\n",
+        "1",
+    )
+    .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.body
+            .contains("行3: email か postal_address のどちらかが必要です"),
+        "{}",
+        res.body
+    );
+    assert!(
+        !res.body.contains("住所 なし"),
+        "a line's content is not echoed"
+    );
+    let stored = app.service.incident(pid.parse().unwrap()).await.unwrap();
+    assert!(
+        app.service
+            .incident_people(stored.incident.row.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Three people: one by mail, one whose mail bounces, one by letter.
+    let res = import(
+        "name,email,postal_address\n山田 花子,ok@example.jp,\n\"鈴木, 一郎\",bounce@example.jp,\n郵便 次郎,,〒100-0001 東京都千代田区千代田1-1\n",
+        "1",
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+    assert!(
+        page.body.contains("未通知の方に通知する（3人）"),
+        "{}",
+        page.body
+    );
+
+    // Sent once: the second click (the same version) is refused, and nothing more goes.
+    let send = |version: &'static str| {
+        let officer = officer.clone();
+        let csrf = csrf.clone();
+        let pid = pid.clone();
+        async move {
+            officer
+                .post_form(
+                    &format!("/staff/incidents/{pid}/notices"),
+                    &[("csrf", &csrf), ("version", version)],
+                )
+                .await
+        }
+    };
+    let res = send("2").await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let res = send("2").await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    app.deliver_mail().await;
+    let people = app
+        .service
+        .incident_people(stored.incident.row.id)
+        .await
+        .unwrap();
+    let status: Vec<(&str, madoguchi_service::incidents::NoticeStatus)> =
+        people.iter().map(|p| (p.name.as_str(), p.status)).collect();
+    use madoguchi_service::incidents::NoticeStatus as N;
+    assert_eq!(
+        status,
+        [
+            ("山田 花子", N::Sent),
+            ("鈴木, 一郎", N::Failed),
+            ("郵便 次郎", N::ToPost)
+        ]
+    );
+    let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+    assert!(page.body.contains("<span class=\"badge overdue\">1</span>"));
+    assert!(
+        page.body
+            .contains("<td>鈴木, 一郎</td><td>bounce@example.jp</td>")
+    );
+    assert!(page.body.contains("郵送する書面を印刷する"));
+
+    // The letter carries the items the rules require, addressed to the person.
+    let letters = officer
+        .get(&format!("/staff/incidents/{pid}/letters"))
+        .await;
+    assert_eq!(letters.status, 200);
+    for shown in [
+        "〒100-0001 東京都千代田区千代田1-1",
+        "郵便 次郎 様",
+        "個人情報の漏えい等に関するお知らせとお詫び",
+        "概要",
+        "顧客名簿のファイルが外部から閲覧可能な状態になっていた。",
+        "原因",
+        "ストレージの公開設定の誤り",
+    ] {
+        assert!(letters.body.contains(shown), "{shown}: {}", letters.body);
+    }
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/letters"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let people = app
+        .service
+        .incident_people(stored.incident.row.id)
+        .await
+        .unwrap();
+    assert_eq!(people[2].status, N::Posted);
+
+    // The one the mail did not reach is covered by publication.
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/published"),
+            &[
+                ("csrf", &csrf),
+                ("version", "3"),
+                ("published_on", "先週"),
+                ("published_how", "当社ウェブサイト"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.body.contains("value=\"当社ウェブサイト\""),
+        "kept as typed"
+    );
+    let today = madoguchi_domain::jst_date(chrono::Utc::now());
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/published"),
+            &[
+                ("csrf", &csrf),
+                ("version", "3"),
+                ("published_on", &today.format("%Y/%m/%d").to_string()),
+                (
+                    "published_how",
+                    "当社ウェブサイトのお知らせ https://example.jp/news/1",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = officer.get(&format!("/staff/incidents/{pid}")).await;
+    assert!(page.body.contains("公表済み"));
+
+    // On the trail: counts and days, never a name or an address.
+    let trail = app
+        .service
+        .audit_trail(&madoguchi_service::TrailFilter {
+            action: Some("incident.".into()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "incident.published",
+            "incident.letters_posted",
+            "incident.notices_sent",
+            "incident.people_imported",
+            "incident.opened"
+        ]
+    );
+    assert!(trail[2].detail.contains("\"mails\"") || trail[2].detail.contains("mails"));
+    for e in &trail {
+        for personal in ["山田", "鈴木", "郵便", "example.jp", "千代田"] {
+            assert!(!e.detail.contains(personal), "{}", e.detail);
+        }
+    }
+    app.verify_audit().await;
+    // Sealed at rest.
+    use sea_orm::EntityTrait;
+    let rows = madoguchi_store::entities::incident_person::Entity::find()
+        .all(app.service.db().conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(r.name.starts_with("sealed:v1:"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_run_with_a_failed_address_sqlite() {
+    a_notice_run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_run_with_a_failed_address_postgres() {
+    a_notice_run(Backend::Postgres).await;
+}

@@ -262,11 +262,14 @@ pub async fn show_notice_letter(
         business_representative: c.representative.clone(),
         business_contact: c.contact.clone(),
         brand: state.brand().await,
-        date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_en),
-        recipient: letter.context.recipient_name.clone(),
-        postal_address: letter.address.clone(),
-        number: row.number.clone(),
-        letter: text,
+        title: format!("{} {}", row.number, text.title),
+        sheets: vec![super::pages::Sheet {
+            date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_en),
+            recipient: letter.context.recipient_name.clone(),
+            postal_address: letter.address.clone(),
+            number: row.number.clone(),
+            letter: text,
+        }],
     }))
 }
 

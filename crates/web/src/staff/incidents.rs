@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
 use madoguchi_domain::incident::{IncidentFacts, REPORT_ITEMS, ReportTo};
 use madoguchi_service::ServiceError;
-use madoguchi_service::incidents::{IncidentChange, IncidentView, Report};
+use madoguchi_service::incidents::{
+    IncidentChange, IncidentView, NoticeCounts, NoticeStatus, Report, parse_affected,
+};
 use madoguchi_service::staff::StaffIdentity;
 use uuid::Uuid;
 
@@ -166,6 +168,64 @@ pub struct IncidentPage {
     /// A refused report's day and reference, kept for another try.
     pub reported_on: String,
     pub reference: String,
+    /// The notices to the people (once the incident is opened).
+    pub notice: NoticeView,
+}
+
+/// The notices to the people an incident involves (Art. 26(2)), as its page shows them.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeView {
+    /// The rules say the people must be told.
+    pub required: bool,
+    pub counts: NoticeCounts,
+    /// Everyone imported.
+    pub total: usize,
+    /// Whose mail failed for good: (name, address, postal address).
+    pub failed: Vec<(String, String, String)>,
+    /// A refused import's problems: (line, what).
+    pub problems: Vec<(usize, String)>,
+    /// The publication made instead, in words (empty: none recorded).
+    pub published: String,
+    /// A refused publication's day and words, kept.
+    pub published_on: String,
+    pub published_how: String,
+}
+
+/// The notices' view of an incident (its people read and opened).
+async fn notice_view(
+    state: &AppState,
+    v: &IncidentView,
+    en: bool,
+) -> Result<NoticeView, PageError> {
+    let people = state
+        .service
+        .incident_people(v.incident.row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let r = &v.incident.row;
+    Ok(NoticeView {
+        required: v.assessment.notify_people,
+        counts: NoticeCounts::of(&people),
+        total: people.len(),
+        failed: people
+            .iter()
+            .filter(|p| p.status == NoticeStatus::Failed)
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.email.clone().unwrap_or_default(),
+                    p.postal_address.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        problems: Vec::new(),
+        published: match (r.published_on, &r.published_how) {
+            (Some(on), Some(how)) => format!("{}（{how}）", madoguchi_domain::written_date(on, en)),
+            _ => String::new(),
+        },
+        published_on: String::new(),
+        published_how: String::new(),
+    })
 }
 
 #[derive(Debug, Template)]
@@ -333,6 +393,22 @@ fn invalid_words(field: &str, en: bool) -> String {
             "この事態は報告の対象ではありません。",
             "This incident is not one to report.",
         ),
+        "published_on" => (
+            "公表した日: 知った日から今日までの日付を入力してください。",
+            "Day published: between the day of awareness and today.",
+        ),
+        "published_how" => (
+            "公表の方法: 1行、300文字以内で入力してください（例: 当社ウェブサイトのお知らせ https://…）。",
+            "How it was published: one line, at most 300 characters (e.g. a notice on our website, https://…).",
+        ),
+        "notice_summary" => (
+            "通知には「概要」が必要です。報告事項の「概要」を記入してから通知してください。",
+            "A notice needs the summary: fill in the report's summary item first.",
+        ),
+        "people_file" => (
+            "対象者のCSVファイル（UTF-8、見出し name,email,postal_address）を選択してください。",
+            "Choose the people's CSV file (UTF-8, header name,email,postal_address).",
+        ),
         "prelim_first" => (
             "先に速報を記録してください。",
             "Record the preliminary report first.",
@@ -389,6 +465,7 @@ pub async fn new_form(
         version: 0,
         reported_on: String::new(),
         reference: String::new(),
+        notice: NoticeView::default(),
     }))
 }
 
@@ -418,6 +495,7 @@ pub async fn open(
         version: 0,
         reported_on: String::new(),
         reference: String::new(),
+        notice: NoticeView::default(),
     };
     let (facts, report) = match read {
         Ok(r) => r,
@@ -457,6 +535,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let (v, today) = load(&state, &pid, en).await?;
+    let notice = notice_view(&state, &v, en).await?;
     Ok(render(&IncidentPage {
         c: Chrome::new(&who, en),
         i: Some(row(&v, today, en)),
@@ -465,6 +544,7 @@ pub async fn show(
         version: v.incident.row.version,
         reported_on: String::new(),
         reference: String::new(),
+        notice,
     }))
 }
 
@@ -523,6 +603,7 @@ pub async fn update(
         v,
     } = Posted::read(&state, &pid, &body, en).await?;
     let (form, read) = read_form(&f, today, en);
+    let notice = notice_view(&state, &v, en).await?;
     // A refusal sends back the version the officer posted, not the one just read: a second
     // try must not overwrite what a colleague saved meanwhile.
     let page = |form, error| IncidentPage {
@@ -533,6 +614,7 @@ pub async fn update(
         version,
         reported_on: String::new(),
         reference: String::new(),
+        notice: notice.clone(),
     };
     let (facts, report) = match read {
         Ok(r) => r,
@@ -582,6 +664,7 @@ pub async fn record_report(
         today,
         v,
     } = Posted::read(&state, &pid, &body, en).await?;
+    let notice = notice_view(&state, &v, en).await?;
     let page = |e: String| IncidentPage {
         c: Chrome::new(&who, en),
         i: Some(row(&v, today, en)),
@@ -590,6 +673,7 @@ pub async fn record_report(
         version,
         reported_on: f.get("reported_on").to_owned(),
         reference: f.get("reference").to_owned(),
+        notice: notice.clone(),
     };
     let error = |e: String| Ok(refused(page(e)));
     let Ok(on) = madoguchi_domain::parse_birth_date(f.get("reported_on"), today) else {
@@ -660,4 +744,232 @@ pub async fn report(
         items,
         business: state.business().await.name,
     }))
+}
+
+/// The incident page after a refused notice step: the error, and what was typed or read.
+async fn notice_refused(
+    state: &AppState,
+    who: &StaffIdentity,
+    pid: Uuid,
+    en: bool,
+    error: String,
+    edit: impl FnOnce(&mut NoticeView),
+) -> Result<Response, PageError> {
+    let (v, today) = load(state, &pid.to_string(), en).await?;
+    let mut notice = notice_view(state, &v, en).await?;
+    edit(&mut notice);
+    Ok(refused(IncidentPage {
+        c: Chrome::new(who, en),
+        i: Some(row(&v, today, en)),
+        form: form_of(Some(&v), en),
+        error,
+        version: v.incident.row.version,
+        reported_on: String::new(),
+        reference: String::new(),
+        notice,
+    }))
+}
+
+fn back_to_notices(pid: Uuid) -> Response {
+    Redirect::to(&format!("/staff/incidents/{pid}#notices-h")).into_response()
+}
+
+/// Imports the people an incident involves from a CSV file, all or none.
+pub async fn import_people(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    let (fields, files) = super::documents::read_upload(multipart, en).await?;
+    let version: i32 = fields
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .ok_or(PageError(AppError::BadRequest("version".into()), en))?;
+    let text = files
+        .into_iter()
+        .next()
+        .filter(|(_, bytes)| !bytes.is_empty())
+        .map(|(_, bytes)| String::from_utf8(bytes));
+    let text = match text {
+        Some(Ok(t)) => t,
+        _ => {
+            let why = invalid_words("people_file", en);
+            return notice_refused(&state, &who, pid, en, why, |_| {}).await;
+        }
+    };
+    let people = match parse_affected(&text, en) {
+        Ok(p) => p,
+        Err(problems) => {
+            let why = if en {
+                "Nothing was imported: correct the lines below and import the file again."
+            } else {
+                "取り込みませんでした。次の行を直してから、もう一度取り込んでください。"
+            };
+            return notice_refused(&state, &who, pid, en, why.to_owned(), |n| {
+                n.problems = problems.into_iter().map(|p| (p.line, p.message)).collect();
+            })
+            .await;
+        }
+    };
+    match state
+        .service
+        .import_affected(pid, version, people, &who, &origin, Utc::now())
+        .await
+    {
+        Ok(_) => Ok(back_to_notices(pid)),
+        Err(ServiceError::Conflict) => {
+            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// Sends the notices of everyone imported and not yet told.
+pub async fn send_notices(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let Posted {
+        pid, version, now, ..
+    } = Posted::read(&state, &pid, &body, en).await?;
+    match state
+        .service
+        .send_incident_notices(pid, version, &who, &origin, now)
+        .await
+    {
+        Ok(_) => Ok(back_to_notices(pid)),
+        Err(ServiceError::Invalid(field)) => {
+            notice_refused(&state, &who, pid, en, invalid_words(field, en), |_| {}).await
+        }
+        Err(ServiceError::Conflict) => {
+            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// Records the publication made where the people cannot be told (代替措置).
+pub async fn record_publication(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let Posted {
+        pid,
+        f,
+        version,
+        now,
+        today,
+        ..
+    } = Posted::read(&state, &pid, &body, en).await?;
+    let keep = |n: &mut NoticeView| {
+        n.published_on = f.get("published_on").to_owned();
+        n.published_how = f.get("published_how").to_owned();
+    };
+    let Ok(on) = madoguchi_domain::parse_birth_date(f.get("published_on"), today) else {
+        return notice_refused(
+            &state,
+            &who,
+            pid,
+            en,
+            invalid_words("published_on", en),
+            keep,
+        )
+        .await;
+    };
+    let change = IncidentChange::Published {
+        on,
+        how: f.get("published_how").to_owned(),
+    };
+    match state
+        .service
+        .change_incident(pid, version, change, &who, &origin, now)
+        .await
+    {
+        Ok(()) => Ok(back_to_notices(pid)),
+        Err(ServiceError::Invalid(field)) => {
+            notice_refused(&state, &who, pid, en, invalid_words(field, en), keep).await
+        }
+        Err(ServiceError::Conflict) => {
+            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), keep).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// The notice letters still to post, one page each, to print.
+pub async fn letters(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let (v, _) = load(&state, &pid, en).await?;
+    let letters = state
+        .service
+        .incident_letters(v.incident.row.id)
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    let today = madoguchi_domain::written_date(madoguchi_domain::jst_date(Utc::now()), false);
+    let sheets: Vec<super::pages::Sheet> = letters
+        .into_iter()
+        .filter_map(|(address, ctx)| {
+            let letter = madoguchi_mail::letter(madoguchi_domain::Mail::IncidentNotice, &ctx)?;
+            Some(super::pages::Sheet {
+                date: today.clone(),
+                recipient: ctx.recipient_name.clone(),
+                postal_address: address,
+                number: v.incident.row.number.clone(),
+                letter,
+            })
+        })
+        .collect();
+    let c = state.business().await;
+    Ok(render(&super::pages::NoticeLetterPage {
+        en: false,
+        business_name: c.name.clone(),
+        business_address: c.address.clone(),
+        business_representative: c.representative.clone(),
+        business_contact: c.contact.clone(),
+        brand: state.brand().await,
+        title: format!(
+            "{} 個人情報の漏えい等に関するお知らせとお詫び（{}通）",
+            v.incident.row.number,
+            sheets.len()
+        ),
+        sheets,
+    }))
+}
+
+/// Records every notice letter still to post as posted.
+pub async fn letters_posted(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = incident_pid(&pid, en)?;
+    state
+        .service
+        .incident_letters_posted(pid, &who, &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), en))?;
+    Ok(back_to_notices(pid))
 }

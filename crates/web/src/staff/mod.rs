@@ -314,6 +314,26 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(dashboard::monthly_report),
         ),
         (
+            upload(Method::POST, "/staff/incidents/{pid}/people", WORKERS),
+            post(incidents::import_people),
+        ),
+        (
+            page(Method::POST, "/staff/incidents/{pid}/notices", WORKERS),
+            post(incidents::send_notices),
+        ),
+        (
+            page(Method::GET, "/staff/incidents/{pid}/letters", WORKERS),
+            get(incidents::letters),
+        ),
+        (
+            page(Method::POST, "/staff/incidents/{pid}/letters", WORKERS),
+            post(incidents::letters_posted),
+        ),
+        (
+            page(Method::POST, "/staff/incidents/{pid}/published", WORKERS),
+            post(incidents::record_publication),
+        ),
+        (
             page(Method::GET, "/staff/complaints", ANY_STAFF),
             get(complaints::queue),
         ),

@@ -608,6 +608,15 @@ pub struct NoticeLetterPage {
     pub business_contact: String,
     /// Logo and phone, where the administrator gave them.
     pub brand: crate::pages::Brand,
+    /// The page's title (the first letter's number and subject).
+    pub title: String,
+    /// One letter, or an incident's notices printed together (a page each).
+    pub sheets: Vec<Sheet>,
+}
+
+/// One letter of a [`NoticeLetterPage`].
+#[derive(Debug, Clone)]
+pub struct Sheet {
     pub date: String,
     pub recipient: String,
     pub postal_address: String,
