@@ -664,3 +664,94 @@ async fn a_notice_run_with_a_failed_address_sqlite() {
 async fn a_notice_run_with_a_failed_address_postgres() {
     a_notice_run(Backend::Postgres).await;
 }
+
+on_both!(
+    a_request_on_the_breach_ground_cites_the_incident_and_its_answer_names_it,
+    |app: TestApp| async move {
+        let officer = staff_client(&app, Role::Officer).await;
+        let csrf = officer.get("/staff/incidents/new").await.csrf();
+        let mut f = facts(&csrf, "2000", false);
+        f[1] = ("aware_on", "2026年11月20日");
+        let res = officer.post_form("/staff/incidents", &f).await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let incident = pid_of(res.header("location"));
+
+        // A disclosure cannot cite one (not on the breach ground).
+        let other = file_via_api(&app, "other@example.jp").await;
+        let page = officer.get(&format!("/staff/requests/{other}")).await;
+        assert!(!page.body.contains("理由とされた漏えい等の事態"));
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{other}/incident"),
+                &[("csrf", &page.csrf()), ("incident", &incident)],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{}", res.body);
+
+        let mut body = valid_json("breach@example.jp");
+        body["kind"] = "suspension_or_erasure".into();
+        body["ground"] = "reportable_breach".into();
+        let res = app.client.post_json("/api/v1/requests", &body).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let pid = uuid::Uuid::parse_str(res.json()["id"].as_str().unwrap()).unwrap();
+        crate::answers::bring_in_progress(&app, pid, "breach@example.jp").await;
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(
+            page.body
+                .contains("理由とされた漏えい等の事態（法第35条第5項）")
+        );
+        let number = format!(
+            "I-{}-0001",
+            madoguchi_domain::jst_date(chrono::Utc::now()).format("%Y")
+        );
+        assert!(
+            page.body.contains(&format!(
+                "<option value=\"{incident}\">{number}（2026年11月20日）</option>"
+            )),
+            "{}",
+            page.body
+        );
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/incident"),
+                &[("csrf", &page.csrf()), ("incident", &incident)],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = officer.get(&format!("/staff/requests/{pid}")).await;
+        assert!(page.body.contains(&format!(
+            "<a href=\"/staff/incidents/{incident}\">{number}</a>"
+        )));
+        assert!(trail(&app, pid).await.iter().any(|(_, action, detail)| {
+            action == "request.incident_linked" && detail.contains(&number)
+        }));
+
+        // The refusal names it.
+        act(
+            &officer,
+            &app,
+            pid,
+            &[
+                ("event", "refuse"),
+                ("grounds", "not_justified"),
+                ("text", "利用停止等を行う必要がないため"),
+            ],
+        )
+        .await;
+        app.deliver_mail().await;
+        let refusal = app
+            .mails_to("breach@example.jp")
+            .await
+            .into_iter()
+            .last()
+            .unwrap();
+        assert!(
+            refusal.text.contains(&format!(
+                "ご請求の理由とされた漏えい等の事態: 整理番号 {number}（2026年11月20日に当社が把握）"
+            )),
+            "{}",
+            refusal.text
+        );
+        app.verify_audit().await;
+    }
+);

@@ -214,6 +214,11 @@ pub enum AuditOnly {
         /// The staff member's row id.
         assignee: Option<i64>,
     },
+    /// The request cites an incident (Art. 35(5): a reportable breach involved the data).
+    IncidentLinked {
+        /// The incident's number (not personal data).
+        number: String,
+    },
     /// The subject uploaded a document.
     Uploaded {
         /// Which file (`document:<pid>`).
@@ -452,6 +457,7 @@ impl Event {
             Event::Record(AuditOnly::Downloaded { .. }) => "downloaded",
             Event::Record(AuditOnly::Note) => "note",
             Event::Record(AuditOnly::Assigned { .. }) => "assigned",
+            Event::Record(AuditOnly::IncidentLinked { .. }) => "incident_linked",
             Event::Record(AuditOnly::Uploaded { .. }) => "uploaded",
             Event::Record(AuditOnly::Attached { .. }) => "attached",
             Event::Record(AuditOnly::Posted { .. }) => "posted",

@@ -688,6 +688,10 @@ fn record_only(request: &Request, what: &AuditOnly, actor: &Actor) -> Transition
                 assignee.map_or("none".into(), |a| a.to_string()),
             )],
         ),
+        AuditOnly::IncidentLinked { number } => (
+            "request.incident_linked",
+            vec![("incident", number.clone())],
+        ),
         AuditOnly::Uploaded { target } => ("document.uploaded", vec![("target", target.clone())]),
         AuditOnly::Attached { target } => ("document.attached", vec![("target", target.clone())]),
         AuditOnly::Posted { tracking } => ("answer.posted", vec![("tracking", tracking.clone())]),
@@ -909,7 +913,8 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), TransitionError> {
         | Event::Complete(_)
         | Event::Refuse { .. }
         | Event::Record(AuditOnly::Note)
-        | Event::Record(AuditOnly::Assigned { .. }) => actor.is_worker(),
+        | Event::Record(AuditOnly::Assigned { .. })
+        | Event::Record(AuditOnly::IncidentLinked { .. }) => actor.is_worker(),
         Event::RecordPayment { .. } => matches!(actor, Actor::PaymentProvider) || actor.is_worker(),
         Event::Withdraw => matches!(actor, Actor::Subject) || actor.is_worker(),
         Event::Expire | Event::WarnExpiry | Event::MatchCustomerRecord { .. } => {

@@ -9,6 +9,11 @@ pub fn action_words(action: &str, en: bool) -> Option<&'static str> {
         ("request.filed", "請求を受け付けました", "Request received"),
         ("request.assigned", "担当者を割り当てました", "Assigned"),
         (
+            "request.incident_linked",
+            "漏えい等の事態を請求に結び付けました",
+            "Linked to an incident",
+        ),
+        (
             "request.confirm_email",
             "メールアドレスが確認されました",
             "E-mail address confirmed",

@@ -43,6 +43,9 @@ pub(crate) struct Extra {
     pub code_nonce: Option<String>,
     /// A detailed answer, shown line by line in the closing mail.
     pub answer: Option<domain::Recorded>,
+    /// The incident the request cites (Art. 35(5)): its number and the day it became known,
+    /// named first in the closing mail.
+    pub incident: Option<(String, chrono::NaiveDate)>,
 }
 
 /// Who writes the mail: the business, and where its links point.
@@ -178,9 +181,25 @@ pub(crate) fn build(
         code: String::new(),
         system_name: String::new(),
         owner_nonce: None,
-        answer_lines: match (&extra.answer, mail) {
-            (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
-            _ => Vec::new(),
+        answer_lines: {
+            let mut lines = match (&extra.answer, mail) {
+                (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
+                _ => Vec::new(),
+            };
+            if let (Some((number, aware_on)), Mail::Completed | Mail::Refused, false) =
+                (&extra.incident, mail, staff)
+            {
+                let day = domain::written_date(*aware_on, en);
+                lines.insert(
+                    0,
+                    if en {
+                        format!("The incident your request cites: reference {number} (known to us on {day})")
+                    } else {
+                        format!("ご請求の理由とされた漏えい等の事態: 整理番号 {number}（{day}に当社が把握）")
+                    },
+                );
+            }
+            lines
         },
         // After the transition, so a change of method is told as the new method.
         delivery_ja: match next.delivery {

@@ -577,3 +577,50 @@ pub fn parse_affected(
         Err(errors)
     }
 }
+
+impl Service {
+    /// A request on the breach ground (Art. 35(5)) cites an incident: on its trail (the
+    /// incident's number) with the row, in one change; its answer then names the incident.
+    pub async fn link_incident(
+        &self,
+        request: Uuid,
+        incident: Uuid,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let row = self.request_row(request).await?;
+        if row.ground.as_deref()
+            != Some(madoguchi_domain::SuspensionGround::ReportableBreach.as_str())
+        {
+            return Err(ServiceError::Invalid("ground"));
+        }
+        let found = incidents::by_pid(self.db().conn(), self.cipher(), incident).await?;
+        self.record(
+            request,
+            vec![madoguchi_domain::AuditOnly::IncidentLinked {
+                number: found.row.number.clone(),
+            }],
+            &who.actor(),
+            vec![madoguchi_store::change::Write::LinkIncident {
+                incident_id: found.row.id,
+            }],
+            Vec::new(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The incident a request cites: its public id and number.
+    pub async fn incident_of_request(
+        &self,
+        incident_id: Option<i64>,
+    ) -> Result<Option<(Uuid, String)>, ServiceError> {
+        let Some(id) = incident_id else {
+            return Ok(None);
+        };
+        Ok(incidents::pid_and_number(self.db().conn(), id).await?)
+    }
+}

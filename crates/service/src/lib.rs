@@ -662,6 +662,10 @@ impl Service {
             answer: recorded.cloned(),
             ..Default::default()
         };
+        // The answer to a request on the breach ground names the incident it cites.
+        if let (Some(id), Event::Complete(_) | Event::Refuse { .. }) = (row.incident_id, event) {
+            extra.incident = madoguchi_store::incidents::number_of(self.db.conn(), id).await?;
+        }
         if let Some(dup) = row.duplicate_of {
             // Staff hear of a confirmed request with the open one it may duplicate.
             extra.duplicate_of = requests::find_by_id(self.db.conn(), &self.cipher, dup)

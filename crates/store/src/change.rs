@@ -144,6 +144,11 @@ pub enum Write {
         /// Its entry (the request's number is added here, where it is known).
         entry: NewEntry,
     },
+    /// The incident a request on the breach ground cites (Art. 35(5)).
+    LinkIncident {
+        /// The incident's row.
+        incident_id: i64,
+    },
     /// An officer's note for colleagues (sealed here, with the request's other columns' key).
     AddNote {
         /// The note's public id (what its text is bound to).
@@ -617,6 +622,13 @@ async fn apply<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let at = now.trunc_subsecs(6);
     match write {
+        Write::LinkIncident { incident_id } => {
+            request::Entity::update_many()
+                .col_expr(request::Column::IncidentId, Expr::value(Some(incident_id)))
+                .filter(request::Column::Id.eq(request_id))
+                .exec(tx)
+                .await?;
+        }
         Write::ConvertComplaint {
             complaint_id,
             mut entry,

@@ -621,3 +621,31 @@ pub async fn reseal_people<C: ConnectionTrait>(
         }
     }
 }
+
+/// An incident's number and the day it became known, by its row.
+pub async fn number_of<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<(String, NaiveDate)>, StoreError> {
+    Ok(incident::Entity::find_by_id(id)
+        .select_only()
+        .column(incident::Column::Number)
+        .column(incident::Column::AwareOn)
+        .into_tuple()
+        .one(db)
+        .await?)
+}
+
+/// An incident's public id and number, by its row.
+pub async fn pid_and_number<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<(Uuid, String)>, StoreError> {
+    Ok(incident::Entity::find_by_id(id)
+        .select_only()
+        .column(incident::Column::Pid)
+        .column(incident::Column::Number)
+        .into_tuple()
+        .one(db)
+        .await?)
+}

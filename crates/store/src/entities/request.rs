@@ -28,6 +28,8 @@ pub struct Model {
     pub postal_address: Option<String>,
     pub delivery: Option<String>,
     pub ground: Option<String>,
+    /// The incident a request on the breach ground cites (Art. 35(5)).
+    pub incident_id: Option<i64>,
     pub details: String,
     pub current_content: Option<String>,
     pub correct_content: Option<String>,

@@ -150,6 +150,10 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(work::claim_request),
         ),
         (
+            page(Method::POST, "/staff/requests/{pid}/incident", WORKERS),
+            post(work::link_incident),
+        ),
+        (
             message_form(Method::POST, "/staff/requests/{pid}/notes", WORKERS),
             post(work::add_note),
         ),

@@ -225,6 +225,12 @@ pub struct DetailPage {
     pub notes: Vec<madoguchi_service::notes::Note>,
     /// The complaint it was taken up from: (public id, number).
     pub from_complaint: Option<(String, String)>,
+    /// Filed on the breach ground (Art. 35(5)).
+    pub breach_ground: bool,
+    /// The incident it cites: (public id, number).
+    pub cited_incident: Option<(String, String)>,
+    /// The incidents it could cite: (public id, number and day).
+    pub incident_choices: Vec<(String, String)>,
     /// The answer templates: (title as a query value, title).
     pub templates: Vec<(String, String)>,
     /// Why the note was refused (shown at the note form), and the words typed.

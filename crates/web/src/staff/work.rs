@@ -797,6 +797,37 @@ async fn request_page(
         })
     });
     let (note_error, note_text) = view.note.unwrap_or_default();
+    // A request on the breach ground cites an incident (Art. 35(5)): the one it cites, or
+    // the register to choose from.
+    let breach_ground = d.request.ground.as_deref()
+        == Some(madoguchi_domain::SuspensionGround::ReportableBreach.as_str());
+    let cited_incident = state
+        .service
+        .incident_of_request(d.request.incident_id)
+        .await
+        .map_err(|e| service_error(e, en))?
+        .map(|(pid, number)| (pid.to_string(), number));
+    let incident_choices = if breach_ground && cited_incident.is_none() {
+        state
+            .service
+            .incidents()
+            .await
+            .map_err(|e| service_error(e, en))?
+            .iter()
+            .map(|v| {
+                (
+                    v.incident.row.pid.to_string(),
+                    format!(
+                        "{}（{}）",
+                        v.incident.row.number,
+                        madoguchi_domain::written_date(v.incident.row.aware_on, en)
+                    ),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let from_complaint = state
         .service
         .complaint_of_request(d.request.id)
@@ -804,6 +835,9 @@ async fn request_page(
         .map_err(|e| service_error(e, en))?
         .map(|(pid, number)| (pid.to_string(), number));
     let page = DetailPage {
+        breach_ground,
+        cited_incident,
+        incident_choices,
         from_complaint,
         note_error,
         note_text,
@@ -1391,4 +1425,32 @@ pub(crate) fn may_sue_words(
     } else {
         format!("{day}から提訴可能（法第39条）")
     }
+}
+
+/// The incident a request on the breach ground cites (Art. 35(5)).
+#[derive(Debug, serde::Deserialize)]
+pub struct IncidentLinkForm {
+    #[serde(default)]
+    incident: String,
+}
+
+/// Links a request on the breach ground to the incident it cites.
+pub async fn link_incident(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    axum::Form(f): axum::Form<IncidentLinkForm>,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let pid = request_pid(&pid, en)?;
+    let incident = uuid::Uuid::parse_str(f.incident.trim())
+        .map_err(|_| PageError(AppError::BadRequest("incident".into()), en))?;
+    state
+        .service
+        .link_incident(pid, incident, &who, &origin, Utc::now())
+        .await
+        .map_err(|e| service_error(e, en))?;
+    Ok(back_to(pid, "#incident-h"))
 }
