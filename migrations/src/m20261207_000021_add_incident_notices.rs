@@ -26,17 +26,22 @@ impl MigrationTrait for Migration {
                 .col(text(IncidentPeople::Name))
                 .col(text_null(IncidentPeople::Email))
                 .col(text_null(IncidentPeople::PostalAddress))
+                .col(string_len(IncidentPeople::PersonIndex, 100))
                 .col(string_len_null(IncidentPeople::MessageId, 200))
                 .col(timestamp_with_time_zone_null(IncidentPeople::NotifiedAt))
                 .col(timestamp_with_time_zone(IncidentPeople::CreatedAt))
                 .to_owned(),
         )
         .await?;
+        // One person once per incident: a keyed index of their address (or name and postal
+        // address), so an import run twice cannot tell anyone twice.
         m.create_index(
             Index::create()
-                .name("idx_incident_people_incident")
+                .name("idx_incident_people_person")
                 .table(IncidentPeople::Table)
                 .col(IncidentPeople::IncidentId)
+                .col(IncidentPeople::PersonIndex)
+                .unique()
                 .to_owned(),
         )
         .await?;
@@ -85,6 +90,7 @@ enum IncidentPeople {
     Name,
     Email,
     PostalAddress,
+    PersonIndex,
     MessageId,
     NotifiedAt,
     CreatedAt,

@@ -972,3 +972,100 @@ async fn erasure_journey_on_sqlite() {
         problems.join("\n")
     );
 }
+
+/// The privacy office's other duties in a real browser: a person writes to the complaints
+/// desk (form, a refused field, the received page), an officer replies and closes it, and
+/// records an incident and its notices' section; every page checked by axe-core.
+async fn office_journey(app: TestApp, viewport: Viewport, name: &str) {
+    if !browser_available() {
+        return;
+    }
+    let shots = root().join("target/browser").join(name);
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut person = Browser::open(app.addr, viewport, &shots, "person").await;
+    person.goto("/complaints").await;
+    person.check("complaint-form").await;
+    // Sent without a kind: refused in words, what was typed kept.
+    person.fill("#name", "相談 花子").await;
+    person.fill("#email", "soudan@example.jp").await;
+    person
+        .fill(
+            "#body",
+            "退会後もメールマガジンが届きます。止めてください。",
+        )
+        .await;
+    person
+        .submit("form[action^='/complaints'] button[type=submit]")
+        .await;
+    person.check("complaint-refused").await;
+    assert!(
+        person
+            .text()
+            .await
+            .contains("ご連絡の種別を選択してください。")
+    );
+    person.click("#kind-complaint").await;
+    person
+        .submit("form[action^='/complaints'] button[type=submit]")
+        .await;
+    person.check("complaint-received").await;
+    assert!(person.text().await.contains("ご連絡を承りました"));
+
+    let mut officer = Browser::open(app.addr, viewport, &shots, "officer").await;
+    staff_login(&app, &mut officer, Role::Officer).await;
+    officer.goto("/staff/complaints").await;
+    officer.check("complaints").await;
+    officer.click("table a[href^='/staff/complaints/']").await;
+    officer.check("complaint").await;
+    officer
+        .fill(
+            "#reply-text",
+            "ご不便をおかけしました。メールマガジンの配信を停止いたしました。",
+        )
+        .await;
+    officer.submit("form[action$='/reply'] button").await;
+    officer.check("complaint-replied").await;
+    assert!(officer.text().await.contains("回答済み（対応中）"));
+
+    // An incident, and its notices' section.
+    officer.goto("/staff/incidents/new").await;
+    officer.check("incident-new").await;
+    officer.fill("#aware-on", "2026年11月20日").await;
+    officer.fill("#people", "3").await;
+    officer.click("#special-care").await;
+    officer
+        .fill("#item-summary", "健康診断の結果を別の方に誤送信した。")
+        .await;
+    officer
+        .submit("form[action='/staff/incidents'] button[type=submit]")
+        .await;
+    officer.check("incident").await;
+    assert!(
+        officer
+            .text()
+            .await
+            .contains("本人への通知（法第26条第2項）")
+    );
+
+    let mut problems = person.close().await;
+    problems.extend(officer.close().await);
+    assert!(
+        problems.is_empty(),
+        "accessibility and page problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_journey_on_sqlite() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    office_journey(app, Viewport::Desktop, "office-desktop-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_journey_on_a_phone() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    office_journey(app, Viewport::Phone, "office-phone-postgres").await;
+}

@@ -492,19 +492,55 @@ async fn a_notice_run(backend: Backend) {
             .is_empty()
     );
 
-    // Three people: one by mail, one whose mail bounces, one by letter.
-    let res = import(
-        "name,email,postal_address\n山田 花子,ok@example.jp,\n\"鈴木, 一郎\",bounce@example.jp,\n郵便 次郎,,〒100-0001 東京都千代田区千代田1-1\n",
-        "1",
-    )
-    .await;
+    // Three people: one by mail, one whose mail bounces (a letter can follow: the address
+    // is known), one by letter.
+    const PEOPLE: &str = "name,email,postal_address\n山田 花子,ok@example.jp,\n\"鈴木, 一郎\",bounce@example.jp,〒530-0001 大阪府大阪市北区梅田1-1\n郵便 次郎,,〒100-0001 東京都千代田区千代田1-1\n";
+    let res = import(PEOPLE, "1").await;
     assert_eq!(res.status, 303, "{}", res.body);
+    // The same file again: refused by line, nobody imported twice.
+    let res = import(PEOPLE, "2").await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.body.contains("行2: 同じ方が既に取り込まれているか"),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        app.service
+            .incident_people(stored.incident.row.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     let page = officer.get(&format!("/staff/incidents/{pid}")).await;
     assert!(
         page.body.contains("未通知の方に通知する（3人）"),
         "{}",
         page.body
     );
+    // The report lacks the data items and the secondary damage: no notice can go yet.
+    assert!(page.body.contains("通知の前に報告事項へ記入が必要な項目: 漏えい等が発生し、又は発生したおそれがある個人データの項目、二次被害又はそのおそれの有無及びその内容"), "{}", page.body);
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/notices"),
+            &[("csrf", &csrf), ("version", "2")],
+        )
+        .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.body
+            .contains("通知には、報告事項の「概要」「個人データの項目」「原因」")
+    );
+    let mut full = facts(&csrf, "3", false);
+    full.push(("special_care", "1"));
+    full.push(("version", "2"));
+    full.push(("item_items", "氏名、健康診断の結果"));
+    full.push(("item_secondary", "現時点で二次被害は確認されていません。"));
+    let res = officer
+        .post_form(&format!("/staff/incidents/{pid}"), &full)
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
 
     // Sent once: the second click (the same version) is refused, and nothing more goes.
     let send = |version: &'static str| {
@@ -520,10 +556,20 @@ async fn a_notice_run(backend: Backend) {
                 .await
         }
     };
-    let res = send("2").await;
+    use madoguchi_store::entities::outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let notices = || async {
+        outbox::Entity::find()
+            .filter(outbox::Column::Template.eq("incident_notice"))
+            .count(app.service.db().conn())
+            .await
+            .unwrap()
+    };
+    let res = send("3").await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let res = send("2").await;
+    let res = send("3").await;
     assert_eq!(res.status, 422, "{}", res.body);
+    assert_eq!(notices().await, 3, "one notice each, once");
     app.deliver_mail().await;
     let people = app
         .service
@@ -548,27 +594,59 @@ async fn a_notice_run(backend: Backend) {
             .contains("<td>鈴木, 一郎</td><td>bounce@example.jp</td>")
     );
     assert!(page.body.contains("郵送する書面を印刷する"));
+    // The one whose mail bounced is written to, their address being known.
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/failed-letters"),
+            &[("csrf", &csrf), ("version", "4")],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let people = app
+        .service
+        .incident_people(stored.incident.row.id)
+        .await
+        .unwrap();
+    assert_eq!(people[1].status, N::ToPost);
+    assert_eq!(notices().await, 3, "the failed mail replaced by its letter");
 
     // The letter carries the items the rules require, addressed to the person.
     let letters = officer
         .get(&format!("/staff/incidents/{pid}/letters"))
         .await;
     assert_eq!(letters.status, 200);
+    // The items the rules require, each under its own heading, as the officer wrote them.
     for shown in [
         "〒100-0001 東京都千代田区千代田1-1",
         "郵便 次郎 様",
+        "〒530-0001 大阪府大阪市北区梅田1-1",
+        "鈴木, 一郎 様",
         "個人情報の漏えい等に関するお知らせとお詫び",
-        "概要",
-        "顧客名簿のファイルが外部から閲覧可能な状態になっていた。",
-        "原因",
-        "ストレージの公開設定の誤り",
+        "<th scope=\"row\">概要</th><td>顧客名簿のファイルが外部から閲覧可能な状態になっていた。</td>",
+        "<th scope=\"row\">漏えい等が発生し、又は発生したおそれがある個人データの項目</th><td>氏名、健康診断の結果</td>",
+        "<th scope=\"row\">原因</th><td>ストレージの公開設定の誤り</td>",
+        "<th scope=\"row\">二次被害又はそのおそれの有無及びその内容</th><td>現時点で二次被害は確認されていません。</td>",
+        "<p>拝啓</p>",
     ] {
         assert!(letters.body.contains(shown), "{shown}: {}", letters.body);
     }
+    assert!(
+        !letters.body.contains("ご清祥"),
+        "an apology opens without the season's greeting"
+    );
+    // Only the letters printed are recorded as posted: one prepared after printing waits.
+    let upto = {
+        let marker = "name=\"upto\" value=\"";
+        let at = letters.body.find(marker).unwrap() + marker.len();
+        letters.body[at..at + letters.body[at..].find('"').unwrap()].to_owned()
+    };
     let res = officer
         .post_form(
             &format!("/staff/incidents/{pid}/letters"),
-            &[("csrf", &csrf)],
+            &[
+                ("csrf", &csrf),
+                ("upto", &(upto.parse::<i64>().unwrap() - 1).to_string()),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
@@ -577,7 +655,20 @@ async fn a_notice_run(backend: Backend) {
         .incident_people(stored.incident.row.id)
         .await
         .unwrap();
-    assert_eq!(people[2].status, N::Posted);
+    assert_eq!((people[1].status, people[2].status), (N::ToPost, N::Posted));
+    let res = officer
+        .post_form(
+            &format!("/staff/incidents/{pid}/letters"),
+            &[("csrf", &csrf), ("upto", &upto)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let people = app
+        .service
+        .incident_people(stored.incident.row.id)
+        .await
+        .unwrap();
+    assert_eq!(people[1].status, N::Posted);
 
     // The one the mail did not reach is covered by publication.
     let res = officer
@@ -585,7 +676,7 @@ async fn a_notice_run(backend: Backend) {
             &format!("/staff/incidents/{pid}/published"),
             &[
                 ("csrf", &csrf),
-                ("version", "3"),
+                ("version", "5"),
                 ("published_on", "先週"),
                 ("published_how", "当社ウェブサイト"),
             ],
@@ -602,7 +693,7 @@ async fn a_notice_run(backend: Backend) {
             &format!("/staff/incidents/{pid}/published"),
             &[
                 ("csrf", &csrf),
-                ("version", "3"),
+                ("version", "5"),
                 ("published_on", &today.format("%Y/%m/%d").to_string()),
                 (
                     "published_how",
@@ -631,12 +722,24 @@ async fn a_notice_run(backend: Backend) {
         [
             "incident.published",
             "incident.letters_posted",
+            "incident.letters_posted",
+            "incident.letters_prepared",
             "incident.notices_sent",
+            "incident.updated",
             "incident.people_imported",
             "incident.opened"
         ]
     );
-    assert!(trail[2].detail.contains("\"mails\"") || trail[2].detail.contains("mails"));
+    let sent = &trail[4].detail;
+    assert!(
+        sent.contains("\"mails\":\"2\"") && sent.contains("\"letters\":\"1\""),
+        "{sent}"
+    );
+    assert!(
+        trail[3].detail.contains("\"letters\":\"1\""),
+        "{}",
+        trail[3].detail
+    );
     for e in &trail {
         for personal in ["山田", "鈴木", "郵便", "example.jp", "千代田"] {
             assert!(!e.detail.contains(personal), "{}", e.detail);
@@ -644,7 +747,6 @@ async fn a_notice_run(backend: Backend) {
     }
     app.verify_audit().await;
     // Sealed at rest.
-    use sea_orm::EntityTrait;
     let rows = madoguchi_store::entities::incident_person::Entity::find()
         .all(app.service.db().conn())
         .await
@@ -653,6 +755,34 @@ async fn a_notice_run(backend: Backend) {
     for r in &rows {
         assert!(r.name.starts_with("sealed:v1:"));
     }
+    // At the end of retention (three years by default) the people and their notices go;
+    // their count stays on the trail.
+    assert_eq!(
+        app.service
+            .purge_incident_people(chrono::Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let later = chrono::Utc::now() + chrono::Duration::days(4 * 366);
+    assert_eq!(app.service.purge_incident_people(later).await.unwrap(), 3);
+    assert_eq!(
+        app.service.purge_incident_people(later).await.unwrap(),
+        0,
+        "once"
+    );
+    let people = app
+        .service
+        .incident_people(stored.incident.row.id)
+        .await
+        .unwrap();
+    assert!(
+        people
+            .iter()
+            .all(|p| p.erased && p.name.is_empty() && p.email.is_none())
+    );
+    assert_eq!(notices().await, 0);
+    app.verify_audit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -722,6 +852,14 @@ on_both!(
         assert!(page.body.contains(&format!(
             "<a href=\"/staff/incidents/{incident}\">{number}</a>"
         )));
+        // Linked once: a second link (a colleague's stale page) is refused.
+        let res = officer
+            .post_form(
+                &format!("/staff/requests/{pid}/incident"),
+                &[("csrf", &page.csrf()), ("incident", &incident)],
+            )
+            .await;
+        assert_ne!(res.status, 303, "{}", res.body);
         assert!(trail(&app, pid).await.iter().any(|(_, action, detail)| {
             action == "request.incident_linked" && detail.contains(&number)
         }));

@@ -88,6 +88,18 @@ const ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/staff/requests/{pid}/events", "AO"),
     ("GET", "/api/v1/staff/settings/fees", "AU"),
     ("PUT", "/api/v1/staff/settings/fees", "A"),
+    // The complaints desk: everyone reads, workers act.
+    ("GET", "/staff/complaints", "AOU"),
+    ("GET", "/staff/complaints/{pid}", "AOU"),
+    ("POST", "/staff/complaints/{pid}/{action}", "AO"),
+    // An incident's notices: workers only (the letters carry names and addresses).
+    ("POST", "/staff/incidents/{pid}/people", "AO"),
+    ("POST", "/staff/incidents/{pid}/notices", "AO"),
+    ("POST", "/staff/incidents/{pid}/failed-letters", "AO"),
+    ("GET", "/staff/incidents/{pid}/letters", "AO"),
+    ("POST", "/staff/incidents/{pid}/letters", "AO"),
+    ("POST", "/staff/incidents/{pid}/published", "AO"),
+    ("POST", "/staff/requests/{pid}/incident", "AO"),
 ];
 
 /// The route table the guard enforces is the written policy, route for route: a role added to

@@ -101,7 +101,8 @@ pub struct Assessment {
     /// The 確報 by this day (day 30, or day 60 for an unlawful purpose); none for a processor,
     /// whose duty ends with the notice.
     pub final_due: Option<NaiveDate>,
-    /// The people must be told (Art. 26(2)): whenever it is reportable.
+    /// The people must be told (Art. 26(2)): whenever it is reportable to the Commission (a
+    /// processor that told the business entrusting it is released: the entruster tells them).
     pub notify_people: bool,
 }
 
@@ -147,7 +148,7 @@ pub fn assess(f: &IncidentFacts) -> Assessment {
         prelim_target: reportable.then(|| day(f.aware_on, 3)),
         prelim_due: reportable.then(|| day(f.aware_on, 5)),
         final_due,
-        notify_people: reportable,
+        notify_people: report_to == ReportTo::Commission,
         criteria,
         exempt,
         report_to,
@@ -206,6 +207,10 @@ pub const REPORT_ITEMS: [(&str, &str, &str); 9] = [
 /// 第5号 二次被害, 第9号 その他), by key in [`REPORT_ITEMS`].
 pub const NOTICE_ITEMS: [&str; 5] = ["summary", "items", "cause", "secondary", "other"];
 
+/// The items a notice cannot go without (規則10: 概要, 項目, 原因, 二次被害 — say 「なし」 where
+/// there is none); その他 may be empty.
+pub const NOTICE_REQUIRED: [&str; 4] = ["summary", "items", "cause", "secondary"];
+
 /// The most people one import takes.
 pub const MAX_AFFECTED: usize = 10_000;
 
@@ -263,10 +268,14 @@ pub fn affected_person(
     email: &str,
     postal_address: &str,
 ) -> Result<AffectedPerson, Vec<PersonProblem>> {
+    // One line of text a mail or a letter can carry: no control character, no bidi override
+    // (which would reorder what the person reads).
     let one_line = |s: &str, max: usize| {
         let s = s.trim();
-        (!s.is_empty() && s.chars().count() <= max && !s.contains(['\r', '\n']))
-            .then(|| s.to_owned())
+        let clean = !s.chars().any(|c| {
+            c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        });
+        (!s.is_empty() && s.chars().count() <= max && clean).then(|| s.to_owned())
     };
     let mut problems = Vec::new();
     let name = one_line(name, 100);
@@ -351,6 +360,14 @@ mod tests {
             affected_person(&"名".repeat(101), "a@example.jp", ""),
             Err(vec![PersonProblem::Name])
         );
+        // A tab or a bidi override is refused too (a letter would print it as it came).
+        assert_eq!(
+            affected_person("山田\t花子", "a@example.jp", "東京都\u{202e}区"),
+            Err(vec![PersonProblem::Name, PersonProblem::PostalAddress])
+        );
+        for k in NOTICE_REQUIRED {
+            assert!(NOTICE_ITEMS.contains(&k), "{k}");
+        }
         // Every item told is an item of the report.
         for k in NOTICE_ITEMS {
             assert!(REPORT_ITEMS.iter().any(|(key, _, _)| *key == k), "{k}");
@@ -491,6 +508,10 @@ mod tests {
         assert_eq!(
             a.final_due, None,
             "the processor's duty ends with the notice"
+        );
+        assert!(
+            !a.notify_people,
+            "the entruster tells the people (Art. 26(2))"
         );
     }
 }

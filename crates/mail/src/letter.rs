@@ -44,6 +44,13 @@ pub fn letter(mail: Mail, c: &MailContext) -> Option<LetterText> {
             items.push((t(ja, en_label), value.to_owned()));
         }
     };
+    if matches!(mail, Mail::Completed | Mail::Refused) {
+        item(
+            "ご請求の理由とされた漏えい等の事態",
+            "The incident your request cites",
+            &c.incident_line,
+        );
+    }
     let (title, paragraphs) = match mail {
         Mail::IdentityMoreNeeded => {
             item("ご提出いただく書類", "Documents needed", &c.message);
@@ -209,7 +216,7 @@ pub fn letter(mail: Mail, c: &MailContext) -> Option<LetterText> {
                     "A notice and our apology about your personal information",
                 ),
                 vec![t(
-                    "このたび、当社が取り扱うお客様の個人情報について、漏えい等の事態が発生いたしました（発生したおそれがある場合を含みます）。お客様には多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。個人情報保護法第26条第2項に基づき、下記のとおりお知らせいたします。当社は、再発防止のための措置を講じてまいります。",
+                    "このたび、当社が取り扱う皆様の個人情報について、漏えい等の事態が発生いたしました（発生したおそれがある場合を含みます）。皆様には多大なるご迷惑とご心配をおかけいたしましたことを、心より深くお詫び申し上げます。個人情報保護法第26条第2項に基づき、下記のとおりお知らせいたします。当社は、再発防止のための措置を講じてまいります。",
                     "Personal information about you that we handle has leaked, been lost or been damaged, or may have been. We sincerely apologise for the trouble and worry this causes you. As the Act on the Protection of Personal Information requires (Art. 26(2)), we tell you what is set out below. We are taking measures to prevent this from happening again.",
                 )],
             )

@@ -97,6 +97,9 @@ pub struct MailContext {
     pub payment_lines: Vec<String>,
     /// A recipient's letter about a stop of provision to it (Art. 35(3)).
     pub provision_stopped: bool,
+    /// The incident a request on the breach ground cites (Art. 35(5)), in words: its number
+    /// and the day it became known (the answer and the refusal name it).
+    pub incident_line: String,
 }
 
 impl MailContext {
@@ -485,6 +488,7 @@ pub fn sample(lang: &str) -> MailContext {
             "銀行振込: みどり銀行 本店 普通 1234567 カ）サンプル（振込人名の前に受付番号をご記入ください）".into(),
         ],
         provision_stopped: false,
+        incident_line: String::new(),
     }
 }
 

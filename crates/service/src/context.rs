@@ -181,25 +181,20 @@ pub(crate) fn build(
         code: String::new(),
         system_name: String::new(),
         owner_nonce: None,
-        answer_lines: {
-            let mut lines = match (&extra.answer, mail) {
-                (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
-                _ => Vec::new(),
-            };
-            if let (Some((number, aware_on)), Mail::Completed | Mail::Refused, false) =
-                (&extra.incident, mail, staff)
-            {
+        answer_lines: match (&extra.answer, mail) {
+            (Some(a), Mail::Completed | Mail::Refused) if !staff => a.lines(en),
+            _ => Vec::new(),
+        },
+        incident_line: match (&extra.incident, mail, staff) {
+            (Some((number, aware_on)), Mail::Completed | Mail::Refused, false) => {
                 let day = domain::written_date(*aware_on, en);
-                lines.insert(
-                    0,
-                    if en {
-                        format!("The incident your request cites: reference {number} (known to us on {day})")
-                    } else {
-                        format!("ご請求の理由とされた漏えい等の事態: 整理番号 {number}（{day}に当社が把握）")
-                    },
-                );
+                if en {
+                    format!("reference {number} (known to us on {day})")
+                } else {
+                    format!("整理番号 {number}（{day}に当社が把握）")
+                }
             }
-            lines
+            _ => String::new(),
         },
         // After the transition, so a change of method is told as the new method.
         delivery_ja: match next.delivery {

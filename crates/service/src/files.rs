@@ -539,7 +539,8 @@ impl Service {
             deleted += 1;
         }
         let gathered = self.purge_gathered(keep, now).await?;
-        let complaints = self.purge_closed_complaints(now).await?;
+        let complaints =
+            self.purge_closed_complaints(now).await? + self.purge_incident_people(now).await?;
         Ok(deleted + gathered + complaints + self.purge_closed_requests(now).await?)
     }
 

@@ -5,8 +5,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use madoguchi_domain::incident::{
-    Assessment, IncidentFacts, NOTICE_ITEMS, REPORT_ITEMS, ReportTo, assess,
+    AffectedPerson, Assessment, IncidentFacts, NOTICE_ITEMS, NOTICE_REQUIRED, REPORT_ITEMS,
+    ReportTo, assess,
 };
+use madoguchi_store::incidents::{NewPerson, NoticeRun};
+
+use crate::identity::LineError;
 use madoguchi_store::audit::Origin;
 use madoguchi_store::incidents;
 pub use madoguchi_store::incidents::{Incident, IncidentChange, Report};
@@ -332,18 +336,44 @@ impl Service {
     }
 
     /// Adds the people an incident involves (read by [`parse_affected`]), all or none, at
-    /// the incident's version; returns how many.
+    /// the incident's version: a person already imported, or twice in the file, refuses the
+    /// import by line (an import run twice tells nobody twice). Returns how many.
     pub async fn import_affected(
         &self,
         pid: Uuid,
         version: i32,
-        people: Vec<madoguchi_store::incidents::NewPerson>,
+        people: Vec<(usize, AffectedPerson)>,
         who: &StaffIdentity,
         origin: &Origin,
         now: DateTime<Utc>,
-    ) -> Result<usize, ServiceError> {
+    ) -> Result<Result<usize, Vec<LineError>>, ServiceError> {
         let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
-        let n = people.len();
+        let mut seen = incidents::person_indexes(self.db().conn(), current.row.id).await?;
+        let mut twice = Vec::new();
+        let mut rows = Vec::with_capacity(people.len());
+        for (line, p) in people {
+            let index = self.person_index(&p);
+            if !seen.insert(index.clone()) {
+                twice.push(line);
+                continue;
+            }
+            rows.push(NewPerson {
+                index,
+                name: p.name,
+                email: p.email.map(String::from),
+                postal_address: p.postal_address,
+            });
+        }
+        if !twice.is_empty() {
+            return Ok(Err(twice
+                .into_iter()
+                .map(|line| LineError {
+                    line,
+                    message: "同じ方が既に取り込まれているか、ファイル内で重複しています / already imported, or twice in the file".into(),
+                })
+                .collect()));
+        }
+        let n = rows.len();
         let entry = audit_entry(
             &who.actor(),
             "incident.people_imported",
@@ -357,13 +387,29 @@ impl Service {
             self.cipher(),
             pid,
             version,
-            people,
+            rows,
             entry,
             origin,
             now,
         )
         .await?;
-        Ok(n)
+        Ok(Ok(n))
+    }
+
+    /// Who a person is, keyed (never stored in the clear): their address, else their name
+    /// and postal address.
+    fn person_index(&self, p: &AffectedPerson) -> String {
+        let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        match &p.email {
+            Some(e) => self
+                .cipher()
+                .email_index(&format!("person:{}", e.normalized())),
+            None => self.cipher().email_index(&format!(
+                "person:{}|{}",
+                squeeze(&p.name),
+                squeeze(p.postal_address.as_deref().unwrap_or_default())
+            )),
+        }
     }
 
     /// Tells everyone imported and not yet told (Art. 26(2)): a mail where there is an
@@ -377,36 +423,63 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(usize, usize), ServiceError> {
+        self.notice_run(pid, version, NoticeRun::Everyone, who, origin, now)
+            .await
+    }
+
+    /// Prepares letters for those whose mail failed for good and whose postal address is
+    /// known. Returns how many.
+    pub async fn send_failed_as_letters(
+        &self,
+        pid: Uuid,
+        version: i32,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        Ok(self
+            .notice_run(pid, version, NoticeRun::FailedByPost, who, origin, now)
+            .await?
+            .1)
+    }
+
+    async fn notice_run(
+        &self,
+        pid: Uuid,
+        version: i32,
+        run: NoticeRun,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize), ServiceError> {
         let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
-        let settings = self.settings().await?;
-        // The items told, in the people's language (Japanese: the report is written in it).
-        let lines: Vec<String> = NOTICE_ITEMS
-            .iter()
-            .filter_map(|key| {
-                let text = current.report.get(*key)?.trim();
-                let (_, ja, _) = REPORT_ITEMS.iter().find(|(k, _, _)| k == key)?;
-                (!text.is_empty()).then(|| format!("【{ja}】\n{text}"))
-            })
-            .collect();
-        if !lines.iter().any(|l| l.starts_with("【概要】")) {
-            return Err(ServiceError::Invalid("notice_summary"));
+        let filled = |key: &str| {
+            current
+                .report
+                .get(key)
+                .is_some_and(|t| !t.trim().is_empty())
+        };
+        if !NOTICE_REQUIRED.iter().all(|k| filled(k)) {
+            return Err(ServiceError::Invalid("notice_items"));
         }
+        let settings = self.settings().await?;
+        let lines = notice_lines(&current.report);
         let number = current.row.number.clone();
         let actor = who.actor();
-        let (mails, letters) = incidents::send_notices(
+        let by_post_only = run == NoticeRun::FailedByPost;
+        let sent = incidents::send_notices(
             self.db(),
             self.cipher(),
-            pid,
-            version,
+            (pid, version, run),
             |p| {
                 let ctx = madoguchi_mail::MailContext {
                     recipient_name: p.name.clone(),
                     number: number.clone(),
                     answer_lines: lines.clone(),
-                    today: madoguchi_domain::written_date(madoguchi_domain::jst_date(now), false),
                     ..crate::complaints::business_context(&settings, "ja")
                 };
                 let (recipient, by_post) = match (&p.email, &p.postal_address) {
+                    (_, Some(a)) if by_post_only => (a.clone(), true),
                     (Some(e), _) => (e.clone(), false),
                     (None, Some(a)) => (a.clone(), true),
                     (None, None) => (String::new(), true),
@@ -423,7 +496,11 @@ impl Service {
             |mails, letters| {
                 audit_entry(
                     &actor,
-                    "incident.notices_sent",
+                    if by_post_only {
+                        "incident.letters_prepared"
+                    } else {
+                        "incident.notices_sent"
+                    },
                     vec![
                         ("number", number.clone()),
                         ("mails", mails.to_string()),
@@ -435,18 +512,24 @@ impl Service {
             self.mail_host(),
             now,
         )
-        .await?;
+        .await;
+        let (mails, letters) = match sent {
+            Err(madoguchi_store::StoreError::NotFound) => {
+                return Err(ServiceError::Invalid("nobody_waiting"));
+            }
+            other => other?,
+        };
         if mails > 0 {
             self.mail_wakeup.notify_one();
         }
         Ok((mails, letters))
     }
 
-    /// The notice letters still to post, opened: (postal address, context).
+    /// The notice letters still to post, opened: (outbox row, postal address, context).
     pub async fn incident_letters(
         &self,
         incident_id: i64,
-    ) -> Result<Vec<(String, madoguchi_mail::MailContext)>, ServiceError> {
+    ) -> Result<Vec<(i64, String, madoguchi_mail::MailContext)>, ServiceError> {
         incidents::letters_to_post(self.db().conn(), self.cipher(), incident_id)
             .await?
             .into_iter()
@@ -457,15 +540,16 @@ impl Service {
                         m.id
                     )))
                 })?;
-                Ok((m.recipient, ctx))
+                Ok((m.id, m.recipient, ctx))
             })
             .collect()
     }
 
-    /// Records every notice letter still to post as posted; returns how many.
+    /// Records the notice letters printed (outbox rows up to `upto`) as posted; returns how
+    /// many.
     pub async fn incident_letters_posted(
         &self,
-        pid: Uuid,
+        (pid, upto): (Uuid, i64),
         who: &StaffIdentity,
         origin: &Origin,
         now: DateTime<Utc>,
@@ -474,7 +558,7 @@ impl Service {
         let actor = who.actor();
         Ok(incidents::letters_posted(
             self.db(),
-            pid,
+            (pid, upto),
             |n| {
                 audit_entry(
                     &actor,
@@ -490,17 +574,50 @@ impl Service {
         )
         .await?)
     }
+
+    /// Erases the people of incidents imported (and told) longer ago than the records'
+    /// retention period, with the mail or letter that told them. Returns how many.
+    pub async fn purge_incident_people(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let days = self.settings().await?.retention.records_days;
+        let before = now - chrono::Duration::days(i64::from(days));
+        Ok(incidents::erase_people(
+            self.db(),
+            before,
+            |number, n| {
+                audit_entry(
+                    &madoguchi_domain::Actor::System,
+                    "incident.people_erased",
+                    vec![("number", number.to_owned()), ("people", n.to_string())],
+                )
+            },
+            &Origin::default(),
+            now,
+        )
+        .await?)
+    }
+}
+
+/// The items told, `【label】` then the text, in the order of the rules (規則10).
+pub fn notice_lines(report: &Report) -> Vec<String> {
+    NOTICE_ITEMS
+        .iter()
+        .filter_map(|key| {
+            let text = report.get(*key)?.trim();
+            let (_, ja, _) = REPORT_ITEMS.iter().find(|(k, _, _)| k == key)?;
+            (!text.is_empty()).then(|| format!("【{ja}】\n{text}"))
+        })
+        .collect()
 }
 
 /// The CSV's header.
 pub const PEOPLE_HEADER: [&str; 3] = ["name", "email", "postal_address"];
 
-/// Reads the people of an incident from CSV with [`PEOPLE_HEADER`]: every problem, by line.
+/// Reads the people of an incident from CSV with [`PEOPLE_HEADER`]: each person with its
+/// line, or every problem by line (never the line's content).
 pub fn parse_affected(
     text: &str,
     en: bool,
-) -> Result<Vec<madoguchi_store::incidents::NewPerson>, Vec<crate::identity::LineError>> {
-    use crate::identity::LineError;
+) -> Result<Vec<(usize, AffectedPerson)>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let records = crate::identity::split_records(text).map_err(|e| vec![e])?;
     let mut iter = records
@@ -551,11 +668,7 @@ pub fn parse_affected(
             continue;
         }
         match madoguchi_domain::incident::affected_person(&f[0], &f[1], &f[2]) {
-            Ok(p) => out.push(madoguchi_store::incidents::NewPerson {
-                name: p.name,
-                email: p.email.map(String::from),
-                postal_address: p.postal_address,
-            }),
+            Ok(p) => out.push((line, p)),
             Err(problems) => errors.extend(problems.into_iter().map(|p| LineError {
                 line,
                 message: p.words(en).to_owned(),
@@ -579,8 +692,10 @@ pub fn parse_affected(
 }
 
 impl Service {
-    /// A request on the breach ground (Art. 35(5)) cites an incident: on its trail (the
-    /// incident's number) with the row, in one change; its answer then names the incident.
+    /// A request on the breach ground (Art. 35(5)) cites an incident reportable to the
+    /// Commission (a processor's is not the business's own data): on its trail (the
+    /// incident's number) with the row, in one change, once, while the request is open; its
+    /// answer then names the incident.
     pub async fn link_incident(
         &self,
         request: Uuid,
@@ -595,7 +710,16 @@ impl Service {
         {
             return Err(ServiceError::Invalid("ground"));
         }
+        if row.incident_id.is_some() {
+            return Err(ServiceError::Repeated("incident link"));
+        }
+        if madoguchi_domain::State::parse(&row.state).is_none_or(|s| s.is_terminal()) {
+            return Err(ServiceError::Invalid("request_closed"));
+        }
         let found = incidents::by_pid(self.db().conn(), self.cipher(), incident).await?;
+        if assess(&found.facts).report_to != ReportTo::Commission {
+            return Err(ServiceError::Invalid("not_reportable"));
+        }
         self.record(
             request,
             vec![madoguchi_domain::AuditOnly::IncidentLinked {
@@ -622,5 +746,16 @@ impl Service {
             return Ok(None);
         };
         Ok(incidents::pid_and_number(self.db().conn(), id).await?)
+    }
+
+    /// The incidents a request on the breach ground can cite (reportable to the Commission):
+    /// public id, number and the day each became known. The reports' words are not read.
+    pub async fn citable_incidents(&self) -> Result<Vec<(Uuid, String, NaiveDate)>, ServiceError> {
+        Ok(incidents::summaries(self.db().conn())
+            .await?
+            .into_iter()
+            .filter(|(_, _, _, facts)| assess(facts).report_to == ReportTo::Commission)
+            .map(|(pid, number, aware_on, _)| (pid, number, aware_on))
+            .collect())
     }
 }

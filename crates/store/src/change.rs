@@ -144,7 +144,8 @@ pub enum Write {
         /// Its entry (the request's number is added here, where it is known).
         entry: NewEntry,
     },
-    /// The incident a request on the breach ground cites (Art. 35(5)).
+    /// The incident a request on the breach ground cites (Art. 35(5)); refused (a conflict)
+    /// when the request already cites one.
     LinkIncident {
         /// The incident's row.
         incident_id: i64,
@@ -623,11 +624,16 @@ async fn apply<C: ConnectionTrait>(
     let at = now.trunc_subsecs(6);
     match write {
         Write::LinkIncident { incident_id } => {
-            request::Entity::update_many()
+            // Once: a colleague's link made meanwhile is not overwritten.
+            let linked = request::Entity::update_many()
                 .col_expr(request::Column::IncidentId, Expr::value(Some(incident_id)))
                 .filter(request::Column::Id.eq(request_id))
+                .filter(request::Column::IncidentId.is_null())
                 .exec(tx)
                 .await?;
+            if linked.rows_affected != 1 {
+                return Err(StoreError::Conflict);
+            }
         }
         Write::ConvertComplaint {
             complaint_id,

@@ -272,6 +272,9 @@ fn person_aad(pid: Uuid, column: &str) -> String {
 /// A person an incident involves, as imported.
 #[derive(Debug, Clone)]
 pub struct NewPerson {
+    /// A keyed index of who they are (`RowCipher::email_index` of their address, or of their
+    /// name and postal address): one person once per incident.
+    pub index: String,
     /// Their name.
     pub name: String,
     /// Their e-mail address, if any.
@@ -310,6 +313,12 @@ pub struct Person {
     pub postal_address: Option<String>,
     /// Their notice.
     pub status: NoticeStatus,
+    /// Told (a notice went, or a letter was prepared).
+    pub notified: bool,
+    /// Their personal data was erased at the end of retention.
+    pub erased: bool,
+    /// The outbox message that told them.
+    pub message_id: Option<String>,
 }
 
 /// Adds people to an incident, all or none, at the incident's version (an import running
@@ -339,6 +348,7 @@ pub async fn add_people(
                 pid: Set(ppid),
                 incident_id: Set(id),
                 name: Set(cipher.seal(&person_aad(ppid, "name"), &p.name)),
+                person_index: Set(p.index),
                 email: Set(p.email.map(|e| cipher.seal(&person_aad(ppid, "email"), &e))),
                 postal_address: Set(p
                     .postal_address
@@ -422,7 +432,10 @@ pub async fn people<C: ConnectionTrait>(
                     .map(|v| cipher.open(&person_aad(r.pid, column), v))
                     .transpose()
             };
+            let erased = r.name.is_empty();
             let status = match r.message_id.as_ref().and_then(|m| statuses.get(m)) {
+                // Told, its message since deleted with the person's data.
+                None if r.notified_at.is_some() => NoticeStatus::Sent,
                 None => NoticeStatus::Waiting,
                 Some(s) => match s.as_str() {
                     crate::outbox::SENT => NoticeStatus::Sent,
@@ -432,20 +445,44 @@ pub async fn people<C: ConnectionTrait>(
                     _ => NoticeStatus::Queued,
                 },
             };
+            if erased {
+                return Ok(Person {
+                    id: r.id,
+                    name: String::new(),
+                    email: None,
+                    postal_address: None,
+                    status,
+                    notified: r.notified_at.is_some(),
+                    erased,
+                    message_id: r.message_id.clone(),
+                });
+            }
             Ok(Person {
                 id: r.id,
                 name: cipher.open(&person_aad(r.pid, "name"), &r.name)?,
                 email: open("email", &r.email)?,
                 postal_address: open("postal_address", &r.postal_address)?,
                 status,
+                notified: r.notified_at.is_some(),
+                erased,
+                message_id: r.message_id.clone(),
             })
         })
         .collect()
 }
 
-/// Sends the notices of everyone not yet told, at the incident's version (a double click
-/// sends once): each person's mail, or letter where there is no address, built by
-/// `notice`, in one transaction with its entry. Returns (mails, letters).
+/// Who a notice run tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeRun {
+    /// Everyone not yet told.
+    Everyone,
+    /// Those whose mail failed for good and who have a postal address: a letter instead.
+    FailedByPost,
+}
+
+/// Sends the notices of a run at the incident's version (a double click sends once): each
+/// person's mail, or letter, built by `notice`, in one transaction with its entry;
+/// `NotFound` when nobody is left to tell. Returns (mails, letters).
 #[expect(
     clippy::too_many_arguments,
     reason = "the incident, its version, the notices, their entry and the commit's context"
@@ -453,8 +490,7 @@ pub async fn people<C: ConnectionTrait>(
 pub async fn send_notices(
     db: &Db,
     cipher: &RowCipher,
-    pid: Uuid,
-    version: i32,
+    (pid, version, run): (Uuid, i32, NoticeRun),
     notice: impl Fn(&Person) -> NewMessage,
     entry: impl FnOnce(usize, usize) -> NewEntry,
     origin: &Origin,
@@ -467,11 +503,34 @@ pub async fn send_notices(
     let waiting: Vec<Person> = people(&tx, cipher, id)
         .await?
         .into_iter()
-        .filter(|p| p.status == NoticeStatus::Waiting)
+        .filter(|p| match run {
+            NoticeRun::Everyone => !p.notified && !p.erased,
+            NoticeRun::FailedByPost => {
+                p.status == NoticeStatus::Failed && p.postal_address.is_some() && !p.erased
+            }
+        })
         .collect();
+    if waiting.is_empty() {
+        return Err(StoreError::NotFound);
+    }
     let messages: Vec<NewMessage> = waiting.iter().map(&notice).collect();
     let letters = messages.iter().filter(|m| m.by_post).count();
     let mails = messages.len() - letters;
+    // A letter replacing a mail that failed: the failed mail (the person's name and the
+    // report in it) goes, its failure staying on the `mail` trail.
+    if run == NoticeRun::FailedByPost {
+        let failed: Vec<String> = waiting
+            .iter()
+            .filter_map(|p| p.message_id.clone())
+            .collect();
+        for chunk in failed.chunks(500) {
+            crate::entities::outbox::Entity::delete_many()
+                .filter(crate::entities::outbox::Column::MessageId.is_in(chunk.iter().cloned()))
+                .filter(crate::entities::outbox::Column::Status.eq(crate::outbox::FAILED))
+                .exec(&tx)
+                .await?;
+        }
+    }
     let ids = crate::outbox::enqueue(&tx, cipher, messages, mail_host, now).await?;
     for (p, message_id) in waiting.iter().zip(ids) {
         let told = incident_person::Entity::update_many()
@@ -481,7 +540,6 @@ pub async fn send_notices(
             )
             .col_expr(incident_person::Column::NotifiedAt, Expr::value(Some(at)))
             .filter(incident_person::Column::Id.eq(p.id))
-            .filter(incident_person::Column::NotifiedAt.is_null())
             .exec(&tx)
             .await?;
         if told.rows_affected != 1 {
@@ -526,11 +584,11 @@ pub async fn letters_to_post<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Records every letter of an incident's notices still to post as posted, with its entry;
-/// returns how many (none: nothing was waiting, a double click).
+/// Records the letters of an incident's notices printed (outbox rows up to `upto`) as posted,
+/// with its entry; returns how many (none: nothing was waiting, a double click).
 pub async fn letters_posted(
     db: &Db,
-    pid: Uuid,
+    (pid, upto): (Uuid, i64),
     entry: impl FnOnce(usize) -> NewEntry,
     origin: &Origin,
     now: DateTime<Utc>,
@@ -559,6 +617,8 @@ pub async fn letters_posted(
             .col_expr(outbox::Column::SentAt, Expr::value(Some(at)))
             .filter(outbox::Column::MessageId.is_in(chunk.iter().cloned()))
             .filter(outbox::Column::Status.eq(crate::outbox::LETTER))
+            // Only those printed: a letter prepared after the page was printed waits.
+            .filter(outbox::Column::Id.lte(upto))
             .exec(&tx)
             .await?
             .rows_affected as usize;
@@ -588,6 +648,9 @@ pub async fn reseal_people<C: ConnectionTrait>(
         };
         after = last.id;
         for r in rows {
+            if r.name.is_empty() {
+                continue;
+            }
             let stale = !cipher.is_current(&r.name)
                 || r.email.as_deref().is_some_and(|e| !cipher.is_current(e))
                 || r.postal_address
@@ -648,4 +711,101 @@ pub async fn pid_and_number<C: ConnectionTrait>(
         .into_tuple()
         .one(db)
         .await?)
+}
+
+/// The keyed indexes of an incident's people (who is already imported).
+pub async fn person_indexes<C: ConnectionTrait>(
+    db: &C,
+    incident_id: i64,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let rows: Vec<String> = incident_person::Entity::find()
+        .select_only()
+        .column(incident_person::Column::PersonIndex)
+        .filter(incident_person::Column::IncidentId.eq(incident_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Erases the people imported before `before` (and told before it, if told): their name and
+/// addresses, and the mail or letter that told them. Their count stays. Returns how many.
+pub async fn erase_people(
+    db: &Db,
+    before: DateTime<Utc>,
+    entry: impl Fn(&str, usize) -> NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    use incident_person::Column as P;
+    let before = before.trunc_subsecs(6);
+    let rows = incident_person::Entity::find()
+        .filter(P::Name.ne(""))
+        .filter(P::CreatedAt.lt(before))
+        .filter(P::NotifiedAt.is_null().or(P::NotifiedAt.lt(before)))
+        .order_by_asc(P::Id)
+        .limit(500)
+        .all(db.conn())
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let tx = db.begin_write().await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let messages: Vec<String> = rows.iter().filter_map(|r| r.message_id.clone()).collect();
+    if !messages.is_empty() {
+        crate::entities::outbox::Entity::delete_many()
+            .filter(crate::entities::outbox::Column::MessageId.is_in(messages))
+            .exec(&tx)
+            .await?;
+    }
+    let erased = incident_person::Entity::update_many()
+        .col_expr(P::Name, Expr::value(""))
+        .col_expr(P::Email, Expr::value(Option::<String>::None))
+        .col_expr(P::PostalAddress, Expr::value(Option::<String>::None))
+        .col_expr(P::PersonIndex, Expr::cust("'erased:' || id"))
+        .filter(P::Id.is_in(ids))
+        .filter(P::Name.ne(""))
+        .exec(&tx)
+        .await?
+        .rows_affected as usize;
+    // One entry per incident touched, with its number and how many.
+    let mut by_incident: std::collections::BTreeMap<i64, usize> = Default::default();
+    for r in &rows {
+        *by_incident.entry(r.incident_id).or_default() += 1;
+    }
+    let mut entries = Vec::new();
+    for (id, n) in by_incident {
+        if let Some((_, number)) = pid_and_number(&tx, id).await? {
+            entries.push(entry(&number, n));
+        }
+    }
+    crate::change::record_office(&tx, "incidents", &entries, origin, now).await?;
+    tx.commit().await?;
+    Ok(erased)
+}
+
+/// The register's light view for choosing an incident: public id, number, the day it became
+/// known and its facts (the report's words are not read).
+pub async fn summaries<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(Uuid, String, NaiveDate, IncidentFacts)>, StoreError> {
+    Ok(incident::Entity::find()
+        .order_by_desc(incident::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let facts = IncidentFacts {
+                aware_on: r.aware_on,
+                special_care: r.special_care,
+                financial_risk: r.financial_risk,
+                unlawful_intent: r.unlawful_intent,
+                people: u32::try_from(r.people).unwrap_or(0),
+                protected: r.protected,
+                entrusted_by: r.entrusted_by,
+            };
+            (r.pid, r.number, r.aware_on, facts)
+        })
+        .collect())
 }

@@ -17,6 +17,8 @@ pub struct Model {
     pub email: Option<String>,
     /// Sealed (`incident_person:<pid>:postal_address`).
     pub postal_address: Option<String>,
+    /// A keyed index of who they are (one person once per incident). Empty once erased.
+    pub person_index: String,
     /// The outbox message that told them.
     pub message_id: Option<String>,
     pub notified_at: Option<DateTimeUtc>,

@@ -269,7 +269,9 @@ pub async fn show_notice_letter(
             postal_address: letter.address.clone(),
             number: row.number.clone(),
             letter: text,
+            greeting: "拝啓　時下ますますご清祥のこととお慶び申し上げます。".into(),
         }],
+        record: None,
     }))
 }
 

@@ -189,6 +189,12 @@ pub struct NoticeView {
     /// A refused publication's day and words, kept.
     pub published_on: String,
     pub published_how: String,
+    /// What the notice tells, item by item (as the report now says it).
+    pub preview: Vec<String>,
+    /// The items a notice needs that the report lacks, in words.
+    pub missing: Vec<&'static str>,
+    /// Whose mail failed and whose postal address is known (a letter can go instead).
+    pub failed_with_address: usize,
 }
 
 /// The notices' view of an incident (its people read and opened).
@@ -225,6 +231,26 @@ async fn notice_view(
         },
         published_on: String::new(),
         published_how: String::new(),
+        preview: madoguchi_service::incidents::notice_lines(&v.incident.report),
+        missing: madoguchi_domain::incident::NOTICE_REQUIRED
+            .iter()
+            .filter(|k| {
+                v.incident
+                    .report
+                    .get(**k)
+                    .is_none_or(|t| t.trim().is_empty())
+            })
+            .filter_map(|k| {
+                REPORT_ITEMS
+                    .iter()
+                    .find(|(key, _, _)| key == k)
+                    .map(|(_, ja, en_label)| if en { *en_label } else { *ja })
+            })
+            .collect(),
+        failed_with_address: people
+            .iter()
+            .filter(|p| p.status == NoticeStatus::Failed && p.postal_address.is_some())
+            .count(),
     })
 }
 
@@ -408,6 +434,18 @@ fn invalid_words(field: &str, en: bool) -> String {
         "people_file" => (
             "対象者のCSVファイル（UTF-8、見出し name,email,postal_address）を選択してください。",
             "Choose the people's CSV file (UTF-8, header name,email,postal_address).",
+        ),
+        "people_encoding" => (
+            "CSVファイルをUTF-8で保存し直してください（Excelでは「CSV UTF-8（コンマ区切り）」）。",
+            "Save the CSV file as UTF-8 and import it again (in Excel: \"CSV UTF-8\").",
+        ),
+        "notice_items" => (
+            "通知には、報告事項の「概要」「個人データの項目」「原因」「二次被害又はそのおそれの有無及びその内容」が必要です（ない場合は「なし」と記入）。記入してから通知してください。",
+            "A notice needs the report's summary, data items, cause and secondary damage (write \"none\" where there is none). Fill them in first.",
+        ),
+        "nobody_waiting" => (
+            "通知する方は残っていません（既に通知済みです）。",
+            "Nobody is left to tell (the notices already went).",
         ),
         "prelim_first" => (
             "先に速報を記録してください。",
@@ -798,7 +836,11 @@ pub async fn import_people(
         .map(|(_, bytes)| String::from_utf8(bytes));
     let text = match text {
         Some(Ok(t)) => t,
-        _ => {
+        Some(Err(_)) => {
+            let why = invalid_words("people_encoding", en);
+            return notice_refused(&state, &who, pid, en, why, |_| {}).await;
+        }
+        None => {
             let why = invalid_words("people_file", en);
             return notice_refused(&state, &who, pid, en, why, |_| {}).await;
         }
@@ -822,7 +864,18 @@ pub async fn import_people(
         .import_affected(pid, version, people, &who, &origin, Utc::now())
         .await
     {
-        Ok(_) => Ok(back_to_notices(pid)),
+        Ok(Ok(_)) => Ok(back_to_notices(pid)),
+        Ok(Err(problems)) => {
+            let why = if en {
+                "Nothing was imported: these people are already imported, or twice in the file."
+            } else {
+                "取り込みませんでした。次の行の方は既に取り込まれているか、ファイル内で重複しています。"
+            };
+            notice_refused(&state, &who, pid, en, why.to_owned(), |n| {
+                n.problems = problems.into_iter().map(|p| (p.line, p.message)).collect();
+            })
+            .await
+        }
         Err(ServiceError::Conflict) => {
             notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
         }
@@ -846,6 +899,35 @@ pub async fn send_notices(
     match state
         .service
         .send_incident_notices(pid, version, &who, &origin, now)
+        .await
+    {
+        Ok(_) => Ok(back_to_notices(pid)),
+        Err(ServiceError::Invalid(field)) => {
+            notice_refused(&state, &who, pid, en, invalid_words(field, en), |_| {}).await
+        }
+        Err(ServiceError::Conflict) => {
+            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
+/// Prepares letters for those whose mail failed and whose postal address is known.
+pub async fn send_failed_letters(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(pid): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let en = lang.en();
+    let Posted {
+        pid, version, now, ..
+    } = Posted::read(&state, &pid, &body, en).await?;
+    match state
+        .service
+        .send_failed_as_letters(pid, version, &who, &origin, now)
         .await
     {
         Ok(_) => Ok(back_to_notices(pid)),
@@ -916,6 +998,7 @@ pub async fn record_publication(
 pub async fn letters(
     State(state): State<AppState>,
     lang: PageLang,
+    Extension(who): Extension<StaffIdentity>,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
@@ -926,9 +1009,12 @@ pub async fn letters(
         .await
         .map_err(|e| PageError(e.into(), en))?;
     let today = madoguchi_domain::written_date(madoguchi_domain::jst_date(Utc::now()), false);
+    // The form under the letters records exactly these as posted (one prepared meanwhile
+    // waits for its own printing).
+    let upto = letters.iter().map(|(id, _, _)| *id).max();
     let sheets: Vec<super::pages::Sheet> = letters
         .into_iter()
-        .filter_map(|(address, ctx)| {
+        .filter_map(|(_, address, ctx)| {
             let letter = madoguchi_mail::letter(madoguchi_domain::Mail::IncidentNotice, &ctx)?;
             Some(super::pages::Sheet {
                 date: today.clone(),
@@ -936,6 +1022,8 @@ pub async fn letters(
                 postal_address: address,
                 number: v.incident.row.number.clone(),
                 letter,
+                // An apology opens without the season's greeting.
+                greeting: "拝啓".into(),
             })
         })
         .collect();
@@ -953,7 +1041,20 @@ pub async fn letters(
             sheets.len()
         ),
         sheets,
+        record: upto.filter(|_| who.role.can_work_requests()).map(|upto| {
+            (
+                format!("/staff/incidents/{}/letters", v.incident.row.pid),
+                who.csrf.clone().unwrap_or_default(),
+                upto,
+            )
+        }),
     }))
+}
+
+/// The letters printed (up to this outbox row).
+#[derive(Debug, serde::Deserialize)]
+pub struct PostedForm {
+    upto: i64,
 }
 
 /// Records every notice letter still to post as posted.
@@ -963,12 +1064,13 @@ pub async fn letters_posted(
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
+    axum::Form(f): axum::Form<PostedForm>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let pid = incident_pid(&pid, en)?;
     state
         .service
-        .incident_letters_posted(pid, &who, &origin, Utc::now())
+        .incident_letters_posted((pid, f.upto), &who, &origin, Utc::now())
         .await
         .map_err(|e| PageError(e.into(), en))?;
     Ok(back_to_notices(pid))

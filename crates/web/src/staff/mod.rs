@@ -326,6 +326,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(incidents::send_notices),
         ),
         (
+            page(
+                Method::POST,
+                "/staff/incidents/{pid}/failed-letters",
+                WORKERS,
+            ),
+            post(incidents::send_failed_letters),
+        ),
+        (
             page(Method::GET, "/staff/incidents/{pid}/letters", WORKERS),
             get(incidents::letters),
         ),

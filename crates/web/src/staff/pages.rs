@@ -618,6 +618,9 @@ pub struct NoticeLetterPage {
     pub title: String,
     /// One letter, or an incident's notices printed together (a page each).
     pub sheets: Vec<Sheet>,
+    /// Under the letters, on screen only: record them as posted (action, CSRF token, the
+    /// last outbox row printed).
+    pub record: Option<(String, String, i64)>,
 }
 
 /// One letter of a [`NoticeLetterPage`].
@@ -628,6 +631,8 @@ pub struct Sheet {
     pub postal_address: String,
     pub number: String,
     pub letter: madoguchi_mail::LetterText,
+    /// The opening (頭語 and, for most letters, the season's greeting).
+    pub greeting: String,
 }
 
 #[derive(Debug, Template)]

@@ -807,20 +807,20 @@ async fn request_page(
         .await
         .map_err(|e| service_error(e, en))?
         .map(|(pid, number)| (pid.to_string(), number));
-    let incident_choices = if breach_ground && cited_incident.is_none() {
+    let open = madoguchi_domain::State::parse(&d.request.state).is_some_and(|s| !s.is_terminal());
+    let incident_choices = if breach_ground && cited_incident.is_none() && open {
         state
             .service
-            .incidents()
+            .citable_incidents()
             .await
             .map_err(|e| service_error(e, en))?
-            .iter()
-            .map(|v| {
+            .into_iter()
+            .map(|(pid, number, aware_on)| {
                 (
-                    v.incident.row.pid.to_string(),
+                    pid.to_string(),
                     format!(
-                        "{}（{}）",
-                        v.incident.row.number,
-                        madoguchi_domain::written_date(v.incident.row.aware_on, en)
+                        "{number}（{}）",
+                        madoguchi_domain::written_date(aware_on, en)
                     ),
                 )
             })
