@@ -893,3 +893,36 @@ on_both!(
         app.verify_audit().await;
     }
 );
+
+on_both!(
+    a_weekend_spanning_preliminary_window_and_a_thirty_day_final_report,
+    |app: TestApp| async move {
+        // Aware on Friday 27 November 2026 (day 1), special-care data, no unlawful purpose:
+        // the 速報 is aimed at Sunday 29 November (day 3) and due Tuesday 1 December (day 5),
+        // the weekend counted and nothing moved; the 確報 is due Saturday 26 December (day 30).
+        let officer = staff_client(&app, Role::Officer).await;
+        let csrf = officer.get("/staff/incidents/new").await.csrf();
+        let res = officer
+            .post_form(
+                "/staff/incidents",
+                &[
+                    ("csrf", &csrf),
+                    ("aware_on", "2026/11/27"),
+                    ("people", "1"),
+                    ("special_care", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        let page = officer.get(res.header("location")).await;
+        for (label, day) in [
+            ("速報の目安（3日目）", "2026年11月29日"),
+            ("速報の期限（5日目）", "2026年12月1日"),
+            ("確報の期限", "2026年12月26日"),
+        ] {
+            let at = page.body.find(label).unwrap_or_else(|| panic!("{label}"));
+            let dd = &page.body[at..at + page.body[at..].find("</dd>").unwrap()];
+            assert!(dd.contains(day), "{label}: {dd}");
+        }
+    }
+);
