@@ -32,6 +32,7 @@ mod jurisdictions;
 mod lifecycle;
 mod limits;
 mod mail;
+mod metrics;
 mod outcomes;
 mod owner_tasks;
 mod paper;

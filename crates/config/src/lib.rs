@@ -127,6 +127,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `/metrics`, apart from the public listener (off when unset).
+    pub metrics_listen: Option<SocketAddr>,
     /// Where SQLite, mail files and the generated secret live.
     pub data_dir: PathBuf,
     /// Public base URL used in links sent by e-mail, without a trailing slash.
@@ -263,6 +265,7 @@ impl Config {
     /// | `DATABASE_URL` | `sqlite://<data dir>/madoguchi.db` |
     /// | `MADOGUCHI_DB_MAX_CONNECTIONS` | `16` (SQLite: `4`) |
     /// | `MADOGUCHI_LISTEN` | `127.0.0.1:8080` |
+    /// | `MADOGUCHI_METRICS_LISTEN` | unset: no metrics; e.g. `127.0.0.1:9100` serves `/metrics` (Prometheus text) there only |
     /// | `MADOGUCHI_DATA_DIR` | `./var` |
     /// | `MADOGUCHI_BASE_URL` | `http://<listen>` |
     /// | `MADOGUCHI_LOG_FORMAT` | `human` (or `json`) |
@@ -476,6 +479,9 @@ impl Config {
             )?,
             database_url,
             listen,
+            metrics_listen: get("MADOGUCHI_METRICS_LISTEN")
+                .map(|v| parse(v, "MADOGUCHI_METRICS_LISTEN"))
+                .transpose()?,
             base_url,
             log_format,
             secret,

@@ -21,6 +21,8 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, when `MADOGUCHI_METRICS_LISTEN` asks for it.
+    metrics_listener: Option<TcpListener>,
     service: Service,
     worker: MailWorker,
     config: Arc<Config>,
@@ -133,8 +135,17 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr} (MADOGUCHI_METRICS_LISTEN)"))?,
+            ),
+            None => None,
+        };
         Ok(Application {
             listener,
+            metrics_listener,
             service,
             worker,
             config,
@@ -157,6 +168,13 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
     /// The service (tests use it to drive and inspect).
     pub fn service(&self) -> &Service {
         &self.service
@@ -172,7 +190,17 @@ impl Application {
         let state = madoguchi_web::AppState {
             service: self.service.clone(),
             config: self.config.clone(),
+            metrics: madoguchi_web::metrics::Metrics::default(),
         };
+        let header_timeout = Duration::from_secs(self.config.header_timeout_secs.max(1));
+        let metrics = self.metrics_listener.map(|listener| {
+            tokio::spawn(serve(
+                listener,
+                madoguchi_web::metrics::router(state.clone()),
+                header_timeout,
+                stop.clone(),
+            ))
+        });
         let app = madoguchi_web::router(state);
         let mail = tokio::spawn(self.worker.clone().run(stop.clone()));
         let timers = tokio::spawn(madoguchi_worker::run_timers(
@@ -184,8 +212,10 @@ impl Application {
             self.service.clone(),
             stop.clone(),
         ));
-        let header_timeout = Duration::from_secs(self.config.header_timeout_secs.max(1));
         serve(self.listener, app, header_timeout, stop.clone()).await?;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         let _ = mail.await;
         let _ = timers.await;
         let _ = gatherer.await;

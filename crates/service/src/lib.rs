@@ -782,6 +782,11 @@ impl Service {
         Ok(committed)
     }
 
+    /// What monitoring reads: counts by stored spellings, as of today in Japan.
+    pub async fn counts(&self) -> Result<madoguchi_store::counts::Counts, ServiceError> {
+        Ok(madoguchi_store::counts::counts(self.db.conn(), domain::jst_date(Utc::now())).await?)
+    }
+
     /// Records audit-only events on a request's trail with the rows they explain (`writes`)
     /// and their mail, in one change; when another change moved the trail first, the events
     /// are applied again to the row as it is now.

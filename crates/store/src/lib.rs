@@ -4,6 +4,7 @@ pub mod audit;
 pub mod change;
 pub mod complaints;
 pub mod counters;
+pub mod counts;
 pub mod customers;
 pub mod datamap;
 pub mod db;

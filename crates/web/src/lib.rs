@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 pub mod intake;
 mod lang;
+pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod staff;
@@ -47,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::api::router())
         .merge(routes::health::router())
         .merge(staff::router(state.clone()))
+        // After routing, so the route's pattern is known (a 404 is not timed by route).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(

@@ -12,6 +12,8 @@ pub struct AppState {
     pub service: Service,
     /// Read-only configuration.
     pub config: Arc<Config>,
+    /// Request timings for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
