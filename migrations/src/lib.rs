@@ -24,6 +24,7 @@ mod m20261205_000019_create_incidents;
 mod m20261206_000020_create_complaints;
 mod m20261207_000021_add_incident_notices;
 mod m20261208_000022_add_request_incident;
+mod m20261209_000023_add_metrics_indexes;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_create_complaints::Migration),
             Box::new(m20261207_000021_add_incident_notices::Migration),
             Box::new(m20261208_000022_add_request_incident::Migration),
+            Box::new(m20261209_000023_add_metrics_indexes::Migration),
         ]
     }
 }

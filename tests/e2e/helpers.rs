@@ -67,6 +67,8 @@ pub struct TestApp {
     pub database_url: String,
     /// Where the HTTP server listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `MADOGUCHI_METRICS_LISTEN` was set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     pub dir: PathBuf,
     pg: Option<(String, String)>,
@@ -170,6 +172,7 @@ impl TestApp {
             .await
             .expect("application builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let service = app.service().clone();
         let worker = app.worker().clone();
         let (stop, stop_rx) = watch::channel(false);
@@ -183,6 +186,7 @@ impl TestApp {
             stripe,
             database_url,
             addr,
+            metrics_addr,
             stop,
             dir,
             pg: pg.map(|(admin, name, _)| (admin, name)),

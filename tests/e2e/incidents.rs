@@ -101,7 +101,7 @@ on_both!(
         let number = list.body[list.body.find("I-20").unwrap()..][..11].to_owned();
         assert!(
             digest.text.contains(&format!(
-                "{number}  速報 / preliminary  2026-11-24  期限超過 / overdue"
+                "{number}  速報 / preliminary  2026年11月24日  期限超過 / overdue"
             )),
             "{}",
             digest.text

@@ -213,8 +213,10 @@ impl Application {
             stop.clone(),
         ));
         serve(self.listener, app, header_timeout, stop.clone()).await?;
-        if let Some(m) = metrics {
-            let _ = m.await;
+        if let Some(m) = metrics
+            && let Err(e) = m.await
+        {
+            tracing::error!(error = %e, "the metrics listener stopped abnormally");
         }
         let _ = mail.await;
         let _ = timers.await;

@@ -468,7 +468,11 @@ pub fn sample(lang: &str) -> MailContext {
         duplicate_of: Some("R-2026-000000".into()),
         receipt_number: "RC-2026-000001".into(),
         payment_method: "銀行振込".into(),
-        today: "2026-11-22".into(),
+        today: if lang == "en" {
+            "22 November 2026".into()
+        } else {
+            "2026年11月22日".into()
+        },
         download: true,
         download_until: if lang == "en" { "22 December 2026" } else { "2026年12月22日" }.into(),
         download_limit: 3,
@@ -601,7 +605,7 @@ mod tests {
                     Mail::StaffDigest | Mail::StaffMailFailing | Mail::StaffAuditFailed
                 ) {
                     // About the office's whole workload, not one request.
-                    assert!(r.subject.contains("2026-11-22"), "{mail:?} {lang}");
+                    assert!(r.subject.contains(&c.today), "{mail:?} {lang}");
                     assert!(r.text.contains(&c.message), "{mail:?} {lang}");
                 } else {
                     assert!(r.subject.contains(&c.number), "{mail:?} {lang}");

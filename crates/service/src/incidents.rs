@@ -136,6 +136,8 @@ impl Service {
                 } else {
                     ""
                 };
+                // The digest is read by people: the day as they write it.
+                let due = madoguchi_domain::written_date(due, false);
                 Some(format!("{}  {stage}  {due}{late}", v.incident.row.number))
             })
             .collect())

@@ -54,6 +54,37 @@ pub use payments::CardError;
 pub mod rows {
     pub use madoguchi_store::entities::{api_token, audit_entry, outbox, request, staff_user};
     pub use madoguchi_store::ledger::PaymentLine;
+
+    /// Every status an outbox row can have (monitoring reports each, 0 where none).
+    pub const OUTBOX_STATUSES: &[&str] = {
+        use madoguchi_store::outbox as o;
+        &[
+            o::PENDING,
+            o::SENDING,
+            o::SENT,
+            o::FAILED,
+            o::LETTER,
+            o::POSTED,
+        ]
+    };
+    /// Every purpose a connector job can have.
+    pub const JOB_PURPOSES: &[&str] = {
+        use madoguchi_store::gather as g;
+        &[g::GATHER, g::ERASE, g::SUSPEND, g::CORRECT, g::NOTIFY]
+    };
+    /// Every state a connector job can be in.
+    pub const JOB_STATES: &[&str] = {
+        use madoguchi_store::gather as g;
+        &[
+            g::PENDING,
+            g::RUNNING,
+            g::DONE,
+            g::FAILED,
+            g::OWNER,
+            g::SUPERSEDED,
+            g::HELD,
+        ]
+    };
 }
 pub use madoguchi_store::audit::Origin;
 pub use madoguchi_store::tokens::TokenError;

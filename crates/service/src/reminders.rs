@@ -115,7 +115,8 @@ impl Service {
             } else {
                 ""
             };
-            format!("{}  {kind}  {state}  {}{may_sue}", r.number, r.due_on)
+            let due = domain::written_date(r.due_on, false);
+            format!("{}  {kind}  {state}  {due}{may_sue}", r.number)
         };
         let (overdue, soon): (Vec<_>, Vec<_>) = page.rows.iter().partition(|r| r.due_on < today);
         let mut message = String::new();
@@ -214,7 +215,7 @@ impl Service {
             recipient_name: "個人情報窓口ご担当者".into(),
             message,
             link,
-            today: domain::jst_date(now).to_string(),
+            today: domain::written_date(domain::jst_date(now), false),
             ..crate::complaints::business_context(&settings, "ja")
         };
         madoguchi_store::change::commit_office_mail(

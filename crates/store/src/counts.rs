@@ -15,9 +15,9 @@ use crate::entities::{complaint, gather_job, outbox, request};
 pub struct Counts {
     /// Requests by (kind, state).
     pub requests: Vec<(String, String, i64)>,
-    /// Open requests past their due day.
+    /// Open requests past their due day, their clock running (not paused for the subject).
     pub overdue: i64,
-    /// Open requests due within seven days (not yet overdue).
+    /// Open requests, clock running, due today or in the next six days.
     pub due_soon: i64,
     /// Outbox messages by status.
     pub outbox: Vec<(String, i64)>,
@@ -36,19 +36,33 @@ pub async fn counts<C: ConnectionTrait>(db: &C, today: NaiveDate) -> Result<Coun
         .column(request::Column::Kind)
         .column(request::Column::State)
         .column_as(Expr::col(request::Column::Id).count(), "n")
-        .group_by(request::Column::Kind)
+        // In the order of the index `requests_state_kind_due`.
         .group_by(request::Column::State)
+        .group_by(request::Column::Kind)
         .into_tuple()
         .all(db)
         .await?;
-    let open = || request::Entity::find().filter(request::Column::ClosedAt.is_null());
-    let overdue = open()
+    // Open and running: not closed, and its clock not stopped while the subject is awaited
+    // (a paused request keeps its old due day until it resumes). The open states are written
+    // as a literal, as the queue writes them, so both databases use the partial index
+    // `requests_open_due` (migration 6).
+    let open: Vec<String> = madoguchi_domain::State::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    let running = || {
+        request::Entity::find()
+            .filter(Expr::cust(format!("state IN ({})", open.join(", "))))
+            .filter(request::Column::PausedSince.is_null())
+    };
+    let overdue = running()
         .filter(request::Column::DueOn.lt(today))
         .count(db)
         .await?;
-    let due_soon = open()
+    let due_soon = running()
         .filter(request::Column::DueOn.gte(today))
-        .filter(request::Column::DueOn.lte(today + chrono::Duration::days(7)))
+        .filter(request::Column::DueOn.lt(today + chrono::Duration::days(7)))
         .count(db)
         .await?;
     let outbox = outbox::Entity::find()

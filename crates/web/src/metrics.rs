@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,9 +21,9 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
-    method: String,
+    method: &'static str,
     route: String,
-    status: String,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -77,12 +77,25 @@ impl Metrics {
     ) -> Result<String, madoguchi_service::ServiceError> {
         let counts = state.service.counts().await?;
         let mut registry = Registry::with_prefix("madoguchi");
-        registry.register(
-            "http_request_duration_seconds",
+        registry.register_with_unit(
+            "http_request_duration",
             "Time to answer an HTTP request, by method, route pattern and status class",
+            prometheus_client::registry::Unit::Seconds,
             self.http.clone(),
         );
+        // Every known value is reported, 0 where nothing is counted: a series that appears
+        // only with its first failure would be missed by an alert on its increase.
         let requests = Family::<KindState, Gauge>::default();
+        for kind in madoguchi_domain::RequestKind::ALL {
+            for state in madoguchi_domain::State::ALL {
+                requests
+                    .get_or_create(&KindState {
+                        kind: kind.as_str().to_owned(),
+                        state: state.as_str().to_owned(),
+                    })
+                    .set(0);
+            }
+        }
         for (kind, state, n) in &counts.requests {
             requests
                 .get_or_create(&KindState {
@@ -107,6 +120,13 @@ impl Metrics {
             due_soon,
         );
         let outbox = Family::<Status, Gauge>::default();
+        for status in madoguchi_service::rows::OUTBOX_STATUSES {
+            outbox
+                .get_or_create(&Status {
+                    status: (*status).to_owned(),
+                })
+                .set(0);
+        }
         for (status, n) in &counts.outbox {
             outbox
                 .get_or_create(&Status {
@@ -120,6 +140,15 @@ impl Metrics {
             outbox,
         );
         let jobs = Family::<Job, Gauge>::default();
+        for purpose in madoguchi_service::rows::JOB_PURPOSES {
+            for state in madoguchi_service::rows::JOB_STATES {
+                jobs.get_or_create(&Job {
+                    purpose: (*purpose).to_owned(),
+                    state: (*state).to_owned(),
+                })
+                .set(0);
+            }
+        }
         for (purpose, state, n) in &counts.jobs {
             jobs.get_or_create(&Job {
                 purpose: purpose.clone(),
@@ -133,6 +162,13 @@ impl Metrics {
             jobs,
         );
         let complaints = Family::<ComplaintState, Gauge>::default();
+        for state in madoguchi_domain::complaint::ComplaintState::ALL {
+            complaints
+                .get_or_create(&ComplaintState {
+                    state: state.as_str().to_owned(),
+                })
+                .set(0);
+        }
         for (state, n) in &counts.complaints {
             complaints
                 .get_or_create(&ComplaintState {
@@ -158,13 +194,30 @@ impl Metrics {
 /// Times every routed request (the route's pattern, not its path: `/r/{pid}`, never a pid).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    // A fixed set: any token is a valid HTTP method, and a label per invented one would
+    // grow without end.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let res = next.run(req).await;
-    let status = format!("{}xx", res.status().as_u16() / 100);
+    let status = match res.status().as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    };
     state
         .metrics
         .http
