@@ -716,6 +716,7 @@ pub async fn staff_user(app: &TestApp, role: madoguchi_domain::Role) -> (String,
         role,
         csrf: None,
         must_change_password: true,
+        totp_enabled: false,
     };
     app.service
         .change_password(
@@ -787,6 +788,7 @@ pub async fn staff_token(app: &TestApp, role: madoguchi_domain::Role) -> String 
         role,
         csrf: None,
         must_change_password: false,
+        totp_enabled: false,
     };
     app.service
         .create_api_token(&who, role, "test", &Default::default(), chrono::Utc::now())

@@ -1078,3 +1078,64 @@ on_both!(
         assert!(!crafted.body.contains("id=\"flash\""));
     }
 );
+
+on_both!(
+    where_a_second_factor_is_compulsory_an_account_sets_it_up_first,
+    vars = [("MADOGUCHI_REQUIRE_TOTP", "true")],
+    |app: TestApp| async move {
+        let (email, password) = staff_user(&app, Role::Officer).await;
+        let c = app.client.fresh();
+        let res = c
+            .post_login(&[("email", &email), ("password", &password)])
+            .await;
+        assert_eq!(res.status, 303);
+        // Every page leads to the account page until a second factor is set up.
+        for path in ["/staff", "/staff/complaints", "/staff/incidents"] {
+            let res = c.get(path).await;
+            assert_eq!(res.status, 303, "{path}");
+            assert_eq!(res.header("location"), "/staff/account#totp-h", "{path}");
+        }
+        let account = c.get("/staff/account").await;
+        assert_eq!(account.status, 200);
+        assert!(
+            account
+                .body
+                .contains("すべての担当者に二要素認証が必須です")
+        );
+        // An API token of an account without one is refused.
+        let token = staff_token(&app, Role::Officer).await;
+        let res = app
+            .client
+            .with_bearer(hyper::Method::GET, "/api/v1/staff/requests", &token, None)
+            .await;
+        assert_eq!(res.status, 403, "{}", res.body);
+
+        let csrf = account.csrf();
+        let page = c
+            .post_form(
+                "/staff/account/totp",
+                &[("csrf", &csrf), ("password", &password)],
+            )
+            .await;
+        let marker = "<p><code class=\"number\">";
+        let start = page.body.find(marker).unwrap() + marker.len();
+        let secret = page.body[start..].split('<').next().unwrap().to_owned();
+        let key = madoguchi_service::totp::base32_decode(&secret).unwrap();
+        let code =
+            madoguchi_service::totp::code_at(&key, (chrono::Utc::now().timestamp() / 30) as u64);
+        let done = c
+            .post_form(
+                "/staff/account/totp/confirm",
+                &[("csrf", &csrf), ("code", &code)],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert_eq!(c.get("/staff").await.status, 200, "open once it is set up");
+        assert!(
+            !c.get("/staff/account")
+                .await
+                .body
+                .contains("二要素認証が必須です")
+        );
+    }
+);

@@ -129,6 +129,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where Prometheus scrapes `/metrics`, apart from the public listener (off when unset).
     pub metrics_listen: Option<SocketAddr>,
+    /// Every staff account must have a second factor (TOTP): one without it can open only its
+    /// own account page until it sets one up, and its API tokens are refused.
+    pub require_totp: bool,
     /// Where SQLite, mail files and the generated secret live.
     pub data_dir: PathBuf,
     /// Public base URL used in links sent by e-mail, without a trailing slash.
@@ -265,6 +268,7 @@ impl Config {
     /// | `DATABASE_URL` | `sqlite://<data dir>/madoguchi.db` |
     /// | `MADOGUCHI_DB_MAX_CONNECTIONS` | `16` (SQLite: `4`) |
     /// | `MADOGUCHI_LISTEN` | `127.0.0.1:8080` |
+    /// | `MADOGUCHI_REQUIRE_TOTP` | `false`: `true` makes a second factor compulsory for every staff account |
     /// | `MADOGUCHI_METRICS_LISTEN` | unset: no metrics; e.g. `127.0.0.1:9100` serves `/metrics` (Prometheus text) there only |
     /// | `MADOGUCHI_DATA_DIR` | `./var` |
     /// | `MADOGUCHI_BASE_URL` | `http://<listen>` |
@@ -479,6 +483,10 @@ impl Config {
             )?,
             database_url,
             listen,
+            require_totp: parse(
+                get("MADOGUCHI_REQUIRE_TOTP").unwrap_or("false"),
+                "MADOGUCHI_REQUIRE_TOTP",
+            )?,
             metrics_listen: get("MADOGUCHI_METRICS_LISTEN")
                 .map(|v| parse(v, "MADOGUCHI_METRICS_LISTEN"))
                 .transpose()?,

@@ -494,6 +494,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         role: madoguchi_domain::Role::Admin,
         csrf: None,
         must_change_password: false,
+        totp_enabled: user.totp_enabled,
     };
     let token: Arc<str> = service
         .create_api_token(

@@ -50,6 +50,8 @@ pub struct StaffIdentity {
     /// Signed in with a password that was handed over: every page but the password change
     /// is closed until it is replaced.
     pub must_change_password: bool,
+    /// The account has a second factor (TOTP) set up.
+    pub totp_enabled: bool,
 }
 
 impl StaffIdentity {
@@ -672,6 +674,7 @@ impl Service {
             role,
             csrf: Some(s.csrf),
             must_change_password: user.must_change_password,
+            totp_enabled: user.totp_enabled,
         }))
     }
 
@@ -763,6 +766,7 @@ impl Service {
             role,
             csrf: None,
             must_change_password: false,
+            totp_enabled: user.totp_enabled,
         }))
     }
 

@@ -98,6 +98,23 @@ pub async fn guard(
     {
         return Redirect::to("/staff/account/password").into_response();
     }
+    // Where a second factor is compulsory, an account without one sets it up before anything
+    // else; its API tokens are refused until then.
+    if state.config.require_totp && !identity.totp_enabled {
+        if g.api {
+            return deny(true, AppError::Forbidden, lang.en());
+        }
+        if !matches!(
+            req.uri().path(),
+            "/staff/account"
+                | "/staff/account/totp"
+                | "/staff/account/totp/confirm"
+                | "/staff/account/password"
+                | "/staff/logout"
+        ) {
+            return Redirect::to("/staff/account#totp-h").into_response();
+        }
+    }
     let req = if !g.api && req.method() != Method::GET && req.method() != Method::HEAD {
         let limit = if g.uploads {
             state.config.package_max_bytes

@@ -440,6 +440,8 @@ pub const IDENTITY_METHODS: [(&str, &str, &str); 3] = [
 #[template(path = "staff/account.html")]
 pub struct AccountPage {
     pub c: Chrome,
+    /// A second factor is compulsory here and this account has none yet.
+    pub totp_required: bool,
     pub totp_enabled: bool,
     pub totp_secret: Option<String>,
     pub recovery: Vec<String>,
