@@ -25,6 +25,7 @@ mod m20261206_000020_create_complaints;
 mod m20261207_000021_add_incident_notices;
 mod m20261208_000022_add_request_incident;
 mod m20261209_000023_add_metrics_indexes;
+mod m20261210_000024_create_webhooks;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_add_incident_notices::Migration),
             Box::new(m20261208_000022_add_request_incident::Migration),
             Box::new(m20261209_000023_add_metrics_indexes::Migration),
+            Box::new(m20261210_000024_create_webhooks::Migration),
         ]
     }
 }

@@ -42,5 +42,6 @@ mod security;
 mod settings;
 mod staff;
 mod timers;
+mod webhooks;
 mod wording;
 mod workspace;

@@ -71,7 +71,7 @@ async fn scraped(backend: Backend) {
         numbers.push((pid, number));
     }
     app.sql(&format!(
-        "UPDATE requests SET paused_since = '2026-11-01 00:00:00+00' WHERE number = '{}'",
+        "UPDATE requests SET paused_since = '2026-11-01 00:00:00+00:00' WHERE number = '{}'",
         numbers[2].1
     ))
     .await;

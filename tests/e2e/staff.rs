@@ -100,6 +100,11 @@ const ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/staff/incidents/{pid}/letters", "AO"),
     ("POST", "/staff/incidents/{pid}/published", "AO"),
     ("POST", "/staff/requests/{pid}/incident", "AO"),
+    // Webhooks: administrators change them, auditors read them.
+    ("GET", "/staff/admin/webhooks", "AU"),
+    ("POST", "/staff/admin/webhooks", "A"),
+    ("POST", "/staff/admin/webhooks/{pid}/disable", "A"),
+    ("POST", "/staff/admin/webhooks/deliveries/{pid}/replay", "A"),
 ];
 
 /// The route table the guard enforces is the written policy, route for route: a role added to

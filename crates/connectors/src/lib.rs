@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod erase;
 mod http;
+pub mod webhook;
 
 pub use erase::{Act, Corrected, Done, Erased, can_act, correct_dataset, erase_system};
 

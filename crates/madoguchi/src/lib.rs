@@ -212,6 +212,10 @@ impl Application {
             self.service.clone(),
             stop.clone(),
         ));
+        let webhooks = tokio::spawn(madoguchi_worker::run_webhooks(
+            self.service.clone(),
+            stop.clone(),
+        ));
         serve(self.listener, app, header_timeout, stop.clone()).await?;
         if let Some(m) = metrics
             && let Err(e) = m.await
@@ -221,6 +225,7 @@ impl Application {
         let _ = mail.await;
         let _ = timers.await;
         let _ = gatherer.await;
+        let _ = webhooks.await;
         Ok(())
     }
 }

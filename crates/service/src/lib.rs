@@ -26,6 +26,7 @@ pub mod settings;
 pub mod staff;
 pub mod tasks;
 pub mod totp;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -518,6 +518,13 @@ pub async fn commit(
             }
             audit::insert(&tx, rows).await?;
             mail.extend(mail_for(&inserted));
+            crate::webhooks::enqueue(
+                &tx,
+                "request.filed",
+                &request_event(&inserted, &inserted.state, None, inserted.due_on),
+                now,
+            )
+            .await?;
             (inserted.id, number)
         }
         Update::Trail(current) => {
@@ -558,6 +565,15 @@ pub async fn commit(
                     .await?;
             }
             audit::insert(&tx, rows.0).await?;
+            if next.state.as_str() != current.state {
+                let payload = request_event(
+                    current,
+                    next.state.as_str(),
+                    Some(&current.state),
+                    next.due_on,
+                );
+                crate::webhooks::enqueue(&tx, "request.state_changed", &payload, now).await?;
+            }
             (current.id, current.number.clone())
         }
         Update::Assignee { current, assignee } => {
@@ -585,6 +601,27 @@ pub async fn commit(
         number,
         mailed,
     })
+}
+
+/// A request's webhook event (no personal data): its number, kind, state (and the one it
+/// left), due day, and the staff page's path (the sender puts the base URL before it).
+fn request_event(
+    row: &request::Model,
+    state: &str,
+    previous: Option<&str>,
+    due_on: chrono::NaiveDate,
+) -> serde_json::Value {
+    let mut data = serde_json::json!({
+        "number": row.number,
+        "kind": row.kind,
+        "state": state,
+        "due_on": due_on.to_string(),
+        "path": format!("/staff/requests/{}", row.pid),
+    });
+    if let Some(p) = previous {
+        data["previous_state"] = serde_json::Value::String(p.to_owned());
+    }
+    serde_json::json!({ "data": data })
 }
 
 /// Entries linked onto a request's chain at its head as read.

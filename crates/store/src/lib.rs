@@ -23,6 +23,7 @@ pub mod sealed;
 pub mod secrets;
 pub mod seed;
 pub mod tokens;
+pub mod webhooks;
 
 pub use uuid;
 

@@ -322,3 +322,38 @@ mod tests {
         assert!(backoff(30) <= chrono::Duration::seconds(4500));
     }
 }
+
+/// Sends webhook deliveries as they fall due (every instance runs one: a delivery is claimed
+/// by one), until `stop`.
+pub async fn run_webhooks(service: Service, mut stop: watch::Receiver<bool>) {
+    let client = match madoguchi_service::webhooks::WebhookClient::new(Duration::from_secs(10)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the webhook sender could not start");
+            return;
+        }
+    };
+    loop {
+        loop {
+            match service.deliver_webhooks(&client, Utc::now()).await {
+                Ok(0) => break,
+                Ok(_) => {
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook deliveries could not be sent");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}

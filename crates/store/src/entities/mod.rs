@@ -24,3 +24,5 @@ pub mod staff_session;
 pub mod staff_user;
 pub mod subject_token;
 pub mod timer_job;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

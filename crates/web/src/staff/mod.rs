@@ -20,6 +20,7 @@ mod intake;
 pub(crate) use intake::printable_form;
 mod mail;
 mod pages;
+mod webhooks;
 mod work;
 
 use axum::Router;
@@ -344,6 +345,26 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             page(Method::POST, "/staff/incidents/{pid}/published", WORKERS),
             post(incidents::record_publication),
+        ),
+        (
+            page(Method::GET, "/staff/admin/webhooks", ADMINS_AND_AUDITORS),
+            get(webhooks::show),
+        ),
+        (
+            page(Method::POST, "/staff/admin/webhooks", ADMINS),
+            post(webhooks::add),
+        ),
+        (
+            page(Method::POST, "/staff/admin/webhooks/{pid}/disable", ADMINS),
+            post(webhooks::disable),
+        ),
+        (
+            page(
+                Method::POST,
+                "/staff/admin/webhooks/deliveries/{pid}/replay",
+                ADMINS,
+            ),
+            post(webhooks::replay),
         ),
         (
             page(Method::GET, "/staff/complaints", ANY_STAFF),

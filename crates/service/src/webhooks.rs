@@ -1,0 +1,189 @@
+//! Outgoing webhooks (issue 20): an administrator registers endpoints and the events each
+//! wants; each change a request goes through writes its deliveries in its own transaction
+//! (`store::change::commit`), and a sender on every instance claims them (one instance per
+//! delivery), signs and posts them, retries with backoff and gives up after the last try,
+//! which an administrator can replay. A payload carries no personal data: the request's
+//! number, kind, state, due day and a link to its staff page.
+//!
+//! Signature: `Madoguchi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+//! under the endpoint's secret (shown once when it is registered).
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{KeyInit, Mac};
+pub use madoguchi_connectors::webhook::WebhookClient;
+use madoguchi_connectors::webhook::acceptable_url;
+use madoguchi_store::audit::Origin;
+pub use madoguchi_store::entities::{webhook_delivery, webhook_endpoint};
+use madoguchi_store::webhooks::{self, Claimed, Outcome};
+use uuid::Uuid;
+
+use crate::staff::{StaffIdentity, audit_entry};
+use crate::{Service, ServiceError};
+
+/// The events an endpoint can ask for: (stable name, ja, en).
+pub const EVENTS: [(&str, &str, &str); 2] = [
+    ("request.filed", "請求の受付", "A request is filed"),
+    (
+        "request.state_changed",
+        "請求の状態の変化",
+        "A request changes state",
+    ),
+];
+
+/// Tries per delivery: the first and six retries, after these waits.
+const BACKOFF_SECS: [i64; 6] = [10, 60, 300, 1800, 7200, 21600];
+
+/// The signature header's value for `body` sent at `t`.
+pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+impl Service {
+    /// Registers an endpoint for `events`; returns its public id and its signing secret
+    /// (shown once: only its sealed form is kept).
+    pub async fn add_webhook(
+        &self,
+        url: &str,
+        events: &[&str],
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(Uuid, String), ServiceError> {
+        let url = url.trim();
+        if url.chars().count() > 500 || !acceptable_url(url) {
+            return Err(ServiceError::Invalid("webhook_url"));
+        }
+        if events.is_empty() || !events.iter().all(|e| EVENTS.iter().any(|(n, _, _)| n == e)) {
+            return Err(ServiceError::Invalid("webhook_events"));
+        }
+        let secret = format!("whsec_{}", madoguchi_store::secrets::random_token());
+        let actor = who.actor();
+        let joined = events.join(",");
+        let pid = webhooks::add_endpoint(
+            self.db(),
+            self.cipher(),
+            (url, events, &secret),
+            |pid| {
+                audit_entry(
+                    &actor,
+                    "webhook.added",
+                    vec![("endpoint", pid.to_string()), ("events", joined)],
+                )
+            },
+            origin,
+            now,
+        )
+        .await?;
+        Ok((pid, secret))
+    }
+
+    /// Stops an endpoint.
+    pub async fn disable_webhook(
+        &self,
+        pid: Uuid,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let entry = audit_entry(
+            &who.actor(),
+            "webhook.disabled",
+            vec![("endpoint", pid.to_string())],
+        );
+        Ok(webhooks::disable_endpoint(self.db(), pid, entry, origin, now).await?)
+    }
+
+    /// Every endpoint, newest first.
+    pub async fn webhook_endpoints(&self) -> Result<Vec<webhook_endpoint::Model>, ServiceError> {
+        Ok(webhooks::endpoints(self.db().conn()).await?)
+    }
+
+    /// The latest deliveries, newest first.
+    pub async fn webhook_deliveries(&self) -> Result<Vec<webhook_delivery::Model>, ServiceError> {
+        Ok(webhooks::recent(self.db().conn(), 100).await?)
+    }
+
+    /// Sends a failed delivery again.
+    pub async fn replay_webhook(
+        &self,
+        pid: Uuid,
+        who: &StaffIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let entry = audit_entry(
+            &who.actor(),
+            "webhook.replayed",
+            vec![("delivery", pid.to_string())],
+        );
+        match webhooks::replay(self.db(), pid, entry, origin, now).await {
+            Err(madoguchi_store::StoreError::Conflict) => Err(ServiceError::Repeated("replay")),
+            other => Ok(other?),
+        }
+    }
+
+    /// Claims the deliveries due and sends them; returns how many were tried.
+    pub async fn deliver_webhooks(
+        &self,
+        client: &WebhookClient,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let claimed =
+            webhooks::claim(self.db(), self.cipher(), 20, Duration::seconds(60), now).await?;
+        let n = claimed.len();
+        for c in claimed {
+            let outcome = self.send_one(client, &c).await;
+            webhooks::finish(
+                self.db().conn(),
+                c.delivery.id,
+                c.delivery.attempts,
+                outcome,
+                Utc::now(),
+            )
+            .await?;
+        }
+        Ok(n)
+    }
+
+    async fn send_one(&self, client: &WebhookClient, c: &Claimed) -> Outcome {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&c.delivery.payload).unwrap_or_default();
+        // The link to the staff page, from this deployment's public address.
+        if let Some(path) = body["data"]["path"].as_str() {
+            body["data"]["link"] =
+                serde_json::Value::String(format!("{}{path}", self.config().base_url));
+        }
+        let body = body.to_string().into_bytes();
+        let t = Utc::now().timestamp();
+        let headers = [
+            (
+                "Madoguchi-Signature",
+                signature(&c.endpoint.secret, t, &body),
+            ),
+            ("Madoguchi-Event", c.delivery.event.clone()),
+            ("Madoguchi-Delivery", c.delivery.pid.to_string()),
+        ];
+        let tried = usize::try_from(c.delivery.attempts).unwrap_or(usize::MAX);
+        let retry_at = BACKOFF_SECS
+            .get(tried.saturating_sub(1))
+            .map(|s| Utc::now() + Duration::seconds(*s));
+        match client.post(&c.endpoint.row.url, &headers, body).await {
+            Ok(status) if (200..300).contains(&status) => Outcome::Delivered { status },
+            Ok(status) => Outcome::NotDelivered {
+                status: Some(status),
+                error: format!("HTTP {status}"),
+                retry_at,
+            },
+            Err(error) => Outcome::NotDelivered {
+                status: None,
+                error,
+                retry_at,
+            },
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Outgoing webhooks: endpoints (their signing secret sealed) and deliveries. A delivery is
+//! written in the transaction of the change it reports (`enqueue`, called by
+//! `change::commit`), claimed by one instance at a time under a lease (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, one atomic `UPDATE … RETURNING` on SQLite), and its outcome
+//! recorded: delivered, due again after a backoff, or failed for good after the last try.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use crate::audit::{NewEntry, Origin};
+use crate::entities::{webhook_delivery, webhook_endpoint};
+use crate::sealed::RowCipher;
+use crate::{Db, StoreError};
+
+/// Waiting to be sent (or sent again).
+pub const PENDING: &str = "pending";
+/// Claimed by an instance under a lease.
+pub const SENDING: &str = "sending";
+/// The receiver answered 2xx.
+pub const DELIVERED: &str = "delivered";
+/// Gave up after the last try (an administrator can replay it).
+pub const FAILED: &str = "failed";
+
+/// The chain endpoint changes are recorded on.
+pub const CHAIN: &str = "webhooks";
+
+fn secret_aad(pid: Uuid) -> String {
+    format!("webhook_endpoint:{pid}:secret")
+}
+
+/// An endpoint, its secret opened (for signing).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The row.
+    pub row: webhook_endpoint::Model,
+    /// The signing secret.
+    pub secret: String,
+}
+
+impl Endpoint {
+    /// Whether it wants `event`.
+    pub fn wants(&self, event: &str) -> bool {
+        self.row.events.split(',').any(|e| e.trim() == event)
+    }
+}
+
+/// Registers an endpoint with its entry; returns its public id.
+pub async fn add_endpoint(
+    db: &Db,
+    cipher: &RowCipher,
+    (url, events, secret): (&str, &[&str], &str),
+    entry: impl FnOnce(Uuid) -> NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    let pid = Uuid::new_v4();
+    let tx = db.begin_write().await?;
+    webhook_endpoint::Entity::insert(webhook_endpoint::ActiveModel {
+        pid: Set(pid),
+        url: Set(url.to_owned()),
+        events: Set(events.join(",")),
+        secret: Set(cipher.seal(&secret_aad(pid), secret)),
+        active: Set(true),
+        created_at: Set(now.trunc_subsecs(6)),
+        ..Default::default()
+    })
+    .exec(&tx)
+    .await?;
+    crate::change::record_office(&tx, CHAIN, &[entry(pid)], origin, now).await?;
+    tx.commit().await?;
+    Ok(pid)
+}
+
+/// Stops an endpoint (its pending deliveries are not sent), with its entry.
+pub async fn disable_endpoint(
+    db: &Db,
+    pid: Uuid,
+    entry: NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let tx = db.begin_write().await?;
+    let changed = webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::Active, Expr::value(false))
+        .filter(webhook_endpoint::Column::Pid.eq(pid))
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .exec(&tx)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(StoreError::NotFound);
+    }
+    crate::change::record_office(&tx, CHAIN, &[entry], origin, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every endpoint (the administrator's page), newest first; secrets not opened.
+pub async fn endpoints<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<webhook_endpoint::Model>, StoreError> {
+    Ok(webhook_endpoint::Entity::find()
+        .order_by_desc(webhook_endpoint::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Writes one delivery of `event` for each active endpoint that wants it, in the caller's
+/// transaction. `payload` is the event without its id; each delivery gets its own.
+pub(crate) async fn enqueue<C: ConnectionTrait>(
+    tx: &C,
+    event: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let endpoints = webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .all(tx)
+        .await?;
+    let now = now.trunc_subsecs(6);
+    let rows: Vec<webhook_delivery::ActiveModel> = endpoints
+        .iter()
+        .filter(|e| e.events.split(',').any(|x| x.trim() == event))
+        .map(|e| {
+            let pid = Uuid::new_v4();
+            let mut body = payload.clone();
+            body["id"] = serde_json::Value::String(pid.to_string());
+            body["type"] = serde_json::Value::String(event.to_owned());
+            body["created_at"] = serde_json::Value::String(now.to_rfc3339());
+            webhook_delivery::ActiveModel {
+                pid: Set(pid),
+                endpoint_id: Set(e.id),
+                event: Set(event.to_owned()),
+                payload: Set(body.to_string()),
+                status: Set(PENDING.to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
+                claimed_until: Set(None),
+                last_error: Set(None),
+                response_status: Set(None),
+                created_at: Set(now),
+                delivered_at: Set(None),
+                ..Default::default()
+            }
+        })
+        .collect();
+    if !rows.is_empty() {
+        webhook_delivery::Entity::insert_many(rows).exec(tx).await?;
+    }
+    Ok(())
+}
+
+/// A claimed delivery with where it goes and how it is signed.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery.
+    pub delivery: webhook_delivery::Model,
+    /// Its endpoint, secret opened.
+    pub endpoint: Endpoint,
+}
+
+/// Claims up to `limit` due deliveries of active endpoints for `lease`. Expired leases are
+/// taken over.
+pub async fn claim(
+    db: &Db,
+    cipher: &RowCipher,
+    limit: u64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claimed>, StoreError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let now = now.trunc_subsecs(6);
+    let until = now + lease;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => (
+            "UPDATE webhook_deliveries SET status = 'sending', claimed_until = $1, \
+             attempts = attempts + 1 \
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.active \
+                WHERE (d.status = 'pending' AND d.next_attempt_at <= $2) \
+                   OR (d.status = 'sending' AND d.claimed_until < $2) \
+                ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED) \
+             RETURNING *",
+            vec![until.into(), now.into(), limit.into()],
+        ),
+        _ => (
+            "UPDATE webhook_deliveries SET status = 'sending', claimed_until = ?, \
+             attempts = attempts + 1 \
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.active \
+                WHERE (d.status = 'pending' AND d.next_attempt_at <= ?) \
+                   OR (d.status = 'sending' AND d.claimed_until < ?) \
+                ORDER BY d.next_attempt_at, d.id LIMIT ?) \
+             RETURNING *",
+            vec![until.into(), now.into(), now.into(), limit.into()],
+        ),
+    };
+    let mut rows = webhook_delivery::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(conn)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    let ids: Vec<i64> = rows.iter().map(|r| r.endpoint_id).collect();
+    let endpoints = webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .filter_map(|d| {
+            let e = endpoints.iter().find(|e| e.id == d.endpoint_id)?.clone();
+            Some((d, e))
+        })
+        .map(|(delivery, row)| {
+            let secret = cipher.open(&secret_aad(row.pid), &row.secret)?;
+            Ok(Claimed {
+                delivery,
+                endpoint: Endpoint { row, secret },
+            })
+        })
+        .collect()
+}
+
+/// How one try ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// 2xx.
+    Delivered {
+        /// The status the receiver answered.
+        status: u16,
+    },
+    /// Anything else: due again at `retry_at`, or failed for good when there is none.
+    NotDelivered {
+        /// The status, if the receiver answered.
+        status: Option<u16>,
+        /// What went wrong (never the payload).
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Records a try's outcome (only while the delivery is still this claim's: `attempts` as
+/// claimed, so a slow instance whose lease was taken over records nothing).
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    attempts: i32,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use webhook_delivery::Column as C;
+    let now = now.trunc_subsecs(6);
+    let update = webhook_delivery::Entity::update_many()
+        .col_expr(C::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(C::Id.eq(id))
+        .filter(C::Attempts.eq(attempts))
+        .filter(C::Status.eq(SENDING));
+    let update = match outcome {
+        Outcome::Delivered { status } => update
+            .col_expr(C::Status, Expr::value(DELIVERED))
+            .col_expr(C::ResponseStatus, Expr::value(Some(i32::from(status))))
+            .col_expr(C::DeliveredAt, Expr::value(Some(now)))
+            .col_expr(C::LastError, Expr::value(Option::<String>::None)),
+        Outcome::NotDelivered {
+            status,
+            error,
+            retry_at,
+        } => {
+            let error: String = error.chars().take(300).collect();
+            let update = update
+                .col_expr(C::ResponseStatus, Expr::value(status.map(i32::from)))
+                .col_expr(C::LastError, Expr::value(Some(error)));
+            match retry_at {
+                Some(at) => update
+                    .col_expr(C::Status, Expr::value(PENDING))
+                    .col_expr(C::NextAttemptAt, Expr::value(at.trunc_subsecs(6))),
+                None => update
+                    .col_expr(C::Status, Expr::value(FAILED))
+                    .col_expr(C::NextAttemptAt, Expr::value(now)),
+            }
+        }
+    };
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// The latest deliveries (the administrator's page), newest first.
+pub async fn recent<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<webhook_delivery::Model>, StoreError> {
+    Ok(webhook_delivery::Entity::find()
+        .order_by_desc(webhook_delivery::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Sends a failed delivery again (its attempts start over), with its entry; refused unless it
+/// failed, so two clicks replay it once.
+pub async fn replay(
+    db: &Db,
+    pid: Uuid,
+    entry: NewEntry,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use webhook_delivery::Column as C;
+    let tx = db.begin_write().await?;
+    let changed = webhook_delivery::Entity::update_many()
+        .col_expr(C::Status, Expr::value(PENDING))
+        .col_expr(C::Attempts, Expr::value(0))
+        .col_expr(C::NextAttemptAt, Expr::value(now.trunc_subsecs(6)))
+        .filter(C::Pid.eq(pid))
+        .filter(C::Status.eq(FAILED))
+        .exec(&tx)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(StoreError::Conflict);
+    }
+    crate::change::record_office(&tx, CHAIN, &[entry], origin, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Outgoing webhooks (issue 20): a real receiver on loopback checks every signature as the
+//! docs tell a receiver to, sees each state change of a request exactly once, carries no
+//! personal data; an endpoint that is down is retried, gives up, and is replayed; several
+//! senders at once deliver each event once.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{KeyInit, Mac};
+use madoguchi_domain::Role;
+
+use crate::helpers::*;
+
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A receiver on `port` (0: any) that keeps what it gets and answers 204.
+async fn receiver(port: u16) -> (u16, Received) {
+    let got: Received = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push((headers, body));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, got)
+}
+
+/// Checks a delivery's signature as a receiver would: `t=…,v1=…`, HMAC-SHA256 over
+/// "<t>.<body>" under the secret, and a timestamp within five minutes.
+fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(sig) = headers
+        .get("madoguchi-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut t = None;
+    let mut v1 = None;
+    for part in sig.split(',') {
+        match part.split_once('=') {
+            Some(("t", x)) => t = x.parse::<i64>().ok(),
+            Some(("v1", x)) => v1 = hex::decode(x).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    if (chrono::Utc::now().timestamp() - t).abs() > 300 {
+        return false;
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&v1).is_ok()
+}
+
+/// Registers an endpoint through the administrator's page; returns its secret.
+async fn register(app: &TestApp, admin: &Client, url: &str) -> String {
+    let page = admin.get("/staff/admin/webhooks").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = admin
+        .post_form(
+            "/staff/admin/webhooks",
+            &[
+                ("csrf", &page.csrf()),
+                ("url", url),
+                ("event_request.filed", "1"),
+                ("event_request.state_changed", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let at = res.body.find("<p><code>whsec_").expect("the secret, once") + "<p><code>".len();
+    let _ = app;
+    res.body[at..at + res.body[at..].find('<').unwrap()].to_owned()
+}
+
+async fn wait_for(got: &Received, n: usize) {
+    for _ in 0..200 {
+        if got.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+crate::on_both!(
+    every_state_change_reaches_the_receiver_once_signed,
+    |app: TestApp| async move {
+        let (port, got) = receiver(0).await;
+        let admin = staff_client(&app, Role::Admin).await;
+        // Not a web address: refused in words.
+        let page = admin.get("/staff/admin/webhooks").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/webhooks",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("url", "ftp://example.jp/hook"),
+                    ("event_request.filed", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(
+            res.body
+                .contains("URL: https:// で始まるアドレスを入力してください")
+        );
+        let secret = register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+
+        // A disclosure filed, confirmed, identity approved, the fee paid: four events.
+        let pid = file_via_api(&app, "hooked@example.jp").await;
+        crate::answers::bring_in_progress(&app, pid, "hooked@example.jp").await;
+        wait_for(&got, 4).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), 4, "each once");
+        let number = app.request(pid).await.number;
+        let mut seen = Vec::new();
+        let mut ids = std::collections::BTreeSet::new();
+        for (headers, body) in &got {
+            assert!(verified(&secret, headers, body), "signed");
+            assert!(
+                !verified("whsec_wrong", headers, body),
+                "and only under its secret"
+            );
+            let text = std::str::from_utf8(body).unwrap();
+            assert!(!text.contains("hooked@example.jp") && !text.contains("山田"));
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+            assert!(
+                ids.insert(v["id"].as_str().unwrap().to_owned()),
+                "a new id each"
+            );
+            assert_eq!(
+                headers.get("madoguchi-delivery").unwrap().to_str().unwrap(),
+                v["id"].as_str().unwrap()
+            );
+            assert_eq!(v["data"]["number"], number.as_str());
+            assert_eq!(v["data"]["kind"], "disclosure");
+            assert!(
+                v["data"]["link"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/staff/requests/{pid}"))
+            );
+            seen.push((
+                v["type"].as_str().unwrap().to_owned(),
+                v["data"]["previous_state"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                v["data"]["state"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let seen: Vec<(&str, &str, &str)> = seen
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("request.filed", "", "submitted"),
+                ("request.state_changed", "submitted", "identity_review"),
+                (
+                    "request.state_changed",
+                    "identity_review",
+                    "awaiting_payment"
+                ),
+                ("request.state_changed", "awaiting_payment", "in_progress"),
+            ]
+        );
+        // The page lists them delivered.
+        let page = admin.get("/staff/admin/webhooks").await;
+        assert_eq!(page.body.matches("配信済み").count(), 4, "{}", page.body);
+    }
+);
+
+crate::on_both!(
+    an_endpoint_that_is_down_is_retried_gives_up_and_is_replayed,
+    |app: TestApp| async move {
+        let port = free_port();
+        let admin = staff_client(&app, Role::Admin).await;
+        let secret = register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+        file_via_api(&app, "down@example.jp").await;
+        // Seven tries, each refused (nothing listens), the waits between them skipped.
+        let client =
+            madoguchi_service::webhooks::WebhookClient::new(std::time::Duration::from_secs(2))
+                .unwrap();
+        for _ in 0..10 {
+            app.sql(
+                "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01 00:00:00+00:00' \
+                 WHERE status = 'pending'",
+            )
+            .await;
+            app.service
+                .deliver_webhooks(&client, chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        let deliveries = app.service.webhook_deliveries().await.unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].status, "failed");
+        assert_eq!(deliveries[0].attempts, 7, "the first try and six retries");
+        assert_eq!(
+            deliveries[0].last_error.as_deref(),
+            Some("connection refused or unreachable")
+        );
+        let page = admin.get("/staff/admin/webhooks").await;
+        assert!(
+            page.body
+                .contains("<span class=\"badge overdue\">失敗</span>")
+        );
+        // The receiver comes up; the administrator sends it again.
+        let (_, got) = receiver(port).await;
+        let id = deliveries[0].pid;
+        let res = admin
+            .post_form(
+                &format!("/staff/admin/webhooks/deliveries/{id}/replay"),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        wait_for(&got, 1).await;
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert!(verified(&secret, &got[0].0, &got[0].1));
+        let v: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
+        assert_eq!(
+            v["id"].as_str().unwrap(),
+            id.to_string(),
+            "the same delivery"
+        );
+        // On the trail: added and replayed, by whom, nothing of the request.
+        let trail = app
+            .service
+            .audit_trail(&madoguchi_service::TrailFilter {
+                action: Some("webhook.".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["webhook.replayed", "webhook.added"]);
+        app.verify_audit().await;
+    }
+);
+
+crate::on_both!(
+    several_senders_at_once_deliver_each_event_once,
+    |app: TestApp| async move {
+        let (port, got) = receiver(0).await;
+        let admin = staff_client(&app, Role::Admin).await;
+        register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+        for i in 0..12 {
+            file_via_api(&app, &format!("many{i}@example.jp")).await;
+        }
+        // Three more senders beside the application's own, as further instances would run.
+        let mut senders = Vec::new();
+        for _ in 0..3 {
+            let service = app.service.clone();
+            senders.push(tokio::spawn(async move {
+                let client = madoguchi_service::webhooks::WebhookClient::new(
+                    std::time::Duration::from_secs(5),
+                )
+                .unwrap();
+                for _ in 0..20 {
+                    service
+                        .deliver_webhooks(&client, chrono::Utc::now())
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        wait_for(&got, 12).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let got = got.lock().unwrap().clone();
+        let ids: std::collections::BTreeSet<String> = got
+            .iter()
+            .map(|(h, _)| {
+                h.get("madoguchi-delivery")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(got.len(), 12, "no event twice");
+        assert_eq!(ids.len(), 12);
+    }
+);
