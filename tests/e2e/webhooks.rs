@@ -14,26 +14,47 @@ use crate::helpers::*;
 
 type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
-/// A receiver on `port` (0: any) that keeps what it gets and answers 204.
-async fn receiver(port: u16) -> (u16, Received) {
+/// A receiver on loopback that keeps what it gets and answers `status` (204 at first; a test
+/// sets 503 to play an endpoint that is down).
+struct Receiver {
+    port: u16,
+    got: Received,
+    status: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Receiver {
+    fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn got(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn receiver() -> Receiver {
     let got: Received = Arc::default();
-    let keep = got.clone();
+    let status = Arc::new(std::sync::atomic::AtomicU16::new(204));
+    let (keep, answer) = (got.clone(), status.clone());
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let keep = keep.clone();
+            let (keep, answer) = (keep.clone(), answer.clone());
             async move {
-                keep.lock().unwrap().push((headers, body));
-                StatusCode::NO_CONTENT
+                let code = answer.load(std::sync::atomic::Ordering::SeqCst);
+                if code == 204 {
+                    keep.lock().unwrap().push((headers, body));
+                }
+                StatusCode::from_u16(code).unwrap()
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, got)
+    Receiver { port, got, status }
 }
 
 /// Checks a delivery's signature as a receiver would: `t=…,v1=…`, HMAC-SHA256 over
@@ -87,19 +108,28 @@ async fn register(app: &TestApp, admin: &Client, url: &str) -> String {
     res.body[at..at + res.body[at..].find('<').unwrap()].to_owned()
 }
 
-async fn wait_for(got: &Received, n: usize) {
+async fn wait_for(r: &Receiver, n: usize) {
     for _ in 0..200 {
-        if got.lock().unwrap().len() >= n {
+        if r.got().len() >= n {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
+/// Makes every delivery waiting for a retry due now.
+async fn due_now(app: &TestApp) {
+    app.sql(
+        "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01 00:00:00+00:00' \
+         WHERE status = 'pending'",
+    )
+    .await;
+}
+
 crate::on_both!(
     every_state_change_reaches_the_receiver_once_signed,
     |app: TestApp| async move {
-        let (port, got) = receiver(0).await;
+        let hook = receiver().await;
         let admin = staff_client(&app, Role::Admin).await;
         // Not a web address: refused in words.
         let page = admin.get("/staff/admin/webhooks").await;
@@ -118,14 +148,29 @@ crate::on_both!(
             res.body
                 .contains("URL: https:// で始まるアドレスを入力してください")
         );
-        let secret = register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+        let url = format!("http://127.0.0.1:{}/hook", hook.port);
+        let secret = register(&app, &admin, &url).await;
+        // The same URL again (a refreshed page): refused, so no event goes twice.
+        let page = admin.get("/staff/admin/webhooks").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/webhooks",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("url", &url),
+                    ("event_request.filed", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(res.body.contains("この URL は既に登録されています。"));
 
         // A disclosure filed, confirmed, identity approved, the fee paid: four events.
         let pid = file_via_api(&app, "hooked@example.jp").await;
         crate::answers::bring_in_progress(&app, pid, "hooked@example.jp").await;
-        wait_for(&got, 4).await;
+        wait_for(&hook, 4).await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let got = got.lock().unwrap().clone();
+        let got = hook.got();
         assert_eq!(got.len(), 4, "each once");
         let number = app.request(pid).await.number;
         let mut seen = Vec::new();
@@ -190,20 +235,22 @@ crate::on_both!(
 crate::on_both!(
     an_endpoint_that_is_down_is_retried_gives_up_and_is_replayed,
     |app: TestApp| async move {
-        let port = free_port();
+        let hook = receiver().await;
+        hook.answer(503);
         let admin = staff_client(&app, Role::Admin).await;
-        let secret = register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+        let secret = register(
+            &app,
+            &admin,
+            &format!("http://127.0.0.1:{}/hook", hook.port),
+        )
+        .await;
         file_via_api(&app, "down@example.jp").await;
-        // Seven tries, each refused (nothing listens), the waits between them skipped.
+        // Seven tries, each answered 503, the waits between them skipped.
         let client =
             madoguchi_service::webhooks::WebhookClient::new(std::time::Duration::from_secs(2))
                 .unwrap();
         for _ in 0..10 {
-            app.sql(
-                "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01 00:00:00+00:00' \
-                 WHERE status = 'pending'",
-            )
-            .await;
+            due_now(&app).await;
             app.service
                 .deliver_webhooks(&client, chrono::Utc::now())
                 .await
@@ -213,28 +260,29 @@ crate::on_both!(
         assert_eq!(deliveries.len(), 1);
         assert_eq!(deliveries[0].status, "failed");
         assert_eq!(deliveries[0].attempts, 7, "the first try and six retries");
-        assert_eq!(
-            deliveries[0].last_error.as_deref(),
-            Some("connection refused or unreachable")
-        );
+        assert_eq!(deliveries[0].last_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(deliveries[0].response_status, Some(503));
         let page = admin.get("/staff/admin/webhooks").await;
         assert!(
             page.body
                 .contains("<span class=\"badge overdue\">失敗</span>")
         );
-        // The receiver comes up; the administrator sends it again.
-        let (_, got) = receiver(port).await;
+        // The receiver is back; the administrator sends it again (twice: a double click).
+        hook.answer(204);
         let id = deliveries[0].pid;
-        let res = admin
-            .post_form(
-                &format!("/staff/admin/webhooks/deliveries/{id}/replay"),
-                &[("csrf", &page.csrf())],
-            )
-            .await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        wait_for(&got, 1).await;
-        let got = got.lock().unwrap().clone();
-        assert_eq!(got.len(), 1);
+        for _ in 0..2 {
+            let res = admin
+                .post_form(
+                    &format!("/staff/admin/webhooks/deliveries/{id}/replay"),
+                    &[("csrf", &page.csrf())],
+                )
+                .await;
+            assert_eq!(res.status, 303, "{}", res.body);
+        }
+        wait_for(&hook, 1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let got = hook.got();
+        assert_eq!(got.len(), 1, "sent once");
         assert!(verified(&secret, &got[0].0, &got[0].1));
         let v: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
         assert_eq!(
@@ -254,29 +302,83 @@ crate::on_both!(
             .unwrap();
         let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["webhook.replayed", "webhook.added"]);
+        assert!(
+            trail[1].detail.contains("127.0.0.1"),
+            "the host it sends to"
+        );
         app.verify_audit().await;
+
+        // Stopped: what waits for it fails, saying why, and cannot be replayed.
+        hook.answer(503);
+        file_via_api(&app, "after@example.jp").await;
+        let endpoint = app.service.webhook_endpoints().await.unwrap()[0].pid;
+        let page = admin.get("/staff/admin/webhooks").await;
+        let res = admin
+            .post_form(
+                &format!("/staff/admin/webhooks/{endpoint}/disable"),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(res.status, 303);
+        let latest = app.service.webhook_deliveries().await.unwrap().remove(0);
+        assert_eq!(latest.status, "failed");
+        assert_eq!(
+            latest.last_error.as_deref(),
+            Some("the endpoint was stopped")
+        );
+        assert!(
+            app.service
+                .replay_webhook(
+                    latest.pid,
+                    &madoguchi_service::staff::StaffIdentity {
+                        user_id: 0,
+                        pid: uuid::Uuid::nil(),
+                        email: String::new(),
+                        name: String::new(),
+                        role: Role::Admin,
+                        csrf: None,
+                        must_change_password: false,
+                        totp_enabled: false,
+                    },
+                    &Default::default(),
+                    chrono::Utc::now()
+                )
+                .await
+                .is_err()
+        );
     }
 );
 
 crate::on_both!(
     several_senders_at_once_deliver_each_event_once,
     |app: TestApp| async move {
-        let (port, got) = receiver(0).await;
+        // Twelve filings while the receiver is down: each tried once and waiting.
+        let hook = receiver().await;
+        hook.answer(503);
         let admin = staff_client(&app, Role::Admin).await;
-        register(&app, &admin, &format!("http://127.0.0.1:{port}/hook")).await;
+        register(
+            &app,
+            &admin,
+            &format!("http://127.0.0.1:{}/hook", hook.port),
+        )
+        .await;
         for i in 0..12 {
             file_via_api(&app, &format!("many{i}@example.jp")).await;
         }
-        // Three more senders beside the application's own, as further instances would run.
+        hook.answer(204);
+        // Then all due at once, for three more senders started together beside the
+        // application's own, as further instances would run.
+        let start = Arc::new(tokio::sync::Barrier::new(3));
         let mut senders = Vec::new();
         for _ in 0..3 {
-            let service = app.service.clone();
+            let (service, start) = (app.service.clone(), start.clone());
             senders.push(tokio::spawn(async move {
                 let client = madoguchi_service::webhooks::WebhookClient::new(
                     std::time::Duration::from_secs(5),
                 )
                 .unwrap();
-                for _ in 0..20 {
+                start.wait().await;
+                for _ in 0..10 {
                     service
                         .deliver_webhooks(&client, chrono::Utc::now())
                         .await
@@ -284,12 +386,13 @@ crate::on_both!(
                 }
             }));
         }
+        due_now(&app).await;
         for s in senders {
             s.await.unwrap();
         }
-        wait_for(&got, 12).await;
+        wait_for(&hook, 12).await;
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let got = got.lock().unwrap().clone();
+        let got = hook.got();
         let ids: std::collections::BTreeSet<String> = got
             .iter()
             .map(|(h, _)| {
@@ -302,5 +405,14 @@ crate::on_both!(
             .collect();
         assert_eq!(got.len(), 12, "no event twice");
         assert_eq!(ids.len(), 12);
+        let delivered = app
+            .service
+            .webhook_deliveries()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.status == "delivered")
+            .count();
+        assert_eq!(delivered, 12);
     }
 );

@@ -26,6 +26,23 @@ pub fn acceptable_url(url: &str) -> bool {
     })
 }
 
+/// A URL as typed, checked and written as parsed: no control character, no user or
+/// password, no fragment, https (plain http to this machine only), at most 500 characters.
+/// Returns it with its host.
+pub fn checked_url(typed: &str) -> Option<(String, String)> {
+    let typed = typed.trim();
+    if typed.chars().any(char::is_control) {
+        return None;
+    }
+    let u = url::Url::parse(typed).ok()?;
+    if !u.username().is_empty() || u.password().is_some() || u.fragment().is_some() {
+        return None;
+    }
+    let written = u.as_str().to_owned();
+    (written.chars().count() <= 500 && acceptable_url(&written))
+        .then(|| (written, u.host_str().unwrap_or_default().to_owned()))
+}
+
 impl WebhookClient {
     /// A client whose every try ends after `timeout`.
     pub fn new(timeout: Duration) -> Result<WebhookClient, String> {
@@ -81,5 +98,36 @@ impl WebhookClient {
             Ok(Err(_)) => Err("the connection was lost".into()),
             Ok(Ok(status)) => Ok(status),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_kept_only_when_it_is_safe_to_send_to() {
+        assert_eq!(
+            checked_url(" https://hooks.example.jp/madoguchi "),
+            Some((
+                "https://hooks.example.jp/madoguchi".to_owned(),
+                "hooks.example.jp".to_owned()
+            ))
+        );
+        assert!(checked_url("http://127.0.0.1:9000/hook").is_some());
+        for bad in [
+            "http://hooks.example.jp/h",
+            "ftp://hooks.example.jp/h",
+            "https://user:pass@hooks.example.jp/h",
+            "https://hooks.example.jp/h#frag",
+            "https://exa\nmple.jp/h",
+            "hooks.example.jp/h",
+        ] {
+            assert_eq!(checked_url(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            checked_url(&format!("https://h.example.jp/{}", "a".repeat(500))),
+            None
+        );
     }
 }

@@ -443,6 +443,7 @@ impl Service {
         madoguchi_store::incidents::reseal_all(conn, self.cipher()).await?;
         madoguchi_store::complaints::reseal_all(conn, self.cipher()).await?;
         madoguchi_store::incidents::reseal_people(conn, self.cipher()).await?;
+        madoguchi_store::webhooks::reseal_all(conn, self.cipher()).await?;
         // Document file names (the contents are re-encrypted by `reencrypt_documents`).
         let names = attachment::Entity::find()
             .select_only()

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
 pub use madoguchi_connectors::webhook::WebhookClient;
-use madoguchi_connectors::webhook::acceptable_url;
+use madoguchi_connectors::webhook::checked_url;
 use madoguchi_store::audit::Origin;
 pub use madoguchi_store::entities::{webhook_delivery, webhook_endpoint};
 use madoguchi_store::webhooks::{self, Claimed, Outcome};
@@ -54,9 +54,14 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<(Uuid, String), ServiceError> {
-        let url = url.trim();
-        if url.chars().count() > 500 || !acceptable_url(url) {
+        let Some((url, host)) = checked_url(url) else {
             return Err(ServiceError::Invalid("webhook_url"));
+        };
+        let url = url.as_str();
+        // A page refreshed after adding one must not add it twice (every event would go
+        // twice, under two secrets).
+        if webhooks::active_url(self.db().conn(), url).await? {
+            return Err(ServiceError::Invalid("webhook_duplicate"));
         }
         if events.is_empty() || !events.iter().all(|e| EVENTS.iter().any(|(n, _, _)| n == e)) {
             return Err(ServiceError::Invalid("webhook_events"));
@@ -72,7 +77,11 @@ impl Service {
                 audit_entry(
                     &actor,
                     "webhook.added",
-                    vec![("endpoint", pid.to_string()), ("events", joined)],
+                    vec![
+                        ("endpoint", pid.to_string()),
+                        ("host", host),
+                        ("events", joined),
+                    ],
                 )
             },
             origin,
@@ -133,8 +142,10 @@ impl Service {
         client: &WebhookClient,
         now: DateTime<Utc>,
     ) -> Result<usize, ServiceError> {
+        // A batch is sent within its lease: five tries of at most ten seconds each, under a
+        // two-minute lease, so no other instance takes a delivery over while it is sent.
         let claimed =
-            webhooks::claim(self.db(), self.cipher(), 20, Duration::seconds(60), now).await?;
+            webhooks::claim(self.db(), self.cipher(), 5, Duration::seconds(120), now).await?;
         let n = claimed.len();
         for c in claimed {
             let outcome = self.send_one(client, &c).await;
@@ -169,10 +180,12 @@ impl Service {
             ("Madoguchi-Delivery", c.delivery.pid.to_string()),
         ];
         let tried = usize::try_from(c.delivery.attempts).unwrap_or(usize::MAX);
+        let answer = client.post(&c.endpoint.row.url, &headers, body).await;
+        // Counted from the try's end (a timeout is ten seconds long).
         let retry_at = BACKOFF_SECS
             .get(tried.saturating_sub(1))
             .map(|s| Utc::now() + Duration::seconds(*s));
-        match client.post(&c.endpoint.row.url, &headers, body).await {
+        match answer {
             Ok(status) if (200..300).contains(&status) => Outcome::Delivered { status },
             Ok(status) => Outcome::NotDelivered {
                 status: Some(status),

@@ -95,9 +95,64 @@ pub async fn disable_endpoint(
     if changed.rows_affected != 1 {
         return Err(StoreError::NotFound);
     }
+    // What was waiting for it will not go: said so, not left waiting for ever.
+    let id: Option<i64> = webhook_endpoint::Entity::find()
+        .select_only()
+        .column(webhook_endpoint::Column::Id)
+        .filter(webhook_endpoint::Column::Pid.eq(pid))
+        .into_tuple()
+        .one(&tx)
+        .await?;
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::Status, Expr::value(FAILED))
+        .col_expr(
+            webhook_delivery::Column::LastError,
+            Expr::value(Some("the endpoint was stopped")),
+        )
+        .filter(webhook_delivery::Column::EndpointId.eq(id.unwrap_or_default()))
+        .filter(webhook_delivery::Column::Status.is_in([PENDING, SENDING]))
+        .exec(&tx)
+        .await?;
     crate::change::record_office(&tx, CHAIN, &[entry], origin, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether an active endpoint already has this URL.
+pub async fn active_url<C: ConnectionTrait>(db: &C, url: &str) -> Result<bool, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Url.eq(url))
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Re-seals every endpoint's secret not sealed under the current key; returns how many.
+pub async fn reseal_all<C: ConnectionTrait>(
+    db: &C,
+    cipher: &RowCipher,
+) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for e in webhook_endpoint::Entity::find().all(db).await? {
+        if cipher.is_current(&e.secret) {
+            continue;
+        }
+        let aad = secret_aad(e.pid);
+        let plain = cipher.open(&aad, &e.secret)?;
+        changed += webhook_endpoint::Entity::update_many()
+            .col_expr(
+                webhook_endpoint::Column::Secret,
+                Expr::value(cipher.seal(&aad, &plain)),
+            )
+            .filter(webhook_endpoint::Column::Id.eq(e.id))
+            .filter(webhook_endpoint::Column::Secret.eq(e.secret))
+            .exec(db)
+            .await?
+            .rows_affected as usize;
+    }
+    Ok(changed)
 }
 
 /// Every endpoint (the administrator's page), newest first; secrets not opened.
@@ -212,19 +267,39 @@ pub async fn claim(
         .filter(webhook_endpoint::Column::Id.is_in(ids))
         .all(conn)
         .await?;
-    rows.into_iter()
-        .filter_map(|d| {
-            let e = endpoints.iter().find(|e| e.id == d.endpoint_id)?.clone();
-            Some((d, e))
-        })
-        .map(|(delivery, row)| {
-            let secret = cipher.open(&secret_aad(row.pid), &row.secret)?;
-            Ok(Claimed {
+    let mut claimed = Vec::with_capacity(rows.len());
+    for delivery in rows {
+        let Some(row) = endpoints
+            .iter()
+            .find(|e| e.id == delivery.endpoint_id)
+            .cloned()
+        else {
+            continue;
+        };
+        match cipher.open(&secret_aad(row.pid), &row.secret) {
+            Ok(secret) => claimed.push(Claimed {
                 delivery,
                 endpoint: Endpoint { row, secret },
-            })
-        })
-        .collect()
+            }),
+            // A secret no key opens (its key dropped after a rotation): this delivery fails
+            // for good, named, and the others of the batch go on.
+            Err(_) => {
+                finish(
+                    conn,
+                    delivery.id,
+                    delivery.attempts,
+                    Outcome::NotDelivered {
+                        status: None,
+                        error: "the endpoint's secret cannot be opened with the keys in use".into(),
+                        retry_at: None,
+                    },
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(claimed)
 }
 
 /// How one try ended.
@@ -304,7 +379,7 @@ pub async fn recent<C: ConnectionTrait>(
 }
 
 /// Sends a failed delivery again (its attempts start over), with its entry; refused unless it
-/// failed, so two clicks replay it once.
+/// failed and its endpoint is active, so two clicks replay it once.
 pub async fn replay(
     db: &Db,
     pid: Uuid,
@@ -314,12 +389,23 @@ pub async fn replay(
 ) -> Result<(), StoreError> {
     use webhook_delivery::Column as C;
     let tx = db.begin_write().await?;
+    let active: Vec<i64> = webhook_endpoint::Entity::find()
+        .select_only()
+        .column(webhook_endpoint::Column::Id)
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .into_tuple()
+        .all(&tx)
+        .await?;
     let changed = webhook_delivery::Entity::update_many()
         .col_expr(C::Status, Expr::value(PENDING))
         .col_expr(C::Attempts, Expr::value(0))
         .col_expr(C::NextAttemptAt, Expr::value(now.trunc_subsecs(6)))
+        .col_expr(C::LastError, Expr::value(Option::<String>::None))
+        .col_expr(C::ResponseStatus, Expr::value(Option::<i32>::None))
         .filter(C::Pid.eq(pid))
         .filter(C::Status.eq(FAILED))
+        // A stopped endpoint's delivery stays failed.
+        .filter(C::EndpointId.is_in(active))
         .exec(&tx)
         .await?;
     if changed.rows_affected != 1 {

@@ -144,12 +144,26 @@ pub async fn add(
         .add_webhook(&url, &events, &who, &origin, Utc::now())
         .await
     {
-        Ok((_, secret)) => page(&state, &who, en, Some(secret), String::new(), String::new()).await,
+        Ok((_, secret)) => {
+            // The secret is on this page only: not kept by a cache or the browser's history.
+            let mut res =
+                page(&state, &who, en, Some(secret), String::new(), String::new()).await?;
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        }
         Err(ServiceError::Invalid(field)) => {
             let (ja, en_w) = if field == "webhook_url" {
                 (
-                    "URL: https:// で始まるアドレスを入力してください（http はこのサーバー上のみ）。",
-                    "URL: an https:// address (plain http only on this machine).",
+                    "URL: https:// で始まるアドレスを入力してください（http はこのサーバー上のみ。ユーザー名・パスワード・# は含めないでください）。",
+                    "URL: an https:// address (plain http only on this machine; no user name, password or #).",
+                )
+            } else if field == "webhook_duplicate" {
+                (
+                    "この URL は既に登録されています。",
+                    "This URL is already registered.",
                 )
             } else {
                 (
