@@ -883,6 +883,27 @@ pub async fn import_people(
     }
 }
 
+/// The page after a notice step: back to the notices when it was done, else the refusal in
+/// words (what was typed kept by `keep`).
+async fn after_notice_step<T>(
+    state: &AppState,
+    who: &StaffIdentity,
+    (pid, en): (Uuid, bool),
+    done: Result<T, ServiceError>,
+    keep: impl FnOnce(&mut NoticeView),
+) -> Result<Response, PageError> {
+    match done {
+        Ok(_) => Ok(back_to_notices(pid)),
+        Err(ServiceError::Invalid(field)) => {
+            notice_refused(state, who, pid, en, invalid_words(field, en), keep).await
+        }
+        Err(ServiceError::Conflict) => {
+            notice_refused(state, who, pid, en, invalid_words("conflict", en), keep).await
+        }
+        Err(e) => Err(PageError(e.into(), en)),
+    }
+}
+
 /// Sends the notices of everyone imported and not yet told.
 pub async fn send_notices(
     State(state): State<AppState>,
@@ -896,20 +917,11 @@ pub async fn send_notices(
     let Posted {
         pid, version, now, ..
     } = Posted::read(&state, &pid, &body, en).await?;
-    match state
+    let sent = state
         .service
         .send_incident_notices(pid, version, &who, &origin, now)
-        .await
-    {
-        Ok(_) => Ok(back_to_notices(pid)),
-        Err(ServiceError::Invalid(field)) => {
-            notice_refused(&state, &who, pid, en, invalid_words(field, en), |_| {}).await
-        }
-        Err(ServiceError::Conflict) => {
-            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
-        }
-        Err(e) => Err(PageError(e.into(), en)),
-    }
+        .await;
+    after_notice_step(&state, &who, (pid, en), sent, |_| {}).await
 }
 
 /// Prepares letters for those whose mail failed and whose postal address is known.
@@ -925,20 +937,11 @@ pub async fn send_failed_letters(
     let Posted {
         pid, version, now, ..
     } = Posted::read(&state, &pid, &body, en).await?;
-    match state
+    let prepared = state
         .service
         .send_failed_as_letters(pid, version, &who, &origin, now)
-        .await
-    {
-        Ok(_) => Ok(back_to_notices(pid)),
-        Err(ServiceError::Invalid(field)) => {
-            notice_refused(&state, &who, pid, en, invalid_words(field, en), |_| {}).await
-        }
-        Err(ServiceError::Conflict) => {
-            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
-        }
-        Err(e) => Err(PageError(e.into(), en)),
-    }
+        .await;
+    after_notice_step(&state, &who, (pid, en), prepared, |_| {}).await
 }
 
 /// Records the publication made where the people cannot be told (代替措置).
@@ -978,20 +981,11 @@ pub async fn record_publication(
         on,
         how: f.get("published_how").to_owned(),
     };
-    match state
+    let recorded = state
         .service
         .change_incident(pid, version, change, &who, &origin, now)
-        .await
-    {
-        Ok(()) => Ok(back_to_notices(pid)),
-        Err(ServiceError::Invalid(field)) => {
-            notice_refused(&state, &who, pid, en, invalid_words(field, en), keep).await
-        }
-        Err(ServiceError::Conflict) => {
-            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), keep).await
-        }
-        Err(e) => Err(PageError(e.into(), en)),
-    }
+        .await;
+    after_notice_step(&state, &who, (pid, en), recorded, keep).await
 }
 
 /// The notice letters still to post, one page each, to print.
