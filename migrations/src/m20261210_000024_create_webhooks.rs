@@ -46,6 +46,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(
                     WebhookDeliveries::ClaimedUntil,
                 ))
+                .col(uuid_null(WebhookDeliveries::ClaimId))
                 .col(string_len_null(WebhookDeliveries::LastError, 300))
                 .col(integer_null(WebhookDeliveries::ResponseStatus))
                 .col(timestamp_with_time_zone(WebhookDeliveries::CreatedAt))
@@ -98,6 +99,7 @@ enum WebhookDeliveries {
     Attempts,
     NextAttemptAt,
     ClaimedUntil,
+    ClaimId,
     LastError,
     ResponseStatus,
     CreatedAt,

@@ -416,3 +416,67 @@ crate::on_both!(
         assert_eq!(delivered, 12);
     }
 );
+
+crate::on_both!(
+    a_sender_whose_claim_was_taken_over_records_nothing,
+    |app: TestApp| async move {
+        let hook = receiver().await;
+        hook.answer(503);
+        let admin = staff_client(&app, Role::Admin).await;
+        register(
+            &app,
+            &admin,
+            &format!("http://127.0.0.1:{}/hook", hook.port),
+        )
+        .await;
+        file_via_api(&app, "claimed@example.jp").await;
+        let (db, cipher) = (app.service.db(), app.service.cipher());
+        let lease = chrono::Duration::seconds(60);
+        // Claimed an hour on (whatever the application's own sender did meanwhile), then
+        // taken over once that lease has run out.
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        let first = madoguchi_store::webhooks::claim(db, cipher, 5, lease, later)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        let second = madoguchi_store::webhooks::claim(
+            db,
+            cipher,
+            5,
+            lease,
+            later + chrono::Duration::minutes(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(second.len(), 1);
+        assert_ne!(first[0].delivery.claim_id, second[0].delivery.claim_id);
+        let delivered = madoguchi_store::webhooks::Outcome::Delivered { status: 204 };
+        // The first sender's late answer changes nothing; the second's is recorded.
+        madoguchi_store::webhooks::finish(
+            db.conn(),
+            first[0].delivery.id,
+            first[0].delivery.claim_id,
+            delivered.clone(),
+            later,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            app.service.webhook_deliveries().await.unwrap()[0].status,
+            "sending"
+        );
+        madoguchi_store::webhooks::finish(
+            db.conn(),
+            second[0].delivery.id,
+            second[0].delivery.claim_id,
+            delivered,
+            later,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            app.service.webhook_deliveries().await.unwrap()[0].status,
+            "delivered"
+        );
+    }
+);

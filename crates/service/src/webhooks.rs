@@ -152,7 +152,7 @@ impl Service {
             webhooks::finish(
                 self.db().conn(),
                 c.delivery.id,
-                c.delivery.attempts,
+                c.delivery.claim_id,
                 outcome,
                 Utc::now(),
             )

@@ -249,6 +249,8 @@ pub async fn figures<C: ConnectionTrait>(
             C::ReceivedOn
                 .gte(from)
                 .or(C::ClosedAt.is_null())
+                // Reopened: open now, its first closing kept.
+                .or(C::State.is_in(["open", "replied"]))
                 .or(C::ClosedAt.gte(from_instant.trunc_subsecs(6))),
         )
         .into_tuple()

@@ -233,28 +233,37 @@ pub async fn claim(
     let now = now.trunc_subsecs(6);
     let until = now + lease;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // One id per claim: a sender whose lease was taken over (even after a replay reset the
+    // attempts) records nothing.
+    let claim = Uuid::new_v4();
     let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
         DatabaseBackend::Postgres => (
             "UPDATE webhook_deliveries SET status = 'sending', claimed_until = $1, \
-             attempts = attempts + 1 \
+             attempts = attempts + 1, claim_id = $4 \
              WHERE id IN (SELECT d.id FROM webhook_deliveries d \
                 JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.active \
                 WHERE (d.status = 'pending' AND d.next_attempt_at <= $2) \
                    OR (d.status = 'sending' AND d.claimed_until < $2) \
                 ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED) \
              RETURNING *",
-            vec![until.into(), now.into(), limit.into()],
+            vec![until.into(), now.into(), limit.into(), claim.into()],
         ),
         _ => (
             "UPDATE webhook_deliveries SET status = 'sending', claimed_until = ?, \
-             attempts = attempts + 1 \
+             attempts = attempts + 1, claim_id = ? \
              WHERE id IN (SELECT d.id FROM webhook_deliveries d \
                 JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.active \
                 WHERE (d.status = 'pending' AND d.next_attempt_at <= ?) \
                    OR (d.status = 'sending' AND d.claimed_until < ?) \
                 ORDER BY d.next_attempt_at, d.id LIMIT ?) \
              RETURNING *",
-            vec![until.into(), now.into(), now.into(), limit.into()],
+            vec![
+                until.into(),
+                claim.into(),
+                now.into(),
+                now.into(),
+                limit.into(),
+            ],
         ),
     };
     let mut rows = webhook_delivery::Entity::find()
@@ -287,7 +296,7 @@ pub async fn claim(
                 finish(
                     conn,
                     delivery.id,
-                    delivery.attempts,
+                    delivery.claim_id,
                     Outcome::NotDelivered {
                         status: None,
                         error: "the endpoint's secret cannot be opened with the keys in use".into(),
@@ -321,12 +330,12 @@ pub enum Outcome {
     },
 }
 
-/// Records a try's outcome (only while the delivery is still this claim's: `attempts` as
-/// claimed, so a slow instance whose lease was taken over records nothing).
+/// Records a try's outcome (only while the delivery is still under this claim, so a slow
+/// instance whose lease was taken over records nothing).
 pub async fn finish<C: ConnectionTrait>(
     db: &C,
     id: i64,
-    attempts: i32,
+    claim: Option<Uuid>,
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -335,7 +344,7 @@ pub async fn finish<C: ConnectionTrait>(
     let update = webhook_delivery::Entity::update_many()
         .col_expr(C::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(C::Id.eq(id))
-        .filter(C::Attempts.eq(attempts))
+        .filter(C::ClaimId.eq(claim))
         .filter(C::Status.eq(SENDING));
     let update = match outcome {
         Outcome::Delivered { status } => update

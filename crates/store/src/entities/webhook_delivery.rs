@@ -19,6 +19,8 @@ pub struct Model {
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,
+    /// The claim it is under: only that claim records its outcome.
+    pub claim_id: Option<Uuid>,
     pub last_error: Option<String>,
     pub response_status: Option<i32>,
     pub created_at: DateTimeUtc,
