@@ -310,19 +310,6 @@ pub async fn run_gatherer(service: Service, mut stop: watch::Receiver<bool>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(0) >= chrono::Duration::seconds(10));
-        assert!(backoff(0) <= chrono::Duration::seconds(13));
-        assert!(backoff(3) >= chrono::Duration::seconds(80));
-        assert!(backoff(30) <= chrono::Duration::seconds(4500));
-    }
-}
-
 /// Sends webhook deliveries as they fall due (every instance runs one: a delivery is claimed
 /// by one), until `stop`.
 pub async fn run_webhooks(service: Service, mut stop: watch::Receiver<bool>) {
@@ -355,5 +342,18 @@ pub async fn run_webhooks(service: Service, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= chrono::Duration::seconds(10));
+        assert!(backoff(0) <= chrono::Duration::seconds(13));
+        assert!(backoff(3) >= chrono::Duration::seconds(80));
+        assert!(backoff(30) <= chrono::Duration::seconds(4500));
     }
 }
