@@ -211,6 +211,15 @@ pub const NOTICE_ITEMS: [&str; 5] = ["summary", "items", "cause", "secondary", "
 /// there is none); その他 may be empty.
 pub const NOTICE_REQUIRED: [&str; 4] = ["summary", "items", "cause", "secondary"];
 
+/// The required items a report still lacks (empty or blank), by key in [`NOTICE_REQUIRED`]'s
+/// order: no notice goes while any is missing.
+pub fn missing_notice_items<'a>(text_of: impl Fn(&str) -> Option<&'a str>) -> Vec<&'static str> {
+    NOTICE_REQUIRED
+        .into_iter()
+        .filter(|k| text_of(k).is_none_or(|t| t.trim().is_empty()))
+        .collect()
+}
+
 /// The most people one import takes.
 pub const MAX_AFFECTED: usize = 10_000;
 
@@ -368,6 +377,17 @@ mod tests {
         for k in NOTICE_REQUIRED {
             assert!(NOTICE_ITEMS.contains(&k), "{k}");
         }
+        // A blank item is missing; その他 is not required.
+        let report = |k: &str| match k {
+            "summary" => Some("概要"),
+            "items" => Some("  "),
+            "other" => Some("その他"),
+            _ => None,
+        };
+        assert_eq!(
+            missing_notice_items(report),
+            ["items", "cause", "secondary"]
+        );
         // Every item told is an item of the report.
         for k in NOTICE_ITEMS {
             assert!(REPORT_ITEMS.iter().any(|(key, _, _)| *key == k), "{k}");

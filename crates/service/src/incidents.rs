@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use madoguchi_domain::incident::{
-    AffectedPerson, Assessment, IncidentFacts, NOTICE_ITEMS, NOTICE_REQUIRED, REPORT_ITEMS,
-    ReportTo, assess,
+    AffectedPerson, Assessment, IncidentFacts, NOTICE_ITEMS, REPORT_ITEMS, ReportTo, assess,
+    missing_notice_items,
 };
 use madoguchi_store::incidents::{NewPerson, NoticeRun};
 
@@ -455,13 +455,8 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(usize, usize), ServiceError> {
         let current = incidents::by_pid(self.db().conn(), self.cipher(), pid).await?;
-        let filled = |key: &str| {
-            current
-                .report
-                .get(key)
-                .is_some_and(|t| !t.trim().is_empty())
-        };
-        if !NOTICE_REQUIRED.iter().all(|k| filled(k)) {
+        let report = &current.report;
+        if !missing_notice_items(|k| report.get(k).map(String::as_str)).is_empty() {
             return Err(ServiceError::Invalid("notice_items"));
         }
         let settings = self.settings().await?;

@@ -232,21 +232,17 @@ async fn notice_view(
         published_on: String::new(),
         published_how: String::new(),
         preview: madoguchi_service::incidents::notice_lines(&v.incident.report),
-        missing: madoguchi_domain::incident::NOTICE_REQUIRED
-            .iter()
-            .filter(|k| {
-                v.incident
-                    .report
-                    .get(**k)
-                    .is_none_or(|t| t.trim().is_empty())
-            })
-            .filter_map(|k| {
-                REPORT_ITEMS
-                    .iter()
-                    .find(|(key, _, _)| key == k)
-                    .map(|(_, ja, en_label)| if en { *en_label } else { *ja })
-            })
-            .collect(),
+        missing: madoguchi_domain::incident::missing_notice_items(|k| {
+            v.incident.report.get(k).map(String::as_str)
+        })
+        .iter()
+        .filter_map(|k| {
+            REPORT_ITEMS
+                .iter()
+                .find(|(key, _, _)| key == k)
+                .map(|(_, ja, en_label)| if en { *en_label } else { *ja })
+        })
+        .collect(),
         failed_with_address: people
             .iter()
             .filter(|p| p.status == NoticeStatus::Failed && p.postal_address.is_some())
