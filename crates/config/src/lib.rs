@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use madoguchi_domain::role_map::RoleMap;
 use madoguchi_domain::{
     FeeSchedule, IdentityMethod, Jurisdiction, Period, Policy, RequestKind, Yen,
 };
@@ -201,6 +202,34 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed (`MADOGUCHI_TRUSTED_PROXIES`,
     /// addresses or CIDR networks, comma-separated; empty: the peer address is the client).
     pub trusted_proxies: Vec<Network>,
+    /// Staff sign-in through the company's OpenID provider (`MADOGUCHI_OIDC_ISSUER` and the
+    /// variables beside it); `None` when not set up.
+    pub sso: Option<SsoConfig>,
+    /// Whether staff may sign in with a local password (`MADOGUCHI_LOCAL_LOGIN`); turning it
+    /// off needs single sign-on. API tokens are not passwords and keep working.
+    pub local_login: bool,
+}
+
+/// Single sign-on by OpenID Connect.
+#[derive(Debug, Clone)]
+pub struct SsoConfig {
+    /// `MADOGUCHI_OIDC_ISSUER`: the provider's issuer URL, exactly as its metadata says it.
+    pub issuer: String,
+    /// `MADOGUCHI_OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `MADOGUCHI_OIDC_CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// `MADOGUCHI_OIDC_SCOPES`: asked for besides `openid` (default `email profile`; some
+    /// providers release a groups claim only for a scope of its own).
+    pub scopes: String,
+    /// `MADOGUCHI_OIDC_ROLE_CLAIM`: the ID token's claim that carries the person's groups
+    /// (default `groups`).
+    pub role_claim: String,
+    /// `MADOGUCHI_OIDC_ROLES`: which values of that claim grant which role.
+    pub roles: RoleMap,
+    /// `MADOGUCHI_OIDC_PROVISION`: whether a person the provider vouches for, with a mapped
+    /// role but no account here, gets one at first sign-in (default `false`: refused).
+    pub provision: bool,
 }
 
 /// An IP network, e.g. `10.0.0.0/8` or a single address.
@@ -301,6 +330,13 @@ impl Config {
     /// | `MADOGUCHI_ERASURE_APPROVAL` | `one`: an officer orders an erasure alone; `two`: a second officer approves it |
     /// | `MADOGUCHI_DATAMAP` | unset: no data map; a path installs that file at start (`docs/datamap.md`) |
     /// | `MADOGUCHI_INTAKE_PER_IP_PER_HOUR` | `20` requests filed per client address per hour; `0` is off |
+    /// | `MADOGUCHI_OIDC_ISSUER` | unset: no single sign-on; the company's OpenID provider, e.g. `https://login.example.jp` |
+    /// | `MADOGUCHI_OIDC_CLIENT_ID`, `MADOGUCHI_OIDC_CLIENT_SECRET` | required with an issuer |
+    /// | `MADOGUCHI_OIDC_ROLES` | required with an issuer: `claim value=role,…`, e.g. `privacy-admins=admin,privacy-office=officer` |
+    /// | `MADOGUCHI_OIDC_ROLE_CLAIM` | `groups` |
+    /// | `MADOGUCHI_OIDC_SCOPES` | `email profile` (besides `openid`) |
+    /// | `MADOGUCHI_OIDC_PROVISION` | `false`: a person without an account is refused; `true` creates one |
+    /// | `MADOGUCHI_LOCAL_LOGIN` | `true`; `false` turns staff passwords off (needs an issuer) |
     /// | `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` | unset: no card payment |
     /// | `STRIPE_API_BASE` | Stripe's own; tests point it at a fake |
     pub fn load() -> Result<Config, ConfigError> {
@@ -471,6 +507,46 @@ impl Config {
             None => ResultsTo::Requester,
         };
 
+        let sso = match get("MADOGUCHI_OIDC_ISSUER") {
+            None => None,
+            Some(issuer) => {
+                let required = |key: &str| {
+                    get(key).map(str::to_owned).ok_or_else(|| {
+                        invalid(key, "required when MADOGUCHI_OIDC_ISSUER is set".into())
+                    })
+                };
+                let roles = RoleMap::parse(&required("MADOGUCHI_OIDC_ROLES")?)
+                    .map_err(|m| invalid("MADOGUCHI_OIDC_ROLES", m))?;
+                Some(SsoConfig {
+                    issuer: issuer.trim().to_owned(),
+                    client_id: required("MADOGUCHI_OIDC_CLIENT_ID")?,
+                    client_secret: SecretString::from(required("MADOGUCHI_OIDC_CLIENT_SECRET")?),
+                    scopes: get("MADOGUCHI_OIDC_SCOPES")
+                        .unwrap_or("email profile")
+                        .to_owned(),
+                    role_claim: get("MADOGUCHI_OIDC_ROLE_CLAIM")
+                        .unwrap_or("groups")
+                        .trim()
+                        .to_owned(),
+                    roles,
+                    provision: parse(
+                        get("MADOGUCHI_OIDC_PROVISION").unwrap_or("false"),
+                        "MADOGUCHI_OIDC_PROVISION",
+                    )?,
+                })
+            }
+        };
+        let local_login: bool = parse(
+            get("MADOGUCHI_LOCAL_LOGIN").unwrap_or("true"),
+            "MADOGUCHI_LOCAL_LOGIN",
+        )?;
+        if !local_login && sso.is_none() {
+            return Err(invalid(
+                "MADOGUCHI_LOCAL_LOGIN",
+                "staff could not sign in at all: set up single sign-on (MADOGUCHI_OIDC_ISSUER) first".into(),
+            ));
+        }
+
         let base_url = get("MADOGUCHI_BASE_URL").map_or_else(
             || format!("http://{listen}"),
             |u| u.trim_end_matches('/').to_owned(),
@@ -613,6 +689,8 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
             data_dir,
+            sso,
+            local_login,
         })
     }
 
@@ -690,6 +768,57 @@ mod tests {
         assert_eq!(c.fees.fee(RequestKind::Disclosure), Yen(3000));
         assert_eq!(c.policy, Policy::appi());
         assert_eq!(c.intake_per_ip_per_hour, 20);
+    }
+
+    #[test]
+    fn single_sign_on_needs_its_client_and_roles_and_passwords_go_only_with_it() {
+        let c = Config::from_vars(&BTreeMap::new()).unwrap();
+        assert!(c.sso.is_none() && c.local_login);
+        let full = [
+            ("MADOGUCHI_OIDC_ISSUER", "https://login.example.jp"),
+            ("MADOGUCHI_OIDC_CLIENT_ID", "madoguchi"),
+            ("MADOGUCHI_OIDC_CLIENT_SECRET", "s3cret"),
+            (
+                "MADOGUCHI_OIDC_ROLES",
+                "privacy-admins=admin,privacy=officer",
+            ),
+            ("MADOGUCHI_LOCAL_LOGIN", "false"),
+        ];
+        let c = Config::from_vars(&vars(&full)).unwrap();
+        let sso = c.sso.expect("configured");
+        assert_eq!(sso.role_claim, "groups");
+        assert_eq!(sso.scopes, "email profile");
+        assert!(!sso.provision && !c.local_login);
+        assert_eq!(
+            sso.roles.role_for(Some(&serde_json::json!(["privacy"]))),
+            Some(madoguchi_domain::Role::Officer)
+        );
+        for missing in [
+            "MADOGUCHI_OIDC_CLIENT_ID",
+            "MADOGUCHI_OIDC_CLIENT_SECRET",
+            "MADOGUCHI_OIDC_ROLES",
+        ] {
+            let partial: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let err = Config::from_vars(&vars(&partial)).unwrap_err().to_string();
+            assert!(err.starts_with(missing), "{err}");
+        }
+        let err = Config::from_vars(&vars(&[
+            ("MADOGUCHI_OIDC_ISSUER", "https://login.example.jp"),
+            ("MADOGUCHI_OIDC_CLIENT_ID", "madoguchi"),
+            ("MADOGUCHI_OIDC_CLIENT_SECRET", "s3cret"),
+            ("MADOGUCHI_OIDC_ROLES", "privacy=superuser"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("superuser"), "{err}");
+        let err = Config::from_vars(&vars(&[("MADOGUCHI_LOCAL_LOGIN", "false")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("MADOGUCHI_LOCAL_LOGIN"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod register;
 pub mod request;
 pub mod review;
+pub mod role_map;
 pub mod state;
 pub mod table;
 pub mod timeline;

@@ -495,6 +495,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         csrf: None,
         must_change_password: false,
         totp_enabled: user.totp_enabled,
+        sso: false,
     };
     let token: Arc<str> = service
         .create_api_token(

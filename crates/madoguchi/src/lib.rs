@@ -112,6 +112,19 @@ impl Application {
             };
             service = service.with_payments(madoguchi_pay::StripePayments::new(&settings)?);
         }
+        if let Some(sso) = &config.sso {
+            // Checked now (an issuer that is not https stops the start); nothing is fetched
+            // from the provider until someone signs in.
+            let client = madoguchi_sso::SsoClient::new(madoguchi_sso::Settings {
+                issuer: sso.issuer.clone(),
+                client_id: sso.client_id.clone(),
+                client_secret: sso.client_secret.clone(),
+                redirect_uri: format!("{}/staff/sso/callback", config.base_url),
+                scopes: sso.scopes.clone(),
+            })
+            .context("single sign-on (MADOGUCHI_OIDC_ISSUER)")?;
+            service = service.with_sso(client);
+        }
         if let Some(path) = &config.datamap {
             // A map with problems stops the start: answers must not be built on it.
             let loaded = service

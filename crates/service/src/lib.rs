@@ -23,6 +23,7 @@ pub mod queue;
 pub mod register;
 pub mod reminders;
 pub mod settings;
+pub mod sso;
 pub mod staff;
 pub mod tasks;
 pub mod totp;
@@ -109,6 +110,8 @@ pub struct Service {
     identity_source: Arc<dyn IdentitySource>,
     settings: Arc<settings::SettingsCache>,
     datamap: Arc<datamap::MapCache>,
+    /// Staff sign-in through the company's OpenID provider, when set up.
+    sso: Option<Arc<madoguchi_sso::SsoClient>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -161,6 +164,7 @@ impl Service {
             mail_wakeup: Arc::new(Notify::new()),
             settings: Arc::default(),
             datamap: Arc::default(),
+            sso: None,
         }
     }
 

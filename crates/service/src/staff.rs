@@ -52,6 +52,9 @@ pub struct StaffIdentity {
     pub must_change_password: bool,
     /// The account has a second factor (TOTP) set up.
     pub totp_enabled: bool,
+    /// The account signs in through the company's identity provider, whose second factor
+    /// stands in for this one's (`MADOGUCHI_REQUIRE_TOTP` is about local passwords).
+    pub sso: bool,
 }
 
 impl StaffIdentity {
@@ -129,8 +132,14 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// A password hash nobody knows the password of: an account created by single sign-on has
+/// no password to sign in with.
+pub(crate) fn unusable_password() -> String {
+    hash_password(&random_token())
+}
+
 impl Service {
-    async fn audit_staff(
+    pub(crate) async fn audit_staff(
         &self,
         chain_owner: Uuid,
         e: NewEntry,
@@ -316,6 +325,9 @@ impl Service {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<LoginOutcome, ServiceError> {
+        if !self.config.local_login {
+            return Ok(LoginOutcome::Failed);
+        }
         let (ip_key, account_key) = self.login_keys(email, origin);
         let user = staff_user::Entity::find()
             .filter(staff_user::Column::Email.eq(normalize_email(email)))
@@ -350,7 +362,13 @@ impl Service {
         let matches = match &user {
             // The hash is checked for a disabled account too: skipping it would tell by
             // timing which accounts are disabled.
-            Some(u) => password_matches(&u.password_hash, password) && !u.disabled,
+            // An account tied to the company's provider signs in there only, so that leaving
+            // the company (or a group) there takes effect here.
+            Some(u) => {
+                password_matches(&u.password_hash, password)
+                    && !u.disabled
+                    && u.sso_subject.is_none()
+            }
             None => {
                 // Spend the same time as a real check so timing does not reveal accounts.
                 let _ = password_matches(
@@ -365,6 +383,7 @@ impl Service {
             let reason = match &user {
                 None => "unknown_account",
                 Some(u) if u.disabled => "disabled",
+                Some(u) if u.sso_subject.is_some() => "sso_account",
                 Some(_) => "bad_password",
             };
             audit(
@@ -675,6 +694,7 @@ impl Service {
             csrf: Some(s.csrf),
             must_change_password: user.must_change_password,
             totp_enabled: user.totp_enabled,
+            sso: user.sso_subject.is_some(),
         }))
     }
 
@@ -767,6 +787,7 @@ impl Service {
             csrf: None,
             must_change_password: false,
             totp_enabled: user.totp_enabled,
+            sso: user.sso_subject.is_some(),
         }))
     }
 

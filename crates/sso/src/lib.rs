@@ -10,7 +10,6 @@
 //! down must not stop the privacy office from starting), kept for an hour, and the keys are
 //! fetched again when a token names a key not seen yet (the provider rotated its keys).
 
-mod roles;
 pub mod token;
 
 use std::time::{Duration, Instant};
@@ -28,7 +27,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
-pub use roles::RoleMap;
 pub use token::{IdClaims, Jwks, TokenError};
 
 /// How long a call to the provider may take.
@@ -429,15 +427,19 @@ impl SsoClient {
                 !m.iter().any(|x| x == "client_secret_basic")
                     && m.iter().any(|x| x == "client_secret_post")
             });
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", &self.settings.redirect_uri)
-            .append_pair("code_verifier", verifier);
-        if post_auth {
-            form.append_pair("client_id", &self.settings.client_id)
-                .append_pair("client_secret", secret);
-        }
+        // Built before any await: the serializer is not Send.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", &self.settings.redirect_uri)
+                .append_pair("code_verifier", verifier);
+            if post_auth {
+                form.append_pair("client_id", &self.settings.client_id)
+                    .append_pair("client_secret", secret);
+            }
+            form.finish()
+        };
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(meta.token_endpoint.as_str())
@@ -455,7 +457,7 @@ impl SsoClient {
             req = req.header(AUTHORIZATION, value);
         }
         let req = req
-            .body(Full::new(Bytes::from(form.finish())))
+            .body(Full::new(Bytes::from(body)))
             .map_err(|_| SsoError::Config("the token endpoint cannot be requested".into()))?;
         let (status, body) = self.call(req).await?;
         if status.is_client_error() {
@@ -520,6 +522,21 @@ mod tests {
             error_code(format!(r#"{{"error":"{}"}}"#, "a".repeat(41)).as_bytes()),
             "unknown"
         );
+    }
+
+    #[test]
+    fn a_sign_in_can_be_awaited_on_any_thread() {
+        fn is_send<T: Send>(_: &T) {}
+        let client = SsoClient::new(Settings {
+            issuer: "https://login.example.jp".into(),
+            client_id: "c".into(),
+            client_secret: SecretString::from("s".to_owned()),
+            redirect_uri: "https://madoguchi.example.jp/staff/sso/callback".into(),
+            scopes: "email".into(),
+        })
+        .unwrap();
+        is_send(&client.authorization());
+        is_send(&client.finish("code", None, "nonce", "verifier", 0));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod requests;
 pub mod sealed;
 pub mod secrets;
 pub mod seed;
+pub mod sso_logins;
 pub mod tokens;
 pub mod webhooks;
 

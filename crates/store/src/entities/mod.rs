@@ -21,6 +21,7 @@ pub mod request;
 pub mod request_note;
 pub mod setting;
 pub mod staff_session;
+pub mod staff_sso_login;
 pub mod staff_user;
 pub mod subject_token;
 pub mod timer_job;

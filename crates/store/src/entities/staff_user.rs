@@ -26,6 +26,8 @@ pub struct Model {
     pub totp_pending_secret: Option<String>,
     /// The password was handed over (one-time): it must be replaced before any work.
     pub must_change_password: bool,
+    /// The identity provider's subject (`<issuer> <sub>`) once the account signs in by SSO.
+    pub sso_subject: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -39,7 +39,7 @@ async fn page(
         .map_err(|e| PageError(e.into(), en))?;
     Ok(render(&AccountPage {
         c: Chrome::new(who, en),
-        totp_required: state.config.require_totp && !user.totp_enabled,
+        totp_required: state.config.require_totp && !user.totp_enabled && !who.sso,
         totp_enabled: user.totp_enabled,
         totp_secret,
         recovery,

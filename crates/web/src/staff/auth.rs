@@ -1,15 +1,17 @@
-//! Staff login (password, then TOTP when enrolled) and logout.
+//! Staff login (password, then TOTP when enrolled; or single sign-on through the company's
+//! OpenID provider) and logout.
 
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use madoguchi_service::sso::{SsoCallback, SsoOutcome, SsoRefusal};
 use madoguchi_service::staff::{ABSOLUTE_TIMEOUT, LoginOutcome};
 use serde::Deserialize;
 
 use super::guard::SESSION_COOKIE;
-use super::pages::{Chrome, LoginPage};
+use super::pages::{Chrome, LoginPage, SignedInPage};
 use crate::cookies::{cookie, set_cookie};
 use crate::csrf;
 use crate::error::PageError;
@@ -19,6 +21,10 @@ use crate::pages::render;
 use crate::state::AppState;
 
 const PENDING_COOKIE: &str = "madoguchi_staff_mfa";
+/// Ties the provider's answer to the browser that began the sign-in.
+const SSO_COOKIE: &str = "madoguchi_staff_sso";
+/// The only path the single sign-on cookie is sent to.
+const SSO_CALLBACK: &str = "/staff/sso/callback";
 
 #[derive(Debug, Deserialize, Default)]
 pub struct NextQuery {
@@ -56,6 +62,8 @@ fn page(
         error: error.to_owned(),
         next: safe_next(next),
         totp_step,
+        sso: state.service.sso_enabled(),
+        passwords: state.config.local_login,
     });
     *res.status_mut() = status;
     if let Some(v) = set.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -191,6 +199,9 @@ pub async fn login(
     if !csrf::verify(&state, &headers, &f.csrf) {
         return Ok(expired_form(&state, &headers, lang.en(), &f.next, false));
     }
+    if !state.config.local_login {
+        return Ok(passwords_off(&state, &headers, lang.en(), &f.next));
+    }
     let outcome = state
         .service
         .login(&f.email, &f.password, &origin, Utc::now())
@@ -226,6 +237,9 @@ pub async fn login_totp(
     if !csrf::verify(&state, &headers, &f.csrf) {
         return Ok(expired_form(&state, &headers, lang.en(), &f.next, true));
     }
+    if !state.config.local_login {
+        return Ok(passwords_off(&state, &headers, lang.en(), &f.next));
+    }
     let Some(pending) = cookie(&headers, PENDING_COOKIE) else {
         return Ok(outcome_response(
             &state,
@@ -260,4 +274,192 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
+}
+
+/// A password posted where passwords are turned off.
+fn passwords_off(state: &AppState, headers: &HeaderMap, en: bool, next: &str) -> Response {
+    let msg = if en {
+        "Passwords are turned off here. Sign in with your organisation account."
+    } else {
+        "パスワードでのログインは無効です。組織のアカウントでログインしてください。"
+    };
+    page(state, headers, en, msg, next, false, StatusCode::FORBIDDEN)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SsoStartForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Begins a single sign-on: the browser goes to the provider with a cookie that only the
+/// callback receives.
+pub async fn sso_start(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Form(f): Form<SsoStartForm>,
+) -> Result<Response, PageError> {
+    if !csrf::verify(&state, &headers, &f.csrf) {
+        return Ok(expired_form(&state, &headers, lang.en(), &f.next, false));
+    }
+    let begun = state
+        .service
+        .sso_begin(&safe_next(&f.next), &origin, Utc::now())
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
+    let begun = match begun {
+        Ok(b) => b,
+        Err(refusal) => return Ok(sso_refused(&state, &headers, lang.en(), refusal)),
+    };
+    let mut res = Redirect::to(&begun.url).into_response();
+    let secure = if state.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    // SameSite=Lax: the provider sends the browser back with a top-level GET from its own
+    // site, which a Strict cookie would not accompany. The path keeps it off every other page.
+    let c = format!(
+        "{SSO_COOKIE}={}; Path={SSO_CALLBACK}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        begun.cookie,
+        madoguchi_service::sso::PENDING_FOR.num_seconds()
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SsoAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// Where the provider sends the browser back.
+pub async fn sso_callback(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    ClientOrigin(origin): ClientOrigin,
+    Query(q): Query<SsoAnswer>,
+) -> Result<Response, PageError> {
+    let answer = SsoCallback {
+        code: q.code,
+        state: q.state,
+        iss: q.iss,
+        error: q.error,
+    };
+    let outcome = state
+        .service
+        .sso_finish(
+            cookie(&headers, SSO_COOKIE).as_deref(),
+            &answer,
+            &origin,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| PageError(e.into(), lang.en()))?;
+    let mut res = match outcome {
+        SsoOutcome::Success { token, next } => {
+            let mut res = render(&SignedInPage {
+                c: Chrome::anonymous(lang.en()),
+                next: safe_next(&next),
+            });
+            let c = set_cookie(
+                SESSION_COOKIE,
+                &token,
+                ABSOLUTE_TIMEOUT.num_seconds(),
+                state.secure_cookies(),
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            res
+        }
+        SsoOutcome::Refused(r) => sso_refused(&state, &headers, lang.en(), r),
+    };
+    // The sign-in is used up either way.
+    let secure = if state.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let gone =
+        format!("{SSO_COOKIE}=; Path={SSO_CALLBACK}; Max-Age=0; HttpOnly; SameSite=Lax{secure}");
+    if let Ok(v) = HeaderValue::from_str(&gone) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// The login page saying why single sign-on did not open a session, and what to do.
+fn sso_refused(state: &AppState, headers: &HeaderMap, en: bool, r: SsoRefusal) -> Response {
+    let (ja, english, status) = match r {
+        SsoRefusal::Off => (
+            "組織のアカウントでのログインは設定されていません。",
+            "Signing in with an organisation account is not set up.",
+            StatusCode::NOT_FOUND,
+        ),
+        SsoRefusal::Expired => (
+            "ログインの手続きが時間切れになったか、別のブラウザーで始められました。もう一度お試しください。",
+            "The sign-in took too long or was started in another browser. Please try again.",
+            StatusCode::BAD_REQUEST,
+        ),
+        SsoRefusal::Cancelled => (
+            "組織のアカウントでのログインが完了しませんでした。もう一度お試しください。",
+            "The sign-in with your organisation account was not completed. Please try again.",
+            StatusCode::UNAUTHORIZED,
+        ),
+        SsoRefusal::Unreachable => (
+            "組織の認証サービスに接続できませんでした。しばらくしてからお試しください。",
+            "Your organisation's sign-in service could not be reached. Please try again later.",
+            StatusCode::BAD_GATEWAY,
+        ),
+        SsoRefusal::Failed => (
+            "組織の認証サービスからの応答を確認できませんでした。もう一度お試しください。続く場合は管理者に連絡してください。",
+            "The answer from your organisation's sign-in service could not be verified. Please try again; if it persists, tell your administrator.",
+            StatusCode::UNAUTHORIZED,
+        ),
+        SsoRefusal::NoRole => (
+            "このアカウントには窓口の担当者の権限がありません。必要な場合は管理者に連絡してください。",
+            "This account has no role in the privacy office. Ask your administrator if you need one.",
+            StatusCode::FORBIDDEN,
+        ),
+        SsoRefusal::NoAccount => (
+            "このアカウントは担当者として登録されていません。管理者に登録を依頼してください。",
+            "This account is not registered as staff. Ask your administrator to add you.",
+            StatusCode::FORBIDDEN,
+        ),
+        SsoRefusal::Disabled => (
+            "このアカウントは無効になっています。管理者に連絡してください。",
+            "This account is disabled. Please contact your administrator.",
+            StatusCode::FORBIDDEN,
+        ),
+        SsoRefusal::AddressTaken => (
+            "このメールアドレスの担当者アカウントに、組織のアカウントを自動ではつなげられません。管理者に連絡してください。",
+            "A staff account with this e-mail address cannot be tied to your organisation account automatically. Please contact your administrator.",
+            StatusCode::FORBIDDEN,
+        ),
+        SsoRefusal::Throttled => (
+            "ログインの試行が続いたため、一時的に受け付けていません。15分後にお試しください。",
+            "Too many sign-ins were started. Try again in 15 minutes.",
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+    };
+    page(
+        state,
+        headers,
+        en,
+        if en { english } else { ja },
+        "",
+        false,
+        status,
+    )
 }

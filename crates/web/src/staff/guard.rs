@@ -100,7 +100,7 @@ pub async fn guard(
     }
     // Where a second factor is compulsory, an account without one sets it up before anything
     // else; its API tokens are refused until then.
-    if state.config.require_totp && !identity.totp_enabled {
+    if state.config.require_totp && !identity.totp_enabled && !identity.sso {
         if g.api {
             return deny(true, AppError::Forbidden, lang.en());
         }

@@ -530,6 +530,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/staff/login", get(auth::show_login).post(auth::login))
         .route("/staff/login/totp", post(auth::login_totp))
+        .route("/staff/sso", post(auth::sso_start))
+        .route("/staff/sso/callback", get(auth::sso_callback))
         .route("/static/staff.css", get(stylesheet));
     for (spec, handler) in routes() {
         let guard = Guard {

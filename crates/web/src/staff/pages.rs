@@ -66,6 +66,20 @@ pub struct LoginPage {
     pub error: String,
     pub next: String,
     pub totp_step: bool,
+    /// Offer sign-in through the company's identity provider.
+    pub sso: bool,
+    /// Offer the password form.
+    pub passwords: bool,
+}
+
+/// After a single sign-on: the session cookie is set here and the staff page opened from this
+/// page, because a browser coming back from the provider (another site) does not send a
+/// same-site-only cookie along a redirect, and the session cookie is one.
+#[derive(Debug, Template)]
+#[template(path = "staff/signed_in.html")]
+pub struct SignedInPage {
+    pub c: Chrome,
+    pub next: String,
 }
 
 /// A queue row, formatted.
@@ -651,6 +665,7 @@ bilingual!(
     AuditPage,
     MailPage,
     LoginPage,
+    SignedInPage,
     QueuePage,
     DetailPage,
     UsersPage,

@@ -1,7 +1,7 @@
-//! Roles from the provider's claim: the administrator names the claim (e.g. `groups`) and
+//! Staff roles from an identity provider's claim (single sign-on): the administrator names the claim (e.g. `groups`) and
 //! which of its values grant which role. No IO.
 
-use madoguchi_domain::Role;
+use crate::Role;
 use serde_json::Value;
 
 /// Claim values and the role each grants, e.g. `madoguchi-admins=admin,…`.
