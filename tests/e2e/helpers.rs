@@ -717,6 +717,7 @@ pub async fn staff_user(app: &TestApp, role: madoguchi_domain::Role) -> (String,
         csrf: None,
         must_change_password: true,
         totp_enabled: false,
+        sso: false,
     };
     app.service
         .change_password(
@@ -789,6 +790,7 @@ pub async fn staff_token(app: &TestApp, role: madoguchi_domain::Role) -> String 
         csrf: None,
         must_change_password: false,
         totp_enabled: false,
+        sso: false,
     };
     app.service
         .create_api_token(&who, role, "test", &Default::default(), chrono::Utc::now())

@@ -40,6 +40,7 @@ mod payments;
 mod privacy;
 mod security;
 mod settings;
+mod sso;
 mod staff;
 mod timers;
 mod webhooks;

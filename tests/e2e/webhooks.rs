@@ -339,6 +339,7 @@ crate::on_both!(
                         csrf: None,
                         must_change_password: false,
                         totp_enabled: false,
+                        sso: false,
                     },
                     &Default::default(),
                     chrono::Utc::now()

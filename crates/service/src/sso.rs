@@ -131,6 +131,7 @@ impl Service {
         let auth = match client.authorization().await {
             Ok(a) => a,
             Err(e) => {
+                tracing::warn!(error = %e, "single sign-on could not begin");
                 self.sso_refused(None, &e.reason(), origin, now).await?;
                 return Ok(Err(refusal_for(&e)));
             }
@@ -207,6 +208,8 @@ impl Service {
         {
             Ok(c) => c,
             Err(e) => {
+                // The error's words hold no token, code or claim.
+                tracing::warn!(error = %e, "single sign-on refused");
                 self.sso_refused(None, &e.reason(), origin, now).await?;
                 return refused(refusal_for(&e));
             }

@@ -203,7 +203,10 @@ impl SsoClient {
     /// A client for these settings; nothing is fetched yet.
     pub fn new(settings: Settings) -> Result<SsoClient, SsoError> {
         checked_url(&settings.issuer, "issuer")?;
-        checked_url(&settings.redirect_uri, "redirect URI")?;
+        // The redirect URI is this application's own address (its base URL), which the
+        // provider checks against its registration; plain http there is a development set-up.
+        url::Url::parse(&settings.redirect_uri)
+            .map_err(|_| SsoError::Config("the redirect URI is not a URL".into()))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(std::sync::Arc::new(
                 rustls::crypto::ring::default_provider(),
@@ -212,8 +215,10 @@ impl SsoClient {
             .https_or_http()
             .enable_http1()
             .build();
+        // No pooled connections: a sign-in makes three calls minutes apart, and a connection
+        // the provider closed while idle would fail the next call.
         let http = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build(https);
         Ok(SsoClient {
             settings,
