@@ -1069,3 +1069,75 @@ async fn office_journey_on_a_phone() {
     };
     office_journey(app, Viewport::Phone, "office-phone-postgres").await;
 }
+
+/// An officer signs in through the company's OpenID provider (a real one, `oidc-provider`),
+/// with passwords turned off: the login page offers the organisation account only, the
+/// provider's own login page takes the officer's name, and the browser comes back signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_journey_on_sqlite() {
+    if !browser_available() {
+        return;
+    }
+    let Some(provider) = crate::sso::Provider::start().await else {
+        return;
+    };
+    let vars = provider.vars();
+    let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend([
+        ("MADOGUCHI_LOCAL_LOGIN", "false"),
+        ("MADOGUCHI_OIDC_PROVISION", "true"),
+    ]);
+    let app = TestApp::spawn_with(Backend::Sqlite, &all).await;
+    let shots = root().join("target/browser/sso-desktop-sqlite");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut officer = Browser::open(app.addr, Viewport::Desktop, &shots, "officer").await;
+    officer.goto("/staff").await;
+    assert_eq!(officer.path().await, "/staff/login");
+    officer.check("login-sso").await;
+    assert!(
+        officer
+            .web
+            .find(Locator::Css("input[type=password]"))
+            .await
+            .is_err(),
+        "no password field where passwords are off"
+    );
+    officer
+        .submit("form[action='/staff/sso'] button[type=submit]")
+        .await;
+    assert!(
+        officer
+            .url()
+            .await
+            .starts_with(&format!("{}/interaction/", provider.issuer)),
+        "at the provider: {}",
+        officer.url().await
+    );
+    officer.fill("#login", "alice").await;
+    officer.fill("#password", "anything").await;
+    officer.submit("form button[type=submit]").await;
+    // Back through the signed-in page, which opens the queue by itself.
+    for _ in 0..100 {
+        if officer.path().await == "/staff" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        officer.path().await,
+        "/staff",
+        "signed in and on the queue: {}",
+        officer.text().await
+    );
+    officer.check("queue-after-sso").await;
+    assert!(
+        officer.text().await.contains("佐藤 花子"),
+        "the provider's name is shown"
+    );
+    let problems = officer.close().await;
+    assert!(
+        problems.is_empty(),
+        "accessibility and page problems:\n{}",
+        problems.join("\n")
+    );
+}

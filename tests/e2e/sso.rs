@@ -230,19 +230,54 @@ impl ProviderBrowser {
     }
 }
 
-/// A staff browser that has begun a sign-in; returns the provider's authorization URL.
+/// A staff browser that has begun a sign-in; returns the provider's authorization URL, which
+/// the page sends the browser on to (and links, for a browser that does not go by itself).
 async fn begin(client: &Client) -> String {
     let csrf = client.get("/staff/login").await.csrf();
     let res = client
         .post_form("/staff/sso", &[("csrf", &csrf), ("next", "/staff")])
         .await;
-    assert_eq!(res.status, 303, "{}", res.body);
-    let location = res.header("location").to_owned();
+    assert_eq!(res.status, 200, "{}", res.body);
+    let marker = "<a id=\"provider\" href=\"";
+    let start = res.body.find(marker).expect("a link to the provider") + marker.len();
+    let url = unescape(res.body[start..].split('"').next().unwrap());
+    assert!(
+        res.body.contains(&format!(
+            "http-equiv=\"refresh\" content=\"0; url={}",
+            &res.body[start..].split('"').next().unwrap()
+        )),
+        "the page moves on by itself"
+    );
     assert!(
         client.cookie("madoguchi_staff_sso").is_some(),
         "the sign-in is tied to this browser"
     );
-    location
+    url
+}
+
+/// HTML attribute text back to the URL it spells.
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').expect("an entity ends") + i;
+        let entity = &rest[i + 1..end];
+        out.push(match entity {
+            "amp" => '&',
+            "quot" => '"',
+            "lt" => '<',
+            "gt" => '>',
+            _ if entity.starts_with("#x") => {
+                char::from_u32(u32::from_str_radix(&entity[2..], 16).unwrap()).unwrap()
+            }
+            _ if entity.starts_with('#') => char::from_u32(entity[1..].parse().unwrap()).unwrap(),
+            other => panic!("entity {other}"),
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn param(url: &str, name: &str) -> String {

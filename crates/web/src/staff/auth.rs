@@ -11,7 +11,7 @@ use madoguchi_service::staff::{ABSOLUTE_TIMEOUT, LoginOutcome};
 use serde::Deserialize;
 
 use super::guard::SESSION_COOKIE;
-use super::pages::{Chrome, LoginPage, SignedInPage};
+use super::pages::{Chrome, LoginPage, SignedInPage, SsoRedirectPage};
 use crate::cookies::{cookie, set_cookie};
 use crate::csrf;
 use crate::error::PageError;
@@ -315,7 +315,10 @@ pub async fn sso_start(
         Ok(b) => b,
         Err(refusal) => return Ok(sso_refused(&state, &headers, lang.en(), refusal)),
     };
-    let mut res = Redirect::to(&begun.url).into_response();
+    let mut res = render(&SsoRedirectPage {
+        c: Chrome::anonymous(lang.en()),
+        url: begun.url,
+    });
     let secure = if state.secure_cookies() {
         "; Secure"
     } else {

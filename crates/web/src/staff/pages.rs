@@ -72,6 +72,16 @@ pub struct LoginPage {
     pub passwords: bool,
 }
 
+/// On the way to the provider: the browser is sent on from this page, not by a redirect of
+/// the form's answer, because the pages' `form-action 'self'` would stop a form's redirect to
+/// another site.
+#[derive(Debug, Template)]
+#[template(path = "staff/sso_redirect.html")]
+pub struct SsoRedirectPage {
+    pub c: Chrome,
+    pub url: String,
+}
+
 /// After a single sign-on: the session cookie is set here and the staff page opened from this
 /// page, because a browser coming back from the provider (another site) does not send a
 /// same-site-only cookie along a redirect, and the session cookie is one.
@@ -666,6 +676,7 @@ bilingual!(
     MailPage,
     LoginPage,
     SignedInPage,
+    SsoRedirectPage,
     QueuePage,
     DetailPage,
     UsersPage,
