@@ -27,6 +27,7 @@ mod m20261208_000022_add_request_incident;
 mod m20261209_000023_add_metrics_indexes;
 mod m20261210_000024_create_webhooks;
 mod m20261211_000025_add_staff_sso;
+mod m20261212_000026_add_webhook_dedupe;
 
 /// All migrations, in the order they run.
 #[derive(Debug)]
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000023_add_metrics_indexes::Migration),
             Box::new(m20261210_000024_create_webhooks::Migration),
             Box::new(m20261211_000025_add_staff_sso::Migration),
+            Box::new(m20261212_000026_add_webhook_dedupe::Migration),
         ]
     }
 }

@@ -531,6 +531,19 @@ on_both!(
             )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
+        // Monitoring wants to hear of a system given up on.
+        let hooks = admin.get("/staff/admin/webhooks").await;
+        let res = admin
+            .post_form(
+                "/staff/admin/webhooks",
+                &[
+                    ("csrf", &hooks.csrf()),
+                    ("url", "http://127.0.0.1:9/connectors"),
+                    ("event_connector.failed", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
         let pid = file_via_api(&app, SUBJECT).await;
         bring_in_progress(&app, pid, SUBJECT).await;
         // TEST_NOWHERE_URL is not set: the job fails on its first try, visibly.
@@ -547,6 +560,49 @@ on_both!(
         );
         let actions = app.audit_actions(pid).await;
         assert!(actions.contains(&"gather.failed".to_owned()), "{actions:?}");
+        // A try that will be retried is not a failure to report; the last one is, once.
+        let failed_events = || async {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            madoguchi_store::entities::webhook_delivery::Entity::find()
+                .filter(
+                    madoguchi_store::entities::webhook_delivery::Column::Event
+                        .eq("connector.failed"),
+                )
+                .all(app.service.db().conn())
+                .await
+                .unwrap()
+        };
+        assert!(failed_events().await.is_empty());
+        app.sql(
+            "UPDATE gather_jobs SET attempts = 3, next_attempt_at = '2000-01-01 00:00:00+00:00'",
+        )
+        .await;
+        let mut given_up = false;
+        for _ in 0..100 {
+            let state = settled(&app, pid).await.systems[0].state.clone();
+            if state == "failed" || state == "owner" {
+                given_up = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            given_up,
+            "the fourth try gives up (or hands the system to its owner)"
+        );
+        let events = failed_events().await;
+        assert_eq!(events.len(), 1);
+        let payload: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
+        assert_eq!(payload["data"]["system"], "news");
+        assert_eq!(payload["data"]["purpose"], "gather");
+        assert_eq!(
+            payload["data"]["number"],
+            app.request(pid).await.number.as_str()
+        );
+        assert!(
+            !events[0].payload.contains("TEST_NOWHERE_URL"),
+            "not the error's words"
+        );
         let officer = staff_client(&app, Role::Officer).await;
         let page = officer.get(&format!("/staff/requests/{pid}")).await;
         assert!(

@@ -481,3 +481,122 @@ crate::on_both!(
         );
     }
 );
+
+/// How many deliveries of `event` are written.
+async fn deliveries_of(app: &TestApp, event: &str) -> Vec<serde_json::Value> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    madoguchi_store::entities::webhook_delivery::Entity::find()
+        .filter(madoguchi_store::entities::webhook_delivery::Column::Event.eq(event))
+        .order_by_asc(madoguchi_store::entities::webhook_delivery::Column::Id)
+        .all(app.service.db().conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| serde_json::from_str(&d.payload).unwrap())
+        .collect()
+}
+
+crate::on_both!(
+    deadlines_near_and_passed_are_sent_once_per_due_day,
+    |app: TestApp| async move {
+        let admin = staff_client(&app, Role::Admin).await;
+        let page = admin.get("/staff/admin/webhooks").await;
+        assert!(
+            page.body.contains("請求の期限超過"),
+            "the events are offered in words"
+        );
+        let res = admin
+            .post_form(
+                "/staff/admin/webhooks",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("url", "http://127.0.0.1:9/deadlines"),
+                    ("event_request.deadline_near", "1"),
+                    ("event_request.overdue", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        // Three requests being worked (their clocks running).
+        let mut pids = Vec::new();
+        for email in ["late@example.jp", "near@example.jp", "far@example.jp"] {
+            let pid = file_via_api(&app, email).await;
+            crate::answers::bring_in_progress(&app, pid, email).await;
+            pids.push(pid);
+        }
+        let (late, near, far) = (pids[0], pids[1], pids[2]);
+        // The app's own timers stopped: this test runs the deadline sweep itself.
+        app.halt().await;
+        app.sql("DELETE FROM timer_jobs WHERE name = 'webhook_deadlines'")
+            .await;
+        let today = madoguchi_domain::jst_date(chrono::Utc::now());
+        let mut numbers = std::collections::HashMap::new();
+        for pid in [late, near, far] {
+            numbers.insert(pid, app.request(pid).await.number);
+        }
+        let set_due = |pid: uuid::Uuid, days: i64| {
+            let day = today + chrono::Duration::days(days);
+            format!(
+                "UPDATE requests SET due_on = '{day}' WHERE number = '{}'",
+                numbers[&pid]
+            )
+        };
+        app.sql(&set_due(late, -1)).await;
+        app.sql(&set_due(near, 2)).await;
+        app.sql(&set_due(far, 10)).await;
+        let written = app
+            .service
+            .webhook_deadlines(chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(written, 2);
+        let overdue = deliveries_of(&app, "request.overdue").await;
+        let soon = deliveries_of(&app, "request.deadline_near").await;
+        assert_eq!(overdue.len(), 1);
+        assert_eq!(soon.len(), 1);
+        assert_eq!(
+            overdue[0]["data"]["number"],
+            app.request(late).await.number.as_str()
+        );
+        assert_eq!(
+            soon[0]["data"]["due_on"],
+            (today + chrono::Duration::days(2)).to_string()
+        );
+        assert!(
+            !overdue[0].to_string().contains("late@example.jp"),
+            "no personal data"
+        );
+        // Another run (another instance, the next hour): nothing twice.
+        app.sql("DELETE FROM timer_jobs WHERE name = 'webhook_deadlines'")
+            .await;
+        assert_eq!(
+            app.service
+                .webhook_deadlines(chrono::Utc::now())
+                .await
+                .unwrap(),
+            0
+        );
+        // Within the hour the run is not even made.
+        app.sql(&set_due(far, 1)).await;
+        assert_eq!(
+            app.service
+                .webhook_deadlines(chrono::Utc::now())
+                .await
+                .unwrap(),
+            0
+        );
+        // A new due day (an extension, say) is a new event.
+        app.sql("DELETE FROM timer_jobs WHERE name = 'webhook_deadlines'")
+            .await;
+        app.sql(&set_due(near, 3)).await;
+        assert_eq!(
+            app.service
+                .webhook_deadlines(chrono::Utc::now())
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(deliveries_of(&app, "request.deadline_near").await.len(), 3);
+        assert_eq!(deliveries_of(&app, "request.overdue").await.len(), 1);
+    }
+);

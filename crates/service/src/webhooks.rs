@@ -21,14 +21,42 @@ use crate::staff::{StaffIdentity, audit_entry};
 use crate::{Service, ServiceError};
 
 /// The events an endpoint can ask for: (stable name, ja, en).
-pub const EVENTS: [(&str, &str, &str); 2] = [
+pub const EVENTS: [(&str, &str, &str); 7] = [
     ("request.filed", "請求の受付", "A request is filed"),
     (
         "request.state_changed",
         "請求の状態の変化",
         "A request changes state",
     ),
+    (
+        "request.deadline_near",
+        "請求の期限が3日以内",
+        "A request is due within 3 days",
+    ),
+    ("request.overdue", "請求の期限超過", "A request is overdue"),
+    (
+        "connector.failed",
+        "社内システムとの連携の失敗",
+        "A connector job failed for good",
+    ),
+    (
+        "incident.deadline_near",
+        "漏えい等の報告期限が近い",
+        "An incident report is due soon",
+    ),
+    (
+        "incident.overdue",
+        "漏えい等の報告期限超過",
+        "An incident report is overdue",
+    ),
 ];
+
+/// The timer job that looks for deadlines to report.
+pub const DEADLINES_JOB: &str = "webhook_deadlines";
+/// A request is "near" its deadline this many days before it (the digest's window).
+const NEAR_DAYS: i64 = 3;
+/// Requests looked at per run (soonest first; the rest are found by the next run).
+const DEADLINE_ROWS: u64 = 1000;
 
 /// Tries per delivery: the first and six retries, after these waits.
 const BACKOFF_SECS: [i64; 6] = [10, 60, 300, 1800, 7200, 21600];
@@ -44,6 +72,70 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 }
 
 impl Service {
+    /// Writes the deadline events (a request due within three days or overdue, an incident
+    /// report due soon or overdue) for the endpoints that want them, once per request and due
+    /// day (or incident, stage and due day) whatever the number of instances: hourly, on the
+    /// instance that claims the run. Returns the deliveries written.
+    pub async fn webhook_deadlines(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let conn = self.db().conn();
+        let wanted = [
+            "request.deadline_near",
+            "request.overdue",
+            "incident.deadline_near",
+            "incident.overdue",
+        ];
+        if !webhooks::anyone_wants(conn, &wanted).await? {
+            return Ok(0);
+        }
+        if !madoguchi_store::jobs::claim(conn, DEADLINES_JOB, now, now, now + Duration::hours(1))
+            .await?
+        {
+            return Ok(0);
+        }
+        let today = madoguchi_domain::jst_date(now);
+        let mut found = Vec::new();
+        let due = webhooks::requests_due_before(
+            conn,
+            today + Duration::days(NEAR_DAYS + 1),
+            DEADLINE_ROWS,
+        )
+        .await?;
+        for r in &due {
+            let event = if r.due_on < today {
+                "request.overdue"
+            } else {
+                "request.deadline_near"
+            };
+            found.push(webhooks::Found {
+                event,
+                payload: webhooks::request_payload(r, &r.state, None, r.due_on),
+                key: format!("{event}:{}:{}", r.pid, r.due_on),
+            });
+        }
+        for v in self.incidents_due(today).await? {
+            let Some((stage, due_on)) = v.next_due() else {
+                continue;
+            };
+            let event = if due_on < today {
+                "incident.overdue"
+            } else {
+                "incident.deadline_near"
+            };
+            let row = &v.incident.row;
+            found.push(webhooks::Found {
+                event,
+                payload: serde_json::json!({ "data": {
+                    "number": row.number,
+                    "report": stage,
+                    "due_on": due_on.to_string(),
+                    "path": format!("/staff/incidents/{}", row.pid),
+                }}),
+                key: format!("{event}:{}:{stage}:{due_on}", row.pid),
+            });
+        }
+        Ok(webhooks::enqueue_found(self.db(), &found, now).await?)
+    }
+
     /// Registers an endpoint for `events`; returns its public id and its signing secret
     /// (shown once: only its sealed form is kept).
     pub async fn add_webhook(

@@ -521,7 +521,12 @@ pub async fn commit(
             crate::webhooks::enqueue(
                 &tx,
                 "request.filed",
-                &request_event(&inserted, &inserted.state, None, inserted.due_on),
+                &crate::webhooks::request_payload(
+                    &inserted,
+                    &inserted.state,
+                    None,
+                    inserted.due_on,
+                ),
                 now,
             )
             .await?;
@@ -566,7 +571,7 @@ pub async fn commit(
             }
             audit::insert(&tx, rows.0).await?;
             if next.state.as_str() != current.state {
-                let payload = request_event(
+                let payload = crate::webhooks::request_payload(
                     current,
                     next.state.as_str(),
                     Some(&current.state),
@@ -603,25 +608,32 @@ pub async fn commit(
     })
 }
 
-/// A request's webhook event (no personal data): its number, kind, state (and the one it
-/// left), due day, and the staff page's path (the sender puts the base URL before it).
-fn request_event(
-    row: &request::Model,
-    state: &str,
-    previous: Option<&str>,
-    due_on: chrono::NaiveDate,
-) -> serde_json::Value {
-    let mut data = serde_json::json!({
-        "number": row.number,
-        "kind": row.kind,
-        "state": state,
-        "due_on": due_on.to_string(),
-        "path": format!("/staff/requests/{}", row.pid),
-    });
-    if let Some(p) = previous {
-        data["previous_state"] = serde_json::Value::String(p.to_owned());
-    }
-    serde_json::json!({ "data": data })
+/// The `connector.failed` webhook event (its last try failed), in the failure's own
+/// transaction: which system, what for, which request, whether its owner was asked instead;
+/// not the error's words (a business database's message may quote values).
+async fn connector_failed<C: ConnectionTrait>(
+    tx: &C,
+    request_id: i64,
+    job_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::entities::gather_job;
+    let (Some(job), Some(req)) = (
+        gather_job::Entity::find_by_id(job_id).one(tx).await?,
+        request::Entity::find_by_id(request_id).one(tx).await?,
+    ) else {
+        return Ok(());
+    };
+    let payload = serde_json::json!({ "data": {
+        "number": req.number,
+        "kind": req.kind,
+        "system": job.system,
+        "purpose": job.purpose,
+        "attempts": job.attempts,
+        "handed_to_owner": job.state == crate::gather::OWNER,
+        "path": format!("/staff/requests/{}", req.pid),
+    }});
+    crate::webhooks::enqueue(tx, "connector.failed", &payload, now).await
 }
 
 /// Entries linked onto a request's chain at its head as read.
@@ -1327,6 +1339,10 @@ async fn apply<C: ConnectionTrait>(
                 Refused::JobTakenOver,
             )
             .await?;
+            // The last try failed: given up on, or handed to the system's owner as a task.
+            if retry_at.is_none() {
+                connector_failed(tx, request_id, job_id, now).await?;
+            }
         }
         Write::MoveLine(m) => {
             let mut q = payment::Entity::update_many()

@@ -173,12 +173,27 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let rows = deliveries(tx, event, payload, None, now).await?;
+    if !rows.is_empty() {
+        webhook_delivery::Entity::insert_many(rows).exec(tx).await?;
+    }
+    Ok(())
+}
+
+/// The deliveries of `event` to every active endpoint that wants it.
+async fn deliveries<C: ConnectionTrait>(
+    tx: &C,
+    event: &str,
+    payload: &serde_json::Value,
+    key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<webhook_delivery::ActiveModel>, StoreError> {
     let endpoints = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::Active.eq(true))
         .all(tx)
         .await?;
     let now = now.trunc_subsecs(6);
-    let rows: Vec<webhook_delivery::ActiveModel> = endpoints
+    Ok(endpoints
         .iter()
         .filter(|e| e.events.split(',').any(|x| x.trim() == event))
         .map(|e| {
@@ -200,14 +215,107 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
                 response_status: Set(None),
                 created_at: Set(now),
                 delivered_at: Set(None),
+                dedupe_key: Set(key.map(str::to_owned)),
                 ..Default::default()
             }
         })
-        .collect();
-    if !rows.is_empty() {
-        webhook_delivery::Entity::insert_many(rows).exec(tx).await?;
+        .collect())
+}
+
+/// An event a timer found (a deadline near or passed), with the key that makes it one.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The event's name.
+    pub event: &'static str,
+    /// Its payload (no personal data).
+    pub payload: serde_json::Value,
+    /// Unique per event: the same key is delivered once per endpoint, however often found.
+    pub key: String,
+}
+
+/// Writes the deliveries of events a timer found, each at most once per endpoint (a key seen
+/// before is skipped, on every instance); returns how many deliveries were written.
+pub async fn enqueue_found(
+    db: &Db,
+    found: &[Found],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if found.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    let tx = db.begin_write().await?;
+    let mut written = 0;
+    for f in found {
+        for row in deliveries(&tx, f.event, &f.payload, Some(&f.key), now).await? {
+            written += webhook_delivery::Entity::insert(row)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns([
+                        webhook_delivery::Column::EndpointId,
+                        webhook_delivery::Column::DedupeKey,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// A request's event payload: its number, kind, state, due day and staff page; no personal
+/// data.
+pub fn request_payload(
+    row: &crate::entities::request::Model,
+    state: &str,
+    previous: Option<&str>,
+    due_on: chrono::NaiveDate,
+) -> serde_json::Value {
+    let mut data = serde_json::json!({
+        "number": row.number,
+        "kind": row.kind,
+        "state": state,
+        "due_on": due_on.to_string(),
+        "path": format!("/staff/requests/{}", row.pid),
+    });
+    if let Some(p) = previous {
+        data["previous_state"] = serde_json::Value::String(p.to_owned());
+    }
+    serde_json::json!({ "data": data })
+}
+
+/// Open requests whose clock runs and whose due day is before `before` (the deadline events'
+/// candidates), soonest first, at most `limit`.
+pub async fn requests_due_before<C: ConnectionTrait>(
+    db: &C,
+    before: chrono::NaiveDate,
+    limit: u64,
+) -> Result<Vec<crate::entities::request::Model>, StoreError> {
+    use crate::entities::request;
+    let open: Vec<String> = madoguchi_domain::State::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    Ok(request::Entity::find()
+        .filter(Expr::cust(format!("state IN ({})", open.join(", "))))
+        .filter(request::Column::PausedSince.is_null())
+        .filter(request::Column::DueOn.lt(before))
+        .order_by_asc(request::Column::DueOn)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Whether any active endpoint wants one of `events` (timers skip their search otherwise).
+pub async fn anyone_wants<C: ConnectionTrait>(db: &C, events: &[&str]) -> Result<bool, StoreError> {
+    Ok(webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .all(db)
+        .await?
+        .iter()
+        .any(|e| e.events.split(',').any(|x| events.contains(&x.trim()))))
 }
 
 /// A claimed delivery with where it goes and how it is signed.

@@ -235,6 +235,11 @@ pub async fn run_timers(service: Service, every: Duration, mut stop: watch::Rece
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "staff digest failed"),
         }
+        match service.webhook_deadlines(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "deadline webhooks written"),
+            Err(e) => tracing::error!(error = %e, "deadline webhooks failed"),
+        }
         match service.alert_failing_mail(Utc::now()).await {
             Ok(true) => tracing::warn!("mail delivery failing: staff alerted"),
             Ok(false) => {}

@@ -25,6 +25,8 @@ pub struct Model {
     pub response_status: Option<i32>,
     pub created_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    /// For events a timer finds (a deadline): one delivery per endpoint per key.
+    pub dedupe_key: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
