@@ -185,7 +185,7 @@ fn refuse(api: bool, e: AppError, en: bool) -> Response {
     if api {
         ApiError(e).into_response()
     } else {
-        PageError(e, en).into_response()
+        PageError::page(e, en)
     }
 }
 

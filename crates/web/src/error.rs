@@ -260,15 +260,72 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An [`AppError`] answered as an HTML page in the visitor's language.
+/// An [`AppError`] answered as an HTML page in the visitor's language. A handler returns it
+/// with `?` and names no language: the page is rendered by [`render_error_pages`], which reads
+/// the language from the request as every page does. A handler whose page follows another
+/// language (a form's own `lang` field) names it with [`PageError::with_lang`].
 #[derive(Debug)]
-pub struct PageError(pub AppError, pub bool);
+pub struct PageError {
+    error: AppError,
+    en: Option<bool>,
+}
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError {
+            error: e.into(),
+            en: None,
+        }
+    }
+}
+
+impl PageError {
+    /// An error page in the language given, whatever the request's.
+    pub fn with_lang(error: impl Into<AppError>, en: bool) -> Self {
+        PageError {
+            error: error.into(),
+            en: Some(en),
+        }
+    }
+
+    /// The page at once, for middleware that answers outside [`render_error_pages`].
+    pub fn page(error: AppError, en: bool) -> Response {
+        error.log();
+        (error.status(), pages::error_page(&error, en)).into_response()
+    }
+}
+
+/// An error page waiting for its language (see [`render_error_pages`]).
+#[derive(Debug, Clone)]
+struct PendingPage(std::sync::Arc<AppError>, Option<bool>);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let PageError(e, en) = self;
-        e.log();
-        let status = e.status();
-        (status, pages::error_page(&e, en)).into_response()
+        self.error.log();
+        let mut res = self.error.status().into_response();
+        res.extensions_mut()
+            .insert(PendingPage(std::sync::Arc::new(self.error), self.en));
+        res
     }
+}
+
+/// Renders every [`PageError`] a handler or guard returned, in the request's language.
+pub async fn render_error_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let en = crate::lang::PageLang::of(req.uri(), req.headers()).en();
+    let res = next.run(req).await;
+    let Some(PendingPage(error, named)) = res.extensions().get::<PendingPage>().cloned() else {
+        return res;
+    };
+    let mut page = pages::error_page(&error, named.unwrap_or(en));
+    *page.status_mut() = res.status();
+    // What the handler added to the error (a `Retry-After`, a cookie) stays with it.
+    for (name, value) in res.headers() {
+        if !page.headers().contains_key(name) {
+            page.headers_mut().append(name, value.clone());
+        }
+    }
+    page
 }

@@ -21,15 +21,22 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let from_query = parts.uri.query().and_then(|q| {
+        Ok(PageLang::of(&parts.uri, &parts.headers))
+    }
+}
+
+impl PageLang {
+    /// The language of a request: `?lang=`, else the `lang` cookie, else Japanese.
+    pub fn of(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> PageLang {
+        let from_query = uri.query().and_then(|q| {
             q.split('&')
                 .filter_map(|kv| kv.split_once('='))
                 .find(|(k, _)| *k == "lang")
                 .map(|(_, v)| Lang::parse(v))
         });
         let lang = from_query
-            .or_else(|| cookie(&parts.headers, "lang").map(|v| Lang::parse(&v)))
+            .or_else(|| cookie(headers, "lang").map(|v| Lang::parse(&v)))
             .unwrap_or_default();
-        Ok(PageLang(lang))
+        PageLang(lang)
     }
 }

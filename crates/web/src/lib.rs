@@ -55,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone())
+        // Error pages in the visitor's language, for every route, guard and the fallback.
+        .layer(axum::middleware::from_fn(error::render_error_pages))
         .layer(axum::middleware::from_fn_with_state(
             state,
             control::refuse_control_characters,
@@ -125,6 +127,6 @@ async fn not_found(lang: lang::PageLang, req: Request) -> axum::response::Respon
     if req.uri().path().starts_with("/api/") {
         error::ApiError(error::AppError::NotFound).into_response()
     } else {
-        error::PageError(error::AppError::NotFound, lang.en()).into_response()
+        error::PageError::page(error::AppError::NotFound, lang.en())
     }
 }

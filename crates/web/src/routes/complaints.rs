@@ -169,7 +169,7 @@ async fn submit(
         } else {
             AppError::BadRequest("unreadable form".into())
         };
-        PageError(e, lang.en())
+        PageError::with_lang(e, lang.en())
     })?;
     let en = if input.lang.is_empty() {
         lang.en()
@@ -177,7 +177,7 @@ async fn submit(
         input.lang == "en"
     };
     if !csrf::verify(&state, &headers, &input.csrf) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::with_lang(AppError::Forbidden, en));
     }
     let filing = ComplaintFiling {
         kind: input.kind.clone(),
@@ -209,11 +209,11 @@ async fn submit(
         .service
         .admit_complaint(&origin, now)
         .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .map_err(|e| PageError::with_lang(e, en))?;
     if let Admission::Refused { retry_after } = admission {
         tracing::info!("complaint refused: the client address is over its hourly limit");
         return Ok(super::api::with_retry_after(
-            PageError(AppError::TooManyRequests, en).into_response(),
+            PageError::with_lang(AppError::TooManyRequests, en).into_response(),
             retry_after,
         ));
     }
@@ -221,7 +221,7 @@ async fn submit(
         .service
         .receive_complaint(filing, &origin, now)
         .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .map_err(|e| PageError::with_lang(e, en))?;
     tracing::info!(complaint = %pid, "complaint received");
     let to = format!(
         "/complaints/{pid}/received{}",
@@ -236,12 +236,8 @@ async fn show_received(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
-    let (number, reply_by, _) = state
-        .service
-        .complaint_receipt(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
+    let (number, reply_by, _) = state.service.complaint_receipt(pid).await?;
     Ok(pages::render(&ReceivedPage {
         en,
         business_name: state.brand().await,

@@ -58,11 +58,7 @@ async fn task_page(
     let page = match done {
         Some((rows, work)) => OwnerTaskPage::answered(en, state.brand().await, rows, work),
         None => {
-            let task = state
-                .service
-                .owner_task(&token, en)
-                .await
-                .map_err(|e| PageError(e.into(), en))?;
+            let task = state.service.owner_task(&token, en).await?;
             OwnerTaskPage::open(en, task, csrf_token, token, errors)
         }
     };
@@ -87,7 +83,7 @@ async fn answer_task(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let mut multipart =
-        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+        multipart.map_err(|_| PageError::from(AppError::BadRequest("multipart".into())))?;
     let mut csrf_value = String::new();
     let mut searched = false;
     let mut outcome = None;
@@ -98,9 +94,9 @@ async fn answer_task(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(PageError(AppError::TooLarge, en));
+                return Err(PageError::from(AppError::TooLarge));
             }
-            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+            Err(_) => return Err(PageError::from(AppError::BadRequest("multipart".into()))),
         };
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
@@ -113,7 +109,7 @@ async fn answer_task(
                     let bytes = field
                         .bytes()
                         .await
-                        .map_err(|_| PageError(AppError::TooLarge, en))?;
+                        .map_err(|_| PageError::from(AppError::TooLarge))?;
                     if !bytes.is_empty() {
                         files.push((dataset.to_owned(), bytes.to_vec()));
                     }
@@ -122,7 +118,7 @@ async fn answer_task(
         }
     }
     if !csrf::verify(&state, &headers, &csrf_value) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     if let Some(outcome) = outcome {
         return report_work(&state, lang, &headers, token, &outcome, &reason).await;
@@ -151,8 +147,7 @@ async fn answer_task(
     match state
         .service
         .answer_owner_task(&token, files, en, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?
+        .await?
     {
         Ok(rows) => {
             task_page(
@@ -194,7 +189,7 @@ async fn report_work(
     let done = match outcome {
         "done" => true,
         "cannot" => false,
-        _ => return Err(PageError(AppError::BadRequest("outcome".into()), en)),
+        _ => return Err(PageError::from(AppError::BadRequest("outcome".into()))),
     };
     let bad_reason = !done
         && (reason.trim().is_empty()
@@ -226,8 +221,7 @@ async fn report_work(
     state
         .service
         .answer_work(&token, done, reason, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     task_page(
         state,
         lang,

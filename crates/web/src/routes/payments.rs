@@ -11,7 +11,6 @@ use madoguchi_service::CardError;
 use uuid::Uuid;
 
 use crate::error::{ApiError, AppError, PageError};
-use crate::lang::PageLang;
 use crate::state::AppState;
 
 /// `/r/{pid}/pay` and `/webhooks/stripe`.
@@ -24,21 +23,14 @@ pub fn router() -> Router<AppState> {
 /// Sends the subject to Stripe Checkout for the fee due (the same session on a second click).
 async fn pay_by_card(
     State(state): State<AppState>,
-    lang: PageLang,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
-    match state
-        .service
-        .card_checkout(pid, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-    {
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
+    match state.service.card_checkout(pid, Utc::now()).await? {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(CardError::NothingDue) => Ok(Redirect::to(&format!("/r/{pid}")).into_response()),
-        Err(CardError::NotOffered) => Err(PageError(AppError::NotFound, en)),
-        Err(CardError::Provider) => Err(PageError(AppError::Unavailable, en)),
+        Err(CardError::NotOffered) => Err(PageError::from(AppError::NotFound)),
+        Err(CardError::Provider) => Err(PageError::from(AppError::Unavailable)),
     }
 }
 

@@ -125,11 +125,7 @@ async fn show_intake_form(
     headers: HeaderMap,
     Query(step): Query<StepQuery>,
 ) -> Result<Response, PageError> {
-    let fees = state
-        .service
-        .fee_schedule()
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+    let fees = state.service.fee_schedule().await?;
     let (token, set) = csrf::issue(&state, &headers);
     // The first step picks the kind and who files; the second shows only what they need.
     let requester = madoguchi_domain::Requester::parse(&step.requester)
@@ -187,20 +183,20 @@ async fn submit_request(
         } else {
             AppError::BadRequest("unreadable form".into())
         };
-        PageError(e, lang.en())
+        PageError::with_lang(e, lang.en())
     })?;
     if input.lang.is_empty() {
         input.lang = lang.0.as_str().to_owned();
     }
     let en = input.lang == "en";
     if !csrf::verify(&state, &headers, &input.csrf) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::with_lang(AppError::Forbidden, en));
     }
     let policy = state
         .service
         .settings()
         .await
-        .map_err(|e| PageError(e.into(), en))?
+        .map_err(|e| PageError::with_lang(e, en))?
         .policy;
     match input.parse_now(Channel::Web, &policy) {
         Ok(new) => {
@@ -209,11 +205,11 @@ async fn submit_request(
                 .service
                 .admit_intake(&origin, now)
                 .await
-                .map_err(|e| PageError(e.into(), en))?;
+                .map_err(|e| PageError::with_lang(e, en))?;
             if let Admission::Refused { retry_after } = admission {
                 tracing::info!("intake refused: the client address is over its hourly limit");
                 return Ok(super::api::with_retry_after(
-                    PageError(AppError::TooManyRequests, en).into_response(),
+                    PageError::with_lang(AppError::TooManyRequests, en).into_response(),
                     retry_after,
                 ));
             }
@@ -221,7 +217,7 @@ async fn submit_request(
                 .service
                 .file_request(new, &origin, now)
                 .await
-                .map_err(|e| PageError(e.into(), en))?;
+                .map_err(|e| PageError::with_lang(e, en))?;
             tracing::info!(request = %filed.pid, "request filed");
             let to = format!(
                 "/r/{}?filed=1{}",
@@ -235,7 +231,7 @@ async fn submit_request(
                 .service
                 .fee_schedule()
                 .await
-                .map_err(|e| PageError(e.into(), en))?;
+                .map_err(|e| PageError::with_lang(e, en))?;
             let (token, set) = csrf::issue(&state, &headers);
             let page = IntakePage::new(state.brand().await, &fees, en, token, input, errors);
             let mut res = pages::render(&page);
@@ -265,26 +261,18 @@ async fn show_status(
     Query(q): Query<StatusQuery>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
-    let row = state
-        .service
-        .request_row(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
+    let row = state.service.request_row(pid).await?;
     let kind = RequestKind::parse(&row.kind)
-        .ok_or_else(|| PageError(AppError::Internal("kind".into()), en))?;
+        .ok_or_else(|| PageError::from(AppError::Internal("kind".into())))?;
     let st = RequestState::parse(&row.state)
-        .ok_or_else(|| PageError(AppError::Internal("state".into()), en))?;
+        .ok_or_else(|| PageError::from(AppError::Internal("state".into())))?;
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let awaiting_payment = st == RequestState::AwaitingPayment;
     let answer = madoguchi_service::Service::answer_of(&row)
         .map(|a| a.lines_without_text(en))
         .unwrap_or_default();
-    let settings = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let settings = state.service.settings().await?;
     let payment = if awaiting_payment {
         settings
             .payment
@@ -303,19 +291,13 @@ async fn show_status(
     });
     let documents_needed = by_documents
         && st == RequestState::IdentityReview
-        && !state
-            .service
-            .documents(row.id)
-            .await
-            .map_err(|e| PageError(e.into(), en))?
-            .iter()
-            .any(|d| {
-                matches!(
-                    d.purpose,
-                    madoguchi_domain::DocumentPurpose::Identity
-                        | madoguchi_domain::DocumentPurpose::AgentIdentity
-                )
-            });
+        && !state.service.documents(row.id).await?.iter().any(|d| {
+            matches!(
+                d.purpose,
+                madoguchi_domain::DocumentPurpose::Identity
+                    | madoguchi_domain::DocumentPurpose::AgentIdentity
+            )
+        });
     let next = next_step(st, documents_needed, en);
     // The row of steps (none when the stored request does not read: the rest still shows).
     let progress = madoguchi_service::Service::lifecycle_of(&row)
@@ -383,11 +365,7 @@ async fn show_confirmation(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let row = state
-        .service
-        .check_confirmation(&token, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let row = state.service.check_confirmation(&token, Utc::now()).await?;
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let page = ConfirmPage {
         en,
@@ -416,15 +394,14 @@ async fn confirm_email(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let Form(form) =
-        form.map_err(|_| PageError(AppError::BadRequest("unreadable form".into()), en))?;
+        form.map_err(|_| PageError::from(AppError::BadRequest("unreadable form".into())))?;
     if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     let row = state
         .service
         .confirm_email(&token, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     tracing::info!(request = %row.pid, "e-mail confirmed");
     let to = format!(
         "/r/{}?confirmed=1{}",
@@ -440,11 +417,7 @@ async fn show_procedures(
     lang: PageLang,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let settings = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let settings = state.service.settings().await?;
     let (fees, c) = (&settings.fees, &settings.business);
     let deadline = match (settings.policy.deadline.period, en) {
         (madoguchi_domain::Period::Days(n), false) => format!("{n}日"),
@@ -465,8 +438,7 @@ async fn show_procedures(
         notice: state
             .service
             .datamap()
-            .await
-            .map_err(|e| PageError(e.into(), en))?
+            .await?
             .map(|m| m.map.notice(&m.hash)),
     }))
 }
@@ -523,19 +495,15 @@ async fn brand_stylesheet(State(state): State<AppState>) -> Response {
 }
 
 /// The business's logo as uploaded (PNG or JPEG, judged by its bytes when it was saved).
-async fn brand_logo(State(state): State<AppState>, lang: PageLang) -> Result<Response, PageError> {
+async fn brand_logo(State(state): State<AppState>) -> Result<Response, PageError> {
     use base64::Engine;
-    let settings = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+    let settings = state.service.settings().await?;
     let Some(logo) = settings.logo.as_ref() else {
-        return Err(PageError(AppError::NotFound, lang.en()));
+        return Err(PageError::from(AppError::NotFound));
     };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&logo.data)
-        .map_err(|_| PageError(AppError::NotFound, lang.en()))?;
+        .map_err(|_| PageError::from(AppError::NotFound))?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&logo.content_type) {

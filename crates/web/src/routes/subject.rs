@@ -43,8 +43,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/r/{pid}/receipts/{number}", get(show_receipt))
 }
 
-fn parse_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+fn parse_pid(pid: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 fn lang_q(en: bool) -> &'static str {
@@ -64,13 +64,12 @@ fn checked_form<T>(
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,
     token: impl Fn(&T) -> &str,
-    en: bool,
 ) -> Result<T, PageError> {
     let Ok(Form(f)) = form else {
-        return Err(PageError(AppError::BadRequest("form".into()), en));
+        return Err(PageError::from(AppError::BadRequest("form".into())));
     };
     if !csrf::verify(state, headers, token(&f)) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     Ok(f)
 }
@@ -94,10 +93,7 @@ async fn require_session(
     pid: Uuid,
     en: bool,
 ) -> Result<Option<Response>, PageError> {
-    if has_session(state, headers, pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-    {
+    if has_session(state, headers, pid).await? {
         Ok(None)
     } else {
         Ok(Some(
@@ -116,13 +112,12 @@ async fn send_code(
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
-    checked_form(&state, &headers, form, |f| &f.csrf, en)?;
+    let pid = parse_pid(&pid)?;
+    checked_form(&state, &headers, form, |f| &f.csrf)?;
     state
         .service
         .send_access_code(pid, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/r/{pid}/access{}", lang_q(en))).into_response())
 }
 
@@ -135,11 +130,7 @@ async fn access_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let row = state
-        .service
-        .request_row(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let row = state.service.request_row(pid).await?;
     let (token, set) = csrf::issue(state, headers);
     let mut res = with_cookie(
         pages::render(&AccessPage {
@@ -166,7 +157,7 @@ async fn show_access(
     Path(pid): Path<String>,
     axum::extract::Query(q): axum::extract::Query<CodeQuery>,
 ) -> Result<Response, PageError> {
-    let pid = parse_pid(&pid, lang.en())?;
+    let pid = parse_pid(&pid)?;
     // The mail's link carries the code: the page opens with it typed in, and the person
     // still presses the button (a link scanner that fetches the page uses nothing up).
     let code: String = q
@@ -203,8 +194,8 @@ async fn verify_code(
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
-    let f = checked_form(&state, &headers, form, |f| &f.csrf, en)?;
+    let pid = parse_pid(&pid)?;
+    let f = checked_form(&state, &headers, form, |f| &f.csrf)?;
     match state
         .service
         .verify_access_code(pid, &f.code, &origin, Utc::now())
@@ -249,7 +240,7 @@ async fn verify_code(
             };
             access_page(&state, &headers, lang, pid, (msg, ""), status).await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -263,20 +254,11 @@ async fn private_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let row = state
-        .service
-        .request_row(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let lifecycle =
-        madoguchi_service::Service::lifecycle_of(&row).map_err(|e| PageError(e.into(), en))?;
+    let row = state.service.request_row(pid).await?;
+    let lifecycle = madoguchi_service::Service::lifecycle_of(&row)?;
     let (st, kind) = (lifecycle.state, lifecycle.kind);
     let agent = Requester::parse(&row.requester).is_some_and(Requester::is_agent);
-    let docs = state
-        .service
-        .documents(row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let docs = state.service.documents(row.id).await?;
     let documents = docs
         .iter()
         .filter(|d| !d.deleted)
@@ -308,8 +290,7 @@ async fn private_page(
     let receipts = state
         .service
         .receipts(row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?
+        .await?
         .into_iter()
         .filter_map(|p| p.receipt_number)
         .map(|n| {
@@ -377,7 +358,7 @@ async fn show_private(
     headers: HeaderMap,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let pid = parse_pid(&pid, lang.en())?;
+    let pid = parse_pid(&pid)?;
     if let Some(r) = require_session(&state, &headers, pid, lang.en()).await? {
         return Ok(r);
     }
@@ -414,7 +395,7 @@ async fn upload_documents(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
+    let pid = parse_pid(&pid)?;
     if let Some(r) = require_session(&state, &headers, pid, en).await? {
         return Ok(r);
     }
@@ -424,7 +405,7 @@ async fn upload_documents(
         state.config.upload_max_bytes,
     );
     let mut multipart =
-        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+        multipart.map_err(|_| PageError::from(AppError::BadRequest("multipart".into())))?;
     let mut csrf_value = String::new();
     let mut purpose = DocumentPurpose::Identity;
     let mut files = Vec::new();
@@ -437,7 +418,7 @@ async fn upload_documents(
                 error = Some(FileError::TooLarge);
                 break;
             }
-            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+            Err(_) => return Err(PageError::from(AppError::BadRequest("multipart".into()))),
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf_value = field.text().await.unwrap_or_default(),
@@ -470,10 +451,10 @@ async fn upload_documents(
         }
     }
     if error.is_none() && !csrf::verify(&state, &headers, &csrf_value) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     if purpose == DocumentPurpose::Package {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     let result = match error {
         Some(e) => Err(ServiceError::File(e)),
@@ -509,7 +490,7 @@ async fn upload_documents(
             )
             .await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -521,12 +502,12 @@ async fn subject_action(
     csrf_value: &str,
 ) -> Result<Result<Uuid, Response>, PageError> {
     let en = lang.en();
-    let pid = parse_pid(pid, en)?;
+    let pid = parse_pid(pid)?;
     if let Some(r) = require_session(state, headers, pid, en).await? {
         return Ok(Err(r));
     }
     if !csrf::verify(state, headers, csrf_value) {
-        return Err(PageError(AppError::Forbidden, en));
+        return Err(PageError::from(AppError::Forbidden));
     }
     Ok(Ok(pid))
 }
@@ -547,8 +528,7 @@ async fn submit_evidence(
     state
         .service
         .submit_evidence(pid, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
 }
 
@@ -576,8 +556,7 @@ async fn provide_info(
     state
         .service
         .provide_info(pid, &f.answer, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
 }
 
@@ -631,8 +610,7 @@ async fn withdraw(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
 }
 
@@ -644,26 +622,19 @@ async fn show_receipt(
     Path((pid, number)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
+    let pid = parse_pid(&pid)?;
     if let Some(r) = require_session(&state, &headers, pid, en).await? {
         return Ok(r);
     }
-    let row = state
-        .service
-        .request_row(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let row = state.service.request_row(pid).await?;
     let paid = state
         .service
         .receipts(row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?
+        .await?
         .into_iter()
         .find(|p| p.receipt_number.as_deref() == Some(number.as_str()))
-        .ok_or(PageError(AppError::NotFound, en))?;
-    let kind = madoguchi_service::Service::lifecycle_of(&row)
-        .map_err(|e| PageError(e.into(), en))?
-        .kind;
+        .ok_or(PageError::from(AppError::NotFound))?;
+    let kind = madoguchi_service::Service::lifecycle_of(&row)?.kind;
     let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
         en,
@@ -694,16 +665,15 @@ async fn download(
     Path((pid, doc)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
-    let doc = parse_pid(&doc, en)?;
+    let pid = parse_pid(&pid)?;
+    let doc = parse_pid(&doc)?;
     if let Some(r) = require_session(&state, &headers, pid, en).await? {
         return Ok(r);
     }
     let (meta, bytes) = state
         .service
         .download_package(pid, doc, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(file_response(&meta, bytes, "attachment"))
 }
 
@@ -717,16 +687,16 @@ async fn download_zip(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid, en)?;
+    let pid = parse_pid(&pid)?;
     if let Some(r) = require_session(&state, &headers, pid, en).await? {
         return Ok(r);
     }
     let files = state
         .service
         .download_whole_package(pid, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let zip = zip_of(&files).map_err(|e| PageError(AppError::Internal(format!("zip: {e}")), en))?;
+        .await?;
+    let zip =
+        zip_of(&files).map_err(|e| PageError::from(AppError::Internal(format!("zip: {e}"))))?;
     let mut res = zip.into_response();
     let h = res.headers_mut();
     h.insert(

@@ -27,16 +27,8 @@ async fn page(
     recovery: Vec<String>,
     new_token: Option<String>,
 ) -> Result<Response, PageError> {
-    let user = state
-        .service
-        .staff_user(who.pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let tokens = state
-        .service
-        .api_tokens(who)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let user = state.service.staff_user(who.pid).await?;
+    let tokens = state.service.api_tokens(who).await?;
     Ok(render(&AccountPage {
         c: Chrome::new(who, en),
         totp_required: state.config.require_totp && !user.totp_enabled && !who.sso,
@@ -74,8 +66,7 @@ pub async fn begin_totp(
     let secret = state
         .service
         .totp_begin(&who, &f.password, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     page(&state, &who, lang.en(), Some(secret), Vec::new(), None).await
 }
 
@@ -96,8 +87,7 @@ pub async fn confirm_totp(
     let codes = state
         .service
         .totp_confirm(&who, &f.code, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     page(&state, &who, lang.en(), None, codes, None).await
 }
 
@@ -119,12 +109,11 @@ pub async fn create_token(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let role =
-        Role::parse(&f.role).ok_or_else(|| PageError(AppError::BadRequest("role".into()), en))?;
+        Role::parse(&f.role).ok_or_else(|| PageError::from(AppError::BadRequest("role".into())))?;
     let token = state
         .service
         .create_api_token(&who, role, &f.label, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     page(&state, &who, en, None, Vec::new(), Some(token)).await
 }
 
@@ -139,8 +128,7 @@ pub async fn revoke_token(
     state
         .service
         .revoke_api_token(&who, id, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     page(&state, &who, lang.en(), None, Vec::new(), None).await
 }
 
@@ -243,6 +231,6 @@ pub async fn change_password(
             )],
             false,
         )),
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }

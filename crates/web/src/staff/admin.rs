@@ -29,11 +29,7 @@ async fn users_page(
     new_password: Option<String>,
     flash: String,
 ) -> Result<Response, PageError> {
-    let users = state
-        .service
-        .staff_users()
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let users = state.service.staff_users().await?;
     let mut c = Chrome::new(who, en);
     c.flash = flash;
     Ok(render(&UsersPage {
@@ -72,15 +68,14 @@ pub async fn invite_user(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let role =
-        Role::parse(&f.role).ok_or_else(|| PageError(AppError::BadRequest("role".into()), en))?;
+        Role::parse(&f.role).ok_or_else(|| PageError::from(AppError::BadRequest("role".into())))?;
     if f.name.trim().is_empty() {
-        return Err(PageError(AppError::BadRequest("name".into()), en));
+        return Err(PageError::from(AppError::BadRequest("name".into())));
     }
     let (_, password) = state
         .service
         .create_staff_user(&f.email, &f.name, role, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     users_page(&state, &who, en, Some(password), String::new()).await
 }
 
@@ -102,7 +97,7 @@ pub async fn update_user(
     Form(f): Form<UpdateForm>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = Uuid::parse_str(&pid).map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
     let disabled = match f.disabled.as_str() {
         "true" => Some(true),
         "false" => Some(false),
@@ -112,10 +107,9 @@ pub async fn update_user(
         && (disabled == Some(true) || Role::parse(&f.role).is_some_and(|r| r != Role::Admin))
     {
         // An administrator cannot lock themselves out; another administrator must.
-        return Err(PageError(
-            AppError::Conflict("cannot demote or disable yourself".into()),
-            en,
-        ));
+        return Err(PageError::from(AppError::Conflict(
+            "cannot demote or disable yourself".into(),
+        )));
     }
     state
         .service
@@ -127,8 +121,7 @@ pub async fn update_user(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     users_page(
         &state,
         &who,
@@ -150,11 +143,7 @@ async fn settings_page(
     error: Option<(&'static str, String)>,
     flash: String,
 ) -> Result<Response, PageError> {
-    let settings = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let settings = state.service.settings().await?;
     let mut c = Chrome::new(who, en);
     c.flash = flash;
     let rows = RequestKind::ALL
@@ -337,7 +326,7 @@ where
             let words = settings_error_words(&e, en);
             settings_page(state, who, en, Some((form, words)), String::new()).await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -350,7 +339,7 @@ pub async fn update_fees(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let mut fees = FeeSchedule::free();
     for kind in RequestKind::ALL {
         let raw = f.get(kind.as_str());
@@ -402,13 +391,8 @@ pub async fn update_policy(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
-    let current = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-        .policy;
+    let f = Fields::parse(&body)?;
+    let current = state.service.settings().await?.policy;
     let policy = match read_policy(&f, current, en) {
         Ok(p) => p,
         Err(msg) => {
@@ -434,13 +418,8 @@ pub async fn update_retention(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
-    let current = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-        .retention;
+    let f = Fields::parse(&body)?;
+    let current = state.service.settings().await?.retention;
     let read = || -> Result<Retention, String> {
         Ok(Retention {
             documents_days: f.number("documents_days", en)?,
@@ -481,7 +460,7 @@ pub async fn update_payment(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let payment = PaymentInstructions {
         bank_transfer: f.get("bank_transfer").trim().to_owned(),
         money_order: f.get("money_order").trim().to_owned(),
@@ -508,7 +487,7 @@ pub async fn update_business(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let business = BusinessDetails {
         name: f.get("name").to_owned(),
         address: f.get("address").to_owned(),
@@ -674,7 +653,7 @@ pub async fn update_branding(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let branding = madoguchi_service::settings::Branding {
         colour: f.get("colour").to_ascii_lowercase(),
         site_url: f.get("site_url").to_owned(),
@@ -703,7 +682,7 @@ pub async fn update_logo(
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let (fields, files) = super::documents::read_upload(multipart, en).await?;
+    let (fields, files) = super::documents::read_upload(multipart).await?;
     let remove = fields.iter().any(|(k, v)| k == "remove" && !v.is_empty());
     let image = if remove {
         None

@@ -102,20 +102,11 @@ async fn page(
     verify_result: String,
     verify_ok: bool,
 ) -> Result<Response, PageError> {
-    let entries = state
-        .service
-        .audit_trail(&q.filter(state).await)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let checkpoint = state
-        .service
-        .latest_checkpoint()
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-        .map_or_else(
-            || "—".to_owned(),
-            |c| format!("#{} {} {}", c.seq, super::pages::jst_time(&c.at), c.hash),
-        );
+    let entries = state.service.audit_trail(&q.filter(state).await).await?;
+    let checkpoint = state.service.latest_checkpoint().await?.map_or_else(
+        || "—".to_owned(),
+        |c| format!("#{} {} {}", c.seq, super::pages::jst_time(&c.at), c.hash),
+    );
     let next = if entries.len() == 100 {
         entries
             .last()
@@ -161,12 +152,7 @@ pub async fn verify_now(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let started = std::time::Instant::now();
-    let (text, ok) = match state
-        .service
-        .verify_audit_and_alert(Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-    {
+    let (text, ok) = match state.service.verify_audit_and_alert(Utc::now()).await? {
         Ok(s) => (
             if en {
                 format!(

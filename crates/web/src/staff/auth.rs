@@ -205,8 +205,7 @@ pub async fn login(
     let outcome = state
         .service
         .login(&f.email, &f.password, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     Ok(outcome_response(
         &state,
         &headers,
@@ -252,8 +251,7 @@ pub async fn login_totp(
     let outcome = state
         .service
         .login_totp(&pending, &f.code, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     Ok(outcome_response(
         &state,
         &headers,
@@ -309,8 +307,7 @@ pub async fn sso_start(
     let begun = state
         .service
         .sso_begin(&safe_next(&f.next), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     let begun = match begun {
         Ok(b) => b,
         Err(refusal) => return Ok(sso_refused(&state, &headers, lang.en(), refusal)),
@@ -367,8 +364,7 @@ pub async fn sso_callback(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), lang.en()))?;
+        .await?;
     let mut res = match outcome {
         SsoOutcome::Success { token, next } => {
             let mut res = render(&SignedInPage {

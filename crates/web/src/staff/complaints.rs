@@ -147,7 +147,7 @@ pub async fn queue(
     let en = lang.en();
     let now = Utc::now();
     let today = madoguchi_domain::jst_date(now);
-    let err = |e: ServiceError| PageError(e.into(), en);
+    let err = |e: ServiceError| PageError::from(e);
     let rows = state
         .service
         .complaint_queue(now)
@@ -192,8 +192,8 @@ pub async fn queue(
     }))
 }
 
-fn complaint_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+fn complaint_pid(pid: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 async fn page(
@@ -204,13 +204,13 @@ async fn page(
     error: String,
     reply: String,
 ) -> Result<ComplaintPage, PageError> {
-    let err = |e: ServiceError| PageError(e.into(), en);
+    let err = |e: ServiceError| PageError::from(e);
     let r = &c.row;
     let corrupt = |what: &str| {
-        PageError(
-            AppError::Internal(format!("complaint {}: {what}", r.number)),
-            en,
-        )
+        PageError::from(AppError::Internal(format!(
+            "complaint {}: {what}",
+            r.number
+        )))
     };
     let kind = ComplaintKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?;
     let st = ComplaintState::parse(&r.state).ok_or_else(|| corrupt("state"))?;
@@ -311,11 +311,7 @@ pub async fn show(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let c = state
-        .service
-        .complaint(complaint_pid(&pid, en)?)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let c = state.service.complaint(complaint_pid(&pid)?).await?;
     Ok(render(
         &page(&state, &who, c, en, String::new(), String::new()).await?,
     ))
@@ -373,21 +369,17 @@ pub async fn act(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = complaint_pid(&pid, en)?;
-    let f = Fields::parse(&body, en)?;
+    let pid = complaint_pid(&pid)?;
+    let f = Fields::parse(&body)?;
     let version: i32 = f
         .get("version")
         .parse()
-        .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("version".into())))?;
     let refuse = |field: &'static str, reply: String, status| {
         let state = state.clone();
         let who = who.clone();
         async move {
-            let c = state
-                .service
-                .complaint(pid)
-                .await
-                .map_err(|e| PageError(e.into(), en))?;
+            let c = state.service.complaint(pid).await?;
             let p = page(
                 &state,
                 &who,
@@ -421,7 +413,7 @@ pub async fn act(
             _ => return refuse("category", String::new(), unprocessable).await,
         },
         "reopen" => Command::Reopen,
-        _ => return Err(PageError(AppError::NotFound, en)),
+        _ => return Err(PageError::from(AppError::NotFound)),
     };
     let typed = match &command {
         Command::Reply(t) | Command::Record(t) => t.clone(),
@@ -437,6 +429,6 @@ pub async fn act(
         Err(ServiceError::Conflict) => {
             refuse("conflict", typed, axum::http::StatusCode::CONFLICT).await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }

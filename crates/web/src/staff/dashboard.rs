@@ -87,7 +87,7 @@ pub async fn show_dashboard(
     let en = lang.en();
     let now = Utc::now();
     let today = jst_date(now);
-    let err = |e: madoguchi_service::ServiceError| PageError(e.into(), en);
+    let err = |e: madoguchi_service::ServiceError| PageError::from(e);
     let counts = state.service.state_counts().await.map_err(err)?;
     let by_kind = state.service.open_by_kind().await.map_err(err)?;
     let open: i64 = counts
@@ -193,16 +193,11 @@ type MonthGroup = (Vec<i64>, BTreeMap<String, usize>);
 
 /// The monthly report for the business's annual disclosure: per month and kind, requests
 /// closed, by outcome, with median and 90th-percentile days to close.
-pub async fn monthly_report(
-    State(state): State<AppState>,
-    lang: PageLang,
-) -> Result<Response, PageError> {
-    let en = lang.en();
+pub async fn monthly_report(State(state): State<AppState>) -> Result<Response, PageError> {
     let closed = state
         .service
         .closed_since(Utc::now() - Duration::days(366))
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     let mut groups: BTreeMap<(String, String), MonthGroup> = BTreeMap::new();
     for r in &closed {
         let Some(c) = r.closed_at else { continue };

@@ -46,11 +46,7 @@ pub async fn test_connections(
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let results = state
-        .service
-        .test_connectors(en)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let results = state.service.test_connectors(en).await?;
     let tested = results
         .into_iter()
         .map(|(system, r)| {
@@ -80,7 +76,7 @@ async fn datamap_page(
     flash: String,
     tested: Vec<(String, String)>,
 ) -> Result<Response, PageError> {
-    let fail = |e: madoguchi_service::ServiceError| PageError(e.into(), en);
+    let fail = |e: madoguchi_service::ServiceError| PageError::from(e);
     let current = state.service.datamap().await.map_err(fail)?;
     let history = state.service.datamap_history().await.map_err(fail)?;
     let datasets = current
@@ -169,12 +165,11 @@ pub async fn replace_datamap(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let form: MapForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let installed = state
         .service
         .install_datamap(&form.source, Some(&who), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     match installed {
         Ok(added) => {
             let flash = match (added, en) {
@@ -280,8 +275,7 @@ async fn register_page(
     let (rows, total) = state
         .service
         .register_page(who, page, origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     let failed = !problems.is_empty();
     let mut res = render(&RegisterPage {
         c: Chrome::new(who, en),
@@ -317,7 +311,7 @@ pub async fn import_register_form(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let form: ImportForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let today = jst_date(Utc::now());
     let json = form.format == "json";
     let parsed = if json {
@@ -331,8 +325,7 @@ pub async fn import_register_form(
             state
                 .service
                 .import_register(&records, &who, &origin, Utc::now())
-                .await
-                .map_err(|e| PageError(e.into(), en))?;
+                .await?;
             register_page(
                 &state,
                 &who,

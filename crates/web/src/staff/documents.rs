@@ -14,30 +14,26 @@ use uuid::Uuid;
 use super::pages::{LetterPage, NoticeLetterPage};
 use crate::error::{AppError, PageError};
 use crate::extract::ClientOrigin;
-use crate::lang::PageLang;
 use crate::pages::render;
 use crate::routes::subject::file_response;
 use crate::state::AppState;
 
-fn uuid(s: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(s).map_err(|_| PageError(AppError::NotFound, en))
+fn uuid(s: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(s).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 /// Shows a document inline, in a sandbox, and records who looked.
 pub async fn view_document(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path((pid, doc)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let (pid, doc) = (uuid(&pid, en)?, uuid(&doc, en)?);
+    let (pid, doc) = (uuid(&pid)?, uuid(&doc)?);
     let (meta, bytes) = state
         .service
         .read_document_as_staff(pid, doc, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(file_response(&meta, bytes, "inline"))
 }
 
@@ -45,15 +41,13 @@ pub async fn view_document(
 /// CSRF field). A body the parser cannot finish is refused whole, never stored in part.
 pub(crate) async fn read_upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-    en: bool,
 ) -> Result<(Vec<(String, String)>, Vec<(String, Vec<u8>)>), PageError> {
     let mut multipart =
-        multipart.map_err(|_| PageError(AppError::BadRequest("multipart".into()), en))?;
+        multipart.map_err(|_| PageError::from(AppError::BadRequest("multipart".into())))?;
     let too_large = || {
-        PageError(
-            madoguchi_service::ServiceError::File(madoguchi_service::FileError::TooLarge).into(),
-            en,
-        )
+        PageError::from(madoguchi_service::ServiceError::File(
+            madoguchi_service::FileError::TooLarge,
+        ))
     };
     let (mut fields, mut files) = (Vec::new(), Vec::new());
     loop {
@@ -63,7 +57,7 @@ pub(crate) async fn read_upload(
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(too_large());
             }
-            Err(_) => return Err(PageError(AppError::BadRequest("multipart".into()), en)),
+            Err(_) => return Err(PageError::from(AppError::BadRequest("multipart".into()))),
         };
         let name = field.name().unwrap_or("").to_owned();
         if name == "files" {
@@ -83,15 +77,13 @@ pub(crate) async fn read_upload(
 /// Attaches files to the answer.
 pub async fn attach_package(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let (_, files) = read_upload(multipart, en).await?;
+    let pid = uuid(&pid)?;
+    let (_, files) = read_upload(multipart).await?;
     state
         .service
         .upload(
@@ -102,8 +94,7 @@ pub async fn attach_package(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
@@ -116,17 +107,15 @@ pub struct PostingForm {
 /// Records that the paper answer was posted, with its tracking number.
 pub async fn record_posting(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     Form(f): Form<PostingForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
+    let pid = uuid(&pid)?;
     let tracking = tracking_number(&f.tracking);
     if tracking.is_empty() {
-        return Err(PageError(AppError::BadRequest("tracking".into()), en));
+        return Err(PageError::from(AppError::BadRequest("tracking".into())));
     }
     let event = Event::Record(AuditOnly::Posted { tracking });
     state
@@ -140,8 +129,7 @@ pub async fn record_posting(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
@@ -154,39 +142,37 @@ pub struct RefundForm {
 /// Records that an offline refund was paid back (transfer, counter), with how.
 pub async fn record_refund(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path((pid, id)): Path<(String, String)>,
     Form(f): Form<RefundForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let id: i64 = id.parse().map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = uuid(&pid)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound))?;
     state
         .service
         .record_offline_refund(pid, id, &f.reference, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
 /// Sends a flagged card payment back to the card (through the refund timer and Stripe).
 pub async fn refund_flagged(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path((pid, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let id: i64 = id.parse().map_err(|_| PageError(AppError::NotFound, en))?;
+    let pid = uuid(&pid)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound))?;
     state
         .service
         .refund_flagged_payment(pid, id, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}")).into_response())
 }
 
@@ -194,23 +180,12 @@ pub async fn refund_flagged(
 /// outcome and the contents.
 pub async fn show_letter(
     State(state): State<AppState>,
-    lang: PageLang,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let row = state
-        .service
-        .request_row(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let docs = state
-        .service
-        .documents(row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
-    let lifecycle =
-        madoguchi_service::Service::lifecycle_of(&row).map_err(|e| PageError(e.into(), en))?;
+    let pid = uuid(&pid)?;
+    let row = state.service.request_row(pid).await?;
+    let docs = state.service.documents(row.id).await?;
+    let lifecycle = madoguchi_service::Service::lifecycle_of(&row)?;
     let (st, kind) = (lifecycle.state, lifecycle.kind);
     let c = &state.business().await;
     Ok(render(&LetterPage {
@@ -241,18 +216,12 @@ pub async fn show_letter(
 /// A notice to a requester without an e-mail address, laid out as a letter to print.
 pub async fn show_notice_letter(
     State(state): State<AppState>,
-    lang: PageLang,
     Path((pid, id)): Path<(String, i64)>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let (row, letter) = state
-        .service
-        .letter(pid, id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let pid = uuid(&pid)?;
+    let (row, letter) = state.service.letter(pid, id).await?;
     let text = madoguchi_mail::letter(letter.mail, &letter.context)
-        .ok_or(PageError(AppError::NotFound, en))?;
+        .ok_or(PageError::from(AppError::NotFound))?;
     let letter_en = letter.context.is_en();
     let c = &state.business().await;
     Ok(render(&NoticeLetterPage {
@@ -278,14 +247,12 @@ pub async fn show_notice_letter(
 /// Records that a letter was posted (with the carrier's tracking number, if any).
 pub async fn record_letter_posted(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path((pid, id)): Path<(String, i64)>,
     Form(f): Form<PostingForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
+    let pid = uuid(&pid)?;
     state
         .service
         .post_letter(
@@ -296,8 +263,7 @@ pub async fn record_letter_posted(
             &origin,
             Utc::now(),
         )
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}#letters-h")).into_response())
 }
 
@@ -315,25 +281,22 @@ fn tracking_number(typed: &str) -> String {
 /// by the clerk, as the request's identity evidence.
 pub async fn attach_evidence(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = uuid(&pid, en)?;
-    let (fields, files) = read_upload(multipart, en).await?;
+    let pid = uuid(&pid)?;
+    let (fields, files) = read_upload(multipart).await?;
     let purpose = fields
         .iter()
         .find(|(k, _)| k == "purpose")
         .and_then(|(_, v)| DocumentPurpose::parse(v.trim()))
         .filter(|p| *p != DocumentPurpose::Package);
-    let purpose = purpose.ok_or(PageError(AppError::BadRequest("purpose".into()), en))?;
+    let purpose = purpose.ok_or(PageError::from(AppError::BadRequest("purpose".into())))?;
     state
         .service
         .upload(pid, purpose, files, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(Redirect::to(&format!("/staff/requests/{pid}#docs-h")).into_response())
 }

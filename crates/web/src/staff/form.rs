@@ -10,10 +10,10 @@ pub(crate) struct Fields(pub(crate) Vec<(String, String)>);
 
 impl Fields {
     /// Reads an urlencoded body; one that does not parse is a bad request.
-    pub(crate) fn parse(body: &Bytes, en: bool) -> Result<Self, PageError> {
+    pub(crate) fn parse(body: &Bytes) -> Result<Self, PageError> {
         serde_urlencoded::from_bytes(body)
             .map(Fields)
-            .map_err(|_| PageError(AppError::BadRequest("form".into()), en))
+            .map_err(|_| PageError::from(AppError::BadRequest("form".into())))
     }
 
     /// A field's value, trimmed; empty when absent.

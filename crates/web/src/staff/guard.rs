@@ -15,7 +15,6 @@ use madoguchi_service::staff::StaffIdentity;
 
 use crate::cookies::cookie;
 use crate::error::{ApiError, AppError, PageError};
-use crate::lang::PageLang;
 use crate::state::AppState;
 
 /// The staff session cookie.
@@ -35,18 +34,17 @@ pub struct Guard {
     pub form_limit: Option<usize>,
 }
 
-fn deny(api: bool, e: AppError, en: bool) -> Response {
+fn deny(api: bool, e: AppError) -> Response {
     if api {
         ApiError(e).into_response()
     } else {
-        PageError(e, en).into_response()
+        PageError::from(e).into_response()
     }
 }
 
 /// The middleware.
 pub async fn guard(
     State((state, g)): State<(AppState, Guard)>,
-    lang: PageLang,
     req: Request,
     next: Next,
 ) -> Response {
@@ -83,10 +81,10 @@ pub async fn guard(
             let target = format!("/staff/login?next={}", crate::pages::urlencode(next_path));
             return Redirect::to(&target).into_response();
         }
-        Err(e) => return deny(g.api, e.into(), lang.en()),
+        Err(e) => return deny(g.api, e.into()),
     };
     if !g.roles.contains(&identity.role) {
-        return deny(g.api, AppError::Forbidden, lang.en());
+        return deny(g.api, AppError::Forbidden);
     }
     // A handed-over password opens nothing but its own replacement (and the way out).
     if !g.api
@@ -102,7 +100,7 @@ pub async fn guard(
     // else; its API tokens are refused until then.
     if state.config.require_totp && !identity.totp_enabled && !identity.sso {
         if g.api {
-            return deny(true, AppError::Forbidden, lang.en());
+            return deny(true, AppError::Forbidden);
         }
         if !matches!(
             req.uri().path(),
@@ -124,7 +122,7 @@ pub async fn guard(
         };
         match check_csrf(req, &identity, g.uploads, limit).await {
             Ok(r) => r,
-            Err(e) => return deny(false, e, lang.en()),
+            Err(e) => return deny(false, e),
         }
     } else {
         req

@@ -203,11 +203,7 @@ async fn notice_view(
     v: &IncidentView,
     en: bool,
 ) -> Result<NoticeView, PageError> {
-    let people = state
-        .service
-        .incident_people(v.incident.row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let people = state.service.incident_people(v.incident.row.id).await?;
     let r = &v.incident.row;
     Ok(NoticeView {
         required: v.assessment.notify_people,
@@ -459,8 +455,8 @@ fn invalid_words(field: &str, en: bool) -> String {
     }
 }
 
-fn incident_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+fn incident_pid(pid: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 /// The register.
@@ -474,8 +470,7 @@ pub async fn list(
     let rows = state
         .service
         .incidents()
-        .await
-        .map_err(|e| PageError(e.into(), en))?
+        .await?
         .iter()
         .map(|v| row(v, today, en))
         .collect();
@@ -518,7 +513,7 @@ pub async fn open(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let now = Utc::now();
     let (form, read) = read_form(&f, madoguchi_domain::jst_date(now), en);
     let page = |form, error| IncidentPage {
@@ -542,21 +537,13 @@ pub async fn open(
     {
         Ok(pid) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
         Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
 /// The incident a page is about, and today in Japan (its deadlines are read against it).
-async fn load(
-    state: &AppState,
-    pid: &str,
-    en: bool,
-) -> Result<(IncidentView, NaiveDate), PageError> {
-    let v = state
-        .service
-        .incident(incident_pid(pid, en)?)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+async fn load(state: &AppState, pid: &str) -> Result<(IncidentView, NaiveDate), PageError> {
+    let v = state.service.incident(incident_pid(pid)?).await?;
     Ok((v, madoguchi_domain::jst_date(Utc::now())))
 }
 
@@ -568,7 +555,7 @@ pub async fn show(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let (v, today) = load(&state, &pid, en).await?;
+    let (v, today) = load(&state, &pid).await?;
     let notice = notice_view(&state, &v, en).await?;
     Ok(render(&IncidentPage {
         c: Chrome::new(&who, en),
@@ -594,19 +581,15 @@ struct Posted {
 }
 
 impl Posted {
-    async fn read(state: &AppState, pid: &str, body: &Bytes, en: bool) -> Result<Self, PageError> {
-        let pid = incident_pid(pid, en)?;
-        let f = Fields::parse(body, en)?;
+    async fn read(state: &AppState, pid: &str, body: &Bytes) -> Result<Self, PageError> {
+        let pid = incident_pid(pid)?;
+        let f = Fields::parse(body)?;
         let version: i32 = f
             .get("version")
             .parse()
-            .map_err(|_| PageError(AppError::BadRequest("version".into()), en))?;
+            .map_err(|_| PageError::from(AppError::BadRequest("version".into())))?;
         let now = Utc::now();
-        let v = state
-            .service
-            .incident(pid)
-            .await
-            .map_err(|e| PageError(e.into(), en))?;
+        let v = state.service.incident(pid).await?;
         Ok(Posted {
             pid,
             f,
@@ -635,7 +618,7 @@ pub async fn update(
         now,
         today,
         v,
-    } = Posted::read(&state, &pid, &body, en).await?;
+    } = Posted::read(&state, &pid, &body).await?;
     let (form, read) = read_form(&f, today, en);
     let notice = notice_view(&state, &v, en).await?;
     // A refusal sends back the version the officer posted, not the one just read: a second
@@ -669,7 +652,7 @@ pub async fn update(
         Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
         Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
         Err(ServiceError::Conflict) => Ok(conflict(page(form, invalid_words("conflict", en)))),
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -697,7 +680,7 @@ pub async fn record_report(
         now,
         today,
         v,
-    } = Posted::read(&state, &pid, &body, en).await?;
+    } = Posted::read(&state, &pid, &body).await?;
     let notice = notice_view(&state, &v, en).await?;
     let page = |e: String| IncidentPage {
         c: Chrome::new(&who, en),
@@ -717,7 +700,7 @@ pub async fn record_report(
     let change = match f.get("stage") {
         "preliminary" => IncidentChange::Preliminary { on, reference },
         "final" => IncidentChange::Final { on, reference },
-        _ => return Err(PageError(AppError::BadRequest("stage".into()), en)),
+        _ => return Err(PageError::from(AppError::BadRequest("stage".into()))),
     };
     let stage = f.get("stage").to_owned();
     match state
@@ -729,11 +712,7 @@ pub async fn record_report(
         Err(ServiceError::Invalid(field)) => error(invalid_words(field, en)),
         Err(ServiceError::Conflict) => {
             // A double click finds the report already recorded: say so, not "someone else".
-            let latest = state
-                .service
-                .incident(pid)
-                .await
-                .map_err(|e| PageError(e.into(), en))?;
+            let latest = state.service.incident(pid).await?;
             let recorded = if stage == "preliminary" {
                 latest.incident.row.prelim_at.is_some()
             } else {
@@ -742,7 +721,7 @@ pub async fn record_report(
             let why = if recorded { "recorded" } else { "conflict" };
             Ok(conflict(page(invalid_words(why, en))))
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -754,7 +733,7 @@ pub async fn report(
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let (v, today) = load(&state, &pid, en).await?;
+    let (v, today) = load(&state, &pid).await?;
     let items = REPORT_ITEMS
         .iter()
         .map(|(k, ja, en_label)| {
@@ -789,7 +768,7 @@ async fn notice_refused(
     error: String,
     edit: impl FnOnce(&mut NoticeView),
 ) -> Result<Response, PageError> {
-    let (v, today) = load(state, &pid.to_string(), en).await?;
+    let (v, today) = load(state, &pid.to_string()).await?;
     let mut notice = notice_view(state, &v, en).await?;
     edit(&mut notice);
     Ok(refused(IncidentPage {
@@ -818,13 +797,13 @@ pub async fn import_people(
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
-    let (fields, files) = super::documents::read_upload(multipart, en).await?;
+    let pid = incident_pid(&pid)?;
+    let (fields, files) = super::documents::read_upload(multipart).await?;
     let version: i32 = fields
         .iter()
         .find(|(k, _)| k == "version")
         .and_then(|(_, v)| v.trim().parse().ok())
-        .ok_or(PageError(AppError::BadRequest("version".into()), en))?;
+        .ok_or(PageError::from(AppError::BadRequest("version".into())))?;
     let text = files
         .into_iter()
         .next()
@@ -875,7 +854,7 @@ pub async fn import_people(
         Err(ServiceError::Conflict) => {
             notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -896,7 +875,7 @@ async fn after_notice_step<T>(
         Err(ServiceError::Conflict) => {
             notice_refused(state, who, pid, en, invalid_words("conflict", en), keep).await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -912,7 +891,7 @@ pub async fn send_notices(
     let en = lang.en();
     let Posted {
         pid, version, now, ..
-    } = Posted::read(&state, &pid, &body, en).await?;
+    } = Posted::read(&state, &pid, &body).await?;
     let sent = state
         .service
         .send_incident_notices(pid, version, &who, &origin, now)
@@ -932,7 +911,7 @@ pub async fn send_failed_letters(
     let en = lang.en();
     let Posted {
         pid, version, now, ..
-    } = Posted::read(&state, &pid, &body, en).await?;
+    } = Posted::read(&state, &pid, &body).await?;
     let prepared = state
         .service
         .send_failed_as_letters(pid, version, &who, &origin, now)
@@ -957,7 +936,7 @@ pub async fn record_publication(
         now,
         today,
         ..
-    } = Posted::read(&state, &pid, &body, en).await?;
+    } = Posted::read(&state, &pid, &body).await?;
     let keep = |n: &mut NoticeView| {
         n.published_on = f.get("published_on").to_owned();
         n.published_how = f.get("published_how").to_owned();
@@ -987,17 +966,11 @@ pub async fn record_publication(
 /// The notice letters still to post, one page each, to print.
 pub async fn letters(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let (v, _) = load(&state, &pid, en).await?;
-    let letters = state
-        .service
-        .incident_letters(v.incident.row.id)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let (v, _) = load(&state, &pid).await?;
+    let letters = state.service.incident_letters(v.incident.row.id).await?;
     let today = madoguchi_domain::written_date(madoguchi_domain::jst_date(Utc::now()), false);
     // The form under the letters records exactly these as posted (one prepared meanwhile
     // waits for its own printing).
@@ -1050,18 +1023,15 @@ pub struct PostedForm {
 /// Records every notice letter still to post as posted.
 pub async fn letters_posted(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     axum::Form(f): axum::Form<PostedForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = incident_pid(&pid, en)?;
+    let pid = incident_pid(&pid)?;
     state
         .service
         .incident_letters_posted((pid, f.upto), &who, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .await?;
     Ok(back_to_notices(pid))
 }

@@ -160,25 +160,19 @@ pub async fn show_intake(
     if q.complaint.is_empty() {
         return Ok(page(&who, en, Vec::new(), Vec::new()));
     }
-    let pid = uuid::Uuid::parse_str(&q.complaint).map_err(|_| PageError(AppError::NotFound, en))?;
-    let c = state
-        .service
-        .complaint(pid)
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let pid =
+        uuid::Uuid::parse_str(&q.complaint).map_err(|_| PageError::from(AppError::NotFound))?;
+    let c = state.service.complaint(pid).await?;
     // Only an open complaint is taken up: say so before the officer types the rest.
     let open = madoguchi_domain::complaint::ComplaintState::parse(&c.row.state)
         .is_some_and(|s| s.is_open())
         && c.row.purged_at.is_none();
     if !open {
-        return Err(PageError(
-            AppError::Conflict(if en {
-                "This complaint is closed or already taken up as a request.".into()
-            } else {
-                "この苦情・相談は完了しているか、既に請求として受け付けられています。".into()
-            }),
-            en,
-        ));
+        return Err(PageError::from(AppError::Conflict(if en {
+            "This complaint is closed or already taken up as a request.".into()
+        } else {
+            "この苦情・相談は完了しているか、既に請求として受け付けられています。".into()
+        })));
     }
     let typed = [
         ("complaint", pid.to_string()),
@@ -208,7 +202,7 @@ pub async fn register_request(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let input: IntakeInput = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let fields: Typed = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| {
         fields
@@ -222,7 +216,7 @@ pub async fn register_request(
     } else {
         Some(madoguchi_service::complaints::ComplaintLink {
             pid: uuid::Uuid::parse_str(&get("complaint"))
-                .map_err(|_| PageError(AppError::BadRequest("complaint".into()), en))?,
+                .map_err(|_| PageError::from(AppError::BadRequest("complaint".into())))?,
         })
     };
     let channel = match get("channel").as_str() {
@@ -231,7 +225,7 @@ pub async fn register_request(
         "phone" => Channel::Phone,
         "counter" => Channel::Counter,
         "email" => Channel::Email,
-        _ => return Err(PageError(AppError::BadRequest("channel".into()), en)),
+        _ => return Err(PageError::from(AppError::BadRequest("channel".into()))),
     };
     let mut errors = Vec::new();
     // An address typed by the clerk is typed twice: a slip would send the requester's
@@ -279,12 +273,7 @@ pub async fn register_request(
             },
         });
     }
-    let policy = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| PageError(e.into(), en))?
-        .policy;
+    let policy = state.service.settings().await?.policy;
     let parsed = input.parse(channel, &policy, today);
     match (parsed, received, how) {
         (Ok(mut new), Some(day), Some(how)) if errors.is_empty() => {
@@ -336,7 +325,7 @@ pub async fn register_request(
                     *res.status_mut() = StatusCode::CONFLICT;
                     Ok(res)
                 }
-                Err(e) => Err(PageError(e.into(), en)),
+                Err(e) => Err(PageError::from(e)),
             }
         }
         (parsed, _, _) => {
@@ -350,11 +339,7 @@ pub async fn register_request(
 
 /// The printable request form (開示等請求書) for subjects who post their request.
 pub async fn printable_form(State(state): State<AppState>) -> Result<Response, PageError> {
-    let fees = state
-        .service
-        .fee_schedule()
-        .await
-        .map_err(|e| PageError(e.into(), false))?;
+    let fees = state.service.fee_schedule().await?;
     let business = state.business().await;
     Ok(render(&PrintableForm {
         business_name: business.name,

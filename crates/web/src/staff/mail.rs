@@ -24,16 +24,8 @@ pub async fn show_mail(
     let en = lang.en();
     Ok(render(&MailPage {
         c: Chrome::new(&who, en),
-        failed: state
-            .service
-            .failed_mail()
-            .await
-            .map_err(|e| PageError(e.into(), en))?,
-        unsent: state
-            .service
-            .unsent_mail()
-            .await
-            .map_err(|e| PageError(e.into(), en))?,
+        failed: state.service.failed_mail().await?,
+        unsent: state.service.unsent_mail().await?,
         templates: Mail::ALL.iter().map(|m| m.as_str().to_owned()).collect(),
     }))
 }
@@ -41,17 +33,11 @@ pub async fn show_mail(
 /// Puts a failed message back in the queue.
 pub async fn retry_mail(
     State(state): State<AppState>,
-    lang: PageLang,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let ok = state
-        .service
-        .retry_mail(id, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+    let ok = state.service.retry_mail(id, Utc::now()).await?;
     if !ok {
-        return Err(PageError(AppError::NotFound, en));
+        return Err(PageError::from(AppError::NotFound));
     }
     Ok(Redirect::to("/staff/admin/mail").into_response())
 }
@@ -64,15 +50,13 @@ pub struct PreviewQuery {
 
 /// Renders one template with sample data: subject, text and the HTML part.
 pub async fn preview_mail(
-    lang: PageLang,
     Path(template): Path<String>,
     Query(q): Query<PreviewQuery>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let mail = Mail::parse(&template).ok_or(PageError(AppError::NotFound, en))?;
+    let mail = Mail::parse(&template).ok_or(PageError::from(AppError::NotFound))?;
     let mlang = if q.mlang == "en" { "en" } else { "ja" };
     let r = madoguchi_mail::render(mail, &madoguchi_mail::sample_for(mail, mlang))
-        .map_err(|e| PageError(AppError::Internal(e.to_string()), en))?;
+        .map_err(|e| PageError::from(AppError::Internal(e.to_string())))?;
     Ok(Html(format!(
         "<!DOCTYPE html><html lang=\"{mlang}\"><head><meta charset=\"utf-8\"><title>{t}</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{t}</h1><h2>Text</h2><pre>{text}</pre><h2>HTML</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{html}\" style=\"width:100%;height:30rem;border:1px solid #ccc\"></iframe></main></body></html>",
         t = escape(&r.subject),

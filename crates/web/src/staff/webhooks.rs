@@ -60,7 +60,7 @@ async fn page(
     error: String,
     url: String,
 ) -> Result<Response, PageError> {
-    let err = |e: ServiceError| PageError(e.into(), en);
+    let err = |e: ServiceError| PageError::from(e);
     let endpoints = state.service.webhook_endpoints().await.map_err(err)?;
     let deliveries = state.service.webhook_deliveries().await.map_err(err)?;
     let status_words = |s: &str| {
@@ -132,7 +132,7 @@ pub async fn add(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let f = Fields::parse(&body, en)?;
+    let f = Fields::parse(&body)?;
     let url = f.get("url").to_owned();
     let events: Vec<&str> = EVENTS
         .iter()
@@ -181,49 +181,44 @@ pub async fn add(
             )
             .await
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
-fn pid(s: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(s).map_err(|_| PageError(AppError::NotFound, en))
+fn pid(s: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(s).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 /// Stops an endpoint.
 pub async fn disable(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     state
         .service
-        .disable_webhook(pid(&id, en)?, &who, &origin, Utc::now())
-        .await
-        .map_err(|e| PageError(e.into(), en))?;
+        .disable_webhook(pid(&id)?, &who, &origin, Utc::now())
+        .await?;
     Ok(Redirect::to("/staff/admin/webhooks").into_response())
 }
 
 /// Sends a failed delivery again.
 pub async fn replay(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     match state
         .service
-        .replay_webhook(pid(&id, en)?, &who, &origin, Utc::now())
+        .replay_webhook(pid(&id)?, &who, &origin, Utc::now())
         .await
     {
         // A double click: already on its way again.
         Ok(()) | Err(ServiceError::Repeated(_)) => {
             Ok(Redirect::to("/staff/admin/webhooks").into_response())
         }
-        Err(e) => Err(PageError(e.into(), en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }

@@ -115,10 +115,6 @@ fn state_label(state: &str, en: bool) -> String {
     )
 }
 
-fn service_error(e: ServiceError, en: bool) -> PageError {
-    PageError(e.into(), en)
-}
-
 /// The queue: most urgent first, filtered, paged by keyset.
 pub async fn show_queue(
     State(state): State<AppState>,
@@ -128,21 +124,9 @@ pub async fn show_queue(
 ) -> Result<Response, PageError> {
     let en = lang.en();
     let today = jst_date(Utc::now());
-    let page = state
-        .service
-        .queue(&q.filter(&who), today)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let counts = state
-        .service
-        .state_counts()
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let staff = state
-        .service
-        .assignable_staff()
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let page = state.service.queue(&q.filter(&who), today).await?;
+    let counts = state.service.state_counts().await?;
+    let staff = state.service.assignable_staff().await?;
     let names: std::collections::HashMap<i64, String> =
         staff.iter().map(|s| (s.id, s.name.clone())).collect();
     let rows = page
@@ -582,7 +566,7 @@ pub async fn show_request(
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let view = PageView {
         flash: done_words(&q.done, en),
         doc: Uuid::parse_str(&q.doc).ok(),
@@ -666,11 +650,7 @@ async fn request_page(
     view: PageView,
 ) -> Result<Response, PageError> {
     let now = Utc::now();
-    let d = state
-        .service
-        .request_detail(pid, who, origin, now)
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let d = state.service.request_detail(pid, who, origin, now).await?;
     let today = jst_date(now);
     let kind = d.domain.kind;
     let by_post = madoguchi_service::email_of(&d.request).is_none();
@@ -696,88 +676,40 @@ async fn request_page(
         en,
     );
     let answer = if submitted.is_empty() && !d.domain.state.is_terminal() {
-        let (fields, from) = suggested_answer(state, &d.request, kind, en)
-            .await
-            .map_err(|e| service_error(e, en))?;
+        let (fields, from) = suggested_answer(state, &d.request, kind, en).await?;
         answer.with_suggestion(fields, from)
     } else {
         answer.with_submitted(submitted)
     };
-    let gathering = state
-        .service
-        .gathering(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let gathering = state.service.gathering(&d.request, en).await?;
     let can_gather = who.role.can_work_requests()
         && d.domain.state == madoguchi_domain::State::InProgress
         && madoguchi_service::gather::gathers_for(kind)
-        && state
-            .service
-            .datamap()
-            .await
-            .map_err(|e| service_error(e, en))?
-            .is_some();
+        && state.service.datamap().await?.is_some();
     let can_package = can_gather && madoguchi_service::gather::packages_for(kind);
     let mut erasure_plans = Vec::new();
     for measure in [
         madoguchi_service::erasure::Measure::Erase,
         madoguchi_service::erasure::Measure::Suspend,
     ] {
-        if let Some(plan) = state
-            .service
-            .erasure_plan(&d.request, measure, en)
-            .await
-            .map_err(|e| service_error(e, en))?
-        {
+        if let Some(plan) = state.service.erasure_plan(&d.request, measure, en).await? {
             erasure_plans.push(plan);
         }
     }
-    let erasure = state
-        .service
-        .erasure(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let stop_plan = state
-        .service
-        .stop_plan(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let correction_targets = state
-        .service
-        .correction_targets(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let corrections = state
-        .service
-        .corrections(&d.request, en)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let letters = state
-        .service
-        .letters(d.request.id)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let documents = state
-        .service
-        .documents(d.request.id)
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let erasure = state.service.erasure(&d.request, en).await?;
+    let stop_plan = state.service.stop_plan(&d.request, en).await?;
+    let correction_targets = state.service.correction_targets(&d.request, en).await?;
+    let corrections = state.service.corrections(&d.request, en).await?;
+    let letters = state.service.letters(d.request.id).await?;
+    let documents = state.service.documents(d.request.id).await?;
     let view_doc = view.doc.and_then(|doc| {
         documents
             .iter()
             .find(|d| d.pid == doc && !d.deleted)
             .cloned()
     });
-    let notes = state
-        .service
-        .notes(d.request.id)
-        .await
-        .map_err(|e| service_error(e, en))?;
-    let settings = state
-        .service
-        .settings()
-        .await
-        .map_err(|e| service_error(e, en))?;
+    let notes = state.service.notes(d.request.id).await?;
+    let settings = state.service.settings().await?;
     let templates = settings
         .templates
         .iter()
@@ -804,16 +736,14 @@ async fn request_page(
     let cited_incident = state
         .service
         .incident_of_request(d.request.incident_id)
-        .await
-        .map_err(|e| service_error(e, en))?
+        .await?
         .map(|(pid, number)| (pid.to_string(), number));
     let open = madoguchi_domain::State::parse(&d.request.state).is_some_and(|s| !s.is_terminal());
     let incident_choices = if breach_ground && cited_incident.is_none() && open {
         state
             .service
             .citable_incidents()
-            .await
-            .map_err(|e| service_error(e, en))?
+            .await?
             .into_iter()
             .map(|(pid, number, aware_on)| {
                 (
@@ -831,8 +761,7 @@ async fn request_page(
     let from_complaint = state
         .service
         .complaint_of_request(d.request.id)
-        .await
-        .map_err(|e| service_error(e, en))?
+        .await?
         .map(|(pid, number)| (pid.to_string(), number));
     let page = DetailPage {
         breach_ground,
@@ -989,11 +918,11 @@ pub async fn apply_event(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
-    let (event, text, version) = event_from_fields(&fields).map_err(|e| PageError(e, en))?;
-    let version = version.ok_or_else(|| PageError(AppError::BadRequest("version".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
+    let (event, text, version) = event_from_fields(&fields).map_err(PageError::from)?;
+    let version = version.ok_or_else(|| PageError::from(AppError::BadRequest("version".into())))?;
     let answer = match super::answer::answer_from_fields(&fields) {
         Ok(a) => a.filter(|_| event.name() == "complete"),
         Err(AppError::Validation(errors)) => {
@@ -1009,7 +938,7 @@ pub async fn apply_event(
             )
             .await;
         }
-        Err(e) => return Err(PageError(e, en)),
+        Err(e) => return Err(PageError::from(e)),
     };
     let done = super::answer::Action {
         event: &event,
@@ -1035,7 +964,7 @@ pub async fn apply_event(
             )
             .await;
         }
-        Err(e) => return Err(service_error(e, en)),
+        Err(e) => return Err(PageError::from(e)),
     }
     tracing::info!(request = %pid, event = event.name(), "officer action");
     Ok(back_to(pid, &format!("?done={}", event.name())))
@@ -1044,18 +973,15 @@ pub async fn apply_event(
 /// Assigns the request to the acting officer.
 pub async fn claim_request(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .assign(&[pid], Some(who.user_id), &who, &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "?done=claim"))
 }
 
@@ -1076,7 +1002,7 @@ pub async fn add_note(
     axum::Form(f): axum::Form<NoteForm>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     match state
         .service
         .add_note(
@@ -1101,13 +1027,13 @@ pub async fn add_note(
             };
             request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
         }
-        Err(e) => Err(service_error(e, en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
 /// A request's public id from the path; an id that is not one is a page not found.
-fn request_pid(pid: &str, en: bool) -> Result<Uuid, PageError> {
-    Uuid::parse_str(pid).map_err(|_| PageError(AppError::NotFound, en))
+fn request_pid(pid: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(pid).map_err(|_| PageError::from(AppError::NotFound))
 }
 
 /// Back to the request's page (at a section), after an action.
@@ -1119,18 +1045,15 @@ fn back_to(pid: Uuid, section: &str) -> Response {
 /// progress.
 pub async fn gather_again(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .request_gathering(pid, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, ""))
 }
 
@@ -1138,16 +1061,14 @@ pub async fn gather_again(
 /// for each field: `disclose`, `withhold:<ground>` or `drop`).
 pub async fn review_fields(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let dataset = fields
         .iter()
         .find(|(k, _)| k == "dataset")
@@ -1159,14 +1080,13 @@ pub async fn review_fields(
             continue;
         };
         let decision = madoguchi_domain::FieldDecision::parse(value)
-            .ok_or_else(|| PageError(AppError::BadRequest("decision".into()), en))?;
+            .ok_or_else(|| PageError::from(AppError::BadRequest("decision".into())))?;
         decisions.push((field.to_owned(), decision));
     }
     state
         .service
         .review_fields(pid, &dataset, decisions, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#gather-h"))
 }
 
@@ -1175,16 +1095,14 @@ pub async fn review_fields(
 /// one).
 pub async fn order_erasure(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let measure = match fields
         .iter()
         .find(|(k, _)| k == "measure")
@@ -1192,13 +1110,12 @@ pub async fn order_erasure(
     {
         None | Some("erase") => madoguchi_service::erasure::Measure::Erase,
         Some("suspend") => madoguchi_service::erasure::Measure::Suspend,
-        Some(_) => return Err(PageError(AppError::BadRequest("measure".into()), en)),
+        Some(_) => return Err(PageError::from(AppError::BadRequest("measure".into()))),
     };
     state
         .service
         .order_erasure(pid, measure, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#erase-h"))
 }
 
@@ -1213,9 +1130,9 @@ pub async fn order_correction(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let dataset = fields
         .iter()
         .find(|(k, _)| k == "dataset")
@@ -1254,93 +1171,79 @@ pub async fn order_correction(
             )
             .await
         }
-        Err(e) => Err(service_error(e, en)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
 /// A second officer approves an ordered erasure.
 pub async fn approve_erasure(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .approve_erasure(pid, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#erase-h"))
 }
 
 /// A second officer approves the corrections waiting for approval.
 pub async fn approve_corrections(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .approve_corrections(pid, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#corrected-h"))
 }
 
 /// Stops provision to the third parties the plan lists, and tells those with a contact.
 pub async fn stop_provision(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .stop_provision(pid, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#stop-h"))
 }
 
 /// Builds the answer package from the gathered data and attaches it.
 pub async fn attach_package(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     state
         .service
         .attach_gathered_package(pid, &who.actor(), &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, ""))
 }
 
 /// Assigns the selected requests to one officer (or nobody).
 pub async fn assign_requests(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| PageError(AppError::BadRequest("form".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let pids: Vec<Uuid> = fields
         .iter()
         .filter(|(k, _)| k == "pid")
@@ -1354,14 +1257,13 @@ pub async fn assign_requests(
         Some("none") | None => None,
         Some(id) => Some(
             id.parse::<i64>()
-                .map_err(|_| PageError(AppError::BadRequest("assignee".into()), en))?,
+                .map_err(|_| PageError::from(AppError::BadRequest("assignee".into())))?,
         ),
     };
     state
         .service
         .assign(&pids, assignee, &who, &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(Redirect::to("/staff").into_response())
 }
 
@@ -1437,20 +1339,17 @@ pub struct IncidentLinkForm {
 /// Links a request on the breach ground to the incident it cites.
 pub async fn link_incident(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     axum::Form(f): axum::Form<IncidentLinkForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = request_pid(&pid, en)?;
+    let pid = request_pid(&pid)?;
     let incident = uuid::Uuid::parse_str(f.incident.trim())
-        .map_err(|_| PageError(AppError::BadRequest("incident".into()), en))?;
+        .map_err(|_| PageError::from(AppError::BadRequest("incident".into())))?;
     state
         .service
         .link_incident(pid, incident, &who, &origin, Utc::now())
-        .await
-        .map_err(|e| service_error(e, en))?;
+        .await?;
     Ok(back_to(pid, "#incident-h"))
 }
