@@ -139,60 +139,140 @@ pub enum MailError {
     },
 }
 
+/// One view per message: the values its two templates use, and no others, so a template that
+/// reads a value its view lacks does not compile. The views are projections of the stored
+/// [`MailContext`] (the outbox keeps that snapshot, so messages enqueued before a release
+/// still render), made when the message is rendered. Every view carries the language and the
+/// signature's values.
+macro_rules! views {
+    ($($view:ident { $($field:ident: $ty:ty),* $(,)? };)*) => {
+        $(
+            #[derive(Debug)]
+            struct $view {
+                lang: String,
+                business_name: String,
+                business_contact: String,
+                business_phone: String,
+                business_hours: String,
+                privacy_url: String,
+                $($field: $ty,)*
+            }
+
+            impl $view {
+                fn of(c: &MailContext) -> Self {
+                    $view {
+                        lang: c.lang.clone(),
+                        business_name: c.business_name.clone(),
+                        business_contact: c.business_contact.clone(),
+                        business_phone: c.business_phone.clone(),
+                        business_hours: c.business_hours.clone(),
+                        privacy_url: c.privacy_url.clone(),
+                        $($field: c.$field.clone(),)*
+                    }
+                }
+
+                /// English unless Japanese.
+                fn is_en(&self) -> bool {
+                    self.lang == "en"
+                }
+            }
+        )*
+    };
+}
+
+views! {
+    ConfirmAddressView { duplicate_of: Option<String>, kind_en: String, kind_ja: String, link: String, link_expires: String, number: String, recipient_name: String };
+    AddressConfirmedView { due_on: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    IdentityApprovedView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    IdentityMoreNeededView { kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String, reply_by: String };
+    IdentityRejectedView { kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String };
+    PaymentRequestedView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, pay_link: String, payment_lines: Vec<String>, recipient_name: String, reply_by: String };
+    PaymentReceivedView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, payment_method: String, receipt_number: String, recipient_name: String, today: String };
+    InfoNeededView { kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String, reply_by: String };
+    DeadlineExtendedView { due_on: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String };
+    DeliveryChangedView { delivery_en: String, delivery_ja: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String };
+    CompletedView { answer_lines: Vec<String>, download: bool, download_limit: u32, download_until: String, grounds_en: Vec<String>, grounds_ja: Vec<String>, incident_line: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String, state_en: String, state_ja: String };
+    RefusedView { answer_lines: Vec<String>, grounds_en: Vec<String>, grounds_ja: Vec<String>, incident_line: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String };
+    WithdrawnView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    ExpiredView { kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    RefundedView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    StaffPaymentFlaggedView { kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    StaffAuditFailedView { link: String, message: String, recipient_name: String, today: String };
+    AccessCodeView { code: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    StaffNewRequestView { due_on: String, duplicate_of: Option<String>, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    StaffSubjectAnsweredView { due_on: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    StaffPaymentReceivedView { amount: String, due_on: String, kind_en: String, kind_ja: String, link: String, number: String, payment_method: String, recipient_name: String };
+    StaffWithdrawnView { kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    ExpiryWarningView { amount: String, kind_en: String, kind_ja: String, link: String, number: String, pay_link: String, recipient_name: String, reply_by: String, state_en: String, state_ja: String };
+    StaffDigestView { link: String, message: String, recipient_name: String, today: String };
+    StaffMailFailingView { link: String, message: String, recipient_name: String, today: String };
+    OwnerTaskView { due_on: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String, system_name: String };
+    OwnerReminderView { due_on: String, link: String, message: String, number: String, recipient_name: String, system_name: String };
+    OwnerActionView { answer_lines: Vec<String>, due_on: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, recipient_name: String, system_name: String };
+    RecipientNoticeView { answer_lines: Vec<String>, due_on: String, kind_en: String, kind_ja: String, link: String, message: String, number: String, provision_stopped: bool, recipient_name: String };
+    ComplaintReceivedView { due_on: String, kind_en: String, kind_ja: String, number: String, recipient_name: String };
+    ComplaintReplyView { message: String, number: String, recipient_name: String };
+    StaffNewComplaintView { due_on: String, kind_en: String, kind_ja: String, link: String, number: String, recipient_name: String };
+    IncidentNoticeView { answer_lines: Vec<String>, number: String, recipient_name: String };
+}
+
 macro_rules! templates {
-    ($($mail:ident => $subject:ident, $sp:literal, $body:ident, $bp:literal;)*) => {
+    ($($mail:ident => $view:ident, $subject:ident, $sp:literal, $body:ident, $bp:literal;)*) => {
         $(
             #[derive(Template)]
             #[template(path = $sp)]
-            struct $subject<'a> { c: &'a MailContext }
+            struct $subject<'a> { c: &'a $view }
 
             #[derive(Template)]
             #[template(path = $bp)]
-            struct $body<'a> { c: &'a MailContext }
+            struct $body<'a> { c: &'a $view }
         )*
 
         fn render_parts(mail: Mail, c: &MailContext) -> Result<(String, String), askama::Error> {
             Ok(match mail {
-                $(Mail::$mail => ($subject { c }.render()?, $body { c }.render()?),)*
+                $(Mail::$mail => {
+                    let view = $view::of(c);
+                    ($subject { c: &view }.render()?, $body { c: &view }.render()?)
+                })*
             })
         }
     };
 }
 
 templates! {
-    ConfirmAddress => ConfirmAddressSubject, "email/confirm_address/subject.txt", ConfirmAddressBody, "email/confirm_address/body.txt";
-    AddressConfirmed => AddressConfirmedSubject, "email/address_confirmed/subject.txt", AddressConfirmedBody, "email/address_confirmed/body.txt";
-    IdentityApproved => IdentityApprovedSubject, "email/identity_approved/subject.txt", IdentityApprovedBody, "email/identity_approved/body.txt";
-    IdentityMoreNeeded => IdentityMoreNeededSubject, "email/identity_more_needed/subject.txt", IdentityMoreNeededBody, "email/identity_more_needed/body.txt";
-    IdentityRejected => IdentityRejectedSubject, "email/identity_rejected/subject.txt", IdentityRejectedBody, "email/identity_rejected/body.txt";
-    PaymentRequested => PaymentRequestedSubject, "email/payment_requested/subject.txt", PaymentRequestedBody, "email/payment_requested/body.txt";
-    PaymentReceived => PaymentReceivedSubject, "email/payment_received/subject.txt", PaymentReceivedBody, "email/payment_received/body.txt";
-    InfoNeeded => InfoNeededSubject, "email/info_needed/subject.txt", InfoNeededBody, "email/info_needed/body.txt";
-    DeadlineExtended => DeadlineExtendedSubject, "email/deadline_extended/subject.txt", DeadlineExtendedBody, "email/deadline_extended/body.txt";
-    DeliveryChanged => DeliveryChangedSubject, "email/delivery_changed/subject.txt", DeliveryChangedBody, "email/delivery_changed/body.txt";
-    Completed => CompletedSubject, "email/completed/subject.txt", CompletedBody, "email/completed/body.txt";
-    Refused => RefusedSubject, "email/refused/subject.txt", RefusedBody, "email/refused/body.txt";
-    Withdrawn => WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
-    Expired => ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
-    Refunded => RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
-    StaffPaymentFlagged => StaffPaymentFlaggedSubject, "email/staff_payment_flagged/subject.txt", StaffPaymentFlaggedBody, "email/staff_payment_flagged/body.txt";
-    StaffAuditFailed => StaffAuditFailedSubject, "email/staff_audit_failed/subject.txt", StaffAuditFailedBody, "email/staff_audit_failed/body.txt";
-    AccessCode => AccessCodeSubject, "email/access_code/subject.txt", AccessCodeBody, "email/access_code/body.txt";
-    StaffNewRequest => StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
-    StaffSubjectAnswered => StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
-    StaffPaymentReceived => StaffPaymentReceivedSubject, "email/staff_payment_received/subject.txt", StaffPaymentReceivedBody, "email/staff_payment_received/body.txt";
-    StaffWithdrawn => StaffWithdrawnSubject, "email/staff_withdrawn/subject.txt", StaffWithdrawnBody, "email/staff_withdrawn/body.txt";
-    ExpiryWarning => ExpiryWarningSubject, "email/expiry_warning/subject.txt", ExpiryWarningBody, "email/expiry_warning/body.txt";
-    StaffDigest => StaffDigestSubject, "email/staff_digest/subject.txt", StaffDigestBody, "email/staff_digest/body.txt";
-    StaffMailFailing => StaffMailFailingSubject, "email/staff_mail_failing/subject.txt", StaffMailFailingBody, "email/staff_mail_failing/body.txt";
-    OwnerTask => OwnerTaskSubject, "email/owner_task/subject.txt", OwnerTaskBody, "email/owner_task/body.txt";
-    OwnerReminder => OwnerReminderSubject, "email/owner_reminder/subject.txt", OwnerReminderBody, "email/owner_reminder/body.txt";
-    OwnerAction => OwnerActionSubject, "email/owner_action/subject.txt", OwnerActionBody, "email/owner_action/body.txt";
-    RecipientNotice => RecipientNoticeSubject, "email/recipient_notice/subject.txt", RecipientNoticeBody, "email/recipient_notice/body.txt";
-    ComplaintReceived => ComplaintReceivedSubject, "email/complaint_received/subject.txt", ComplaintReceivedBody, "email/complaint_received/body.txt";
-    ComplaintReply => ComplaintReplySubject, "email/complaint_reply/subject.txt", ComplaintReplyBody, "email/complaint_reply/body.txt";
-    StaffNewComplaint => StaffNewComplaintSubject, "email/staff_new_complaint/subject.txt", StaffNewComplaintBody, "email/staff_new_complaint/body.txt";
-    IncidentNotice => IncidentNoticeSubject, "email/incident_notice/subject.txt", IncidentNoticeBody, "email/incident_notice/body.txt";
+    ConfirmAddress => ConfirmAddressView, ConfirmAddressSubject, "email/confirm_address/subject.txt", ConfirmAddressBody, "email/confirm_address/body.txt";
+    AddressConfirmed => AddressConfirmedView, AddressConfirmedSubject, "email/address_confirmed/subject.txt", AddressConfirmedBody, "email/address_confirmed/body.txt";
+    IdentityApproved => IdentityApprovedView, IdentityApprovedSubject, "email/identity_approved/subject.txt", IdentityApprovedBody, "email/identity_approved/body.txt";
+    IdentityMoreNeeded => IdentityMoreNeededView, IdentityMoreNeededSubject, "email/identity_more_needed/subject.txt", IdentityMoreNeededBody, "email/identity_more_needed/body.txt";
+    IdentityRejected => IdentityRejectedView, IdentityRejectedSubject, "email/identity_rejected/subject.txt", IdentityRejectedBody, "email/identity_rejected/body.txt";
+    PaymentRequested => PaymentRequestedView, PaymentRequestedSubject, "email/payment_requested/subject.txt", PaymentRequestedBody, "email/payment_requested/body.txt";
+    PaymentReceived => PaymentReceivedView, PaymentReceivedSubject, "email/payment_received/subject.txt", PaymentReceivedBody, "email/payment_received/body.txt";
+    InfoNeeded => InfoNeededView, InfoNeededSubject, "email/info_needed/subject.txt", InfoNeededBody, "email/info_needed/body.txt";
+    DeadlineExtended => DeadlineExtendedView, DeadlineExtendedSubject, "email/deadline_extended/subject.txt", DeadlineExtendedBody, "email/deadline_extended/body.txt";
+    DeliveryChanged => DeliveryChangedView, DeliveryChangedSubject, "email/delivery_changed/subject.txt", DeliveryChangedBody, "email/delivery_changed/body.txt";
+    Completed => CompletedView, CompletedSubject, "email/completed/subject.txt", CompletedBody, "email/completed/body.txt";
+    Refused => RefusedView, RefusedSubject, "email/refused/subject.txt", RefusedBody, "email/refused/body.txt";
+    Withdrawn => WithdrawnView, WithdrawnSubject, "email/withdrawn/subject.txt", WithdrawnBody, "email/withdrawn/body.txt";
+    Expired => ExpiredView, ExpiredSubject, "email/expired/subject.txt", ExpiredBody, "email/expired/body.txt";
+    Refunded => RefundedView, RefundedSubject, "email/refunded/subject.txt", RefundedBody, "email/refunded/body.txt";
+    StaffPaymentFlagged => StaffPaymentFlaggedView, StaffPaymentFlaggedSubject, "email/staff_payment_flagged/subject.txt", StaffPaymentFlaggedBody, "email/staff_payment_flagged/body.txt";
+    StaffAuditFailed => StaffAuditFailedView, StaffAuditFailedSubject, "email/staff_audit_failed/subject.txt", StaffAuditFailedBody, "email/staff_audit_failed/body.txt";
+    AccessCode => AccessCodeView, AccessCodeSubject, "email/access_code/subject.txt", AccessCodeBody, "email/access_code/body.txt";
+    StaffNewRequest => StaffNewRequestView, StaffNewRequestSubject, "email/staff_new_request/subject.txt", StaffNewRequestBody, "email/staff_new_request/body.txt";
+    StaffSubjectAnswered => StaffSubjectAnsweredView, StaffSubjectAnsweredSubject, "email/staff_subject_answered/subject.txt", StaffSubjectAnsweredBody, "email/staff_subject_answered/body.txt";
+    StaffPaymentReceived => StaffPaymentReceivedView, StaffPaymentReceivedSubject, "email/staff_payment_received/subject.txt", StaffPaymentReceivedBody, "email/staff_payment_received/body.txt";
+    StaffWithdrawn => StaffWithdrawnView, StaffWithdrawnSubject, "email/staff_withdrawn/subject.txt", StaffWithdrawnBody, "email/staff_withdrawn/body.txt";
+    ExpiryWarning => ExpiryWarningView, ExpiryWarningSubject, "email/expiry_warning/subject.txt", ExpiryWarningBody, "email/expiry_warning/body.txt";
+    StaffDigest => StaffDigestView, StaffDigestSubject, "email/staff_digest/subject.txt", StaffDigestBody, "email/staff_digest/body.txt";
+    StaffMailFailing => StaffMailFailingView, StaffMailFailingSubject, "email/staff_mail_failing/subject.txt", StaffMailFailingBody, "email/staff_mail_failing/body.txt";
+    OwnerTask => OwnerTaskView, OwnerTaskSubject, "email/owner_task/subject.txt", OwnerTaskBody, "email/owner_task/body.txt";
+    OwnerReminder => OwnerReminderView, OwnerReminderSubject, "email/owner_reminder/subject.txt", OwnerReminderBody, "email/owner_reminder/body.txt";
+    OwnerAction => OwnerActionView, OwnerActionSubject, "email/owner_action/subject.txt", OwnerActionBody, "email/owner_action/body.txt";
+    RecipientNotice => RecipientNoticeView, RecipientNoticeSubject, "email/recipient_notice/subject.txt", RecipientNoticeBody, "email/recipient_notice/body.txt";
+    ComplaintReceived => ComplaintReceivedView, ComplaintReceivedSubject, "email/complaint_received/subject.txt", ComplaintReceivedBody, "email/complaint_received/body.txt";
+    ComplaintReply => ComplaintReplyView, ComplaintReplySubject, "email/complaint_reply/subject.txt", ComplaintReplyBody, "email/complaint_reply/body.txt";
+    StaffNewComplaint => StaffNewComplaintView, StaffNewComplaintSubject, "email/staff_new_complaint/subject.txt", StaffNewComplaintBody, "email/staff_new_complaint/body.txt";
+    IncidentNotice => IncidentNoticeView, IncidentNoticeSubject, "email/incident_notice/subject.txt", IncidentNoticeBody, "email/incident_notice/body.txt";
 }
 
 #[derive(Template)]
