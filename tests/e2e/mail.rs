@@ -246,7 +246,7 @@ on_both!(
                 vec![madoguchi_store::outbox::NewMessage {
                     request_id: None,
                     recipient: format!("down{i}@example.jp"),
-                    lang: "ja".into(),
+                    lang: madoguchi_domain::Lang::Ja,
                     template: "staff_new_request".into(),
                     context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
                     by_post: false,
@@ -359,7 +359,7 @@ on_both!(
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: "broken@example.jp".into(),
-                lang: "ja".into(),
+                lang: madoguchi_domain::Lang::Ja,
                 template: "no_such_template".into(),
                 context: serde_json::json!({}),
                 by_post: false,
@@ -401,7 +401,7 @@ on_both!(
             vec![madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: "nobody@example.jp".into(),
-                lang: "ja".into(),
+                lang: madoguchi_domain::Lang::Ja,
                 template: "staff_new_request".into(),
                 context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
                 by_post: false,
@@ -456,7 +456,7 @@ on_both!(
             .map(|i| madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: format!("many{i}@example.jp"),
-                lang: "ja".into(),
+                lang: madoguchi_domain::Lang::Ja,
                 template: "staff_new_request".into(),
                 context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
                 by_post: false,

@@ -710,7 +710,7 @@ on_both!(
                 vec![madoguchi_store::outbox::NewMessage {
                     request_id: None,
                     recipient: to.into(),
-                    lang: "ja".into(),
+                    lang: madoguchi_domain::Lang::Ja,
                     template: "staff_new_request".into(),
                     context: serde_json::to_value(madoguchi_mail::sample("ja")).unwrap(),
                     by_post: false,

@@ -13,6 +13,7 @@ pub mod ground;
 pub mod holidays;
 pub mod incident;
 pub mod kind;
+pub mod lang;
 pub mod ledger;
 pub mod policy;
 pub mod progress;
@@ -41,6 +42,7 @@ pub use files::{DocumentPurpose, FileType, sniff};
 pub use filing::{AgentFacts, FilingFacts, IntakeError, check_filing};
 pub use ground::{PaymentMethod, RefusalGround};
 pub use kind::{DeliveryMethod, RequestKind, Requester, SuspensionGround};
+pub use lang::Lang;
 pub use ledger::{FlagReason, LedgerKind, RefundDue};
 pub use policy::{
     DeadlineRule, IdentityByKind, IdentityMethod, Jurisdiction, Period, Policy, PolicyError,

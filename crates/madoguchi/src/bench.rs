@@ -581,7 +581,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             .map(|i| madoguchi_store::outbox::NewMessage {
                 request_id: None,
                 recipient: format!("sink{i}@example.jp"),
-                lang: "ja".into(),
+                lang: madoguchi_domain::Lang::Ja,
                 template: "staff_new_request".into(),
                 context: serde_json::json!({"lang": "ja", "number": format!("R-BENCH-{i}"), "business_name": "Bench"}),
                 by_post: false,

@@ -236,7 +236,7 @@ mod tests {
 
     fn ctx(lang: &str) -> MailContext {
         MailContext {
-            lang: lang.into(),
+            lang: madoguchi_domain::Lang::parse(lang),
             number: "R-2026-000042".into(),
             kind_ja: "保有個人データの開示".into(),
             kind_en: "Disclosure".into(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use askama::Template;
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use madoguchi_domain::Mail;
+use madoguchi_domain::{Lang, Mail};
 use serde::{Deserialize, Serialize};
 
 /// What any template may show. Snapshotted when the message is enqueued, so a later change to
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MailContext {
-    /// `ja` or `en`.
-    pub lang: String,
+    /// The reader's language.
+    pub lang: Lang,
     /// The business's name.
     pub business_name: String,
     /// Where to ask questions.
@@ -105,7 +105,7 @@ pub struct MailContext {
 impl MailContext {
     /// English unless Japanese: Japanese is the default.
     pub fn is_en(&self) -> bool {
-        self.lang == "en"
+        self.lang.is_en()
     }
 }
 
@@ -149,7 +149,7 @@ macro_rules! views {
         $(
             #[derive(Debug)]
             struct $view {
-                lang: String,
+                lang: Lang,
                 business_name: String,
                 business_contact: String,
                 business_phone: String,
@@ -161,7 +161,7 @@ macro_rules! views {
             impl $view {
                 fn of(c: &MailContext) -> Self {
                     $view {
-                        lang: c.lang.clone(),
+                        lang: c.lang,
                         business_name: c.business_name.clone(),
                         business_contact: c.business_contact.clone(),
                         business_phone: c.business_phone.clone(),
@@ -173,7 +173,7 @@ macro_rules! views {
 
                 /// English unless Japanese.
                 fn is_en(&self) -> bool {
-                    self.lang == "en"
+                    self.lang.is_en()
                 }
             }
         )*
@@ -513,7 +513,7 @@ pub fn sample_for(mail: Mail, lang: &str) -> MailContext {
 /// Sample data for previews and tests.
 pub fn sample(lang: &str) -> MailContext {
     MailContext {
-        lang: lang.into(),
+        lang: Lang::parse(lang),
         business_name: "株式会社サンプル".into(),
         business_contact: "privacy@example.jp".into(),
         business_phone: "03-1234-5678".into(),

@@ -126,7 +126,7 @@ impl Service {
                 outbox::NewMessage {
                     request_id: Some(row.id),
                     recipient,
-                    lang: row.lang.clone(),
+                    lang: madoguchi_domain::Lang::parse(&row.lang),
                     template: Mail::AccessCode.as_str().to_owned(),
                     context: serde_json::to_value(ctx).expect("a mail context serialises"),
                     by_post: false,

@@ -11,7 +11,7 @@ use madoguchi_domain::complaint::{
     self as rules, Category, ComplaintAction, ComplaintKind, ComplaintState, Figures,
     MAX_MESSAGE_CHARS, Month, Outcome,
 };
-use madoguchi_domain::{self as domain, Mail};
+use madoguchi_domain::{self as domain, Lang, Mail};
 use madoguchi_mail::MailContext;
 use madoguchi_store::audit::Origin;
 use madoguchi_store::complaints::{self, ComplaintWrite, NewComplaint};
@@ -126,7 +126,7 @@ pub fn check_filing(f: &ComplaintFiling) -> Result<NewFiling, Vec<Refusal>> {
             email,
             phone,
             body,
-            lang: if f.lang == "en" { "en" } else { "ja" },
+            lang: Lang::parse(&f.lang),
         }),
         _ => Err(refused),
     }
@@ -140,7 +140,7 @@ pub struct NewFiling {
     email: EmailAddress,
     phone: Option<String>,
     body: String,
-    lang: &'static str,
+    lang: Lang,
 }
 
 /// A complaint as the queue shows it (no personal data).
@@ -172,9 +172,9 @@ pub enum Command {
 }
 
 /// The mail context's business fields (the signature), in a language.
-pub(crate) fn business_context(settings: &Settings, lang: &str) -> MailContext {
+pub(crate) fn business_context(settings: &Settings, lang: Lang) -> MailContext {
     MailContext {
-        lang: lang.to_owned(),
+        lang,
         business_name: settings.business.name.clone(),
         business_contact: settings.business.contact.clone(),
         business_phone: settings.branding.phone.clone(),
@@ -185,11 +185,11 @@ pub(crate) fn business_context(settings: &Settings, lang: &str) -> MailContext {
     }
 }
 
-fn message(mail: Mail, to: String, lang: &str, ctx: MailContext) -> NewMessage {
+fn message(mail: Mail, to: String, lang: Lang, ctx: MailContext) -> NewMessage {
     NewMessage {
         request_id: None,
         recipient: to,
-        lang: lang.to_owned(),
+        lang,
         template: mail.as_str().to_owned(),
         context: serde_json::to_value(ctx).expect("a mail context serialises"),
         by_post: false,
@@ -220,7 +220,7 @@ impl Service {
         let reply_due = rules::reply_target(received_on);
         let kind = filing.kind;
         let lang = filing.lang;
-        let en = lang == "en";
+        let en = lang.is_en();
         let person = filing.email.to_string();
         let name = filing.name.clone();
         let base_url = self.config().base_url.clone();
@@ -230,7 +230,7 @@ impl Service {
             self.cipher(),
             NewComplaint {
                 kind: kind.as_str().to_owned(),
-                lang: lang.to_owned(),
+                lang: lang.as_str().to_owned(),
                 name: filing.name,
                 email: person.clone(),
                 phone: filing.phone,
@@ -265,11 +265,11 @@ impl Service {
                     kind_en: kind.label(true).to_owned(),
                     due_on: domain::written_date(reply_due, false),
                     link: format!("{base_url}/staff/complaints/{pid}"),
-                    ..business_context(&settings, "ja")
+                    ..business_context(&settings, Lang::Ja)
                 };
                 vec![
                     message(Mail::ComplaintReceived, person, lang, to_person),
-                    message(Mail::StaffNewComplaint, staff_address, "ja", to_staff),
+                    message(Mail::StaffNewComplaint, staff_address, Lang::Ja, to_staff),
                 ]
             },
             origin,
@@ -369,7 +369,7 @@ impl Service {
                     return Err(refusal(state, row));
                 }
                 let settings = self.settings().await?;
-                let lang = if row.lang == "en" { "en" } else { "ja" };
+                let lang = Lang::parse(&row.lang);
                 let ctx = MailContext {
                     recipient_name: current.name.clone(),
                     number: row.number.clone(),

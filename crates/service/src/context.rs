@@ -1,7 +1,7 @@
 //! Builds the snapshot a mail template renders from.
 
 use chrono::{DateTime, Utc};
-use madoguchi_domain::{self as domain, Mail, PaymentMethod, Recipient, RefusalGround, Yen};
+use madoguchi_domain::{self as domain, Lang, Mail, PaymentMethod, Recipient, RefusalGround, Yen};
 use madoguchi_mail::MailContext;
 use madoguchi_store::entities::request;
 
@@ -74,11 +74,11 @@ pub(crate) fn build(
 ) -> MailContext {
     let staff = to == Recipient::Staff;
     let lang = if staff {
-        "ja".to_owned()
+        Lang::Ja
     } else {
-        row.lang.clone()
+        Lang::parse(&row.lang)
     };
-    let en = lang == "en";
+    let en = lang.is_en();
     let recipient_name = if staff {
         if en {
             "Privacy office".to_owned()

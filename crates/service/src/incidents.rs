@@ -473,7 +473,7 @@ impl Service {
                     recipient_name: p.name.clone(),
                     number: number.clone(),
                     answer_lines: lines.clone(),
-                    ..crate::complaints::business_context(&settings, "ja")
+                    ..crate::complaints::business_context(&settings, madoguchi_domain::Lang::Ja)
                 };
                 let (recipient, by_post) = match (&p.email, &p.postal_address) {
                     (_, Some(a)) if by_post_only => (a.clone(), true),
@@ -484,7 +484,7 @@ impl Service {
                 madoguchi_store::outbox::NewMessage {
                     request_id: None,
                     recipient,
-                    lang: "ja".into(),
+                    lang: madoguchi_domain::Lang::Ja,
                     template: madoguchi_domain::Mail::IncidentNotice.as_str().to_owned(),
                     context: serde_json::to_value(ctx).expect("a mail context serialises"),
                     by_post,

@@ -7,35 +7,7 @@ use madoguchi_store::sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The subject's language: Japanese first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// 日本語.
-    #[default]
-    Ja,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// `ja` or `en`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::Ja => "ja",
-            Lang::En => "en",
-        }
-    }
-
-    /// Parses `ja`/`en`; anything else is Japanese.
-    pub fn parse(s: &str) -> Lang {
-        if s.eq_ignore_ascii_case("en") {
-            Lang::En
-        } else {
-            Lang::Ja
-        }
-    }
-}
+pub use madoguchi_domain::Lang;
 
 /// How the request reached the business.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

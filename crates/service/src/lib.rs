@@ -916,8 +916,8 @@ impl Service {
             .flat_map(|(to, mail)| {
                 let ctx = context::build(self.office(settings), row, next, mail, to, extra, now);
                 let lang = match to {
-                    Recipient::Subject => row.lang.clone(),
-                    Recipient::Staff => "ja".to_owned(),
+                    Recipient::Subject => Lang::parse(&row.lang),
+                    Recipient::Staff => Lang::Ja,
                 };
                 // A requester without an e-mail address gets the notices that matter as
                 // letters, to the postal address the filing required.
@@ -940,7 +940,7 @@ impl Service {
                     outbox::NewMessage {
                         request_id: Some(row.id),
                         recipient,
-                        lang: lang.clone(),
+                        lang,
                         template: mail.as_str().to_owned(),
                         context: serde_json::to_value(ctx)
                             .expect("a mail context always serialises"),

@@ -184,7 +184,7 @@ impl Service {
             )))
         })?;
         let ctx = MailContext {
-            lang: "ja".into(),
+            lang: madoguchi_domain::Lang::Ja,
             business_name: settings.business.name.clone(),
             business_contact: settings.business.contact.clone(),
             recipient_name: format!("{} ご担当者", system.name.ja),
@@ -200,7 +200,7 @@ impl Service {
         Ok(outbox::NewMessage {
             request_id: Some(row.id),
             recipient: system.owner.clone(),
-            lang: "ja".into(),
+            lang: madoguchi_domain::Lang::Ja,
             template: mail.as_str().to_owned(),
             context: serde_json::to_value(ctx).expect("a mail context serialises"),
             by_post: false,

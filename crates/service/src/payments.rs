@@ -287,7 +287,7 @@ impl Service {
         Ok(outbox::NewMessage {
             request_id: Some(row.id),
             recipient: settings.business.staff_address.clone(),
-            lang: "ja".into(),
+            lang: madoguchi_domain::Lang::Ja,
             template: mail.as_str().to_owned(),
             context: serde_json::to_value(ctx).expect("a mail context serialises"),
             by_post: false,

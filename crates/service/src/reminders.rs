@@ -216,7 +216,7 @@ impl Service {
             message,
             link,
             today: domain::written_date(domain::jst_date(now), false),
-            ..crate::complaints::business_context(&settings, "ja")
+            ..crate::complaints::business_context(&settings, madoguchi_domain::Lang::Ja)
         };
         madoguchi_store::change::commit_office_mail(
             self.db(),
@@ -224,7 +224,7 @@ impl Service {
             vec![outbox::NewMessage {
                 request_id: None,
                 recipient: settings.business.staff_address.clone(),
-                lang: "ja".into(),
+                lang: madoguchi_domain::Lang::Ja,
                 template: mail.as_str().to_owned(),
                 context: serde_json::to_value(ctx).expect("a mail context serialises"),
                 by_post: false,

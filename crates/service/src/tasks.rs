@@ -351,7 +351,7 @@ impl Service {
         let settings = self.settings().await?;
         let kind = RequestKind::parse(&row.kind).unwrap_or(RequestKind::SuspensionOrErasure);
         let ctx = MailContext {
-            lang: "ja".into(),
+            lang: madoguchi_domain::Lang::Ja,
             business_name: settings.business.name.clone(),
             business_contact: settings.business.contact.clone(),
             business_phone: settings.branding.phone.clone(),
@@ -373,7 +373,7 @@ impl Service {
         Ok(outbox::NewMessage {
             request_id: Some(row.id),
             recipient: to.to_owned(),
-            lang: "ja".into(),
+            lang: madoguchi_domain::Lang::Ja,
             template: mail.as_str().to_owned(),
             context: serde_json::to_value(ctx).expect("a mail context serialises"),
             by_post: false,

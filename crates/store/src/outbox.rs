@@ -36,8 +36,8 @@ pub struct NewMessage {
     pub request_id: Option<i64>,
     /// The address.
     pub recipient: String,
-    /// `ja` or `en`.
-    pub lang: String,
+    /// The reader's language.
+    pub lang: madoguchi_domain::Lang,
     /// Template name.
     pub template: String,
     /// What the template needs, as JSON.
@@ -82,7 +82,7 @@ async fn insert_chunk<C: ConnectionTrait>(
             message_id: Set(message_id),
             request_id: Set(m.request_id),
             recipient: Set(recipient),
-            lang: Set(m.lang),
+            lang: Set(m.lang.as_str().to_owned()),
             template: Set(m.template),
             context: Set(context),
             status: Set(if m.by_post { LETTER } else { PENDING }.to_owned()),
