@@ -3,7 +3,8 @@
 //! withdraw, and download the answer. Another request's id with this session is 404.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -74,31 +75,46 @@ fn checked_form<T>(
     Ok(f)
 }
 
-/// Whether this browser holds a live session for this request.
-async fn has_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    pid: Uuid,
-) -> Result<bool, ServiceError> {
-    match cookie(headers, COOKIE) {
-        Some(t) => state.service.subject_session(pid, &t, Utc::now()).await,
-        None => Ok(false),
+/// The request a private route is about, with a live session of this browser for it: a
+/// handler that takes it carries no session preamble. Without a session the browser is sent
+/// to the request's page to ask for a code; an id that is not one is a page not found.
+struct SubjectSession(Uuid);
+
+impl FromRequestParts<AppState> for SubjectSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let pid = params
+            .iter()
+            .find(|(k, _)| *k == "pid")
+            .and_then(|(_, v)| Uuid::parse_str(v).ok())
+            .ok_or_else(|| PageError::from(AppError::NotFound).into_response())?;
+        let live = match cookie(&parts.headers, COOKIE) {
+            Some(t) => state
+                .service
+                .subject_session(pid, &t, Utc::now())
+                .await
+                .map_err(|e| PageError::from(e).into_response())?,
+            None => false,
+        };
+        if live {
+            Ok(SubjectSession(pid))
+        } else {
+            let en = PageLang::of(&parts.uri, &parts.headers).en();
+            Err(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
+        }
     }
 }
 
-/// Without a session, go and get a code.
-async fn require_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    pid: Uuid,
-    en: bool,
-) -> Result<Option<Response>, PageError> {
-    if has_session(state, headers, pid).await? {
-        Ok(None)
+/// A form's CSRF token must be this visitor's.
+fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(), PageError> {
+    if csrf::verify(state, headers, token) {
+        Ok(())
     } else {
-        Ok(Some(
-            Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response(),
-        ))
+        Err(PageError::from(AppError::Forbidden))
     }
 }
 
@@ -356,12 +372,8 @@ async fn show_private(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
 ) -> Result<Response, PageError> {
-    let pid = parse_pid(&pid)?;
-    if let Some(r) = require_session(&state, &headers, pid, lang.en()).await? {
-        return Ok(r);
-    }
     private_page(&state, &headers, lang, pid, "", "", StatusCode::OK).await
 }
 
@@ -391,14 +403,10 @@ async fn upload_documents(
     lang: PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid)?;
-    if let Some(r) = require_session(&state, &headers, pid, en).await? {
-        return Ok(r);
-    }
     let (max_mb, max_files, max_bytes) = (
         state.config.upload_max_bytes / (1024 * 1024),
         state.config.upload_max_files,
@@ -494,37 +502,16 @@ async fn upload_documents(
     }
 }
 
-async fn subject_action(
-    state: &AppState,
-    lang: PageLang,
-    headers: &HeaderMap,
-    pid: &str,
-    csrf_value: &str,
-) -> Result<Result<Uuid, Response>, PageError> {
-    let en = lang.en();
-    let pid = parse_pid(pid)?;
-    if let Some(r) = require_session(state, headers, pid, en).await? {
-        return Ok(Err(r));
-    }
-    if !csrf::verify(state, headers, csrf_value) {
-        return Err(PageError::from(AppError::Forbidden));
-    }
-    Ok(Ok(pid))
-}
-
 /// Tells the officer all evidence is in.
 async fn submit_evidence(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
-    };
+    check_csrf(&state, &headers, &f.csrf)?;
     state
         .service
         .submit_evidence(pid, &origin, Utc::now())
@@ -546,13 +533,10 @@ async fn provide_info(
     lang: PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
     Form(f): Form<InfoForm>,
 ) -> Result<Response, PageError> {
-    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
-    };
+    check_csrf(&state, &headers, &f.csrf)?;
     state
         .service
         .provide_info(pid, &f.answer, &origin, Utc::now())
@@ -574,14 +558,11 @@ async fn withdraw(
     lang: PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
     Form(f): Form<WithdrawForm>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = match subject_action(&state, lang, &headers, &pid, &f.csrf).await? {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
-    };
+    check_csrf(&state, &headers, &f.csrf)?;
     if f.confirm != "on" {
         let msg = if en {
             "Tick the box to confirm the withdrawal."
@@ -618,14 +599,10 @@ async fn withdraw(
 async fn show_receipt(
     State(state): State<AppState>,
     lang: PageLang,
-    headers: HeaderMap,
-    Path((pid, number)): Path<(String, String)>,
+    SubjectSession(pid): SubjectSession,
+    Path((_, number)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let en = lang.en();
-    let pid = parse_pid(&pid)?;
-    if let Some(r) = require_session(&state, &headers, pid, en).await? {
-        return Ok(r);
-    }
     let row = state.service.request_row(pid).await?;
     let paid = state
         .service
@@ -659,17 +636,11 @@ async fn show_receipt(
 /// Downloads one file of the answer.
 async fn download(
     State(state): State<AppState>,
-    lang: PageLang,
-    headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path((pid, doc)): Path<(String, String)>,
+    SubjectSession(pid): SubjectSession,
+    Path((_, doc)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = parse_pid(&pid)?;
     let doc = parse_pid(&doc)?;
-    if let Some(r) = require_session(&state, &headers, pid, en).await? {
-        return Ok(r);
-    }
     let (meta, bytes) = state
         .service
         .download_package(pid, doc, &origin, Utc::now())
@@ -681,16 +652,9 @@ async fn download(
 /// and images). Each file counts as one download; all or none.
 async fn download_zip(
     State(state): State<AppState>,
-    lang: PageLang,
-    headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
-    Path(pid): Path<String>,
+    SubjectSession(pid): SubjectSession,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let pid = parse_pid(&pid)?;
-    if let Some(r) = require_session(&state, &headers, pid, en).await? {
-        return Ok(r);
-    }
     let files = state
         .service
         .download_whole_package(pid, &origin, Utc::now())
