@@ -430,7 +430,6 @@ pub(super) fn done_words(done: &str, en: bool) -> String {
     clippy::too_many_arguments,
     reason = "the page, its errors, its form and its message"
 )]
-
 pub(super) async fn request_page(
     state: &AppState,
     en: bool,
