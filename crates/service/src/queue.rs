@@ -154,16 +154,7 @@ impl Service {
         } else if f.awaiting_subject {
             cond = cond.add(request::Column::State.is_in(states(State::awaits_subject)));
         } else if !f.include_closed {
-            // Written as a literal, not bound parameters, so that SQLite and PostgreSQL can
-            // both match it to the partial index `requests_open_due` (migration 6).
-            let open: Vec<String> = states(|s| !s.is_terminal())
-                .into_iter()
-                .map(|s| format!("'{s}'"))
-                .collect();
-            cond = cond.add(madoguchi_store::sea_orm::sea_query::Expr::cust(format!(
-                "state IN ({})",
-                open.join(", ")
-            )));
+            cond = cond.add(madoguchi_store::requests::open_condition());
         }
         if let Some(k) = f.kind {
             cond = cond.add(request::Column::Kind.eq(k.as_str()));

@@ -46,14 +46,9 @@ pub async fn counts<C: ConnectionTrait>(db: &C, today: NaiveDate) -> Result<Coun
     // (a paused request keeps its old due day until it resumes). The open states are written
     // as a literal, as the queue writes them, so both databases use the partial index
     // `requests_open_due` (migration 6).
-    let open: Vec<String> = madoguchi_domain::State::ALL
-        .into_iter()
-        .filter(|s| !s.is_terminal())
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
     let running = || {
         request::Entity::find()
-            .filter(Expr::cust(format!("state IN ({})", open.join(", "))))
+            .filter(crate::requests::open_condition())
             .filter(request::Column::PausedSince.is_null())
     };
     let overdue = running()

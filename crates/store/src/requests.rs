@@ -12,6 +12,19 @@ use crate::entities::request::{self, Entity as Requests};
 use crate::error::StoreError;
 use crate::sealed::RowCipher;
 
+/// Requests not closed, as a condition both databases match to the partial index
+/// `requests_open_due` (migration 6): the open states written as a literal list, not bound
+/// parameters, which a planner cannot compare with the index's own predicate. The one place
+/// the list is written; the queue, the monitoring counts and the deadline events use it.
+pub fn open_condition() -> sea_orm::sea_query::SimpleExpr {
+    let open: Vec<String> = domain::State::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    sea_orm::sea_query::Expr::cust(format!("state IN ({})", open.join(", ")))
+}
+
 /// Rebuilds the domain's view of a stored request.
 pub fn to_domain(m: &request::Model) -> Result<domain::Request, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("request {}: {what}", m.id));

@@ -293,13 +293,8 @@ pub async fn requests_due_before<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<crate::entities::request::Model>, StoreError> {
     use crate::entities::request;
-    let open: Vec<String> = madoguchi_domain::State::ALL
-        .into_iter()
-        .filter(|s| !s.is_terminal())
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
     Ok(request::Entity::find()
-        .filter(Expr::cust(format!("state IN ({})", open.join(", "))))
+        .filter(crate::requests::open_condition())
         .filter(request::Column::PausedSince.is_null())
         .filter(request::Column::DueOn.lt(before))
         .order_by_asc(request::Column::DueOn)
