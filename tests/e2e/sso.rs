@@ -238,6 +238,11 @@ async fn begin(client: &Client) -> String {
         .post_form("/staff/sso", &[("csrf", &csrf), ("next", "/staff")])
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.header("cache-control"),
+        "no-store",
+        "the link holds the state"
+    );
     let marker = "<a id=\"provider\" href=\"";
     let start = res.body.find(marker).expect("a link to the provider") + marker.len();
     let url = unescape(res.body[start..].split('"').next().unwrap());

@@ -316,6 +316,9 @@ pub async fn sso_start(
         c: Chrome::anonymous(lang.en()),
         url: begun.url,
     });
+    // The link holds this sign-in's state and nonce: never kept by a cache.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let secure = if state.secure_cookies() {
         "; Secure"
     } else {
@@ -371,6 +374,8 @@ pub async fn sso_callback(
                 c: Chrome::anonymous(lang.en()),
                 next: safe_next(&next),
             });
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             let c = set_cookie(
                 SESSION_COOKIE,
                 &token,
