@@ -369,6 +369,13 @@ async fn officers_and_admins_sign_in_with_roles_from_their_groups(backend: Backe
         page.body.contains("name=\"password\""),
         "passwords stay on by default"
     );
+    // A deep link longer than a sign-in remembers goes to the queue instead (not a 500).
+    let long = format!("/staff/requests?q={}", "x".repeat(600));
+    let res = app
+        .client
+        .post_form("/staff/sso", &[("csrf", &page.csrf()), ("next", &long)])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
 
     let (alice, res) = sign_in(&app, "alice").await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -862,4 +869,48 @@ async fn a_provider_that_cannot_be_reached_is_said_in_words() {
         panic!("an http issuer elsewhere than this machine was accepted");
     };
     assert!(format!("{err:#}").contains("https"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taken_out_of_every_group_at_the_provider_the_sessions_here_end() {
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let app = sso_app(
+        Backend::Sqlite,
+        &provider,
+        &[("MADOGUCHI_OIDC_PROVISION", "true")],
+    )
+    .await;
+    let (alice, res) = sign_in(&app, "alice").await;
+    assert_eq!(res.status, 200);
+    assert!(signed_in(&alice).await);
+    // At the provider alice left the privacy office's group: her next sign-in carries none.
+    let client = app.client.fresh();
+    let auth = begin(&client).await;
+    let now = chrono::Utc::now().timestamp();
+    let token = provider
+        .sign(
+            json!({
+                "iss": provider.issuer, "aud": CLIENT_ID, "sub": "alice",
+                "nonce": param(&auth, "nonce"), "iat": now, "exp": now + 600,
+                "email": "alice@example.jp", "email_verified": true, "groups": ["sales"]
+            }),
+            "provider",
+        )
+        .await;
+    provider.substitute_next_id_token(&token).await;
+    let back = ProviderBrowser::default().sign_in(&auth, "alice").await;
+    let res = client.get(&local(&back)).await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("権限がありません"), "{}", res.body);
+    assert!(
+        !signed_in(&alice).await,
+        "the session she had open elsewhere ended"
+    );
+    assert_eq!(
+        audit_reasons(&app, "staff.sessions_ended").await,
+        vec!["sso_no_role"]
+    );
+    app.verify_audit().await;
 }

@@ -293,6 +293,32 @@ impl Service {
         let Some(role) = role else {
             self.sso_refused(concerned, "sso_no_role", origin, now)
                 .await?;
+            // Taken out of every group at the provider: the account's sessions open elsewhere
+            // end now, not at their timeout.
+            if let Some(user) = &tied {
+                let tx = self.db().begin_write().await?;
+                let ended = staff_session::Entity::delete_many()
+                    .filter(staff_session::Column::UserId.eq(user.id))
+                    .exec(&tx)
+                    .await?;
+                madoguchi_store::change::record_office(
+                    &tx,
+                    &format!("staff:{}", user.pid),
+                    &[audit_entry(
+                        &Actor::System,
+                        "staff.sessions_ended",
+                        vec![
+                            ("user", user.pid.to_string()),
+                            ("reason", "sso_no_role".into()),
+                            ("sessions", ended.rows_affected.to_string()),
+                        ],
+                    )],
+                    origin,
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+            }
             return Ok(Err(SsoRefusal::NoRole));
         };
         let actor = |pid: Uuid| Actor::Staff {

@@ -174,7 +174,9 @@ fn key_fits(key: &Jwk, alg: Alg, alg_name: &str, kid: Option<&str>) -> bool {
     key.kty == alg.kty()
         && key.use_.as_deref().is_none_or(|u| u == "sig")
         && key.alg.as_deref().is_none_or(|a| a == alg_name)
-        && kid.is_none_or(|k| key.kid.as_deref() == Some(k))
+        // A key published without an id may verify any token (a provider with one key often
+        // names none); a key with an id only the tokens that name it.
+        && kid.is_none_or(|k| key.kid.as_deref().is_none_or(|own| own == k))
         && match alg {
             Alg::Es(256) => key.crv.as_deref() == Some("P-256"),
             Alg::Es(_) => key.crv.as_deref() == Some("P-384"),
@@ -550,6 +552,23 @@ mod tests {
         assert_eq!(
             verify(&token, &keys, &expected()),
             Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn a_key_published_without_an_id_verifies_a_token_that_names_one() {
+        let s = Signer::new("k1");
+        let mut anonymous = s.jwk();
+        anonymous.kid = None;
+        let keys = Jwks {
+            keys: vec![anonymous],
+        };
+        assert!(verify(&s.sign(good_claims()), &keys, &expected()).is_ok());
+        // And still only with its own signature.
+        let forger = Signer::new("k1");
+        assert_eq!(
+            verify(&forger.sign(good_claims()), &keys, &expected()),
+            Err(TokenError::Signature)
         );
     }
 

@@ -173,27 +173,32 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let rows = deliveries(tx, event, payload, None, now).await?;
+    let rows = deliveries(&active_endpoints(tx).await?, event, payload, None, now);
     if !rows.is_empty() {
         webhook_delivery::Entity::insert_many(rows).exec(tx).await?;
     }
     Ok(())
 }
 
-/// The deliveries of `event` to every active endpoint that wants it.
-async fn deliveries<C: ConnectionTrait>(
+async fn active_endpoints<C: ConnectionTrait>(
     tx: &C,
+) -> Result<Vec<webhook_endpoint::Model>, StoreError> {
+    Ok(webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Active.eq(true))
+        .all(tx)
+        .await?)
+}
+
+/// The deliveries of `event` to every endpoint of `endpoints` that wants it.
+fn deliveries(
+    endpoints: &[webhook_endpoint::Model],
     event: &str,
     payload: &serde_json::Value,
     key: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Vec<webhook_delivery::ActiveModel>, StoreError> {
-    let endpoints = webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::Active.eq(true))
-        .all(tx)
-        .await?;
+) -> Vec<webhook_delivery::ActiveModel> {
     let now = now.trunc_subsecs(6);
-    Ok(endpoints
+    endpoints
         .iter()
         .filter(|e| e.events.split(',').any(|x| x.trim() == event))
         .map(|e| {
@@ -219,7 +224,7 @@ async fn deliveries<C: ConnectionTrait>(
                 ..Default::default()
             }
         })
-        .collect())
+        .collect()
 }
 
 /// An event a timer found (a deadline near or passed), with the key that makes it one.
@@ -244,9 +249,10 @@ pub async fn enqueue_found(
         return Ok(0);
     }
     let tx = db.begin_write().await?;
+    let endpoints = active_endpoints(&tx).await?;
     let mut written = 0;
     for f in found {
-        for row in deliveries(&tx, f.event, &f.payload, Some(&f.key), now).await? {
+        for row in deliveries(&endpoints, f.event, &f.payload, Some(&f.key), now) {
             written += webhook_delivery::Entity::insert(row)
                 .on_conflict(
                     sea_orm::sea_query::OnConflict::columns([

@@ -321,9 +321,11 @@ pub async fn render_error_pages(
     };
     let mut page = pages::error_page(&error, named.unwrap_or(en));
     *page.status_mut() = res.status();
-    // What the handler added to the error (a `Retry-After`, a cookie) stays with it.
+    // What the handler added to the error (a `Retry-After`, cookies) stays with it, every
+    // value of a repeated header included; the page's own headers win.
+    let own: Vec<_> = page.headers().keys().cloned().collect();
     for (name, value) in res.headers() {
-        if !page.headers().contains_key(name) {
+        if !own.contains(name) {
             page.headers_mut().append(name, value.clone());
         }
     }

@@ -34,7 +34,9 @@ pub struct NextQuery {
 
 /// Only local paths: the login page must not become an open redirect.
 fn safe_next(next: &str) -> String {
-    if next.starts_with("/staff")
+    // At most what a sign-in remembers (`staff_sso_logins.next`).
+    if next.len() <= 500
+        && next.starts_with("/staff")
         && !next.starts_with("//")
         && !next.contains("://")
         && !next.contains('\\')
