@@ -349,6 +349,17 @@ async fn account(
         .find(|u| u.email == email)
 }
 
+/// The claims of a valid ID token for alice, for this login's nonce, in `groups`: what a token
+/// substituted at the token endpoint starts from (each attack then changes one claim).
+fn alices_claims(provider: &Provider, nonce: &str, groups: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": provider.issuer, "aud": CLIENT_ID, "sub": "alice", "nonce": nonce,
+        "iat": now, "exp": now + 600, "email": "alice@example.jp", "email_verified": true,
+        "name": "佐藤 花子", "groups": groups
+    })
+}
+
 /// Whether this browser holds a working staff session.
 async fn signed_in(client: &Client) -> bool {
     client.get("/staff").await.status == 200
@@ -595,13 +606,7 @@ async fn forged_expired_misaddressed_and_replayed_tokens_open_nothing() {
     )
     .await;
     let now = chrono::Utc::now().timestamp();
-    let claims = |nonce: &str| {
-        json!({
-            "iss": provider.issuer, "aud": CLIENT_ID, "sub": "alice", "nonce": nonce,
-            "iat": now, "exp": now + 600, "email": "alice@example.jp", "email_verified": true,
-            "name": "佐藤 花子", "groups": ["madoguchi-admins"]
-        })
-    };
+    let claims = |nonce: &str| alices_claims(&provider, nonce, json!(["madoguchi-admins"]));
     let with = |mut c: Value, k: &str, v: Value| {
         c[k] = v;
         c
@@ -888,14 +893,9 @@ async fn taken_out_of_every_group_at_the_provider_the_sessions_here_end() {
     // At the provider alice left the privacy office's group: her next sign-in carries none.
     let client = app.client.fresh();
     let auth = begin(&client).await;
-    let now = chrono::Utc::now().timestamp();
     let token = provider
         .sign(
-            json!({
-                "iss": provider.issuer, "aud": CLIENT_ID, "sub": "alice",
-                "nonce": param(&auth, "nonce"), "iat": now, "exp": now + 600,
-                "email": "alice@example.jp", "email_verified": true, "groups": ["sales"]
-            }),
+            alices_claims(&provider, &param(&auth, "nonce"), json!(["sales"])),
             "provider",
         )
         .await;

@@ -230,19 +230,7 @@ impl Service {
             Ok(user) => user,
             Err(r) => return refused(r),
         };
-        let token = random_token();
-        let at = now.trunc_subsecs(6);
-        staff_session::Entity::insert(staff_session::ActiveModel {
-            id_hash: Set(hash_token(&token)),
-            user_id: Set(user.id),
-            csrf: Set(random_token()),
-            mfa_pending: Set(false),
-            created_at: Set(at),
-            last_seen_at: Set(at),
-            expires_at: Set(at + crate::staff::ABSOLUTE_TIMEOUT),
-        })
-        .exec(self.db().conn())
-        .await?;
+        let token = self.new_session(&user, false, now).await?;
         let actor = Actor::Staff {
             id: user.pid.to_string(),
             role: role.expect("an account is opened only with a role"),
@@ -337,26 +325,16 @@ impl Service {
             let pid = user.pid;
             let mut am = user.into_active_model();
             am.role = Set(role.as_str().to_owned());
-            let tx = self.db().begin_write().await?;
-            let user = am.update(&tx).await?;
-            madoguchi_store::change::record_office(
-                &tx,
-                &format!("staff:{pid}"),
-                &[audit_entry(
-                    &actor(pid),
-                    "staff.updated",
-                    vec![
-                        ("user", pid.to_string()),
-                        ("role", role.as_str().to_owned()),
-                        ("by", "identity_provider".into()),
-                    ],
-                )],
-                origin,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(Ok(user));
+            let entry = audit_entry(
+                &actor(pid),
+                "staff.updated",
+                vec![
+                    ("user", pid.to_string()),
+                    ("role", role.as_str().to_owned()),
+                    ("by", "identity_provider".into()),
+                ],
+            );
+            return Ok(Ok(self.update_account(am, entry, origin, now).await?));
         }
         if let Some(user) = by_address {
             // Tying an account to whoever presents its address is safe only when the provider
@@ -383,25 +361,15 @@ impl Service {
             // The password handed over, if any, is not needed any more: sign-in is by the
             // provider from now on.
             am.must_change_password = Set(false);
-            let tx = self.db().begin_write().await?;
-            let user = am.update(&tx).await?;
-            madoguchi_store::change::record_office(
-                &tx,
-                &format!("staff:{pid}"),
-                &[audit_entry(
-                    &actor(pid),
-                    "staff.sso_linked",
-                    vec![
-                        ("user", pid.to_string()),
-                        ("role", role.as_str().to_owned()),
-                    ],
-                )],
-                origin,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(Ok(user));
+            let entry = audit_entry(
+                &actor(pid),
+                "staff.sso_linked",
+                vec![
+                    ("user", pid.to_string()),
+                    ("role", role.as_str().to_owned()),
+                ],
+            );
+            return Ok(Ok(self.update_account(am, entry, origin, now).await?));
         }
         let provision = self.config.sso.as_ref().is_some_and(|s| s.provision);
         let address = email
@@ -471,6 +439,28 @@ impl Service {
         .await?;
         tx.commit().await?;
         Ok(Ok(user))
+    }
+
+    /// An account's change and its entry on the account's chain, in one transaction.
+    async fn update_account(
+        &self,
+        am: staff_user::ActiveModel,
+        entry: madoguchi_store::audit::NewEntry,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<staff_user::Model, ServiceError> {
+        let tx = self.db().begin_write().await?;
+        let user = am.update(&tx).await?;
+        madoguchi_store::change::record_office(
+            &tx,
+            &format!("staff:{}", user.pid),
+            &[entry],
+            origin,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Records a refused sign-in on the account's chain, or the sign-in chain when no

@@ -632,7 +632,7 @@ impl Service {
         Ok(n)
     }
 
-    async fn new_session(
+    pub(crate) async fn new_session(
         &self,
         user: &staff_user::Model,
         mfa_pending: bool,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::guard::SESSION_COOKIE;
 use super::pages::{Chrome, LoginPage, SignedInPage, SsoRedirectPage};
-use crate::cookies::{cookie, set_cookie};
+use crate::cookies::{cookie, set_cookie, set_lax_cookie};
 use crate::csrf;
 use crate::error::PageError;
 use crate::extract::ClientOrigin;
@@ -321,17 +321,14 @@ pub async fn sso_start(
     // The link holds this sign-in's state and nonce: never kept by a cache.
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let secure = if state.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
     // SameSite=Lax: the provider sends the browser back with a top-level GET from its own
     // site, which a Strict cookie would not accompany. The path keeps it off every other page.
-    let c = format!(
-        "{SSO_COOKIE}={}; Path={SSO_CALLBACK}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        begun.cookie,
-        madoguchi_service::sso::PENDING_FOR.num_seconds()
+    let c = set_lax_cookie(
+        SSO_COOKIE,
+        &begun.cookie,
+        SSO_CALLBACK,
+        madoguchi_service::sso::PENDING_FOR.num_seconds(),
+        state.secure_cookies(),
     );
     if let Ok(v) = HeaderValue::from_str(&c) {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -392,13 +389,7 @@ pub async fn sso_callback(
         SsoOutcome::Refused(r) => sso_refused(&state, &headers, lang.en(), r),
     };
     // The sign-in is used up either way.
-    let secure = if state.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let gone =
-        format!("{SSO_COOKIE}=; Path={SSO_CALLBACK}; Max-Age=0; HttpOnly; SameSite=Lax{secure}");
+    let gone = set_lax_cookie(SSO_COOKIE, "", SSO_CALLBACK, 0, state.secure_cookies());
     if let Ok(v) = HeaderValue::from_str(&gone) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
