@@ -35,11 +35,6 @@ impl Lang {
     pub fn is_en(self) -> bool {
         self == Lang::En
     }
-
-    /// English when `en`, else Japanese.
-    pub fn from_en(en: bool) -> Lang {
-        if en { Lang::En } else { Lang::Ja }
-    }
 }
 
 impl Serialize for Lang {

@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use madoguchi_service::Lang;
 
 use crate::error::{ApiError, AppError, FieldError, PageError};
 use crate::lang::PageLang;
@@ -25,9 +26,9 @@ pub fn forbidden(c: char) -> bool {
 
 /// The field error for `field`, in the visitor's language, naming the field as the form
 /// labels it where it is one of the subject's fields.
-pub fn field_error(field: &str, en: bool) -> FieldError {
-    let label = label(field, en);
-    let message = match (label, en) {
+pub fn field_error(field: &str, lang: Lang) -> FieldError {
+    let label = label(field, lang);
+    let message = match (label, lang.is_en()) {
         (Some(l), false) => format!("「{l}」に使用できない文字（制御文字）が含まれています。"),
         (Some(l), true) => {
             format!("“{l}” contains a character that cannot be used (a control character).")
@@ -45,7 +46,7 @@ pub fn field_error(field: &str, en: bool) -> FieldError {
     }
 }
 
-fn label(field: &str, en: bool) -> Option<&'static str> {
+fn label(field: &str, lang: Lang) -> Option<&'static str> {
     let (ja, en_label) = match field {
         "subject_name" => ("お名前", "Name"),
         "subject_kana" => ("フリガナ", "Name in kana"),
@@ -65,7 +66,7 @@ fn label(field: &str, en: bool) -> Option<&'static str> {
         "body" => ("ご連絡の内容", "Your message"),
         _ => return None,
     };
-    Some(if en { en_label } else { ja })
+    Some(if lang.is_en() { en_label } else { ja })
 }
 
 /// The first field of a urlencoded body holding a forbidden character, and the body's own
@@ -107,7 +108,7 @@ fn in_json(v: &serde_json::Value, path: &str) -> Option<String> {
 /// The middleware.
 pub async fn refuse_control_characters(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     req: Request,
     next: Next,
 ) -> Response {
@@ -138,7 +139,7 @@ pub async fn refuse_control_characters(
     // (their routes admit them).
     let limit = crate::staff::form_limit(parts.uri.path(), state.config.body_limit);
     let Ok(bytes) = to_bytes(body, limit).await else {
-        return refuse(api, AppError::TooLarge, lang.en());
+        return refuse(api, AppError::TooLarge, lang);
     };
     let found = if json {
         // Unreadable JSON is left to the handler, which answers it in its own words.
@@ -153,8 +154,12 @@ pub async fn refuse_control_characters(
         }
     };
     if let Some((field, body_lang)) = found {
-        let en = body_lang.map_or(lang.en(), |l| l == "en");
-        return refuse(api, AppError::Validation(vec![field_error(&field, en)]), en);
+        let lang = body_lang.map_or(lang, |l| if l == "en" { Lang::En } else { Lang::Ja });
+        return refuse(
+            api,
+            AppError::Validation(vec![field_error(&field, lang)]),
+            lang,
+        );
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -162,7 +167,11 @@ pub async fn refuse_control_characters(
 
 /// Re-renders the framework's plain-text 413 (a body over a limit) as a problem document on
 /// the API and a page in the visitor's language elsewhere.
-pub async fn humane_framework_errors(lang: PageLang, req: Request, next: Next) -> Response {
+pub async fn humane_framework_errors(
+    PageLang(lang): PageLang,
+    req: Request,
+    next: Next,
+) -> Response {
     let api = req.uri().path().starts_with("/api/")
         || req
             .headers()
@@ -176,16 +185,16 @@ pub async fn humane_framework_errors(lang: PageLang, req: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.starts_with("text/plain"));
     if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
-        return refuse(api, AppError::TooLarge, lang.en());
+        return refuse(api, AppError::TooLarge, lang);
     }
     res
 }
 
-fn refuse(api: bool, e: AppError, en: bool) -> Response {
+fn refuse(api: bool, e: AppError, lang: Lang) -> Response {
     if api {
         ApiError(e).into_response()
     } else {
-        PageError::page(e, en)
+        PageError::page(e, lang)
     }
 }
 
@@ -213,13 +222,17 @@ mod tests {
     #[test]
     fn the_message_names_the_field_as_the_form_does() {
         assert!(
-            field_error("subject_name", false)
+            field_error("subject_name", Lang::Ja)
                 .message
                 .contains("「お名前」")
         );
-        assert!(field_error("subject_name", true).message.contains("“Name”"));
         assert!(
-            !field_error("x_internal", false)
+            field_error("subject_name", Lang::En)
+                .message
+                .contains("“Name”")
+        );
+        assert!(
+            !field_error("x_internal", Lang::Ja)
                 .message
                 .contains("x_internal")
         );

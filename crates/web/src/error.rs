@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use madoguchi_domain::TransitionError;
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::TokenError;
 use serde::Serialize;
@@ -267,44 +268,44 @@ impl IntoResponse for ApiError {
 #[derive(Debug)]
 pub struct PageError {
     error: AppError,
-    en: Option<bool>,
+    lang: Option<Lang>,
 }
 
 impl<E: Into<AppError>> From<E> for PageError {
     fn from(e: E) -> Self {
         PageError {
             error: e.into(),
-            en: None,
+            lang: None,
         }
     }
 }
 
 impl PageError {
     /// An error page in the language given, whatever the request's.
-    pub fn with_lang(error: impl Into<AppError>, en: bool) -> Self {
+    pub fn with_lang(error: impl Into<AppError>, lang: Lang) -> Self {
         PageError {
             error: error.into(),
-            en: Some(en),
+            lang: Some(lang),
         }
     }
 
     /// The page at once, for middleware that answers outside [`render_error_pages`].
-    pub fn page(error: AppError, en: bool) -> Response {
+    pub fn page(error: AppError, lang: Lang) -> Response {
         error.log();
-        (error.status(), pages::error_page(&error, en)).into_response()
+        (error.status(), pages::error_page(&error, lang)).into_response()
     }
 }
 
 /// An error page waiting for its language (see [`render_error_pages`]).
 #[derive(Debug, Clone)]
-struct PendingPage(std::sync::Arc<AppError>, Option<bool>);
+struct PendingPage(std::sync::Arc<AppError>, Option<Lang>);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         self.error.log();
         let mut res = self.error.status().into_response();
         res.extensions_mut()
-            .insert(PendingPage(std::sync::Arc::new(self.error), self.en));
+            .insert(PendingPage(std::sync::Arc::new(self.error), self.lang));
         res
     }
 }
@@ -314,12 +315,12 @@ pub async fn render_error_pages(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let en = crate::lang::PageLang::of(req.uri(), req.headers()).en();
+    let lang = crate::lang::PageLang::of(req.uri(), req.headers()).0;
     let res = next.run(req).await;
     let Some(PendingPage(error, named)) = res.extensions().get::<PendingPage>().cloned() else {
         return res;
     };
-    let mut page = pages::error_page(&error, named.unwrap_or(en));
+    let mut page = pages::error_page(&error, named.unwrap_or(lang));
     *page.status_mut() = res.status();
     // What the handler added to the error (a `Retry-After`, cookies) stays with it, every
     // value of a repeated header included; the page's own headers win.

@@ -126,7 +126,7 @@ const FIELD_ORDER: [&str; 19] = [
 ];
 
 /// A field's name in the form, as its error names it.
-fn field_label(field: &str, en: bool) -> &'static str {
+fn field_label(field: &str, lang: Lang) -> &'static str {
     const LABELS: &[(&str, &str, &str)] = &[
         ("kind", "請求の種類", "the kind of request"),
         ("requester", "請求者の区分", "who is filing"),
@@ -159,22 +159,22 @@ fn field_label(field: &str, en: bool) -> &'static str {
         ("postal_address", "郵送先の住所", "the postal address"),
         ("consent", "同意", "the consent"),
     ];
-    LABELS
-        .iter()
-        .find(|(f, _, _)| *f == field)
-        .map_or("", |(_, ja, en_label)| if en { en_label } else { ja })
+    LABELS.iter().find(|(f, _, _)| *f == field).map_or(
+        "",
+        |(_, ja, en_label)| if lang.is_en() { en_label } else { ja },
+    )
 }
 
 /// A field's error in words that name the field, for the core's intake rules.
-pub(crate) fn message_for(field: &str, code: &str, en: bool) -> String {
-    message(field, code, en)
+pub(crate) fn message_for(field: &str, code: &str, lang: Lang) -> String {
+    message(field, code, lang)
 }
 
 /// A field's error in words that name the field: a choice is chosen, a text entered.
-fn message(field: &str, code: &str, en: bool) -> String {
-    let label = field_label(field, en);
+fn message(field: &str, code: &str, lang: Lang) -> String {
+    let label = field_label(field, lang);
     let choice = matches!(field, "kind" | "requester" | "ground" | "delivery");
-    match (code, en, label.is_empty()) {
+    match (code, lang.is_en(), label.is_empty()) {
         ("required", false, false) if choice => return format!("{label}を選択してください。"),
         ("required", false, false) => return format!("{label}を入力してください。"),
         ("required", true, false) if choice => return format!("Choose {label}."),
@@ -186,7 +186,7 @@ fn message(field: &str, code: &str, en: bool) -> String {
         }
         _ => {}
     }
-    code_message(code, en).to_owned()
+    code_message(code, lang).to_owned()
 }
 
 fn capitalised(s: &str) -> String {
@@ -196,8 +196,8 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn code_message(code: &str, en: bool) -> &'static str {
-    match (code, en) {
+fn code_message(code: &str, lang: Lang) -> &'static str {
+    match (code, lang.is_en()) {
         ("control", false) => "改行などの制御文字は使えません。1行で入力してください。",
         ("control", true) => {
             "Line breaks and other control characters cannot be used; enter it on one line."
@@ -276,14 +276,14 @@ impl IntakeInput {
         policy: &Policy,
         today: NaiveDate,
     ) -> Result<NewRequest, Vec<FieldError>> {
-        let en = self.lang() == Lang::En;
+        let lang = self.lang();
         let mut errors: Vec<FieldError> = Vec::new();
         let mut fail = |field: &str, code: &str| {
             if !errors.iter().any(|e| e.field == field) {
                 errors.push(FieldError {
                     field: field.to_owned(),
                     code: code.to_owned(),
-                    message: message(field, code, en),
+                    message: message(field, code, lang),
                 });
             }
         };

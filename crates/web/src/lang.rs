@@ -10,13 +10,6 @@ use crate::cookies::cookie;
 #[derive(Debug, Clone, Copy)]
 pub struct PageLang(pub Lang);
 
-impl PageLang {
-    /// True for English.
-    pub fn en(self) -> bool {
-        self.0 == Lang::En
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for PageLang {
     type Rejection = std::convert::Infallible;
 

@@ -123,10 +123,10 @@ pub fn router(state: AppState) -> Router {
     )
 }
 
-async fn not_found(lang: lang::PageLang, req: Request) -> axum::response::Response {
+async fn not_found(lang::PageLang(lang): lang::PageLang, req: Request) -> axum::response::Response {
     if req.uri().path().starts_with("/api/") {
         error::ApiError(error::AppError::NotFound).into_response()
     } else {
-        error::PageError::page(error::AppError::NotFound, lang.en())
+        error::PageError::page(error::AppError::NotFound, lang)
     }
 }

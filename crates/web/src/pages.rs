@@ -5,6 +5,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use madoguchi_domain::{RequestKind, SuspensionGround};
+use madoguchi_service::Lang;
 
 use crate::error::{AppError, FieldError};
 use crate::intake::IntakeInput;
@@ -149,7 +150,7 @@ pub struct Choice {
 #[template(path = "pages/intake.html")]
 pub struct IntakePage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name for the header.
     pub business_name: Brand,
     /// CSRF token.
@@ -188,7 +189,7 @@ impl IntakePage {
     pub fn choosing(mut self, missing: bool) -> Self {
         self.step = IntakeStep::Choose;
         if missing {
-            let message = if self.en {
+            let message = if self.lang.is_en() {
                 "What do you ask for: choose one."
             } else {
                 "請求の種類: 選択してください。"
@@ -215,7 +216,9 @@ impl IntakePage {
     /// The chosen kind's name and the law it rests on, as the page's language writes it.
     pub fn chosen_kind(&self) -> String {
         match self.step {
-            IntakeStep::Fill(k) if self.en => format!("{} (APPI {})", k.label_en(), k.article()),
+            IntakeStep::Fill(k) if self.lang.is_en() => {
+                format!("{} (APPI {})", k.label_en(), k.article())
+            }
             IntakeStep::Fill(k) => format!("{}（{}）", k.label_ja(), k.article_ja()),
             _ => String::new(),
         }
@@ -256,14 +259,14 @@ impl IntakePage {
     pub fn new(
         business_name: Brand,
         fees: &madoguchi_domain::FeeSchedule,
-        en: bool,
+        lang: Lang,
         csrf: String,
         form: IntakeInput,
         errors: Vec<FieldError>,
     ) -> Self {
         let chosen = RequestKind::parse(&form.kind);
         IntakePage {
-            en,
+            lang,
             business_name,
             csrf,
             // A refused kind or requester cannot be put right on the second step (they are
@@ -346,8 +349,8 @@ impl IntakePage {
         en: &'a str,
         required: bool,
     ) -> (&'a str, &'static str, String, String) {
-        let label = if self.en { en } else { ja };
-        let req = match (required, self.en) {
+        let label = if self.lang.is_en() { en } else { ja };
+        let req = match (required, self.lang.is_en()) {
             (true, true) => " <span class=\"req\">required</span>",
             (true, false) => " <span class=\"req\">必須</span>",
             _ => "",
@@ -382,7 +385,7 @@ pub struct StatusPage {
     /// The steps of the way and where the request stands.
     pub progress: Vec<ProgressStep>,
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// Just filed: show the receipt.
@@ -433,7 +436,7 @@ pub struct StatusPage {
 #[template(path = "pages/access.html")]
 pub struct AccessPage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// Public id.
@@ -453,7 +456,7 @@ pub struct AccessPage {
 #[template(path = "pages/private.html")]
 pub struct PrivatePage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// Public id.
@@ -508,7 +511,7 @@ pub struct PrivatePage {
 #[template(path = "pages/receipt.html")]
 pub struct ReceiptPage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// Business contact.
@@ -536,7 +539,7 @@ pub struct ReceiptPage {
 #[template(path = "pages/confirm.html")]
 pub struct ConfirmPage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// CSRF token.
@@ -553,7 +556,7 @@ pub struct ConfirmPage {
 #[template(path = "pages/owner_task.html")]
 pub struct OwnerTaskPage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// The task, while open.
@@ -579,14 +582,15 @@ pub struct OwnerTaskPage {
 impl OwnerTaskPage {
     /// The open task.
     pub fn open(
-        en: bool,
+        lang: Lang,
         task: madoguchi_service::owner::OwnerTask,
         csrf: String,
         token: String,
         errors: Vec<madoguchi_service::owner::TaskError>,
     ) -> Self {
-        let due = madoguchi_domain::written_date(madoguchi_domain::jst_date(task.due_at), en);
-        let kind = if en {
+        let due =
+            madoguchi_domain::written_date(madoguchi_domain::jst_date(task.due_at), lang.is_en());
+        let kind = if lang.is_en() {
             task.kind.label_en()
         } else {
             task.kind.label_ja()
@@ -595,10 +599,10 @@ impl OwnerTaskPage {
         let birth_date = task
             .subject
             .birth_date
-            .map(|d| madoguchi_domain::written_date(d, en))
+            .map(|d| madoguchi_domain::written_date(d, lang.is_en()))
             .unwrap_or_default();
         OwnerTaskPage {
-            en,
+            lang,
             business_name: Brand::named(task.business.clone()),
             task: Some(task),
             due,
@@ -613,9 +617,9 @@ impl OwnerTaskPage {
     }
 
     /// The thanks after an answer.
-    pub fn answered(en: bool, business_name: Brand, rows: u32, work_done: Option<bool>) -> Self {
+    pub fn answered(lang: Lang, business_name: Brand, rows: u32, work_done: Option<bool>) -> Self {
         OwnerTaskPage {
-            en,
+            lang,
             business_name,
             task: None,
             due: String::new(),
@@ -652,7 +656,7 @@ impl OwnerTaskPage {
 #[template(path = "pages/procedures.html")]
 pub struct ProceduresPage {
     /// English?
-    pub en: bool,
+    pub lang: Lang,
     /// Business name.
     pub business_name: Brand,
     /// Address.
@@ -673,27 +677,27 @@ pub struct ProceduresPage {
 impl ProceduresPage {
     /// A country's name in the page's language.
     pub fn country(&self, code: &str) -> String {
-        madoguchi_datamap::country_name(code, self.en)
+        madoguchi_datamap::country_name(code, self.lang.is_en())
     }
 
     /// Words in the page's language.
     pub fn w<'a>(&self, text: &'a madoguchi_datamap::Text) -> &'a str {
-        text.get(self.en)
+        text.get(self.lang.is_en())
     }
 
     /// The categories a recipient receives, joined.
     pub fn joined(&self, texts: &[madoguchi_datamap::Text]) -> String {
         texts
             .iter()
-            .map(|t| t.get(self.en))
+            .map(|t| t.get(self.lang.is_en()))
             .collect::<Vec<_>>()
-            .join(if self.en { ", " } else { "、" })
+            .join(if self.lang.is_en() { ", " } else { "、" })
     }
 
     /// A recipient's kind, worded.
     pub fn recipient_kind(&self, kind: &madoguchi_datamap::RecipientKind) -> &'static str {
         use madoguchi_datamap::RecipientKind as K;
-        match (kind, self.en) {
+        match (kind, self.lang.is_en()) {
             (K::ThirdParty, false) => "第三者提供",
             (K::ThirdParty, true) => "Provision to a third party",
             (K::Processor, false) => "取扱いの委託",
@@ -707,21 +711,21 @@ impl ProceduresPage {
 #[derive(Debug, Template)]
 #[template(path = "pages/error.html")]
 struct ErrorPage {
-    en: bool,
+    lang: Lang,
     business_name: Brand,
     title: String,
     message: String,
 }
 
 /// The HTML page for an error.
-pub fn error_page(e: &AppError, en: bool) -> Response {
+pub fn error_page(e: &AppError, lang: Lang) -> Response {
     if let AppError::Validation(errors) = e {
-        let title = if en {
+        let title = if lang.is_en() {
             "Please check what you entered"
         } else {
             "入力内容をご確認ください"
         };
-        let back = if en {
+        let back = if lang.is_en() {
             "Go back to the previous page, correct it and send it again."
         } else {
             "前のページに戻って修正し、もう一度送信してください。"
@@ -729,13 +733,13 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
         let mut message: Vec<&str> = errors.iter().map(|f| f.message.as_str()).collect();
         message.push(back);
         return render(&ErrorPage {
-            en,
+            lang,
             business_name: Brand::default(),
             title: title.to_owned(),
             message: message.join(" "),
         });
     }
-    let (title, message) = match (e, en) {
+    let (title, message) = match (e, lang.is_en()) {
         (AppError::NotFound, false) => (
             "ページが見つかりません",
             "URLをご確認ください。リンクが正しくない可能性があります。",
@@ -796,7 +800,7 @@ pub fn error_page(e: &AppError, en: bool) -> Response {
         (_, true) => ("Something went wrong", "Please try again in a moment."),
     };
     render(&ErrorPage {
-        en,
+        lang,
         business_name: Brand::default(),
         title: title.to_owned(),
         message: message.to_owned(),

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use chrono::Utc;
 use madoguchi_domain::complaint::{ComplaintKind, MAX_MESSAGE_CHARS};
+use madoguchi_service::Lang;
 use madoguchi_service::complaints::{ComplaintFiling, Refusal, check_filing};
 use madoguchi_service::limits::Admission;
 use serde::Deserialize;
@@ -52,7 +53,7 @@ pub struct ComplaintInput {
 #[derive(Debug, askama::Template)]
 #[template(path = "pages/complaint.html")]
 pub struct ComplaintPage {
-    pub en: bool,
+    pub lang: Lang,
     pub business_name: Brand,
     pub csrf: String,
     pub form: ComplaintInput,
@@ -76,13 +77,13 @@ impl ComplaintPage {
 #[derive(Debug, askama::Template)]
 #[template(path = "pages/complaint_received.html")]
 pub struct ReceivedPage {
-    pub en: bool,
+    pub lang: Lang,
     pub business_name: Brand,
     pub number: String,
     pub reply_by: String,
 }
 
-fn words(r: &Refusal, en: bool) -> String {
+fn words(r: &Refusal, lang: Lang) -> String {
     let (ja, en_words) = match (r.field, r.code) {
         ("kind", _) => (
             "ご連絡の種別を選択してください。",
@@ -119,36 +120,39 @@ fn words(r: &Refusal, en: bool) -> String {
             "Please check what you entered.",
         ),
     };
-    if en { en_words } else { ja }.to_owned()
+    if lang.is_en() { en_words } else { ja }.to_owned()
 }
 
 fn page(
     state_brand: Brand,
-    en: bool,
+    lang: Lang,
     csrf: String,
     form: ComplaintInput,
     errors: Vec<FieldError>,
 ) -> ComplaintPage {
     ComplaintPage {
-        en,
+        lang,
         business_name: state_brand,
         csrf,
         form,
         errors,
         kinds: ComplaintKind::ALL
             .into_iter()
-            .map(|k| (k.as_str(), k.label(en)))
+            .map(|k| (k.as_str(), k.label(lang.is_en())))
             .collect(),
         max_chars: MAX_MESSAGE_CHARS,
     }
 }
 
-async fn show_form(State(state): State<AppState>, lang: PageLang, headers: HeaderMap) -> Response {
+async fn show_form(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Response {
     let (token, set) = csrf::issue(&state, &headers);
-    let en = lang.en();
     let p = page(
         state.brand().await,
-        en,
+        lang,
         token,
         ComplaintInput::default(),
         Vec::new(),
@@ -158,7 +162,7 @@ async fn show_form(State(state): State<AppState>, lang: PageLang, headers: Heade
 
 async fn submit(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     form: Result<Form<ComplaintInput>, FormRejection>,
@@ -169,15 +173,17 @@ async fn submit(
         } else {
             AppError::BadRequest("unreadable form".into())
         };
-        PageError::with_lang(e, lang.en())
+        PageError::with_lang(e, lang)
     })?;
-    let en = if input.lang.is_empty() {
-        lang.en()
+    let form_lang = if input.lang.is_empty() {
+        lang
+    } else if input.lang == "en" {
+        Lang::En
     } else {
-        input.lang == "en"
+        Lang::Ja
     };
     if !csrf::verify(&state, &headers, &input.csrf) {
-        return Err(PageError::with_lang(AppError::Forbidden, en));
+        return Err(PageError::with_lang(AppError::Forbidden, form_lang));
     }
     let filing = ComplaintFiling {
         kind: input.kind.clone(),
@@ -185,7 +191,7 @@ async fn submit(
         email: input.email.clone(),
         phone: input.phone.clone(),
         body: input.body.clone(),
-        lang: if en { "en" } else { "ja" }.to_owned(),
+        lang: form_lang.as_str().to_owned(),
     };
     let filing = match check_filing(&filing) {
         Ok(f) => f,
@@ -195,11 +201,12 @@ async fn submit(
                 .map(|r| FieldError {
                     field: r.field.to_owned(),
                     code: r.code.to_owned(),
-                    message: words(r, en),
+                    message: words(r, form_lang),
                 })
                 .collect();
             let (token, set) = csrf::issue(&state, &headers);
-            let mut res = pages::render(&page(state.brand().await, en, token, input, errors));
+            let mut res =
+                pages::render(&page(state.brand().await, form_lang, token, input, errors));
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(super::public::with_cookie(res, set, lang));
         }
@@ -209,11 +216,11 @@ async fn submit(
         .service
         .admit_complaint(&origin, now)
         .await
-        .map_err(|e| PageError::with_lang(e, en))?;
+        .map_err(|e| PageError::with_lang(e, form_lang))?;
     if let Admission::Refused { retry_after } = admission {
         tracing::info!("complaint refused: the client address is over its hourly limit");
         return Ok(super::api::with_retry_after(
-            PageError::with_lang(AppError::TooManyRequests, en).into_response(),
+            PageError::with_lang(AppError::TooManyRequests, form_lang).into_response(),
             retry_after,
         ));
     }
@@ -221,27 +228,26 @@ async fn submit(
         .service
         .receive_complaint(filing, &origin, now)
         .await
-        .map_err(|e| PageError::with_lang(e, en))?;
+        .map_err(|e| PageError::with_lang(e, form_lang))?;
     tracing::info!(complaint = %pid, "complaint received");
     let to = format!(
         "/complaints/{pid}/received{}",
-        if en { "?lang=en" } else { "" }
+        if form_lang.is_en() { "?lang=en" } else { "" }
     );
     Ok(Redirect::to(&to).into_response())
 }
 
 async fn show_received(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
     let (number, reply_by, _) = state.service.complaint_receipt(pid).await?;
     Ok(pages::render(&ReceivedPage {
-        en,
+        lang,
         business_name: state.brand().await,
         number,
-        reply_by: madoguchi_domain::written_date(reply_by, en),
+        reply_by: madoguchi_domain::written_date(reply_by, lang.is_en()),
     }))
 }

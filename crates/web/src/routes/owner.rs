@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
+use madoguchi_service::Lang;
 use madoguchi_service::owner::TaskError;
 
 use super::public::with_cookie;
@@ -28,7 +29,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
 
 async fn show_task(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
@@ -46,20 +47,19 @@ async fn show_task(
 
 async fn task_page(
     state: &AppState,
-    lang: PageLang,
+    lang: Lang,
     headers: &HeaderMap,
     token: String,
     errors: Vec<TaskError>,
     done: Option<(u32, Option<bool>)>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let (csrf_token, set) = csrf::issue(state, headers);
     let page = match done {
-        Some((rows, work)) => OwnerTaskPage::answered(en, state.brand().await, rows, work),
+        Some((rows, work)) => OwnerTaskPage::answered(lang, state.brand().await, rows, work),
         None => {
-            let task = state.service.owner_task(&token, en).await?;
-            OwnerTaskPage::open(en, task, csrf_token, token, errors)
+            let task = state.service.owner_task(&token, lang.is_en()).await?;
+            OwnerTaskPage::open(lang, task, csrf_token, token, errors)
         }
     };
     let mut res = with_cookie(pages::render(&page), set, lang);
@@ -76,12 +76,11 @@ async fn task_page(
 /// and the box that says they searched all of them.
 async fn answer_task(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Path(token): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let mut multipart =
         multipart.map_err(|_| PageError::from(AppError::BadRequest("multipart".into())))?;
     let mut csrf_value = String::new();
@@ -127,7 +126,7 @@ async fn answer_task(
         let error = TaskError {
             dataset: String::new(),
             line: None,
-            message: if en {
+            message: if lang.is_en() {
                 "Tick the box to say you searched every dataset listed.".into()
             } else {
                 "一覧のすべてのデータを確認したことをチェックしてください。".into()
@@ -146,7 +145,7 @@ async fn answer_task(
     }
     match state
         .service
-        .answer_owner_task(&token, files, en, Utc::now())
+        .answer_owner_task(&token, files, lang.is_en(), Utc::now())
         .await?
     {
         Ok(rows) => {
@@ -179,13 +178,12 @@ async fn answer_task(
 /// The report on work asked by link: done, or why it cannot be (the reason required).
 async fn report_work(
     state: &AppState,
-    lang: PageLang,
+    lang: Lang,
     headers: &HeaderMap,
     token: String,
     outcome: &str,
     reason: &str,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let done = match outcome {
         "done" => true,
         "cannot" => false,
@@ -201,7 +199,7 @@ async fn report_work(
         let error = TaskError {
             dataset: String::new(),
             line: None,
-            message: if en {
+            message: if lang.is_en() {
                 "Say why it cannot be done (at most 2,000 characters).".into()
             } else {
                 "実施できない理由を2,000文字以内で記入してください。".into()

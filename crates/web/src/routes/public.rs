@@ -10,6 +10,7 @@ use axum::{Form, Router};
 use chrono::Utc;
 use madoguchi_domain::{RequestKind, State as RequestState};
 use madoguchi_service::Channel;
+use madoguchi_service::Lang;
 use madoguchi_service::limits::Admission;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -47,17 +48,13 @@ pub fn router() -> Router<AppState> {
         .route("/brand/logo", get(brand_logo))
 }
 
-pub(crate) fn with_cookie(
-    mut res: Response,
-    set_cookie: Option<String>,
-    lang: PageLang,
-) -> Response {
+pub(crate) fn with_cookie(mut res: Response, set_cookie: Option<String>, lang: Lang) -> Response {
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     let lang_cookie = format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        lang.0.as_str()
+        lang.as_str()
     );
     if let Ok(v) = HeaderValue::from_str(&lang_cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -66,7 +63,7 @@ pub(crate) fn with_cookie(
 }
 
 /// What happens next and who acts, for the status page: a subject is never left wondering.
-fn next_step(st: RequestState, documents: bool, en: bool) -> String {
+fn next_step(st: RequestState, documents: bool, lang: Lang) -> String {
     use RequestState as S;
     let (ja, en_text) = match st {
         S::Submitted => (
@@ -106,12 +103,16 @@ fn next_step(st: RequestState, documents: bool, en: bool) -> String {
             "This request is closed. If you have questions, please contact us.",
         ),
     };
-    if en { en_text } else { ja }.to_owned()
+    if lang.is_en() { en_text } else { ja }.to_owned()
 }
 
 /// `GET /requests`: the form, in the language asked for.
-async fn back_to_form(lang: PageLang) -> Response {
-    let to = if lang.en() { "/?lang=en" } else { "/?lang=ja" };
+async fn back_to_form(PageLang(lang): PageLang) -> Response {
+    let to = if lang.is_en() {
+        "/?lang=en"
+    } else {
+        "/?lang=ja"
+    };
     let mut res = StatusCode::SEE_OTHER.into_response();
     res.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static(to));
@@ -121,7 +122,7 @@ async fn back_to_form(lang: PageLang) -> Response {
 /// Shows the intake form, with the fee schedule in force.
 async fn show_intake_form(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Query(step): Query<StepQuery>,
 ) -> Result<Response, PageError> {
@@ -137,14 +138,7 @@ async fn show_intake_form(
         requester,
         ..IntakeInput::default()
     };
-    let page = IntakePage::new(
-        state.brand().await,
-        &fees,
-        lang.en(),
-        token,
-        input,
-        Vec::new(),
-    );
+    let page = IntakePage::new(state.brand().await, &fees, lang, token, input, Vec::new());
     let page = if kind.is_none() || step.choose.is_some() {
         // Sent without a kind: say so on the first step.
         page.choosing(kind.is_none() && step.next.is_some())
@@ -172,7 +166,7 @@ struct StepQuery {
 /// Files a request from the form; on errors re-renders it with the input kept.
 async fn submit_request(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     form: Result<Form<IntakeInput>, FormRejection>,
@@ -183,20 +177,24 @@ async fn submit_request(
         } else {
             AppError::BadRequest("unreadable form".into())
         };
-        PageError::with_lang(e, lang.en())
+        PageError::with_lang(e, lang)
     })?;
     if input.lang.is_empty() {
-        input.lang = lang.0.as_str().to_owned();
+        input.lang = lang.as_str().to_owned();
     }
-    let en = input.lang == "en";
+    let form_lang = if input.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Ja
+    };
     if !csrf::verify(&state, &headers, &input.csrf) {
-        return Err(PageError::with_lang(AppError::Forbidden, en));
+        return Err(PageError::with_lang(AppError::Forbidden, form_lang));
     }
     let policy = state
         .service
         .settings()
         .await
-        .map_err(|e| PageError::with_lang(e, en))?
+        .map_err(|e| PageError::with_lang(e, form_lang))?
         .policy;
     match input.parse_now(Channel::Web, &policy) {
         Ok(new) => {
@@ -205,11 +203,11 @@ async fn submit_request(
                 .service
                 .admit_intake(&origin, now)
                 .await
-                .map_err(|e| PageError::with_lang(e, en))?;
+                .map_err(|e| PageError::with_lang(e, form_lang))?;
             if let Admission::Refused { retry_after } = admission {
                 tracing::info!("intake refused: the client address is over its hourly limit");
                 return Ok(super::api::with_retry_after(
-                    PageError::with_lang(AppError::TooManyRequests, en).into_response(),
+                    PageError::with_lang(AppError::TooManyRequests, form_lang).into_response(),
                     retry_after,
                 ));
             }
@@ -217,12 +215,12 @@ async fn submit_request(
                 .service
                 .file_request(new, &origin, now)
                 .await
-                .map_err(|e| PageError::with_lang(e, en))?;
+                .map_err(|e| PageError::with_lang(e, form_lang))?;
             tracing::info!(request = %filed.pid, "request filed");
             let to = format!(
                 "/r/{}?filed=1{}",
                 filed.pid,
-                if en { "&lang=en" } else { "" }
+                if form_lang.is_en() { "&lang=en" } else { "" }
             );
             Ok(Redirect::to(&to).into_response())
         }
@@ -231,9 +229,9 @@ async fn submit_request(
                 .service
                 .fee_schedule()
                 .await
-                .map_err(|e| PageError::with_lang(e, en))?;
+                .map_err(|e| PageError::with_lang(e, form_lang))?;
             let (token, set) = csrf::issue(&state, &headers);
-            let page = IntakePage::new(state.brand().await, &fees, en, token, input, errors);
+            let page = IntakePage::new(state.brand().await, &fees, form_lang, token, input, errors);
             let mut res = pages::render(&page);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(with_cookie(res, set, lang))
@@ -255,12 +253,11 @@ struct StatusQuery {
 /// no personal data, so a forwarded link reveals nothing about the subject.
 async fn show_status(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Path(pid): Path<String>,
     Query(q): Query<StatusQuery>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
     let row = state.service.request_row(pid).await?;
     let kind = RequestKind::parse(&row.kind)
@@ -270,7 +267,7 @@ async fn show_status(
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let awaiting_payment = st == RequestState::AwaitingPayment;
     let answer = madoguchi_service::Service::answer_of(&row)
-        .map(|a| a.lines_without_text(en))
+        .map(|a| a.lines_without_text(lang.is_en()))
         .unwrap_or_default();
     let settings = state.service.settings().await?;
     let payment = if awaiting_payment {
@@ -278,7 +275,12 @@ async fn show_status(
             .payment
             .offered()
             .into_iter()
-            .map(|(ja, en_name, text)| (if en { en_name } else { ja }.to_owned(), text.to_owned()))
+            .map(|(ja, en_name, text)| {
+                (
+                    if lang.is_en() { en_name } else { ja }.to_owned(),
+                    text.to_owned(),
+                )
+            })
             .collect()
     } else {
         Vec::new()
@@ -298,20 +300,20 @@ async fn show_status(
                     | madoguchi_domain::DocumentPurpose::AgentIdentity
             )
         });
-    let next = next_step(st, documents_needed, en);
+    let next = next_step(st, documents_needed, lang);
     // The row of steps (none when the stored request does not read: the rest still shows).
     let progress = madoguchi_service::Service::lifecycle_of(&row)
         .map(|r| {
             madoguchi_domain::progress::progress(&r)
                 .into_iter()
                 .map(|(step, mark)| pages::ProgressStep {
-                    label: step.label(en),
+                    label: step.label(lang.is_en()),
                     mark: match mark {
                         madoguchi_domain::progress::Mark::Done => "done",
                         madoguchi_domain::progress::Mark::Current => "current",
                         madoguchi_domain::progress::Mark::Ahead => "ahead",
                     },
-                    words: mark.label(en),
+                    words: mark.label(lang.is_en()),
                 })
                 .collect()
         })
@@ -335,15 +337,28 @@ async fn show_status(
         by_post: madoguchi_service::email_of(&row).is_none(),
         confirmed_address: madoguchi_service::email_of(&row).is_some()
             && (st != RequestState::Submitted && !st.is_terminal() || st.is_fulfilment()),
-        en,
+        lang,
         business_name: state.brand().await,
         filed: q.filed.is_some(),
         confirmed: q.confirmed.is_some(),
         number: row.number,
-        kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
-        state: if en { st.label_en() } else { st.label_ja() }.to_owned(),
-        arrived_on: madoguchi_domain::written_date(madoguchi_domain::jst_date(row.arrived_at), en),
-        due_on: madoguchi_domain::written_date(row.due_on, en),
+        kind: if lang.is_en() {
+            kind.label_en()
+        } else {
+            kind.label_ja()
+        }
+        .to_owned(),
+        state: if lang.is_en() {
+            st.label_en()
+        } else {
+            st.label_ja()
+        }
+        .to_owned(),
+        arrived_on: madoguchi_domain::written_date(
+            madoguchi_domain::jst_date(row.arrived_at),
+            lang.is_en(),
+        ),
+        due_on: madoguchi_domain::written_date(row.due_on, lang.is_en()),
         open: !st.is_terminal(),
         fee: if row.fee > 0 {
             madoguchi_domain::Yen(row.fee).to_string()
@@ -360,15 +375,14 @@ async fn show_status(
 /// Shows the confirmation button for a link from the e-mail.
 async fn show_confirmation(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let row = state.service.check_confirmation(&token, Utc::now()).await?;
     let (csrf_token, set) = csrf::issue(&state, &headers);
     let page = ConfirmPage {
-        en,
+        lang,
         business_name: state.brand().await,
         csrf: csrf_token,
         token,
@@ -386,13 +400,12 @@ struct CsrfForm {
 /// Confirms the address: uses the token and moves the request on, in one transaction.
 async fn confirm_email(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Path(token): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Form(form) =
         form.map_err(|_| PageError::from(AppError::BadRequest("unreadable form".into())))?;
     if !csrf::verify(&state, &headers, &form.csrf) {
@@ -406,7 +419,7 @@ async fn confirm_email(
     let to = format!(
         "/r/{}?confirmed=1{}",
         row.pid,
-        if en { "&lang=en" } else { "" }
+        if lang.is_en() { "&lang=en" } else { "" }
     );
     Ok(Redirect::to(&to).into_response())
 }
@@ -414,12 +427,11 @@ async fn confirm_email(
 /// The Art. 32(1) publication.
 async fn show_procedures(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let settings = state.service.settings().await?;
     let (fees, c) = (&settings.fees, &settings.business);
-    let deadline = match (settings.policy.deadline.period, en) {
+    let deadline = match (settings.policy.deadline.period, lang.is_en()) {
         (madoguchi_domain::Period::Days(n), false) => format!("{n}日"),
         (madoguchi_domain::Period::Days(n), true) => format!("{n} days"),
         (madoguchi_domain::Period::BusinessDays(n), false) => format!("{n}営業日"),
@@ -428,7 +440,7 @@ async fn show_procedures(
         (madoguchi_domain::Period::Months(n), true) => format!("{n} month(s)"),
     };
     Ok(pages::render(&ProceduresPage {
-        en,
+        lang,
         business_name: pages::Brand::of(&settings),
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),

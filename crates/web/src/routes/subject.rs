@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
 use madoguchi_domain::{Actor, DocumentPurpose, Event, PaymentMethod, Requester, State as RState};
+use madoguchi_service::Lang;
 use madoguchi_service::{AccessError, EventText, FileError, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -48,8 +49,8 @@ fn parse_pid(pid: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(pid).map_err(|_| PageError::from(AppError::NotFound))
 }
 
-fn lang_q(en: bool) -> &'static str {
-    if en { "?lang=en" } else { "" }
+fn lang_q(lang: Lang) -> &'static str {
+    if lang.is_en() { "?lang=en" } else { "" }
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,8 +104,8 @@ impl FromRequestParts<AppState> for SubjectSession {
         if live {
             Ok(SubjectSession(pid))
         } else {
-            let en = PageLang::of(&parts.uri, &parts.headers).en();
-            Err(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
+            let lang = PageLang::of(&parts.uri, &parts.headers).0;
+            Err(Redirect::to(&format!("/r/{pid}{}", lang_q(lang))).into_response())
         }
     }
 }
@@ -121,36 +122,34 @@ fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(), 
 /// Sends a one-time code to the confirmed address.
 async fn send_code(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = parse_pid(&pid)?;
     checked_form(&state, &headers, form, |f| &f.csrf)?;
     state
         .service
         .send_access_code(pid, &origin, Utc::now())
         .await?;
-    Ok(Redirect::to(&format!("/r/{pid}/access{}", lang_q(en))).into_response())
+    Ok(Redirect::to(&format!("/r/{pid}/access{}", lang_q(lang))).into_response())
 }
 
 async fn access_page(
     state: &AppState,
     headers: &HeaderMap,
-    lang: PageLang,
+    lang: Lang,
     pid: Uuid,
     (error, code): (&str, &str),
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let row = state.service.request_row(pid).await?;
     let (token, set) = csrf::issue(state, headers);
     let mut res = with_cookie(
         pages::render(&AccessPage {
-            en,
+            lang,
             business_name: state.brand().await,
             pid: pid.to_string(),
             number: row.number,
@@ -168,7 +167,7 @@ async fn access_page(
 /// The code entry page.
 async fn show_access(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Path(pid): Path<String>,
     axum::extract::Query(q): axum::extract::Query<CodeQuery>,
@@ -203,13 +202,12 @@ struct CodeForm {
 /// Checks the code and opens a session for this request only.
 async fn verify_code(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = parse_pid(&pid)?;
     let f = checked_form(&state, &headers, form, |f| &f.csrf)?;
     match state
@@ -218,7 +216,8 @@ async fn verify_code(
         .await
     {
         Ok(token) => {
-            let mut res = Redirect::to(&format!("/r/{pid}/private{}", lang_q(en))).into_response();
+            let mut res =
+                Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang))).into_response();
             let c = set_cookie(
                 COOKIE,
                 &token,
@@ -232,7 +231,7 @@ async fn verify_code(
             Ok(res)
         }
         Err(ServiceError::Access(a)) => {
-            let (msg, status) = match (a, en) {
+            let (msg, status) = match (a, lang.is_en()) {
                 (AccessError::Wrong, false) => (
                     "確認コードが正しくありません。",
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -263,13 +262,12 @@ async fn verify_code(
 async fn private_page(
     state: &AppState,
     headers: &HeaderMap,
-    lang: PageLang,
+    lang: Lang,
     pid: Uuid,
     flash: &str,
     error: &str,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let row = state.service.request_row(pid).await?;
     let lifecycle = madoguchi_service::Service::lifecycle_of(&row)?;
     let (st, kind) = (lifecycle.state, lifecycle.kind);
@@ -286,7 +284,7 @@ async fn private_page(
             };
             (
                 d.pid.to_string(),
-                if en {
+                if lang.is_en() {
                     d.purpose.label_en()
                 } else {
                     d.purpose.label_ja()
@@ -310,7 +308,10 @@ async fn private_page(
         .into_iter()
         .filter_map(|p| p.receipt_number)
         .map(|n| {
-            let link = format!("/r/{pid}/receipts/{n}{}", if en { "?lang=en" } else { "" });
+            let link = format!(
+                "/r/{pid}/receipts/{n}{}",
+                if lang.is_en() { "?lang=en" } else { "" }
+            );
             (n, link)
         })
         .collect();
@@ -322,13 +323,23 @@ async fn private_page(
     let (token, set) = csrf::issue(state, headers);
     let mut res = with_cookie(
         pages::render(&PrivatePage {
-            en,
+            lang,
             business_name: state.brand().await,
             pid: pid.to_string(),
             number: row.number.clone(),
             csrf: token,
-            state: if en { st.label_en() } else { st.label_ja() }.to_owned(),
-            kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
+            state: if lang.is_en() {
+                st.label_en()
+            } else {
+                st.label_ja()
+            }
+            .to_owned(),
+            kind: if lang.is_en() {
+                kind.label_en()
+            } else {
+                kind.label_ja()
+            }
+            .to_owned(),
             name: row.subject_name.clone(),
             details: row.details.clone(),
             message: row.subject_message.clone().unwrap_or_default(),
@@ -343,14 +354,19 @@ async fn private_page(
                 .map(|p| {
                     (
                         p.as_str().to_owned(),
-                        if en { p.label_en() } else { p.label_ja() }.to_owned(),
+                        if lang.is_en() {
+                            p.label_en()
+                        } else {
+                            p.label_ja()
+                        }
+                        .to_owned(),
                     )
                 })
                 .collect(),
             documents,
             zip_link,
             answer: madoguchi_service::Service::answer_of(&row)
-                .map(|a| a.lines(en))
+                .map(|a| a.lines(lang.is_en()))
                 .unwrap_or_default(),
             max_mb: state.config.upload_max_bytes / (1024 * 1024),
             max_files: state.config.upload_max_files,
@@ -370,15 +386,15 @@ async fn private_page(
 /// The private page.
 async fn show_private(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     SubjectSession(pid): SubjectSession,
 ) -> Result<Response, PageError> {
     private_page(&state, &headers, lang, pid, "", "", StatusCode::OK).await
 }
 
-fn file_error_message(e: FileError, en: bool, max_mb: usize, max_files: usize) -> String {
-    match (e, en) {
+fn file_error_message(e: FileError, lang: Lang, max_mb: usize, max_files: usize) -> String {
+    match (e, lang.is_en()) {
         (FileError::Type, false) => {
             "PDF・JPEG・PNG形式のファイルのみ受け付けます（ファイル名ではなく中身で判定します）。"
                 .into()
@@ -400,13 +416,12 @@ fn file_error_message(e: FileError, en: bool, max_mb: usize, max_files: usize) -
 /// Uploads documents (multipart). Every file is checked by content before any is stored.
 async fn upload_documents(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     SubjectSession(pid): SubjectSession,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let (max_mb, max_files, max_bytes) = (
         state.config.upload_max_bytes / (1024 * 1024),
         state.config.upload_max_files,
@@ -474,7 +489,7 @@ async fn upload_documents(
     };
     match result {
         Ok(()) => {
-            let flash = if en {
+            let flash = if lang.is_en() {
                 "Received. Thank you."
             } else {
                 "受け付けました。"
@@ -493,7 +508,7 @@ async fn upload_documents(
                 lang,
                 pid,
                 "",
-                &file_error_message(e, en, max_mb, max_files),
+                &file_error_message(e, lang, max_mb, max_files),
                 status,
             )
             .await
@@ -505,7 +520,7 @@ async fn upload_documents(
 /// Tells the officer all evidence is in.
 async fn submit_evidence(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     SubjectSession(pid): SubjectSession,
@@ -516,7 +531,7 @@ async fn submit_evidence(
         .service
         .submit_evidence(pid, &origin, Utc::now())
         .await?;
-    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
+    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -530,7 +545,7 @@ struct InfoForm {
 /// Answers the officer's question.
 async fn provide_info(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     SubjectSession(pid): SubjectSession,
@@ -541,7 +556,7 @@ async fn provide_info(
         .service
         .provide_info(pid, &f.answer, &origin, Utc::now())
         .await?;
-    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang.en()))).into_response())
+    Ok(Redirect::to(&format!("/r/{pid}/private{}", lang_q(lang))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -555,16 +570,15 @@ struct WithdrawForm {
 /// Withdraws the request (the box must be ticked: no accidental withdrawals).
 async fn withdraw(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     SubjectSession(pid): SubjectSession,
     Form(f): Form<WithdrawForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     check_csrf(&state, &headers, &f.csrf)?;
     if f.confirm != "on" {
-        let msg = if en {
+        let msg = if lang.is_en() {
             "Tick the box to confirm the withdrawal."
         } else {
             "取下げを確認するチェックを入れてください。"
@@ -592,17 +606,16 @@ async fn withdraw(
             Utc::now(),
         )
         .await?;
-    Ok(Redirect::to(&format!("/r/{pid}{}", lang_q(en))).into_response())
+    Ok(Redirect::to(&format!("/r/{pid}{}", lang_q(lang))).into_response())
 }
 
 /// A printable receipt for one payment of this request.
 async fn show_receipt(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     SubjectSession(pid): SubjectSession,
     Path((_, number)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let row = state.service.request_row(pid).await?;
     let paid = state
         .service
@@ -614,18 +627,29 @@ async fn show_receipt(
     let kind = madoguchi_service::Service::lifecycle_of(&row)?.kind;
     let payer = madoguchi_service::Agent::addressee(&row);
     let mut res = pages::render(&ReceiptPage {
-        en,
+        lang,
         business_name: state.brand().await,
         business_contact: state.business().await.contact,
         receipt_number: number,
         payer,
         amount: madoguchi_domain::Yen(paid.amount).to_string(),
         method: PaymentMethod::parse(&paid.method)
-            .map_or(paid.method.clone(), |m| m.label(en).to_owned()),
-        date: madoguchi_domain::written_date(madoguchi_domain::jst_date(paid.created_at), en),
+            .map_or(paid.method.clone(), |m| m.label(lang.is_en()).to_owned()),
+        date: madoguchi_domain::written_date(
+            madoguchi_domain::jst_date(paid.created_at),
+            lang.is_en(),
+        ),
         number: row.number.clone(),
-        kind: if en { kind.label_en() } else { kind.label_ja() }.to_owned(),
-        back: format!("/r/{pid}/private{}", if en { "?lang=en" } else { "" }),
+        kind: if lang.is_en() {
+            kind.label_en()
+        } else {
+            kind.label_ja()
+        }
+        .to_owned(),
+        back: format!(
+            "/r/{pid}/private{}",
+            if lang.is_en() { "?lang=en" } else { "" }
+        ),
     });
     // A receipt names the payer: never cached or stored by a shared proxy.
     res.headers_mut()

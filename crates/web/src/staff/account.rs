@@ -6,6 +6,7 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use chrono::Utc;
 use madoguchi_domain::Role;
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::staff::StaffIdentity;
 use serde::Deserialize;
@@ -22,7 +23,7 @@ use crate::state::AppState;
 async fn page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     totp_secret: Option<String>,
     recovery: Vec<String>,
     new_token: Option<String>,
@@ -30,7 +31,7 @@ async fn page(
     let user = state.service.staff_user(who.pid).await?;
     let tokens = state.service.api_tokens(who).await?;
     Ok(render(&AccountPage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         totp_required: state.config.require_totp && !user.totp_enabled && !who.sso,
         totp_enabled: user.totp_enabled,
         totp_secret,
@@ -43,10 +44,10 @@ async fn page(
 /// Shows the account page.
 pub async fn show_account(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    page(&state, &who, lang.en(), None, Vec::new(), None).await
+    page(&state, &who, lang, None, Vec::new(), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +59,7 @@ pub struct PasswordForm {
 /// Starts TOTP enrolment (the account's password is asked for again).
 pub async fn begin_totp(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<PasswordForm>,
@@ -67,7 +68,7 @@ pub async fn begin_totp(
         .service
         .totp_begin(&who, &f.password, &origin, Utc::now())
         .await?;
-    page(&state, &who, lang.en(), Some(secret), Vec::new(), None).await
+    page(&state, &who, lang, Some(secret), Vec::new(), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,7 +80,7 @@ pub struct CodeForm {
 /// Confirms TOTP enrolment and shows the recovery codes once.
 pub async fn confirm_totp(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<CodeForm>,
@@ -88,7 +89,7 @@ pub async fn confirm_totp(
         .service
         .totp_confirm(&who, &f.code, &origin, Utc::now())
         .await?;
-    page(&state, &who, lang.en(), None, codes, None).await
+    page(&state, &who, lang, None, codes, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,25 +103,24 @@ pub struct TokenForm {
 /// Issues an API token, shown once.
 pub async fn create_token(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let role =
         Role::parse(&f.role).ok_or_else(|| PageError::from(AppError::BadRequest("role".into())))?;
     let token = state
         .service
         .create_api_token(&who, role, &f.label, &origin, Utc::now())
         .await?;
-    page(&state, &who, en, None, Vec::new(), Some(token)).await
+    page(&state, &who, lang, None, Vec::new(), Some(token)).await
 }
 
 /// Revokes one of the caller's tokens.
 pub async fn revoke_token(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(id): Path<i64>,
@@ -129,7 +129,7 @@ pub async fn revoke_token(
         .service
         .revoke_api_token(&who, id, &origin, Utc::now())
         .await?;
-    page(&state, &who, lang.en(), None, Vec::new(), None).await
+    page(&state, &who, lang, None, Vec::new(), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,14 +142,14 @@ pub struct NewPasswordForm {
     confirm_password: String,
 }
 
-fn password_page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, done: bool) -> Response {
+fn password_page(who: &StaffIdentity, lang: Lang, errors: Vec<FieldError>, done: bool) -> Response {
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut res = render(&PasswordPage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         forced: who.must_change_password,
         done,
         errors,
@@ -159,29 +159,31 @@ fn password_page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, done: b
 }
 
 /// The password form (the only page open to someone still on a handed-over password).
-pub async fn show_password(lang: PageLang, Extension(who): Extension<StaffIdentity>) -> Response {
-    password_page(&who, lang.en(), Vec::new(), false)
+pub async fn show_password(
+    PageLang(lang): PageLang,
+    Extension(who): Extension<StaffIdentity>,
+) -> Response {
+    password_page(&who, lang, Vec::new(), false)
 }
 
 /// Replaces the password; every error names its field in the page's language.
 pub async fn change_password(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<NewPasswordForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let error = |field: &str, ja: &str, en_text: &str| FieldError {
         field: field.to_owned(),
         code: "invalid".to_owned(),
-        message: if en { en_text } else { ja }.to_owned(),
+        message: if lang.is_en() { en_text } else { ja }.to_owned(),
     };
     if f.new_password != f.confirm_password {
         return Ok(password_page(
             &who,
-            en,
+            lang,
             vec![error(
                 "confirm_password",
                 "確認用の新しいパスワードが一致しません。",
@@ -209,11 +211,11 @@ pub async fn change_password(
                 must_change_password: false,
                 ..who
             };
-            Ok(password_page(&who, en, Vec::new(), true))
+            Ok(password_page(&who, lang, Vec::new(), true))
         }
         Err(ServiceError::Invalid("current_password")) => Ok(password_page(
             &who,
-            en,
+            lang,
             vec![error(
                 "current_password",
                 "現在のパスワードが正しくありません。",
@@ -223,7 +225,7 @@ pub async fn change_password(
         )),
         Err(ServiceError::Invalid("new_password")) => Ok(password_page(
             &who,
-            en,
+            lang,
             vec![error(
                 "new_password",
                 "新しいパスワードは12文字以上で、現在のパスワードやメールアドレスとは異なるものにしてください。",

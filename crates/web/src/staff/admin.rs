@@ -8,6 +8,7 @@ use chrono::Utc;
 use madoguchi_domain::{
     FeeSchedule, IdentityMethod, Jurisdiction, Period, Policy, RequestKind, Role, Yen,
 };
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::settings::{BusinessDetails, PaymentInstructions, Retention};
 use madoguchi_service::staff::StaffIdentity;
@@ -25,12 +26,12 @@ use crate::state::AppState;
 async fn users_page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     new_password: Option<String>,
     flash: String,
 ) -> Result<Response, PageError> {
     let users = state.service.staff_users().await?;
-    let mut c = Chrome::new(who, en);
+    let mut c = Chrome::new(who, lang);
     c.flash = flash;
     Ok(render(&UsersPage {
         c,
@@ -42,10 +43,10 @@ async fn users_page(
 /// Lists accounts.
 pub async fn list_users(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    users_page(&state, &who, lang.en(), None, String::new()).await
+    users_page(&state, &who, lang, None, String::new()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,12 +62,11 @@ pub struct InviteForm {
 /// Creates an account and shows its one-time password once.
 pub async fn invite_user(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<InviteForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let role =
         Role::parse(&f.role).ok_or_else(|| PageError::from(AppError::BadRequest("role".into())))?;
     if f.name.trim().is_empty() {
@@ -76,7 +76,7 @@ pub async fn invite_user(
         .service
         .create_staff_user(&f.email, &f.name, role, &who.actor(), &origin, Utc::now())
         .await?;
-    users_page(&state, &who, en, Some(password), String::new()).await
+    users_page(&state, &who, lang, Some(password), String::new()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,13 +90,12 @@ pub struct UpdateForm {
 /// Changes a role or disables an account.
 pub async fn update_user(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     Form(f): Form<UpdateForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = Uuid::parse_str(&pid).map_err(|_| PageError::from(AppError::NotFound))?;
     let disabled = match f.disabled.as_str() {
         "true" => Some(true),
@@ -125,9 +124,9 @@ pub async fn update_user(
     users_page(
         &state,
         &who,
-        en,
+        lang,
         None,
-        if en {
+        if lang.is_en() {
             "Saved.".into()
         } else {
             "保存しました。".into()
@@ -139,19 +138,24 @@ pub async fn update_user(
 async fn settings_page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     error: Option<(&'static str, String)>,
     flash: String,
 ) -> Result<Response, PageError> {
     let settings = state.service.settings().await?;
-    let mut c = Chrome::new(who, en);
+    let mut c = Chrome::new(who, lang);
     c.flash = flash;
     let rows = RequestKind::ALL
         .into_iter()
         .map(|k| {
             (
                 k.as_str().to_owned(),
-                if en { k.label_en() } else { k.label_ja() }.to_owned(),
+                if lang.is_en() {
+                    k.label_en()
+                } else {
+                    k.label_ja()
+                }
+                .to_owned(),
                 settings.fees.fee(k).0,
             )
         })
@@ -162,7 +166,7 @@ async fn settings_page(
         fees: rows,
         error_in,
         error: error.clone(),
-        policy: policy_view(&settings.policy, en),
+        policy: policy_view(&settings.policy, lang),
         retention: settings.retention,
         business: settings.business.clone(),
         payment: settings.payment.clone(),
@@ -184,7 +188,7 @@ fn unit(p: Period) -> (u32, &'static str) {
     }
 }
 
-fn policy_view(p: &Policy, en: bool) -> PolicyView {
+fn policy_view(p: &Policy, lang: Lang) -> PolicyView {
     let (deadline_n, deadline_unit) = unit(p.deadline.period);
     let (extension_n, extension_unit) = p.deadline.extension.map_or((String::new(), "days"), |e| {
         let (n, u) = unit(e);
@@ -203,7 +207,12 @@ fn policy_view(p: &Policy, en: bool) -> PolicyView {
             .map(|k| {
                 (
                     k.as_str(),
-                    if en { k.label_en() } else { k.label_ja() }.to_owned(),
+                    if lang.is_en() {
+                        k.label_en()
+                    } else {
+                        k.label_ja()
+                    }
+                    .to_owned(),
                     p.identity_by_kind.get(k).map_or("", IdentityMethod::as_str),
                 )
             })
@@ -218,14 +227,14 @@ fn policy_view(p: &Policy, en: bool) -> PolicyView {
 /// Shows the settings.
 pub async fn show_settings(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    settings_page(&state, &who, lang.en(), None, String::new()).await
+    settings_page(&state, &who, lang, None, String::new()).await
 }
 
-fn saved(en: bool) -> String {
-    if en {
+fn saved(lang: Lang) -> String {
+    if lang.is_en() {
         "Saved."
     } else {
         "保存しました。"
@@ -235,12 +244,12 @@ fn saved(en: bool) -> String {
 
 impl Fields {
     /// A whole number, or the message for the administrator naming the field in words.
-    fn number(&self, name: &'static str, en: bool) -> Result<u32, String> {
+    fn number(&self, name: &'static str, lang: Lang) -> Result<u32, String> {
         self.get(name).parse().map_err(|_| {
-            if en {
-                format!("{}: enter a whole number", field_words(name, en))
+            if lang.is_en() {
+                format!("{}: enter a whole number", field_words(name, lang))
             } else {
-                format!("{}: 半角数字で入力してください", field_words(name, en))
+                format!("{}: 半角数字で入力してください", field_words(name, lang))
             }
         })
     }
@@ -265,14 +274,14 @@ fn identity(v: &str) -> Option<IdentityMethod> {
 }
 
 /// The policy the form describes, on top of the one in force.
-fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
+fn read_policy(f: &Fields, mut p: Policy, lang: Lang) -> Result<Policy, String> {
     let bad = |field: &str| {
         let field = if field.starts_with("identity_") {
-            field_words("identity_kind", en)
+            field_words("identity_kind", lang)
         } else {
-            field_words(field, en)
+            field_words(field, lang)
         };
-        if en {
+        if lang.is_en() {
             format!("{field}: choose one of the options")
         } else {
             format!("{field}: 選択肢から選んでください")
@@ -280,13 +289,13 @@ fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
     };
     p.jurisdiction =
         Jurisdiction::parse(f.get("jurisdiction")).ok_or_else(|| bad("jurisdiction"))?;
-    p.deadline.period = period(f.number("deadline_n", en)?, f.get("deadline_unit"))
+    p.deadline.period = period(f.number("deadline_n", lang)?, f.get("deadline_unit"))
         .ok_or_else(|| bad("deadline_unit"))?;
     p.deadline.extension = if f.get("extension_n").is_empty() {
         None
     } else {
         Some(
-            period(f.number("extension_n", en)?, f.get("extension_unit"))
+            period(f.number("extension_n", lang)?, f.get("extension_unit"))
                 .ok_or_else(|| bad("extension_unit"))?,
         )
     };
@@ -302,9 +311,9 @@ fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
         };
         p.identity_by_kind.set(k, method);
     }
-    p.confirm_within_hours = f.number("confirm_within_hours", en)?;
-    p.answer_within_days = f.number("answer_within_days", en)?;
-    p.warn_before_expiry_hours = f.number("warn_before_expiry_hours", en)?;
+    p.confirm_within_hours = f.number("confirm_within_hours", lang)?;
+    p.answer_within_days = f.number("answer_within_days", lang)?;
+    p.warn_before_expiry_hours = f.number("warn_before_expiry_hours", lang)?;
     p.refund_before_work = f.checked("refund_before_work");
     Ok(p)
 }
@@ -313,7 +322,7 @@ fn read_policy(f: &Fields, mut p: Policy, en: bool) -> Result<Policy, String> {
 async fn save_settings<F>(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     form: &'static str,
     change: F,
 ) -> Result<Response, PageError>
@@ -321,10 +330,10 @@ where
     F: std::future::Future<Output = Result<(), ServiceError>>,
 {
     match change.await {
-        Ok(()) => settings_page(state, who, en, None, saved(en)).await,
+        Ok(()) => settings_page(state, who, lang, None, saved(lang)).await,
         Err(ServiceError::Settings(e)) => {
-            let words = settings_error_words(&e, en);
-            settings_page(state, who, en, Some((form, words)), String::new()).await
+            let words = settings_error_words(&e, lang);
+            settings_page(state, who, lang, Some((form, words)), String::new()).await
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -333,12 +342,11 @@ where
 /// Saves the fee schedule; Art. 38 violations are refused with the reason.
 pub async fn update_fees(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let mut fees = FeeSchedule::free();
     for kind in RequestKind::ALL {
@@ -349,22 +357,26 @@ pub async fn update_fees(
             Err(_) => {
                 let msg = format!(
                     "{}: {}",
-                    if en { kind.label_en() } else { kind.label_ja() },
-                    if en {
+                    if lang.is_en() {
+                        kind.label_en()
+                    } else {
+                        kind.label_ja()
+                    },
+                    if lang.is_en() {
                         "enter an amount in yen"
                     } else {
                         "金額を数字で入力してください"
                     }
                 );
-                return settings_page(&state, &who, en, Some(("fees", msg)), String::new()).await;
+                return settings_page(&state, &who, lang, Some(("fees", msg)), String::new()).await;
             }
         };
         if let Err(e) = fees.set(kind, Yen(amount)) {
             return settings_page(
                 &state,
                 &who,
-                en,
-                Some(("fees", fee_error_words(&e, kind, en))),
+                lang,
+                Some(("fees", fee_error_words(&e, kind, lang))),
                 String::new(),
             )
             .await;
@@ -373,7 +385,7 @@ pub async fn update_fees(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "fees",
         state
             .service
@@ -385,24 +397,23 @@ pub async fn update_fees(
 /// Saves the policy new requests are filed under.
 pub async fn update_policy(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let current = state.service.settings().await?.policy;
-    let policy = match read_policy(&f, current, en) {
+    let policy = match read_policy(&f, current, lang) {
         Ok(p) => p,
         Err(msg) => {
-            return settings_page(&state, &who, en, Some(("policy", msg)), String::new()).await;
+            return settings_page(&state, &who, lang, Some(("policy", msg)), String::new()).await;
         }
     };
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "policy",
         state.service.set_policy(policy, &who, &origin, Utc::now()),
     )
@@ -412,37 +423,37 @@ pub async fn update_policy(
 /// Saves retention periods and download limits.
 pub async fn update_retention(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let current = state.service.settings().await?.retention;
     let read = || -> Result<Retention, String> {
         Ok(Retention {
-            documents_days: f.number("documents_days", en)?,
-            download_days: f.number("download_days", en)?,
-            download_limit: f.number("download_limit", en)?,
+            documents_days: f.number("documents_days", lang)?,
+            download_days: f.number("download_days", lang)?,
+            download_limit: f.number("download_limit", lang)?,
             // A form from before the field existed keeps the period in force.
             records_days: if f.get("records_days").is_empty() {
                 current.records_days
             } else {
-                f.number("records_days", en)?
+                f.number("records_days", lang)?
             },
         })
     };
     let retention = match read() {
         Ok(r) => r,
         Err(msg) => {
-            return settings_page(&state, &who, en, Some(("retention", msg)), String::new()).await;
+            return settings_page(&state, &who, lang, Some(("retention", msg)), String::new())
+                .await;
         }
     };
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "retention",
         state
             .service
@@ -454,12 +465,11 @@ pub async fn update_retention(
 /// Saves how to pay without a card (each method offered when it says something).
 pub async fn update_payment(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let payment = PaymentInstructions {
         bank_transfer: f.get("bank_transfer").trim().to_owned(),
@@ -469,7 +479,7 @@ pub async fn update_payment(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "payment",
         state
             .service
@@ -481,12 +491,11 @@ pub async fn update_payment(
 /// Saves the business details shown in mail and on pages.
 pub async fn update_business(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let business = BusinessDetails {
         name: f.get("name").to_owned(),
@@ -499,7 +508,7 @@ pub async fn update_business(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "business",
         state
             .service
@@ -509,7 +518,7 @@ pub async fn update_business(
 }
 
 /// A settings field as the form labels it, for the message about it (never the stored key).
-fn field_words(key: &str, en: bool) -> &'static str {
+fn field_words(key: &str, lang: Lang) -> &'static str {
     let (ja, en_words) = match key {
         "name" => ("名称", "Name"),
         "address" => ("住所", "Address"),
@@ -560,31 +569,31 @@ fn field_words(key: &str, en: bool) -> &'static str {
         "warn_before_expiry_hours" => ("期限前のお知らせ", "Reminder before expiry"),
         _ => ("入力", "Input"),
     };
-    if en { en_words } else { ja }
+    if lang.is_en() { en_words } else { ja }
 }
 
 /// Why a settings change was refused, in the administrator's language, naming the field as
 /// the form labels it.
-fn settings_error_words(e: &madoguchi_service::settings::SettingsError, en: bool) -> String {
+fn settings_error_words(e: &madoguchi_service::settings::SettingsError, lang: Lang) -> String {
     use madoguchi_domain::PolicyError;
     use madoguchi_service::settings::SettingsError as E;
-    match (e, en) {
+    match (e, lang.is_en()) {
         (E::Range("colour"), false) => "色: #で始まる6桁の16進数で、白地の文字として読める濃さ（コントラスト比4.5以上）の色を指定してください。".into(),
         (E::Range("colour"), true) => "Colour: give six hex digits after #, dark enough to read as text on white (contrast 4.5 or more).".into(),
         (E::Range("logo"), false) => "ロゴ: 200KB以下のPNGまたはJPEGの画像を選択してください。".into(),
         (E::Range("logo"), true) => "Logo: choose a PNG or JPEG image of at most 200 KB.".into(),
-        (E::Range(field @ ("site_url" | "privacy_url")), false) => format!("{}: https:// で始まるアドレスを入力してください。", field_words(field, en)),
-        (E::Range(field @ ("site_url" | "privacy_url")), true) => format!("{}: enter an address starting with https://.", field_words(field, en)),
-        (E::Range(field), false) => format!("{}: 空欄、範囲外、または長すぎます。", field_words(field, en)),
-        (E::Range(field), true) => format!("{}: empty, out of range or too long.", field_words(field, en)),
-        (E::Duplicate(field), false) => format!("{}: 同じものが既にあります。別の題名にしてください。", field_words(field, en)),
-        (E::Duplicate(field), true) => format!("{}: already in use; choose another.", field_words(field, en)),
-        (E::Address(field), false) => format!("{}: メールアドレスの形式で入力してください。", field_words(field, en)),
-        (E::Address(field), true) => format!("{}: enter an e-mail address.", field_words(field, en)),
+        (E::Range(field @ ("site_url" | "privacy_url")), false) => format!("{}: https:// で始まるアドレスを入力してください。", field_words(field, lang)),
+        (E::Range(field @ ("site_url" | "privacy_url")), true) => format!("{}: enter an address starting with https://.", field_words(field, lang)),
+        (E::Range(field), false) => format!("{}: 空欄、範囲外、または長すぎます。", field_words(field, lang)),
+        (E::Range(field), true) => format!("{}: empty, out of range or too long.", field_words(field, lang)),
+        (E::Duplicate(field), false) => format!("{}: 同じものが既にあります。別の題名にしてください。", field_words(field, lang)),
+        (E::Duplicate(field), true) => format!("{}: already in use; choose another.", field_words(field, lang)),
+        (E::Address(field), false) => format!("{}: メールアドレスの形式で入力してください。", field_words(field, lang)),
+        (E::Address(field), true) => format!("{}: enter an e-mail address.", field_words(field, lang)),
         (E::Policy(PolicyError::Deadline), false) => "期限: 1〜365日、260営業日または12か月の範囲で指定してください。".into(),
         (E::Policy(PolicyError::Extension), false) => "延長: 1〜365日、260営業日または12か月の範囲で指定してください。".into(),
-        (E::Policy(PolicyError::Timeout(field)), false) => format!("{}: 範囲外です。", field_words(field, en)),
-        (E::Policy(PolicyError::Timeout(field)), true) => format!("{}: out of range.", field_words(field, en)),
+        (E::Policy(PolicyError::Timeout(field)), false) => format!("{}: 範囲外です。", field_words(field, lang)),
+        (E::Policy(PolicyError::Timeout(field)), true) => format!("{}: out of range.", field_words(field, lang)),
         (E::Policy(p), true) => p.to_string(),
     }
 }
@@ -601,12 +610,11 @@ pub struct TemplateForm {
 /// Adds an answer template.
 pub async fn add_template(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     axum::Form(f): axum::Form<TemplateForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let template = madoguchi_service::settings::AnswerTemplate {
         title: f.title,
         text: f.text,
@@ -614,7 +622,7 @@ pub async fn add_template(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "templates",
         state
             .service
@@ -626,16 +634,15 @@ pub async fn add_template(
 /// Removes an answer template (named by its title).
 pub async fn remove_template(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     axum::Form(f): axum::Form<TemplateForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "templates",
         state
             .service
@@ -647,12 +654,11 @@ pub async fn remove_template(
 /// Saves the colour, links and phone shown on pages, mail and letters.
 pub async fn update_branding(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let branding = madoguchi_service::settings::Branding {
         colour: f.get("colour").to_ascii_lowercase(),
@@ -664,7 +670,7 @@ pub async fn update_branding(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "branding",
         state
             .service
@@ -676,12 +682,11 @@ pub async fn update_branding(
 /// Replaces the logo with the uploaded image, or removes it (`remove` ticked).
 pub async fn update_logo(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let (fields, files) = super::documents::read_upload(multipart).await?;
     let remove = fields.iter().any(|(k, v)| k == "remove" && !v.is_empty());
     let image = if remove {
@@ -690,7 +695,7 @@ pub async fn update_logo(
         match files.into_iter().next() {
             Some((_, bytes)) => Some(bytes),
             None => {
-                let message = if en {
+                let message = if lang.is_en() {
                     "Logo: choose a PNG or JPEG file."
                 } else {
                     "ロゴ: PNGまたはJPEGのファイルを選択してください。"
@@ -698,7 +703,7 @@ pub async fn update_logo(
                 return settings_page(
                     &state,
                     &who,
-                    en,
+                    lang,
                     Some(("branding", message.into())),
                     String::new(),
                 )
@@ -709,7 +714,7 @@ pub async fn update_logo(
     save_settings(
         &state,
         &who,
-        en,
+        lang,
         "branding",
         state.service.set_logo(image, &who, &origin, Utc::now()),
     )
@@ -717,10 +722,14 @@ pub async fn update_logo(
 }
 
 /// Why a fee was refused, in the administrator's language, naming the kind in words.
-fn fee_error_words(e: &madoguchi_domain::FeeError, kind: RequestKind, en: bool) -> String {
+fn fee_error_words(e: &madoguchi_domain::FeeError, kind: RequestKind, lang: Lang) -> String {
     use madoguchi_domain::FeeError as F;
-    let label = if en { kind.label_en() } else { kind.label_ja() };
-    let why = match (e, en) {
+    let label = if lang.is_en() {
+        kind.label_en()
+    } else {
+        kind.label_ja()
+    };
+    let why = match (e, lang.is_en()) {
         (F::NotAllowed(_), false) => "法第38条により、この種類の請求には手数料を求められません。",
         (F::NotAllowed(_), true) => "APPI Art. 38 allows no fee for this kind of request.",
         (F::Negative, false) => "手数料はマイナスにできません。",

@@ -10,6 +10,7 @@ use madoguchi_domain::{
     Answer, AnswerError, AnswerText, CorrectionResult, ItemResult, ItemText, Measure, Recorded,
     RefusalGround, RemedyResult, RequestKind,
 };
+use madoguchi_service::Lang;
 
 use crate::error::{AppError, FieldError};
 
@@ -180,11 +181,15 @@ fn invalid(field: &str, message: &str) -> AppError {
 }
 
 /// An answer rule broken, as the field error it is (in the page's language).
-pub fn field_error(e: &AnswerError, en: bool) -> FieldError {
+pub fn field_error(e: &AnswerError, lang: Lang) -> FieldError {
     FieldError {
         field: e.field(),
         code: e.code().to_owned(),
-        message: if en { e.to_string() } else { message_ja(e) },
+        message: if lang.is_en() {
+            e.to_string()
+        } else {
+            message_ja(e)
+        },
     }
 }
 
@@ -280,7 +285,7 @@ pub struct AnswerView {
 
 impl AnswerView {
     /// For a request of `kind`, with its stored answer, in the page's language.
-    pub fn new(kind: RequestKind, recorded: Option<&Recorded>, en: bool) -> Self {
+    pub fn new(kind: RequestKind, recorded: Option<&Recorded>, lang: Lang) -> Self {
         let form = if kind.is_disclosure() {
             FormKind::Items
         } else if kind == RequestKind::Correction {
@@ -307,14 +312,14 @@ impl AnswerView {
                     **r != ItemResult::UnderOtherLaw
                         || RefusalGround::OtherLawProvides.applies_to(kind)
                 })
-                .map(|r| (r.as_str(), r.label(en)))
+                .map(|r| (r.as_str(), r.label(lang.is_en())))
                 .collect(),
             measures: Measure::ALL
                 .into_iter()
                 .filter(|m| m.applies_to(kind))
-                .map(|m| (m.as_str(), m.label(en)))
+                .map(|m| (m.as_str(), m.label(lang.is_en())))
                 .collect(),
-            lines: recorded.map(|r| r.lines(en)).unwrap_or_default(),
+            lines: recorded.map(|r| r.lines(lang.is_en())).unwrap_or_default(),
             submitted: Vec::new(),
             suggested_from: String::new(),
         }

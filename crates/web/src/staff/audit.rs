@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use madoguchi_domain::policy::jst;
+use madoguchi_service::Lang;
 use madoguchi_service::TrailFilter;
 use madoguchi_service::rows::audit_entry;
 use madoguchi_service::staff::StaffIdentity;
@@ -97,7 +98,7 @@ impl TrailQuery {
 async fn page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     q: TrailQuery,
     verify_result: String,
     verify_ok: bool,
@@ -116,7 +117,7 @@ async fn page(
         String::new()
     };
     Ok(render(&AuditPage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         f: AuditFilterEcho {
             actor: q.actor.clone(),
             actor_id: q.actor_id.clone(),
@@ -137,24 +138,23 @@ async fn page(
 /// The global trail.
 pub async fn show_trail(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     Query(q): Query<TrailQuery>,
 ) -> Result<Response, PageError> {
-    page(&state, &who, lang.en(), q, String::new(), false).await
+    page(&state, &who, lang, q, String::new(), false).await
 }
 
 /// Verifies the whole trail now and shows the outcome.
 pub async fn verify_now(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let started = std::time::Instant::now();
     let (text, ok) = match state.service.verify_audit_and_alert(Utc::now()).await? {
         Ok(s) => (
-            if en {
+            if lang.is_en() {
                 format!(
                     "OK: no tampering found ({} entries, {} chains, {} checkpoints, {:.2} s).",
                     s.entries,
@@ -176,7 +176,11 @@ pub async fn verify_now(
         Err(b) => (
             format!(
                 "{} {} #{}: {}",
-                if en { "BROKEN:" } else { "検証失敗:" },
+                if lang.is_en() {
+                    "BROKEN:"
+                } else {
+                    "検証失敗:"
+                },
                 b.chain,
                 b.seq,
                 b.reason
@@ -184,7 +188,7 @@ pub async fn verify_now(
             false,
         ),
     };
-    page(&state, &who, en, TrailQuery::default(), text, ok).await
+    page(&state, &who, lang, TrailQuery::default(), text, ok).await
 }
 
 fn csv_field(s: &str) -> String {

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use madoguchi_service::Lang;
 use madoguchi_service::sso::{SsoCallback, SsoOutcome, SsoRefusal};
 use madoguchi_service::staff::{ABSOLUTE_TIMEOUT, LoginOutcome};
 use serde::Deserialize;
@@ -51,7 +52,7 @@ fn safe_next(next: &str) -> String {
 fn page(
     state: &AppState,
     headers: &HeaderMap,
-    en: bool,
+    lang: Lang,
     error: &str,
     next: &str,
     totp_step: bool,
@@ -59,7 +60,7 @@ fn page(
 ) -> Response {
     let (csrf, set) = csrf::issue(state, headers);
     let mut res = render(&LoginPage {
-        c: Chrome::anonymous(en),
+        c: Chrome::anonymous(lang),
         csrf,
         error: error.to_owned(),
         next: safe_next(next),
@@ -77,35 +78,27 @@ fn page(
 /// Shows the login form.
 pub async fn show_login(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    page(
-        &state,
-        &headers,
-        lang.en(),
-        "",
-        &q.next,
-        false,
-        StatusCode::OK,
-    )
+    page(&state, &headers, lang, "", &q.next, false, StatusCode::OK)
 }
 
 /// A login form without the visitor's token: shown again, fresh, with nothing checked.
 fn expired_form(
     state: &AppState,
     headers: &HeaderMap,
-    en: bool,
+    lang: Lang,
     next: &str,
     totp: bool,
 ) -> Response {
-    let msg = if en {
+    let msg = if lang.is_en() {
         "The form has expired. Please enter your details again."
     } else {
         "フォームの有効期限が切れました。もう一度入力してください。"
     };
-    page(state, headers, en, msg, next, totp, StatusCode::FORBIDDEN)
+    page(state, headers, lang, msg, next, totp, StatusCode::FORBIDDEN)
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,14 +134,14 @@ fn session_response(state: &AppState, token: &str, next: &str) -> Response {
 fn outcome_response(
     state: &AppState,
     headers: &HeaderMap,
-    en: bool,
+    lang: Lang,
     outcome: LoginOutcome,
     next: &str,
 ) -> Response {
     match outcome {
         LoginOutcome::Success { token } => session_response(state, &token, next),
         LoginOutcome::NeedTotp { token } => {
-            let mut res = page(state, headers, en, "", next, true, StatusCode::OK);
+            let mut res = page(state, headers, lang, "", next, true, StatusCode::OK);
             let c = set_cookie(PENDING_COOKIE, &token, 300, state.secure_cookies());
             if let Ok(v) = HeaderValue::from_str(&c) {
                 res.headers_mut().append(header::SET_COOKIE, v);
@@ -156,7 +149,7 @@ fn outcome_response(
             res
         }
         LoginOutcome::Failed => {
-            let msg = if en {
+            let msg = if lang.is_en() {
                 "The e-mail, password or code is wrong."
             } else {
                 "メールアドレス、パスワードまたはコードが正しくありません。"
@@ -164,7 +157,7 @@ fn outcome_response(
             page(
                 state,
                 headers,
-                en,
+                lang,
                 msg,
                 next,
                 false,
@@ -172,7 +165,7 @@ fn outcome_response(
             )
         }
         LoginOutcome::Locked => {
-            let msg = if en {
+            let msg = if lang.is_en() {
                 "Too many failed attempts. Try again in 15 minutes."
             } else {
                 "失敗が続いたため、一時的にログインできません。15分後にお試しください。"
@@ -180,7 +173,7 @@ fn outcome_response(
             page(
                 state,
                 headers,
-                en,
+                lang,
                 msg,
                 next,
                 false,
@@ -193,28 +186,22 @@ fn outcome_response(
 /// Checks the password. A fresh session id is issued on every login (no fixation).
 pub async fn login(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &f.csrf) {
-        return Ok(expired_form(&state, &headers, lang.en(), &f.next, false));
+        return Ok(expired_form(&state, &headers, lang, &f.next, false));
     }
     if !state.config.local_login {
-        return Ok(passwords_off(&state, &headers, lang.en(), &f.next));
+        return Ok(passwords_off(&state, &headers, lang, &f.next));
     }
     let outcome = state
         .service
         .login(&f.email, &f.password, &origin, Utc::now())
         .await?;
-    Ok(outcome_response(
-        &state,
-        &headers,
-        lang.en(),
-        outcome,
-        &f.next,
-    ))
+    Ok(outcome_response(&state, &headers, lang, outcome, &f.next))
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,22 +217,22 @@ pub struct TotpForm {
 /// Checks the second factor.
 pub async fn login_totp(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<TotpForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &f.csrf) {
-        return Ok(expired_form(&state, &headers, lang.en(), &f.next, true));
+        return Ok(expired_form(&state, &headers, lang, &f.next, true));
     }
     if !state.config.local_login {
-        return Ok(passwords_off(&state, &headers, lang.en(), &f.next));
+        return Ok(passwords_off(&state, &headers, lang, &f.next));
     }
     let Some(pending) = cookie(&headers, PENDING_COOKIE) else {
         return Ok(outcome_response(
             &state,
             &headers,
-            lang.en(),
+            lang,
             LoginOutcome::Failed,
             &f.next,
         ));
@@ -254,13 +241,7 @@ pub async fn login_totp(
         .service
         .login_totp(&pending, &f.code, &origin, Utc::now())
         .await?;
-    Ok(outcome_response(
-        &state,
-        &headers,
-        lang.en(),
-        outcome,
-        &f.next,
-    ))
+    Ok(outcome_response(&state, &headers, lang, outcome, &f.next))
 }
 
 /// Ends the session.
@@ -277,13 +258,21 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 }
 
 /// A password posted where passwords are turned off.
-fn passwords_off(state: &AppState, headers: &HeaderMap, en: bool, next: &str) -> Response {
-    let msg = if en {
+fn passwords_off(state: &AppState, headers: &HeaderMap, lang: Lang, next: &str) -> Response {
+    let msg = if lang.is_en() {
         "Passwords are turned off here. Sign in with your organisation account."
     } else {
         "パスワードでのログインは無効です。組織のアカウントでログインしてください。"
     };
-    page(state, headers, en, msg, next, false, StatusCode::FORBIDDEN)
+    page(
+        state,
+        headers,
+        lang,
+        msg,
+        next,
+        false,
+        StatusCode::FORBIDDEN,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,13 +287,13 @@ pub struct SsoStartForm {
 /// callback receives.
 pub async fn sso_start(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Form(f): Form<SsoStartForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &f.csrf) {
-        return Ok(expired_form(&state, &headers, lang.en(), &f.next, false));
+        return Ok(expired_form(&state, &headers, lang, &f.next, false));
     }
     let begun = state
         .service
@@ -312,10 +301,10 @@ pub async fn sso_start(
         .await?;
     let begun = match begun {
         Ok(b) => b,
-        Err(refusal) => return Ok(sso_refused(&state, &headers, lang.en(), refusal)),
+        Err(refusal) => return Ok(sso_refused(&state, &headers, lang, refusal)),
     };
     let mut res = render(&SsoRedirectPage {
-        c: Chrome::anonymous(lang.en()),
+        c: Chrome::anonymous(lang),
         url: begun.url,
     });
     // The link holds this sign-in's state and nonce: never kept by a cache.
@@ -347,7 +336,7 @@ pub struct SsoAnswer {
 /// Where the provider sends the browser back.
 pub async fn sso_callback(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     ClientOrigin(origin): ClientOrigin,
     Query(q): Query<SsoAnswer>,
@@ -370,7 +359,7 @@ pub async fn sso_callback(
     let mut res = match outcome {
         SsoOutcome::Success { token, next } => {
             let mut res = render(&SignedInPage {
-                c: Chrome::anonymous(lang.en()),
+                c: Chrome::anonymous(lang),
                 next: safe_next(&next),
             });
             res.headers_mut()
@@ -386,7 +375,7 @@ pub async fn sso_callback(
             }
             res
         }
-        SsoOutcome::Refused(r) => sso_refused(&state, &headers, lang.en(), r),
+        SsoOutcome::Refused(r) => sso_refused(&state, &headers, lang, r),
     };
     // The sign-in is used up either way.
     let gone = set_lax_cookie(SSO_COOKIE, "", SSO_CALLBACK, 0, state.secure_cookies());
@@ -397,7 +386,7 @@ pub async fn sso_callback(
 }
 
 /// The login page saying why single sign-on did not open a session, and what to do.
-fn sso_refused(state: &AppState, headers: &HeaderMap, en: bool, r: SsoRefusal) -> Response {
+fn sso_refused(state: &AppState, headers: &HeaderMap, lang: Lang, r: SsoRefusal) -> Response {
     let (ja, english, status) = match r {
         SsoRefusal::Off => (
             "組織のアカウントでのログインは設定されていません。",
@@ -453,8 +442,8 @@ fn sso_refused(state: &AppState, headers: &HeaderMap, en: bool, r: SsoRefusal) -
     page(
         state,
         headers,
-        en,
-        if en { english } else { ja },
+        lang,
+        if lang.is_en() { english } else { ja },
         "",
         false,
         status,

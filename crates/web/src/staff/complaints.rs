@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate, Utc};
 use madoguchi_domain::complaint::{Category, ComplaintKind, ComplaintState, Month, Outcome};
 use madoguchi_domain::{written_date, written_time};
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::complaints::{Command, Complaint};
 use madoguchi_service::staff::StaffIdentity;
@@ -96,7 +97,7 @@ macro_rules! bilingual {
         impl $t {
             /// Japanese or English, by the page's language.
             pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
-                if self.c.en { en } else { ja }
+                if self.c.lang.is_en() { en } else { ja }
             }
         }
     )*};
@@ -121,9 +122,9 @@ fn badge(due: NaiveDate, today: NaiveDate) -> &'static str {
     }
 }
 
-fn month_view(m: Month, first: NaiveDate, en: bool) -> MonthView {
+fn month_view(m: Month, first: NaiveDate, lang: Lang) -> MonthView {
     MonthView {
-        title: if en {
+        title: if lang.is_en() {
             first.format("%B %Y").to_string()
         } else {
             format!("{}年{}月", first.year(), first.month())
@@ -132,7 +133,7 @@ fn month_view(m: Month, first: NaiveDate, en: bool) -> MonthView {
             .by_category
             .iter()
             .filter(|(_, n)| *n > 0)
-            .map(|(c, n)| (c.label(en), *n))
+            .map(|(c, n)| (c.label(lang.is_en()), *n))
             .collect(),
         m,
     }
@@ -141,10 +142,9 @@ fn month_view(m: Month, first: NaiveDate, en: bool) -> MonthView {
 /// The queue and the figures of this month and the last.
 pub async fn queue(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let now = Utc::now();
     let today = madoguchi_domain::jst_date(now);
     let err = |e: ServiceError| PageError::from(e);
@@ -159,11 +159,11 @@ pub async fn queue(
             Row {
                 pid: q.row.pid.to_string(),
                 number: q.row.number.clone(),
-                kind: q.kind.label(en),
-                state: q.state.label(en),
-                received: written_date(q.row.received_on, en),
+                kind: q.kind.label(lang.is_en()),
+                state: q.state.label(lang.is_en()),
+                received: written_date(q.row.received_on, lang.is_en()),
                 due: if waiting {
-                    written_date(q.row.reply_due, en)
+                    written_date(q.row.reply_due, lang.is_en())
                 } else {
                     String::new()
                 },
@@ -183,10 +183,10 @@ pub async fn queue(
             .complaint_figures(first, today)
             .await
             .map_err(err)?;
-        months.push(month_view(m, first, en));
+        months.push(month_view(m, first, lang));
     }
     Ok(render(&QueuePage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         rows,
         months,
     }))
@@ -200,7 +200,7 @@ async fn page(
     state: &AppState,
     who: &StaffIdentity,
     c: Complaint,
-    en: bool,
+    lang: Lang,
     error: String,
     reply: String,
 ) -> Result<ComplaintPage, PageError> {
@@ -228,16 +228,16 @@ async fn page(
         None => None,
     };
     Ok(ComplaintPage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         pid: r.pid.to_string(),
         number: r.number.clone(),
         version: r.version,
-        kind: kind.label(en),
-        state: st.label(en),
+        kind: kind.label(lang.is_en()),
+        state: st.label(lang.is_en()),
         open: st.is_open(),
         closed: st == ComplaintState::Closed,
-        received: written_date(r.received_on, en),
-        due: written_date(r.reply_due, en),
+        received: written_date(r.received_on, lang.is_en()),
+        due: written_date(r.reply_due, lang.is_en()),
         badge: if st == ComplaintState::Open {
             badge(r.reply_due, today)
         } else {
@@ -245,28 +245,31 @@ async fn page(
         },
         first_reply: r
             .first_reply_at
-            .map(|t| written_time(t, en))
+            .map(|t| written_time(t, lang.is_en()))
             .unwrap_or_default(),
-        closed_at: r.closed_at.map(|t| written_time(t, en)).unwrap_or_default(),
+        closed_at: r
+            .closed_at
+            .map(|t| written_time(t, lang.is_en()))
+            .unwrap_or_default(),
         category: r
             .category
             .as_deref()
             .and_then(Category::parse)
-            .map(|c| c.label(en).to_owned())
+            .map(|c| c.label(lang.is_en()).to_owned())
             .unwrap_or_default(),
         outcome: r
             .outcome
             .as_deref()
             .and_then(Outcome::parse)
-            .map(|o| o.label(en).to_owned())
+            .map(|o| o.label(lang.is_en()).to_owned())
             .unwrap_or_default(),
         request,
         name: c.name.clone(),
         email: c.email.clone(),
         phone: c.phone.clone().unwrap_or_default(),
         lang: if r.lang == "en" {
-            if en { "English" } else { "英語" }
-        } else if en {
+            if lang.is_en() { "English" } else { "英語" }
+        } else if lang.is_en() {
             "Japanese"
         } else {
             "日本語"
@@ -279,24 +282,34 @@ async fn page(
             .iter()
             .map(|m| {
                 let who = if !m.outgoing {
-                    if en { "The person" } else { "ご本人" }.to_owned()
+                    if lang.is_en() {
+                        "The person"
+                    } else {
+                        "ご本人"
+                    }
+                    .to_owned()
                 } else if m.author.is_empty() {
-                    if en { "The office" } else { "当社" }.to_owned()
-                } else if en {
+                    if lang.is_en() { "The office" } else { "当社" }.to_owned()
+                } else if lang.is_en() {
                     format!("The office ({})", m.author)
                 } else {
                     format!("当社（{}）", m.author)
                 };
-                (m.outgoing, who, written_time(m.at, en), m.body.clone())
+                (
+                    m.outgoing,
+                    who,
+                    written_time(m.at, lang.is_en()),
+                    m.body.clone(),
+                )
             })
             .collect(),
         categories: Category::ALL
             .iter()
-            .map(|c| (c.as_str(), c.label(en)))
+            .map(|c| (c.as_str(), c.label(lang.is_en())))
             .collect(),
         outcomes: Outcome::ALL
             .iter()
-            .map(|o| (o.as_str(), o.label(en)))
+            .map(|o| (o.as_str(), o.label(lang.is_en())))
             .collect(),
         error,
         reply,
@@ -306,18 +319,17 @@ async fn page(
 /// One complaint.
 pub async fn show(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let c = state.service.complaint(complaint_pid(&pid)?).await?;
     Ok(render(
-        &page(&state, &who, c, en, String::new(), String::new()).await?,
+        &page(&state, &who, c, lang, String::new(), String::new()).await?,
     ))
 }
 
-fn refusal_words(field: &str, en: bool) -> &'static str {
+fn refusal_words(field: &str, lang: Lang) -> &'static str {
     let (ja, en_words) = match field {
         "reply" => (
             "回答: 1文字以上4,000文字以内で、制御文字を含めずに入力してください。",
@@ -356,19 +368,18 @@ fn refusal_words(field: &str, en: bool) -> &'static str {
             "Please check what you entered.",
         ),
     };
-    if en { en_words } else { ja }
+    if lang.is_en() { en_words } else { ja }
 }
 
 /// Applies an officer's change (`action`: assign, reply, close, reopen) at the version read.
 pub async fn act(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path((pid, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = complaint_pid(&pid)?;
     let f = Fields::parse(&body)?;
     let version: i32 = f
@@ -384,8 +395,8 @@ pub async fn act(
                 &state,
                 &who,
                 c,
-                en,
-                refusal_words(field, en).to_owned(),
+                lang,
+                refusal_words(field, lang).to_owned(),
                 reply,
             )
             .await?;

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use madoguchi_domain::{RequestKind, State as RState, jst_date};
+use madoguchi_service::Lang;
 use madoguchi_service::queue::{ClosedRow, QueueFilter};
 use madoguchi_service::staff::StaffIdentity;
 
@@ -49,13 +50,18 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn close_stats(rows: &[ClosedRow], en: bool) -> Vec<CloseStat> {
+fn close_stats(rows: &[ClosedRow], lang: Lang) -> Vec<CloseStat> {
     let mut groups: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
     for r in rows {
         let Some(closed) = r.closed_at else { continue };
         let month = jst_date(closed).format("%Y-%m").to_string();
         let kind = RequestKind::parse(&r.kind).map_or(r.kind.clone(), |k| {
-            if en { k.label_en() } else { k.label_ja() }.to_owned()
+            if lang.is_en() {
+                k.label_en()
+            } else {
+                k.label_ja()
+            }
+            .to_owned()
         });
         groups
             .entry((month, kind))
@@ -81,10 +87,9 @@ fn close_stats(rows: &[ClosedRow], en: bool) -> Vec<CloseStat> {
 /// Shows the dashboard.
 pub async fn show_dashboard(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let now = Utc::now();
     let today = jst_date(now);
     let err = |e: madoguchi_service::ServiceError| PageError::from(e);
@@ -135,9 +140,16 @@ pub async fn show_dashboard(
         .closed_since(now - Duration::days(366))
         .await
         .map_err(err)?;
-    let label_state = |s: RState| if en { s.label_en() } else { s.label_ja() }.to_owned();
+    let label_state = |s: RState| {
+        if lang.is_en() {
+            s.label_en()
+        } else {
+            s.label_ja()
+        }
+        .to_owned()
+    };
     let by_state_svg = bar_chart(
-        if en {
+        if lang.is_en() {
             "Open requests by state"
         } else {
             "状態別の未完了件数"
@@ -149,17 +161,31 @@ pub async fn show_dashboard(
             .collect::<Vec<_>>(),
     );
     let by_kind_svg = bar_chart(
-        if en {
+        if lang.is_en() {
             "Open requests by kind"
         } else {
             "種類別の未完了件数"
         },
         &by_kind
             .iter()
-            .map(|(k, n)| (if en { k.label_en() } else { k.label_ja() }.to_owned(), *n))
+            .map(|(k, n)| {
+                (
+                    if lang.is_en() {
+                        k.label_en()
+                    } else {
+                        k.label_ja()
+                    }
+                    .to_owned(),
+                    *n,
+                )
+            })
             .collect::<Vec<_>>(),
     );
-    let failing_connectors = state.service.failing_connectors(en).await.map_err(err)?;
+    let failing_connectors = state
+        .service
+        .failing_connectors(lang.is_en())
+        .await
+        .map_err(err)?;
     let incidents_due = state.service.incidents_due(today).await.map_err(err)?.len();
     let complaints_due = state
         .service
@@ -174,7 +200,7 @@ pub async fn show_dashboard(
         .map_err(err)?;
     Ok(render(&DashboardPage {
         failing_connectors,
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         open,
         due_week,
         overdue,
@@ -184,7 +210,7 @@ pub async fn show_dashboard(
         complaints_month,
         by_state_svg,
         by_kind_svg,
-        close_stats: close_stats(&closed, en),
+        close_stats: close_stats(&closed, lang),
     }))
 }
 

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use madoguchi_domain::jst_date;
+use madoguchi_service::Lang;
 use madoguchi_service::gather::Checked;
 use madoguchi_service::register::{self, ProvisionRow};
 use madoguchi_service::staff::StaffIdentity;
@@ -24,13 +25,13 @@ use crate::state::AppState;
 /// The console's view of the map in force.
 pub async fn show_datamap(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
     datamap_page(
         &state,
         &who,
-        lang.en(),
+        lang,
         None,
         Vec::new(),
         String::new(),
@@ -42,15 +43,14 @@ pub async fn show_datamap(
 /// Checks each connector's system without reading a row, and shows the result.
 pub async fn test_connections(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
-    let results = state.service.test_connectors(en).await?;
+    let results = state.service.test_connectors(lang.is_en()).await?;
     let tested = results
         .into_iter()
         .map(|(system, r)| {
-            let said = match (r, en) {
+            let said = match (r, lang.is_en()) {
                 (Ok(Checked::Tables(n)), true) => format!("OK ({n} tables readable)"),
                 (Ok(Checked::Tables(n)), false) => format!("OK（{n} テーブルを読み取れます）"),
                 (Ok(Checked::Reached), true) => {
@@ -64,13 +64,13 @@ pub async fn test_connections(
             (system, said)
         })
         .collect();
-    datamap_page(&state, &who, en, None, Vec::new(), String::new(), tested).await
+    datamap_page(&state, &who, lang, None, Vec::new(), String::new(), tested).await
 }
 
 async fn datamap_page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     submitted: Option<String>,
     problems: Vec<(usize, String)>,
     flash: String,
@@ -86,31 +86,36 @@ async fn datamap_page(
                 .datasets
                 .iter()
                 .map(|d| {
-                    let system = m
-                        .map
-                        .system(d.system.get_ref())
-                        .map_or_else(|| d.system.get_ref().clone(), |s| s.name.get(en).to_owned());
+                    let system = m.map.system(d.system.get_ref()).map_or_else(
+                        || d.system.get_ref().clone(),
+                        |s| s.name.get(lang.is_en()).to_owned(),
+                    );
                     let purposes = d
                         .purposes
                         .iter()
                         .filter_map(|p| m.map.purpose(p.get_ref()))
-                        .map(|p| p.label.get(en).to_owned())
+                        .map(|p| p.label.get(lang.is_en()).to_owned())
                         .collect::<Vec<_>>()
                         .join(" / ");
                     let categories = d
                         .categories()
                         .iter()
                         .filter_map(|c| m.map.category(c))
-                        .map(|c| c.label.get(en).to_owned())
+                        .map(|c| c.label.get(lang.is_en()).to_owned())
                         .collect::<Vec<_>>()
                         .join("、");
-                    (d.label.get(en).to_owned(), system, purposes, categories)
+                    (
+                        d.label.get(lang.is_en()).to_owned(),
+                        system,
+                        purposes,
+                        categories,
+                    )
                 })
                 .collect()
         })
         .unwrap_or_default();
     let failed = !problems.is_empty();
-    let mut c = Chrome::new(who, en);
+    let mut c = Chrome::new(who, lang);
     c.flash = flash;
     let mut res = render(&DatamapPage {
         c,
@@ -133,8 +138,22 @@ async fn datamap_page(
                     v.hash.chars().take(12).collect(),
                     jst_time(&v.installed_at),
                     v.by.map_or_else(
-                        || if en { "at start" } else { "起動時" }.to_owned(),
-                        |_| if en { "an administrator" } else { "管理者" }.to_owned(),
+                        || {
+                            if lang.is_en() {
+                                "at start"
+                            } else {
+                                "起動時"
+                            }
+                            .to_owned()
+                        },
+                        |_| {
+                            if lang.is_en() {
+                                "an administrator"
+                            } else {
+                                "管理者"
+                            }
+                            .to_owned()
+                        },
                     ),
                 )
             })
@@ -158,12 +177,11 @@ pub struct MapForm {
 /// submitted text, and nothing changes.
 pub async fn replace_datamap(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let form: MapForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let installed = state
@@ -172,23 +190,32 @@ pub async fn replace_datamap(
         .await?;
     match installed {
         Ok(added) => {
-            let flash = match (added, en) {
+            let flash = match (added, lang.is_en()) {
                 (true, true) => "The data map was checked and is now in force.",
                 (true, false) => "データマップを検査し、差し替えました。",
                 (false, true) => "This is the data map already in force; nothing changed.",
                 (false, false) => "現在の版と同じ内容のため、変更はありません。",
             };
-            datamap_page(&state, &who, en, None, Vec::new(), flash.into(), Vec::new()).await
+            datamap_page(
+                &state,
+                &who,
+                lang,
+                None,
+                Vec::new(),
+                flash.into(),
+                Vec::new(),
+            )
+            .await
         }
         Err(problems) => {
             let problems = problems
                 .into_iter()
-                .map(|p| (p.line, p.kind.message(en)))
+                .map(|p| (p.line, p.kind.message(lang.is_en())))
                 .collect();
             datamap_page(
                 &state,
                 &who,
-                en,
+                lang,
                 Some(form.source),
                 problems,
                 String::new(),
@@ -216,7 +243,7 @@ pub struct PageQuery {
 /// The register, a page at a time; each view is audited.
 pub async fn show_register(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
@@ -226,7 +253,7 @@ pub async fn show_register(
     register_page(
         &state,
         &who,
-        lang.en(),
+        lang,
         &origin,
         page,
         Vec::new(),
@@ -236,7 +263,7 @@ pub async fn show_register(
     .await
 }
 
-fn record_row(r: &ProvisionRow, en: bool) -> [String; 7] {
+fn record_row(r: &ProvisionRow, lang: Lang) -> [String; 7] {
     let x = &r.record;
     let person = [
         Some(x.subject_name.clone()),
@@ -249,11 +276,11 @@ fn record_row(r: &ProvisionRow, en: bool) -> [String; 7] {
     .join(" / ");
     [
         x.occurred_on.format("%Y-%m-%d").to_string(),
-        x.direction.label(en).to_owned(),
+        x.direction.label(lang.is_en()).to_owned(),
         x.counterparty.clone(),
         person,
         x.items.clone(),
-        x.basis.label(en).to_owned(),
+        x.basis.label(lang.is_en()).to_owned(),
         r.retain_until.format("%Y-%m-%d").to_string(),
     ]
 }
@@ -265,7 +292,7 @@ fn record_row(r: &ProvisionRow, en: bool) -> [String; 7] {
 async fn register_page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     origin: &madoguchi_service::Origin,
     page: u64,
     problems: Vec<(usize, String)>,
@@ -278,8 +305,8 @@ async fn register_page(
         .await?;
     let failed = !problems.is_empty();
     let mut res = render(&RegisterPage {
-        c: Chrome::new(who, en),
-        records: rows.iter().map(|r| record_row(r, en)).collect(),
+        c: Chrome::new(who, lang),
+        records: rows.iter().map(|r| record_row(r, lang)).collect(),
         total,
         page,
         pages: total.div_ceil(50).max(1),
@@ -304,20 +331,19 @@ pub struct ImportForm {
 /// Imports records pasted into the form, all or none.
 pub async fn import_register_form(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let form: ImportForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let today = jst_date(Utc::now());
     let json = form.format == "json";
     let parsed = if json {
-        register::parse_json(&form.records, today, en)
+        register::parse_json(&form.records, today, lang.is_en())
     } else {
-        register::parse_csv(&form.records, today, en)
+        register::parse_csv(&form.records, today, lang.is_en())
     };
     let format = if json { "json" } else { "csv" };
     match parsed {
@@ -329,7 +355,7 @@ pub async fn import_register_form(
             register_page(
                 &state,
                 &who,
-                en,
+                lang,
                 &origin,
                 0,
                 Vec::new(),
@@ -340,7 +366,17 @@ pub async fn import_register_form(
         }
         Err(errors) => {
             let problems = errors.into_iter().map(|e| (e.line, e.message)).collect();
-            register_page(&state, &who, en, &origin, 0, problems, form.records, format).await
+            register_page(
+                &state,
+                &who,
+                lang,
+                &origin,
+                0,
+                problems,
+                form.records,
+                format,
+            )
+            .await
         }
     }
 }

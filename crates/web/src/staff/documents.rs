@@ -222,10 +222,10 @@ pub async fn show_notice_letter(
     let (row, letter) = state.service.letter(pid, id).await?;
     let text = madoguchi_mail::letter(letter.mail, &letter.context)
         .ok_or(PageError::from(AppError::NotFound))?;
-    let letter_en = letter.context.is_en();
+    let letter_lang = letter.context.lang;
     let c = &state.business().await;
     Ok(render(&NoticeLetterPage {
-        en: letter_en,
+        lang: letter_lang,
         business_name: c.name.clone(),
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),
@@ -233,7 +233,7 @@ pub async fn show_notice_letter(
         brand: state.brand().await,
         title: format!("{} {}", row.number, text.title),
         sheets: vec![super::pages::Sheet {
-            date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_en),
+            date: madoguchi_domain::written_date(jst_date(Utc::now()), letter_lang.is_en()),
             recipient: letter.context.recipient_name.clone(),
             postal_address: letter.address.clone(),
             number: row.number.clone(),

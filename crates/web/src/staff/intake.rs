@@ -10,6 +10,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use madoguchi_domain::{
     ContactCheck, DeliveryMethod, RequestKind, Requester, SuspensionGround, jst_date, policy::jst,
 };
+use madoguchi_service::Lang;
 use madoguchi_service::staff::StaffIdentity;
 use madoguchi_service::{Channel, Entered, ServiceError};
 
@@ -24,21 +25,26 @@ use crate::state::AppState;
 /// What the clerk typed, echoed back on an error so nothing is lost.
 pub type Typed = Vec<(String, String)>;
 
-fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) -> Response {
+fn page(who: &StaffIdentity, lang: Lang, errors: Vec<FieldError>, typed: Typed) -> Response {
     let pairs = |v: Vec<(&str, &str)>| -> Vec<(String, String)> {
         v.into_iter()
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
             .collect()
     };
-    let t = |ja: &'static str, en_text: &'static str| if en { en_text } else { ja };
+    let t = |ja: &'static str, en_text: &'static str| if lang.is_en() { en_text } else { ja };
     render(&IntakePage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         kinds: RequestKind::ALL
             .into_iter()
             .map(|k| {
                 (
                     k.as_str().to_owned(),
-                    if en { k.label_en() } else { k.label_ja() }.to_owned(),
+                    if lang.is_en() {
+                        k.label_en()
+                    } else {
+                        k.label_ja()
+                    }
+                    .to_owned(),
                 )
             })
             .collect(),
@@ -47,7 +53,12 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
             .map(|g| {
                 (
                     g.as_str().to_owned(),
-                    if en { g.label_en() } else { g.label_ja() }.to_owned(),
+                    if lang.is_en() {
+                        g.label_en()
+                    } else {
+                        g.label_ja()
+                    }
+                    .to_owned(),
                 )
             })
             .collect(),
@@ -74,15 +85,15 @@ fn page(who: &StaffIdentity, en: bool, errors: Vec<FieldError>, typed: Typed) ->
         ),
         checks: ContactCheck::ALL
             .into_iter()
-            .map(|c| (c.as_str().to_owned(), c.label(en).to_owned()))
+            .map(|c| (c.as_str().to_owned(), c.label(lang.is_en()).to_owned()))
             .collect(),
         requesters: Requester::ALL
             .into_iter()
-            .map(|r| (r.as_str().to_owned(), r.label(en).to_owned()))
+            .map(|r| (r.as_str().to_owned(), r.label(lang.is_en()).to_owned()))
             .collect(),
         deliveries: DeliveryMethod::ALL
             .into_iter()
-            .map(|d| (d.as_str().to_owned(), d.label(en).to_owned()))
+            .map(|d| (d.as_str().to_owned(), d.label(lang.is_en()).to_owned()))
             .collect(),
         person_fields: pairs(vec![
             ("subject_name", t("本人の氏名", "Name")),
@@ -152,13 +163,12 @@ pub struct IntakeQuery {
 /// filled in and the complaint carried to the registration.
 pub async fn show_intake(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     axum::extract::Query(q): axum::extract::Query<IntakeQuery>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     if q.complaint.is_empty() {
-        return Ok(page(&who, en, Vec::new(), Vec::new()));
+        return Ok(page(&who, lang, Vec::new(), Vec::new()));
     }
     let pid =
         uuid::Uuid::parse_str(&q.complaint).map_err(|_| PageError::from(AppError::NotFound))?;
@@ -168,7 +178,7 @@ pub async fn show_intake(
         .is_some_and(|s| s.is_open())
         && c.row.purged_at.is_none();
     if !open {
-        return Err(PageError::from(AppError::Conflict(if en {
+        return Err(PageError::from(AppError::Conflict(if lang.is_en() {
             "This complaint is closed or already taken up as a request.".into()
         } else {
             "この苦情・相談は完了しているか、既に請求として受け付けられています。".into()
@@ -188,19 +198,18 @@ pub async fn show_intake(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    Ok(page(&who, en, Vec::new(), typed))
+    Ok(page(&who, lang, Vec::new(), typed))
 }
 
 /// Registers a request received outside the web form: filed and confirmed by the clerk in
 /// one change, audited as the clerk's with the channel.
 pub async fn register_request(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let input: IntakeInput = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
     let fields: Typed = serde_urlencoded::from_bytes(&body).unwrap_or_default();
@@ -234,7 +243,7 @@ pub async fn register_request(
         errors.push(FieldError {
             field: "email_confirm".into(),
             code: "mismatch".into(),
-            message: if en {
+            message: if lang.is_en() {
                 "Type the e-mail address again, exactly as above.".into()
             } else {
                 "確認のため、同じメールアドレスをもう一度入力してください。".into()
@@ -246,7 +255,7 @@ pub async fn register_request(
         errors.push(FieldError {
             field: "confirmed_by".into(),
             code: "required".into(),
-            message: if en {
+            message: if lang.is_en() {
                 "Choose how the requester was confirmed.".into()
             } else {
                 "請求者の確認方法を選択してください。".into()
@@ -265,7 +274,7 @@ pub async fn register_request(
         errors.push(FieldError {
             field: "received_on".into(),
             code: "invalid".into(),
-            message: if en {
+            message: if lang.is_en() {
                 "Enter the date received: within the past year, not in the future, like 2026-11-20."
                     .into()
             } else {
@@ -300,10 +309,10 @@ pub async fn register_request(
                         .map(|e| FieldError {
                             field: e.field.to_owned(),
                             code: e.code.to_owned(),
-                            message: crate::intake::message_for(e.field, e.code, en),
+                            message: crate::intake::message_for(e.field, e.code, lang),
                         })
                         .collect();
-                    let mut res = page(&who, en, errors, fields);
+                    let mut res = page(&who, lang, errors, fields);
                     *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                     Ok(res)
                 }
@@ -315,13 +324,13 @@ pub async fn register_request(
                     let errors = vec![FieldError {
                         field: "complaint".into(),
                         code: "conflict".into(),
-                        message: if en {
+                        message: if lang.is_en() {
                             "The complaint changed meanwhile (closed, or already taken up as a request). Open it again to see where it stands.".into()
                         } else {
                             "この苦情・相談は、その間に完了したか、既に請求として受け付けられています。苦情・相談の画面で状況を確認してください。".into()
                         },
                     }];
-                    let mut res = page(&who, en, errors, fields);
+                    let mut res = page(&who, lang, errors, fields);
                     *res.status_mut() = StatusCode::CONFLICT;
                     Ok(res)
                 }
@@ -330,7 +339,7 @@ pub async fn register_request(
         }
         (parsed, _, _) => {
             errors.extend(parsed.err().unwrap_or_default());
-            let mut res = page(&who, en, errors, fields);
+            let mut res = page(&who, lang, errors, fields);
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }

@@ -18,12 +18,11 @@ use crate::state::AppState;
 /// Failed messages and previews.
 pub async fn show_mail(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     Ok(render(&MailPage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         failed: state.service.failed_mail().await?,
         unsent: state.service.unsent_mail().await?,
         templates: Mail::ALL.iter().map(|m| m.as_str().to_owned()).collect(),

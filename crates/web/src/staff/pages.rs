@@ -3,6 +3,7 @@
 
 use askama::Template;
 use madoguchi_domain::Role;
+use madoguchi_service::Lang;
 use madoguchi_service::rows::{api_token, audit_entry, outbox, request, staff_user};
 use madoguchi_service::staff::StaffIdentity;
 
@@ -11,7 +12,7 @@ use crate::error::FieldError;
 /// What every staff page shows around its content.
 #[derive(Debug, Clone, Default)]
 pub struct Chrome {
-    pub en: bool,
+    pub lang: Lang,
     pub me_name: String,
     pub me_email: String,
     pub me_role: String,
@@ -23,12 +24,12 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(who: &StaffIdentity, en: bool) -> Chrome {
+    pub fn new(who: &StaffIdentity, lang: Lang) -> Chrome {
         Chrome {
-            en,
+            lang,
             me_name: who.name.clone(),
             me_email: who.email.clone(),
-            me_role: who.role.label(en).to_owned(),
+            me_role: who.role.label(lang.is_en()).to_owned(),
             csrf: who.csrf.clone().unwrap_or_default(),
             can_work: who.role.can_work_requests(),
             can_admin: who.role == Role::Admin,
@@ -37,9 +38,9 @@ impl Chrome {
         }
     }
 
-    pub fn anonymous(en: bool) -> Chrome {
+    pub fn anonymous(lang: Lang) -> Chrome {
         Chrome {
-            en,
+            lang,
             ..Chrome::default()
         }
     }
@@ -50,7 +51,7 @@ macro_rules! bilingual {
         impl $t {
             /// Japanese or English, by the page's language.
             pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
-                if self.c.en { en } else { ja }
+                if self.c.lang.is_en() { en } else { ja }
             }
         }
     )*};
@@ -171,14 +172,16 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     /// The view of a ledger line.
-    pub fn of(line: &madoguchi_service::rows::PaymentLine, en: bool) -> Self {
+    pub fn of(line: &madoguchi_service::rows::PaymentLine, lang: Lang) -> Self {
         PaymentRow {
             id: line.id,
-            at: written_moment(&line.created_at, en),
-            label: line.kind.label(en),
+            at: written_moment(&line.created_at, lang),
+            label: line.kind.label(lang.is_en()),
             method: line
                 .method
-                .map_or(if en { "unknown" } else { "不明" }, |m| m.label(en)),
+                .map_or(if lang.is_en() { "unknown" } else { "不明" }, |m| {
+                    m.label(lang.is_en())
+                }),
             amount: line.amount.to_string(),
             receipt_number: line.receipt_number.clone(),
             refund_due_offline: line.kind.is_refund_due()
@@ -312,19 +315,19 @@ impl DetailPage {
     pub fn requester(&self) -> String {
         madoguchi_domain::Requester::parse(&self.r.requester).map_or_else(
             || self.r.requester.clone(),
-            |r| r.label(self.c.en).to_owned(),
+            |r| r.label(self.c.lang.is_en()).to_owned(),
         )
     }
 
     /// How the request arrived, in words.
     pub fn channel(&self) -> &'static str {
-        channel_words(&self.r.channel, self.c.en)
+        channel_words(&self.r.channel, self.c.lang)
     }
 
     /// The delivery chosen, in words.
     pub fn delivery(&self, d: &str) -> String {
         madoguchi_domain::DeliveryMethod::parse(d)
-            .map_or_else(|| d.to_owned(), |m| m.label(self.c.en).to_owned())
+            .map_or_else(|| d.to_owned(), |m| m.label(self.c.lang.is_en()).to_owned())
     }
 
     /// The ground given, in words.
@@ -332,7 +335,7 @@ impl DetailPage {
         madoguchi_domain::SuspensionGround::parse(g).map_or_else(
             || g.to_owned(),
             |g| {
-                if self.c.en {
+                if self.c.lang.is_en() {
                     g.label_en()
                 } else {
                     g.label_ja()
@@ -344,12 +347,12 @@ impl DetailPage {
 
     /// A day as people write it.
     pub fn day(&self, d: &chrono::NaiveDate) -> String {
-        madoguchi_domain::written_date(*d, self.c.en)
+        madoguchi_domain::written_date(*d, self.c.lang.is_en())
     }
 
     /// A connector job's state in words.
     pub fn gather_state(&self, state: &str) -> &'static str {
-        match (state, self.c.en) {
+        match (state, self.c.lang.is_en()) {
             ("pending", false) => "待機中",
             ("pending", true) => "Waiting",
             ("running", false) => "収集中",
@@ -369,13 +372,13 @@ impl DetailPage {
     pub fn decisions(&self) -> Vec<(&'static str, String)> {
         madoguchi_domain::FieldDecision::ALL
             .iter()
-            .map(|d| (d.as_str(), d.label(self.c.en)))
+            .map(|d| (d.as_str(), d.label(self.c.lang.is_en())))
             .collect()
     }
 
     /// A ground's label, in the page's language.
     pub fn ground_label(&self, g: &madoguchi_domain::RefusalGround) -> &'static str {
-        if self.c.en {
+        if self.c.lang.is_en() {
             g.label_en()
         } else {
             g.label_ja()
@@ -534,8 +537,8 @@ impl IntakePage {
 }
 
 /// How a request arrived, in words.
-pub fn channel_words(channel: &str, en: bool) -> &'static str {
-    match (channel, en) {
+pub fn channel_words(channel: &str, lang: Lang) -> &'static str {
+    match (channel, lang.is_en()) {
         ("web", false) => "ウェブの申請フォーム",
         ("web", true) => "Web form",
         ("api", false) => "API",
@@ -589,10 +592,14 @@ pub struct MailPage {
 impl MailPage {
     /// A mail's template, in words.
     pub fn mail_label(&self, template: &str) -> &'static str {
-        madoguchi_domain::Mail::parse(template)
-            .map_or(if self.c.en { "Mail" } else { "メール" }, |m| {
-                m.label(self.c.en)
-            })
+        madoguchi_domain::Mail::parse(template).map_or(
+            if self.c.lang.is_en() {
+                "Mail"
+            } else {
+                "メール"
+            },
+            |m| m.label(self.c.lang.is_en()),
+        )
     }
 }
 
@@ -633,7 +640,7 @@ pub struct PasswordPage {
 #[derive(Debug, Template)]
 #[template(path = "staff/notice_letter.html")]
 pub struct NoticeLetterPage {
-    pub en: bool,
+    pub lang: Lang,
     pub business_name: String,
     pub business_address: String,
     pub business_representative: String,
@@ -700,10 +707,10 @@ pub fn badge(due_on: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool) 
 }
 
 /// A moment in Japan time as people write it: 2026年12月2日 5:27, or 2 December 2026, 05:27.
-pub(crate) fn written_moment(at: &chrono::DateTime<chrono::Utc>, en: bool) -> String {
+pub(crate) fn written_moment(at: &chrono::DateTime<chrono::Utc>, lang: Lang) -> String {
     let t = at.with_timezone(&madoguchi_domain::policy::jst());
-    let day = madoguchi_domain::written_date(t.date_naive(), en);
-    if en {
+    let day = madoguchi_domain::written_date(t.date_naive(), lang.is_en());
+    if lang.is_en() {
         format!("{day}, {}", t.format("%H:%M"))
     } else {
         format!("{day} {}", t.format("%-H:%M"))
@@ -722,7 +729,7 @@ macro_rules! japan_time {
         impl $t {
             /// A moment in Japan time, as people write it: never UTC.
             pub fn jst(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-                written_moment(at, self.c.en)
+                written_moment(at, self.c.lang)
             }
         }
     )*};
@@ -740,19 +747,25 @@ impl AuditPage {
 impl DetailPage {
     /// A mail's template, in words.
     pub fn mail_label(&self, template: &str) -> &'static str {
-        madoguchi_domain::Mail::parse(template)
-            .map_or(if self.c.en { "Mail" } else { "メール" }, |m| {
-                m.label(self.c.en)
-            })
+        madoguchi_domain::Mail::parse(template).map_or(
+            if self.c.lang.is_en() {
+                "Mail"
+            } else {
+                "メール"
+            },
+            |m| m.label(self.c.lang.is_en()),
+        )
     }
 
     /// A trail entry's action, in words.
     pub fn action(&self, action: &str) -> &'static str {
-        madoguchi_domain::timeline::action_words(action, self.c.en).unwrap_or(if self.c.en {
-            "Recorded"
-        } else {
-            "記録"
-        })
+        madoguchi_domain::timeline::action_words(action, self.c.lang.is_en()).unwrap_or(
+            if self.c.lang.is_en() {
+                "Recorded"
+            } else {
+                "記録"
+            },
+        )
     }
 
     /// Who made a trail entry, in words: on a request an agent filed, the requester's side
@@ -760,16 +773,18 @@ impl DetailPage {
     pub fn actor(&self, kind: &str, role: &Option<String>) -> &'static str {
         let agent =
             madoguchi_domain::Requester::parse(&self.r.requester).is_some_and(|r| r.is_agent());
-        match (kind, agent, self.c.en) {
+        match (kind, agent, self.c.lang.is_en()) {
             ("subject", true, false) => "代理人",
             ("subject", true, true) => "The agent",
-            _ => madoguchi_domain::timeline::actor_words(kind, role.as_deref(), self.c.en),
+            _ => {
+                madoguchi_domain::timeline::actor_words(kind, role.as_deref(), self.c.lang.is_en())
+            }
         }
     }
 
     /// An outbox status in words.
     pub fn mail_status<'a>(&self, status: &'a str) -> &'a str {
-        match (status, self.c.en) {
+        match (status, self.c.lang.is_en()) {
             ("pending", false) => "送信待ち",
             ("pending", true) => "waiting",
             ("sending", false) => "送信中",

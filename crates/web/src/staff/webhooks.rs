@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use madoguchi_domain::written_time;
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::staff::StaffIdentity;
 use madoguchi_service::webhooks::EVENTS;
@@ -41,21 +42,21 @@ pub struct WebhooksPage {
 impl WebhooksPage {
     /// Japanese or English, by the page's language.
     pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
-        if self.c.en { en } else { ja }
+        if self.c.lang.is_en() { en } else { ja }
     }
 }
 
-fn event_words(name: &str, en: bool) -> String {
+fn event_words(name: &str, lang: Lang) -> String {
     EVENTS.iter().find(|(n, _, _)| *n == name).map_or_else(
         || name.to_owned(),
-        |(_, ja, en_w)| if en { en_w } else { ja }.to_string(),
+        |(_, ja, en_w)| if lang.is_en() { en_w } else { ja }.to_string(),
     )
 }
 
 async fn page(
     state: &AppState,
     who: &StaffIdentity,
-    en: bool,
+    lang: Lang,
     secret: Option<String>,
     error: String,
     url: String,
@@ -70,18 +71,19 @@ async fn page(
             "delivered" => ("配信済み", "Delivered"),
             _ => ("失敗", "Failed"),
         };
-        if en { en_w } else { ja }.to_owned()
+        if lang.is_en() { en_w } else { ja }.to_owned()
     };
     let mut res = render(&WebhooksPage {
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         endpoints: endpoints
             .into_iter()
             .map(|e| {
-                let words: Vec<String> = e.events.split(',').map(|n| event_words(n, en)).collect();
+                let words: Vec<String> =
+                    e.events.split(',').map(|n| event_words(n, lang)).collect();
                 (
                     e.pid.to_string(),
                     e.url,
-                    words.join(if en { ", " } else { "、" }),
+                    words.join(if lang.is_en() { ", " } else { "、" }),
                     e.active,
                 )
             })
@@ -91,10 +93,10 @@ async fn page(
             .map(|d| {
                 (
                     d.pid.to_string(),
-                    event_words(&d.event, en),
+                    event_words(&d.event, lang),
                     status_words(&d.status),
                     d.attempts,
-                    written_time(d.delivered_at.unwrap_or(d.created_at), en),
+                    written_time(d.delivered_at.unwrap_or(d.created_at), lang.is_en()),
                     d.last_error.unwrap_or_default(),
                     d.status == "failed",
                 )
@@ -102,7 +104,7 @@ async fn page(
             .collect(),
         events: EVENTS
             .iter()
-            .map(|(n, ja, en_w)| (*n, if en { *en_w } else { *ja }))
+            .map(|(n, ja, en_w)| (*n, if lang.is_en() { *en_w } else { *ja }))
             .collect(),
         secret,
         url,
@@ -117,21 +119,20 @@ async fn page(
 /// The page.
 pub async fn show(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    page(&state, &who, lang.en(), None, String::new(), String::new()).await
+    page(&state, &who, lang, None, String::new(), String::new()).await
 }
 
 /// Registers an endpoint.
 pub async fn add(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let url = f.get("url").to_owned();
     let events: Vec<&str> = EVENTS
@@ -146,8 +147,15 @@ pub async fn add(
     {
         Ok((_, secret)) => {
             // The secret is on this page only: not kept by a cache or the browser's history.
-            let mut res =
-                page(&state, &who, en, Some(secret), String::new(), String::new()).await?;
+            let mut res = page(
+                &state,
+                &who,
+                lang,
+                Some(secret),
+                String::new(),
+                String::new(),
+            )
+            .await?;
             res.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-store"),
@@ -174,9 +182,9 @@ pub async fn add(
             page(
                 &state,
                 &who,
-                en,
+                lang,
                 None,
-                if en { en_w } else { ja }.to_owned(),
+                if lang.is_en() { en_w } else { ja }.to_owned(),
                 url,
             )
             .await

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
 use madoguchi_domain::incident::{IncidentFacts, REPORT_ITEMS, ReportTo};
+use madoguchi_service::Lang;
 use madoguchi_service::ServiceError;
 use madoguchi_service::incidents::{
     IncidentChange, IncidentView, NoticeCounts, NoticeStatus, Report, parse_affected,
@@ -53,14 +54,14 @@ pub struct IncidentRow {
     pub owes_final: bool,
 }
 
-fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
+fn row(v: &IncidentView, today: NaiveDate, lang: Lang) -> IncidentRow {
     let a = &v.assessment;
     let r = &v.incident.row;
     let day = |d: Option<NaiveDate>| {
-        d.map(|d| madoguchi_domain::written_date(d, en))
+        d.map(|d| madoguchi_domain::written_date(d, lang.is_en()))
             .unwrap_or_default()
     };
-    let verdict = match (&a.report_to, a.exempt, en) {
+    let verdict = match (&a.report_to, a.exempt, lang.is_en()) {
         (ReportTo::Commission, _, false) => "個人情報保護委員会への報告が必要です".to_owned(),
         (ReportTo::Commission, _, true) => "Must be reported to the Commission".to_owned(),
         (ReportTo::Entruster(e), _, false) => {
@@ -82,7 +83,7 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
     };
     let (next_due, badge) = match v.next_due() {
         Some((stage, d)) => {
-            let what = match (stage, en) {
+            let what = match (stage, lang.is_en()) {
                 ("preliminary", false) => "速報",
                 ("preliminary", true) => "Preliminary report",
                 (_, false) => "確報",
@@ -98,10 +99,16 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
                 "ok"
             };
             (
-                if en {
-                    format!("{what} by {}", madoguchi_domain::written_date(d, en))
+                if lang.is_en() {
+                    format!(
+                        "{what} by {}",
+                        madoguchi_domain::written_date(d, lang.is_en())
+                    )
                 } else {
-                    format!("{what}: {}まで", madoguchi_domain::written_date(d, en))
+                    format!(
+                        "{what}: {}まで",
+                        madoguchi_domain::written_date(d, lang.is_en())
+                    )
                 },
                 badge,
             )
@@ -112,7 +119,7 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
         at.map(|at| {
             format!(
                 "{}（{}）",
-                madoguchi_domain::written_date(madoguchi_domain::jst_date(at), en),
+                madoguchi_domain::written_date(madoguchi_domain::jst_date(at), lang.is_en()),
                 reference.clone().unwrap_or_default()
             )
         })
@@ -121,10 +128,10 @@ fn row(v: &IncidentView, today: NaiveDate, en: bool) -> IncidentRow {
     IncidentRow {
         pid: r.pid.to_string(),
         number: r.number.clone(),
-        aware_on: madoguchi_domain::written_date(r.aware_on, en),
+        aware_on: madoguchi_domain::written_date(r.aware_on, lang.is_en()),
         people: v.incident.facts.people,
         verdict,
-        criteria: a.criteria.iter().map(|c| c.label(en)).collect(),
+        criteria: a.criteria.iter().map(|c| c.label(lang.is_en())).collect(),
         next_due,
         badge,
         prelim: sent(r.prelim_at, &r.prelim_ref),
@@ -190,7 +197,7 @@ macro_rules! bilingual {
         impl $t {
             /// Japanese or English, by the page's language.
             pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
-                if self.c.en { en } else { ja }
+                if self.c.lang.is_en() { en } else { ja }
             }
         }
     )*};
@@ -198,14 +205,14 @@ macro_rules! bilingual {
 
 bilingual!(IncidentsPage, IncidentPage, ReportPage);
 
-fn form_of(v: Option<&IncidentView>, en: bool) -> IncidentForm {
+fn form_of(v: Option<&IncidentView>, lang: Lang) -> IncidentForm {
     let items = |report: Option<&Report>| {
         REPORT_ITEMS
             .iter()
             .map(|(k, ja, en_label)| {
                 (
                     *k,
-                    if en { *en_label } else { *ja },
+                    if lang.is_en() { *en_label } else { *ja },
                     report.and_then(|r| r.get(*k)).cloned().unwrap_or_default(),
                 )
             })
@@ -237,7 +244,7 @@ fn form_of(v: Option<&IncidentView>, en: bool) -> IncidentForm {
 fn read_form(
     f: &Fields,
     today: NaiveDate,
-    en: bool,
+    lang: Lang,
 ) -> (IncidentForm, Result<(IncidentFacts, Report), String>) {
     let form = IncidentForm {
         aware_on: f.get("aware_on").to_owned(),
@@ -252,14 +259,14 @@ fn read_form(
             .map(|(k, ja, en_label)| {
                 (
                     *k,
-                    if en { *en_label } else { *ja },
+                    if lang.is_en() { *en_label } else { *ja },
                     f.get(&format!("item_{k}")).to_owned(),
                 )
             })
             .collect(),
     };
     let words = |ja: &str, en_words: &str| {
-        if en {
+        if lang.is_en() {
             en_words.to_owned()
         } else {
             ja.to_owned()
@@ -307,7 +314,7 @@ fn read_form(
     (form, Ok((facts, report)))
 }
 
-fn invalid_words(field: &str, en: bool) -> String {
+fn invalid_words(field: &str, lang: Lang) -> String {
     let (ja, en_words) = match field {
         "aware_on" => (
             "知った日: 今日までの日付を入力してください。",
@@ -378,7 +385,7 @@ fn invalid_words(field: &str, en: bool) -> String {
             "Please check what you entered.",
         ),
     };
-    if en {
+    if lang.is_en() {
         en_words.to_owned()
     } else {
         ja.to_owned()
@@ -392,34 +399,32 @@ fn incident_pid(pid: &str) -> Result<Uuid, PageError> {
 /// The register.
 pub async fn list(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let today = madoguchi_domain::jst_date(Utc::now());
     let rows = state
         .service
         .incidents()
         .await?
         .iter()
-        .map(|v| row(v, today, en))
+        .map(|v| row(v, today, lang))
         .collect();
     Ok(render(&IncidentsPage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         rows,
     }))
 }
 
 /// The form to open one.
 pub async fn new_form(
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     Ok(render(&IncidentPage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         i: None,
-        form: form_of(None, en),
+        form: form_of(None, lang),
         error: String::new(),
         version: 0,
         reported_on: String::new(),
@@ -437,17 +442,16 @@ fn refused(page: IncidentPage) -> Response {
 /// Opens one.
 pub async fn open(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let f = Fields::parse(&body)?;
     let now = Utc::now();
-    let (form, read) = read_form(&f, madoguchi_domain::jst_date(now), en);
+    let (form, read) = read_form(&f, madoguchi_domain::jst_date(now), lang);
     let page = |form, error| IncidentPage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         i: None,
         form,
         error,
@@ -466,7 +470,7 @@ pub async fn open(
         .await
     {
         Ok(pid) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
-        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
+        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, lang)))),
         Err(e) => Err(PageError::from(e)),
     }
 }
@@ -480,17 +484,16 @@ async fn load(state: &AppState, pid: &str) -> Result<(IncidentView, NaiveDate), 
 /// One incident: its verdict, its deadlines, its reports, its form.
 pub async fn show(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let (v, today) = load(&state, &pid).await?;
-    let notice = notice_view(&state, &v, en).await?;
+    let notice = notice_view(&state, &v, lang).await?;
     Ok(render(&IncidentPage {
-        c: Chrome::new(&who, en),
-        i: Some(row(&v, today, en)),
-        form: form_of(Some(&v), en),
+        c: Chrome::new(&who, lang),
+        i: Some(row(&v, today, lang)),
+        form: form_of(Some(&v), lang),
         error: String::new(),
         version: v.incident.row.version,
         reported_on: String::new(),
@@ -534,13 +537,12 @@ impl Posted {
 /// Updates one (at the version the officer read).
 pub async fn update(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Posted {
         pid,
         f,
@@ -549,13 +551,13 @@ pub async fn update(
         today,
         v,
     } = Posted::read(&state, &pid, &body).await?;
-    let (form, read) = read_form(&f, today, en);
-    let notice = notice_view(&state, &v, en).await?;
+    let (form, read) = read_form(&f, today, lang);
+    let notice = notice_view(&state, &v, lang).await?;
     // A refusal sends back the version the officer posted, not the one just read: a second
     // try must not overwrite what a colleague saved meanwhile.
     let page = |form, error| IncidentPage {
-        c: Chrome::new(&who, en),
-        i: Some(row(&v, today, en)),
+        c: Chrome::new(&who, lang),
+        i: Some(row(&v, today, lang)),
         form,
         error,
         version,
@@ -580,8 +582,8 @@ pub async fn update(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
-        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, en)))),
-        Err(ServiceError::Conflict) => Ok(conflict(page(form, invalid_words("conflict", en)))),
+        Err(ServiceError::Invalid(field)) => Ok(refused(page(form, invalid_words(field, lang)))),
+        Err(ServiceError::Conflict) => Ok(conflict(page(form, invalid_words("conflict", lang)))),
         Err(e) => Err(PageError::from(e)),
     }
 }
@@ -596,13 +598,12 @@ fn conflict(page: IncidentPage) -> Response {
 /// Records the 速報 (or the notice to the entruster) or the 確報 as sent.
 pub async fn record_report(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Posted {
         pid,
         f,
@@ -611,11 +612,11 @@ pub async fn record_report(
         today,
         v,
     } = Posted::read(&state, &pid, &body).await?;
-    let notice = notice_view(&state, &v, en).await?;
+    let notice = notice_view(&state, &v, lang).await?;
     let page = |e: String| IncidentPage {
-        c: Chrome::new(&who, en),
-        i: Some(row(&v, today, en)),
-        form: form_of(Some(&v), en),
+        c: Chrome::new(&who, lang),
+        i: Some(row(&v, today, lang)),
+        form: form_of(Some(&v), lang),
         error: e,
         version,
         reported_on: f.get("reported_on").to_owned(),
@@ -624,7 +625,7 @@ pub async fn record_report(
     };
     let error = |e: String| Ok(refused(page(e)));
     let Ok(on) = madoguchi_domain::parse_birth_date(f.get("reported_on"), today) else {
-        return error(invalid_words("reported_on", en));
+        return error(invalid_words("reported_on", lang));
     };
     let reference = f.get("reference").to_owned();
     let change = match f.get("stage") {
@@ -639,7 +640,7 @@ pub async fn record_report(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/staff/incidents/{pid}")).into_response()),
-        Err(ServiceError::Invalid(field)) => error(invalid_words(field, en)),
+        Err(ServiceError::Invalid(field)) => error(invalid_words(field, lang)),
         Err(ServiceError::Conflict) => {
             // A double click finds the report already recorded: say so, not "someone else".
             let latest = state.service.incident(pid).await?;
@@ -649,7 +650,7 @@ pub async fn record_report(
                 latest.incident.row.final_at.is_some()
             };
             let why = if recorded { "recorded" } else { "conflict" };
-            Ok(conflict(page(invalid_words(why, en))))
+            Ok(conflict(page(invalid_words(why, lang))))
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -658,11 +659,10 @@ pub async fn record_report(
 /// The report's draft, item by item as the Commission's form asks, to print or to paste.
 pub async fn report(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     Path(pid): Path<String>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let (v, today) = load(&state, &pid).await?;
     let items = REPORT_ITEMS
         .iter()
@@ -670,7 +670,7 @@ pub async fn report(
             let text = v.incident.report.get(*k).cloned().unwrap_or_default();
             // The number of people is a fact of the register when the item says nothing more.
             let text = if *k == "people" && text.is_empty() {
-                if en {
+                if lang.is_en() {
                     format!("{} (as known or estimated)", v.incident.facts.people)
                 } else {
                     format!("{}人（判明分または推定）", v.incident.facts.people)
@@ -678,12 +678,12 @@ pub async fn report(
             } else {
                 text
             };
-            (if en { *en_label } else { *ja }, text)
+            (if lang.is_en() { *en_label } else { *ja }, text)
         })
         .collect();
     Ok(render(&ReportPage {
-        c: Chrome::new(&who, en),
-        i: row(&v, today, en),
+        c: Chrome::new(&who, lang),
+        i: row(&v, today, lang),
         items,
         business: state.business().await.name,
     }))

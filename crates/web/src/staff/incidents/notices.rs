@@ -2,6 +2,7 @@
 //! sending the mail and the letters, recording what was posted or published instead.
 
 use super::*;
+use madoguchi_service::Lang;
 
 /// The notices to the people an incident involves (Art. 26(2)), as its page shows them.
 #[derive(Debug, Clone, Default)]
@@ -32,7 +33,7 @@ pub struct NoticeView {
 pub(super) async fn notice_view(
     state: &AppState,
     v: &IncidentView,
-    en: bool,
+    lang: Lang,
 ) -> Result<NoticeView, PageError> {
     let people = state.service.incident_people(v.incident.row.id).await?;
     let r = &v.incident.row;
@@ -53,7 +54,10 @@ pub(super) async fn notice_view(
             .collect(),
         problems: Vec::new(),
         published: match (r.published_on, &r.published_how) {
-            (Some(on), Some(how)) => format!("{}（{how}）", madoguchi_domain::written_date(on, en)),
+            (Some(on), Some(how)) => format!(
+                "{}（{how}）",
+                madoguchi_domain::written_date(on, lang.is_en())
+            ),
             _ => String::new(),
         },
         published_on: String::new(),
@@ -67,7 +71,7 @@ pub(super) async fn notice_view(
             REPORT_ITEMS
                 .iter()
                 .find(|(key, _, _)| key == k)
-                .map(|(_, ja, en_label)| if en { *en_label } else { *ja })
+                .map(|(_, ja, en_label)| if lang.is_en() { *en_label } else { *ja })
         })
         .collect(),
         failed_with_address: people
@@ -82,17 +86,17 @@ pub(super) async fn notice_refused(
     state: &AppState,
     who: &StaffIdentity,
     pid: Uuid,
-    en: bool,
+    lang: Lang,
     error: String,
     edit: impl FnOnce(&mut NoticeView),
 ) -> Result<Response, PageError> {
     let (v, today) = load(state, &pid.to_string()).await?;
-    let mut notice = notice_view(state, &v, en).await?;
+    let mut notice = notice_view(state, &v, lang).await?;
     edit(&mut notice);
     Ok(refused(IncidentPage {
-        c: Chrome::new(who, en),
-        i: Some(row(&v, today, en)),
-        form: form_of(Some(&v), en),
+        c: Chrome::new(who, lang),
+        i: Some(row(&v, today, lang)),
+        form: form_of(Some(&v), lang),
         error,
         version: v.incident.row.version,
         reported_on: String::new(),
@@ -108,13 +112,12 @@ pub(super) fn back_to_notices(pid: Uuid) -> Response {
 /// Imports the people an incident involves from a CSV file, all or none.
 pub async fn import_people(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = incident_pid(&pid)?;
     let (fields, files) = crate::staff::documents::read_upload(multipart).await?;
     let version: i32 = fields
@@ -130,23 +133,23 @@ pub async fn import_people(
     let text = match text {
         Some(Ok(t)) => t,
         Some(Err(_)) => {
-            let why = invalid_words("people_encoding", en);
-            return notice_refused(&state, &who, pid, en, why, |_| {}).await;
+            let why = invalid_words("people_encoding", lang);
+            return notice_refused(&state, &who, pid, lang, why, |_| {}).await;
         }
         None => {
-            let why = invalid_words("people_file", en);
-            return notice_refused(&state, &who, pid, en, why, |_| {}).await;
+            let why = invalid_words("people_file", lang);
+            return notice_refused(&state, &who, pid, lang, why, |_| {}).await;
         }
     };
-    let people = match parse_affected(&text, en) {
+    let people = match parse_affected(&text, lang.is_en()) {
         Ok(p) => p,
         Err(problems) => {
-            let why = if en {
+            let why = if lang.is_en() {
                 "Nothing was imported: correct the lines below and import the file again."
             } else {
                 "取り込みませんでした。次の行を直してから、もう一度取り込んでください。"
             };
-            return notice_refused(&state, &who, pid, en, why.to_owned(), |n| {
+            return notice_refused(&state, &who, pid, lang, why.to_owned(), |n| {
                 n.problems = problems.into_iter().map(|p| (p.line, p.message)).collect();
             })
             .await;
@@ -159,18 +162,26 @@ pub async fn import_people(
     {
         Ok(Ok(_)) => Ok(back_to_notices(pid)),
         Ok(Err(problems)) => {
-            let why = if en {
+            let why = if lang.is_en() {
                 "Nothing was imported: these people are already imported, or twice in the file."
             } else {
                 "取り込みませんでした。次の行の方は既に取り込まれているか、ファイル内で重複しています。"
             };
-            notice_refused(&state, &who, pid, en, why.to_owned(), |n| {
+            notice_refused(&state, &who, pid, lang, why.to_owned(), |n| {
                 n.problems = problems.into_iter().map(|p| (p.line, p.message)).collect();
             })
             .await
         }
         Err(ServiceError::Conflict) => {
-            notice_refused(&state, &who, pid, en, invalid_words("conflict", en), |_| {}).await
+            notice_refused(
+                &state,
+                &who,
+                pid,
+                lang,
+                invalid_words("conflict", lang),
+                |_| {},
+            )
+            .await
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -181,17 +192,17 @@ pub async fn import_people(
 pub(super) async fn after_notice_step<T>(
     state: &AppState,
     who: &StaffIdentity,
-    (pid, en): (Uuid, bool),
+    (pid, lang): (Uuid, Lang),
     done: Result<T, ServiceError>,
     keep: impl FnOnce(&mut NoticeView),
 ) -> Result<Response, PageError> {
     match done {
         Ok(_) => Ok(back_to_notices(pid)),
         Err(ServiceError::Invalid(field)) => {
-            notice_refused(state, who, pid, en, invalid_words(field, en), keep).await
+            notice_refused(state, who, pid, lang, invalid_words(field, lang), keep).await
         }
         Err(ServiceError::Conflict) => {
-            notice_refused(state, who, pid, en, invalid_words("conflict", en), keep).await
+            notice_refused(state, who, pid, lang, invalid_words("conflict", lang), keep).await
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -200,13 +211,12 @@ pub(super) async fn after_notice_step<T>(
 /// Sends the notices of everyone imported and not yet told.
 pub async fn send_notices(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Posted {
         pid, version, now, ..
     } = Posted::read(&state, &pid, &body).await?;
@@ -214,19 +224,18 @@ pub async fn send_notices(
         .service
         .send_incident_notices(pid, version, &who, &origin, now)
         .await;
-    after_notice_step(&state, &who, (pid, en), sent, |_| {}).await
+    after_notice_step(&state, &who, (pid, lang), sent, |_| {}).await
 }
 
 /// Prepares letters for those whose mail failed and whose postal address is known.
 pub async fn send_failed_letters(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Posted {
         pid, version, now, ..
     } = Posted::read(&state, &pid, &body).await?;
@@ -234,19 +243,18 @@ pub async fn send_failed_letters(
         .service
         .send_failed_as_letters(pid, version, &who, &origin, now)
         .await;
-    after_notice_step(&state, &who, (pid, en), prepared, |_| {}).await
+    after_notice_step(&state, &who, (pid, lang), prepared, |_| {}).await
 }
 
 /// Records the publication made where the people cannot be told (代替措置).
 pub async fn record_publication(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let Posted {
         pid,
         f,
@@ -264,8 +272,8 @@ pub async fn record_publication(
             &state,
             &who,
             pid,
-            en,
-            invalid_words("published_on", en),
+            lang,
+            invalid_words("published_on", lang),
             keep,
         )
         .await;
@@ -278,7 +286,7 @@ pub async fn record_publication(
         .service
         .change_incident(pid, version, change, &who, &origin, now)
         .await;
-    after_notice_step(&state, &who, (pid, en), recorded, keep).await
+    after_notice_step(&state, &who, (pid, lang), recorded, keep).await
 }
 
 /// The notice letters still to post, one page each, to print.
@@ -310,7 +318,7 @@ pub async fn letters(
         .collect();
     let c = state.business().await;
     Ok(render(&crate::staff::pages::NoticeLetterPage {
-        en: false,
+        lang: Lang::Ja,
         business_name: c.name.clone(),
         business_address: c.address.clone(),
         business_representative: c.representative.clone(),

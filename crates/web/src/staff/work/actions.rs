@@ -80,13 +80,12 @@ pub fn event_from_fields(
 /// Applies an action from the request page; a stale page gets 409, not a lost update.
 pub async fn apply_event(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
@@ -97,7 +96,7 @@ pub async fn apply_event(
         Err(AppError::Validation(errors)) => {
             return request_page(
                 &state,
-                en,
+                lang,
                 &who,
                 &origin,
                 pid,
@@ -120,10 +119,10 @@ pub async fn apply_event(
         Ok(_) => {}
         // A broken answer rule is shown on the page, in the officer's language.
         Err(ServiceError::Transition(madoguchi_domain::TransitionError::Answer(a))) => {
-            let errors = vec![crate::staff::answer::field_error(&a, en)];
+            let errors = vec![crate::staff::answer::field_error(&a, lang)];
             return request_page(
                 &state,
-                en,
+                lang,
                 &who,
                 &origin,
                 pid,
@@ -164,13 +163,12 @@ pub struct NoteForm {
 /// Adds a note for colleagues; an empty or overlong note is shown back as a field error.
 pub async fn add_note(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     axum::Form(f): axum::Form<NoteForm>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = request_pid(&pid)?;
     match state
         .service
@@ -185,7 +183,7 @@ pub async fn add_note(
     {
         Ok(()) => Ok(back_to(pid, "?done=note#notes-h")),
         Err(ServiceError::Invalid(_)) => {
-            let message = if en {
+            let message = if lang.is_en() {
                 "Note: write the note (at most 4,000 characters)."
             } else {
                 "メモ: 内容を入力してください（4,000文字以内）。"
@@ -194,7 +192,17 @@ pub async fn add_note(
                 note: Some((message.to_owned(), f.text.clone())),
                 ..PageView::default()
             };
-            request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
+            request_page(
+                &state,
+                lang,
+                &who,
+                &origin,
+                pid,
+                Vec::new(),
+                Vec::new(),
+                view,
+            )
+            .await
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -282,13 +290,12 @@ pub async fn order_erasure(
 /// field to change; blank fields stay as they are).
 pub async fn order_correction(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = request_pid(&pid)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|_| PageError::from(AppError::BadRequest("form".into())))?;
@@ -308,7 +315,7 @@ pub async fn order_correction(
     {
         Ok(()) => Ok(back_to(pid, "#correct-h")),
         Err(madoguchi_service::ServiceError::Invalid(_)) => {
-            let message = if en {
+            let message = if lang.is_en() {
                 "Enter at least one new value (no line breaks, at most 1,000 characters)."
             } else {
                 "訂正後の値を1つ以上入力してください（改行なし、1,000文字以内）。"
@@ -320,7 +327,7 @@ pub async fn order_correction(
             };
             request_page(
                 &state,
-                en,
+                lang,
                 &who,
                 &origin,
                 pid,

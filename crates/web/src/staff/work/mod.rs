@@ -9,6 +9,7 @@ use madoguchi_domain::{
     DeliveryMethod, Event, Jurisdiction, Outcome, PaymentMethod, RefusalGround, RequestKind,
     State as RState, Yen, available_events, is_next_step, jst_date, represented_adult_age,
 };
+use madoguchi_service::Lang;
 use madoguchi_service::queue::{Assignee, QueueFilter, cursor_from_str, cursor_to_string};
 use madoguchi_service::staff::StaffIdentity;
 use madoguchi_service::{EventText, ServiceError};
@@ -32,26 +33,40 @@ pub use actions::*;
 pub use queue::*;
 pub use request::*;
 
-fn kind_label(kind: &str, en: bool) -> String {
+fn kind_label(kind: &str, lang: Lang) -> String {
     RequestKind::parse(kind).map_or_else(
         || kind.to_owned(),
-        |k| if en { k.label_en() } else { k.label_ja() }.to_owned(),
+        |k| {
+            if lang.is_en() {
+                k.label_en()
+            } else {
+                k.label_ja()
+            }
+            .to_owned()
+        },
     )
 }
 
-fn state_label(state: &str, en: bool) -> String {
+fn state_label(state: &str, lang: Lang) -> String {
     RState::parse(state).map_or_else(
         || state.to_owned(),
-        |s| if en { s.label_en() } else { s.label_ja() }.to_owned(),
+        |s| {
+            if lang.is_en() {
+                s.label_en()
+            } else {
+                s.label_ja()
+            }
+            .to_owned()
+        },
     )
 }
 
 /// While the answer's clock stands still (waiting for the requester), since when, in words;
 /// empty while it runs.
-pub(crate) fn paused_words(since: Option<chrono::DateTime<Utc>>, en: bool) -> String {
+pub(crate) fn paused_words(since: Option<chrono::DateTime<Utc>>, lang: Lang) -> String {
     since.map_or_else(String::new, |at| {
-        let day = madoguchi_domain::written_date(jst_date(at), en);
-        if en {
+        let day = madoguchi_domain::written_date(jst_date(at), lang.is_en());
+        if lang.is_en() {
             format!("Clock paused since {day} (awaiting the requester)")
         } else {
             format!("{day}から期限停止中（請求者の対応待ち）")
@@ -71,13 +86,13 @@ fn back_to(pid: Uuid, section: &str) -> Response {
 
 /// A due day as the queue shows it: the day, and for an open request the days left or over
 /// (lateness in words, not colour only).
-fn due_words(due: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool, en: bool) -> String {
-    let day = madoguchi_domain::written_date(due, en);
+fn due_words(due: chrono::NaiveDate, today: chrono::NaiveDate, closed: bool, lang: Lang) -> String {
+    let day = madoguchi_domain::written_date(due, lang.is_en());
     if closed {
         return day;
     }
     let left = (due - today).num_days();
-    match (left, en) {
+    match (left, lang.is_en()) {
         (0, false) => format!("{day}（本日）"),
         (0, true) => format!("{day} (today)"),
         (n, false) if n > 0 => format!("{day}（あと{n}日）"),
@@ -95,13 +110,13 @@ pub(crate) fn may_sue_words(
     from: chrono::NaiveDate,
     today: chrono::NaiveDate,
     closed: bool,
-    en: bool,
+    lang: Lang,
 ) -> String {
     if closed || today < from {
         return String::new();
     }
-    let day = madoguchi_domain::written_date(from, en);
-    if en {
+    let day = madoguchi_domain::written_date(from, lang.is_en());
+    if lang.is_en() {
         format!("May sue since {day} (Art. 39)")
     } else {
         format!("{day}から提訴可能（法第39条）")

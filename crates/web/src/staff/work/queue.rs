@@ -82,11 +82,10 @@ impl QueueQuery {
 /// The queue: most urgent first, filtered, paged by keyset.
 pub async fn show_queue(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let today = jst_date(Utc::now());
     let page = state.service.queue(&q.filter(&who), today).await?;
     let counts = state.service.state_counts().await?;
@@ -99,13 +98,13 @@ pub async fn show_queue(
         .map(|r| QueueRow {
             pid: r.pid.to_string(),
             number: r.number.clone(),
-            kind: kind_label(&r.kind, en),
-            state: state_label(&r.state, en),
+            kind: kind_label(&r.kind, lang),
+            state: state_label(&r.state, lang),
             due_on: due_words(
                 r.due_on,
                 today,
                 RState::parse(&r.state).is_some_and(RState::is_terminal),
-                en,
+                lang,
             ),
             badge: badge(
                 r.due_on,
@@ -117,30 +116,30 @@ pub async fn show_queue(
                 .and_then(|a| names.get(&a).cloned())
                 .unwrap_or_default(),
             name: r.subject_name.clone(),
-            received: madoguchi_domain::written_date(jst_date(r.arrived_at), en),
-            channel: crate::staff::pages::channel_words(&r.channel, en),
+            received: madoguchi_domain::written_date(jst_date(r.arrived_at), lang.is_en()),
+            channel: crate::staff::pages::channel_words(&r.channel, lang),
             may_sue: may_sue_words(
                 r.may_sue_from,
                 today,
                 RState::parse(&r.state).is_some_and(RState::is_terminal),
-                en,
+                lang,
             ),
-            paused: paused_words(r.paused_since, en),
+            paused: paused_words(r.paused_since, lang),
         })
         .collect();
     let page_view = QueuePage {
-        c: Chrome::new(&who, en),
+        c: Chrome::new(&who, lang),
         counts: counts
             .into_iter()
-            .map(|(s, n)| (s.as_str().to_owned(), state_label(s.as_str(), en), n))
+            .map(|(s, n)| (s.as_str().to_owned(), state_label(s.as_str(), lang), n))
             .collect(),
         states: RState::ALL
             .into_iter()
-            .map(|s| (s.as_str().to_owned(), state_label(s.as_str(), en)))
+            .map(|s| (s.as_str().to_owned(), state_label(s.as_str(), lang)))
             .collect(),
         kinds: RequestKind::ALL
             .into_iter()
-            .map(|k| (k.as_str().to_owned(), kind_label(k.as_str(), en)))
+            .map(|k| (k.as_str().to_owned(), kind_label(k.as_str(), lang)))
             .collect(),
         staff: staff
             .iter()

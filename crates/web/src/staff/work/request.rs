@@ -2,13 +2,14 @@
 //! and what was carried out) and the actions its state offers.
 
 use super::*;
+use madoguchi_service::Lang;
 
 /// An action's label for the message after it; empty for a name that is not an action.
-pub(super) fn action_form_label(name: &str, en: bool) -> String {
+pub(super) fn action_form_label(name: &str, lang: Lang) -> String {
     ACTION_NAMES
         .iter()
         .find(|n| **n == name)
-        .map(|n| action_form(n, en).label)
+        .map(|n| action_form(n, lang).label)
         .unwrap_or_default()
 }
 
@@ -29,7 +30,7 @@ pub(super) const ACTION_NAMES: [&str; 13] = [
     "withdraw",
 ];
 
-pub(super) fn action_form(name: &'static str, en: bool) -> ActionForm {
+pub(super) fn action_form(name: &'static str, lang: Lang) -> ActionForm {
     let (ja, en_label, text, text_ja, text_en, grounds) = match name {
         "approve_identity" => ("本人確認を承認", "Approve identity", false, "", "", false),
         "submit_evidence" => (
@@ -118,10 +119,10 @@ pub(super) fn action_form(name: &'static str, en: bool) -> ActionForm {
     };
     ActionForm {
         name,
-        label: if en { en_label } else { ja }.to_owned(),
+        label: if lang.is_en() { en_label } else { ja }.to_owned(),
         next: false,
         text,
-        text_label: if en { text_en } else { text_ja }.to_owned(),
+        text_label: if lang.is_en() { text_en } else { text_ja }.to_owned(),
         grounds,
     }
 }
@@ -134,11 +135,11 @@ pub(super) async fn suggested_answer(
     state: &AppState,
     row: &madoguchi_service::rows::request::Model,
     kind: madoguchi_domain::RequestKind,
-    page_en: bool,
+    page_lang: Lang,
 ) -> Result<(Vec<(String, String)>, String), madoguchi_service::ServiceError> {
     use madoguchi_domain::RequestKind as K;
-    let en = row.lang == "en";
-    let gathered = state.service.gathering(row, en).await?;
+    let lang = if row.lang == "en" { Lang::En } else { Lang::Ja };
+    let gathered = state.service.gathering(row, lang.is_en()).await?;
     let mut fields = Vec::new();
     let mut item = |n: usize, label: String, result: &str, grounds: Vec<&str>| {
         fields.push((format!("item_label_{n}"), label));
@@ -170,7 +171,7 @@ pub(super) async fn suggested_answer(
                 };
                 item(i + 1, d.label.chars().take(100).collect(), result, grounds);
             }
-            if page_en {
+            if page_lang.is_en() {
                 "Filled in from what the connectors gathered; check it against the data below."
                     .into()
             } else {
@@ -178,7 +179,7 @@ pub(super) async fn suggested_answer(
             }
         }
         K::Disclosure => {
-            let items = state.service.suggested_items(kind, en).await?;
+            let items = state.service.suggested_items(kind, lang.is_en()).await?;
             for (i, it) in items.iter().take(MAX_SUGGESTED).enumerate() {
                 let result = if it.partial {
                     "partially_disclosed"
@@ -194,7 +195,7 @@ pub(super) async fn suggested_answer(
             }
             if items.is_empty() {
                 String::new()
-            } else if page_en {
+            } else if page_lang.is_en() {
                 "Filled in from the data map's datasets; check each against what was found.".into()
             } else {
                 "データマップのデータセットから記入しています。調査の結果に合わせて確認してください。".into()
@@ -203,10 +204,15 @@ pub(super) async fn suggested_answer(
         K::ThirdPartyRecordDisclosure => {
             let records = state.service.register_for(row).await?;
             for (i, r) in records.iter().take(MAX_SUGGESTED).enumerate() {
-                let label: String = r.record.answer_line(en).chars().take(100).collect();
+                let label: String = r
+                    .record
+                    .answer_line(lang.is_en())
+                    .chars()
+                    .take(100)
+                    .collect();
                 item(i + 1, label, "disclosed", Vec::new());
             }
-            match (records.len(), page_en) {
+            match (records.len(), page_lang.is_en()) {
                 (0, true) => "The provision register holds no record matching the person's address or phone number.".into(),
                 (0, false) => "第三者提供記録には、本人のメールアドレス・電話番号に一致する記録がありません。".into(),
                 (n, true) => format!("Filled in from the {n} provision record(s) matching the person's address or phone number."),
@@ -214,9 +220,9 @@ pub(super) async fn suggested_answer(
             }
         }
         K::Correction => {
-            let done = state.service.corrections(row, en).await?;
+            let done = state.service.corrections(row, lang.is_en()).await?;
             if done.complete && !done.lines.is_empty() {
-                let intro = if en {
+                let intro = if lang.is_en() {
                     "We corrected your personal data as follows:"
                 } else {
                     "ご請求に基づき、次のとおりお客様の個人データを訂正しました。"
@@ -224,7 +230,7 @@ pub(super) async fn suggested_answer(
                 fields.push(("correction".to_owned(), "corrected".to_owned()));
                 fields.push((
                     "investigated".to_owned(),
-                    if en {
+                    if lang.is_en() {
                         format!("The records held in {}.", done.changed_in.join(", "))
                     } else {
                         format!(
@@ -238,7 +244,7 @@ pub(super) async fn suggested_answer(
                     "text".to_owned(),
                     format!("{intro}\n{}", done.lines.join("\n")),
                 ));
-                if page_en {
+                if page_lang.is_en() {
                     "The answer is filled in from what the connectors corrected.".into()
                 } else {
                     "回答欄を、コネクタが実施した訂正の記録から記入しています。".into()
@@ -248,7 +254,7 @@ pub(super) async fn suggested_answer(
             }
         }
         K::SuspensionOrErasure => {
-            let erasure = state.service.erasure(row, en).await?;
+            let erasure = state.service.erasure(row, lang.is_en()).await?;
             let measure = if erasure.suspend {
                 madoguchi_service::erasure::Measure::Suspend
             } else {
@@ -258,18 +264,18 @@ pub(super) async fn suggested_answer(
             // answer for the officer to write.
             let untold = state
                 .service
-                .erasure_plan(row, measure, en)
+                .erasure_plan(row, measure, lang.is_en())
                 .await?
                 .is_some_and(|p| p.recipients.iter().any(|r| !r.by_mail));
             if untold && erasure.complete {
                 // Not all of it is done: the officer writes the answer once the rest is.
-                if page_en {
+                if page_lang.is_en() {
                     "Some recipients must still be told by hand (see the plan); the answer is not filled in.".into()
                 } else {
                     "連絡先のない提供先への連絡が残っています（計画を参照）。回答欄は記入していません。".into()
                 }
             } else if erasure.complete && !erasure.lines.is_empty() {
-                let intro = match (erasure.suspend, en) {
+                let intro = match (erasure.suspend, lang.is_en()) {
                     (false, true) => "We erased your personal data as follows:",
                     (false, false) => {
                         "ご請求に基づき、次のとおりお客様の個人データを消去しました。"
@@ -284,8 +290,8 @@ pub(super) async fn suggested_answer(
                 } else {
                     madoguchi_domain::answer::Measure::Erased
                 };
-                remedy_fields(&mut fields, &erasure, done, intro, en);
-                if page_en {
+                remedy_fields(&mut fields, &erasure, done, intro, lang);
+                if page_lang.is_en() {
                     "The answer is filled in from what the connectors did.".into()
                 } else {
                     "回答欄を、コネクタが実施した記録から記入しています。".into()
@@ -295,27 +301,27 @@ pub(super) async fn suggested_answer(
             }
         }
         K::ThirdPartyStop => {
-            let stopped = state.service.erasure(row, en).await?;
+            let stopped = state.service.erasure(row, lang.is_en()).await?;
             let untold = state
                 .service
-                .stop_plan(row, en)
+                .stop_plan(row, lang.is_en())
                 .await?
                 .is_some_and(|p| p.iter().any(|r| !r.by_mail));
             if untold && stopped.complete {
-                if page_en {
+                if page_lang.is_en() {
                     "Some third parties must still be told by hand (see the plan); the answer is not filled in.".into()
                 } else {
                     "連絡先のない第三者への連絡が残っています（計画を参照）。回答欄は記入していません。".into()
                 }
             } else if stopped.complete && !stopped.lines.is_empty() {
-                let intro = if en {
+                let intro = if lang.is_en() {
                     "We stopped providing your personal data to third parties as follows:"
                 } else {
                     "ご請求に基づき、次のとおりお客様の個人データの第三者への提供を停止しました。"
                 };
                 let done = madoguchi_domain::answer::Measure::StoppedProvision;
-                remedy_fields(&mut fields, &stopped, done, intro, en);
-                if page_en {
+                remedy_fields(&mut fields, &stopped, done, intro, lang);
+                if page_lang.is_en() {
                     "The answer is filled in from the recipients' confirmations.".into()
                 } else {
                     "回答欄を、提供先からの対応の報告をもとに記入しています。".into()
@@ -324,15 +330,15 @@ pub(super) async fn suggested_answer(
                 String::new()
             }
         }
-        K::PurposeNotification => match state.service.suggested_purposes(en).await? {
+        K::PurposeNotification => match state.service.suggested_purposes(lang.is_en()).await? {
             Some(purposes) => {
-                let intro = if en {
+                let intro = if lang.is_en() {
                     "We use your personal data for the following purposes:"
                 } else {
                     "当社は、お客様の個人情報を次の目的で利用しています。"
                 };
                 fields.push(("text".to_owned(), format!("{intro}\n{purposes}")));
-                if page_en {
+                if page_lang.is_en() {
                     "The message is filled in from the data map's purposes.".into()
                 } else {
                     "本人へのご連絡欄を、データマップの利用目的から記入しています。".into()
@@ -350,21 +356,30 @@ pub(super) const MAX_SUGGESTED: usize = madoguchi_domain::answer::MAX_ITEMS;
 /// The request page. Opening it is recorded as a view of the subject's data.
 pub async fn show_request(
     State(state): State<AppState>,
-    lang: PageLang,
+    PageLang(lang): PageLang,
     Extension(who): Extension<StaffIdentity>,
     ClientOrigin(origin): ClientOrigin,
     Path(pid): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
-    let en = lang.en();
     let pid = request_pid(&pid)?;
     let view = PageView {
-        flash: done_words(&q.done, en),
+        flash: done_words(&q.done, lang),
         doc: Uuid::parse_str(&q.doc).ok(),
         template: q.template.clone().map(|t| (t, q.for_action.clone())),
         note: None,
     };
-    request_page(&state, en, &who, &origin, pid, Vec::new(), Vec::new(), view).await
+    request_page(
+        &state,
+        lang,
+        &who,
+        &origin,
+        pid,
+        Vec::new(),
+        Vec::new(),
+        view,
+    )
+    .await
 }
 
 /// What the request page is opened with: the message after the last action (`?done=`), a
@@ -397,28 +412,28 @@ pub(super) struct PageView {
 
 /// The message after an action, from a fixed list (the query names the action; it never
 /// carries the words, so a crafted link shows nothing of its own).
-pub(super) fn done_words(done: &str, en: bool) -> String {
+pub(super) fn done_words(done: &str, lang: Lang) -> String {
     let label = match done {
         "claim" => {
-            return if en {
+            return if lang.is_en() {
                 "You now work this request.".into()
             } else {
                 "この請求の担当になりました。".into()
             };
         }
         "note" => {
-            return if en {
+            return if lang.is_en() {
                 "The note was saved.".into()
             } else {
                 "メモを保存しました。".into()
             };
         }
         "" => return String::new(),
-        name => action_form_label(name, en),
+        name => action_form_label(name, lang),
     };
     if label.is_empty() {
         String::new()
-    } else if en {
+    } else if lang.is_en() {
         format!("Done: {label}.")
     } else {
         format!("「{label}」を記録しました。")
@@ -432,7 +447,7 @@ pub(super) fn done_words(done: &str, en: bool) -> String {
 )]
 pub(super) async fn request_page(
     state: &AppState,
-    en: bool,
+    lang: Lang,
     who: &StaffIdentity,
     origin: &madoguchi_service::Origin,
     pid: Uuid,
@@ -451,7 +466,7 @@ pub(super) async fn request_page(
         .filter(|n| !(by_post && *n == "change_delivery"))
         .map(|n| ActionForm {
             next: is_next_step(&d.domain, n),
-            ..action_form(n, en)
+            ..action_form(n, lang)
         })
         .collect();
     let minor_age = state.service.config().minor_age;
@@ -464,15 +479,15 @@ pub(super) async fn request_page(
     let answer = crate::staff::answer::AnswerView::new(
         kind,
         madoguchi_service::Service::answer_of(&d.request).as_ref(),
-        en,
+        lang,
     );
     let answer = if submitted.is_empty() && !d.domain.state.is_terminal() {
-        let (fields, from) = suggested_answer(state, &d.request, kind, en).await?;
+        let (fields, from) = suggested_answer(state, &d.request, kind, lang).await?;
         answer.with_suggestion(fields, from)
     } else {
         answer.with_submitted(submitted)
     };
-    let gathering = state.service.gathering(&d.request, en).await?;
+    let gathering = state.service.gathering(&d.request, lang.is_en()).await?;
     let can_gather = who.role.can_work_requests()
         && d.domain.state == madoguchi_domain::State::InProgress
         && madoguchi_service::gather::gathers_for(kind)
@@ -483,14 +498,21 @@ pub(super) async fn request_page(
         madoguchi_service::erasure::Measure::Erase,
         madoguchi_service::erasure::Measure::Suspend,
     ] {
-        if let Some(plan) = state.service.erasure_plan(&d.request, measure, en).await? {
+        if let Some(plan) = state
+            .service
+            .erasure_plan(&d.request, measure, lang.is_en())
+            .await?
+        {
             erasure_plans.push(plan);
         }
     }
-    let erasure = state.service.erasure(&d.request, en).await?;
-    let stop_plan = state.service.stop_plan(&d.request, en).await?;
-    let correction_targets = state.service.correction_targets(&d.request, en).await?;
-    let corrections = state.service.corrections(&d.request, en).await?;
+    let erasure = state.service.erasure(&d.request, lang.is_en()).await?;
+    let stop_plan = state.service.stop_plan(&d.request, lang.is_en()).await?;
+    let correction_targets = state
+        .service
+        .correction_targets(&d.request, lang.is_en())
+        .await?;
+    let corrections = state.service.corrections(&d.request, lang.is_en()).await?;
     let letters = state.service.letters(d.request.id).await?;
     let documents = state.service.documents(d.request.id).await?;
     let view_doc = view.doc.and_then(|doc| {
@@ -512,7 +534,7 @@ pub(super) async fn request_page(
     let prefill = view.template.and_then(|(title, for_action)| {
         let template = settings.templates.iter().find(|t| t.title == title)?;
         actions_offer(&actions, &for_action).then(|| {
-            let due = madoguchi_domain::written_date(d.request.due_on, en);
+            let due = madoguchi_domain::written_date(d.request.due_on, lang.is_en());
             (
                 for_action,
                 template.fill(&d.request.number, &d.request.subject_name, &due),
@@ -541,7 +563,7 @@ pub(super) async fn request_page(
                     pid.to_string(),
                     format!(
                         "{number}（{}）",
-                        madoguchi_domain::written_date(aware_on, en)
+                        madoguchi_domain::written_date(aware_on, lang.is_en())
                     ),
                 )
             })
@@ -561,12 +583,12 @@ pub(super) async fn request_page(
         from_complaint,
         note_error,
         note_text,
-        paused: paused_words(d.request.paused_since, en),
+        paused: paused_words(d.request.paused_since, lang),
         view_doc,
         notes,
         templates,
         prefill,
-        c: Chrome::new(who, en),
+        c: Chrome::new(who, lang),
         correction_targets,
         corrections,
         gathering,
@@ -578,12 +600,12 @@ pub(super) async fn request_page(
         erasure,
         answer,
         errors,
-        identity_method: d.domain.policy.identity_for(kind).label(en),
+        identity_method: d.domain.policy.identity_for(kind).label(lang.is_en()),
         adult_subject_age,
         minor_age,
-        kind: kind_label(&d.request.kind, en),
-        state: state_label(&d.request.state, en),
-        arrived_on: madoguchi_domain::written_date(jst_date(d.request.arrived_at), en),
+        kind: kind_label(&d.request.kind, lang),
+        state: state_label(&d.request.state, lang),
+        arrived_on: madoguchi_domain::written_date(jst_date(d.request.arrived_at), lang.is_en()),
         badge: badge(d.request.due_on, today, d.domain.state.is_terminal()),
         fee: Yen(d.request.fee).to_string(),
         paid: Yen(d.request.paid).to_string(),
@@ -599,14 +621,18 @@ pub(super) async fn request_page(
                     g.as_str().to_owned(),
                     format!(
                         "{} ({})",
-                        if en { g.label_en() } else { g.label_ja() },
+                        if lang.is_en() {
+                            g.label_en()
+                        } else {
+                            g.label_ja()
+                        },
                         g.article()
                     ),
                 )
             })
             .collect(),
         documents,
-        payments: d.payments.iter().map(|p| PaymentRow::of(p, en)).collect(),
+        payments: d.payments.iter().map(|p| PaymentRow::of(p, lang)).collect(),
         mail: d.mail,
         letters,
         flash: view.flash,
@@ -633,7 +659,7 @@ pub(super) fn remedy_fields(
     carried: &madoguchi_service::erasure::ErasureProgress,
     measure: madoguchi_domain::answer::Measure,
     intro: &str,
-    en: bool,
+    lang: Lang,
 ) {
     let what = carried.lines.join("\n");
     fields.push(("remedy".to_owned(), "done".to_owned()));
@@ -641,7 +667,9 @@ pub(super) fn remedy_fields(
     fields.push(("what".to_owned(), what.clone()));
     fields.push((
         "systems".to_owned(),
-        carried.changed_in.join(if en { ", " } else { "、" }),
+        carried
+            .changed_in
+            .join(if lang.is_en() { ", " } else { "、" }),
     ));
     if let Some(day) = &carried.done_on {
         fields.push(("done_on".to_owned(), day.clone()));
