@@ -18,6 +18,8 @@ use madoguchi_config::Config;
 use madoguchi_store::sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 use tokio::net::TcpStream;
 
+use crate::bench_cpu::CpuMark;
+
 /// Sizes of the run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -43,6 +45,9 @@ pub enum Part {
     Audit,
     /// Intake at 1, 16 and 64 clients beside its floor, and the server's memory.
     Intake,
+    /// Intake at 64 clients spread over 1, 2 and 4 instances on one PostgreSQL (needs
+    /// PostgreSQL in `DATABASE_URL`).
+    Instances,
     /// Connectors: one subject's data across the example systems beside the same lookups
     /// sent directly, and 100 subjects at once (needs PostgreSQL and MariaDB).
     Connectors,
@@ -136,12 +141,26 @@ where
     F: Fn(usize, Conn) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = (Conn, bool)> + Send,
 {
+    load_spread(&[addr.to_owned()], clients, n, op).await
+}
+
+/// As [`load`], the clients' connections spread round-robin over several servers.
+async fn load_spread<F, Fut>(
+    addrs: &[String],
+    clients: usize,
+    n: usize,
+    op: F,
+) -> anyhow::Result<(f64, Vec<f64>, usize)>
+where
+    F: Fn(usize, Conn) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Conn, bool)> + Send,
+{
     let op = Arc::new(op);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let conn = Conn::open(addr).await?;
+    for client in 0..clients {
+        let conn = Conn::open(&addrs[client % addrs.len()]).await?;
         let (op, next) = (op.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = conn;
@@ -279,27 +298,163 @@ INSERT INTO outbox (message_id, request_id, recipient, lang, template, context, 
 END;
 ";
 
-/// The floor on PostgreSQL: pgbench with the same three inserts per transaction.
-fn pg_floor(url: &str, clients: usize, dir: &Path) -> anyhow::Result<f64> {
-    let script = dir.join("floor.sql");
-    std::fs::write(&script, PGBENCH_SCRIPT)?;
-    let out = Command::new("pgbench")
-        .args(["-n", "-T", "8", "-c", &clients.to_string(), "-j", "2", "-f"])
-        .arg(&script)
+/// Intake at 64 clients spread over 1, 2 and 4 instances of the service on one PostgreSQL:
+/// throughput, p99, and the CPU the instances and PostgreSQL spent per request.
+async fn instances(exe: &Path, env: &[(String, String)], n: usize) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut base = None;
+    for count in [1usize, 2, 4] {
+        let mut servers = Vec::new();
+        for _ in 0..count {
+            servers.push(start_server(exe, env).await?.0);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+        let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+        let mark = CpuMark::now(&pids);
+        let (tput, lat, errors) = load_spread(&addrs, 64, n, |i, mut c| async move {
+            let ok = matches!(
+                c.call("POST", "/api/v1/requests", Some(intake_body(i)), None)
+                    .await,
+                Ok((201, _))
+            );
+            (c, ok)
+        })
+        .await?;
+        let (server_us, pg_us) = mark.per_op_since(&pids, n);
+        let base_tput = *base.get_or_insert(tput);
+        rows.push(Row {
+            figure: format!("intake, 64 clients over {count} instance(s)"),
+            value: format!(
+                "{tput:.0} req/s; p50 {:.1} ms, p99 {:.1} ms; {errors} errors; server CPU {server_us:.0} µs; PostgreSQL CPU {pg_us:.0} µs per request",
+                pct(&lat, 0.5),
+                pct(&lat, 0.99),
+            ),
+            floor: format!("{:.2}× one instance", tput / base_tput),
+        });
+    }
+    Ok(rows)
+}
+
+/// What an officer's transition writes, by pgbench: the request's row (state, version, trail
+/// head), its audit entry and the mail to the subject, in one transaction, on a random one of
+/// the floor's requests.
+const PGBENCH_TRANSITION: &str = r"\set id random(1, :maxid)
+BEGIN;
+UPDATE requests SET state = 'awaiting_payment', version = version + 1, identity_verified = true, audit_seq = audit_seq + 1, audit_head = md5(random()::text), updated_at = now() WHERE id = :id;
+INSERT INTO audit_entries (chain, seq, request_id, at, actor_kind, action, detail, prev_hash, hash) VALUES ('floor-t:' || gen_random_uuid(), 1, :id, now(), 'staff', 'identity.approved', '{}', 'p', 'h');
+INSERT INTO outbox (message_id, request_id, recipient, lang, template, context, status, attempts, next_attempt_at, created_at) VALUES (gen_random_uuid()::text, :id, 'x@example.jp', 'ja', 'payment_requested', '{}', 'sent', 0, now(), now());
+END;
+";
+
+/// The transition's floor on the floor's database (the rows the intake floors left): by
+/// pgbench on PostgreSQL, by the same statements through sqlx from 16 tasks on SQLite;
+/// (transactions per second, transactions).
+async fn transition_floor(
+    url: &str,
+    postgres: bool,
+    dir: &Path,
+    n: usize,
+) -> anyhow::Result<(f64, usize)> {
+    let db = madoguchi_store::connect(url, 4).await?;
+    let b = db.backend();
+    let max: i64 = db
+        .conn()
+        .query_one_raw(Statement::from_string(
+            b,
+            "SELECT COALESCE(MAX(id), 0) AS n FROM requests",
+        ))
+        .await?
+        .context("max id")?
+        .try_get("", "n")?;
+    if max == 0 {
+        bail!("the intake floor left no requests to act on");
+    }
+    if postgres {
+        return pg_floor(
+            url,
+            16,
+            dir,
+            PGBENCH_TRANSITION,
+            &[("maxid", max.to_string())],
+        );
+    }
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (db, next) = (db.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < n {
+                let id = 1 + (uuid::Uuid::new_v4().as_u128() % max as u128) as i64;
+                let uid = uuid::Uuid::new_v4().to_string();
+                let tx = db.begin_write().await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    b,
+                    "UPDATE requests SET state = 'awaiting_payment', version = version + 1, identity_verified = 1, audit_seq = audit_seq + 1, audit_head = ?, updated_at = ? WHERE id = ?",
+                    [uid.clone().into(), Utc::now().into(), id.into()],
+                ))
+                .await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    b,
+                    "INSERT INTO audit_entries (chain, seq, request_id, at, actor_kind, action, detail, prev_hash, hash) VALUES (?, 1, ?, ?, 'staff', 'identity.approved', '{}', 'p', 'h')",
+                    [format!("floor-t:{uid}").into(), id.into(), Utc::now().into()],
+                ))
+                .await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    b,
+                    "INSERT INTO outbox (message_id, request_id, recipient, lang, template, context, status, attempts, next_attempt_at, created_at) VALUES (?, ?, 'x@example.jp', 'ja', 'payment_requested', '{}', 'sent', 0, ?, ?)",
+                    [uid.into(), id.into(), Utc::now().into(), Utc::now().into()],
+                ))
+                .await?;
+                tx.commit().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((n as f64 / started.elapsed().as_secs_f64(), n))
+}
+
+/// A floor on PostgreSQL: pgbench running `script` for 8 seconds with the variables `vars`;
+/// (transactions per second, transactions).
+fn pg_floor(
+    url: &str,
+    clients: usize,
+    dir: &Path,
+    script: &str,
+    vars: &[(&str, String)],
+) -> anyhow::Result<(f64, usize)> {
+    let path = dir.join("floor.sql");
+    std::fs::write(&path, script)?;
+    let mut cmd = Command::new("pgbench");
+    cmd.args(["-n", "-T", "8", "-c", &clients.to_string(), "-j", "2"]);
+    for (k, v) in vars {
+        cmd.arg("-D").arg(format!("{k}={v}"));
+    }
+    let out = cmd
+        .arg("-f")
+        .arg(&path)
         .arg(url)
         .output()
         .context("running pgbench (install postgresql-client)")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .with_context(|| {
-            format!(
-                "pgbench output: {text} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+    let field = |prefix: &str, nth: usize| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(nth))
+            .map(str::to_owned)
+    };
+    let tps = field("tps = ", 2).and_then(|v| v.parse().ok());
+    let done = field("number of transactions actually processed: ", 5).and_then(|v| v.parse().ok());
+    tps.zip(done).with_context(|| {
+        format!(
+            "pgbench output: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// A minimal SMTP sink: accepts everything, counts messages.
@@ -427,6 +582,13 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         .await?
         .migrate()
         .await?;
+    if opts.only == Some(Part::Instances) {
+        if pg_name.is_none() {
+            bail!("--only instances needs PostgreSQL in DATABASE_URL");
+        }
+        rows.extend(instances(&exe, &env, opts.intake.max(4000)).await?);
+        return finish(rows, backend, admin_url, pg_name, &dir).await;
+    }
     let (server, _) = start_server(&exe, &env).await?;
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -434,6 +596,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
 
     // Intake at 1, 16 and 64 clients, each beside its floor.
     for clients in [1usize, 16, 64] {
+        let mark = CpuMark::now(&[pid]);
         let (tput, lat, errors) = load(&server.addr, clients, opts.intake, |i, mut c| async move {
             let ok = matches!(
                 c.call("POST", "/api/v1/requests", Some(intake_body(i)), None)
@@ -443,19 +606,34 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             (c, ok)
         })
         .await?;
-        let floor = match &pg_name {
-            Some(_) => pg_floor(&floor_url, clients, &dir)?,
-            None => sqlite_floor(&floor_url, opts.intake.min(2000), clients).await?,
+        let (server_us, pg_us) = mark.per_op_since(&[pid], opts.intake);
+        let floor_mark = CpuMark::now(&[]);
+        let (floor, floor_ops) = match &pg_name {
+            Some(_) => pg_floor(&floor_url, clients, &dir, PGBENCH_SCRIPT, &[])?,
+            None => {
+                let n = opts.intake.min(2000);
+                (sqlite_floor(&floor_url, n, clients).await?, n)
+            }
+        };
+        let (_, floor_pg_us) = floor_mark.per_op_since(&[], floor_ops);
+        let db_cpu = |us: f64| match &pg_name {
+            Some(_) => format!("; PostgreSQL CPU {us:.0} µs"),
+            None => String::new(),
         };
         rows.push(Row {
             figure: format!("intake, {clients} client(s)"),
             value: format!(
-                "{tput:.0} req/s; p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms; {errors} errors",
+                "{tput:.0} req/s; p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms; {errors} errors; server CPU {server_us:.0} µs{} per request",
                 pct(&lat, 0.5),
                 pct(&lat, 0.9),
-                pct(&lat, 0.99)
+                pct(&lat, 0.99),
+                db_cpu(pg_us),
             ),
-            floor: format!("{floor:.0} tx/s → {:.0} % of floor", tput / floor * 100.0),
+            floor: format!(
+                "{floor:.0} tx/s{} per tx → {:.0} % of floor",
+                db_cpu(floor_pg_us),
+                tput / floor * 100.0
+            ),
         });
     }
     let after_intake = rss_kib(pid);
@@ -472,6 +650,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         drop(server);
         return finish(rows, backend, admin_url, pg_name, &dir).await;
     }
+
+    // Several instances on one PostgreSQL, each its own process, beside the one above.
+    let (server, pid) = if pg_name.is_some() {
+        drop(server);
+        rows.extend(instances(&exe, &env, opts.intake.max(4000)).await?);
+        let (server, _) = start_server(&exe, &env).await?;
+        let pid = server.child.id();
+        (server, pid)
+    } else {
+        (server, pid)
+    };
 
     // Officer transitions through the staff API at 16 clients.
     let service = crate::Application::build_offline(config.clone()).await?;
@@ -541,6 +730,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let targets = Arc::new(targets);
     let n = targets.len();
     let (t, tok) = (targets.clone(), token.clone());
+    let mark = CpuMark::now(&[pid]);
     let (tput, lat, errors) = load(&server.addr, 16, n, move |i, mut c| {
         let (t, tok) = (t.clone(), tok.clone());
         async move {
@@ -561,14 +751,27 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         }
     })
     .await?;
+    let (server_us, pg_us) = mark.per_op_since(&[pid], n);
+    let floor_mark = CpuMark::now(&[]);
+    let (floor, floor_ops) = transition_floor(&floor_url, pg_name.is_some(), &dir, n).await?;
+    let (_, floor_pg_us) = floor_mark.per_op_since(&[], floor_ops);
+    let db_cpu = |us: f64| match &pg_name {
+        Some(_) => format!("; PostgreSQL CPU {us:.0} µs"),
+        None => String::new(),
+    };
     rows.push(Row {
         figure: "officer transition (approve identity), 16 clients".into(),
         value: format!(
-            "{tput:.0} req/s; p50 {:.1} ms, p99 {:.1} ms; {errors} errors",
+            "{tput:.0} req/s; p50 {:.1} ms, p99 {:.1} ms; {errors} errors; server CPU {server_us:.0} µs{} per request",
             pct(&lat, 0.5),
-            pct(&lat, 0.99)
+            pct(&lat, 0.99),
+            db_cpu(pg_us),
         ),
-        floor: String::new(),
+        floor: format!(
+            "{floor:.0} tx/s{} per tx → {:.0} % of floor",
+            db_cpu(floor_pg_us),
+            tput / floor * 100.0
+        ),
     });
 
     // Outbox delivery to the local SMTP sink.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub mod bench;
 mod bench_connectors;
+mod bench_cpu;
 
 use anyhow::Context;
 use madoguchi_config::{Config, MailTransport};

@@ -188,6 +188,13 @@ impl NewRequest {
             subject_reply: Set(None),
             assignee_id: Set(None),
             duplicate_of: Set(duplicate_of),
+            // Set, though empty, so that the row as it will be stored is known before the
+            // insert (a new request's mail is made from it on PostgreSQL).
+            answer: Set(None),
+            datamap_hash: Set(None),
+            incident_id: Set(None),
+            purged_at: Set(None),
+            subject_birth_date_sealed: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

@@ -421,6 +421,7 @@ impl Service {
                 row: Box::new(am),
                 pid,
                 number: facts.number,
+                id: facts.id,
                 mail,
             },
             entries,

@@ -254,8 +254,7 @@ impl Service {
     }
 
     async fn send_one(&self, client: &WebhookClient, c: &Claimed) -> Outcome {
-        let mut body: serde_json::Value =
-            serde_json::from_str(&c.delivery.payload).unwrap_or_default();
+        let mut body = webhooks::body(&c.delivery);
         // The link to the staff page, from this deployment's public address.
         if let Some(path) = body["data"]["path"].as_str() {
             body["data"]["link"] =

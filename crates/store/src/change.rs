@@ -23,6 +23,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::audit::{self, NewEntry, Origin};
+use crate::batch::Batch;
 use crate::entities::{attachment, payment, request, subject_token};
 use crate::error::{Refused, StoreError};
 use crate::outbox::{self, NewMessage};
@@ -45,6 +46,8 @@ pub enum Update<'a> {
         pid: Uuid,
         /// A number already chosen, if any.
         number: Option<String>,
+        /// Its row id, where drawn beforehand (PostgreSQL, `IntakeFacts::id`).
+        id: Option<i64>,
         /// Its mail.
         mail: MailFor<'a>,
     },
@@ -480,7 +483,43 @@ pub async fn commit(
         writes,
         mut mail,
     } = change;
+    let backend = db.backend();
+    // A new request whose number and id were drawn beforehand, with nothing but inserts, is
+    // one statement on PostgreSQL: atomic by itself, without `BEGIN` and `COMMIT` around it.
+    let update = match update {
+        Update::New {
+            row,
+            pid,
+            number: Some(number),
+            id: Some(id),
+            mail: mail_for,
+        } if backend == sea_orm::DatabaseBackend::Postgres
+            && writes.iter().all(|w| matches!(w, Write::IssueToken { .. })) =>
+        {
+            return commit_new_at_once(
+                db,
+                cipher,
+                NewAtOnce {
+                    row: *row,
+                    pid,
+                    number,
+                    id,
+                    mail_for,
+                    entries,
+                    writes,
+                    mail,
+                },
+                origin,
+                mail_host,
+                now,
+            )
+            .await;
+        }
+        other => other,
+    };
     let tx = db.begin_write().await?;
+    // Inserts that carry no precondition go to the database together, last.
+    let mut batch = Batch::new(backend);
     // A link already used refuses as such, before the row's version is even compared.
     let (first, writes): (Vec<_>, Vec<_>) = writes
         .into_iter()
@@ -493,6 +532,7 @@ pub async fn commit(
             row,
             pid,
             number,
+            id,
             mail: mail_for,
         } => {
             let (mut rows, seq, head) = audit::link(
@@ -512,31 +552,23 @@ pub async fn commit(
             am.number = Set(number.clone());
             am.audit_seq = Set(seq);
             am.audit_head = Set(head);
+            if let Some(id) = id {
+                am.id = Set(id);
+            }
             let inserted = requests::insert(&tx, cipher, am).await?;
             for r in &mut rows {
                 r.request_id = Set(Some(inserted.id));
             }
-            audit::insert(&tx, rows).await?;
+            batch.extend(audit::insert_statement(rows));
             mail.extend(mail_for(&inserted));
-            crate::webhooks::enqueue(
-                &tx,
-                "request.filed",
-                &crate::webhooks::request_payload(
-                    &inserted,
-                    &inserted.state,
-                    None,
-                    inserted.due_on,
-                ),
-                now,
-            )
-            .await?;
+            batch.push(&filed_event(backend, &inserted, now));
             (inserted.id, number)
         }
         Update::Trail(current) => {
             if !entries.is_empty() {
                 let rows = link_onto(current, &entries, origin, now);
                 requests::update_audit_head(&tx, current, (rows.1, &rows.2)).await?;
-                audit::insert(&tx, rows.0).await?;
+                batch.extend(audit::insert_statement(rows.0));
             }
             (current.id, current.number.clone())
         }
@@ -569,7 +601,7 @@ pub async fn commit(
                     .exec(&tx)
                     .await?;
             }
-            audit::insert(&tx, rows.0).await?;
+            batch.extend(audit::insert_statement(rows.0));
             if next.state.as_str() != current.state {
                 let payload = crate::webhooks::request_payload(
                     current,
@@ -577,21 +609,152 @@ pub async fn commit(
                     Some(&current.state),
                     next.due_on,
                 );
-                crate::webhooks::enqueue(&tx, "request.state_changed", &payload, now).await?;
+                batch.push(&crate::webhooks::enqueue_statement(
+                    backend,
+                    "request.state_changed",
+                    &payload,
+                    now,
+                ));
             }
             (current.id, current.number.clone())
         }
         Update::Assignee { current, assignee } => {
             let rows = link_onto(current, &entries, origin, now);
             requests::update_assignee(&tx, current, assignee, (rows.1, &rows.2), now).await?;
-            audit::insert(&tx, rows.0).await?;
+            batch.extend(audit::insert_statement(rows.0));
             (current.id, current.number.clone())
         }
     };
     for write in writes {
-        apply(&tx, cipher, request_id, write, origin, now).await?;
+        match write {
+            Write::IssueToken {
+                purpose,
+                token,
+                expires_at,
+            } => batch.push(&tokens::insert_statement(
+                request_id, purpose, &token, expires_at, now,
+            )),
+            write => apply(&tx, cipher, request_id, write, origin, now).await?,
+        }
     }
     let mailed = !mail.is_empty();
+    batch.extend(mail_inserts(cipher, request_id, mail, mail_host, now));
+    batch.run(&tx).await?;
+    tx.commit().await?;
+    Ok(Committed {
+        request_id,
+        number,
+        mailed,
+    })
+}
+
+/// A new request's change, for [`commit_new_at_once`].
+struct NewAtOnce<'a> {
+    row: request::ActiveModel,
+    pid: Uuid,
+    number: String,
+    id: i64,
+    mail_for: MailFor<'a>,
+    entries: Vec<NewEntry>,
+    writes: Vec<Write>,
+    mail: Vec<NewMessage>,
+}
+
+/// Commits a new request as one statement (PostgreSQL): the request's row with its id drawn
+/// beforehand, its trail, the `request.filed` deliveries, its link tokens and its mail. The
+/// mail is made from the row as it will be stored (the database adds nothing to it but its
+/// microsecond rounding, which no message shows).
+async fn commit_new_at_once(
+    db: &Db,
+    cipher: &RowCipher,
+    new: NewAtOnce<'_>,
+    origin: &Origin,
+    mail_host: &str,
+    now: DateTime<Utc>,
+) -> Result<Committed, StoreError> {
+    let NewAtOnce {
+        mut row,
+        pid,
+        number,
+        id,
+        mail_for,
+        entries,
+        writes,
+        mut mail,
+    } = new;
+    let (rows, seq, head) = audit::link(
+        &audit::request_chain(pid),
+        Some(id),
+        0,
+        audit::GENESIS,
+        &entries,
+        origin,
+        now,
+    );
+    row.id = Set(id);
+    row.number = Set(number.clone());
+    row.audit_seq = Set(seq);
+    row.audit_head = Set(head);
+    use sea_orm::TryIntoModel;
+    let as_stored = row.clone().try_into_model().map_err(|e| {
+        StoreError::Corrupt(format!("a new request's row leaves a column unset: {e}"))
+    })?;
+    let backend = db.backend();
+    let mut batch = Batch::new(backend);
+    batch.push(&requests::insert_statement(cipher, row));
+    batch.extend(audit::insert_statement(rows));
+    batch.push(&filed_event(backend, &as_stored, now));
+    for write in writes {
+        if let Write::IssueToken {
+            purpose,
+            token,
+            expires_at,
+        } = write
+        {
+            batch.push(&tokens::insert_statement(
+                id, purpose, &token, expires_at, now,
+            ));
+        }
+    }
+    mail.extend(mail_for(&as_stored));
+    let mailed = !mail.is_empty();
+    batch.extend(mail_inserts(cipher, id, mail, mail_host, now));
+    if batch.fits_one_statement() {
+        batch.run(db.conn()).await?;
+    } else {
+        let tx = db.begin_write().await?;
+        batch.run(&tx).await?;
+        tx.commit().await?;
+    }
+    Ok(Committed {
+        request_id: id,
+        number,
+        mailed,
+    })
+}
+
+/// The `request.filed` deliveries of a new request.
+fn filed_event(
+    backend: sea_orm::DatabaseBackend,
+    row: &request::Model,
+    now: DateTime<Utc>,
+) -> sea_orm::sea_query::InsertStatement {
+    crate::webhooks::enqueue_statement(
+        backend,
+        "request.filed",
+        &crate::webhooks::request_payload(row, &row.state, None, row.due_on),
+        now,
+    )
+}
+
+/// The inserts of a change's mail, each message tied to its request.
+fn mail_inserts(
+    cipher: &RowCipher,
+    request_id: i64,
+    mail: Vec<NewMessage>,
+    mail_host: &str,
+    now: DateTime<Utc>,
+) -> Vec<sea_orm::sea_query::InsertStatement> {
     let mail = mail
         .into_iter()
         .map(|m| NewMessage {
@@ -599,13 +762,7 @@ pub async fn commit(
             ..m
         })
         .collect();
-    outbox::enqueue(&tx, cipher, mail, mail_host, now).await?;
-    tx.commit().await?;
-    Ok(Committed {
-        request_id,
-        number,
-        mailed,
-    })
+    outbox::insert_statements(cipher, mail, mail_host, now).0
 }
 
 /// The `connector.failed` webhook event (its last try failed), in the failure's own

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod batch;
 pub mod change;
 pub mod complaints;
 pub mod counters;

@@ -56,24 +56,40 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     host: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
+    let (statements, ids) = insert_statements(cipher, messages, host, now);
+    for s in &statements {
+        db.execute(s).await?;
+    }
+    Ok(ids)
+}
+
+/// The inserts of messages, sealed, for a change's [`crate::batch::Batch`], and their
+/// Message-IDs in order.
+pub(crate) fn insert_statements(
+    cipher: &RowCipher,
+    messages: Vec<NewMessage>,
+    host: &str,
+    now: DateTime<Utc>,
+) -> (Vec<sea_orm::sea_query::InsertStatement>, Vec<String>) {
     let ids: Vec<String> = messages
         .iter()
         .map(|_| format!("<{}@{host}>", Uuid::new_v4()))
         .collect();
     let mut messages = messages.into_iter().zip(ids.iter().cloned()).peekable();
+    let mut statements = Vec::new();
     while messages.peek().is_some() {
         let chunk: Vec<_> = messages.by_ref().take(500).collect();
-        insert_chunk(db, cipher, chunk, now).await?;
+        statements.push(insert_chunk(cipher, chunk, now));
     }
-    Ok(ids)
+    (statements, ids)
 }
 
-async fn insert_chunk<C: ConnectionTrait>(
-    db: &C,
+fn insert_chunk(
     cipher: &RowCipher,
     messages: Vec<(NewMessage, String)>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::QueryTrait;
     let now = now.trunc_subsecs(6);
     let rows = messages.into_iter().map(|(m, message_id)| {
         let (recipient, context) =
@@ -96,8 +112,7 @@ async fn insert_chunk<C: ConnectionTrait>(
             ..Default::default()
         }
     });
-    Outbox::insert_many(rows).exec(db).await?;
-    Ok(())
+    Outbox::insert_many(rows).into_query()
 }
 
 /// Claims up to `limit` due messages for `lease`, opened. Expired leases are reclaimed.

@@ -110,6 +110,9 @@ pub struct IntakeFacts {
     pub duplicate: Option<(i64, String)>,
     /// The new request's number, where it can be drawn outside the transaction.
     pub number: Option<String>,
+    /// The new request's row id, where it can be drawn beforehand (PostgreSQL): with it the
+    /// request's rows need not wait for the request's insert to learn its id.
+    pub id: Option<i64>,
 }
 
 /// The duplicate check and, on PostgreSQL, the request number in one round trip: a sequence
@@ -130,6 +133,7 @@ pub async fn intake_facts<C: ConnectionTrait>(
         return Ok(IntakeFacts {
             duplicate,
             number: None,
+            id: None,
         });
     }
     // Built once: the terminal states are constants, written into the statement as literals.
@@ -140,7 +144,9 @@ pub async fn intake_facts<C: ConnectionTrait>(
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
         format!(
-            "SELECT nextval('request_number_seq') AS n, d.id AS dup_id, d.number AS dup_number \
+            "SELECT nextval('request_number_seq') AS n, \
+             nextval(pg_get_serial_sequence('requests', 'id')) AS id, \
+             d.id AS dup_id, d.number AS dup_number \
              FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT id, number FROM requests \
              WHERE email_norm = $1 AND kind = $2 AND state NOT IN ({}) ORDER BY id LIMIT 1) \
              AS d ON true",
@@ -157,12 +163,25 @@ pub async fn intake_facts<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| StoreError::Corrupt("request number sequence".into()))?;
     let n: i64 = row.try_get("", "n")?;
+    let id: i64 = row.try_get("", "id")?;
     let dup_id: Option<i64> = row.try_get("", "dup_id")?;
     let dup_number: Option<String> = row.try_get("", "dup_number")?;
     Ok(IntakeFacts {
         duplicate: dup_id.zip(dup_number),
         number: Some(format_number(n, now)),
+        id: Some(id),
     })
+}
+
+/// The insert of a new request row whose id is already drawn ([`IntakeFacts::id`]), its
+/// personal data sealed, for a change's [`crate::batch::Batch`].
+pub(crate) fn insert_statement(
+    cipher: &RowCipher,
+    mut row: request::ActiveModel,
+) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::QueryTrait;
+    cipher.seal_request(&mut row);
+    Requests::insert(row).into_query()
 }
 
 /// Inserts a new request row, its personal data sealed, and returns it opened.

@@ -57,6 +57,22 @@ pub async fn insert<C: ConnectionTrait>(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    db.execute(&insert_statement(
+        request_id, purpose, token, expires_at, now,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The insert of a token's hash, for a change's [`crate::batch::Batch`].
+pub(crate) fn insert_statement(
+    request_id: i64,
+    purpose: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::QueryTrait;
     let row = subject_token::ActiveModel {
         request_id: Set(request_id),
         purpose: Set(purpose.to_owned()),
@@ -67,8 +83,7 @@ pub async fn insert<C: ConnectionTrait>(
         created_at: Set(now.trunc_subsecs(6)),
         ..Default::default()
     };
-    Tokens::insert(row).exec(db).await?;
-    Ok(())
+    Tokens::insert(row).into_query()
 }
 
 /// Finds a live token without using it (to show the confirmation page).

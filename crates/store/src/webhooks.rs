@@ -165,19 +165,86 @@ pub async fn endpoints<C: ConnectionTrait>(
         .await?)
 }
 
+/// One delivery of `event` for each active endpoint that wants it, as one insert that reads
+/// the endpoints itself (no round trip to read them first), for a change's
+/// [`crate::batch::Batch`]. `payload` is the event's data; its envelope (the delivery's id,
+/// the event's name and time) is added when it is sent ([`body`]).
+pub(crate) fn enqueue_statement(
+    backend: sea_orm::DatabaseBackend,
+    event: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::sea_query::Query;
+    let now = now.trunc_subsecs(6);
+    // Each delivery's own random id, made by the database (one per endpoint found): a
+    // version-4 UUID, stored as PostgreSQL's uuid and as SQLite's 16-byte blob (as sqlx binds
+    // a `Uuid` there). `random() & 3` picks the variant's 8, 9, a or b.
+    let (pid, wants) = match backend {
+        sea_orm::DatabaseBackend::Postgres => (
+            "gen_random_uuid()",
+            "strpos(',' || \"events\" || ',', $1) > 0",
+        ),
+        _ => (
+            "unhex(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2) || \
+             substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || \
+             hex(randomblob(6)))",
+            "instr(',' || \"events\" || ',', ?) > 0",
+        ),
+    };
+    let select = Query::select()
+        .expr(Expr::cust(pid))
+        .column(webhook_endpoint::Column::Id)
+        .expr(Expr::val(event))
+        .expr(Expr::val(payload.to_string()))
+        .expr(Expr::val(PENDING))
+        .expr(Expr::val(0i32))
+        // Due at once in real time, whatever logical time the change ran at.
+        .expr(Expr::val(now.min(Utc::now().trunc_subsecs(6))))
+        .expr(Expr::val(now))
+        .from(webhook_endpoint::Entity)
+        .and_where(webhook_endpoint::Column::Active.eq(true))
+        .and_where(Expr::cust_with_values(wants, [format!(",{event},")]))
+        .to_owned();
+    Query::insert()
+        .into_table(webhook_delivery::Entity)
+        .columns([
+            webhook_delivery::Column::Pid,
+            webhook_delivery::Column::EndpointId,
+            webhook_delivery::Column::Event,
+            webhook_delivery::Column::Payload,
+            webhook_delivery::Column::Status,
+            webhook_delivery::Column::Attempts,
+            webhook_delivery::Column::NextAttemptAt,
+            webhook_delivery::Column::CreatedAt,
+        ])
+        .select_from(select)
+        .expect("the select has a value for every column")
+        .to_owned()
+}
+
 /// Writes one delivery of `event` for each active endpoint that wants it, in the caller's
-/// transaction. `payload` is the event without its id; each delivery gets its own.
+/// transaction ([`enqueue_statement`] sent at once).
 pub(crate) async fn enqueue<C: ConnectionTrait>(
     tx: &C,
     event: &str,
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let rows = deliveries(&active_endpoints(tx).await?, event, payload, None, now);
-    if !rows.is_empty() {
-        webhook_delivery::Entity::insert_many(rows).exec(tx).await?;
-    }
+    let insert = enqueue_statement(tx.get_database_backend(), event, payload, now);
+    tx.execute(&insert).await?;
     Ok(())
+}
+
+/// The body a delivery sends: its stored event data in the envelope of the delivery's id, the
+/// event's name and the time it happened (the same on every try, so a receiver can tell a
+/// repeat).
+pub fn body(delivery: &webhook_delivery::Model) -> serde_json::Value {
+    let mut body: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap_or_default();
+    body["id"] = serde_json::Value::String(delivery.pid.to_string());
+    body["type"] = serde_json::Value::String(delivery.event.clone());
+    body["created_at"] = serde_json::Value::String(delivery.created_at.to_rfc3339());
+    body
 }
 
 async fn active_endpoints<C: ConnectionTrait>(
@@ -201,28 +268,21 @@ fn deliveries(
     endpoints
         .iter()
         .filter(|e| e.events.split(',').any(|x| x.trim() == event))
-        .map(|e| {
-            let pid = Uuid::new_v4();
-            let mut body = payload.clone();
-            body["id"] = serde_json::Value::String(pid.to_string());
-            body["type"] = serde_json::Value::String(event.to_owned());
-            body["created_at"] = serde_json::Value::String(now.to_rfc3339());
-            webhook_delivery::ActiveModel {
-                pid: Set(pid),
-                endpoint_id: Set(e.id),
-                event: Set(event.to_owned()),
-                payload: Set(body.to_string()),
-                status: Set(PENDING.to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
-                claimed_until: Set(None),
-                last_error: Set(None),
-                response_status: Set(None),
-                created_at: Set(now),
-                delivered_at: Set(None),
-                dedupe_key: Set(key.map(str::to_owned)),
-                ..Default::default()
-            }
+        .map(|e| webhook_delivery::ActiveModel {
+            pid: Set(Uuid::new_v4()),
+            endpoint_id: Set(e.id),
+            event: Set(event.to_owned()),
+            payload: Set(payload.to_string()),
+            status: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now.min(Utc::now().trunc_subsecs(6))),
+            claimed_until: Set(None),
+            last_error: Set(None),
+            response_status: Set(None),
+            created_at: Set(now),
+            delivered_at: Set(None),
+            dedupe_key: Set(key.map(str::to_owned)),
+            ..Default::default()
         })
         .collect()
 }

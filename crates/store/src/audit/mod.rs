@@ -131,6 +131,14 @@ pub fn link(
     (rows, seq, prev)
 }
 
+/// The insert of linked rows, for a change's [`crate::batch::Batch`]; none for no rows.
+pub(crate) fn insert_statement(
+    rows: Vec<audit_entry::ActiveModel>,
+) -> Option<sea_orm::sea_query::InsertStatement> {
+    use sea_orm::QueryTrait;
+    (!rows.is_empty()).then(|| audit_entry::Entity::insert_many(rows).into_query())
+}
+
 /// Inserts linked rows.
 pub(crate) async fn insert<C: ConnectionTrait>(
     db: &C,
