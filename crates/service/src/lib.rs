@@ -635,7 +635,8 @@ impl Service {
                 )
                 .await
             {
-                Ok(()) => {
+                Ok(Some(committed)) => return Ok(committed),
+                Ok(None) => {
                     return Ok(requests::find_by_id(self.db.conn(), &self.cipher, row.id).await?);
                 }
                 Err(ServiceError::Conflict) => continue,
@@ -659,7 +660,7 @@ impl Service {
         confirm_token: Option<&str>,
         recorded: Option<&domain::Recorded>,
         now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<request::Model>, ServiceError> {
         let settings = self.settings().await?;
         let mut writes = Vec::new();
         let mut entries = entries;
@@ -792,8 +793,7 @@ impl Service {
             writes,
             mail,
         };
-        self.commit_change(change, origin, now).await?;
-        Ok(())
+        Ok(self.commit_change(change, origin, now).await?.row)
     }
 
     /// The one commit: every change to a request goes through here into

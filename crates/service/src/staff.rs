@@ -11,7 +11,7 @@ use madoguchi_store::audit::{NewEntry, Origin};
 use madoguchi_store::entities::{api_token, staff_session, staff_user};
 use madoguchi_store::sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use madoguchi_store::secrets::{hash_token, random_code, random_token};
 use uuid::Uuid;
@@ -752,15 +752,16 @@ impl Service {
 
     /// The staff member behind a bearer token. The token's role never exceeds its owner's.
     pub async fn api_identity(&self, bearer: &str) -> Result<Option<StaffIdentity>, ServiceError> {
-        let Some(t) = api_token::Entity::find()
+        // The token and its owner in one query: every API call asks this first.
+        let owner = api_token::Entity::belongs_to(staff_user::Entity)
+            .from(api_token::Column::UserId)
+            .to(staff_user::Column::Id)
+            .into();
+        let Some((t, Some(user))) = api_token::Entity::find()
+            .join(madoguchi_store::sea_orm::JoinType::InnerJoin, owner)
+            .select_also(staff_user::Entity)
             .filter(api_token::Column::TokenHash.eq(hash_token(bearer)))
             .filter(api_token::Column::RevokedAt.is_null())
-            .one(self.db().conn())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Some(user) = staff_user::Entity::find_by_id(t.user_id)
             .one(self.db().conn())
             .await?
         else {

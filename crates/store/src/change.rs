@@ -465,6 +465,9 @@ pub struct Committed {
     pub number: String,
     /// Whether mail was enqueued (the sender is woken).
     pub mailed: bool,
+    /// The request's row as committed, where the change wrote it whole (a transition without
+    /// an answer or a map hash written after it); otherwise the caller reads it.
+    pub row: Option<request::Model>,
 }
 
 /// Commits one change in one transaction. `Conflict` when the request moved since it was
@@ -518,6 +521,7 @@ pub async fn commit(
         other => other,
     };
     let tx = db.begin_write().await?;
+    let mut committed_row = None;
     // Inserts that carry no precondition go to the database together, last.
     let mut batch = Batch::new(backend);
     // A link already used refuses as such, before the row's version is even compared.
@@ -581,7 +585,7 @@ pub async fn commit(
             datamap,
         } => {
             let rows = link_onto(current, &entries, origin, now);
-            requests::update_lifecycle(
+            let updated = requests::update_lifecycle(
                 &tx,
                 cipher,
                 current,
@@ -591,6 +595,9 @@ pub async fn commit(
                 now,
             )
             .await?;
+            if answer.is_none() && datamap.is_none() {
+                committed_row = Some(updated);
+            }
             if let Some(answer) = &answer {
                 requests::set_answer(&tx, cipher, current, answer).await?;
             }
@@ -645,6 +652,7 @@ pub async fn commit(
         request_id,
         number,
         mailed,
+        row: committed_row,
     })
 }
 
@@ -730,6 +738,7 @@ async fn commit_new_at_once(
         request_id: id,
         number,
         mailed,
+        row: None,
     })
 }
 

@@ -335,7 +335,7 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     audit: (i64, &str),
     (subject_message, subject_reply): (Option<&str>, Option<&str>),
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<request::Model, StoreError> {
     let mut am = request::ActiveModel {
         ..Default::default()
     };
@@ -370,17 +370,17 @@ pub async fn update_lifecycle<C: ConnectionTrait>(
     am.kind = sea_orm::ActiveValue::NotSet;
     am.jurisdiction = sea_orm::ActiveValue::NotSet;
     am.policy = sea_orm::ActiveValue::NotSet;
-    let result = Requests::update_many()
+    // The row comes back as written, so the caller need not read it again.
+    let mut updated = Requests::update_many()
         .set(am)
         .filter(request::Column::Id.eq(current.id))
         .filter(request::Column::Version.eq(current.version))
         .filter(request::Column::AuditSeq.eq(current.audit_seq))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict)
+    match (updated.pop(), updated.is_empty()) {
+        (Some(row), true) => cipher.open_request(row),
+        _ => Err(StoreError::Conflict),
     }
 }
 
