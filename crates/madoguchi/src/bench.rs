@@ -630,8 +630,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
                 db_cpu(pg_us),
             ),
             floor: format!(
-                "{floor:.0} tx/s{} per tx → {:.0} % of floor",
-                db_cpu(floor_pg_us),
+                "{floor:.0} tx/s{} → {:.0} % of floor",
+                db_cpu(floor_pg_us).replace(" µs", " µs per tx"),
                 tput / floor * 100.0
             ),
         });
@@ -768,8 +768,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             db_cpu(pg_us),
         ),
         floor: format!(
-            "{floor:.0} tx/s{} per tx → {:.0} % of floor",
-            db_cpu(floor_pg_us),
+            "{floor:.0} tx/s{} → {:.0} % of floor",
+            db_cpu(floor_pg_us).replace(" µs", " µs per tx"),
             tput / floor * 100.0
         ),
     });

@@ -70,7 +70,7 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Opens `n` connections (together, all held until the last is open) and has
+    /// Opens `n` connections (one after another, all held until the last is open) and has
     /// each read the tables the first pages read, so the first requests after a start do not
     /// pay for connecting and for PostgreSQL's per-backend catalog caches. Called once before
     /// the service reports ready; `n` is at most the pool's size.
@@ -84,25 +84,16 @@ impl Db {
         };
         macro_rules! warm_pool {
             ($pool:expr) => {{
-                // Opened together: each PostgreSQL connection is a new server process, and
-                // opening them one after another was most of the time to ready.
-                let mut opening = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let pool = $pool.clone();
-                    opening.spawn(async move {
-                        let mut c = pool.acquire().await?;
-                        sea_orm::sqlx::query(TOUCH).execute(&mut *c).await?;
-                        Ok::<_, sea_orm::sqlx::Error>(c)
-                    });
-                }
-                // Held until all are open, so each is a different connection.
+                let pool = $pool;
                 let mut held = Vec::with_capacity(n as usize);
-                while let Some(opened) = opening.join_next().await {
-                    held.push(
-                        opened
-                            .map_err(|e| DbErr::Custom(e.to_string()))?
-                            .map_err(err)?,
-                    );
+                for _ in 0..n {
+                    let mut c = pool.acquire().await.map_err(err)?;
+                    sea_orm::sqlx::query(TOUCH)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(err)?;
+                    // Held until all are open, so each is a different connection.
+                    held.push(c);
                 }
             }};
         }
