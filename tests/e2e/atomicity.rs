@@ -13,13 +13,14 @@ use crate::helpers::*;
 use crate::on_both;
 
 /// The tables a change to a request writes.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "requests",
     "audit_entries",
     "outbox",
     "subject_tokens",
     "attachments",
     "payments",
+    "webhook_deliveries",
 ];
 
 /// Installs the fault: a counter, and a trigger on each table that counts the rows written
@@ -331,6 +332,95 @@ on_both!(
         })
         .await;
         assert!(rows >= 2, "the refund row and the entry, wrote {rows}");
+        app.verify_audit().await;
+    }
+);
+
+/// Rows in every table a change writes: what a failed intake must leave as it was.
+async fn table_counts(app: &TestApp) -> Vec<i64> {
+    let db = app.service.db().conn();
+    let mut counts = Vec::new();
+    for t in TABLES {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {t}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push(row.try_get::<i64>("", "n").unwrap());
+    }
+    counts
+}
+
+on_both!(
+    an_intake_is_all_or_nothing_with_its_webhook_deliveries,
+    |app: TestApp| async move {
+        let app = app;
+        app.halt().await;
+        // An endpoint that wants the filing: its delivery is part of the intake's change (on
+        // PostgreSQL the one statement without a transaction around it).
+        app.sql(&format!(
+            "INSERT INTO webhook_endpoints (pid, url, events, secret, active, created_at) \
+             VALUES ({}, 'https://hooks.example.jp/in', 'request.filed,request.state_changed', \
+             'not opened here', {}, CURRENT_TIMESTAMP)",
+            match app.backend {
+                Backend::Postgres => format!("'{}'", uuid::Uuid::new_v4()),
+                _ => format!("X'{}'", uuid::Uuid::new_v4().simple()),
+            },
+            match app.backend {
+                Backend::Postgres => "true",
+                _ => "1",
+            }
+        ))
+        .await;
+        install_fault(&app).await;
+        let mut wrote = None;
+        for n in 1..30 {
+            let before = table_counts(&app).await;
+            arm(&app, n).await;
+            // Through the service (the app's server and workers are stopped, so that nothing
+            // else writes while the fault counts rows), as the API files it.
+            let input: madoguchi_web::intake::IntakeInput =
+                serde_json::from_value(valid_json(&format!("intake-{n}@example.jp"))).unwrap();
+            let new = input
+                .parse_now(
+                    madoguchi_service::Channel::Api,
+                    &madoguchi_domain::Policy::appi(),
+                )
+                .unwrap();
+            let filed = app
+                .service
+                .file_request(new, &Origin::default(), Utc::now())
+                .await;
+            arm(&app, -1).await;
+            if filed.is_ok() {
+                let after = table_counts(&app).await;
+                // The request, its entry, its link token, its mail and one delivery.
+                assert_eq!(
+                    after
+                        .iter()
+                        .zip(&before)
+                        .map(|(a, b)| a - b)
+                        .collect::<Vec<_>>(),
+                    vec![1, 1, 1, 1, 0, 0, 1],
+                    "an intake's rows"
+                );
+                wrote = Some(n - 1);
+                break;
+            }
+            assert_eq!(
+                table_counts(&app).await,
+                before,
+                "failing at row {n} left part of the intake behind"
+            );
+        }
+        assert_eq!(
+            wrote,
+            Some(5),
+            "an intake writes five rows, each failed in turn"
+        );
         app.verify_audit().await;
     }
 );

@@ -615,6 +615,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
                 (sqlite_floor(&floor_url, n, clients).await?, n)
             }
         };
+        // pgbench's backends end as it exits; their time counts once the postmaster has them.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let (_, floor_pg_us) = floor_mark.per_op_since(&[], floor_ops);
         let db_cpu = |us: f64| match &pg_name {
             Some(_) => format!("; PostgreSQL CPU {us:.0} µs"),
@@ -754,6 +756,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let (server_us, pg_us) = mark.per_op_since(&[pid], n);
     let floor_mark = CpuMark::now(&[]);
     let (floor, floor_ops) = transition_floor(&floor_url, pg_name.is_some(), &dir, n).await?;
+    // pgbench's backends end as it exits; their time counts once the postmaster has them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, floor_pg_us) = floor_mark.per_op_since(&[], floor_ops);
     let db_cpu = |us: f64| match &pg_name {
         Some(_) => format!("; PostgreSQL CPU {us:.0} µs"),

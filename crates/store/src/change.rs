@@ -632,6 +632,18 @@ pub async fn commit(
             (current.id, current.number.clone())
         }
     };
+    // A write that changes the request's row after its update makes the row taken from that
+    // update stale: the caller reads it again.
+    if writes.iter().any(|w| {
+        matches!(
+            w,
+            Write::LinkIncident { .. }
+                | Write::PurgeRequest { .. }
+                | Write::ConvertComplaint { .. }
+        )
+    }) {
+        committed_row = None;
+    }
     for write in writes {
         match write {
             Write::IssueToken {
