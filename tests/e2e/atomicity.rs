@@ -71,18 +71,7 @@ async fn arm(app: &TestApp, n: i64) {
 /// when a change fails.
 async fn snapshot(app: &TestApp, pid: uuid::Uuid) -> Vec<i64> {
     let db = app.service.db().conn();
-    let mut counts = Vec::new();
-    for t in TABLES {
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {t}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        counts.push(row.try_get::<i64>("", "n").unwrap());
-    }
+    let mut counts = table_counts(app).await;
     // Changes that update rather than insert: download counts, the ledger's kinds.
     let row = db
         .query_one_raw(Statement::from_string(

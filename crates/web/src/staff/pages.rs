@@ -592,14 +592,7 @@ pub struct MailPage {
 impl MailPage {
     /// A mail's template, in words.
     pub fn mail_label(&self, template: &str) -> &'static str {
-        madoguchi_domain::Mail::parse(template).map_or(
-            if self.c.lang.is_en() {
-                "Mail"
-            } else {
-                "メール"
-            },
-            |m| m.label(self.c.lang.is_en()),
-        )
+        mail_label(template, self.c.lang)
     }
 }
 
@@ -747,14 +740,7 @@ impl AuditPage {
 impl DetailPage {
     /// A mail's template, in words.
     pub fn mail_label(&self, template: &str) -> &'static str {
-        madoguchi_domain::Mail::parse(template).map_or(
-            if self.c.lang.is_en() {
-                "Mail"
-            } else {
-                "メール"
-            },
-            |m| m.label(self.c.lang.is_en()),
-        )
+        mail_label(template, self.c.lang)
     }
 
     /// A trail entry's action, in words.
@@ -839,3 +825,11 @@ pub struct RegisterPage {
 }
 
 bilingual!(DatamapPage, RegisterPage);
+
+/// A mail's template, in words, in `lang` ("Mail" for a template this release does not know).
+fn mail_label(template: &str, lang: Lang) -> &'static str {
+    madoguchi_domain::Mail::parse(template)
+        .map_or(if lang.is_en() { "Mail" } else { "メール" }, |m| {
+            m.label(lang.is_en())
+        })
+}
