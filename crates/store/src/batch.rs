@@ -51,11 +51,6 @@ impl Batch {
         }
     }
 
-    /// Whether nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.built.is_empty()
-    }
-
     /// Whether the whole batch fits one statement.
     pub fn fits_one_statement(&self) -> bool {
         self.built.iter().map(|(_, v)| v.len()).sum::<usize>() <= MAX_PARAMS
